@@ -1,0 +1,248 @@
+"""Two-point statistics against independent definitions: a brute-force loop over
+lags, the paper's golden 9-row band, analytic identities, finite differences."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ssvae_tf.spatial_stats import (
+    microstructure_function,
+    n_lags,
+    spatial_stats_distance,
+    two_point_stats,
+)
+
+RNG = np.random.default_rng(1234)
+
+
+def brute_force_stats(m, pairs, periodic, cutoff):
+    """S_ab(r) = sum_x m_a(x) m_b(x + r) / norm(r), looping over every lag (float64)."""
+    m = np.asarray(m, dtype=np.float64)
+    spatial = m.shape[1:-1]
+    axes = tuple(range(1, len(spatial) + 1))
+    out = np.zeros((m.shape[0],) + (2 * cutoff + 1,) * len(spatial) + (len(pairs),))
+    for k, (a, b) in enumerate(pairs):
+        for lag in itertools.product(range(-cutoff, cutoff + 1), repeat=len(spatial)):
+            if periodic:
+                shifted = np.roll(m[..., b], shift=[-r for r in lag], axis=axes)
+                value = (m[..., a] * shifted).sum(axis=axes) / np.prod(spatial)
+            else:
+                first, second, count = [slice(None)], [slice(None)], 1
+                for r, n in zip(lag, spatial):
+                    first.append(slice(max(0, -r), n - max(0, r)))
+                    second.append(slice(max(0, r), n - max(0, -r)))
+                    count *= n - abs(r)
+                value = (m[tuple(first)][..., a] * m[tuple(second)][..., b]).sum(axis=axes) / count
+            out[(slice(None),) + tuple(r + cutoff for r in lag) + (k,)] = value
+    return out
+
+
+@pytest.mark.parametrize("shape", [(2, 9, 12, 2), (2, 10, 8, 3), (1, 6, 7, 5, 2)])
+@pytest.mark.parametrize("periodic", [True, False])
+@pytest.mark.parametrize("cutoff", [None, 2, 50])
+def test_matches_brute_force_loop(shape, periodic, cutoff):
+    m = RNG.random(shape).astype(np.float32)
+    pairs = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    got = two_point_stats(m, pairs, periodic=periodic, cutoff=cutoff).numpy()
+    max_cutoff = (min(shape[1:-1]) - 1) // 2
+    effective = max_cutoff if cutoff is None else min(cutoff, max_cutoff)
+    expected = brute_force_stats(m, pairs, periodic, effective)
+    assert got.shape == expected.shape
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def band_image(rows=9, size=224):
+    image = np.ones((1, size, size, 1), np.float32)
+    image[0, 100 : 100 + rows] = 0.0
+    return image
+
+
+def test_golden_band_hard_statistics():
+    m = microstructure_function(band_image(), kind="hard")
+    stats = two_point_stats(m, [(0, 0)], cutoff=20).numpy()[0, ..., 0]
+    centre = 20
+    assert stats[centre, centre] == pytest.approx(0.0401786, abs=1e-6)
+    assert stats[centre + 1, centre] == pytest.approx(0.0357143, abs=1e-6)
+    for dy in range(-20, 21):
+        expected = max(9 - abs(dy), 0) * 224 / 50176
+        np.testing.assert_allclose(stats[centre + dy], expected, atol=1e-6)
+
+
+def test_golden_band_soft_statistics():
+    m = microstructure_function(band_image(), kind="soft", eps=0.25)
+    zero_lag = two_point_stats(m, [(0, 0)], cutoff=0).numpy()[0, 0, 0, 0]
+    a, vf = np.exp(-8.0), 9 / 224
+    assert zero_lag == pytest.approx(a**2 + 2 * a * (1 - a) * vf + (1 - a) ** 2 * vf, abs=1e-7)
+    assert zero_lag == pytest.approx(0.04017868, abs=1e-7)
+
+
+def test_zero_lag_is_volume_fraction_and_autocorrelation_is_symmetric():
+    labels = RNG.integers(0, 3, size=(3, 16, 20, 1))
+    m = microstructure_function(labels, n_phases=3, kind="hard")
+    stats = two_point_stats(m, [(0, 0), (1, 1), (2, 2), (0, 1), (1, 0)]).numpy()
+    c = 7
+    for phase in range(3):
+        np.testing.assert_allclose(stats[:, c, c, phase], (labels[..., 0] == phase).mean(axis=(1, 2)), atol=1e-6)
+        np.testing.assert_allclose(stats[..., phase], stats[:, ::-1, ::-1, phase], atol=1e-6)
+    # S_01(r) = S_10(-r)
+    np.testing.assert_allclose(stats[..., 3], stats[:, ::-1, ::-1, 4], atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 10, 1), (1, 7, 9, 1), (1, 6, 5, 4, 1)])
+def test_full_cutoff_is_fftshifted_periodic_autocorrelation(shape):
+    m = RNG.random(shape)
+    axes = tuple(range(1, len(shape) - 1))
+    spectrum = np.fft.fftn(m[..., 0], axes=axes)
+    expected = np.fft.fftshift(np.fft.ifftn(np.abs(spectrum) ** 2, axes=axes).real, axes=axes)
+    expected /= np.prod(shape[1:-1])
+    got = two_point_stats(m.astype(np.float32), cutoff="full").numpy()[..., 0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert n_lags(shape[1:-1], cutoff="full") == np.prod(shape[1:-1])
+
+
+def test_microstructure_functions():
+    x = RNG.random((2, 16, 16, 1)).astype(np.float32)
+    linear = microstructure_function(x, kind="linear").numpy()
+    np.testing.assert_allclose(linear[..., 0], 1 - x[..., 0])
+    np.testing.assert_allclose(linear[..., 1], x[..., 0])
+    soft = microstructure_function(x, n_phases=3, kind="soft", eps=0.1).numpy()
+    for h, level in enumerate([0.0, 0.5, 1.0]):
+        np.testing.assert_allclose(soft[..., h], np.exp(-((x[..., 0] - level) ** 2) / (2 * 0.01)), rtol=1e-5)
+    hard = microstructure_function(np.array([[[[0], [2]], [[1], [1]]]] * 16).reshape(1, 8, 8, 1) % 3,
+                                   n_phases=3, kind="hard").numpy()
+    assert hard.sum(axis=-1).min() == 1.0
+    binary = microstructure_function(np.array(x > 0.5, np.float32), kind="hard").numpy()
+    np.testing.assert_array_equal(binary[..., 1], (x[..., 0] > 0.5).astype(np.float32))
+
+
+def explicit_distance(x, y, metric, scale=1.0, sigma=None, **stats_kw):
+    mx = microstructure_function(x, kind="soft").numpy()
+    my = microstructure_function(y, kind="soft").numpy()
+    diff = (two_point_stats(my, **stats_kw).numpy() - two_point_stats(mx, **stats_kw).numpy()) / scale
+    if sigma is not None:
+        c = (diff.shape[1] - 1) // 2
+        r2 = np.add.outer(np.arange(-c, c + 1) ** 2, np.arange(-c, c + 1) ** 2)
+        diff = diff * np.exp(-r2 / (2 * sigma**2))[None, :, :, None]
+    sse = (diff.astype(np.float64) ** 2).sum(axis=(1, 2, 3))
+    return {"sse": sse, "mse": sse / diff[0].size, "l2": np.sqrt(sse)}[metric]
+
+
+@pytest.mark.parametrize("metric", ["sse", "mse", "l2"])
+@pytest.mark.parametrize("size", [(16, 16), (15, 17)])
+def test_parseval_distance_equals_explicit_statistics(metric, size):
+    x = (RNG.random((3, *size, 1)) > 0.6).astype(np.float32)
+    y = RNG.random((3, *size, 1)).astype(np.float32)
+    pairs = [(0, 0), (0, 1)]
+    got = spatial_stats_distance(x, y, correlations=pairs, cutoff="full", metric=metric, scale=0.2).numpy()
+    expected = explicit_distance(x, y, metric, scale=0.2, correlations=pairs, cutoff="full")
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_windowed_and_cutoff_distance_equals_explicit(periodic):
+    x = (RNG.random((2, 16, 16, 1)) > 0.6).astype(np.float32)
+    y = RNG.random((2, 16, 16, 1)).astype(np.float32)
+    got = spatial_stats_distance(x, y, periodic=periodic, cutoff=5, window_sigma=2.0).numpy()
+    expected = explicit_distance(x, y, "sse", sigma=2.0, periodic=periodic, cutoff=5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    plain = spatial_stats_distance(x, y, periodic=periodic).numpy()
+    np.testing.assert_allclose(plain, explicit_distance(x, y, "sse", periodic=periodic), rtol=1e-4)
+
+
+def test_distance_of_identical_batches_is_zero_with_finite_gradient():
+    x = RNG.random((2, 16, 16, 1)).astype(np.float32)
+    y = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        d = spatial_stats_distance(x, y, metric="l2")
+    grad = tape.gradient(d, y)
+    assert np.all(d.numpy() < 1e-6)
+    assert np.all(np.isfinite(grad.numpy()))
+
+
+def test_reference_gets_no_gradient():
+    x = tf.Variable(RNG.random((2, 16, 16, 1)).astype(np.float32))
+    y = tf.Variable(RNG.random((2, 16, 16, 1)).astype(np.float32))
+    for cutoff in ["full", 3]:
+        with tf.GradientTape() as tape:
+            d = tf.reduce_sum(spatial_stats_distance(x, y, cutoff=cutoff))
+        grad_x, grad_y = tape.gradient(d, [x, y])
+        assert grad_x is None
+        assert np.abs(grad_y.numpy()).max() > 0
+
+
+def test_stats_gradient_matches_finite_differences():
+    m = RNG.random((1, 6, 7, 2)).astype(np.float32)
+    theoretical, numerical = tf.test.compute_gradient(
+        lambda t: two_point_stats(t, [(0, 0), (0, 1)], periodic=False), [m], delta=1e-2
+    )
+    np.testing.assert_allclose(theoretical[0], numerical[0], atol=2e-3)
+
+
+@pytest.mark.parametrize("cutoff", ["full", 4])
+def test_distance_gradient_matches_finite_differences(cutoff):
+    x = (RNG.random((2, 12, 12, 1)) > 0.5).astype(np.float64)
+    y = RNG.uniform(0.2, 0.8, (2, 12, 12, 1))
+    direction = RNG.standard_normal(y.shape)
+    y_var = tf.Variable(y.astype(np.float32))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(spatial_stats_distance(x, y_var, cutoff=cutoff))
+    analytic = float(np.sum(tape.gradient(total, y_var).numpy() * direction))
+    h = 1e-2
+
+    def value(v):
+        return float(np.sum(spatial_stats_distance(x.astype(np.float32), v.astype(np.float32),
+                                                   cutoff=cutoff).numpy().astype(np.float64)))
+
+    numeric = (value(y + h * direction) - value(y - h * direction)) / (2 * h)
+    assert analytic == pytest.approx(numeric, rel=2e-2)
+
+
+def test_graph_mode_with_unknown_batch_and_xla():
+    x = RNG.random((3, 16, 12, 2)).astype(np.float32)
+    eager = two_point_stats(x, [(0, 1)], periodic=False, cutoff=4).numpy()
+    spec = tf.TensorSpec([None, 16, 12, 2], tf.float32)
+    graph = tf.function(lambda t: two_point_stats(t, [(0, 1)], periodic=False, cutoff=4), input_signature=[spec])
+    np.testing.assert_allclose(graph(x).numpy(), eager, atol=1e-6)
+
+    images = RNG.random((3, 16, 16, 1)).astype(np.float32)
+    target = (images > 0.5).astype(np.float32)
+
+    def loss_and_grad(t, y):
+        with tf.GradientTape() as tape:
+            tape.watch(y)
+            d = tf.reduce_sum(spatial_stats_distance(t, y, cutoff="full"))
+        return d, tape.gradient(d, y)
+
+    img_spec = tf.TensorSpec([None, 16, 16, 1], tf.float32)
+    d_eager, g_eager = loss_and_grad(tf.constant(target), tf.constant(images))
+    xla = tf.function(loss_and_grad, input_signature=[img_spec, img_spec], jit_compile=True)
+    d_xla, g_xla = xla(target, images)
+    assert float(d_xla) == pytest.approx(float(d_eager), rel=1e-4)
+    np.testing.assert_allclose(g_xla.numpy(), g_eager.numpy(), rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: two_point_stats(np.zeros((4, 4, 1), np.float32)), "2 or 3 spatial axes"),
+        (lambda: two_point_stats(np.full((1, 8, 8, 1), np.nan, np.float32)), "NaN or Inf"),
+        (lambda: two_point_stats(np.zeros((1, 8, 8, 2), np.float32), [(0, 2)]), "out of range"),
+        (lambda: two_point_stats(np.zeros((1, 8, 8, 1), np.float32), cutoff=-1), "non-negative integer"),
+        (lambda: two_point_stats(np.zeros((1, 8, 8, 1), np.float32), cutoff=1.5), "non-negative integer"),
+        (lambda: two_point_stats(np.zeros((1, 8, 8, 1), np.float32), periodic=False, cutoff="full"), "periodic"),
+        (lambda: microstructure_function(np.full((1, 8, 8, 1), 1.5, np.float32)), r"\[0, 1\]"),
+        (lambda: microstructure_function(np.zeros((1, 8, 8, 2), np.float32)), "1 channel"),
+        (lambda: microstructure_function(np.zeros((1, 8, 8, 1), np.float32), n_phases=3), "n_phases=2"),
+        (lambda: microstructure_function(np.full((1, 8, 8, 1), 3), n_phases=3, kind="hard"), r"\[0, 2\]"),
+        (lambda: microstructure_function(np.zeros((1, 8, 8, 1), np.float32), kind="fuzzy"), "kind must be"),
+        (lambda: spatial_stats_distance(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)), metric="l1"), "metric"),
+        (lambda: spatial_stats_distance(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 6, 1))), "same shape"),
+        (lambda: spatial_stats_distance(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)), scale=0), "scale"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
