@@ -1,0 +1,79 @@
+"""Shared validation of image arrays: argument types, layout and value range.
+
+Image arrays are stacks ``(n, *spatial)`` or ``(n, *spatial, 1)`` with 2 or 3
+spatial axes and values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Elements examined at a time when scanning a (possibly memory-mapped) array.
+_CHUNK_ELEMENTS = 1 << 24
+
+
+def is_int(value: object) -> bool:
+    """True for Python and NumPy integers, excluding ``bool``."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: object) -> bool:
+    """True for Python and NumPy integers and floats, excluding ``bool``."""
+    return is_int(value) or isinstance(value, (float, np.floating))
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return ``value`` as ``int`` or raise ``ValueError`` unless it is an integer >= 1."""
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def stack_layout(shape: tuple[int, ...], what: str) -> tuple[tuple[int, ...], bool]:
+    """Interpret the shape of an image stack.
+
+    Args:
+        shape: shape of the stack, ``(n, *spatial)`` or ``(n, *spatial, 1)``.
+        what: description of the data for error messages (e.g. a file name).
+
+    Returns:
+        ``(image_shape, has_channel)``: ``image_shape`` is ``(*spatial, 1)`` and
+        ``has_channel`` tells whether the trailing channel axis is already there.
+        A trailing axis of size 1 on a rank-4 or rank-5 stack is the channel axis.
+    """
+    has_channel = len(shape) in (4, 5) and shape[-1] == 1
+    spatial = tuple(int(side) for side in (shape[1:-1] if has_channel else shape[1:]))
+    if len(spatial) not in (2, 3):
+        raise ValueError(
+            f"{what} has shape {tuple(shape)}; expected (n, *spatial) or (n, *spatial, 1) "
+            "with 2 or 3 spatial axes"
+        )
+    return spatial + (1,), has_channel
+
+
+def with_channel_axis(array: np.ndarray, what: str) -> np.ndarray:
+    """View a stack (n, *spatial) or (n, *spatial, 1) as (n, *spatial, 1), without copying."""
+    _, has_channel = stack_layout(array.shape, what)
+    return array if has_channel else array[..., np.newaxis]
+
+
+def check_values(array: np.ndarray, what: str) -> None:
+    """Raise ``ValueError`` if ``array`` holds NaN/Inf or values outside [0, 1].
+
+    ``array`` has at least one axis (an image or a stack of images). It is
+    scanned in chunks along its first axis, so a memory-mapped array is never
+    read into memory all at once.
+    """
+    if array.size == 0 or array.dtype == np.bool_:
+        return
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{what} has dtype {array.dtype}; expected a numeric or bool dtype")
+    rows = max(1, _CHUNK_ELEMENTS // array[0].size)
+    lo, hi = np.inf, -np.inf
+    for start in range(0, len(array), rows):
+        chunk = np.asarray(array[start:start + rows])
+        if np.issubdtype(chunk.dtype, np.inexact) and not np.isfinite(chunk).all():
+            raise ValueError(f"{what} contains NaN or Inf values; expected values in [0, 1]")
+        lo, hi = min(lo, chunk.min()), max(hi, chunk.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(f"{what} has values in [{lo:g}, {hi:g}]; expected values in [0, 1]")
