@@ -1,0 +1,33 @@
+"""Atomic writes never leave a half-written or missing file behind."""
+
+import json
+import os
+
+import pytest
+
+from ssvae_tf._io import atomic_write, write_json
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "model.keras"
+    target.write_text("precious")
+
+    def half_write(tmp):
+        tmp.write_text("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, half_write)
+    assert target.read_text() == "precious"
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def test_write_replaces_whole_file_with_normal_permissions(tmp_path):
+    target = write_json(tmp_path / "sub" / "config.json", {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    seen_suffix = []
+    atomic_write(target, lambda tmp: (seen_suffix.append(tmp.suffix), tmp.write_text("{}")))
+    assert seen_suffix == [".json"] and target.read_text() == "{}"

@@ -1,0 +1,94 @@
+"""A training run end to end: files, config, scale, schedule, refusal to clobber."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from ssvae_tf.data import generate_lines
+from ssvae_tf.training import (
+    TrainConfig,
+    default_depth,
+    halved_for_last_tenth,
+    read_history,
+    statistics_scale,
+    train,
+)
+from ssvae_tf.model import DEFAULT_STATS_OPTIONS
+import tensorflow as tf
+
+TINY = dict(image_size=32, n_images=48, epochs=2, batch_size=16, filters=4, hidden_units=16, latent_dim=2)
+
+
+def test_statistics_scale_is_the_largest_line_volume_fraction():
+    lines = generate_lines(40, 32, seed=3, progress=False)
+    dataset = tf.data.Dataset.from_tensor_slices(lines.images).batch(16)
+    assert statistics_scale(dataset, DEFAULT_STATS_OPTIONS) == pytest.approx(lines.volume_fraction.max(), abs=1e-6)
+
+
+def test_learning_rate_is_halved_for_the_last_tenth():
+    schedule = halved_for_last_tenth(20, 1e-3).schedule
+    assert [schedule(e, None) for e in (0, 17, 18, 19)] == [1e-3, 1e-3, 5e-4, 5e-4]
+
+
+def test_default_depth_fits_small_images():
+    assert default_depth((64, 64, 1)) == 4
+    assert default_depth((16, 24, 1)) == 3
+
+
+def test_train_writes_a_complete_run_directory(tmp_path):
+    history = train(TrainConfig(**TINY), tmp_path / "run", verbose=0)
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == [
+        "config.json", "history.csv", "history.json", "model.keras", "reconstructions.png"]
+    assert len(history["loss"]) == 2 and "val_stats_distance" in history
+    config = json.loads((run / "config.json").read_text())
+    assert config["image_shape"] == [32, 32, 1]
+    assert config["settings"]["epochs"] == 2
+    assert 0 < config["stats_options"]["scale"] < 0.5
+    model = keras.models.load_model(run / "model.keras")
+    assert model.stats_options["scale"] == pytest.approx(config["stats_options"]["scale"])
+    assert read_history(run / "history.csv") == json.loads((run / "history.json").read_text())
+
+
+def test_baseline_trains_on_pixels(tmp_path):
+    train(TrainConfig(baseline=True, **TINY), tmp_path / "base", verbose=0)
+    config = json.loads((tmp_path / "base" / "config.json").read_text())
+    assert config["loss_weights"] == {"alpha": 0.0, "beta": 1.0, "gamma": 1.0}
+    model = keras.models.load_model(tmp_path / "base" / "model.keras")
+    assert (model.alpha, model.gamma, model.data_loss) == (0.0, 1.0, "sse")
+
+
+def test_user_array_and_its_image_size(tmp_path):
+    images = generate_lines(40, (32, 48), seed=1, progress=False).images
+    np.save(tmp_path / "lines.npy", images)
+    config = TrainConfig(**{**TINY, "image_size": None, "data": str(tmp_path / "lines.npy")})
+    train(config, tmp_path / "run", verbose=0)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["image_shape"] == [32, 48, 1]
+    with pytest.raises(ValueError, match="does not match"):
+        train(TrainConfig(**{**TINY, "data": str(tmp_path / "lines.npy")}), tmp_path / "other", verbose=0)
+
+
+def test_a_finished_run_is_not_overwritten_without_asking(tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(**TINY), run, verbose=0)
+    before = (run / "model.keras").read_bytes()
+    with pytest.raises(ValueError, match="already holds a finished run"):
+        train(TrainConfig(**TINY), run, verbose=0)
+    assert (run / "model.keras").read_bytes() == before
+    train(TrainConfig(**TINY), run, verbose=0, overwrite=True)
+    assert len(read_history(run / "history.csv")["loss"]) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(data="no/such/thing"), "data must be one of"),
+        (dict(epochs=0), "epochs must be a positive integer"),
+        (dict(learning_rate=-1.0), "learning_rate"),
+    ],
+)
+def test_bad_settings_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
