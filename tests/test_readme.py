@@ -1,0 +1,21 @@
+"""The README's promises: its two commands come first and its script example runs."""
+
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_readme_opens_with_the_demo_and_test_commands():
+    first_block = re.search(r"```bash\n(.*?)```", README, re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert commands == ["make demo", "make test"]
+
+
+def test_script_example_runs():
+    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    small = code.replace("generate_lines(2000", "generate_lines(40").replace("epochs=20", "epochs=1, verbose=0")
+    namespace = {}
+    exec(compile(small, "README.md", "exec"), namespace)
+    assert namespace["z_mean"].shape == (8, 9)
+    assert namespace["new_images"].shape == (8, 64, 64, 1)
