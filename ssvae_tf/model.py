@@ -272,7 +272,8 @@ class SpatialStatsVAE(keras.Model):
     # ----------------------------------------------------------- training
     def _loss_terms(self, x: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
         x = tf.cast(x, tf.float32)
-        z_mean, z_log_var = self.encode(x, training=training)
+        # float32 for the loss even under a mixed-precision policy (FFTs need it)
+        z_mean, z_log_var = (tf.cast(t, tf.float32) for t in self.encode(x, training=training))
         if training:
             noise = keras.random.normal(tf.shape(z_mean), seed=self.seed_generator)
             z = z_mean + tf.exp(0.5 * z_log_var) * noise

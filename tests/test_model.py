@@ -134,6 +134,15 @@ def test_keras_round_trip_gives_identical_outputs(tmp_path):
     loaded.fit(x, batch_size=8, epochs=1, verbose=0)
 
 
+def test_fit_under_xla():
+    x = stripes(16)
+    model = build_vae((16, 16, 1), seed=0, **TINY)
+    model.compile(optimizer="adam", jit_compile=True)
+    history = model.fit(x, batch_size=8, epochs=2, validation_data=(x,), verbose=0).history
+    assert model.jit_compile
+    assert np.all(np.isfinite(history["loss"])) and np.isfinite(history["val_stats_distance"][-1])
+
+
 def test_sample_is_seeded():
     model = build_vae((16, 16, 1), seed=0, **TINY)
     a, b, c = model.sample(4, seed=1), model.sample(4, seed=1), model.sample(4, seed=2)
