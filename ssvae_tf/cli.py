@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train the SS-VAE and the pixel baseline on the paper's lines "
                                             "and compare them (a few minutes on 2 cores)")
     demo.add_argument("--out", default="demo_out", help="where results and figures go (default: demo_out)")
-    demo.add_argument("--epochs", type=int, default=None, help="epochs per model (default 12)")
+    demo.add_argument("--epochs", type=int, default=None, help="epochs per model (default 30)")
     demo.add_argument("--n-images", type=int, default=None, help="generated images (default 1500)")
     return parser
 
