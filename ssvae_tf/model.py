@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from ssvae_tf.spatial_stats import n_lags, spatial_stats_distance
+from ssvae_tf.spatial_stats import microstructure_function, n_lags, spatial_stats_distance, two_point_stats
 
 DATA_LOSSES = ("sse", "mse", "bce")
 MIN_SIDE, MAX_SIDE = 16, 256
@@ -192,7 +192,9 @@ class SpatialStatsVAE(keras.Model):
     ``stats_distance`` (mean squared difference per lag and correlation of the
     configured statistics) and ``pixel_mse``.  Validation (``test_step``)
     decodes ``z_mean``, the deterministic reconstruction, so ``val_*``
-    metrics do not fluctuate with the sampling noise.
+    metrics do not fluctuate with the sampling noise; it also logs
+    ``prior_stats_distance``, how far the statistics of decoded prior samples
+    are from the data's (a measure of the latent space as a generator).
     """
 
     def __init__(
@@ -231,7 +233,8 @@ class SpatialStatsVAE(keras.Model):
         self._stats_count = n_lags(
             self.image_shape[:-1], self.stats_options["periodic"], self.stats_options["cutoff"]
         ) * len(self.stats_options["correlations"])
-        names = ("loss", "stats_loss", "kl_loss", "data_loss", "stats_distance", "pixel_mse")
+        names = ("loss", "stats_loss", "kl_loss", "data_loss", "stats_distance", "pixel_mse",
+                 "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self._check_stats_options()
         self.build((None, *self.image_shape))
@@ -308,10 +311,32 @@ class SpatialStatsVAE(keras.Model):
         per_value = 1.0 if options["metric"] == "mse" else 1.0 / self._stats_count
         return squared * (per_value * options["scale"] ** 2)
 
+    def _prior_stats_distance(self, x: tf.Tensor) -> tf.Tensor:
+        """Mean squared difference per lag between the batch-mean statistics of
+        ``x`` and of as many decoded prior samples ``z ~ N(0, I)``.
+
+        Measures the generative side of the latent space: a model that ignores
+        its prior (e.g. trained without the KL term) decodes samples whose
+        statistics differ from the data's.  The prior draws use a fixed seed,
+        so the value is repeatable.
+        """
+        z = tf.random.stateless_normal([tf.shape(x)[0], self.latent_dim], seed=[self.seed or 0, 1])
+        options = {key: self.stats_options[key] for key in ("correlations", "periodic", "cutoff")}
+
+        def mean_stats(images: tf.Tensor) -> tf.Tensor:
+            kind = self.stats_options["kind"]
+            m = images if kind is None else microstructure_function(
+                images, self.stats_options["n_phases"], kind, self.stats_options["eps"])
+            return tf.reduce_mean(two_point_stats(m, **options), axis=0)
+
+        generated = tf.cast(self.decode(z, training=False), tf.float32)
+        return tf.reduce_mean(tf.square(mean_stats(generated) - mean_stats(x)))
+
     def _log(self, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        for name, tracker in self.trackers.items():
-            tracker.update_state(terms[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        """Update the trackers named in ``terms``; return their running means."""
+        for name, value in terms.items():
+            self.trackers[name].update_state(value)
+        return {name: self.trackers[name].result() for name in terms}
 
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
@@ -325,7 +350,10 @@ class SpatialStatsVAE(keras.Model):
 
     def test_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
-        return self._log(self._loss_terms(x, training=False))
+        x = tf.cast(x, tf.float32)
+        terms = self._loss_terms(x, training=False)
+        terms["prior_stats_distance"] = self._prior_stats_distance(x)
+        return self._log(terms)
 
     # ------------------------------------------------------ serialisation
     def get_config(self) -> dict[str, Any]:

@@ -68,6 +68,26 @@ def test_reported_loss_is_the_weighted_sum_of_independently_computed_terms(alpha
     assert logs["pixel_mse"] == pytest.approx(pixels.mean() / 256, rel=1e-3)
 
 
+def test_prior_stats_distance_compares_decoded_prior_samples_with_the_data():
+    import tensorflow as tf
+
+    x = stripes(8)
+    model = build_vae((16, 16, 1), seed=5, **TINY)
+    model.compile(optimizer="adam")
+    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+    z = tf.random.stateless_normal([8, 3], seed=[5, 1])
+    generated = model.decode(z).numpy().astype(np.float64)
+
+    def mean_soft_autocorrelation(images):
+        m0 = np.exp(-(images[..., 0] ** 2) / (2 * 0.25**2))
+        return (np.fft.ifft2(np.abs(np.fft.fft2(m0)) ** 2).real / 256).mean(axis=0)
+
+    expected = np.mean((mean_soft_autocorrelation(generated) - mean_soft_autocorrelation(x)) ** 2)
+    assert logs["prior_stats_distance"] == pytest.approx(expected, rel=1e-3)
+    history = model.fit(x, batch_size=8, epochs=1, validation_data=(x,), verbose=0).history
+    assert "val_prior_stats_distance" in history and "prior_stats_distance" not in history
+
+
 def test_unweighted_stats_distance_ignores_scale_metric_and_window():
     x = stripes(8)
     reports = []
