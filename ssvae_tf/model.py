@@ -285,8 +285,11 @@ class SpatialStatsVAE(keras.Model):
         x_hat = tf.cast(self.decode(z, training=training), tf.float32)
 
         stats = spatial_stats_distance(x, x_hat, **self.stats_options)
-        kl = _kl_divergence(z_mean, z_log_var)
         data = _per_sample_data_loss(x, x_hat, self.data_loss)
+        # A term with weight 0 is only a metric: keep its (FFT) backward pass out of the graph.
+        stats = tf.stop_gradient(stats) if self.alpha == 0 else stats
+        data = tf.stop_gradient(data) if self.gamma == 0 else data
+        kl = _kl_divergence(z_mean, z_log_var)
         terms = {
             "stats_loss": self.alpha * tf.reduce_mean(stats),
             "kl_loss": self.beta * tf.reduce_mean(kl),
