@@ -19,13 +19,15 @@ def _current_umask() -> int:
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it over ``path``.
 
-    The temporary name keeps the suffix of ``path`` (Keras and Matplotlib pick
-    the format from it).  If ``write`` fails, the temporary file is removed and
+    The temporary name keeps every suffix of ``path`` (Keras and Matplotlib
+    pick the format from it, e.g. ``.weights.h5``).  If ``write`` fails, the temporary file is removed and
     ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    suffix = "".join(path.suffixes)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name[: len(path.name) - len(suffix)]}-", suffix=suffix,
+                                        dir=path.parent)
     os.close(handle)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_current_umask())

@@ -163,6 +163,21 @@ def halved_for_last_tenth(epochs: int, learning_rate: float) -> keras.callbacks.
     )
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backup files are replaced atomically.
+
+    Keras overwrites its weights file in place, so a kill during the save
+    leaves a backup that cannot be read and the run cannot resume.  Here the
+    weights, then the epoch record, each appear whole or not at all; a kill
+    between the two repeats one epoch.
+    """
+
+    def _save_model(self):
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write(self._weights_path, lambda tmp: self.model.save_weights(str(tmp), overwrite=True))
+        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+
+
 def _config_record(config: TrainConfig, image_shape, n_images: int, scale: float) -> dict[str, Any]:
     stats = {**DEFAULT_STATS_OPTIONS, "scale": scale}
     stats["correlations"] = [list(p) for p in stats["correlations"]]
@@ -192,6 +207,16 @@ def _check_run_dir(out_dir: Path, config: TrainConfig, overwrite: bool) -> bool:
     return False
 
 
+def _drop_partial_row(csv_path: Path) -> None:
+    """Cut a row that a kill left half-written, so resumed epochs append cleanly."""
+    if not csv_path.exists():
+        return
+    text = csv_path.read_text()
+    if text and not text.endswith("\n"):
+        complete = text[: text.rfind("\n") + 1]
+        atomic_write(csv_path, lambda tmp: tmp.write_text(complete))
+
+
 def read_history(csv_path: Path) -> dict[str, list[float]]:
     """Per-epoch metrics from a ``CSVLogger`` file, keeping the last row of each epoch."""
     with open(csv_path, newline="") as handle:
@@ -216,7 +241,9 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
 
     out_dir = Path(out_dir)
     resuming = _check_run_dir(out_dir, config, overwrite)
-    if overwrite and not resuming:
+    if resuming:
+        _drop_partial_row(out_dir / "history.csv")
+    elif overwrite:
         shutil.rmtree(out_dir / "backup", ignore_errors=True)
         (out_dir / "history.csv").unlink(missing_ok=True)
     source = training_source(config)
@@ -234,7 +261,7 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     callbacks = [
         halved_for_last_tenth(config.epochs, config.learning_rate),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=resuming),
-        keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
+        AtomicBackupAndRestore(str(out_dir / "backup")),
     ]
     # shuffle=False: the dataset reshuffles itself every epoch
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose,

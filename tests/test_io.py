@@ -28,6 +28,8 @@ def test_write_replaces_whole_file_with_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
-    seen_suffix = []
-    atomic_write(target, lambda tmp: (seen_suffix.append(tmp.suffix), tmp.write_text("{}")))
-    assert seen_suffix == [".json"] and target.read_text() == "{}"
+    seen = []
+    atomic_write(target, lambda tmp: (seen.append(tmp.name), tmp.write_text("{}")))
+    assert seen[0].startswith(".config-") and seen[0].endswith(".json") and target.read_text() == "{}"
+    atomic_write(tmp_path / "latest.weights.h5", lambda tmp: seen.append(tmp.name) or tmp.write_text(""))
+    assert seen[1].startswith(".latest-") and seen[1].endswith(".weights.h5")

@@ -81,6 +81,16 @@ def test_a_finished_run_is_not_overwritten_without_asking(tmp_path):
     assert len(read_history(run / "history.csv")["loss"]) == 2
 
 
+def test_resume_cuts_a_half_written_history_row(tmp_path):
+    from ssvae_tf.training import _drop_partial_row
+
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss\n0,1.5\n1,1.2")
+    _drop_partial_row(history)
+    assert history.read_text() == "epoch,loss\n0,1.5\n"
+    assert read_history(history) == {"loss": [1.5]}
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
