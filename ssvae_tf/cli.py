@@ -51,6 +51,24 @@ def _train_config_fields():
     return dataclasses.fields(TrainConfig)
 
 
+#: Commands implemented outside the library, imported only when used: each
+#: module provides ``configure_<command>(parser)`` and ``run_<command>(args)``
+#: and keeps its module-level imports light.
+EXTERNAL_COMMANDS = {
+    "tune": ("tuning.command", "search latent size and alpha/beta with KerasTuner"),
+    "export": ("serving.command", "export the encoder and decoder as TF Serving SavedModels"),
+    "serve": ("serving.command", "serve exported models over gRPC (a local TF Serving stand-in)"),
+    "encode": ("serving.command", "encode images through a TF Serving gRPC endpoint"),
+    "decode": ("serving.command", "decode latent vectors through a TF Serving gRPC endpoint"),
+}
+
+
+def _external(command: str, role: str):
+    from importlib import import_module
+
+    return getattr(import_module(EXTERNAL_COMMANDS[command][0]), f"{role}_{command}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssvae", description="VAEs trained in spatial-statistics space (FFT two-point correlations).")
@@ -62,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo_out", help="where results and figures go (default: demo_out)")
     demo.add_argument("--epochs", type=int, default=None, help="epochs per model (default 30)")
     demo.add_argument("--n-images", type=int, default=None, help="generated images (default 1500)")
+    demo.add_argument("--tune", action="store_true",
+                      help="also run a tiny KerasTuner search (under a minute) into OUT/tune")
+    for command, (_, help_text) in EXTERNAL_COMMANDS.items():
+        _external(command, "configure")(commands.add_parser(command, help=help_text))
     return parser
 
 
@@ -84,6 +106,10 @@ def _run_demo(args: argparse.Namespace) -> None:
     table = run_demo(args.out, dataclasses.replace(DEMO_CONFIG, **overrides))
     print()
     print(table)
+    if args.tune:
+        from tuning.search import run_demo_search
+
+        run_demo_search(Path(args.out) / "tune")
     print(f"\nresults and figures in {Path(args.out).resolve()}")
 
 
@@ -94,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     try:
-        {"train": _run_train, "demo": _run_demo}[args.command](args)
+        builtin = {"train": _run_train, "demo": _run_demo}
+        (builtin.get(args.command) or _external(args.command, "run"))(args)
     except (ValueError, OSError, tf.errors.InvalidArgumentError) as exc:
         message = " ".join(str(exc).split())
         print(f"ssvae: error: {message}", file=sys.stderr)

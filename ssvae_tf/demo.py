@@ -9,6 +9,7 @@ validation images.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 from ssvae_tf._io import atomic_write
@@ -40,15 +41,17 @@ def comparison_table(ss_history: dict, baseline_history: dict) -> str:
 
 def run_demo(out_dir: str | Path = "demo_out", config: TrainConfig = DEMO_CONFIG,
              verbose: int | str = 2) -> str:
-    """Train both models into ``out_dir/ss-vae`` and ``out_dir/baseline``.
+    """Train both models into ``out_dir/ss-vae`` and ``out_dir/baseline``, then
+    export the SS-VAE to ``out_dir/export`` and round-trip a few images through
+    the local TF Serving-compatible gRPC server.
 
     Replaces an earlier demo's results in ``out_dir``; returns the comparison
     table, which is also written to ``out_dir/comparison.md``.
     """
     out_dir = Path(out_dir)
-    print(f"[1/2] spatial-statistics VAE on {config.n_images} line images of {config.image_size} px")
+    print(f"[1/3] spatial-statistics VAE on {config.n_images} line images of {config.image_size} px")
     ss_history = train(config, out_dir / "ss-vae", verbose=verbose, overwrite=True)
-    print("[2/2] pixel-space baseline, same architecture and budget")
+    print("[2/3] pixel-space baseline, same architecture and budget")
     baseline_history = train(dataclasses.replace(config, baseline=True), out_dir / "baseline",
                              verbose=verbose, overwrite=True)
     table = comparison_table(ss_history, baseline_history)
@@ -60,4 +63,10 @@ def run_demo(out_dir: str | Path = "demo_out", config: TrainConfig = DEMO_CONFIG
         "Figures: ss-vae/reconstructions.png, baseline/reconstructions.png.\n"
     )
     atomic_write(out_dir / "comparison.md", lambda tmp: tmp.write_text(report))
+
+    from serving.demo import export_and_serve_roundtrip
+
+    print("[3/3] export for TF Serving, serve locally, encode and decode over gRPC")
+    shutil.rmtree(out_dir / "export", ignore_errors=True)  # a fresh version 1 each demo
+    export_and_serve_roundtrip(out_dir / "ss-vae", out_dir / "export", n_images=4)
     return table

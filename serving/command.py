@@ -1,0 +1,151 @@
+"""``ssvae export | serve | encode | decode``: the serving commands of the ``ssvae`` tool.
+
+``ssvae_tf.cli`` calls ``configure_<command>(parser)`` to add the options and
+``run_<command>(args)`` to run.  Module-level imports stay light (no
+TensorFlow, no gRPC): each ``run_*`` imports what it needs.  Bad input raises
+``ValueError``/``OSError`` with a one-line message; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+_MIB = 1024 * 1024
+
+
+# ---------------------------------------------------------------- export
+def configure_export(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="RUN_DIR|MODEL.keras",
+                        help="a training run directory (holding model.keras) or a .keras file")
+    parser.add_argument("--out", required=True, metavar="EXPORT_ROOT",
+                        help="export root: gets ssvae_encoder/<version>/, ssvae_decoder/<version>/, models.config")
+    parser.add_argument("--version", type=int, default=None,
+                        help="version number (default: one more than the highest in EXPORT_ROOT)")
+    parser.add_argument("--encoder-name", default="ssvae_encoder", help="encoder model name (default %(default)s)")
+    parser.add_argument("--decoder-name", default="ssvae_decoder", help="decoder model name (default %(default)s)")
+
+
+def run_export(args: argparse.Namespace) -> None:
+    from ssvae_tf.export import export_for_serving, load_trained_model
+
+    model, description = load_trained_model(args.model)
+    result = export_for_serving(model, args.out, args.version, encoder_name=args.encoder_name,
+                                decoder_name=args.decoder_name, data_description=description)
+    print(f"exported version {result.version}:\n  {result.encoder_path}\n  {result.decoder_path}\n"
+          f"  {result.models_config}\n  {result.record}")
+
+
+# ----------------------------------------------------------------- serve
+def configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", required=True, metavar="EXPORT_ROOT|models.config",
+                        help="export root to serve (new versions are picked up while running), "
+                             "or a TF Serving models.config")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500; 0 picks a free one)")
+    parser.add_argument("--max-message-mb", type=float, default=64.0,
+                        help="largest request/response in MiB (default 64)")
+    parser.add_argument("--workers", type=int, default=8, help="threads answering requests (default 8)")
+    parser.add_argument("--poll-seconds", type=float, default=1.0,
+                        help="how often to look for new versions (default 1)")
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    import logging
+    import signal
+    import threading
+
+    from serving.server import start_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    server = start_server(args.models, args.host, args.port, max_message_bytes=int(args.max_message_mb * _MIB),
+                          workers=args.workers, poll_seconds=args.poll_seconds)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        served = ", ".join(f"{name} (versions {', '.join(map(str, versions)) or 'none yet'})"
+                           for name, versions in server.repository.served().items()) or "no models yet"
+        print(f"serving {served} from {args.models} on {server.target} (gRPC); Ctrl-C or SIGTERM stops",
+              flush=True)
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+    print("stopped", flush=True)
+
+
+# -------------------------------------------------------- encode, decode
+def _add_client_arguments(parser: argparse.ArgumentParser, model_flag: str, default_model: str) -> None:
+    parser.add_argument("--server", default="localhost:8500", metavar="HOST:PORT",
+                        help="TF Serving gRPC endpoint (default localhost:8500)")
+    parser.add_argument(model_flag, default=default_model, help="model name (default %(default)s)")
+    parser.add_argument("--model-version", type=int, default=None, help="model version (default: the highest)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    parser.add_argument("--batch-size", type=int, default=256, help="most items per request (default 256)")
+    parser.add_argument("--max-message-mb", type=float, default=64.0, help="largest message in MiB (default 64)")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (system root certificates)")
+    parser.add_argument("--tls-ca", metavar="PEM", default=None,
+                        help="connect with TLS, trusting the certificates in this PEM file")
+
+
+def _client(args: argparse.Namespace, **names: str):
+    import grpc
+
+    from serving.client import SSVAEClient
+
+    credentials = None
+    if args.tls or args.tls_ca:
+        root = Path(args.tls_ca).read_bytes() if args.tls_ca else None
+        credentials = grpc.ssl_channel_credentials(root_certificates=root)
+    return SSVAEClient(args.server, args.timeout, version=args.model_version, max_batch_size=args.batch_size,
+                       max_message_bytes=int(args.max_message_mb * _MIB), credentials=credentials, **names)
+
+
+def configure_encode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", help="images to encode: .npy/.npz stack (n, H, W[, 1]) in [0, 1]")
+    parser.add_argument("--out", required=True,
+                        help="z.npy (z_mean) or z.npz (arrays z_mean and z_log_var), each (n, latent_dim)")
+    _add_client_arguments(parser, "--encoder", "ssvae_encoder")
+
+
+def run_encode(args: argparse.Namespace) -> None:
+    from serving import files
+
+    out = files.check_suffix(args.out, (".npy", ".npz"), "--out")
+    images = files.read_images(args.images)
+    with _client(args, encoder=args.encoder) as client:
+        z_mean, z_log_var = client.encode(images)
+    if out.suffix.lower() == ".npz":
+        files.save_arrays(out, z_mean=z_mean, z_log_var=z_log_var)
+        saved = "z_mean and z_log_var"
+    else:
+        files.save_array(out, z_mean)
+        saved = "z_mean"
+    print(f"encoded {len(images)} images into {out} ({saved}, {z_mean.shape[1]} dims each)")
+
+
+def configure_decode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("z", help="latent vectors: .npy (n, latent_dim), or the .npz of `ssvae encode`")
+    parser.add_argument("--out", default=None, help="images.npy: the decoded images (n, H, W, 1) in (0, 1)")
+    parser.add_argument("--png", default=None, metavar="FOLDER",
+                        help="also (or instead) write one PNG per image into this new folder")
+    _add_client_arguments(parser, "--decoder", "ssvae_decoder")
+
+
+def run_decode(args: argparse.Namespace) -> None:
+    from serving import files
+
+    if args.out is None and args.png is None:
+        raise ValueError("nothing to write: give --out images.npy and/or --png FOLDER")
+    out = files.check_suffix(args.out, (".npy",), "--out") if args.out is not None else None
+    z = files.read_latents(args.z)
+    with _client(args, decoder=args.decoder) as client:
+        images = client.decode(z)
+    written = []
+    if out is not None:
+        written.append(str(files.save_array(out, images)))
+    if args.png is not None:
+        files.save_pngs(args.png, images)
+        written.append(f"{args.png}/ ({len(images)} PNG files)")
+    print(f"decoded {len(z)} latent vectors into {' and '.join(written)}")

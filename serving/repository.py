@@ -1,0 +1,259 @@
+"""The SavedModels a local server serves: found on disk as TF Serving finds them, loaded once.
+
+Models come from an export root (every subdirectory is a model, every version
+on disk is served, like ``model_version_policy { all {} }``) or from a TF
+Serving ``models.config`` (names, base paths and version policies as written
+there; relative base paths are relative to the config file).  A model's
+versions are its subdirectories named by an integer.  :meth:`ModelRepository.refresh`
+loads versions that appeared and drops those that went away;
+:meth:`ModelRepository.start_polling` calls it periodically, so a new export
+is served without a restart.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
+
+from ssvae_tf.export import model_versions
+
+log = logging.getLogger(__name__)
+
+VersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
+#: Signature that TF Serving hides from clients.
+INIT_OP_SIGNATURE = "__saved_model_init_op"
+
+
+class ModelNotFound(LookupError):
+    """No servable for the requested model name or version (TF Serving's NOT_FOUND)."""
+
+
+class State(enum.Enum):
+    """A version's state, as ``ModelVersionStatus.State`` names it."""
+
+    AVAILABLE = "AVAILABLE"
+    END = "END"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """One model as a TF Serving ``ModelConfig`` describes it."""
+
+    name: str
+    base_path: Path
+    policy: VersionPolicy
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    """Where a version is: ``AVAILABLE``, or ``END`` (unloaded, or failed to load: ``error``)."""
+
+    state: State
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """One loaded SavedModel version.
+
+    ``signature_defs`` are the SignatureDefs of its ``serve`` MetaGraph (without
+    ``__saved_model_init_op``), read from ``saved_model.pb``; ``functions`` the
+    matching callables: keyword tensors in, a dict of tensors out.
+    """
+
+    name: str
+    version: int
+    path: Path
+    signature_defs: dict[str, meta_graph_pb2.SignatureDef]
+    functions: dict[str, Any]
+    loaded: Any  # the object tf.saved_model.load returned: keeps the variables alive
+
+
+def all_versions() -> VersionPolicy:
+    """The policy of an export root: serve every version on disk."""
+    policy = VersionPolicy()
+    policy.all.SetInParent()
+    return policy
+
+
+def select_versions(policy: VersionPolicy, on_disk: list[int]) -> list[int]:
+    """The versions a TF Serving version policy serves out of ``on_disk`` (sorted)."""
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "all":
+        return sorted(on_disk)
+    if choice == "specific":
+        return sorted(set(on_disk) & set(policy.specific.versions))
+    count = policy.latest.num_versions if choice == "latest" and policy.latest.num_versions > 0 else 1
+    return sorted(on_disk)[-count:]
+
+
+def sources_in_root(root: Path) -> list[ModelSource]:
+    """Every subdirectory of an export root as a model serving all its versions."""
+    return [ModelSource(p.name, p, all_versions()) for p in sorted(root.iterdir())
+            if p.is_dir() and not p.name.startswith(".")]
+
+
+def sources_in_config(config_file: Path) -> list[ModelSource]:
+    """The models of a TF Serving ``models.config`` (ASCII ``ModelServerConfig``)."""
+    config = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(config_file.read_text(), config)
+    except text_format.ParseError as error:
+        raise ValueError(f"{config_file} is not a TF Serving ModelServerConfig: {error}") from error
+    sources = []
+    for entry in config.model_config_list.config:
+        base = config_file.parent / entry.base_path  # an absolute base_path stays as it is
+        if not base.is_dir():
+            raise ValueError(f"base_path {entry.base_path!r} of model {entry.name!r} in {config_file} is not a "
+                             "directory here (a models.config written by `ssvae export` names the paths inside "
+                             "the Docker image: serve the export root directory instead)")
+        sources.append(ModelSource(entry.name, base, entry.model_version_policy))
+    if not sources:
+        raise ValueError(f"{config_file} lists no models (expected a model_config_list)")
+    return sources
+
+
+def read_signature_defs(version_dir: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
+    """SignatureDefs of the ``serve`` MetaGraph in ``version_dir/saved_model.pb``."""
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((version_dir / "saved_model.pb").read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return {key: value for key, value in meta_graph.signature_def.items() if key != INIT_OP_SIGNATURE}
+    raise ValueError(f"{version_dir} has no MetaGraph tagged 'serve'")
+
+
+def load_version(name: str, version: int, path: Path) -> LoadedVersion:
+    """Load one SavedModel version with its signatures."""
+    signature_defs = read_signature_defs(path)
+    loaded = tf.saved_model.load(str(path), tags=["serve"])
+    functions = {key: loaded.signatures[key] for key in signature_defs}
+    return LoadedVersion(name, version, path, signature_defs, functions, loaded)
+
+
+class ModelRepository:
+    """The models and versions being served, and the state of every version seen.
+
+    Args:
+        path: an export root directory, or a TF Serving ``models.config`` file.
+        poll_seconds: how often :meth:`start_polling` looks for new versions.
+
+    Lookups (:meth:`get`, :meth:`status`) are thread-safe and never wait for a
+    refresh: a new version is served once it has loaded.
+    """
+
+    def __init__(self, path: str | os.PathLike, poll_seconds: float = 1.0):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise ValueError(f"{self.path} does not exist; expected an export root or a models.config file")
+        if not poll_seconds > 0:
+            raise ValueError(f"poll_seconds must be > 0, got {poll_seconds!r}")
+        self.poll_seconds = float(poll_seconds)
+        self._fixed_sources = None if self.path.is_dir() else sources_in_config(self.path)
+        self._served: dict[str, dict[int, LoadedVersion]] = {}
+        self._states: dict[str, dict[int, VersionStatus]] = {}
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def sources(self) -> list[ModelSource]:
+        """The models to serve now (an export root is scanned again on every call)."""
+        return self._fixed_sources if self._fixed_sources is not None else sources_in_root(self.path)
+
+    def refresh(self) -> None:
+        """Load the versions that appeared on disk; stop serving those that went away.
+
+        A version that fails to load is reported ``END`` with the error and not
+        retried (as TF Serving gives up after its retries).
+        """
+        with self._refresh_lock:
+            served: dict[str, dict[int, LoadedVersion]] = {}
+            states = {name: dict(versions) for name, versions in self._states.items()}
+            for source in self.sources():
+                current = self._served.get(source.name, {})
+                model_states = states.setdefault(source.name, {})
+                wanted = select_versions(source.policy, model_versions(source.base_path))
+                versions = {v: current[v] for v in wanted if v in current}
+                for version in wanted:
+                    previous = model_states.get(version)
+                    if version not in current and not (previous and previous.error):
+                        loaded, model_states[version] = self._load(source, version)
+                        if loaded is not None:
+                            versions[version] = loaded
+                for version in set(current) - set(versions):
+                    model_states[version] = VersionStatus(State.END)
+                    log.info("unloaded %s version %d", source.name, version)
+                served[source.name] = versions
+            for name in set(self._served) - set(served):  # the model itself went away
+                states[name].update({version: VersionStatus(State.END) for version in self._served[name]})
+            self._served, self._states = served, states
+
+    @staticmethod
+    def _load(source: ModelSource, version: int) -> tuple[LoadedVersion | None, VersionStatus]:
+        try:
+            loaded = load_version(source.name, version, source.base_path / str(version))
+        except Exception as error:  # noqa: BLE001 - any broken SavedModel: report it, keep serving the rest
+            message = " ".join(str(error).split()) or type(error).__name__
+            log.error("could not load %s version %d: %s", source.name, version, message)
+            return None, VersionStatus(State.END, message)
+        log.info("serving %s version %d from %s", source.name, version, loaded.path)
+        return loaded, VersionStatus(State.AVAILABLE)
+
+    def get(self, name: str, version: int | None = None) -> LoadedVersion:
+        """The servable for a request: ``version``, or the highest one served."""
+        versions = self._served.get(name, {})
+        if version is None:
+            if not versions:
+                raise ModelNotFound(f"Servable not found for request: Latest({name})")
+            return versions[max(versions)]
+        if version not in versions:
+            raise ModelNotFound(f"Servable not found for request: Specific({name}, {version})")
+        return versions[version]
+
+    def status(self, name: str, version: int | None = None) -> dict[int, VersionStatus]:
+        """States of the versions of ``name`` seen so far (or of ``version`` only)."""
+        states = self._states.get(name, {})
+        if not states:
+            raise ModelNotFound(f"Could not find any versions of model {name}")
+        if version is None:
+            return dict(sorted(states.items()))
+        if version not in states:
+            raise ModelNotFound(f"Could not find version {version} of model {name}")
+        return {version: states[version]}
+
+    def served(self) -> dict[str, list[int]]:
+        """Model name -> versions being served."""
+        return {name: sorted(versions) for name, versions in sorted(self._served.items())}
+
+    def start_polling(self) -> None:
+        """Refresh every ``poll_seconds`` in a background thread until :meth:`stop_polling`."""
+        if self._poller is not None:
+            return
+        self._stop.clear()
+        self._poller = threading.Thread(target=self._poll, name="model-repository-poll", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except OSError as error:  # the root vanished for a moment: keep what is loaded
+                log.warning("could not scan %s: %s", self.path, error)
+
+    def stop_polling(self) -> None:
+        """Stop the background refresh (waits for a refresh in progress)."""
+        if self._poller is None:
+            return
+        self._stop.set()
+        self._poller.join()
+        self._poller = None

@@ -1,0 +1,146 @@
+"""``ssvae serve`` as a process (answers, stops on a signal), ``ssvae encode`` and ``ssvae decode``."""
+
+import argparse
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.io
+
+from serving import command
+from ssvae_tf import export
+from ssvae_tf.cli import main
+from ssvae_tf.data import generate_lines
+from ssvae_tf.export import export_for_serving
+from ssvae_tf.model import build_vae
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_vae((SIZE, SIZE, 1), latent_dim=2, depth=2, filters=4, hidden_units=16, seed=0)
+
+
+@pytest.fixture(scope="module")
+def export_root(model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    export_for_serving(model, root)
+    return root
+
+
+def output_lines(process: subprocess.Popen) -> queue.Queue:
+    lines: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def wait_for(lines: queue.Queue, pattern: str, seconds: float = 60.0) -> re.Match:
+    seen = []
+    while True:
+        line = lines.get(timeout=seconds)
+        assert line is not None, "the server exited:\n" + "".join(seen)
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_answers_encode_and_decode_and_stops_cleanly(export_root, model, tmp_path, capsys, stop_signal):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ssvae_tf.cli", "serve", "--models", str(export_root), "--port", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = output_lines(process)
+        target = wait_for(lines, r"serving .* on (127\.0\.0\.1:\d+) \(gRPC\)").group(1)
+
+        x = generate_lines(5, SIZE, seed=2, progress=False).images
+        np.save(tmp_path / "images.npy", x[..., 0])  # without the channel axis: the loader adds it
+        assert main(["encode", "--server", target, str(tmp_path / "images.npy"), "--out", str(tmp_path / "z.npz")]) == 0
+        with np.load(tmp_path / "z.npz") as z:
+            np.testing.assert_allclose(z["z_mean"], model.encoder(x)[0].numpy(), atol=1e-5)
+            np.testing.assert_allclose(z["z_log_var"], model.encoder(x)[1].numpy(), atol=1e-5)
+        assert main(["decode", "--server", target, str(tmp_path / "z.npz"), "--out", str(tmp_path / "x.npy"),
+                     "--png", str(tmp_path / "png")]) == 0
+        decoded = np.load(tmp_path / "x.npy")
+        np.testing.assert_allclose(decoded, model(x).numpy(), atol=1e-5)
+        pngs = sorted((tmp_path / "png").iterdir())
+        assert [p.name for p in pngs] == [f"{i:05d}.png" for i in range(5)]
+        np.testing.assert_allclose(skimage.io.imread(pngs[0]) / 255, decoded[0, ..., 0], atol=0.5 / 255 + 1e-6)
+        assert "encoded 5 images" in capsys.readouterr().out
+
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=30) == 0
+        wait_for(lines, r"^stopped")
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_client_commands_fail_with_one_line(tmp_path, capsys):
+    np.save(tmp_path / "images.npy", np.zeros((2, SIZE, SIZE, 1), np.float32))
+    np.save(tmp_path / "z.npy", np.zeros((2, 2), np.float32))
+    cases = [
+        (["encode", "--server", "127.0.0.1:1", str(tmp_path / "images.npy"), "--out", str(tmp_path / "z.npy")],
+         "cannot reach"),
+        (["encode", str(tmp_path / "images.npy"), "--out", str(tmp_path / "z.txt")], "must end in .npy or .npz"),
+        (["encode", str(tmp_path / "nothing.npy"), "--out", str(tmp_path / "z2.npy")], "does not exist"),
+        (["decode", str(tmp_path / "z.npy")], "nothing to write"),
+        (["decode", str(tmp_path / "images.npy"), "--out", str(tmp_path / "x.npy")], "expected latent vectors"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("ssvae: error: ") and message in err, err
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_serve_refuses_a_missing_root(tmp_path, capsys):
+    assert main(["serve", "--models", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_command_defaults_are_the_export_names():
+    defaults = {}
+    for configure in (command.configure_encode, command.configure_decode):
+        parser = argparse.ArgumentParser()
+        configure(parser)
+        parsed = vars(parser.parse_args(["in.npy", "--out", "out.npy"]))
+        defaults.update({k: v for k, v in parsed.items() if k in ("encoder", "decoder")})
+    export_parser = argparse.ArgumentParser()
+    command.configure_export(export_parser)
+    names = vars(export_parser.parse_args(["--model", "m", "--out", "o"]))
+    assert defaults == {"encoder": export.ENCODER_MODEL, "decoder": export.DECODER_MODEL}
+    assert (names["encoder_name"], names["decoder_name"]) == (export.ENCODER_MODEL, export.DECODER_MODEL)
+
+
+def test_demo_roundtrip_exports_serves_and_matches_keras(model, tmp_path, capsys):
+    from serving.demo import SERVING_README, export_and_serve_roundtrip
+
+    model.save(tmp_path / "model.keras")
+    report = export_and_serve_roundtrip(tmp_path / "model.keras", tmp_path / "export", n_images=3)
+    assert report in capsys.readouterr().out
+    assert export.model_versions(tmp_path / "export" / "ssvae_encoder") == [1]
+    differences = [float(v) for v in re.findall(r"(?:z_mean|images) ([0-9.e+-]+)", report)]
+    assert len(differences) == 2 and max(differences) < 1e-5
+    assert str(SERVING_README) in report and SERVING_README.is_file()
+
+
+def test_the_command_module_imports_neither_tensorflow_nor_grpc():
+    probe = "import sys, serving.command; print(sorted({'tensorflow', 'grpc'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,292 @@
+"""The local TF Serving-compatible server over real gRPC on loopback, against in-process Keras.
+
+Every answer is checked against the Keras encoder/decoder the export came
+from; error cases against the gRPC status codes TF Serving uses.
+"""
+
+import os
+import shutil
+import socket
+import time
+
+import grpc
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
+from serving.server import start_server
+from ssvae_tf.data import generate_lines
+from ssvae_tf.export import export_for_serving
+from ssvae_tf.model import build_vae
+
+SIZE, LATENT = 16, 3
+ATOL = 1e-5
+
+
+def tiny_model(seed: int):
+    return build_vae((SIZE, SIZE, 1), latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=seed)
+
+
+def images(n: int, seed: int = 1) -> np.ndarray:
+    return generate_lines(n, SIZE, seed=seed, progress=False).images
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A tiny VAE trained for one epoch."""
+    keras.utils.set_random_seed(0)
+    vae = tiny_model(seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.fit(images(32, seed=0), epochs=1, batch_size=16, verbose=0)
+    return vae
+
+
+@pytest.fixture(scope="module")
+def export_root(model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    export_for_serving(model, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(export_root):
+    with start_server(export_root, port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server):
+    with SSVAEClient(server.target, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+def channel(server):
+    with grpc.insecure_channel(server.target) as ch:
+        yield ch
+
+
+def test_binds_loopback_on_a_free_port(server):
+    assert server.host == "127.0.0.1" and server.port > 0
+
+
+def test_encode_equals_the_in_process_encoder(client, model):
+    x = images(5)
+    z_mean, z_log_var = client.encode(x)
+    expected_mean, expected_log_var = (t.numpy() for t in model.encoder(x))
+    assert z_mean.dtype == np.float32 and z_mean.shape == (5, LATENT)
+    np.testing.assert_allclose(z_mean, expected_mean, atol=ATOL)
+    np.testing.assert_allclose(z_log_var, expected_log_var, atol=ATOL)
+
+
+def test_decode_of_encode_equals_the_in_process_reconstruction(client, model):
+    x = images(4)
+    decoded = client.decode(client.encode(x)[0])
+    assert decoded.shape == x.shape
+    np.testing.assert_allclose(decoded, model(x).numpy(), atol=ATOL)
+
+
+def test_large_batches_are_split_into_several_requests(server, model):
+    x = images(7)
+    with SSVAEClient(server.target, max_batch_size=3) as small:
+        z_mean, _ = small.encode(x)
+        decoded = small.decode(z_mean)
+    np.testing.assert_allclose(z_mean, model.encoder(x)[0].numpy(), atol=ATOL)
+    np.testing.assert_allclose(decoded, model.decoder(z_mean).numpy(), atol=ATOL)
+
+
+def test_metadata_lists_the_signatures(client):
+    spec = {"dtype": "float32"}
+    assert client.metadata() == {
+        "ssvae_encoder": {"version": 1, "signatures": {"serving_default": {
+            "inputs": {"images": {**spec, "shape": (None, SIZE, SIZE, 1)}},
+            "outputs": {"z_log_var": {**spec, "shape": (None, LATENT)}, "z_mean": {**spec, "shape": (None, LATENT)}},
+        }}},
+        "ssvae_decoder": {"version": 1, "signatures": {"serving_default": {
+            "inputs": {"z": {**spec, "shape": (None, LATENT)}},
+            "outputs": {"images": {**spec, "shape": (None, SIZE, SIZE, 1)}},
+        }}},
+    }
+
+
+def test_status_reports_available(client):
+    assert client.status() == {"ssvae_encoder": {1: "AVAILABLE"}, "ssvae_decoder": {1: "AVAILABLE"}}
+
+
+def test_a_raw_tensorflow_serving_request_gets_the_right_answer(channel, model):
+    """What any TF Serving user writes, without the project's client."""
+    x = images(3)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "ssvae_encoder"
+    request.inputs["images"].CopyFrom(tf.make_tensor_proto(x))
+    response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert response.model_spec.name == "ssvae_encoder"
+    assert response.model_spec.version.value == 1
+    assert response.model_spec.signature_name == "serving_default"
+    assert sorted(response.outputs) == ["z_log_var", "z_mean"]
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["z_mean"]), model.encoder(x)[0].numpy(), atol=ATOL)
+
+
+def raw_predict(channel, name="ssvae_encoder", inputs=None, version=None, signature=None, output_filter=()):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    if version is not None:
+        request.model_spec.version.value = version
+    if signature is not None:
+        request.model_spec.signature_name = signature
+    for key, value in (inputs if inputs is not None else {"images": images(1)}).items():
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    request.output_filter.extend(output_filter)
+    return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+
+
+def status_code(call) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value.code()
+
+
+def test_unknown_model_or_version_is_not_found(channel):
+    models = model_service_pb2_grpc.ModelServiceStub(channel)
+    predictions = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    status_request = get_model_status_pb2.GetModelStatusRequest()
+    status_request.model_spec.name = "no_such_model"
+    metadata_request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    metadata_request.model_spec.name = "ssvae_decoder"
+    metadata_request.model_spec.version.value = 7
+    assert status_code(lambda: raw_predict(channel, name="no_such_model")) == grpc.StatusCode.NOT_FOUND
+    assert status_code(lambda: raw_predict(channel, version=7)) == grpc.StatusCode.NOT_FOUND
+    assert status_code(lambda: models.GetModelStatus(status_request, timeout=30)) == grpc.StatusCode.NOT_FOUND
+    assert status_code(lambda: predictions.GetModelMetadata(metadata_request, timeout=30)) == grpc.StatusCode.NOT_FOUND
+
+
+def test_bad_requests_get_tensorflow_servings_codes(channel):
+    x = images(2)
+    invalid, precondition = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION
+    assert status_code(lambda: raw_predict(channel, inputs={"pixels": x})) == invalid
+    assert status_code(lambda: raw_predict(channel, inputs={})) == invalid
+    assert status_code(lambda: raw_predict(channel, inputs={"images": x.astype(np.float64)})) == invalid
+    assert status_code(lambda: raw_predict(channel, inputs={"images": x[:, :8]})) == invalid
+    assert status_code(lambda: raw_predict(channel, inputs={"images": x[..., 0]})) == invalid
+    assert status_code(lambda: raw_predict(channel, output_filter=["z"])) == invalid
+    assert status_code(lambda: raw_predict(channel, signature="predict")) == precondition
+
+
+def test_output_filter_returns_only_the_requested_outputs(channel, model):
+    response = raw_predict(channel, output_filter=["z_log_var"], version=1)
+    assert list(response.outputs) == ["z_log_var"]
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["z_log_var"]),
+                               model.encoder(images(1))[1].numpy(), atol=ATOL)
+
+
+def test_client_refusals_carry_the_code_and_message(client):
+    with pytest.raises(ServingError) as caught:
+        client.encode(np.zeros((2, 8, 8, 1)))
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "(?, 16, 16, 1)" in str(caught.value)
+    with pytest.raises(ValueError, match="NaN"):
+        client.encode(np.full((1, SIZE, SIZE, 1), np.nan))
+    with pytest.raises(ValueError, match="batch"):
+        client.decode(np.zeros(LATENT))
+
+
+def test_an_oversized_request_is_refused_and_the_server_keeps_serving(export_root, model):
+    limit = 100_000
+    with start_server(export_root, port=0, max_message_bytes=limit) as small:
+        big = np.zeros((200, SIZE, SIZE, 1), np.float32)  # 200 KiB of tensor data
+        with grpc.insecure_channel(small.target) as channel:
+            assert status_code(lambda: raw_predict(channel, inputs={"images": big})) == \
+                grpc.StatusCode.RESOURCE_EXHAUSTED
+            x = images(2)
+            answer = tf.make_ndarray(raw_predict(channel, inputs={"images": x}).outputs["z_mean"])
+        np.testing.assert_allclose(answer, model.encoder(x)[0].numpy(), atol=ATOL)
+        with SSVAEClient(small.target, max_message_bytes=1 << 20) as client, pytest.raises(ServingError) as caught:
+            client.encode(big)
+        assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # within the limit, the client splits by the size of the answers too (200 images of 1 KiB)
+        z = np.random.default_rng(0).standard_normal((200, LATENT)).astype(np.float32)
+        with SSVAEClient(small.target, max_message_bytes=limit) as client:
+            np.testing.assert_allclose(client.decode(z), model.decoder(z).numpy(), atol=ATOL)
+            np.testing.assert_allclose(client.encode(big)[0], model.encoder(big)[0].numpy(), atol=ATOL)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_server_and_timeout_raise_os_errors(server):
+    with SSVAEClient(f"127.0.0.1:{free_port()}", timeout=5) as nobody, pytest.raises(ServerUnavailableError) as caught:
+        nobody.encode(images(1))
+    assert isinstance(caught.value, ConnectionError) and "cannot reach" in str(caught.value)
+    with SSVAEClient(server.target, timeout=1e-6) as impatient, pytest.raises(ServerTimeoutError) as late:
+        impatient.encode(images(1))
+    assert isinstance(late.value, TimeoutError)
+
+
+def wait_until(condition, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_new_export_is_served_without_restart(tmp_path, model):
+    root = tmp_path / "export"
+    export_for_serving(model, root)
+    newer = tiny_model(seed=5)
+    x = images(3)
+    with start_server(root, port=0, poll_seconds=0.1) as running, SSVAEClient(running.target) as client:
+        np.testing.assert_allclose(client.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
+        export_for_serving(newer, root)
+        wait_until(lambda: client.status()["ssvae_decoder"].get(2) == "AVAILABLE")
+        assert client.status() == {name: {1: "AVAILABLE", 2: "AVAILABLE"} for name in ("ssvae_encoder",
+                                                                                         "ssvae_decoder")}
+        assert {meta["version"] for meta in client.metadata().values()} == {2}
+        z_mean, _ = client.encode(x)
+        np.testing.assert_allclose(z_mean, newer.encoder(x)[0].numpy(), atol=ATOL)
+        np.testing.assert_allclose(client.decode(z_mean), newer.decoder(z_mean).numpy(), atol=ATOL)
+        with SSVAEClient(running.target, version=1) as pinned:
+            np.testing.assert_allclose(pinned.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
+
+        broken = root / "ssvae_encoder" / ".3-partial"
+        broken.mkdir()
+        (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+        os.rename(broken, root / "ssvae_encoder" / "3")
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = "ssvae_encoder"
+        with grpc.insecure_channel(running.target) as channel:
+            stub = model_service_pb2_grpc.ModelServiceStub(channel)
+            wait_until(lambda: len(stub.GetModelStatus(request, timeout=30).model_version_status) == 3)
+            failed = stub.GetModelStatus(request, timeout=30).model_version_status[2]
+        assert failed.version == 3 and failed.state == get_model_status_pb2.ModelVersionStatus.END
+        assert failed.status.error_message
+        np.testing.assert_allclose(client.encode(x)[0], newer.encoder(x)[0].numpy(), atol=ATOL)
+
+
+def test_a_models_config_with_local_paths_and_a_version_policy(export_root, tmp_path, model):
+    for name in ("ssvae_encoder", "ssvae_decoder"):
+        shutil.copytree(export_root / name / "1", tmp_path / "models" / name / "1")
+        shutil.copytree(export_root / name / "1", tmp_path / "models" / name / "4")
+    config = tmp_path / "local.config"
+    config.write_text("model_config_list {\n"
+                      "  config { name: 'ssvae_encoder' base_path: 'models/ssvae_encoder' model_platform: 'tensorflow'"
+                      " model_version_policy { latest { num_versions: 1 } } }\n"
+                      "  config { name: 'ssvae_decoder' base_path: 'models/ssvae_decoder' model_platform: 'tensorflow'"
+                      " }\n}\n")
+    x = images(2)
+    with start_server(config, port=0) as running, SSVAEClient(running.target) as client:
+        assert client.status() == {"ssvae_encoder": {4: "AVAILABLE"}, "ssvae_decoder": {4: "AVAILABLE"}}
+        np.testing.assert_allclose(client.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
+    with pytest.raises(ValueError, match="Docker image"):
+        start_server(export_root / "models.config", port=0)

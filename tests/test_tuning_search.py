@@ -1,0 +1,237 @@
+"""The HyperModel, the fair objective, and searches run as the command: resumed after
+SIGKILL, and distributed over a chief and two workers.  Tiny data and models throughout."""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner
+import pytest
+
+from ssvae_tf.data import generate_lines, make_dataset
+from tuning.config import parse_config
+from tuning.hypermodel import SpatialStatsHyperModel
+from tuning.objectives import CombinedObjective, tuner_objective
+
+ROOT = Path(__file__).resolve().parents[1]
+# KerasTuner 1.4.8's oracle lock uses deprecated threading names.
+pytestmark = pytest.mark.filterwarnings("ignore:currentThread:DeprecationWarning",
+                                        "ignore:getName:DeprecationWarning")
+TINY_SPACE = {"space": {"latent_dim": {"min": 2, "max": 8, "sampling": "log"},
+                        "alpha": {"min": 0.1, "max": 10.0, "sampling": "log"},
+                        "beta": {"min": 0.001, "max": 1.0, "sampling": "log"},
+                        "filters": 4, "hidden_units": 16}}
+TINY_TOML = """
+[data]
+source = "lines"
+image_size = 16
+n_images = 32
+batch_size = 16
+validation_split = 0.25
+[search]
+tuner = "random"
+max_trials = {max_trials}
+epochs = 1
+objective = "val_combined"
+[space]
+latent_dim = {{ min = 2, max = 8, sampling = "log" }}
+alpha = {{ min = 0.1, max = 10.0, sampling = "log" }}
+beta = {{ min = 0.001, max = 1.0, sampling = "log" }}
+filters = 4
+hidden_units = 16
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    images = generate_lines(32, 16, seed=0).images
+    return make_dataset(images, batch_size=16, validation_split=0.25, seed=0)
+
+
+def _hp(values):
+    hp = keras_tuner.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return hp
+
+
+def test_hypermodel_builds_a_compiled_vae_from_the_space(tiny_data):
+    config = parse_config(TINY_SPACE)
+    hypermodel = SpatialStatsHyperModel((16, 16, 1), config.space, stats_scale=0.2)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert {"latent_dim", "alpha", "beta", "learning_rate", "filters", "hidden_units", "depth"} <= set(hp.values)
+    assert model.latent_dim == hp.values["latent_dim"] and model.beta == hp.values["beta"]
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.stats_options["scale"] == 0.2
+    train, val = tiny_data
+    with pytest.raises(ValueError, match="pass validation_data"):
+        hypermodel.fit(hp, model, train, epochs=1)
+
+
+def test_objective_does_not_depend_on_alpha_beta(tiny_data):
+    """The same weights (hence the same reconstructions) give the same objective whatever alpha/beta are."""
+    _, val = tiny_data
+    weights = {"val_stats_distance": 1.0, "val_prior_stats_distance": 5.0}
+    hypermodel = SpatialStatsHyperModel((16, 16, 1), parse_config(TINY_SPACE).space, objective_weights=weights)
+    common = {"latent_dim": 4, "learning_rate": 1e-3, "filters": 4, "hidden_units": 16, "depth": 3}
+    first = hypermodel.build(_hp({**common, "alpha": 10.0, "beta": 1.0}))
+    second = hypermodel.build(_hp({**common, "alpha": 0.1, "beta": 0.001}))
+    second.set_weights(first.get_weights())
+    logs = []
+    for model in (first, second):
+        metrics = model.evaluate(val, verbose=0, return_dict=True)
+        epoch_logs = {f"val_{name}": value for name, value in metrics.items()}
+        CombinedObjective(weights).on_epoch_end(0, epoch_logs)
+        logs.append(epoch_logs)
+    assert logs[0]["val_loss"] != pytest.approx(logs[1]["val_loss"])  # the training loss does depend on them
+    for name in ("val_stats_distance", "val_prior_stats_distance", "val_combined"):
+        assert tuner_objective(name).get_value(logs[0]) == pytest.approx(tuner_objective(name).get_value(logs[1]),
+                                                                        rel=1e-6)
+    expected = logs[0]["val_stats_distance"] + 5.0 * logs[0]["val_prior_stats_distance"]
+    assert logs[0]["val_combined"] == pytest.approx(expected)
+
+
+def test_hyperband_search_in_process_then_resume_and_refuse_other_settings(tmp_path):
+    from tuning.config import load_config
+    from tuning.search import run_search
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML.format(max_trials=3))
+    overrides = [(["search", "tuner"], "hyperband"), (["search", "epochs"], 2),
+                 (["search", "hyperband_factor"], 2), (["search", "objective"], "val_stats_distance")]
+    config = load_config(path, overrides)
+    out = tmp_path / "out"
+    summary = run_search(config, out, verbose=0)
+    rows = summary.rows
+    assert 1 <= len(rows) <= 3 and summary.best["status"] == "COMPLETED"
+    assert summary.best["objective"] == min(r["objective"] for r in rows if r["status"] == "COMPLETED")
+    assert any("hp:tuner/epochs" in row for row in rows)
+    for name in ("trials.csv", "summary.md", "best_hyperparameters.json", "model.keras", "search.png"):
+        assert (out / name).is_file(), name
+    again = run_search(config, out, verbose=0)  # finished: nothing reruns, the results are rewritten
+    assert [r["trial_id"] for r in again.rows] == [r["trial_id"] for r in rows]
+    other = load_config(path, overrides + [(["space", "filters"], 8)])
+    with pytest.raises(ValueError, match="holds a search with other settings"):
+        run_search(other, out, verbose=0)
+
+
+# ------------------------------------------------------------ as a command
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            "TF_CPP_MIN_LOG_LEVEL": "2", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def _tune(args, log):
+    return subprocess.Popen([sys.executable, "-m", "tuning", *args], cwd=ROOT, env=_env(),
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _trial_states(project: Path) -> dict[str, str]:
+    states = {}
+    for path in project.glob("trial_*/trial.json"):
+        try:
+            state = json.loads(path.read_text())
+        except ValueError:
+            continue
+        states[state["trial_id"]] = state["status"]
+    return states
+
+
+def _wait(process, seconds, log_path):
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"timed out; log:\n{Path(log_path).read_text()[-3000:]}")
+
+
+def _check_results(out: Path, n_trials: int) -> list[dict]:
+    with open(out / "trials.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == n_trials and {row["status"] for row in rows} == {"COMPLETED"}
+    assert {"hp:latent_dim", "hp:alpha", "hp:beta", "metric:val_stats_distance",
+            "metric:val_prior_stats_distance", "metric:val_combined", "tuner_id"} <= set(rows[0])
+    best = json.loads((out / "best_hyperparameters.json").read_text())
+    scores = [float(row["objective"]) for row in rows]
+    assert best["objective"] == "val_combined" and best["value"] == pytest.approx(min(scores))
+    assert {"latent_dim", "alpha", "beta"} <= set(best["hyperparameters"])
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.latent_dim == best["hyperparameters"]["latent_dim"]
+    assert model.alpha == pytest.approx(best["hyperparameters"]["alpha"])
+    assert (out / "search.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| rank | trial | latent_dim | alpha | beta |" in (out / "summary.md").read_text()
+    assert not list(out.glob(".*")), "temporary files left behind"
+    return rows
+
+
+def test_killed_search_resumes_without_repeating_finished_trials(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML.format(max_trials=3))
+    out, log_path = tmp_path / "out", tmp_path / "first.log"
+    args = ["--config", str(config), "--out", str(out)]
+    with open(log_path, "w") as log:
+        first = _tune(args, log)
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline and "COMPLETED" not in _trial_states(out / "search").values():
+                assert first.poll() is None, log_path.read_text()[-3000:]
+                time.sleep(0.2)
+            os.kill(first.pid, signal.SIGKILL)
+        finally:
+            first.kill()
+            first.wait()
+    finished = {tid for tid, status in _trial_states(out / "search").items() if status == "COMPLETED"}
+    assert finished and len(finished) < 3, "the kill should land half-way"
+    stamps = {tid: (out / "search" / f"trial_{tid}" / "ssvae_trial.json").stat().st_mtime_ns for tid in finished}
+
+    second_log = tmp_path / "second.log"
+    with open(second_log, "w") as log:
+        second = _tune(args, log)
+        try:
+            assert _wait(second, 150, second_log) == 0, second_log.read_text()[-3000:]
+        finally:
+            second.kill()
+    output = second_log.read_text()
+    assert f"resuming: {len(finished)} finished trial(s) kept" in output
+    assert output.count("Search: Running Trial") == 3 - len(finished)
+    for tid, stamp in stamps.items():  # finished trials were not run again
+        assert (out / "search" / f"trial_{tid}" / "ssvae_trial.json").stat().st_mtime_ns == stamp
+    _check_results(out, 3)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_distributed_chief_and_two_workers_share_the_trials(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML.format(max_trials=4))
+    out, port = tmp_path / "out", str(_free_port())
+    common = ["--config", str(config), "--out", str(out), "--oracle-ip", "127.0.0.1", "--oracle-port", port]
+    roles = {"chief": ["--distributed", "chief"],
+             "worker-a": ["--distributed", "worker", "--worker-id", "worker-a"],
+             "worker-b": ["--distributed", "worker", "--worker-id", "worker-b"]}
+    processes, logs = {}, {}
+    try:
+        for name, role_args in roles.items():
+            logs[name] = tmp_path / f"{name}.log"
+            processes[name] = _tune(common + role_args, open(logs[name], "w"))
+        for name in ("worker-a", "worker-b", "chief"):  # the chief exits ~20 s after the workers
+            assert _wait(processes[name], 180, logs[name]) == 0, logs[name].read_text()[-3000:]
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait()
+    rows = _check_results(out, 4)
+    ran = {row["tuner_id"] for row in rows}
+    assert ran == {"worker-a", "worker-b"}, ran
+    assert "no trials left" in logs["worker-a"].read_text()

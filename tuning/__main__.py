@@ -1,0 +1,7 @@
+"""``python -m tuning``: the same as ``ssvae tune``."""
+
+import sys
+
+from tuning.command import main
+
+sys.exit(main())

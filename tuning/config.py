@@ -1,0 +1,373 @@
+"""Search configurations: a small TOML (or JSON) file, checked whole before anything runs.
+
+A config has three tables (every key is optional; the defaults are below)::
+
+    [data]                       # what every trial trains on
+    source = "lines"             # lines | lines-hard | microstructure | PATH (.npy/.npz or image folder)
+    image_size = 64              # side of the generated images (built-in data only)
+    n_images = 1000              # generated images (built-in data only)
+    validation_split = 0.3       # held out; the objective is measured on it
+    batch_size = 32
+    stats_scale = "auto"         # or a number: the statistics normalisation (see ssvae train)
+
+    [search]
+    tuner = "bayesian"           # random | bayesian | hyperband
+    objective = "val_stats_distance"   # | val_prior_stats_distance | val_combined
+    max_trials = 10              # trials in all (hyperband: an upper bound)
+    executions_per_trial = 1     # trainings per trial, metrics averaged
+    epochs = 8                   # epochs per trial (hyperband: the longest trial)
+    seed = 0                     # data split, sampling of the space, weight initialisation
+    hyperband_factor = 3
+    objective_weights = { val_stats_distance = 1.0, val_prior_stats_distance = 1.0 }  # val_combined only
+
+    [space]                      # each entry: a number (fixed), {values = [...]} or {min, max, sampling}
+    latent_dim = { min = 2, max = 128, sampling = "log" }
+    alpha = { min = 0.1, max = 10.0, sampling = "log" }
+    beta = { min = 0.001, max = 1.0, sampling = "log" }
+    learning_rate = { min = 3e-4, max = 3e-3, sampling = "log" }
+    filters = 32                 # or { values = [16, 32] }
+    hidden_units = 256
+    depth = "auto"               # stride-2 convolutions: "auto" (4, fewer for small images) or a number
+
+Anything wrong (an unknown table or key, an empty range, an unknown
+objective or tuner, a value of the wrong type) raises one ``ValueError``
+naming the file, the key and what was expected.  This module imports only
+the standard library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+#: Configs shipped with the package, usable by name: ``ssvae tune --config lines``
+#: (``demo`` is the tiny search of ``ssvae demo --tune``).
+BUILTIN_CONFIGS = ("lines", "microstructure", "demo")
+BUILTIN_DATA = ("lines", "lines-hard", "microstructure")
+TUNERS = ("random", "bayesian", "hyperband")
+#: Objectives that do not depend on alpha and beta (see tuning/README.md).
+OBJECTIVES = ("val_stats_distance", "val_prior_stats_distance", "val_combined")
+#: Metrics a weighted ``val_combined`` may combine.
+COMBINABLE = ("val_stats_distance", "val_prior_stats_distance", "val_pixel_mse")
+SAMPLINGS = ("linear", "log")
+
+#: Searched settings: name -> (kind, default when absent from [space]).
+SPACE_KEYS: dict[str, tuple[type, Any]] = {
+    "latent_dim": (int, 9),
+    "alpha": (float, 1.0),
+    "beta": (float, 1.0),
+    "learning_rate": (float, 1e-3),
+    "filters": (int, 32),
+    "hidden_units": (int, 256),
+    "depth": (int, "auto"),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One entry of the search space: fixed (``value``), a choice (``values``)
+    or a range (``min``/``max`` with ``sampling``)."""
+
+    name: str
+    kind: str  # "fixed" | "choice" | "range"
+    value: Any = None
+    values: tuple = ()
+    min: float | None = None
+    max: float | None = None
+    sampling: str = "linear"
+
+    @property
+    def searched(self) -> bool:
+        return self.kind != "fixed"
+
+    def declare(self, hp):
+        """Register this entry on a ``keras_tuner.HyperParameters`` and return its value."""
+        integer = SPACE_KEYS[self.name][0] is int
+        if self.kind == "fixed":
+            return hp.Fixed(self.name, self.value)
+        if self.kind == "choice":
+            return hp.Choice(self.name, list(self.values))
+        if integer:
+            return hp.Int(self.name, int(self.min), int(self.max), sampling=self.sampling)
+        return hp.Float(self.name, float(self.min), float(self.max), sampling=self.sampling)
+
+    def to_json(self) -> Any:
+        if self.kind == "fixed":
+            return self.value
+        if self.kind == "choice":
+            return {"values": list(self.values)}
+        return {"min": self.min, "max": self.max, "sampling": self.sampling}
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    source: str = "lines"
+    image_size: int | None = 64
+    n_images: int = 1000
+    validation_split: float = 0.3
+    batch_size: int = 32
+    stats_scale: float | str = "auto"
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    tuner: str = "bayesian"
+    objective: str = "val_stats_distance"
+    max_trials: int = 10
+    executions_per_trial: int = 1
+    epochs: int = 8
+    seed: int = 0
+    hyperband_factor: int = 3
+    objective_weights: dict[str, float] = field(
+        default_factory=lambda: {"val_stats_distance": 1.0, "val_prior_stats_distance": 1.0})
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """A checked search configuration (see the module docstring for the file format)."""
+
+    data: DataSettings = field(default_factory=DataSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    space: dict[str, Param] = field(default_factory=dict)
+    source_file: str = "<defaults>"
+
+    def to_json(self) -> dict[str, Any]:
+        """Every setting as plain JSON (written to ``tune_config.json`` of a search)."""
+        return {
+            "data": dataclasses.asdict(self.data),
+            "search": dataclasses.asdict(self.search),
+            "space": {name: param.to_json() for name, param in self.space.items()},
+        }
+
+    @property
+    def searched(self) -> list[str]:
+        return [name for name, param in self.space.items() if param.searched]
+
+
+# ----------------------------------------------------------------- parsing
+class _Checker:
+    """Builds ``ValueError``s that name the config file."""
+
+    def __init__(self, origin: str):
+        self.origin = origin
+
+    def error(self, where: str, message: str) -> ValueError:
+        return ValueError(f"tuning config {self.origin}: {where} {message}")
+
+    def table(self, raw: Any, where: str, allowed: tuple[str, ...] | list[str]) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise self.error(where, f"must be a table, got {raw!r}")
+        unknown = sorted(set(raw) - set(allowed))
+        if unknown:
+            raise self.error(where, f"has unknown key {unknown[0]!r}; expected some of {sorted(allowed)}")
+        return raw
+
+    def integer(self, value: Any, where: str, low: int = 1) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise self.error(where, f"must be an integer >= {low}, got {value!r}")
+        return value
+
+    def number(self, value: Any, where: str, positive: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.error(where, f"must be a finite number, got {value!r}")
+        if positive and value <= 0:
+            raise self.error(where, f"must be > 0, got {value!r}")
+        return float(value)
+
+    def choice(self, value: Any, where: str, allowed: tuple[str, ...], hint: str = "") -> str:
+        if value not in allowed:
+            raise self.error(where, f"must be one of {list(allowed)}{hint}, got {value!r}")
+        return value
+
+
+def _parse_data(check: _Checker, raw: dict[str, Any]) -> DataSettings:
+    defaults = DataSettings()
+    raw = check.table(raw, "[data]", [f.name for f in dataclasses.fields(DataSettings)])
+    source = raw.get("source", defaults.source)
+    if not isinstance(source, str) or not source:
+        raise check.error("[data] source", f"must be one of {list(BUILTIN_DATA)} or a path, got {source!r}")
+    builtin = source in BUILTIN_DATA
+    image_size = raw.get("image_size", defaults.image_size if builtin else None)
+    if image_size is not None:
+        image_size = check.integer(image_size, "[data] image_size", low=16)
+    split = raw.get("validation_split", defaults.validation_split)
+    split = check.number(split, "[data] validation_split")
+    if not 0 < split < 1:
+        raise check.error("[data] validation_split", f"must be in (0, 1) (the objective needs validation "
+                                                     f"data), got {split!r}")
+    scale = raw.get("stats_scale", defaults.stats_scale)
+    if scale != "auto":
+        scale = check.number(scale, "[data] stats_scale", positive=True)
+    return DataSettings(
+        source=source,
+        image_size=image_size,
+        n_images=check.integer(raw.get("n_images", defaults.n_images), "[data] n_images", low=2),
+        validation_split=split,
+        batch_size=check.integer(raw.get("batch_size", defaults.batch_size), "[data] batch_size"),
+        stats_scale=scale,
+    )
+
+
+def _parse_search(check: _Checker, raw: dict[str, Any]) -> SearchSettings:
+    defaults = SearchSettings()
+    raw = check.table(raw, "[search]", [f.name for f in dataclasses.fields(SearchSettings)])
+    objective = raw.get("objective", defaults.objective)
+    hint = " (val_loss depends on alpha and beta, so it cannot compare trials)" if objective == "val_loss" else ""
+    objective = check.choice(objective, "[search] objective", OBJECTIVES, hint)
+    weights = raw.get("objective_weights", defaults.objective_weights)
+    weights = check.table(weights, "[search] objective_weights", COMBINABLE)
+    weights = {name: check.number(w, f"[search] objective_weights.{name}") for name, w in weights.items()}
+    if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+        raise check.error("[search] objective_weights", f"must be >= 0 with at least one > 0, got {weights}")
+    factor = check.integer(raw.get("hyperband_factor", defaults.hyperband_factor), "[search] hyperband_factor",
+                           low=2)
+    return SearchSettings(
+        tuner=check.choice(raw.get("tuner", defaults.tuner), "[search] tuner", TUNERS),
+        objective=objective,
+        max_trials=check.integer(raw.get("max_trials", defaults.max_trials), "[search] max_trials"),
+        executions_per_trial=check.integer(raw.get("executions_per_trial", defaults.executions_per_trial),
+                                           "[search] executions_per_trial"),
+        epochs=check.integer(raw.get("epochs", defaults.epochs), "[search] epochs"),
+        seed=check.integer(raw.get("seed", defaults.seed), "[search] seed", low=0),
+        hyperband_factor=factor,
+        objective_weights=weights,
+    )
+
+
+def _parse_param(check: _Checker, name: str, raw: Any) -> Param:
+    kind, _ = SPACE_KEYS[name]
+    where = f"[space] {name}"
+    positive = name != "depth"
+
+    def scalar(value: Any, at: str) -> Any:
+        if kind is int:
+            return check.integer(value, at)
+        return check.number(value, at, positive=positive)
+
+    if name == "depth" and raw == "auto":
+        return Param(name, "fixed", value="auto")
+    if not isinstance(raw, dict):
+        return Param(name, "fixed", value=scalar(raw, where))
+    if "values" in raw:
+        check.table(raw, where, ["values"])
+        values = raw["values"]
+        if not isinstance(values, list) or not values:
+            raise check.error(where, f"has an empty choice: values must be a non-empty list, got {values!r}")
+        values = tuple(dict.fromkeys(scalar(v, f"{where} value") for v in values))
+        return Param(name, "choice", values=values) if len(values) > 1 else Param(name, "fixed", value=values[0])
+    check.table(raw, where, ["min", "max", "sampling"])
+    if "min" not in raw or "max" not in raw:
+        raise check.error(where, "needs both min and max (or values = [...], or a single number)")
+    low, high = scalar(raw["min"], f"{where} min"), scalar(raw["max"], f"{where} max")
+    if low > high:
+        raise check.error(where, f"has an empty range: min {low} > max {high}")
+    sampling = check.choice(raw.get("sampling", "linear"), f"{where} sampling", SAMPLINGS)
+    if low == high:
+        return Param(name, "fixed", value=low)
+    return Param(name, "range", min=low, max=high, sampling=sampling)
+
+
+def _parse_space(check: _Checker, raw: dict[str, Any]) -> dict[str, Param]:
+    raw = check.table(raw, "[space]", list(SPACE_KEYS))
+    space = {}
+    for name, (_, default) in SPACE_KEYS.items():
+        space[name] = _parse_param(check, name, raw[name]) if name in raw else Param(name, "fixed", value=default)
+    return space
+
+
+def parse_config(raw: dict[str, Any], origin: str = "<dict>") -> TuneConfig:
+    """Check a config given as nested dicts (the parsed file) and return a :class:`TuneConfig`."""
+    check = _Checker(origin)
+    raw = check.table(raw, "the top level", ["data", "search", "space"])
+    return TuneConfig(
+        data=_parse_data(check, raw.get("data", {})),
+        search=_parse_search(check, raw.get("search", {})),
+        space=_parse_space(check, raw.get("space", {})),
+        source_file=origin,
+    )
+
+
+def _toml_module():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise ValueError("reading TOML configs on Python 3.10 needs the tomli package "
+                             "(pip install tomli), or give the config as .json") from None
+    return tomllib
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A built-in config name (``lines``, ``microstructure``) or a path to a .toml/.json file."""
+    path = Path(name_or_path)
+    if not path.exists() and str(name_or_path) in BUILTIN_CONFIGS:
+        path = CONFIG_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ValueError(f"tuning config {name_or_path!r} is not a file nor one of the built-in configs "
+                         f"{list(BUILTIN_CONFIGS)}")
+    return path
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The raw nested dict of a .toml or .json config."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return _toml_module().loads(text)
+    except ValueError as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+        raise ValueError(f"tuning config {path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: "
+                         f"{exc}") from None
+
+
+def parse_assignment(text: str) -> tuple[list[str], Any]:
+    """``"section.key=value"`` (value in TOML syntax, else a string) -> (path, value)."""
+    if "=" not in text:
+        raise ValueError(f"--set expects SECTION.KEY=VALUE (e.g. search.max_trials=4), got {text!r}")
+    key, value_text = (part.strip() for part in text.split("=", 1))
+    path = key.split(".")
+    if len(path) < 2 or not all(path):
+        raise ValueError(f"--set expects SECTION.KEY=VALUE (e.g. space.beta.max=0.5), got {text!r}")
+    try:
+        value = _toml_module().loads(f"v = {value_text}")["v"]
+    except ValueError:
+        value = value_text
+    return path, value
+
+
+def apply_overrides(raw: dict[str, Any], assignments: list[tuple[list[str], Any]]) -> dict[str, Any]:
+    """A copy of ``raw`` with each ``(path, value)`` set (creating tables on the way)."""
+    raw = json.loads(json.dumps(raw))
+    for path, value in assignments:
+        node = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):  # e.g. space.beta.max on a fixed beta: make it a range
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = value
+    return raw
+
+
+def load_config(name_or_path: str | Path = "lines",
+                overrides: list[tuple[list[str], Any]] | None = None) -> TuneConfig:
+    """Read, override and check a search config.
+
+    Args:
+        name_or_path: ``lines``, ``microstructure`` or a path to a ``.toml``/``.json`` file.
+        overrides: ``(["search", "max_trials"], 4)``-style assignments applied before checking.
+
+    Raises:
+        ValueError: one line naming the file, the key and what was expected.
+    """
+    path = resolve_config_path(name_or_path)
+    raw = apply_overrides(read_config_file(path), overrides or [])
+    return parse_config(raw, origin=path.name)

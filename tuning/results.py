@@ -1,0 +1,215 @@
+"""What a finished search leaves in its directory, all written atomically.
+
+* ``trials.csv`` — one row per trial: id, status, objective value, best epoch,
+  every hyperparameter, every metric at the trial's best epoch (the values
+  KerasTuner scored), the tuner that ran it and its wall time.
+* ``summary.md`` — the same, best first, as the Markdown table the command prints.
+* ``best_hyperparameters.json`` — the best trial's hyperparameters, objective and metrics.
+* ``model.keras`` — the best trial's own model: its checkpoint (the weights of
+  its best epoch, the model the objective scored) reloaded, not retrained.
+* ``search.png`` — the objective against latent size and against beta (colour: alpha).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ssvae_tf._io import atomic_write, write_json
+from tuning.search import TRIAL_INFO
+
+#: Metrics shown in the summary table, in this order (when logged).
+TABLE_METRICS = ("val_combined", "val_stats_distance", "val_prior_stats_distance", "val_pixel_mse")
+#: Hyperparameters always shown in the summary table.
+TABLE_PARAMS = ("latent_dim", "alpha", "beta", "learning_rate")
+
+
+@dataclass
+class SearchSummary:
+    """Rows of every trial (best first) and the best one."""
+
+    objective: str
+    rows: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    table: str
+    paths: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _trial_number(trial_id: str) -> tuple[int, str]:
+    return (int(trial_id), trial_id) if str(trial_id).isdigit() else (math.inf, str(trial_id))
+
+
+def trial_rows(tuner) -> list[dict[str, Any]]:
+    """One flat dict per trial of ``tuner``'s oracle, in trial order."""
+    rows = []
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: _trial_number(t.trial_id)):
+        info_file = Path(tuner.project_dir) / f"trial_{trial.trial_id}" / TRIAL_INFO
+        info = json.loads(info_file.read_text()) if info_file.exists() else {}
+        metrics = {name: trial.metrics.get_last_value(name) for name in sorted(trial.metrics.metrics)}
+        rows.append({
+            "trial_id": trial.trial_id,
+            "status": trial.status,
+            "objective": trial.score,
+            "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
+            **{f"hp:{name}": value for name, value in trial.hyperparameters.values.items()},
+            **{f"metric:{name}": value for name, value in metrics.items()},
+            "tuner_id": info.get("tuner_id"),
+            "seconds": info.get("seconds"),
+        })
+    return rows
+
+
+def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Completed trials by objective (lower is better), then the others."""
+    def key(row):
+        done = row["status"] == "COMPLETED" and row["objective"] is not None and math.isfinite(row["objective"])
+        return (0, row["objective"]) if done else (1, _trial_number(row["trial_id"]))
+
+    return sorted(rows, key=key)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    fixed_head = ["trial_id", "status", "objective", "best_epoch"]
+    fixed_tail = ["tuner_id", "seconds"]
+    middle = [c for c in columns if c not in fixed_head + fixed_tail]
+    hps = [c for c in middle if c.startswith("hp:")]
+    metrics = sorted((c for c in middle if c.startswith("metric:")),
+                     key=lambda c: (not c.startswith("metric:val_"), c))
+    return fixed_head + hps + metrics + fixed_tail
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """``trials.csv``: columns ``trial_id, status, objective, best_epoch, hp:*, metric:*, tuner_id, seconds``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_columns(rows), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3g}" if abs(value) >= 1e-2 or value == 0 else f"{value:.3e}"
+
+
+def markdown_table(rows: list[dict[str, Any]], objective: str, searched: list[str]) -> str:
+    """The summary table, best first: searched hyperparameters and the objective metrics."""
+    params = [p for p in TABLE_PARAMS if p in searched] + [p for p in searched if p not in TABLE_PARAMS]
+    present = {key for row in rows for key in row}
+    metrics = [m for m in TABLE_METRICS if f"metric:{m}" in present and (m != "val_combined" or m == objective)]
+    header = ["rank", "trial", *params, *[f"{m}{' *' if m == objective else ''}" for m in metrics],
+              "best epoch", "s", "status"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for rank, row in enumerate(ranked(rows), start=1):
+        cells = [str(rank) if row["status"] == "COMPLETED" else "-", str(row["trial_id"])]
+        cells += [_fmt(row.get(f"hp:{p}")) for p in params]
+        cells += [_fmt(row.get(f"metric:{m}")) for m in metrics]
+        cells += [_fmt(row.get("best_epoch")), _fmt(row.get("seconds")), row["status"].lower()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_search(rows: list[dict[str, Any]], objective: str, path: str | Path) -> None:
+    """``search.png``: objective vs latent size and vs beta, one point per completed trial."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    done = [r for r in ranked(rows) if r["status"] == "COMPLETED" and r["objective"] is not None]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained", sharey=True)
+    if done:
+        y = np.array([r["objective"] for r in done], dtype=float)
+        alpha = np.array([float(r.get("hp:alpha", 1.0)) for r in done])
+        colours = np.log10(alpha) if np.ptp(alpha) > 0 else None
+        for ax, key, label in ((axes[0], "hp:latent_dim", "latent size"), (axes[1], "hp:beta", "beta (KL weight)")):
+            x = np.array([float(r.get(key, np.nan)) for r in done])
+            points = ax.scatter(x, y, c=colours, cmap="viridis", s=40, edgecolors="k", linewidths=0.5)
+            ax.scatter(x[:1], y[:1], marker="*", s=260, facecolors="none", edgecolors="r", linewidths=1.5,
+                       label=f"best (trial {done[0]['trial_id']})")
+            ax.set_xlabel(label)
+            if np.all(x > 0) and np.nanmax(x) / np.nanmin(x) > 4:
+                ax.set_xscale("log", base=2 if key == "hp:latent_dim" else 10)
+            ax.grid(alpha=0.3)
+            ax.legend(loc="best", fontsize=8)
+        if colours is not None:
+            fig.colorbar(points, ax=axes, label="log10 alpha")
+        if np.all(y > 0):
+            axes[0].set_yscale("log")
+    else:
+        for ax in axes:
+            ax.text(0.5, 0.5, "no completed trial", ha="center", va="center", transform=ax.transAxes)
+    axes[0].set_ylabel(f"{objective} (lower is better)")
+    fig.suptitle(f"{len(done)} completed trial(s)")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    plt.close(fig)
+
+
+def _best_record(best: dict[str, Any], objective: str, data) -> dict[str, Any]:
+    return {
+        "objective": objective,
+        "direction": "min",
+        "value": best["objective"],
+        "trial_id": best["trial_id"],
+        "best_epoch": best["best_epoch"],
+        "hyperparameters": {k[3:]: v for k, v in best.items() if k.startswith("hp:")},
+        "metrics": {k[7:]: v for k, v in best.items() if k.startswith("metric:")},
+        "image_shape": list(data.image_shape),
+        "stats_scale": data.stats_scale,
+        "model": "model.keras: the best trial's checkpoint (weights of its best epoch), reloaded, not retrained",
+    }
+
+
+def write_results(tuner, config, data, out_dir: str | Path, seconds: float = 0.0, verbose: int = 1) -> SearchSummary:
+    """Write every result file of a finished search into ``out_dir`` and print the table.
+
+    Raises:
+        ValueError: if no trial completed (after ``trials.csv`` is written).
+    """
+    out_dir = Path(out_dir)
+    objective = config.search.objective
+    rows = trial_rows(tuner)
+    table = markdown_table(rows, objective, config.searched)
+    paths = {"trials.csv": out_dir / "trials.csv", "summary.md": out_dir / "summary.md"}
+    text = csv_text(rows)
+    atomic_write(paths["trials.csv"], lambda tmp: tmp.write_text(text))
+    done = [r for r in ranked(rows) if r["status"] == "COMPLETED" and r["objective"] is not None]
+    report = (f"# Search summary\n\n{config.search.tuner} search, objective `{objective}` (min), "
+              f"{len(done)} of {len(rows)} trial(s) completed.\n\n{table}\n")
+    atomic_write(paths["summary.md"], lambda tmp: tmp.write_text(report))
+    if verbose:
+        print(f"\n{table}\n", flush=True)
+    if not done:
+        failed = next((r for r in rows if r["status"] != "COMPLETED"), None)
+        message = tuner.oracle.trials[failed["trial_id"]].message if failed else None
+        last = (message or "").strip().splitlines()[-1:] or ["no trial ran"]
+        raise ValueError(f"no trial of the search in {out_dir} completed; last error: {last[0]}")
+    best = done[0]
+    paths["best_hyperparameters.json"] = write_json(out_dir / "best_hyperparameters.json",
+                                                    _best_record(best, objective, data))
+    model = tuner.load_model(tuner.oracle.trials[best["trial_id"]])
+    paths["model.keras"] = atomic_write(out_dir / "model.keras", model.save)
+    paths["search.png"] = out_dir / "search.png"
+    plot_search(rows, objective, paths["search.png"])
+    if verbose:
+        hp = ", ".join(f"{k[3:]}={_fmt(v)}" for k, v in best.items()
+                       if k.startswith("hp:") and not k.startswith("hp:tuner/"))
+        print(f"best: trial {best['trial_id']}, {objective}={_fmt(best['objective'])} ({hp})")
+        print(f"results in {out_dir}: " + ", ".join(sorted(paths)) + f" ({seconds:.0f} s this run)", flush=True)
+    return SearchSummary(objective, ranked(rows), best, table, paths, seconds)
