@@ -115,6 +115,49 @@ def _resolve_cutoff(cutoff: Cutoff, spatial: tuple[int, ...], periodic: bool) ->
 # --------------------------------------------------------------------------- #
 # Microstructure function
 # --------------------------------------------------------------------------- #
+def _phase_indicators(images, n_phases: int, kind: str, eps: float, phases, axis: int) -> tf.Tensor:
+    """Indicators of the listed ``phases`` of ``images`` stacked along ``axis``.
+
+    Validates as :func:`microstructure_function` documents; computing only
+    the phases a statistic uses, directly in the layout the FFTs want, is much
+    cheaper than building every phase channels-last and gathering.
+    """
+    if kind not in MICROSTRUCTURE_KINDS:
+        raise ValueError(f"kind must be one of {MICROSTRUCTURE_KINDS}, got {kind!r}")
+    if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 2:
+        raise ValueError(f"n_phases must be an integer >= 2, got {n_phases!r}")
+    if kind == "linear" and n_phases != 2:
+        raise ValueError(f'kind="linear" is defined for n_phases=2 only, got n_phases={n_phases}')
+    if kind == "soft" and not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    raw = tf.convert_to_tensor(images)
+    x = _as_float_tensor(raw, "images")
+    _spatial_rank(x, "images")
+    if x.shape[-1] != 1:
+        raise ValueError(f"images must have exactly 1 channel, got shape {tuple(x.shape)}")
+    x = x[..., 0]
+    if kind == "hard" and raw.dtype.is_integer:
+        if _is_concrete(x) and x.shape.num_elements():
+            lo, hi = int(tf.reduce_min(x)), int(tf.reduce_max(x))
+            if lo < 0 or hi >= n_phases:
+                raise ValueError(
+                    f"labels must lie in [0, {n_phases - 1}] for n_phases={n_phases}, found range [{lo}, {hi}]"
+                )
+        labels = x
+    else:
+        _check_range(x, "images")
+        labels = tf.round(x * (n_phases - 1))
+
+    def indicator(phase: int) -> tf.Tensor:
+        if kind == "hard":
+            return tf.cast(tf.equal(labels, float(phase)), tf.float32)
+        if kind == "linear":
+            return x if phase == 1 else 1.0 - x
+        return tf.exp(-tf.square(x - phase / (n_phases - 1)) / (2.0 * float(eps) ** 2))
+
+    return tf.stack([indicator(int(phase)) for phase in phases], axis=axis)
+
+
 def microstructure_function(
     images, n_phases: int = 2, kind: str = "linear", eps: float = 0.25
 ) -> tf.Tensor:
@@ -136,42 +179,7 @@ def microstructure_function(
     Returns:
         float32 ``(batch, *spatial, n_phases)``.
     """
-    if kind not in MICROSTRUCTURE_KINDS:
-        raise ValueError(f"kind must be one of {MICROSTRUCTURE_KINDS}, got {kind!r}")
-    if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 2:
-        raise ValueError(f"n_phases must be an integer >= 2, got {n_phases!r}")
-    raw = tf.convert_to_tensor(images)
-    labels_given = raw.dtype.is_integer
-    x = _as_float_tensor(raw, "images")
-    _spatial_rank(x, "images")
-    if x.shape[-1] != 1:
-        raise ValueError(f"images must have exactly 1 channel, got shape {tuple(x.shape)}")
-    x = x[..., 0]
-
-    if kind == "hard":
-        if labels_given:
-            if _is_concrete(x) and x.shape.num_elements():
-                lo, hi = int(tf.reduce_min(x)), int(tf.reduce_max(x))
-                if lo < 0 or hi >= n_phases:
-                    raise ValueError(
-                        f"labels must lie in [0, {n_phases - 1}] for n_phases={n_phases}, "
-                        f"found range [{lo}, {hi}]"
-                    )
-            labels = tf.cast(x, tf.int32)
-        else:
-            _check_range(x, "images")
-            labels = tf.cast(tf.round(x * (n_phases - 1)), tf.int32)
-        return tf.one_hot(labels, n_phases, dtype=tf.float32)
-
-    _check_range(x, "images")
-    if kind == "linear":
-        if n_phases != 2:
-            raise ValueError(f'kind="linear" is defined for n_phases=2 only, got n_phases={n_phases}')
-        return tf.stack([1.0 - x, x], axis=-1)
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
-    levels = tf.linspace(0.0, 1.0, n_phases)
-    return tf.exp(-tf.square(x[..., None] - levels) / (2.0 * float(eps) ** 2))
+    return _phase_indicators(images, n_phases, kind, eps, range(n_phases), axis=-1)
 
 
 # --------------------------------------------------------------------------- #
@@ -185,13 +193,21 @@ def _channels_last(s: tf.Tensor, rank: int) -> tf.Tensor:
     return tf.transpose(s, [0, *range(2, rank + 2), 1])
 
 
-def _state_spectra(m: tf.Tensor, states: list[int], rank: int, fft_shape: list[int]) -> tf.Tensor:
-    """Half spectra of the listed states: complex64 ``(batch, len(states), *half)``."""
-    picked = tf.gather(_channels_first(m, rank), states, axis=1)
-    if list(m.shape[1:-1]) != fft_shape:
-        pad = [[0, 0], [0, 0]] + [[0, f - n] for f, n in zip(fft_shape, m.shape[1:-1])]
-        picked = tf.pad(picked, pad)
-    return _RFFT[rank](picked, fft_length=fft_shape)
+def _used_states(pairs) -> list[int]:
+    return sorted({s for pair in pairs for s in pair})
+
+
+def _gather_states(m: tf.Tensor, pairs, rank: int) -> tf.Tensor:
+    """Channels-last indicators ``m`` -> the used states, ``(batch, n_used, *spatial)``."""
+    return tf.gather(_channels_first(m, rank), _used_states(pairs), axis=1)
+
+
+def _state_spectra(stack: tf.Tensor, rank: int, fft_shape: list[int]) -> tf.Tensor:
+    """Half spectra of an indicator stack ``(batch, n_used, *spatial)``, zero-padded to ``fft_shape``."""
+    spatial = stack.shape[2:].as_list()
+    if spatial != fft_shape:
+        stack = tf.pad(stack, [[0, 0], [0, 0]] + [[0, f - n] for f, n in zip(fft_shape, spatial)])
+    return _RFFT[rank](stack, fft_length=fft_shape)
 
 
 def _cross_spectra(spectra: tf.Tensor, states: list[int], pairs) -> tf.Tensor:
@@ -222,11 +238,11 @@ def _placements(spatial, lag_ranges, periodic: bool) -> np.ndarray:
     return np.prod(np.meshgrid(*counts, indexing="ij"), axis=0).astype(np.float64)
 
 
-def _stats_channels_first(m: tf.Tensor, pairs, periodic: bool, lag_ranges, rank: int) -> tf.Tensor:
-    spatial = list(m.shape[1:-1])
+def _stats_channels_first(stack: tf.Tensor, pairs, periodic: bool, lag_ranges, rank: int) -> tf.Tensor:
+    """Statistics ``(batch, n_pairs, *window)`` of an indicator stack of the used states."""
+    spatial = stack.shape[2:].as_list()
     fft_shape = spatial if periodic else [n + hi for n, (_, hi) in zip(spatial, lag_ranges)]
-    states = sorted({s for pair in pairs for s in pair})
-    cross = _cross_spectra(_state_spectra(m, states, rank, fft_shape), states, pairs)
+    cross = _cross_spectra(_state_spectra(stack, rank, fft_shape), _used_states(pairs), pairs)
     corr = _IRFFT[rank](cross, fft_length=fft_shape)
     norm = _placements(spatial, lag_ranges, periodic).astype(np.float32)
     return _window(corr, lag_ranges, rank) / norm
@@ -254,7 +270,8 @@ def two_point_stats(
     rank = _spatial_rank(x, "x")
     pairs = _resolve_correlations(correlations, x.shape[-1])
     lag_ranges = _resolve_cutoff(cutoff, tuple(x.shape[1:-1]), bool(periodic))
-    return _channels_last(_stats_channels_first(x, pairs, bool(periodic), lag_ranges, rank), rank)
+    stats = _stats_channels_first(_gather_states(x, pairs, rank), pairs, bool(periodic), lag_ranges, rank)
+    return _channels_last(stats, rank)
 
 
 # --------------------------------------------------------------------------- #
@@ -275,15 +292,15 @@ def _rfft_weights(half_shape: list[int], last_length: int) -> np.ndarray:
 
 
 def _parseval_sse(mx: tf.Tensor, my: tf.Tensor, pairs, rank: int) -> tf.Tensor:
-    """Sum over all periodic lags of the squared statistics difference.
+    """Sum over all periodic lags of the squared statistics difference of two indicator stacks.
 
     By Parseval, ``sum_r (f_x - f_y)^2 = sum_k |P_x - P_y|^2 / N^3`` with
     ``P = conj(F_a) F_b``: no inverse FFT is needed.
     """
-    spatial = list(mx.shape[1:-1])
-    states = sorted({s for pair in pairs for s in pair})
-    diff = _cross_spectra(_state_spectra(mx, states, rank, spatial), states, pairs) - _cross_spectra(
-        _state_spectra(my, states, rank, spatial), states, pairs
+    spatial = mx.shape[2:].as_list()
+    states = _used_states(pairs)
+    diff = _cross_spectra(_state_spectra(mx, rank, spatial), states, pairs) - _cross_spectra(
+        _state_spectra(my, rank, spatial), states, pairs
     )
     power = tf.square(tf.math.real(diff)) + tf.square(tf.math.imag(diff))
     weights = _rfft_weights(power.shape[2:].as_list(), spatial[-1]).astype(np.float32)
@@ -344,18 +361,19 @@ def spatial_stats_distance(
     if window_sigma is not None and not (np.isfinite(window_sigma) and window_sigma > 0):
         raise ValueError(f"window_sigma must be a positive number or None, got {window_sigma!r}")
 
+    images = (x, y)  # as given: integer labels stay labels for kind="hard"
+    x, y = _as_float_tensor(x, "x"), _as_float_tensor(y, "y")
+    rank = _spatial_rank(x, "x")
+    _spatial_rank(y, "y")
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    pairs = _resolve_correlations(correlations, x.shape[-1] if kind is None else n_phases)
     if kind is None:
-        mx, my = _as_float_tensor(x, "x"), _as_float_tensor(y, "y")
+        mx, my = _gather_states(x, pairs, rank), _gather_states(y, pairs, rank)
     else:
-        mx = microstructure_function(x, n_phases=n_phases, kind=kind, eps=eps)
-        my = microstructure_function(y, n_phases=n_phases, kind=kind, eps=eps)
-    rank = _spatial_rank(mx, "x")
-    _spatial_rank(my, "y")
-    if mx.shape[1:] != my.shape[1:]:
-        raise ValueError(f"x and y must have the same shape, got {tuple(mx.shape)} and {tuple(my.shape)}")
+        mx, my = (_phase_indicators(i, n_phases, kind, eps, _used_states(pairs), axis=1) for i in images)
     mx = tf.stop_gradient(mx)
-    pairs = _resolve_correlations(correlations, mx.shape[-1])
-    spatial = tuple(mx.shape[1:-1])
+    spatial = tuple(x.shape[1:-1])
     lag_ranges = _resolve_cutoff(cutoff, spatial, bool(periodic))
 
     if periodic and cutoff == "full" and window_sigma is None:

@@ -152,6 +152,15 @@ def test_windowed_and_cutoff_distance_equals_explicit(periodic):
     np.testing.assert_allclose(plain, explicit_distance(x, y, "sse", periodic=periodic), rtol=1e-4)
 
 
+def test_distance_on_labels_with_hard_indicators():
+    labels = RNG.integers(0, 3, size=(2, 12, 12, 1))
+    other = RNG.integers(0, 3, size=(2, 12, 12, 1))
+    pairs = [(0, 2), (1, 1)]
+    got = spatial_stats_distance(labels, other, kind="hard", n_phases=3, correlations=pairs).numpy()
+    sx, sy = (two_point_stats(microstructure_function(v, 3, "hard"), pairs).numpy() for v in (labels, other))
+    np.testing.assert_allclose(got, ((sx - sy) ** 2).sum(axis=(1, 2, 3)), rtol=1e-5)
+
+
 def test_distance_of_identical_batches_is_zero_with_finite_gradient():
     x = RNG.random((2, 16, 16, 1)).astype(np.float32)
     y = tf.Variable(x)
