@@ -1,0 +1,275 @@
+"""Throughput of the two-point statistics and of the statistics loss.
+
+Run from the repository root with the project's virtualenv:
+
+    python benchmarks/bench_spatial_stats.py            # full run, ~70 s on 2 idle cores
+    python benchmarks/bench_spatial_stats.py --quick    # smoke run, a few seconds
+
+Inputs: the paper's line images (``generate_lines``) at 64x64 and 256x256,
+batch 64, turned into the soft microstructure function (eps 0.25); the
+statistic is the periodic autocorrelation (0, 0) of the line phase.
+
+Part 1, the statistic (images -> microstructure function is done once,
+outside the timing):
+  * ours: ``two_point_stats`` in a ``tf.function``, ``cutoff="full"`` (every
+    lag, fftshift layout) and the default cutoff ``(side - 1) // 2``;
+  * NumPy: ``rfft2`` -> ``|F|^2`` -> ``irfft2`` -> ``fftshift`` on float32.
+  The max abs difference between the two is printed.
+
+Part 2, the loss ``spatial_stats_distance(x, y)`` (soft indicator inside,
+sum of squared differences) forward only and forward + gradient w.r.t. ``y``:
+  * Parseval fast path (``cutoff="full"``, rfft2d, no inverse FFT);
+  * the same value through the inverse FFT (explicit ``two_point_stats``,
+    every lag);
+  * the library's inverse-FFT path with ``cutoff=(side - 1) // 2``;
+  * the Parseval form written directly on the line phase's indicator (no
+    channels-last two-state microstructure function, no transpose/gather),
+    once with ``rfft2d`` and once with the complex ``tf.signal.fft2d``: the
+    pair isolates the real-FFT gain, and the rfft2d one against the library
+    shows what the library's two-state layout costs.
+
+Every contender is traced and warmed up first, then all are run in
+interleaved rounds; the tables show the median images/s.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import (  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
+    calls_for,
+    ForeignLoad,
+    interleaved_medians,
+    parse_args,
+    print_machine_info,
+    print_ratio,
+    print_table,
+    rate_of,
+    set_seeds,
+)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from ssvae_tf.data import generate_lines  # noqa: E402
+from ssvae_tf.spatial_stats import microstructure_function, spatial_stats_distance, two_point_stats  # noqa: E402
+
+SOFT = {"kind": "soft", "n_phases": 2, "eps": 0.25}
+AUTO = ((0, 0),)
+
+# Names of the contenders (table rows).
+OURS_FULL, NUMPY = "ours two_point_stats, cutoff=full", "NumPy rfft2/irfft2/fftshift"
+FAST, INVERSE_ALL = "Parseval, rfft2d (library fast path)", "inverse rfft2d, all lags"
+STATE0_RFFT, STATE0_FFT = "Parseval, rfft2d, state 0 only", "Parseval, complex fft2d, state 0 only"
+
+
+def ours_cutoff_name(size: int) -> str:
+    return f"ours two_point_stats, cutoff={(size - 1) // 2}"
+
+
+def inverse_cutoff_name(size: int) -> str:
+    return f"inverse rfft2d, cutoff={(size - 1) // 2} (library)"
+
+
+# --------------------------------------------------------------------------- #
+# Inputs
+# --------------------------------------------------------------------------- #
+def make_batch(size: int, batch: int, seed: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Line images ``x`` and a reconstruction-like ``y`` (grey, noisy), both in [0, 1]."""
+    images = generate_lines(batch, size, seed=seed, progress=False).images
+    noise = np.random.default_rng(seed).normal(0.0, 0.05, images.shape).astype(np.float32)
+    blurred = np.clip(0.8 * images + 0.1 + noise, 0.0, 1.0).astype(np.float32)
+    return tf.constant(images), tf.constant(blurred)
+
+
+# --------------------------------------------------------------------------- #
+# The statistic: ours and the NumPy reference
+# --------------------------------------------------------------------------- #
+def ours_stats(cutoff):
+    return tf.function(lambda m: two_point_stats(m, correlations=AUTO, periodic=True, cutoff=cutoff))
+
+
+# Traced once per input shape and reused.
+ours_stats_full = ours_stats("full")
+ours_stats_default = ours_stats(None)
+
+
+def numpy_autocorrelation(m: np.ndarray) -> np.ndarray:
+    """Periodic autocorrelation of state 0, zero lag at ``N // 2``: ``(batch, H, W)``."""
+    m0 = m[..., 0]
+    spectrum = np.fft.rfft2(m0)
+    power = spectrum.real**2 + spectrum.imag**2
+    corr = np.fft.irfft2(power, s=m0.shape[1:]) / (m0.shape[1] * m0.shape[2])
+    return np.fft.fftshift(corr, axes=(1, 2))
+
+
+def central_window(stats: np.ndarray, cutoff: int) -> np.ndarray:
+    """Lags ``-cutoff..cutoff`` of fftshift-ed statistics ``(batch, H, W)``."""
+    rows, cols = (slice(n // 2 - cutoff, n // 2 + cutoff + 1) for n in stats.shape[1:3])
+    return stats[:, rows, cols]
+
+
+def stats_agreement(m: tf.Tensor, cutoff: int) -> tuple[float, float]:
+    """Max abs difference ours vs NumPy, for cutoff="full" and the default cutoff."""
+    reference = numpy_autocorrelation(m.numpy())
+    full = ours_stats_full(m).numpy()[..., 0]
+    window = ours_stats_default(m).numpy()[..., 0]
+    return (float(np.max(np.abs(full - reference))),
+            float(np.max(np.abs(window - central_window(reference, cutoff)))))
+
+
+# --------------------------------------------------------------------------- #
+# The loss: four ways to the same kind of distance
+# --------------------------------------------------------------------------- #
+def parseval_rfft(x, y):
+    return spatial_stats_distance(x, y, correlations=AUTO, periodic=True, cutoff="full", **SOFT)
+
+
+def library_cutoff(cutoff: int):
+    def distance(x, y):
+        return spatial_stats_distance(x, y, correlations=AUTO, periodic=True, cutoff=cutoff, **SOFT)
+    return distance
+
+
+def inverse_rfft_all_lags(x, y):
+    """The Parseval distance's value, computed from explicit statistics (inverse FFT)."""
+    fx = two_point_stats(microstructure_function(x, **SOFT), AUTO, periodic=True, cutoff="full")
+    fy = two_point_stats(microstructure_function(y, **SOFT), AUTO, periodic=True, cutoff="full")
+    return tf.reduce_sum(tf.square(fy - tf.stop_gradient(fx)), axis=[1, 2, 3])
+
+
+def line_indicator(images: tf.Tensor) -> tf.Tensor:
+    """Soft indicator of the line phase (grey level 0) only: ``(batch, H, W)``.
+
+    The same values as ``microstructure_function(images, kind="soft")[..., 0]``
+    without building the channels-last ``(batch, H, W, 2)`` tensor.
+    """
+    return tf.exp(-tf.square(images[..., 0]) / (2.0 * SOFT["eps"] ** 2))
+
+
+def parseval_single_state(real_fft: bool):
+    """Parseval distance of the line-phase autocorrelation from ``line_indicator``.
+
+    ``real_fft`` picks ``rfft2d`` (half spectrum, weighted) or the complex
+    ``fft2d`` (full spectrum); everything else is identical.
+    """
+    def power(images):
+        m0 = line_indicator(images)
+        spectrum = tf.signal.rfft2d(m0) if real_fft else tf.signal.fft2d(tf.complex(m0, tf.zeros_like(m0)))
+        return tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
+
+    def distance(x, y):
+        height, width = x.shape[1], x.shape[2]
+        weights = np.ones(width // 2 + 1 if real_fft else width, np.float32)
+        if real_fft:
+            weights[1:(width + 1) // 2] = 2.0  # columns present twice in the full spectrum
+        diff = power(y) - tf.stop_gradient(power(x))
+        return tf.reduce_sum(tf.square(diff) * weights, axis=[1, 2]) / float(height * width) ** 3
+    return distance
+
+
+def forward_and_gradient(distance):
+    """``tf.function`` returning the gradient of the summed distance w.r.t. ``y``."""
+    @tf.function
+    def run(x, y):
+        with tf.GradientTape() as tape:
+            tape.watch(y)
+            total = tf.reduce_sum(distance(x, y))
+        return tape.gradient(total, y)
+    return run
+
+
+def loss_contenders(size: int) -> dict[str, object]:
+    return {
+        FAST: parseval_rfft,
+        INVERSE_ALL: inverse_rfft_all_lags,
+        inverse_cutoff_name(size): library_cutoff((size - 1) // 2),
+        STATE0_RFFT: parseval_single_state(real_fft=True),
+        STATE0_FFT: parseval_single_state(real_fft=False),
+    }
+
+
+def loss_agreement(distances: dict, x, y) -> str:
+    """Differences from the fast path of the distances over every lag (same value)."""
+    reference = distances[FAST](x, y).numpy()
+    parts = []
+    for name in (INVERSE_ALL, STATE0_RFFT, STATE0_FFT):
+        value = distances[name](x, y).numpy()
+        parts.append(f"\n    {name}: max abs {np.max(np.abs(value - reference)):.2e}, "
+                     f"max rel {np.max(np.abs(value - reference) / np.abs(reference)):.2e}")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- #
+# Runs
+# --------------------------------------------------------------------------- #
+def measurement(work, batch: int, seconds: float):
+    """Warm ``work`` up (trace) and return a callable giving one images/s sample."""
+    work()
+    work()
+    calls = calls_for(work, seconds)
+    return lambda: rate_of(work, batch, calls)
+
+
+def bench_size(size: int, batch: int, seed: int, rounds: int, seconds: float) -> dict[str, dict[str, float]]:
+    x, y = make_batch(size, batch, seed)
+    m = microstructure_function(x, **SOFT)
+    m_numpy = m.numpy()
+    full, window = stats_agreement(m, (size - 1) // 2)
+    print(f"{size}x{size}: ours vs NumPy max abs diff: cutoff=full {full:.2e}, default cutoff {window:.2e}")
+
+    distances = {name: tf.function(fn) for name, fn in loss_contenders(size).items()}
+    print(f"{size}x{size}: loss agreement vs fast path: {loss_agreement(distances, x, y)}")
+
+    contenders = {
+        ("stats", OURS_FULL): measurement(lambda: ours_stats_full(m), batch, seconds),
+        ("stats", ours_cutoff_name(size)): measurement(lambda: ours_stats_default(m), batch, seconds),
+        ("stats", NUMPY): measurement(lambda: numpy_autocorrelation(m_numpy), batch, seconds),
+    }
+    for name, distance in distances.items():
+        grad = forward_and_gradient(distance)
+        contenders[("forward", name)] = measurement(lambda d=distance: d(x, y), batch, seconds)
+        contenders[("fwd+grad", name)] = measurement(lambda g=grad: g(x, y), batch, seconds)
+    medians = interleaved_medians(contenders, rounds)
+    return {part: {name: rate for (p, name), rate in medians.items() if p == part}
+            for part in ("stats", "forward", "fwd+grad")}
+
+
+def report(results: dict[int, dict[str, dict[str, float]]], batch: int) -> None:
+    print()
+    print(f"Two-point statistic, autocorrelation (0,0), batch {batch} (median images/s)")
+    print_table(["size", "implementation", "images/s", "ms/batch"],
+                [[f"{s}x{s}", name, rate, 1000.0 * batch / rate]
+                 for s, parts in results.items() for name, rate in parts["stats"].items()])
+    print(f"Loss spatial_stats_distance, batch {batch} (median images/s)")
+    print_table(["size", "implementation", "forward", "fwd+grad"],
+                [[f"{s}x{s}", name, rate, parts["fwd+grad"][name]]
+                 for s, parts in results.items() for name, rate in parts["forward"].items()])
+    for size, parts in results.items():
+        print_ratio(f"{size}: ours full / NumPy", parts["stats"][OURS_FULL], parts["stats"][NUMPY])
+        for mode in ("forward", "fwd+grad"):
+            rates = parts[mode]
+            print_ratio(f"{size} {mode}: Parseval / inverse FFT (all lags)", rates[FAST], rates[INVERSE_ALL])
+            print_ratio(f"{size} {mode}: Parseval / inverse FFT (cutoff)", rates[FAST],
+                        rates[inverse_cutoff_name(size)])
+            print_ratio(f"{size} {mode}: rfft2d / fft2d (Parseval, state 0 only)", rates[STATE0_RFFT],
+                        rates[STATE0_FFT])
+            print_ratio(f"{size} {mode}: library Parseval / state 0 only", rates[FAST], rates[STATE0_RFFT])
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    set_seeds(args.seed)
+    foreign = ForeignLoad()
+    print_machine_info("bench_spatial_stats" + (" --quick" if args.quick else ""))
+    batch, rounds, seconds = (8, 2, 0.02) if args.quick else (64, 7, 0.35)
+    results = {size: bench_size(size, batch, args.seed, rounds, seconds) for size in (64, 256)}
+    report(results, batch)
+    print(f"\n{foreign.report()}")
+
+
+if __name__ == "__main__":
+    main()
