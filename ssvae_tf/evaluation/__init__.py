@@ -1,0 +1,47 @@
+"""The paper's evaluation: per-image metrics, automatic line measurement,
+nearest training images, summaries and the SS-VAE vs baseline report.
+
+Modules: ``metrics`` (pixel / statistics MSE, volume-fraction difference),
+``line_measurement`` (line count and orientation), ``neighbours`` (batched
+nearest-neighbour search), ``evaluate`` (one model on held-out images),
+``summary`` (means, medians, accuracies, tables with the paper's numbers),
+``figures`` and ``report`` (``compare_runs``: the report directory).
+"""
+
+from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model, reconstruct
+from ssvae_tf.evaluation.line_measurement import UNKNOWN, LineMeasurement, measure_lines
+from ssvae_tf.evaluation.metrics import (
+    BLACK_THRESHOLD,
+    black_mask,
+    line_statistics,
+    pixel_mse,
+    stats_mse,
+    volume_fraction_difference,
+)
+from ssvae_tf.evaluation.neighbours import nearest_neighbours
+from ssvae_tf.evaluation.report import DEFAULT_N_IMAGES, Comparison, compare_runs
+from ssvae_tf.evaluation.summary import PAPER_NUMBERS, comparison_table, confusion_table, stats_ratio, summarise
+
+__all__ = [
+    "BLACK_THRESHOLD",
+    "Comparison",
+    "DEFAULT_N_IMAGES",
+    "PAPER_NUMBERS",
+    "UNKNOWN",
+    "Evaluation",
+    "LineMeasurement",
+    "black_mask",
+    "compare_runs",
+    "comparison_table",
+    "confusion_table",
+    "evaluate_model",
+    "line_statistics",
+    "measure_lines",
+    "nearest_neighbours",
+    "pixel_mse",
+    "reconstruct",
+    "stats_mse",
+    "stats_ratio",
+    "summarise",
+    "volume_fraction_difference",
+]

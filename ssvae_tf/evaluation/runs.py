@@ -1,0 +1,104 @@
+"""A trained run directory as the evaluation needs it: the model and the exact data it saw."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssvae_tf.data import split_indices
+from ssvae_tf.data.sources import ArraySource, open_source
+from ssvae_tf.training import TrainConfig, training_source
+
+#: Data sets whose images hold lines, so line count and orientation mean something.
+LINE_DATA = ("lines", "lines-hard")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A trained run.
+
+    Attributes:
+        path: the run directory.
+        label: ``"baseline"`` for a pixel-space run, else ``"ss-vae"``.
+        config: the ``TrainConfig`` it was trained with.
+        model: the loaded ``SpatialStatsVAE``.
+        record: the whole ``config.json``.
+    """
+
+    path: Path
+    label: str
+    config: TrainConfig
+    model: Any
+    record: dict[str, Any]
+
+    @property
+    def has_lines(self) -> bool:
+        """Whether its data are line images (line metrics apply)."""
+        return self.config.data in LINE_DATA
+
+
+def load_run(path: str | Path) -> Run:
+    """Load ``path/model.keras`` and ``path/config.json``.
+
+    Raises:
+        ValueError: (one line) if either file is missing or unreadable.
+    """
+    from ssvae_tf.export import load_trained_model
+
+    path = Path(path)
+    config_file = path / "config.json"
+    if not (path / "model.keras").is_file():
+        raise ValueError(f"{path} is not a finished run directory: it holds no model.keras "
+                         "(train one with `ssvae train --out DIR`)")
+    if not config_file.is_file():
+        raise ValueError(f"{path} holds no config.json; expected a run directory written by `ssvae train`")
+    try:
+        record = json.loads(config_file.read_text())
+        config = TrainConfig(**record["settings"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{config_file} is not a valid run configuration: {error}") from error
+    model, _ = load_trained_model(path)
+    return Run(path, "baseline" if config.baseline else "ss-vae", config, model, record)
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    """The training images and the first validation images of a run, ``(n, H, W, 1)`` float32."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    validation_index: np.ndarray
+
+
+def evaluation_data(run: Run, n_images: int) -> EvaluationData:
+    """Regenerate (or reload) the run's data and apply its seeded train/validation split.
+
+    Returns the whole training part and the first ``n_images`` validation
+    images (in source order, as the paper takes "the first 1000").
+
+    Raises:
+        ValueError: if the run had no validation split, or the data's image
+            size differs from the model's.
+    """
+    source = open_source(training_source(run.config))
+    model_shape = tuple(run.model.image_shape)
+    if tuple(source.image_shape) != model_shape:
+        raise ValueError(f"the data of {run.path} are images of {tuple(source.image_shape)} but its model "
+                         f"expects {model_shape}; evaluate with the data the model was trained on")
+    if run.config.validation_split <= 0:
+        raise ValueError(f"{run.path} was trained without a validation split (validation_split=0); "
+                         "expected a run with held-out images to evaluate on")
+    train_idx, val_idx = split_indices(source.count, run.config.validation_split, run.config.seed)
+    chosen = val_idx[:n_images]
+    return EvaluationData(_read(source, train_idx), _read(source, chosen), chosen)
+
+
+def _read(source, indices: np.ndarray) -> np.ndarray:
+    """Images of an opened source at ``indices``: float32 ``(k, *spatial, 1)``."""
+    if isinstance(source, ArraySource):
+        return source.take(indices)
+    return np.stack([source.read(int(i)) for i in indices]).astype(np.float32)
