@@ -55,6 +55,8 @@ def _train_config_fields():
 #: module provides ``configure_<command>(parser)`` and ``run_<command>(args)``
 #: and keeps its module-level imports light.
 EXTERNAL_COMMANDS = {
+    "evaluate": ("ssvae_tf.evaluate_command",
+                 "evaluate runs on the paper's protocol: report.md, metrics.csv, figures"),
     "tune": ("tuning.command", "search latent size and alpha/beta with KerasTuner"),
     "export": ("serving.command", "export the encoder and decoder as TF Serving SavedModels"),
     "serve": ("serving.command", "serve exported models over gRPC (a local TF Serving stand-in)"),

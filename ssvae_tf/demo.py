@@ -46,7 +46,9 @@ def run_demo(out_dir: str | Path = "demo_out", config: TrainConfig = DEMO_CONFIG
     the local TF Serving-compatible gRPC server.
 
     Replaces an earlier demo's results in ``out_dir``; returns the comparison
-    table, which is also written to ``out_dir/comparison.md``.
+    tables (final validation metrics, and the paper's evaluation protocol from
+    ``ssvae_tf.evaluation`` with figures in ``out_dir/evaluation``), which are
+    also written to ``out_dir/comparison.md``.
     """
     out_dir = Path(out_dir)
     print(f"[1/3] spatial-statistics VAE on {config.n_images} line images of {config.image_size} px")
@@ -54,13 +56,18 @@ def run_demo(out_dir: str | Path = "demo_out", config: TrainConfig = DEMO_CONFIG
     print("[2/3] pixel-space baseline, same architecture and budget")
     baseline_history = train(dataclasses.replace(config, baseline=True), out_dir / "baseline",
                              verbose=verbose, overwrite=True)
-    table = comparison_table(ss_history, baseline_history)
+    from ssvae_tf.evaluation import compare_runs
+
+    print("evaluating both on the paper's protocol (validation images)")
+    evaluation = compare_runs(out_dir / "ss-vae", out_dir / "baseline", out_dir / "evaluation", progress=False)
+    table = (f"{comparison_table(ss_history, baseline_history)}\n\n{evaluation.table}\n\n"
+             f"SS-VAE / baseline statistics error: {evaluation.ratio:.2f}x (paper: 0.50x)")
     report = (
         "# ssvae demo\n\n"
         f"{config.n_images} line images of {config.image_size} px, {config.epochs} epochs each.\n\n"
         f"{table}\n\n"
         "The SS-VAE is trained on the statistics, the baseline on the pixels: each should win its own row.\n"
-        "Figures: ss-vae/reconstructions.png, baseline/reconstructions.png.\n"
+        "Figures: ss-vae/reconstructions.png, baseline/reconstructions.png, evaluation/*.png.\n"
     )
     atomic_write(out_dir / "comparison.md", lambda tmp: tmp.write_text(report))
 

@@ -60,8 +60,9 @@ def test_demo_writes_the_comparison_and_figures(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--n-images", "64"]) == 0
     printed = capsys.readouterr().out
     assert "SS-VAE / baseline" in printed and "statistics MSE per lag" in printed
+    assert "SS-VAE / baseline statistics error" in printed
     for name in ("comparison.md", "ss-vae/reconstructions.png", "baseline/reconstructions.png",
-                 "ss-vae/model.keras", "baseline/model.keras"):
+                 "ss-vae/model.keras", "baseline/model.keras", "evaluation/report.md", "export/models.config"):
         assert (tmp_path / "demo" / name).exists(), name
 
 
@@ -96,3 +97,10 @@ def test_finished_run_is_refused_with_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", *TINY_ARGS, "--epochs", "1", "--out", run]) == 2
     assert "already holds a finished run" in capsys.readouterr().err
+
+
+def test_evaluate_without_a_model_is_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["evaluate", "--model", str(tmp_path / "empty"), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("ssvae: error:")
