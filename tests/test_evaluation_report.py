@@ -55,22 +55,23 @@ def test_a_run_without_a_model_is_one_clear_error(runs, tmp_path):
         _evaluate("--model", str(tmp_path / "missing"), "--out", str(tmp_path / "r"))
 
 
+def copy_run_with(source, destination, **settings):
+    """A copy of a run directory whose recorded training settings are changed."""
+    shutil.copytree(source, destination)
+    record = json.loads((destination / "config.json").read_text())
+    record["settings"].update(settings)
+    (destination / "config.json").write_text(json.dumps(record))
+    return destination
+
+
 def test_mismatched_image_size_is_one_clear_error(runs, tmp_path):
-    moved = tmp_path / "moved"
-    shutil.copytree(runs / "ss", moved)
-    record = json.loads((moved / "config.json").read_text())
-    record["settings"]["image_size"] = 48
-    (moved / "config.json").write_text(json.dumps(record))
+    moved = copy_run_with(runs / "ss", tmp_path / "moved", image_size=48)
     with pytest.raises(ValueError, match=r"images of \(48, 48, 1\) but its model expects \(32, 32, 1\)"):
         _evaluate("--model", str(moved), "--out", str(tmp_path / "r"))
 
 
 def test_runs_on_different_data_are_refused(runs, tmp_path):
-    other = tmp_path / "other"
-    shutil.copytree(runs / "base", other)
-    record = json.loads((other / "config.json").read_text())
-    record["settings"]["seed"] = 1
-    (other / "config.json").write_text(json.dumps(record))
+    other = copy_run_with(runs / "base", tmp_path / "other", seed=1)
     with pytest.raises(ValueError, match="other data"):
         _evaluate("--model", str(runs / "ss"), "--baseline", str(other), "--out", str(tmp_path / "r"))
 
