@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ssvae_tf._io import atomic_write  # noqa: E402
-from ssvae_tf.spatial_stats import microstructure_function, two_point_stats  # noqa: E402
+from ssvae_tf.model import image_statistics  # noqa: E402
 
 
 def centred_autocorrelation(images: np.ndarray, stats_options: dict[str, Any]) -> np.ndarray:
@@ -21,11 +21,9 @@ def centred_autocorrelation(images: np.ndarray, stats_options: dict[str, Any]) -
     Uses the microstructure function the loss uses (``kind``, ``n_phases``,
     ``eps``); returns ``(n, *spatial)``.
     """
-    kind = stats_options["kind"]
-    m = images if kind is None else microstructure_function(
-        images, stats_options["n_phases"], kind, stats_options["eps"])
     first = [tuple(stats_options["correlations"][0])]
-    return two_point_stats(m, first, periodic=True, cutoff="full").numpy()[..., 0]
+    return image_statistics(images, stats_options, correlations=first, periodic=True,
+                            cutoff="full").numpy()[..., 0]
 
 
 def _middle_slice(volume: np.ndarray) -> np.ndarray:

@@ -43,6 +43,24 @@ DEFAULT_STATS_OPTIONS: dict[str, Any] = {
 }
 
 _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
+
+
+def image_statistics(images, stats_options: dict[str, Any], **overrides) -> tf.Tensor:
+    """Two-point statistics of ``images`` as the loss sees them.
+
+    Args:
+        images: ``(batch, *spatial, 1)`` in [0, 1] (phase indicators if the
+            options' ``kind`` is None).
+        stats_options: statistics options (see :data:`DEFAULT_STATS_OPTIONS`).
+        overrides: options to change, e.g. ``cutoff="full"``.
+
+    Returns:
+        ``(batch, *window, n_correlations)`` from :func:`two_point_stats`.
+    """
+    options = {**stats_options, **overrides}
+    kind = options["kind"]
+    m = images if kind is None else microstructure_function(images, options["n_phases"], kind, options["eps"])
+    return two_point_stats(m, options["correlations"], options["periodic"], options["cutoff"])
 _CONV_T = {2: layers.Conv2DTranspose, 3: layers.Conv3DTranspose}
 _CROP = {2: layers.Cropping2D, 3: layers.Cropping3D}
 
@@ -324,13 +342,9 @@ class SpatialStatsVAE(keras.Model):
         so the value is repeatable.
         """
         z = tf.random.stateless_normal([tf.shape(x)[0], self.latent_dim], seed=[self.seed or 0, 1])
-        options = {key: self.stats_options[key] for key in ("correlations", "periodic", "cutoff")}
 
         def mean_stats(images: tf.Tensor) -> tf.Tensor:
-            kind = self.stats_options["kind"]
-            m = images if kind is None else microstructure_function(
-                images, self.stats_options["n_phases"], kind, self.stats_options["eps"])
-            return tf.reduce_mean(two_point_stats(m, **options), axis=0)
+            return tf.reduce_mean(image_statistics(images, self.stats_options), axis=0)
 
         generated = tf.cast(self.decode(z, training=False), tf.float32)
         return tf.reduce_mean(tf.square(mean_stats(generated) - mean_stats(x)))
