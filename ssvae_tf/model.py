@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from ssvae_tf.augment import random_periodic_shift
 from ssvae_tf.spatial_stats import microstructure_function, n_lags, spatial_stats_distance, two_point_stats
 
 DATA_LOSSES = ("sse", "mse", "bce")
@@ -203,6 +204,11 @@ class SpatialStatsVAE(keras.Model):
         stats_options: options of :func:`spatial_stats_distance` (see
             :data:`DEFAULT_STATS_OPTIONS`).
         seed: seed of the reparameterisation noise.
+        shift_augment: shift every training image by its own random periodic
+            offset (:func:`ssvae_tf.augment.random_periodic_shift`) before the
+            loss; validation images are not shifted.  Periodic statistics are
+            unchanged by such shifts, so for a statistics VAE this adds data
+            without changing its targets.
 
     Metrics logged by ``fit``/``evaluate``: ``loss`` = ``stats_loss`` +
     ``kl_loss`` + ``data_loss`` (the weighted terms), and two unweighted
@@ -225,6 +231,7 @@ class SpatialStatsVAE(keras.Model):
         data_loss: str = "sse",
         stats_options: dict[str, Any] | None = None,
         seed: int | None = None,
+        shift_augment: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -247,6 +254,7 @@ class SpatialStatsVAE(keras.Model):
         self.data_loss = data_loss
         self.stats_options = _normalise_stats_options(stats_options)
         self.seed = seed
+        self.shift_augment = bool(shift_augment)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._stats_count = n_lags(
             self.image_shape[:-1], self.stats_options["periodic"], self.stats_options["cutoff"]
@@ -357,6 +365,8 @@ class SpatialStatsVAE(keras.Model):
 
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
+        if self.shift_augment:
+            x = random_periodic_shift(x, self.seed_generator)
         with tf.GradientTape() as tape:
             terms = self._loss_terms(x, training=True)
             loss = terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
@@ -385,6 +395,7 @@ class SpatialStatsVAE(keras.Model):
             stats_options={**self.stats_options,
                            "correlations": [list(p) for p in self.stats_options["correlations"]]},
             seed=self.seed,
+            shift_augment=self.shift_augment,
         )
         return config
 
@@ -408,9 +419,11 @@ def build_vae(
     data_loss: str = "sse",
     stats_options: dict[str, Any] | None = None,
     seed: int | None = None,
+    shift_augment: bool = False,
 ) -> SpatialStatsVAE:
     """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled)."""
     architecture = dict(image_shape=image_shape, latent_dim=latent_dim, depth=depth, filters=filters,
                         hidden_units=hidden_units)
     return SpatialStatsVAE(build_encoder(**architecture), build_decoder(**architecture), alpha=alpha,
-                           beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options, seed=seed)
+                           beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options, seed=seed,
+                           shift_augment=shift_augment)

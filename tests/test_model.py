@@ -138,7 +138,7 @@ def test_keras_round_trip_gives_identical_outputs(tmp_path):
     x = stripes(16)
     model = build_vae((16, 16, 1), alpha=2.0, beta=0.5, gamma=0.1, data_loss="bce",
                       stats_options={"correlations": [(0, 0), (0, 1)], "cutoff": 5, "window_sigma": 2.0},
-                      seed=3, **TINY)
+                      seed=3, shift_augment=True, **TINY)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(x, batch_size=8, epochs=1, verbose=0)
     path = tmp_path / "m.keras"
@@ -150,17 +150,38 @@ def test_keras_round_trip_gives_identical_outputs(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert loaded.stats_options == model.stats_options
     assert (loaded.alpha, loaded.beta, loaded.gamma, loaded.data_loss) == (2.0, 0.5, 0.1, "bce")
+    assert loaded.shift_augment
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 2
     loaded.fit(x, batch_size=8, epochs=1, verbose=0)
 
 
-def test_fit_under_xla():
+@pytest.mark.parametrize("shift_augment", [False, True])
+def test_fit_under_xla(shift_augment):
     x = stripes(16)
-    model = build_vae((16, 16, 1), seed=0, **TINY)
+    model = build_vae((16, 16, 1), seed=0, shift_augment=shift_augment, **TINY)
     model.compile(optimizer="adam", jit_compile=True)
     history = model.fit(x, batch_size=8, epochs=2, validation_data=(x,), verbose=0).history
     assert model.jit_compile
     assert np.all(np.isfinite(history["loss"])) and np.isfinite(history["val_stats_distance"][-1])
+
+
+def test_shift_augment_shifts_training_batches_only():
+    import tensorflow as tf
+
+    x = stripes(16)
+    model = build_vae((16, 16, 1), seed=0, shift_augment=True, **TINY)
+    model.compile(optimizer="adam")
+    seen = []
+    loss_terms = model._loss_terms
+    model._loss_terms = lambda images, training: seen.append(np.asarray(images)) or loss_terms(images, training)
+    model.train_step(tf.constant(x))
+    model.test_step(tf.constant(x))
+    trained_on, validated_on = seen
+    np.testing.assert_array_equal(validated_on, x)
+    assert not np.array_equal(trained_on, x)
+    for original, shifted in zip(x, trained_on):  # each one a circular roll of its original
+        rolls = [np.roll(original, (-dy, -dx), axis=(0, 1)) for dy in range(16) for dx in range(16)]
+        assert any(np.array_equal(shifted, roll) for roll in rolls)
 
 
 def test_sample_is_seeded():
