@@ -62,7 +62,7 @@ def _finished(run_dir: Path, config: TrainConfig) -> bool:
     if not (run_dir / "model.keras").is_file() or (run_dir / "backup").exists():
         return False
     settings = json.loads((run_dir / "config.json").read_text())["settings"]
-    if settings != dataclasses.asdict(config):
+    if TrainConfig(**settings) != config:
         raise SystemExit(f"{run_dir} holds a finished run with other settings; move it away or pick --runs-dir")
     return True
 

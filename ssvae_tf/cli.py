@@ -16,6 +16,8 @@ EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    from ssvae_tf.training import INDICATORS
+
     from_defaults = {field.name: field.default for field in _train_config_fields()}
     parser.add_argument("--data", default=from_defaults["data"],
                         help="lines | lines-hard | microstructure | PATH (.npy, .npz or a folder of PNG/TIFF)")
@@ -39,6 +41,10 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation-split", type=float, default=from_defaults["validation_split"])
     parser.add_argument("--stats-scale", type=float, default=None,
                         help="divide the statistics by this (default: largest volume fraction in the data)")
+    parser.add_argument("--indicator", choices=INDICATORS, default=from_defaults["indicator"],
+                        help="phase indicator of the statistics loss: the paper's soft one or linear (1 - x)")
+    parser.add_argument("--shift-augment", action="store_true",
+                        help="shift each training image by a random periodic offset (keeps periodic statistics)")
     parser.add_argument("--seed", type=int, default=from_defaults["seed"])
     parser.add_argument("--out", required=True, help="run directory to write (resumes an interrupted run)")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")

@@ -43,6 +43,8 @@ BUILTIN_DATA = {
     "correlation lengths 4 px (rows) x 2 px (columns)",
 }
 DEFAULT_IMAGE_SIZE = 64
+#: Phase indicators a run's statistics loss may use (see ``TrainConfig``).
+INDICATORS = ("soft", "linear")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class TrainConfig:
     the largest zero-lag statistic of the training images (the paper's
     dataset-wide normalisation by the largest line volume fraction).
     ``learning_rate`` is halved for the last 10 % of the epochs, as in the paper.
+    ``indicator`` is the phase indicator of the statistics loss: ``"soft"``
+    (the paper's ``exp(-x^2 / (2 * 0.25^2))``) or ``"linear"`` (``1 - x``,
+    exact on binary images; its gradient does not vanish on white pixels).
+    ``shift_augment`` shifts each training image by a random periodic offset
+    (it leaves periodic statistics unchanged; see :mod:`ssvae_tf.augment`).
     """
 
     data: str = "lines"
@@ -76,6 +83,8 @@ class TrainConfig:
     hidden_units: int = 256
     validation_split: float = 0.3
     stats_scale: float | None = None
+    indicator: str = "soft"
+    shift_augment: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -85,6 +94,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        if self.indicator not in INDICATORS:
+            raise ValueError(f"indicator must be one of {INDICATORS}, got {self.indicator!r}")
         if self.data not in BUILTIN_DATA and not Path(self.data).exists():
             raise ValueError(
                 f"data must be one of {sorted(BUILTIN_DATA)} or an existing .npy/.npz file or image "
@@ -135,6 +146,11 @@ def default_depth(image_shape: tuple[int, ...]) -> int:
     return min(4, int(math.log2(min(image_shape[:-1]))) - 1)
 
 
+def run_stats_options(config: TrainConfig, scale: float) -> dict[str, Any]:
+    """The statistics options a run changes from :data:`DEFAULT_STATS_OPTIONS`."""
+    return {"scale": scale, "kind": config.indicator}
+
+
 def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float) -> SpatialStatsVAE:
     """The compiled VAE a run trains."""
     alpha, beta, gamma = config.loss_weights
@@ -148,8 +164,9 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
         beta=beta,
         gamma=gamma,
         data_loss=config.data_loss,
-        stats_options={"scale": scale},
+        stats_options=run_stats_options(config, scale),
         seed=config.seed,
+        shift_augment=config.shift_augment,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     return model
@@ -179,7 +196,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 def _config_record(config: TrainConfig, image_shape, n_images: int, scale: float) -> dict[str, Any]:
-    stats = {**DEFAULT_STATS_OPTIONS, "scale": scale}
+    stats = {**DEFAULT_STATS_OPTIONS, **run_stats_options(config, scale)}
     stats["correlations"] = [list(p) for p in stats["correlations"]]
     return {
         "settings": dataclasses.asdict(config),
@@ -199,8 +216,9 @@ def _check_run_dir(out_dir: Path, config: TrainConfig, overwrite: bool) -> bool:
                          "or pass --overwrite")
     config_file = out_dir / "config.json"
     if backup.exists() and config_file.exists():
-        previous = json.loads(config_file.read_text())["settings"]
-        if previous != dataclasses.asdict(config) and not overwrite:
+        # settings recorded before a field existed take its default
+        previous = TrainConfig(**json.loads(config_file.read_text())["settings"])
+        if previous != config and not overwrite:
             raise ValueError(f"{out_dir} holds an unfinished run with other settings; run the same command "
                              "again to resume it, choose another --out, or pass --overwrite")
         return not overwrite

@@ -1,5 +1,6 @@
 """A training run end to end: files, config, scale, schedule, refusal to clobber."""
 
+import dataclasses
 import json
 
 import keras
@@ -60,6 +61,14 @@ def test_baseline_trains_on_pixels(tmp_path):
     assert (model.alpha, model.gamma, model.data_loss) == (0.0, 1.0, "sse")
 
 
+def test_indicator_and_shift_augment_reach_the_trained_model(tmp_path):
+    train(TrainConfig(indicator="linear", shift_augment=True, **TINY), tmp_path / "run", verbose=0)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["stats_options"]["kind"] == "linear"
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.stats_options["kind"] == "linear" and model.shift_augment
+
+
 def test_user_array_and_its_image_size(tmp_path):
     images = generate_lines(40, (32, 48), seed=1, progress=False).images
     np.save(tmp_path / "lines.npy", images)
@@ -81,6 +90,19 @@ def test_a_finished_run_is_not_overwritten_without_asking(tmp_path):
     assert len(read_history(run / "history.csv")["loss"]) == 2
 
 
+def test_an_unfinished_run_resumes_only_with_its_own_settings(tmp_path):
+    from ssvae_tf.training import _check_run_dir
+
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    settings = dataclasses.asdict(TrainConfig(**TINY))
+    del settings["shift_augment"]  # a record written before the field existed: its default applies
+    (run / "config.json").write_text(json.dumps({"settings": settings}))
+    assert _check_run_dir(run, TrainConfig(**TINY), overwrite=False)
+    with pytest.raises(ValueError, match="unfinished run with other settings"):
+        _check_run_dir(run, TrainConfig(**TINY, shift_augment=True), overwrite=False)
+
+
 def test_resume_cuts_a_half_written_history_row(tmp_path):
     from ssvae_tf.training import _drop_partial_row
 
@@ -97,6 +119,7 @@ def test_resume_cuts_a_half_written_history_row(tmp_path):
         (dict(data="no/such/thing"), "data must be one of"),
         (dict(epochs=0), "epochs must be a positive integer"),
         (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(indicator="hard"), r"indicator must be one of \('soft', 'linear'\), got 'hard'"),
     ],
 )
 def test_bad_settings_are_clear_errors(kwargs, message):
