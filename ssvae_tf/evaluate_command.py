@@ -32,9 +32,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         if path is not None and not Path(path).is_dir():
             raise ValueError(f"{option} {path} is not a directory; expected a run directory written by "
                              "`ssvae train --out DIR`")
-    if args.n_images is not None and args.n_images < 1:
-        raise ValueError(f"--n-images must be a positive integer, got {args.n_images}")
-    from ssvae_tf.evaluation import compare_runs
+    from ssvae_tf.evaluation import compare_runs  # checks n_images before loading anything
 
     options = {} if args.n_images is None else {"n_images": args.n_images}
     comparison = compare_runs(args.model, args.baseline, args.out, progress=not args.quiet, **options)

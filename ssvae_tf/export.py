@@ -41,6 +41,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.data._checks import check_positive_int
 from ssvae_tf.model import SpatialStatsVAE
 
 ENCODER_MODEL, DECODER_MODEL = "ssvae_encoder", "ssvae_decoder"
@@ -170,8 +171,7 @@ def _choose_version(root: Path, names: Sequence[str], version: int | None) -> in
     existing = {v for name in names for v in model_versions(root / name)}
     if version is None:
         return max(existing, default=0) + 1
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"version must be a positive integer, got {version!r}")
+    check_positive_int(version, "version")
     if version in existing:
         raise ValueError(f"version {version} already exists in {root} (existing versions: "
                          f"{sorted(existing)}); exported versions are never overwritten")

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.data._checks import check_positive_int
 from ssvae_tf.data import (
     HARD_LINES,
     PAPER_LINES,
@@ -89,9 +90,7 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("n_images", "latent_dim", "epochs", "batch_size", "filters", "hidden_units"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(getattr(self, name), name)
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if self.indicator not in INDICATORS:

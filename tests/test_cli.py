@@ -77,7 +77,7 @@ def write_nan_array(path: Path) -> str:
     "arguments, message",
     [
         (["--data", "no/such/dir"], "data must be one of"),
-        (["--epochs", "0"], "epochs must be a positive integer"),
+        (["--epochs", "0"], "epochs must be an integer >= 1"),
         (["--image-size", "8"], "image_size"),
         (["--data", "NAN_FILE"], "NaN"),
     ],

@@ -94,7 +94,7 @@ def test_versions_count_up_and_are_never_overwritten(model, tmp_path):
     assert export_for_serving(model, tmp_path).version == 8
     with pytest.raises(ValueError, match="version 7 already exists"):
         export_for_serving(model, tmp_path, version=7)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"version must be an integer >= 1, got 0"):
         export_for_serving(model, tmp_path, version=0)
     assert pb.read_bytes() == before
     assert model_versions(tmp_path / "ssvae_decoder") == [1, 7, 8]

@@ -117,7 +117,7 @@ def test_resume_cuts_a_half_written_history_row(tmp_path):
     "kwargs, message",
     [
         (dict(data="no/such/thing"), "data must be one of"),
-        (dict(epochs=0), "epochs must be a positive integer"),
+        (dict(epochs=0), "epochs must be an integer >= 1"),
         (dict(learning_rate=-1.0), "learning_rate"),
         (dict(indicator="hard"), r"indicator must be one of \('soft', 'linear'\), got 'hard'"),
     ],

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ssvae_tf._io import atomic_write
+from ssvae_tf.data._checks import check_positive_int
 from ssvae_tf.evaluation import figures
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model
 from ssvae_tf.evaluation.runs import Run, evaluation_data, load_run
@@ -122,8 +123,7 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
         ValueError: (one line) on a missing or unreadable run, runs on different
             data, or data that do not fit the model.
     """
-    if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 1:
-        raise ValueError(f"n_images must be a positive integer, got {n_images!r}")
+    check_positive_int(n_images, "n_images")
     started = time.perf_counter()
     runs = [load_run(model_dir)] + ([load_run(baseline_dir)] if baseline_dir is not None else [])
     _check_same_data(runs)
