@@ -107,8 +107,11 @@ class TrainConfig:
         return (0.0, self.beta, 1.0) if self.baseline else (self.alpha, self.beta, self.gamma)
 
 
-def training_source(config: TrainConfig) -> np.ndarray | str:
-    """The images to train on: a generated array ``(n, H, W, 1)`` or the user's path."""
+def training_source(config: TrainConfig, progress: bool = True) -> np.ndarray | str:
+    """The images to train on: a generated array ``(n, H, W, 1)`` or the user's path.
+
+    ``progress`` shows a bar while built-in images are generated.
+    """
     if config.data not in BUILTIN_DATA:
         shape = image_shape_of(config.data)
         if config.image_size is not None and any(side != config.image_size for side in shape[:-1]):
@@ -120,9 +123,9 @@ def training_source(config: TrainConfig) -> np.ndarray | str:
     size = config.image_size or DEFAULT_IMAGE_SIZE
     if config.data == "microstructure":
         return generate_random_fields(config.n_images, (size, size), volume_fraction=(0.3, 0.7),
-                                      correlation_length=(4.0, 2.0), seed=config.seed).images
+                                      correlation_length=(4.0, 2.0), seed=config.seed, progress=progress).images
     n_lines = HARD_LINES if config.data == "lines-hard" else PAPER_LINES
-    return generate_lines(config.n_images, size, n_lines=n_lines, seed=config.seed).images
+    return generate_lines(config.n_images, size, n_lines=n_lines, seed=config.seed, progress=progress).images
 
 
 def statistics_scale(dataset: tf.data.Dataset, stats_options: dict[str, Any], max_batches: int = 64) -> float:
@@ -263,7 +266,7 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     elif overwrite:
         shutil.rmtree(out_dir / "backup", ignore_errors=True)
         (out_dir / "history.csv").unlink(missing_ok=True)
-    source = training_source(config)
+    source = training_source(config, progress=verbose != 0)
     image_shape = image_shape_of(source)
     train_ds, val_ds = make_dataset(source, batch_size=config.batch_size,
                                     validation_split=config.validation_split, seed=config.seed)

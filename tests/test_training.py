@@ -69,6 +69,14 @@ def test_indicator_and_shift_augment_reach_the_trained_model(tmp_path):
     assert model.stats_options["kind"] == "linear" and model.shift_augment
 
 
+def test_quiet_training_shows_no_generation_bar(tmp_path, capfd):
+    settings = {**TINY, "n_images": 200, "epochs": 1}
+    train(TrainConfig(**settings), tmp_path / "quiet", verbose=0)
+    assert "200/200" not in capfd.readouterr().out
+    train(TrainConfig(**settings), tmp_path / "verbose", verbose=2)
+    assert "200/200" in capfd.readouterr().out
+
+
 def test_user_array_and_its_image_size(tmp_path):
     images = generate_lines(40, (32, 48), seed=1, progress=False).images
     np.save(tmp_path / "lines.npy", images)

@@ -130,7 +130,7 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     if len(runs) == 2 and runs[0].label == runs[1].label:
         runs[1] = Run(runs[1].path, f"{runs[1].label}-2", runs[1].config, runs[1].model, runs[1].record)
     runs.sort(key=lambda run: run.label != "baseline")  # baseline first, as in the paper's table
-    data = evaluation_data(runs[0], n_images)
+    data = evaluation_data(runs[0], n_images, progress=progress)
     evaluations = [evaluate_model(run.model, data.train, data.validation, run.label, run.has_lines, progress)
                    for run in runs]
     summaries = {e.label: summarise(e) for e in evaluations}

@@ -74,17 +74,18 @@ class EvaluationData:
     validation_index: np.ndarray
 
 
-def evaluation_data(run: Run, n_images: int) -> EvaluationData:
+def evaluation_data(run: Run, n_images: int, progress: bool = True) -> EvaluationData:
     """Regenerate (or reload) the run's data and apply its seeded train/validation split.
 
     Returns the whole training part and the first ``n_images`` validation
-    images (in source order, as the paper takes "the first 1000").
+    images (in source order, as the paper takes "the first 1000"); ``progress``
+    shows a bar while built-in images are regenerated.
 
     Raises:
         ValueError: if the run had no validation split, or the data's image
             size differs from the model's.
     """
-    source = open_source(training_source(run.config))
+    source = open_source(training_source(run.config, progress=progress))
     model_shape = tuple(run.model.image_shape)
     if tuple(source.image_shape) != model_shape:
         raise ValueError(f"the data of {run.path} are images of {tuple(source.image_shape)} but its model "
