@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.presets import preset
-from ssvae_tf.training import TrainConfig
+from ssvae_tf.training import TrainConfig, recorded_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES_MARKER = "<!-- notes: everything below this line is kept when the script rewrites the file -->"
@@ -61,8 +61,7 @@ def cli_arguments(config: TrainConfig) -> list[str]:
 def _finished(run_dir: Path, config: TrainConfig) -> bool:
     if not (run_dir / "model.keras").is_file() or (run_dir / "backup").exists():
         return False
-    settings = json.loads((run_dir / "config.json").read_text())["settings"]
-    if TrainConfig(**settings) != config:
+    if recorded_config(run_dir) != config:
         raise SystemExit(f"{run_dir} holds a finished run with other settings; move it away or pick --runs-dir")
     return True
 

@@ -210,6 +210,11 @@ def _config_record(config: TrainConfig, image_shape, n_images: int, scale: float
     }
 
 
+def recorded_config(run_dir: str | Path) -> TrainConfig:
+    """The settings recorded in ``run_dir/config.json``; a field added since takes its default."""
+    return TrainConfig(**json.loads((Path(run_dir) / "config.json").read_text())["settings"])
+
+
 def _check_run_dir(out_dir: Path, config: TrainConfig, overwrite: bool) -> bool:
     """Whether the run resumes; refuses to clobber a finished or a different run."""
     backup = out_dir / "backup"
@@ -218,9 +223,7 @@ def _check_run_dir(out_dir: Path, config: TrainConfig, overwrite: bool) -> bool:
                          "or pass --overwrite")
     config_file = out_dir / "config.json"
     if backup.exists() and config_file.exists():
-        # settings recorded before a field existed take its default
-        previous = TrainConfig(**json.loads(config_file.read_text())["settings"])
-        if previous != config and not overwrite:
+        if recorded_config(out_dir) != config and not overwrite:
             raise ValueError(f"{out_dir} holds an unfinished run with other settings; run the same command "
                              "again to resume it, choose another --out, or pass --overwrite")
         return not overwrite
