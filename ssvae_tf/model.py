@@ -23,45 +23,18 @@ import tensorflow as tf
 from keras import layers
 
 from ssvae_tf.augment import random_periodic_shift
-from ssvae_tf.spatial_stats import microstructure_function, n_lags, spatial_stats_distance, two_point_stats
+from ssvae_tf.settings import (
+    DATA_LOSSES,
+    DEFAULT_FILTERS,
+    DEFAULT_HIDDEN_UNITS,
+    DEFAULT_LATENT_DIM,
+    MAX_SIDE,
+    MIN_SIDE,
+)
+from ssvae_tf.spatial_stats import StatsOptions
 
-DATA_LOSSES = ("sse", "mse", "bce")
-MIN_SIDE, MAX_SIDE = 16, 256
-
-#: Options of the statistics term, passed to ``spatial_stats_distance``.
-#: The defaults are the paper's: soft indicator of the black phase (eps 0.25),
-#: its periodic autocorrelation over every lag, sum of squared differences.
-DEFAULT_STATS_OPTIONS: dict[str, Any] = {
-    "correlations": ((0, 0),),
-    "periodic": True,
-    "cutoff": "full",
-    "kind": "soft",
-    "n_phases": 2,
-    "eps": 0.25,
-    "metric": "sse",
-    "scale": 1.0,
-    "window_sigma": None,
-}
 
 _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
-
-
-def image_statistics(images, stats_options: dict[str, Any], **overrides) -> tf.Tensor:
-    """Two-point statistics of ``images`` as the loss sees them.
-
-    Args:
-        images: ``(batch, *spatial, 1)`` in [0, 1] (phase indicators if the
-            options' ``kind`` is None).
-        stats_options: statistics options (see :data:`DEFAULT_STATS_OPTIONS`).
-        overrides: options to change, e.g. ``cutoff="full"``.
-
-    Returns:
-        ``(batch, *window, n_correlations)`` from :func:`two_point_stats`.
-    """
-    options = {**stats_options, **overrides}
-    kind = options["kind"]
-    m = images if kind is None else microstructure_function(images, options["n_phases"], kind, options["eps"])
-    return two_point_stats(m, options["correlations"], options["periodic"], options["cutoff"])
 _CONV_T = {2: layers.Conv2DTranspose, 3: layers.Conv3DTranspose}
 _CROP = {2: layers.Cropping2D, 3: layers.Cropping3D}
 
@@ -95,10 +68,10 @@ def _level_filters(filters: int, level: int) -> int:
 
 def build_encoder(
     image_shape: Sequence[int] = (64, 64, 1),
-    latent_dim: int = 9,
+    latent_dim: int = DEFAULT_LATENT_DIM,
     depth: int = 4,
-    filters: int = 32,
-    hidden_units: int = 256,
+    filters: int = DEFAULT_FILTERS,
+    hidden_units: int = DEFAULT_HIDDEN_UNITS,
     activation: str = "relu",
     name: str = "encoder",
 ) -> keras.Model:
@@ -131,10 +104,10 @@ def build_encoder(
 
 def build_decoder(
     image_shape: Sequence[int] = (64, 64, 1),
-    latent_dim: int = 9,
+    latent_dim: int = DEFAULT_LATENT_DIM,
     depth: int = 4,
-    filters: int = 32,
-    hidden_units: int = 256,
+    filters: int = DEFAULT_FILTERS,
+    hidden_units: int = DEFAULT_HIDDEN_UNITS,
     activation: str = "relu",
     name: str = "decoder",
 ) -> keras.Model:
@@ -177,17 +150,6 @@ def _kl_divergence(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
     return -0.5 * tf.reduce_sum(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=1)
 
 
-def _normalise_stats_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    unknown = set(options or {}) - set(DEFAULT_STATS_OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"unknown statistics options {sorted(unknown)}; expected some of {sorted(DEFAULT_STATS_OPTIONS)}"
-        )
-    merged = {**DEFAULT_STATS_OPTIONS, **(options or {})}
-    merged["correlations"] = tuple(tuple(int(i) for i in pair) for pair in merged["correlations"])
-    return merged
-
-
 @keras.saving.register_keras_serializable(package="ssvae_tf")
 class SpatialStatsVAE(keras.Model):
     """A VAE whose reconstruction loss lives in spatial-statistics space.
@@ -201,8 +163,9 @@ class SpatialStatsVAE(keras.Model):
             is the paper's baseline.
         data_loss: ``"sse"`` (sum of squares, the paper's baseline), ``"mse"``
             or ``"bce"`` (summed binary cross-entropy).
-        stats_options: options of :func:`spatial_stats_distance` (see
-            :data:`DEFAULT_STATS_OPTIONS`).
+        stats_options: the statistics the loss compares, a
+            :class:`~ssvae_tf.spatial_stats.StatsOptions` or a dict of its
+            fields (``None``: the paper's).
         seed: seed of the reparameterisation noise.
         shift_augment: shift every training image by its own random periodic
             offset (:func:`ssvae_tf.augment.random_periodic_shift`) before the
@@ -229,7 +192,7 @@ class SpatialStatsVAE(keras.Model):
         beta: float = 1.0,
         gamma: float = 0.0,
         data_loss: str = "sse",
-        stats_options: dict[str, Any] | None = None,
+        stats_options: StatsOptions | dict[str, Any] | None = None,
         seed: int | None = None,
         shift_augment: bool = False,
         **kwargs,
@@ -252,23 +215,17 @@ class SpatialStatsVAE(keras.Model):
         self.latent_dim = int(decoder.input_shape[-1])
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
         self.data_loss = data_loss
-        self.stats_options = _normalise_stats_options(stats_options)
+        self.stats_options = StatsOptions.from_json(stats_options)
+        if self.stats_options.kind is None and max(map(max, self.stats_options.correlations)) >= self.image_shape[-1]:
+            raise ValueError(f"correlations {self.stats_options.correlations} name states beyond the "
+                             f"{self.image_shape[-1]} channel(s) of the images (kind=None: images are indicators)")
         self.seed = seed
         self.shift_augment = bool(shift_augment)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._stats_count = n_lags(
-            self.image_shape[:-1], self.stats_options["periodic"], self.stats_options["cutoff"]
-        ) * len(self.stats_options["correlations"])
         names = ("loss", "stats_loss", "kl_loss", "data_loss", "stats_distance", "pixel_mse",
                  "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
-        self._check_stats_options()
         self.build((None, *self.image_shape))
-
-    def _check_stats_options(self) -> None:
-        """Fail at construction, not inside ``fit``, on a bad statistics option."""
-        probe = np.full((1, *self.image_shape), 0.5, dtype=np.float32)
-        spatial_stats_distance(probe, probe, **self.stats_options)
 
     def build(self, input_shape=None) -> None:
         """The functional encoder and decoder are built already."""
@@ -310,7 +267,7 @@ class SpatialStatsVAE(keras.Model):
             z = z_mean
         x_hat = tf.cast(self.decode(z, training=training), tf.float32)
 
-        stats = spatial_stats_distance(x, x_hat, **self.stats_options)
+        stats = self.stats_options.distance(x, x_hat)
         data = _per_sample_data_loss(x, x_hat, self.data_loss)
         # A term with weight 0 is only a metric: keep its (FFT) backward pass out of the graph.
         stats = tf.stop_gradient(stats) if self.alpha == 0 else stats
@@ -320,25 +277,11 @@ class SpatialStatsVAE(keras.Model):
             "stats_loss": self.alpha * tf.reduce_mean(stats),
             "kl_loss": self.beta * tf.reduce_mean(kl),
             "data_loss": self.gamma * tf.reduce_mean(data),
-            "stats_distance": tf.reduce_mean(self._unweighted_stats_mse(x, x_hat, stats)),
+            "stats_distance": tf.reduce_mean(self.stats_options.lag_mse(x, x_hat, distance=stats)),
             "pixel_mse": tf.reduce_mean(tf.square(x - x_hat)),
         }
         terms["loss"] = terms["stats_loss"] + terms["kl_loss"] + terms["data_loss"]
         return terms
-
-    def _unweighted_stats_mse(self, x: tf.Tensor, x_hat: tf.Tensor, stats: tf.Tensor) -> tf.Tensor:
-        """Per-sample mean squared statistics difference, unscaled and unwindowed.
-
-        Derived from the configured distance without another FFT where the
-        configuration allows it.
-        """
-        options = self.stats_options
-        if options["window_sigma"] is not None:
-            return spatial_stats_distance(x, x_hat, **{**options, "metric": "mse", "scale": 1.0,
-                                                        "window_sigma": None})
-        squared = tf.square(stats) if options["metric"] == "l2" else stats
-        per_value = 1.0 if options["metric"] == "mse" else 1.0 / self._stats_count
-        return squared * (per_value * options["scale"] ** 2)
 
     def _prior_stats_distance(self, x: tf.Tensor) -> tf.Tensor:
         """Mean squared difference per lag between the batch-mean statistics of
@@ -352,7 +295,7 @@ class SpatialStatsVAE(keras.Model):
         z = tf.random.stateless_normal([tf.shape(x)[0], self.latent_dim], seed=[self.seed or 0, 1])
 
         def mean_stats(images: tf.Tensor) -> tf.Tensor:
-            return tf.reduce_mean(image_statistics(images, self.stats_options), axis=0)
+            return tf.reduce_mean(self.stats_options.statistics(images), axis=0)
 
         generated = tf.cast(self.decode(z, training=False), tf.float32)
         return tf.reduce_mean(tf.square(mean_stats(generated) - mean_stats(x)))
@@ -392,8 +335,7 @@ class SpatialStatsVAE(keras.Model):
             beta=self.beta,
             gamma=self.gamma,
             data_loss=self.data_loss,
-            stats_options={**self.stats_options,
-                           "correlations": [list(p) for p in self.stats_options["correlations"]]},
+            stats_options=self.stats_options.to_json(),
             seed=self.seed,
             shift_augment=self.shift_augment,
         )
@@ -409,15 +351,15 @@ class SpatialStatsVAE(keras.Model):
 
 def build_vae(
     image_shape: Sequence[int] = (64, 64, 1),
-    latent_dim: int = 9,
+    latent_dim: int = DEFAULT_LATENT_DIM,
     depth: int = 4,
-    filters: int = 32,
-    hidden_units: int = 256,
+    filters: int = DEFAULT_FILTERS,
+    hidden_units: int = DEFAULT_HIDDEN_UNITS,
     alpha: float = 1.0,
     beta: float = 1.0,
     gamma: float = 0.0,
     data_loss: str = "sse",
-    stats_options: dict[str, Any] | None = None,
+    stats_options: StatsOptions | dict[str, Any] | None = None,
     seed: int | None = None,
     shift_augment: bool = False,
 ) -> SpatialStatsVAE:

@@ -23,7 +23,9 @@ stay free of host round trips.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -76,7 +78,7 @@ def _check_range(x: tf.Tensor, name: str) -> None:
             raise ValueError(f"{name} values must lie in [0, 1], found range [{lo:g}, {hi:g}]")
 
 
-def _resolve_correlations(correlations: Correlations, n_states: int) -> tuple[tuple[int, int], ...]:
+def _as_pairs(correlations: Correlations) -> tuple[tuple[int, int], ...]:
     try:
         pairs = tuple((int(a), int(b)) for a, b in correlations)
     except (TypeError, ValueError):
@@ -85,6 +87,11 @@ def _resolve_correlations(correlations: Correlations, n_states: int) -> tuple[tu
         ) from None
     if not pairs:
         raise ValueError("correlations must name at least one (a, b) pair, got an empty sequence")
+    return pairs
+
+
+def _resolve_correlations(correlations: Correlations, n_states: int) -> tuple[tuple[int, int], ...]:
+    pairs = _as_pairs(correlations)
     for a, b in pairs:
         if not (0 <= a < n_states and 0 <= b < n_states):
             raise ValueError(
@@ -94,27 +101,42 @@ def _resolve_correlations(correlations: Correlations, n_states: int) -> tuple[tu
     return pairs
 
 
-def _resolve_cutoff(cutoff: Cutoff, spatial: tuple[int, ...], periodic: bool) -> list[tuple[int, int]]:
-    """Per-axis inclusive lag ranges ``(lo, hi)`` kept in the centred window."""
-    max_cutoff = (min(spatial) - 1) // 2
+def _check_cutoff(cutoff: Cutoff, periodic: bool) -> None:
     if isinstance(cutoff, str):
         if cutoff != "full":
             raise ValueError(f'cutoff must be a non-negative integer, None or "full", got {cutoff!r}')
         if not periodic:
             raise ValueError('cutoff="full" is only defined for periodic statistics (periodic=True)')
-        return [(-(n // 2), (n - 1) // 2) for n in spatial]
-    if cutoff is None:
-        c = max_cutoff
-    elif isinstance(cutoff, (bool, np.bool_)) or not isinstance(cutoff, (int, np.integer)) or cutoff < 0:
+    elif cutoff is not None and (
+        isinstance(cutoff, (bool, np.bool_)) or not isinstance(cutoff, (int, np.integer)) or cutoff < 0
+    ):
         raise ValueError(f'cutoff must be a non-negative integer, None or "full", got {cutoff!r}')
-    else:
-        c = min(int(cutoff), max_cutoff)
+
+
+def _resolve_cutoff(cutoff: Cutoff, spatial: tuple[int, ...], periodic: bool) -> list[tuple[int, int]]:
+    """Per-axis inclusive lag ranges ``(lo, hi)`` kept in the centred window."""
+    _check_cutoff(cutoff, periodic)
+    if cutoff == "full":
+        return [(-(n // 2), (n - 1) // 2) for n in spatial]
+    max_cutoff = (min(spatial) - 1) // 2
+    c = max_cutoff if cutoff is None else min(int(cutoff), max_cutoff)
     return [(-c, c)] * len(spatial)
 
 
 # --------------------------------------------------------------------------- #
 # Microstructure function
 # --------------------------------------------------------------------------- #
+def _check_indicator(kind: str, n_phases: int, eps: float) -> None:
+    if kind not in MICROSTRUCTURE_KINDS:
+        raise ValueError(f"kind must be one of {MICROSTRUCTURE_KINDS}, got {kind!r}")
+    if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 2:
+        raise ValueError(f"n_phases must be an integer >= 2, got {n_phases!r}")
+    if kind == "linear" and n_phases != 2:
+        raise ValueError(f'kind="linear" is defined for n_phases=2 only, got n_phases={n_phases}')
+    if kind == "soft" and not (isinstance(eps, (int, float, np.floating)) and eps > 0):
+        raise ValueError(f"eps must be positive, got {eps!r}")
+
+
 def _phase_indicators(images, n_phases: int, kind: str, eps: float, phases, axis: int) -> tf.Tensor:
     """Indicators of the listed ``phases`` of ``images`` stacked along ``axis``.
 
@@ -122,14 +144,7 @@ def _phase_indicators(images, n_phases: int, kind: str, eps: float, phases, axis
     the phases a statistic uses, directly in the layout the FFTs want, is much
     cheaper than building every phase channels-last and gathering.
     """
-    if kind not in MICROSTRUCTURE_KINDS:
-        raise ValueError(f"kind must be one of {MICROSTRUCTURE_KINDS}, got {kind!r}")
-    if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 2:
-        raise ValueError(f"n_phases must be an integer >= 2, got {n_phases!r}")
-    if kind == "linear" and n_phases != 2:
-        raise ValueError(f'kind="linear" is defined for n_phases=2 only, got n_phases={n_phases}')
-    if kind == "soft" and not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
+    _check_indicator(kind, n_phases, eps)
     raw = tf.convert_to_tensor(images)
     x = _as_float_tensor(raw, "images")
     _spatial_rank(x, "images")
@@ -265,6 +280,27 @@ def two_point_stats(
     Returns:
         float32 ``(batch, *window, n_correlations)``, window side
         ``2 * cutoff + 1`` with the zero lag in the middle.
+
+    A worked example: a 3x3 image whose two top-left pixels are black
+    (phase 0).  Times the 9 pixels, the periodic autocorrelation of the black
+    phase counts the black pairs ``(x, x + r)`` at each lag ``r = (dy, dx)``:
+    2 at the zero lag (the black pixels themselves), 1 one step to the left
+    or right, none in the rows above and below.
+
+    >>> import numpy as np
+    >>> image = np.array([[0, 0, 1],
+    ...                   [1, 1, 1],
+    ...                   [1, 1, 1]], np.float32)
+    >>> m = microstructure_function(image[None, :, :, None], kind="hard")
+    >>> m.shape
+    TensorShape([1, 3, 3, 2])
+    >>> s = two_point_stats(m, [(0, 0)], periodic=True, cutoff=1)
+    >>> s.shape
+    TensorShape([1, 3, 3, 1])
+    >>> (s[0, :, :, 0].numpy() * 9).round().astype(int)
+    array([[0, 0, 0],
+           [1, 2, 1],
+           [0, 0, 0]])
     """
     x = _as_float_tensor(x, "x")
     rank = _spatial_rank(x, "x")
@@ -306,6 +342,20 @@ def _parseval_sse(mx: tf.Tensor, my: tf.Tensor, pairs, rank: int) -> tf.Tensor:
     weights = _rfft_weights(power.shape[2:].as_list(), spatial[-1]).astype(np.float32)
     n_pixels = float(np.prod(spatial))
     return tf.reduce_sum(power * weights, axis=list(range(1, rank + 2))) / n_pixels**3
+
+
+def _is_positive_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and bool(np.isfinite(value)) and value > 0
+
+
+def _check_comparison(metric: str, scale: float, window_sigma: float | None) -> None:
+    if metric not in DISTANCE_METRICS:
+        raise ValueError(f"metric must be one of {DISTANCE_METRICS}, got {metric!r}")
+    if not _is_positive_number(scale):
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    if window_sigma is not None and not _is_positive_number(window_sigma):
+        raise ValueError(f"window_sigma must be a positive number or None, got {window_sigma!r}")
 
 
 def _safe_sqrt(x: tf.Tensor) -> tf.Tensor:
@@ -354,13 +404,7 @@ def spatial_stats_distance(
     With ``periodic=True``, ``cutoff="full"`` and no window, the sum over lags
     is taken in Fourier space (Parseval), which skips the inverse FFT.
     """
-    if metric not in DISTANCE_METRICS:
-        raise ValueError(f"metric must be one of {DISTANCE_METRICS}, got {metric!r}")
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
-    if window_sigma is not None and not (np.isfinite(window_sigma) and window_sigma > 0):
-        raise ValueError(f"window_sigma must be a positive number or None, got {window_sigma!r}")
-
+    _check_comparison(metric, scale, window_sigma)
     images = (x, y)  # as given: integer labels stay labels for kind="hard"
     x, y = _as_float_tensor(x, "x"), _as_float_tensor(y, "y")
     rank = _spatial_rank(x, "x")
@@ -397,3 +441,172 @@ def n_lags(spatial_shape: Sequence[int], periodic: bool = True, cutoff: Cutoff =
     """Number of lags in the window :func:`two_point_stats` returns for this shape."""
     lag_ranges = _resolve_cutoff(cutoff, tuple(int(n) for n in spatial_shape), bool(periodic))
     return int(np.prod([hi - lo + 1 for lo, hi in lag_ranges]))
+
+
+# --------------------------------------------------------------------------- #
+# The options of a statistics loss, as one value
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class StatsOptions:
+    """Which two-point statistics a loss compares, and how: one validated value.
+
+    The defaults are the paper's loss as the authors' code computes it: the
+    soft indicator (``eps = 0.25``) of the black phase, its periodic
+    autocorrelation over every lag, the sum of squared differences.
+
+    Attributes:
+        correlations: ``(a, b)`` state pairs (see :func:`two_point_stats`).
+        periodic, cutoff: as in :func:`two_point_stats`; ``cutoff="full"``
+            keeps every periodic lag.
+        kind: phase indicator of :func:`microstructure_function` (``"soft"``,
+            ``"linear"``, ``"hard"``), or ``None`` for images that already are
+            phase indicators ``(batch, *spatial, n_states)``.
+        n_phases, eps: as in :func:`microstructure_function`.
+        metric, scale, window_sigma: as in :func:`spatial_stats_distance`.
+
+    Everything is checked once, here; a bad value raises ``ValueError``
+    naming it.  ``to_json``/``from_json`` give the form stored in a run's
+    ``config.json`` and in ``.keras`` files.
+
+    >>> options = StatsOptions(scale=0.05)
+    >>> options.replace(cutoff=3).cutoff
+    3
+    >>> StatsOptions.from_json(options.to_json()) == options
+    True
+    """
+
+    correlations: tuple[tuple[int, int], ...] = ((0, 0),)
+    periodic: bool = True
+    cutoff: Cutoff = "full"
+    kind: str | None = "soft"
+    n_phases: int = 2
+    eps: float = 0.25
+    metric: str = "sse"
+    scale: float = 1.0
+    window_sigma: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "correlations", _as_pairs(self.correlations))
+        if not isinstance(self.periodic, (bool, np.bool_)):
+            raise ValueError(f"periodic must be True or False, got {self.periodic!r}")
+        object.__setattr__(self, "periodic", bool(self.periodic))
+        _check_cutoff(self.cutoff, self.periodic)
+        if self.kind is not None:
+            _check_indicator(self.kind, self.n_phases, self.eps)
+            _resolve_correlations(self.correlations, self.n_phases)
+        elif any(a < 0 or b < 0 for a, b in self.correlations):
+            raise ValueError(f"correlation indices must be >= 0, got {self.correlations}")
+        _check_comparison(self.metric, self.scale, self.window_sigma)
+
+    def replace(self, **changes) -> "StatsOptions":
+        """A copy with ``changes`` (field names), validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def indicators(self, images) -> tf.Tensor:
+        """Phase indicators ``(batch, *spatial, n_phases)`` of ``images`` ``(batch, *spatial, 1)``
+        (the images themselves when ``kind`` is ``None``)."""
+        if self.kind is None:
+            return _as_float_tensor(images, "images")
+        return microstructure_function(images, self.n_phases, self.kind, self.eps)
+
+    def statistics(self, images, **changes) -> tf.Tensor:
+        """Centred statistics ``(batch, *window, n_correlations)`` of ``images`` as the loss sees
+        them; ``changes`` override fields first, e.g. ``cutoff=0``."""
+        options = self.replace(**changes) if changes else self
+        return two_point_stats(options.indicators(images), options.correlations, options.periodic,
+                               options.cutoff)
+
+    def distance(self, x, y) -> tf.Tensor:
+        """:func:`spatial_stats_distance` of reference ``x`` and ``y`` with these options: ``(batch,)``."""
+        return spatial_stats_distance(x, y, **self._distance_arguments())
+
+    def lag_mse(self, x, y, distance: tf.Tensor | None = None) -> tf.Tensor:
+        """Per-sample mean squared statistics difference per lag and correlation, ``(batch,)``.
+
+        Unscaled and unwindowed, so it compares across runs whatever ``scale``
+        and ``metric`` are.  Pass ``distance = self.distance(x, y)`` when it
+        is at hand: without a window it is derived from it, with no second FFT.
+        """
+        if distance is None or self.window_sigma is not None:
+            return self.replace(metric="mse", scale=1.0, window_sigma=None).distance(x, y)
+        squared = tf.square(distance) if self.metric == "l2" else distance
+        spatial = tuple(tf.convert_to_tensor(x).shape[1:-1])
+        per_value = 1.0 if self.metric == "mse" else 1.0 / self.n_values(spatial)
+        return squared * (per_value * self.scale**2)
+
+    def n_values(self, spatial_shape: Sequence[int]) -> int:
+        """Number of statistics compared for images of ``spatial_shape``: lags x correlations."""
+        return n_lags(spatial_shape, self.periodic, self.cutoff) * len(self.correlations)
+
+    def _distance_arguments(self) -> dict:
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+    def to_json(self) -> dict:
+        """Plain JSON types: the form stored in ``config.json`` and ``.keras`` files."""
+        record = self._distance_arguments()
+        record["correlations"] = [list(pair) for pair in self.correlations]
+        return record
+
+    @classmethod
+    def from_json(cls, record: "Mapping | StatsOptions | None") -> "StatsOptions":
+        """Options from :meth:`to_json`'s form, or a partial dict of fields (the rest default).
+
+        Raises:
+            ValueError: on an unknown field, naming it and the known ones.
+        """
+        if isinstance(record, StatsOptions):
+            return record
+        record = dict(record or {})
+        known = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(record) - set(known))
+        if unknown:
+            raise ValueError(f"unknown statistics options {unknown}; expected some of {known}")
+        return cls(**record)
+
+
+# --------------------------------------------------------------------------- #
+# Radial profile of centred statistics (NumPy, for figures and reports)
+# --------------------------------------------------------------------------- #
+def radial_average(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Radially averaged centred statistics: ``S(|r|)`` per map.
+
+    Args:
+        stats: ``(n, *window)``, ``n`` centred maps with 2 or 3 spatial axes
+            (one correlation each, e.g. ``statistics(...)[..., 0]``).  The
+            first axis is always the batch axis: pass ``maps[None]`` for a
+            single map.  Along a spatial axis of side ``s`` index ``i`` is the
+            lag ``i - s // 2`` pixels, so the zero lag sits at index
+            ``s // 2`` (what :func:`two_point_stats` returns, with any
+            ``cutoff`` including ``"full"``).
+
+    Returns:
+        ``(radii, profile)``, both float64: ``radii`` ``(R,)`` the distinct
+        values of ``round(|r|)`` in pixels, ascending (``|r|`` is never a
+        half-integer, so the rounding has no ties), and ``profile`` ``(n, R)``
+        the mean of each map over the lags ``r`` with ``round(|r|) == radius``.
+
+    A 3x3 map, 1 at the zero lag and 0.5 at its four neighbours: the four
+    diagonal lags (``|r| = 1.41``) also round to radius 1.
+
+    >>> import numpy as np
+    >>> stats = np.array([[[0.0, 0.5, 0.0],
+    ...                    [0.5, 1.0, 0.5],
+    ...                    [0.0, 0.5, 0.0]]])
+    >>> radii, profile = radial_average(stats)
+    >>> radii
+    array([0., 1.])
+    >>> profile
+    array([[1.  , 0.25]])
+    """
+    stats = np.asarray(stats, dtype=np.float64)
+    if stats.ndim not in (3, 4):
+        raise ValueError(
+            f"stats must have shape (n, *window) with 2 or 3 spatial axes, got shape {stats.shape}"
+        )
+    lags = np.meshgrid(*[np.arange(side) - side // 2 for side in stats.shape[1:]], indexing="ij")
+    shells = np.rint(np.sqrt(sum(lag.astype(np.float64) ** 2 for lag in lags))).ravel()
+    radii, shell_index = np.unique(shells, return_inverse=True)
+    n, n_radii = len(stats), len(radii)
+    bins = (shell_index[None, :] + n_radii * np.arange(n)[:, None]).ravel()
+    sums = np.bincount(bins, weights=stats.reshape(-1), minlength=n * n_radii).reshape(n, n_radii)
+    return radii, sums / np.bincount(shell_index, minlength=n_radii)

@@ -68,6 +68,7 @@ def test_reported_loss_is_the_weighted_sum_of_independently_computed_terms(alpha
     assert logs["pixel_mse"] == pytest.approx(pixels.mean() / 256, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_prior_stats_distance_compares_decoded_prior_samples_with_the_data():
     import tensorflow as tf
 
@@ -88,6 +89,7 @@ def test_prior_stats_distance_compares_decoded_prior_samples_with_the_data():
     assert "val_prior_stats_distance" in history and "prior_stats_distance" not in history
 
 
+@pytest.mark.slow
 def test_unweighted_stats_distance_ignores_scale_metric_and_window():
     x = stripes(8)
     reports = []
@@ -102,6 +104,7 @@ def test_unweighted_stats_distance_ignores_scale_metric_and_window():
 
 
 @pytest.mark.parametrize("weights", [dict(alpha=1.0, gamma=0.0), dict(alpha=0.0, gamma=1.0)])
+@pytest.mark.slow
 def test_training_lowers_the_loss(weights):
     x = stripes(64)
     # scale: the paper's normalisation by the largest volume fraction (stripes: <= 5/16)
@@ -134,6 +137,7 @@ def test_each_weight_changes_the_gradient():
         assert cosine < 0.99, (a, b)
 
 
+@pytest.mark.slow
 def test_keras_round_trip_gives_identical_outputs(tmp_path):
     x = stripes(16)
     model = build_vae((16, 16, 1), alpha=2.0, beta=0.5, gamma=0.1, data_loss="bce",
@@ -156,6 +160,7 @@ def test_keras_round_trip_gives_identical_outputs(tmp_path):
 
 
 @pytest.mark.parametrize("shift_augment", [False, True])
+@pytest.mark.slow
 def test_fit_under_xla(shift_augment):
     x = stripes(16)
     model = build_vae((16, 16, 1), seed=0, shift_augment=shift_augment, **TINY)

@@ -2,12 +2,14 @@
 lags, the paper's golden 9-row band, analytic identities, finite differences."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from ssvae_tf.spatial_stats import (
+    StatsOptions,
     microstructure_function,
     n_lags,
     spatial_stats_distance,
@@ -209,6 +211,7 @@ def test_distance_gradient_matches_finite_differences(cutoff):
     assert analytic == pytest.approx(numeric, rel=2e-2)
 
 
+@pytest.mark.slow
 def test_graph_mode_with_unknown_batch_and_xla():
     x = RNG.random((3, 16, 12, 2)).astype(np.float32)
     eager = two_point_stats(x, [(0, 1)], periodic=False, cutoff=4).numpy()
@@ -255,3 +258,74 @@ def test_graph_mode_with_unknown_batch_and_xla():
 def test_bad_input_is_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- #
+# StatsOptions
+# --------------------------------------------------------------------------- #
+def test_docstring_examples_run():
+    import doctest
+
+    from ssvae_tf import spatial_stats
+
+    results = doctest.testmod(spatial_stats)
+    assert results.failed == 0 and results.attempted >= 8
+
+
+def test_stats_options_defaults_are_the_papers_loss():
+    options = StatsOptions()
+    assert (options.correlations, options.periodic, options.cutoff) == (((0, 0),), True, "full")
+    assert (options.kind, options.eps, options.metric, options.scale) == ("soft", 0.25, "sse", 1.0)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(kind="fuzzy"), "kind must be one of"),
+        (dict(n_phases=1), "n_phases must be an integer >= 2"),
+        (dict(kind="linear", n_phases=3), "n_phases=2 only"),
+        (dict(eps=0.0), "eps must be positive"),
+        (dict(correlations=[(0, 2)]), "out of range"),
+        (dict(correlations=[]), "at least one"),
+        (dict(cutoff="all"), "cutoff must be"),
+        (dict(cutoff="full", periodic=False), "only defined for periodic"),
+        (dict(metric="l1"), "metric must be one of"),
+        (dict(scale=0.0), "scale must be a positive"),
+        (dict(window_sigma=-1.0), "window_sigma must be"),
+    ],
+)
+def test_stats_options_are_checked_once_at_construction(changes, message):
+    with pytest.raises(ValueError, match=message):
+        StatsOptions(**changes)
+
+
+def test_stats_options_json_round_trip_and_old_records():
+    options = StatsOptions(correlations=[(0, 0), (0, 1)], periodic=False, cutoff=5, window_sigma=2.0, scale=0.1)
+    record = options.to_json()
+    assert record["correlations"] == [[0, 0], [0, 1]]
+    assert StatsOptions.from_json(json.loads(json.dumps(record))) == options
+    assert StatsOptions.from_json({"scale": 0.2}) == StatsOptions(scale=0.2)  # a partial dict: the rest default
+    with pytest.raises(ValueError, match=r"unknown statistics options \['cutof'\]"):
+        StatsOptions.from_json({"cutof": 3})
+
+
+def test_stats_options_compute_what_the_functions_compute():
+    x, y = RNG.random((2, 3, 12, 12, 1)).astype(np.float32)
+    options = StatsOptions(kind="linear", cutoff=3, periodic=False, metric="l2", scale=0.5)
+    expected_stats = two_point_stats(microstructure_function(x, kind="linear"), [(0, 0)], periodic=False, cutoff=3)
+    np.testing.assert_allclose(options.statistics(x), expected_stats)
+    expected = spatial_stats_distance(x, y, kind="linear", cutoff=3, periodic=False, metric="l2", scale=0.5)
+    np.testing.assert_allclose(options.distance(x, y), expected, rtol=1e-6)
+    assert options.statistics(x, cutoff=0).shape == (3, 1, 1, 1)
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(metric="l2", scale=0.3), dict(metric="mse"),
+                                     dict(cutoff=4, window_sigma=1.5), dict(correlations=[(0, 0), (1, 1)])])
+def test_lag_mse_is_the_unscaled_mean_squared_difference_per_lag(changes):
+    x, y = RNG.random((2, 3, 10, 10, 1)).astype(np.float32)
+    options = StatsOptions(**changes)
+    reference = StatsOptions(**{**changes, "metric": "sse", "scale": 1.0, "window_sigma": None})
+    diff = reference.statistics(y).numpy() - reference.statistics(x).numpy()
+    expected = np.mean(np.square(diff), axis=(1, 2, 3))
+    np.testing.assert_allclose(options.lag_mse(x, y, distance=options.distance(x, y)), expected, rtol=2e-4)
+    np.testing.assert_allclose(options.lag_mse(x, y), expected, rtol=2e-4)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssvae_tf.spatial_stats import microstructure_function, two_point_stats
+from ssvae_tf.spatial_stats import StatsOptions
 
 #: Pixels darker than this count as line (black) pixels, in originals and reconstructions.
 BLACK_THRESHOLD = 0.05
-#: Width of the paper's soft phase indicator, in grey levels.
-SOFT_EPS = 0.25
 _STATS_BATCH = 256
 
 
@@ -28,17 +26,17 @@ def line_statistics(images: np.ndarray, kind: str, batch_size: int = _STATS_BATC
     Args:
         images: ``(n, H, W, 1)`` in [0, 1].
         kind: ``"hard"`` (binary indicator; for originals) or ``"soft"`` (the
-            paper's ``exp(-x^2 / (2 * 0.25^2))``; for reconstructions).
+            paper's soft indicator, :class:`StatsOptions`' default ``eps``; for
+            reconstructions).
         batch_size: images per FFT batch (bounds memory).
 
     Returns:
         float32 ``(n, H, W)``, unnormalised (the zero lag is the black volume fraction).
     """
     images = np.asarray(images, dtype=np.float32)
-    parts = []
-    for start in range(0, len(images), batch_size):
-        m = microstructure_function(images[start:start + batch_size], 2, kind, SOFT_EPS)
-        parts.append(two_point_stats(m, ((0, 0),), periodic=True, cutoff="full").numpy()[..., 0])
+    options = StatsOptions(kind=kind)  # the black phase's periodic autocorrelation, every lag
+    parts = [options.statistics(images[start:start + batch_size]).numpy()[..., 0]
+             for start in range(0, len(images), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, *images.shape[1:3]), np.float32)
 
 
