@@ -17,6 +17,7 @@ Not part of the test run.  Usage (from the repository root):
 
     .venv/bin/python experiments/reproduce.py                    # 1-4 lines
     .venv/bin/python experiments/reproduce.py --sets lines lines-hard
+    .venv/bin/python experiments/reproduce.py --redraw   # metric figures of every report, from metrics.csv
 """
 
 from __future__ import annotations
@@ -31,18 +32,22 @@ import time
 from pathlib import Path
 
 from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.paper import PAPER_NUMBERS, paper_ratio_note, paper_stats_ratio
 from ssvae_tf.presets import preset
-from ssvae_tf.training import TrainConfig, recorded_config
+from ssvae_tf.run_dir import RunDir
+from ssvae_tf.settings import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES_MARKER = "<!-- notes: everything below this line is kept when the script rewrites the file -->"
 SET_TITLES = {"lines": "1-4 lines (the paper's set)", "lines-hard": "3-7 lines (the authors' harder set)"}
-#: Targets of the issue on the 1-4 line set: (summary key, required, aimed, higher is better).
+_PAPER_SS_VAE = PAPER_NUMBERS["lines"]["ss-vae"]
+#: Targets on the 1-4 line set: (label, summary key, required = the paper's number, aimed, higher is better).
 TARGETS = (
-    ("SS-VAE / baseline statistics error", "ratio", 0.50, 0.35, False),
-    ("orientation correct (%)", "orientation_pct", 98.0, 100.0, True),
-    ("line count correct (%)", "line_count_pct", 63.0, 80.0, True),
-    ("volume-fraction difference, mean (%)", "volume_fraction_diff_mean", 17.0, 10.0, False),
+    ("SS-VAE / baseline statistics error", "ratio", paper_stats_ratio("lines"), 0.35, False),
+    ("orientation correct (%)", "orientation_pct", _PAPER_SS_VAE["orientation_pct"], 100.0, True),
+    ("line count correct (%)", "line_count_pct", _PAPER_SS_VAE["line_count_pct"], 80.0, True),
+    ("volume-fraction difference, mean (%)", "volume_fraction_diff_mean",
+     _PAPER_SS_VAE["volume_fraction_diff_mean"], 10.0, False),
 )
 
 
@@ -59,9 +64,10 @@ def cli_arguments(config: TrainConfig) -> list[str]:
 
 
 def _finished(run_dir: Path, config: TrainConfig) -> bool:
-    if not (run_dir / "model.keras").is_file() or (run_dir / "backup").exists():
+    run = RunDir(run_dir)
+    if not run.is_finished:
         return False
-    if recorded_config(run_dir) != config:
+    if run.settings() != config:
         raise SystemExit(f"{run_dir} holds a finished run with other settings; move it away or pick --runs-dir")
     return True
 
@@ -89,7 +95,8 @@ def train_pair(configs: dict[str, TrainConfig], runs_dir: Path) -> None:
 
 def wall_time(run_dir: Path) -> float:
     """Training wall time in s: from ``config.json`` (written before the first epoch) to ``model.keras``."""
-    return (run_dir / "model.keras").stat().st_mtime - (run_dir / "config.json").stat().st_mtime
+    run = RunDir(run_dir)
+    return run.model_file.stat().st_mtime - run.config_file.stat().st_mtime
 
 
 def reproduce_set(data: str, args: argparse.Namespace) -> dict:
@@ -124,7 +131,7 @@ def _targets_table(record: dict) -> str:
     for label, key, required, aimed, higher in TARGETS:
         value = ours[key]
         met = value >= required if higher else value <= required
-        lines.append(f"| {label} | {'≥' if higher else '≤'} {required:g} | {aimed:g} | {value:.2f} | "
+        lines.append(f"| {label} | {'≥' if higher else '≤'} {required:.2g} | {aimed:g} | {value:.2f} | "
                      f"{'met' if met else '**not met**'} |")
     return "\n".join(lines)
 
@@ -146,8 +153,8 @@ def _set_section(record: dict) -> str:
         "of the two column pairs below are not comparable; compare the ratio and the accuracies, which do not "
         "depend on the size.\n",
         record["table"] + "\n",
-        f"SS-VAE / baseline statistics error (mean): **{record['ratio']:.2f}x** (paper: "
-        f"{'0.50x' if record['data'] == 'lines' else '0.27x'}).\n",
+        f"SS-VAE / baseline statistics error (mean): **{record['ratio']:.2f}x** "
+        f"({paper_ratio_note(record['data'])}).\n",
     ]
     if record["data"] == "lines":
         parts.append(_targets_table(record) + "\n")
@@ -195,7 +202,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="where the run directories go (default experiments/runs)")
     parser.add_argument("--docs-dir", type=Path, default=ROOT / "docs",
                         help="where reproduction.md and figures/ go (default docs)")
+    parser.add_argument("--redraw", action="store_true",
+                        help="only draw the metric figures of every docs/figures/reproduction-*/ report again "
+                             "from its metrics.csv (no training)")
     args = parser.parse_args(argv)
+    if args.redraw:
+        from ssvae_tf.evaluation import redraw_metric_figures
+
+        for report in sorted((args.docs_dir / "figures").glob("reproduction-*/metrics.csv")):
+            redraw_metric_figures(report.parent)
+            print(f"redrew the metric figures of {report.parent}")
+        return
     for data in args.sets:
         started = time.perf_counter()
         record = reproduce_set(data, args)

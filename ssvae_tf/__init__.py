@@ -1,10 +1,15 @@
 """ssvae-tf: variational autoencoders trained in spatial-statistics space.
 
 The public names are imported lazily, so ``import ssvae_tf`` stays light and
-the command line can quiet TensorFlow before it loads.
+the command line can quiet TensorFlow before it loads.  The model's Keras
+classes are registered as soon as Keras is imported (a post-import hook), so
+``keras.models.load_model("RUN/model.keras")`` works after a plain
+``import ssvae_tf``, as it does for any Keras package.
 """
 
 from importlib import import_module
+
+import wrapt
 
 __version__ = "0.1.0"
 
@@ -12,6 +17,7 @@ _PUBLIC = {
     "two_point_stats": "ssvae_tf.spatial_stats",
     "microstructure_function": "ssvae_tf.spatial_stats",
     "spatial_stats_distance": "ssvae_tf.spatial_stats",
+    "StatsOptions": "ssvae_tf.spatial_stats",
     "SpatialStatsVAE": "ssvae_tf.model",
     "build_encoder": "ssvae_tf.model",
     "build_decoder": "ssvae_tf.model",
@@ -19,8 +25,12 @@ _PUBLIC = {
     "make_dataset": "ssvae_tf.data",
     "generate_lines": "ssvae_tf.data",
     "generate_random_fields": "ssvae_tf.data",
-    "TrainConfig": "ssvae_tf.training",
+    "TrainConfig": "ssvae_tf.settings",
+    "build_model": "ssvae_tf.training",
     "train": "ssvae_tf.training",
+    "RunDir": "ssvae_tf.run_dir",
+    "load_model": "ssvae_tf.run_dir",
+    "preset": "ssvae_tf.presets",
 }
 
 __all__ = [*_PUBLIC, "__version__"]
@@ -30,3 +40,7 @@ def __getattr__(name: str):
     if name in _PUBLIC:
         return getattr(import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'ssvae_tf' has no attribute {name!r}")
+
+
+# Importing ssvae_tf.model registers SpatialStatsVAE with Keras' serialisation.
+wrapt.register_post_import_hook(lambda _keras: import_module("ssvae_tf.model"), "keras")

@@ -44,3 +44,37 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON, atomically."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _toml_module():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise ValueError("reading TOML files on Python 3.10 needs the tomli package (pip install tomli), "
+                             "or give the file as .json") from None
+    return tomllib
+
+
+def parse_toml_value(text: str) -> Any:
+    """One value in TOML syntax (``4``, ``0.5``, ``"a"``, ``[1, 2]``, ``{min = 1}``); raises ``ValueError``."""
+    return _toml_module().loads(f"v = {text}")["v"]
+
+
+def read_toml_or_json(path: str | os.PathLike) -> Any:
+    """The parsed content of a ``.json`` file, or of a TOML file (any other suffix).
+
+    Raises:
+        ValueError: (one line) naming the file when it is not valid JSON/TOML.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return _toml_module().loads(text)
+    except ValueError as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise ValueError(f"{path}: not valid {kind}: {' '.join(str(exc).split())}") from None

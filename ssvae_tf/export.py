@@ -41,7 +41,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from ssvae_tf._io import atomic_write, write_json
-from ssvae_tf.data._checks import check_positive_int
+from ssvae_tf._checks import check_positive_int
 from ssvae_tf.model import SpatialStatsVAE
 
 ENCODER_MODEL, DECODER_MODEL = "ssvae_encoder", "ssvae_decoder"
@@ -73,27 +73,6 @@ def model_versions(model_dir: str | os.PathLike) -> list[int]:
     if not model_dir.is_dir():
         return []
     return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and _VERSION.fullmatch(p.name))
-
-
-def load_trained_model(path: str | os.PathLike) -> tuple[SpatialStatsVAE, str | None]:
-    """A trained model from a run directory (``model.keras`` + ``config.json``) or a ``.keras`` file.
-
-    Returns the model and the description of its training data from the run's
-    ``config.json`` (``None`` if there is none).
-    """
-    path = Path(path)
-    model_file = path / "model.keras" if path.is_dir() else path
-    if not model_file.is_file() or model_file.suffix != ".keras":
-        raise ValueError(f"{path} is neither a run directory holding model.keras nor a .keras file")
-    try:
-        model = keras.saving.load_model(model_file)
-    except (ValueError, OSError, TypeError) as error:
-        raise ValueError(f"cannot load {model_file}: {error}") from error
-    if not isinstance(model, SpatialStatsVAE):
-        raise ValueError(f"{model_file} holds a {type(model).__name__}, expected a SpatialStatsVAE")
-    config_file = model_file.parent / "config.json"
-    description = json.loads(config_file.read_text()).get("data_description") if config_file.is_file() else None
-    return model, description
 
 
 def export_for_serving(

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ssvae_tf.training import TrainConfig
+from ssvae_tf.paper import PAPER_SIZE
+from ssvae_tf.settings import TrainConfig
 
-PAPER_SIZE = 224
 PRESETS = ("paper", "ours")
 
 _PAPER = TrainConfig(data="lines", image_size=PAPER_SIZE, n_images=10_000, latent_dim=9, alpha=1.0, beta=1.0,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import skimage.io
 
-from ssvae_tf.data import _checks, list_image_files, load_array, read_image, stored_shape
+from ssvae_tf import _checks
+from ssvae_tf.data import list_image_files, load_array, read_image, stored_shape
 
 
 def _save(path, image):

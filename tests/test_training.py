@@ -2,22 +2,18 @@
 
 import dataclasses
 import json
+import sys
 
 import keras
 import numpy as np
 import pytest
 
-from ssvae_tf.data import generate_lines
-from ssvae_tf.training import (
-    TrainConfig,
-    default_depth,
-    halved_for_last_tenth,
-    read_history,
-    statistics_scale,
-    train,
-)
-from ssvae_tf.model import DEFAULT_STATS_OPTIONS
 import tensorflow as tf
+
+from ssvae_tf.data import generate_lines
+from ssvae_tf.run_dir import RunDir
+from ssvae_tf.settings import TrainConfig
+from ssvae_tf.training import _prepare_run_dir, build_model, default_depth, halved_for_last_tenth, statistics_scale, train
 
 TINY = dict(image_size=32, n_images=48, epochs=2, batch_size=16, filters=4, hidden_units=16, latent_dim=2)
 
@@ -25,7 +21,7 @@ TINY = dict(image_size=32, n_images=48, epochs=2, batch_size=16, filters=4, hidd
 def test_statistics_scale_is_the_largest_line_volume_fraction():
     lines = generate_lines(40, 32, seed=3, progress=False)
     dataset = tf.data.Dataset.from_tensor_slices(lines.images).batch(16)
-    assert statistics_scale(dataset, DEFAULT_STATS_OPTIONS) == pytest.approx(lines.volume_fraction.max(), abs=1e-6)
+    assert statistics_scale(dataset) == pytest.approx(lines.volume_fraction.max(), abs=1e-6)
 
 
 def test_learning_rate_is_halved_for_the_last_tenth():
@@ -38,6 +34,7 @@ def test_default_depth_fits_small_images():
     assert default_depth((16, 24, 1)) == 3
 
 
+@pytest.mark.slow
 def test_train_writes_a_complete_run_directory(tmp_path):
     history = train(TrainConfig(**TINY), tmp_path / "run", verbose=0)
     run = tmp_path / "run"
@@ -49,10 +46,12 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     assert config["settings"]["epochs"] == 2
     assert 0 < config["stats_options"]["scale"] < 0.5
     model = keras.models.load_model(run / "model.keras")
-    assert model.stats_options["scale"] == pytest.approx(config["stats_options"]["scale"])
-    assert read_history(run / "history.csv") == json.loads((run / "history.json").read_text())
+    assert model.stats_options.scale == pytest.approx(config["stats_options"]["scale"])
+    assert model.stats_options.to_json() == config["stats_options"]
+    assert RunDir(run).read_history() == json.loads((run / "history.json").read_text())
 
 
+@pytest.mark.slow
 def test_baseline_trains_on_pixels(tmp_path):
     train(TrainConfig(baseline=True, **TINY), tmp_path / "base", verbose=0)
     config = json.loads((tmp_path / "base" / "config.json").read_text())
@@ -61,22 +60,28 @@ def test_baseline_trains_on_pixels(tmp_path):
     assert (model.alpha, model.gamma, model.data_loss) == (0.0, 1.0, "sse")
 
 
+@pytest.mark.slow
 def test_indicator_and_shift_augment_reach_the_trained_model(tmp_path):
     train(TrainConfig(indicator="linear", shift_augment=True, **TINY), tmp_path / "run", verbose=0)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["stats_options"]["kind"] == "linear"
     model = keras.models.load_model(tmp_path / "run" / "model.keras")
-    assert model.stats_options["kind"] == "linear" and model.shift_augment
+    assert model.stats_options.kind == "linear" and model.shift_augment
 
 
-def test_quiet_training_shows_no_generation_bar(tmp_path, capfd):
+@pytest.mark.slow
+def test_the_generation_bar_shows_only_on_a_terminal_and_not_when_quiet(tmp_path, capfd, monkeypatch):
     settings = {**TINY, "n_images": 200, "epochs": 1}
+    train(TrainConfig(**settings), tmp_path / "redirected", verbose=2)
+    assert "200/200" not in capfd.readouterr().out  # output to a file or pipe: no bar
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     train(TrainConfig(**settings), tmp_path / "quiet", verbose=0)
     assert "200/200" not in capfd.readouterr().out
     train(TrainConfig(**settings), tmp_path / "verbose", verbose=2)
     assert "200/200" in capfd.readouterr().out
 
 
+@pytest.mark.slow
 def test_user_array_and_its_image_size(tmp_path):
     images = generate_lines(40, (32, 48), seed=1, progress=False).images
     np.save(tmp_path / "lines.npy", images)
@@ -87,6 +92,7 @@ def test_user_array_and_its_image_size(tmp_path):
         train(TrainConfig(**{**TINY, "data": str(tmp_path / "lines.npy")}), tmp_path / "other", verbose=0)
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_overwritten_without_asking(tmp_path):
     run = tmp_path / "run"
     train(TrainConfig(**TINY), run, verbose=0)
@@ -95,41 +101,31 @@ def test_a_finished_run_is_not_overwritten_without_asking(tmp_path):
         train(TrainConfig(**TINY), run, verbose=0)
     assert (run / "model.keras").read_bytes() == before
     train(TrainConfig(**TINY), run, verbose=0, overwrite=True)
-    assert len(read_history(run / "history.csv")["loss"]) == 2
+    assert len(RunDir(run).read_history()["loss"]) == 2
 
 
 def test_an_unfinished_run_resumes_only_with_its_own_settings(tmp_path):
-    from ssvae_tf.training import _check_run_dir
-
-    run = tmp_path / "run"
-    (run / "backup").mkdir(parents=True)
+    run = RunDir(tmp_path / "run")
+    run.backup_dir.mkdir(parents=True)
     settings = dataclasses.asdict(TrainConfig(**TINY))
     del settings["shift_augment"]  # a record written before the field existed: its default applies
-    (run / "config.json").write_text(json.dumps({"settings": settings}))
-    assert _check_run_dir(run, TrainConfig(**TINY), overwrite=False)
+    run.config_file.write_text(json.dumps({"settings": settings}))
+    assert _prepare_run_dir(run, TrainConfig(**TINY), overwrite=False)
     with pytest.raises(ValueError, match="unfinished run with other settings"):
-        _check_run_dir(run, TrainConfig(**TINY, shift_augment=True), overwrite=False)
+        _prepare_run_dir(run, TrainConfig(**TINY, shift_augment=True), overwrite=False)
 
 
-def test_resume_cuts_a_half_written_history_row(tmp_path):
-    from ssvae_tf.training import _drop_partial_row
-
-    history = tmp_path / "history.csv"
-    history.write_text("epoch,loss\n0,1.5\n1,1.2")
-    _drop_partial_row(history)
-    assert history.read_text() == "epoch,loss\n0,1.5\n"
-    assert read_history(history) == {"loss": [1.5]}
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        (dict(data="no/such/thing"), "data must be one of"),
-        (dict(epochs=0), "epochs must be an integer >= 1"),
-        (dict(learning_rate=-1.0), "learning_rate"),
-        (dict(indicator="hard"), r"indicator must be one of \('soft', 'linear'\), got 'hard'"),
-    ],
-)
-def test_bad_settings_are_clear_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        TrainConfig(**kwargs)
+def test_build_model_honours_every_model_setting():
+    """One builder: each setting reaches the compiled model."""
+    config = TrainConfig(**{**TINY, "latent_dim": 3, "depth": 2, "alpha": 0.5, "beta": 0.2, "gamma": 0.1,
+                            "data_loss": "mse", "learning_rate": 2e-3, "indicator": "linear",
+                            "shift_augment": True, "seed": 7})
+    model = build_model(config, (32, 32, 1), scale=0.25)
+    assert (model.latent_dim, model.alpha, model.beta, model.gamma, model.data_loss) == (3, 0.5, 0.2, 0.1, "mse")
+    assert model.stats_options.kind == "linear" and model.stats_options.scale == 0.25
+    assert model.shift_augment and model.seed == 7
+    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
+    assert len([layer for layer in model.encoder.layers if layer.name.startswith("down_")]) == 2
+    assert model.encoder.get_layer("down_0").filters == 4 and model.encoder.get_layer("hidden").units == 16
+    baseline = build_model(TrainConfig(**{**TINY, "baseline": True}), (32, 32, 1), scale=0.25)
+    assert (baseline.alpha, baseline.gamma) == (0.0, 1.0)

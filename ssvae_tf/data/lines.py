@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_positive_int, is_int
-from ._progress import progress_range
+from ssvae_tf._checks import check_positive_int, is_int
+from ssvae_tf._progress import progress_range
+from ssvae_tf.paper import PAPER_SIZE
 
 VERTICAL = 0
 HORIZONTAL = 1
@@ -25,7 +26,6 @@ PAPER_LINES = (1, 4)
 #: Line counts of the harder set in the authors' repository.
 HARD_LINES = (3, 7)
 
-_PAPER_SIZE = 224
 _PAPER_LENGTH = (112, 223)
 _PAPER_WIDTH = (5, 9)
 _PAPER_GAP = 10
@@ -69,7 +69,7 @@ class _Geometry:
 
     @classmethod
     def scaled(cls, along: int, across: int) -> _Geometry:
-        s_along, s_across = along / _PAPER_SIZE, across / _PAPER_SIZE
+        s_along, s_across = along / PAPER_SIZE, across / PAPER_SIZE
         return cls(
             along=along,
             across=across,

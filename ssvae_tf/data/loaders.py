@@ -12,7 +12,7 @@ import numpy as np
 import skimage.color
 import skimage.io
 
-from ._checks import check_values, with_channel_axis
+from ssvae_tf._checks import check_values, with_channel_axis
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 NPZ_KEY = "images"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ._checks import check_positive_int, is_real
+from ssvae_tf._checks import check_positive_int, is_real
 from .sources import ArraySource, FolderSource, Source, describe, open_source
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_positive_int, is_int, is_real
-from ._progress import progress_range
+from ssvae_tf._checks import check_positive_int, is_int, is_real
+from ssvae_tf._progress import progress_range
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ from typing import Union
 
 import numpy as np
 
-from ._checks import check_values, stack_layout, with_channel_axis
+from ssvae_tf._checks import check_values, stack_layout, with_channel_axis
 from .loaders import list_image_files, load_array, read_image, stored_shape
 
 #: What ``make_dataset`` and friends accept: an array (n, *spatial[, 1]),

@@ -19,14 +19,19 @@ from ssvae_tf.evaluation.metrics import (
     volume_fraction_difference,
 )
 from ssvae_tf.evaluation.neighbours import nearest_neighbours
-from ssvae_tf.evaluation.report import DEFAULT_N_IMAGES, Comparison, compare_runs
-from ssvae_tf.evaluation.summary import PAPER_NUMBERS, comparison_table, confusion_table, stats_ratio, summarise
+from ssvae_tf.evaluation.report import (
+    DEFAULT_N_IMAGES,
+    Comparison,
+    compare_runs,
+    read_metrics_csv,
+    redraw_metric_figures,
+)
+from ssvae_tf.evaluation.summary import comparison_table, confusion_table, stats_ratio, summarise
 
 __all__ = [
     "BLACK_THRESHOLD",
     "Comparison",
     "DEFAULT_N_IMAGES",
-    "PAPER_NUMBERS",
     "UNKNOWN",
     "Evaluation",
     "LineMeasurement",
@@ -39,6 +44,8 @@ __all__ = [
     "measure_lines",
     "nearest_neighbours",
     "pixel_mse",
+    "read_metrics_csv",
+    "redraw_metric_figures",
     "reconstruct",
     "stats_mse",
     "stats_ratio",

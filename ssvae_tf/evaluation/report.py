@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from ssvae_tf._io import atomic_write
-from ssvae_tf.data._checks import check_positive_int
+from ssvae_tf._checks import check_positive_int
 from ssvae_tf.evaluation import figures
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model
 from ssvae_tf.evaluation.runs import Run, evaluation_data, load_run
 from ssvae_tf.evaluation.summary import comparison_table, confusion_table, stats_ratio, summarise
-from ssvae_tf.presets import PAPER_SIZE
+from ssvae_tf.paper import PAPER_N_EVALUATED, PAPER_SIZE, paper_ratio_note
 
-DEFAULT_N_IMAGES = 1000
+DEFAULT_N_IMAGES = PAPER_N_EVALUATED
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,41 @@ def _metrics_csv(evaluations: list[Evaluation], index: np.ndarray) -> str:
     return out.getvalue()
 
 
+def _plot_metric_figures(evaluations: list[Evaluation], out_dir: Path) -> None:
+    """The figures drawn from the per-image metrics alone."""
+    figures.plot_error_histograms(evaluations, out_dir / "error_histograms.png")
+    if all(e.has_lines for e in evaluations):
+        figures.plot_volume_fraction_histogram(evaluations, out_dir / "volume_fraction.png")
+        figures.plot_line_counts(evaluations, out_dir / "line_counts.png")
+
+
+def _number(text: str) -> int | float:
+    """A ``metrics.csv`` cell: counts and labels are written as integers, errors as floats."""
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def read_metrics_csv(path: str | Path) -> list[Evaluation]:
+    """The per-image metrics of a report's ``metrics.csv``, one :class:`Evaluation` per model (in file
+    order) holding its metrics only (no images)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    no_images = np.zeros((0,), np.float32)
+    evaluations = []
+    for label in dict.fromkeys(row["model"] for row in rows):
+        mine = [row for row in rows if row["model"] == label]
+        metrics = {name: np.array([_number(row[name]) for row in mine])
+                   for name in mine[0] if name not in ("model", "data_index")}
+        evaluations.append(Evaluation(label, no_images, no_images, metrics, no_images, no_images))
+    return evaluations
+
+
+def redraw_metric_figures(report_dir: str | Path) -> None:
+    """Draw a report's metric figures (error histograms, volume fraction, line counts) again from its
+    ``metrics.csv``, e.g. after a change to the plotting, without the models."""
+    report_dir = Path(report_dir)
+    _plot_metric_figures(read_metrics_csv(report_dir / "metrics.csv"), report_dir)
+
+
 def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, table: str, n_train: int,
                seconds: float) -> str:
     config = runs[0].config
@@ -75,8 +110,9 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
     ]
     ratio = stats_ratio(summaries)
     if ratio is not None:
-        parts.append(f"\nSS-VAE / baseline statistics error (mean): **{ratio:.2f}x** "
-                     "(paper: 0.50x on 1-4 lines, 0.27x on 3-7 lines).\n")
+        note = paper_ratio_note(config.data)
+        parts.append(f"\nSS-VAE / baseline statistics error (mean): **{ratio:.2f}x**"
+                     + (f" ({note})" if note else "") + ".\n")
     if runs[0].has_lines and size[0] != PAPER_SIZE:
         parts.append("The paper's images are 224 px, these are "
                      f"{size[0]} px: absolute MSEs are not comparable across sizes (the statistics of "
@@ -142,10 +178,7 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     for run, evaluation in zip(runs, evaluations):
         figures.plot_pairs(evaluation, run.model.stats_options, out_dir / f"pairs_{run.label}.png")
         figures.plot_nearest(evaluation, out_dir / f"nearest_{run.label}.png")
-    figures.plot_error_histograms(evaluations, out_dir / "error_histograms.png")
-    if all(e.has_lines for e in evaluations):
-        figures.plot_volume_fraction_histogram(evaluations, out_dir / "volume_fraction.png")
-        figures.plot_line_counts(evaluations, out_dir / "line_counts.png")
+    _plot_metric_figures(evaluations, out_dir)
     csv_text = _metrics_csv(evaluations, data.validation_index)
     atomic_write(out_dir / "metrics.csv", lambda tmp: tmp.write_text(csv_text))
     seconds = time.perf_counter() - started

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,10 @@ import numpy as np
 
 from ssvae_tf.data import split_indices
 from ssvae_tf.data.sources import ArraySource, open_source
-from ssvae_tf.training import TrainConfig, training_source
+from ssvae_tf.run_dir import RunDir
+from ssvae_tf.settings import LINE_DATA, TrainConfig
+from ssvae_tf.training import training_source
 
-#: Data sets whose images hold lines, so line count and orientation mean something.
-LINE_DATA = ("lines", "lines-hard")
 
 
 @dataclass(frozen=True)
@@ -42,27 +41,15 @@ class Run:
 
 
 def load_run(path: str | Path) -> Run:
-    """Load ``path/model.keras`` and ``path/config.json``.
+    """Load the model and the settings of the run directory ``path``.
 
     Raises:
-        ValueError: (one line) if either file is missing or unreadable.
+        ValueError: (one line) if ``model.keras`` or ``config.json`` is missing or unreadable.
     """
-    from ssvae_tf.export import load_trained_model
-
-    path = Path(path)
-    config_file = path / "config.json"
-    if not (path / "model.keras").is_file():
-        raise ValueError(f"{path} is not a finished run directory: it holds no model.keras "
-                         "(train one with `ssvae train --out DIR`)")
-    if not config_file.is_file():
-        raise ValueError(f"{path} holds no config.json; expected a run directory written by `ssvae train`")
-    try:
-        record = json.loads(config_file.read_text())
-        config = TrainConfig(**record["settings"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{config_file} is not a valid run configuration: {error}") from error
-    model, _ = load_trained_model(path)
-    return Run(path, "baseline" if config.baseline else "ss-vae", config, model, record)
+    run_dir = RunDir(path)
+    model = run_dir.load_model()
+    config = run_dir.settings()
+    return Run(run_dir.path, "baseline" if config.baseline else "ss-vae", config, model, run_dir.record())
 
 
 @dataclass(frozen=True)

@@ -5,23 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ssvae_tf.evaluation.evaluate import Evaluation
-
-#: The paper's numbers (paper.md section 4) per data set and model; ``None`` = not reported.
-PAPER_NUMBERS: dict[str, dict[str, dict[str, float | None]]] = {
-    "lines": {
-        "baseline": {"stats_mse_mean": 5.87e-5, "stats_mse_median": 2.74e-5, "pixel_mse_mean": 2.98e-2,
-                     "pixel_mse_median": 2.44e-2, "orientation_pct": None, "line_count_pct": None,
-                     "volume_fraction_diff_mean": None},
-        "ss-vae": {"stats_mse_mean": 2.91e-5, "stats_mse_median": 1.74e-5, "pixel_mse_mean": 1.08e-1,
-                   "pixel_mse_median": 1.08e-1, "orientation_pct": 98.0, "line_count_pct": 63.0,
-                   "volume_fraction_diff_mean": 17.0},
-    },
-    "lines-hard": {
-        "baseline": {"stats_mse_mean": 2.37e-4, "pixel_mse_mean": 6.03e-2},
-        "ss-vae": {"stats_mse_mean": 6.31e-5, "pixel_mse_mean": 1.82e-1},
-    },
-}
-
+from ssvae_tf.paper import PAPER_NUMBERS
 
 def _finite(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
@@ -103,7 +87,8 @@ def comparison_table(summaries: dict[str, dict[str, float]], data: str | None = 
 
 
 def stats_ratio(summaries: dict[str, dict[str, float]]) -> float | None:
-    """SS-VAE / baseline mean statistics error (the paper: 0.50x), if both were evaluated."""
+    """SS-VAE / baseline mean statistics error (see :func:`ssvae_tf.paper.paper_stats_ratio`), if both
+    were evaluated."""
     if "ss-vae" in summaries and "baseline" in summaries:
         return summaries["ss-vae"]["stats_mse_mean"] / summaries["baseline"]["stats_mse_mean"]
     return None

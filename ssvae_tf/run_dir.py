@@ -1,0 +1,220 @@
+"""A training run on disk: :class:`RunDir` is the one reader and writer of its files.
+
+A run directory holds::
+
+    config.json          every setting (TrainConfig), the image shape, the number of
+                         images, the data in words, the loss weights as trained and the
+                         resolved statistics options
+    model.keras          the trained SpatialStatsVAE (Keras' own format)
+    history.csv          per-epoch metrics as Keras' CSVLogger writes them
+    history.json         the same, one list per metric, once the run has finished
+    reconstructions.png  inputs, reconstructions and their statistics
+    backup/              while unfinished: what resuming needs (BackupAndRestore)
+
+``ssvae train --out DIR`` writes one, ``ssvae tune --out T`` writes ``T/best/``;
+``ssvae evaluate`` and ``ssvae export`` read them.  Light at import: the model
+is loaded with Keras only when asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.settings import TrainConfig
+
+
+class RunDir:
+    """One run directory (it need not exist yet).
+
+    Args:
+        path: the directory.
+    """
+
+    CONFIG, MODEL, HISTORY_CSV, HISTORY_JSON = "config.json", "model.keras", "history.csv", "history.json"
+    RECONSTRUCTIONS, BACKUP = "reconstructions.png", "backup"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # ------------------------------------------------------------- paths
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / self.MODEL
+
+    @property
+    def history_csv(self) -> Path:
+        return self.path / self.HISTORY_CSV
+
+    @property
+    def history_json(self) -> Path:
+        return self.path / self.HISTORY_JSON
+
+    @property
+    def reconstructions_png(self) -> Path:
+        return self.path / self.RECONSTRUCTIONS
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.path / self.BACKUP
+
+    # ------------------------------------------------------------- state
+    @property
+    def is_finished(self) -> bool:
+        """A trained model is there and no backup of an unfinished run."""
+        return self.model_file.is_file() and not self.backup_dir.exists()
+
+    @property
+    def is_unfinished(self) -> bool:
+        """A run was started here and can resume."""
+        return self.backup_dir.exists() and self.config_file.is_file()
+
+    # ---------------------------------------------------------- settings
+    def write_settings(self, config: TrainConfig, image_shape, n_images: int, stats_options: dict[str, Any]) -> Path:
+        """Write ``config.json`` (atomically).
+
+        Args:
+            config: the run's settings.
+            image_shape: ``(*spatial, channels)`` of its images.
+            n_images: how many images its data hold.
+            stats_options: the resolved statistics options, JSON form
+                (``StatsOptions.to_json()``).
+        """
+        return write_json(self.config_file, {
+            "settings": config.to_json(),
+            "image_shape": [int(s) for s in image_shape],
+            "n_images": int(n_images),
+            "data_description": config.data_description,
+            "loss_weights": dict(zip(("alpha", "beta", "gamma"), config.loss_weights)),
+            "stats_options": stats_options,
+        })
+
+    def record(self) -> dict[str, Any]:
+        """The whole ``config.json``.
+
+        Raises:
+            ValueError: (one line) if it is missing or not JSON.
+        """
+        if not self.config_file.is_file():
+            raise ValueError(f"{self.path} holds no {self.CONFIG}; expected a run directory written by "
+                             "`ssvae train --out DIR`")
+        try:
+            return json.loads(self.config_file.read_text())
+        except ValueError as error:
+            raise ValueError(f"{self.config_file} is not valid JSON: {error}") from None
+
+    def settings(self) -> TrainConfig:
+        """The recorded :class:`TrainConfig`; a field added since the run was recorded takes its default.
+
+        Raises:
+            ValueError: (one line) if ``config.json`` is missing or not a run configuration.
+        """
+        return TrainConfig.from_mapping(self.recorded_settings(self.record(), self.config_file),
+                                        origin=str(self.config_file))
+
+    @staticmethod
+    def recorded_settings(record: Any, origin: str | os.PathLike) -> dict[str, Any]:
+        """The ``{field: value}`` settings of a ``config.json`` record read from ``origin``.
+
+        Raises:
+            ValueError: (one line) if ``record`` is not a run configuration.
+        """
+        settings = record.get("settings") if isinstance(record, dict) else None
+        if not isinstance(settings, dict):
+            raise ValueError(f"{origin} is not a valid run configuration: it holds no table of settings")
+        return settings
+
+    # ------------------------------------------------------------- model
+    def save_model(self, model) -> Path:
+        """Write ``model.keras`` atomically."""
+        return atomic_write(self.model_file, model.save)
+
+    def load_model(self):
+        """The trained :class:`~ssvae_tf.model.SpatialStatsVAE` of a finished run.
+
+        Raises:
+            ValueError: (one line) if there is no finished model or it cannot be read.
+        """
+        if not self.model_file.is_file():
+            raise ValueError(f"{self.path} is not a finished run directory: it holds no {self.MODEL} "
+                             "(train one with `ssvae train --out DIR`)")
+        return load_model(self.model_file)
+
+    # ----------------------------------------------------------- history
+    def read_history(self) -> dict[str, list[float]]:
+        """Per-epoch metrics from ``history.csv``, keeping the last row of each epoch (a resumed run
+        may log an epoch twice)."""
+        with open(self.history_csv, newline="") as handle:
+            rows = {int(row["epoch"]): row for row in csv.DictReader(handle)}
+        history: dict[str, list[float]] = {}
+        for epoch in sorted(rows):
+            for key, value in rows[epoch].items():
+                if key != "epoch":
+                    history.setdefault(key, []).append(float(value))
+        return history
+
+    def write_history(self, history: dict[str, list[float]]) -> None:
+        """Write ``history.json`` and, unless it is there already, ``history.csv`` (atomically)."""
+        if not self.history_csv.is_file():
+            names = sorted(history)
+            epochs = len(next(iter(history.values()), []))
+            lines = [",".join(["epoch", *names])]
+            lines += [",".join([str(epoch), *(repr(float(history[name][epoch])) for name in names)])
+                      for epoch in range(epochs)]
+            text = "\n".join(lines) + "\n"
+            atomic_write(self.history_csv, lambda tmp: tmp.write_text(text))
+        write_json(self.history_json, history)
+
+    def drop_partial_history_row(self) -> None:
+        """Cut a row of ``history.csv`` that a kill left half-written, so resumed epochs append cleanly."""
+        if not self.history_csv.exists():
+            return
+        text = self.history_csv.read_text()
+        if text and not text.endswith("\n"):
+            complete = text[: text.rfind("\n") + 1]
+            atomic_write(self.history_csv, lambda tmp: tmp.write_text(complete))
+
+
+def load_model(path: str | os.PathLike):
+    """A trained :class:`~ssvae_tf.model.SpatialStatsVAE` from a run directory or a ``.keras`` file.
+
+    The same as ``keras.models.load_model(path)`` on the file, with one-line
+    errors.
+
+    Raises:
+        ValueError: (one line) if ``path`` is neither, or holds no SpatialStatsVAE.
+    """
+    import keras
+
+    from ssvae_tf.model import SpatialStatsVAE
+
+    path = Path(path)
+    model_file = RunDir(path).model_file if path.is_dir() else path
+    if not model_file.is_file() or model_file.suffix != ".keras":
+        raise ValueError(f"{path} is neither a run directory holding {RunDir.MODEL} nor a .keras file")
+    try:
+        model = keras.saving.load_model(model_file)
+    except (ValueError, OSError, TypeError) as error:
+        raise ValueError(f"cannot load {model_file}: {' '.join(str(error).split())}") from None
+    if not isinstance(model, SpatialStatsVAE):
+        raise ValueError(f"{model_file} holds a {type(model).__name__}, expected a SpatialStatsVAE")
+    return model
+
+
+def data_description(path: str | os.PathLike) -> str | None:
+    """What the model at ``path`` (a run directory or the ``.keras`` file in one) was trained on,
+    from its run's ``config.json``; ``None`` when there is no run record beside it."""
+    path = Path(path)
+    run = RunDir(path if path.is_dir() else path.parent)
+    return run.record().get("data_description") if run.config_file.is_file() else None

@@ -1,0 +1,89 @@
+"""RunDir: the one reader and writer of a run directory; load_model as Keras users load models."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import TINY
+
+from ssvae_tf.run_dir import RunDir, data_description, load_model
+
+
+def test_settings_round_trip_and_record(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.write_settings(TINY, (32, 32, 1), 48, {"scale": 0.1})
+    assert run.settings() == TINY
+    record = run.record()
+    assert record["image_shape"] == [32, 32, 1] and record["n_images"] == 48
+    assert record["data_description"] == TINY.data_description
+    assert record["loss_weights"] == {"alpha": 1.0, "beta": 1.0, "gamma": 0.0}
+    assert not run.is_finished and not run.is_unfinished
+
+
+def test_a_record_older_than_a_setting_takes_its_default(tmp_path):
+    run = RunDir(tmp_path)
+    settings = dataclasses.asdict(TINY)
+    del settings["indicator"]
+    run.config_file.write_text(json.dumps({"settings": settings}))
+    assert run.settings() == TINY
+
+
+@pytest.mark.parametrize("content, message", [(None, "holds no config.json"), ("{", "not valid JSON"),
+                                              ('{"image_shape": []}', "not a valid run configuration")])
+def test_bad_records_are_one_line_errors(tmp_path, content, message):
+    run = RunDir(tmp_path)
+    if content is not None:
+        run.config_file.write_text(content)
+    with pytest.raises(ValueError, match=message) as error:
+        run.settings()
+    assert "\n" not in str(error.value)
+
+
+def test_history_keeps_the_last_row_of_each_epoch_and_cuts_a_partial_row(tmp_path):
+    run = RunDir(tmp_path)
+    run.history_csv.write_text("epoch,loss\n0,2.0\n1,1.5\n1,1.4\n2,1.")
+    run.drop_partial_history_row()
+    assert run.history_csv.read_text() == "epoch,loss\n0,2.0\n1,1.5\n1,1.4\n"
+    assert run.read_history() == {"loss": [2.0, 1.4]}
+
+
+def test_write_history_writes_both_forms_when_there_is_no_csv(tmp_path):
+    run = RunDir(tmp_path)
+    history = {"loss": [2.0, 1.25], "val_loss": [2.5, 1.5]}
+    run.write_history(history)
+    assert run.read_history() == history
+    assert json.loads(run.history_json.read_text()) == history
+
+
+@pytest.mark.slow
+def test_load_model_of_a_run_or_a_file_and_its_errors(tiny_runs, tmp_path):
+    model = load_model(tiny_runs / "ss")
+    assert type(model).__name__ == "SpatialStatsVAE" and model.latent_dim == TINY.latent_dim
+    assert load_model(tiny_runs / "ss" / "model.keras").latent_dim == TINY.latent_dim
+    assert RunDir(tiny_runs / "ss").is_finished
+    assert data_description(tiny_runs / "ss" / "model.keras") == TINY.data_description
+    assert data_description(tmp_path / "nothing.keras") is None
+    with pytest.raises(ValueError, match="neither a run directory"):
+        load_model(tmp_path)
+    with pytest.raises(ValueError, match="holds no model.keras"):
+        RunDir(tmp_path).load_model()
+
+
+@pytest.mark.slow
+def test_keras_load_model_works_after_a_plain_import_in_a_fresh_process(tiny_runs):
+    """``import ssvae_tf`` registers the model with Keras, whichever of the two is imported first."""
+    path = str(tiny_runs / "ss" / "model.keras")
+    for imports in ("import ssvae_tf, keras", "import keras, ssvae_tf"):
+        code = (f"{imports}; import sys; m = keras.models.load_model({path!r}); "
+                "print(type(m).__name__, m.latent_dim, 'tensorflow' in sys.modules)")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.split() == ["SpatialStatsVAE", str(TINY.latent_dim), "True"]
+
+
+def test_import_ssvae_tf_stays_light():
+    code = "import ssvae_tf, sys; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
