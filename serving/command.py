@@ -1,15 +1,17 @@
 """``ssvae export | serve | encode | decode``: the serving commands of the ``ssvae`` tool.
 
-``ssvae_tf.cli`` calls ``configure_<command>(parser)`` to add the options and
-``run_<command>(args)`` to run.  Module-level imports stay light (no
-TensorFlow, no gRPC): each ``run_*`` imports what it needs.  Bad input raises
-``ValueError``/``OSError`` with a one-line message; the CLI prints it and exits 2.
+Declared as :class:`ssvae_tf.commands.Command` values in ``COMMANDS``.
+Module-level imports stay light (no TensorFlow, no gRPC): each ``run_*``
+imports what it needs.  Bad input raises ``ValueError``/``OSError`` with a
+one-line message; the CLI prints it and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from ssvae_tf.commands import Command
 
 _MIB = 1024 * 1024
 
@@ -22,16 +24,16 @@ def configure_export(parser: argparse.ArgumentParser) -> None:
                         help="export root: gets ssvae_encoder/<version>/, ssvae_decoder/<version>/, models.config")
     parser.add_argument("--version", type=int, default=None,
                         help="version number (default: one more than the highest in EXPORT_ROOT)")
-    parser.add_argument("--encoder-name", default="ssvae_encoder", help="encoder model name (default %(default)s)")
-    parser.add_argument("--decoder-name", default="ssvae_decoder", help="decoder model name (default %(default)s)")
+    parser.add_argument("--encoder-name", default="ssvae_encoder", help="encoder model name")
+    parser.add_argument("--decoder-name", default="ssvae_decoder", help="decoder model name")
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from ssvae_tf.export import export_for_serving, load_trained_model
+    from ssvae_tf.export import export_for_serving
+    from ssvae_tf.run_dir import data_description, load_model
 
-    model, description = load_trained_model(args.model)
-    result = export_for_serving(model, args.out, args.version, encoder_name=args.encoder_name,
-                                decoder_name=args.decoder_name, data_description=description)
+    result = export_for_serving(load_model(args.model), args.out, args.version, encoder_name=args.encoder_name,
+                                decoder_name=args.decoder_name, data_description=data_description(args.model))
     print(f"exported version {result.version}:\n  {result.encoder_path}\n  {result.decoder_path}\n"
           f"  {result.models_config}\n  {result.record}")
 
@@ -41,13 +43,11 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", required=True, metavar="EXPORT_ROOT|models.config",
                         help="export root to serve (new versions are picked up while running), "
                              "or a TF Serving models.config")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
-    parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500; 0 picks a free one)")
-    parser.add_argument("--max-message-mb", type=float, default=64.0,
-                        help="largest request/response in MiB (default 64)")
-    parser.add_argument("--workers", type=int, default=8, help="threads answering requests (default 8)")
-    parser.add_argument("--poll-seconds", type=float, default=1.0,
-                        help="how often to look for new versions (default 1)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1: loopback only)")
+    parser.add_argument("--port", type=int, default=8500, help="gRPC port (0 picks a free one)")
+    parser.add_argument("--max-message-mb", type=float, default=64.0, help="largest request/response in MiB")
+    parser.add_argument("--workers", type=int, default=8, help="threads answering requests")
+    parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions, in s")
 
 
 def run_serve(args: argparse.Namespace) -> None:
@@ -77,16 +77,15 @@ def run_serve(args: argparse.Namespace) -> None:
 
 # -------------------------------------------------------- encode, decode
 def _add_client_arguments(parser: argparse.ArgumentParser, model_flag: str, default_model: str) -> None:
-    parser.add_argument("--server", default="localhost:8500", metavar="HOST:PORT",
-                        help="TF Serving gRPC endpoint (default localhost:8500)")
-    parser.add_argument(model_flag, default=default_model, help="model name (default %(default)s)")
+    parser.add_argument("--server", default="localhost:8500", metavar="HOST:PORT", help="TF Serving gRPC endpoint")
+    parser.add_argument(model_flag, default=default_model, help="model name")
     parser.add_argument("--model-version", type=int, default=None, help="model version (default: the highest)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
-    parser.add_argument("--batch-size", type=int, default=256, help="most items per request (default 256)")
-    parser.add_argument("--max-message-mb", type=float, default=64.0, help="largest message in MiB (default 64)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--batch-size", type=int, default=256, help="most items per request")
+    parser.add_argument("--max-message-mb", type=float, default=64.0, help="largest message in MiB")
     parser.add_argument("--tls", action="store_true", help="connect with TLS (system root certificates)")
     parser.add_argument("--tls-ca", metavar="PEM", default=None,
-                        help="connect with TLS, trusting the certificates in this PEM file")
+                        help="connect with TLS, trusting the certificates in this PEM file (default: no TLS)")
 
 
 def _client(args: argparse.Namespace, **names: str):
@@ -127,9 +126,11 @@ def run_encode(args: argparse.Namespace) -> None:
 
 def configure_decode(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("z", help="latent vectors: .npy (n, latent_dim), or the .npz of `ssvae encode`")
-    parser.add_argument("--out", default=None, help="images.npy: the decoded images (n, H, W, 1) in (0, 1)")
+    parser.add_argument("--out", default=None,
+                        help="images.npy: the decoded images (n, H, W, 1) in (0, 1) (default: none; give "
+                             "--out and/or --png)")
     parser.add_argument("--png", default=None, metavar="FOLDER",
-                        help="also (or instead) write one PNG per image into this new folder")
+                        help="also (or instead) write one PNG per image into this new folder (default: none)")
     _add_client_arguments(parser, "--decoder", "ssvae_decoder")
 
 
@@ -147,5 +148,13 @@ def run_decode(args: argparse.Namespace) -> None:
         written.append(str(files.save_array(out, images)))
     if args.png is not None:
         files.save_pngs(args.png, images)
-        written.append(f"{args.png}/ ({len(images)} PNG files)")
+        written.append(f"{Path(args.png)}/ ({len(images)} PNG files)")
     print(f"decoded {len(z)} latent vectors into {' and '.join(written)}")
+
+
+COMMANDS = (
+    Command("export", "export the encoder and decoder as TF Serving SavedModels", configure_export, run_export),
+    Command("serve", "serve exported models over gRPC (a local TF Serving stand-in)", configure_serve, run_serve),
+    Command("encode", "encode images through a TF Serving gRPC endpoint", configure_encode, run_encode),
+    Command("decode", "decode latent vectors through a TF Serving gRPC endpoint", configure_decode, run_decode),
+)

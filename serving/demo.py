@@ -31,12 +31,13 @@ def export_and_serve_roundtrip(model_path: str | os.PathLike, export_root: str |
     from serving.client import SSVAEClient
     from serving.server import start_server
     from ssvae_tf.data import generate_lines
-    from ssvae_tf.export import export_for_serving, load_trained_model
+    from ssvae_tf.export import export_for_serving
+    from ssvae_tf.run_dir import data_description, load_model
 
-    model, description = load_trained_model(model_path)
+    model = load_model(model_path)
     if len(model.image_shape) != 3 or model.image_shape[-1] != 1:
         raise ValueError(f"the serving demo needs a 2-D single-channel model, got image shape {model.image_shape}")
-    result = export_for_serving(model, export_root, data_description=description)
+    result = export_for_serving(model, export_root, data_description=data_description(model_path))
     images = generate_lines(n_images, model.image_shape[:2], seed=seed, progress=False).images
     with start_server(export_root, port=0) as server, SSVAEClient(server.target, timeout=60.0) as client:
         z_mean, _ = client.encode(images)

@@ -1,23 +1,32 @@
-"""Optional progress bar for loops over many images."""
+"""Progress bars for long loops, shown only on a terminal."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
-
-import keras
 
 #: Loops over fewer items than this never show a progress bar.
 MIN_ITEMS_FOR_PROGRESS = 200
 
 
+def on_terminal(requested: bool) -> bool:
+    """Whether to show progress: asked for, and standard output is a terminal (a redirected log gets
+    no bars and no cursor escapes)."""
+    return bool(requested) and sys.stdout.isatty()
+
+
 def progress_range(n: int, progress: bool) -> Iterator[int]:
     """Yield ``0, 1, ..., n - 1``, showing a ``keras.utils.Progbar`` while doing so.
 
-    The bar is shown only when ``progress`` is true and ``n`` is at least
-    ``MIN_ITEMS_FOR_PROGRESS``; it advances after the caller has finished with
-    each yielded index.
+    The bar is shown only when ``progress`` is true, standard output is a
+    terminal and ``n`` is at least ``MIN_ITEMS_FOR_PROGRESS``; it advances
+    after the caller has finished with each yielded index.
     """
-    bar = keras.utils.Progbar(n) if progress and n >= MIN_ITEMS_FOR_PROGRESS else None
+    bar = None
+    if on_terminal(progress) and n >= MIN_ITEMS_FOR_PROGRESS:
+        import keras
+
+        bar = keras.utils.Progbar(n)
     for i in range(n):
         yield i
         if bar is not None:

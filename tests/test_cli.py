@@ -1,5 +1,7 @@
-"""The ``ssvae`` command: train end to end, resume after a kill, demo, one-line errors."""
+"""The ``ssvae`` command: a light parser, help and defaults for every option, settings from a preset or a
+file, training end to end, resume after a kill, the demo, no TensorFlow log lines, one-line errors."""
 
+import argparse
 import csv
 import os
 import signal
@@ -11,12 +13,85 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae_tf.cli import main
+from ssvae_tf.cli import COMMANDS, build_parser, main
+from ssvae_tf.commands import train_config_from
+from ssvae_tf.presets import preset
+from ssvae_tf.settings import TrainConfig
 
 TINY_ARGS = ["--image-size", "32", "--n-images", "48", "--batch-size", "16", "--filters", "4",
              "--hidden-units", "16", "--latent-dim", "2", "--quiet"]
+#: What TensorFlow's C++ logging prints at start-up unless it is quieted.
+TF_LOG_MARKERS = ("I0000", "W0000", "E0000", "absl::InitializeLog", "cuda", "oneDNN", "cpu_feature_guard")
 
 
+def _subparsers():
+    parser = build_parser()
+    choices = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    return parser, choices
+
+
+def test_building_every_parser_and_its_help_imports_no_tensorflow():
+    code = ("import sys; from ssvae_tf.cli import build_parser; import argparse; p = build_parser(); "
+            "p.format_help(); [s.format_help() for a in p._actions if isinstance(a, argparse._SubParsersAction) "
+            "for s in a.choices.values()]; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'grpc', 'keras_tuner', "
+            "'matplotlib', 'skimage'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_command_is_registered_once_and_every_option_has_help_and_its_default():
+    parser, subparsers = _subparsers()
+    assert list(subparsers) == [command.name for command in COMMANDS]
+    assert set(subparsers) == {"train", "evaluate", "demo", "tune", "export", "serve", "encode", "decode"}
+    for name, subparser in subparsers.items():
+        for action in subparser._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            assert action.help, f"ssvae {name} {action.option_strings[0]} has no help"
+            shown = subparser._get_formatter()._get_help_string(action)
+            flag = action.nargs == 0 and action.default in (False, argparse.SUPPRESS)
+            assert flag or action.required or "default" in shown, f"ssvae {name} {action.option_strings[0]}: {shown}"
+
+
+def test_version_and_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("ssvae-tf ")
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["train", "--latent-dim", "many", "--out", "x"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("ssvae train: error: argument --latent-dim: invalid int value: 'many'")
+
+
+def test_settings_come_from_the_flags_a_preset_or_a_file_with_flags_on_top(tmp_path):
+    parser = build_parser()
+    args = parser.parse_args(["train", "--out", "x", "--latent-dim", "4", "--shift-augment"])
+    assert train_config_from(args) == TrainConfig(latent_dim=4, shift_augment=True)
+    args = parser.parse_args(["train", "--out", "x", "--preset", "ours", "--epochs", "2", "--image-size", "32"])
+    assert train_config_from(args) == preset("ours", epochs=2, image_size=32)
+    args = parser.parse_args(["train", "--out", "x", "--preset", "paper", "--baseline"])
+    assert train_config_from(args) == preset("paper", baseline=True)
+    (tmp_path / "settings.toml").write_text('latent_dim = 5\nshift_augment = true\nbeta = 0.01\n')
+    args = parser.parse_args(["train", "--out", "x", "--config", str(tmp_path / "settings.toml"), "--beta", "0.1",
+                              "--no-shift-augment"])
+    assert train_config_from(args) == TrainConfig(latent_dim=5, beta=0.1, shift_augment=False)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--out", "x", "--preset", "ours", "--config", "settings.toml"])
+
+
+@pytest.mark.slow
+def test_a_run_trains_again_from_its_own_config_json(tmp_path, capsys):
+    assert main(["train", *TINY_ARGS, "--epochs", "1", "--out", str(tmp_path / "first")]) == 0
+    assert main(["train", "--config", str(tmp_path / "first" / "config.json"), "--quiet",
+                 "--out", str(tmp_path / "second")]) == 0
+    first, second = ((tmp_path / name / "config.json").read_text() for name in ("first", "second"))
+    assert first == second
+
+
+@pytest.mark.slow
 def test_train_end_to_end(tmp_path, capsys):
     assert main(["train", *TINY_ARGS, "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
     assert "finished" in capsys.readouterr().out
@@ -29,6 +104,17 @@ def epochs_logged(csv_path):
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
+def test_no_tensorflow_log_line_on_the_terminal(tmp_path):
+    command = [sys.executable, "-m", "ssvae_tf.cli", "train", *TINY_ARGS, "--epochs", "1", "--out", str(tmp_path)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert not [marker for marker in TF_LOG_MARKERS if marker in output], output[-3000:]
+
+
+@pytest.mark.slow
 def test_resume_after_the_process_is_killed(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "ssvae_tf.cli", "train", "--image-size", "32", "--n-images", "600",
@@ -56,6 +142,7 @@ def test_resume_after_the_process_is_killed(tmp_path):
     assert (out / "model.keras").exists() and not (out / "backup").exists()
 
 
+@pytest.mark.slow
 def test_demo_writes_the_comparison_and_figures(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--n-images", "64"]) == 0
     printed = capsys.readouterr().out
@@ -91,6 +178,7 @@ def test_bad_input_prints_one_line_and_exits_nonzero(tmp_path, capsys, arguments
     assert message in err
 
 
+@pytest.mark.slow
 def test_finished_run_is_refused_with_one_line(tmp_path, capsys):
     run = str(tmp_path / "run")
     assert main(["train", *TINY_ARGS, "--epochs", "1", "--out", run]) == 0

@@ -1,5 +1,7 @@
 """Tests of the synthetic line images (ssvae_tf.data.lines)."""
 
+import sys
+
 import numpy as np
 import pytest
 from skimage.measure import label, regionprops
@@ -100,7 +102,10 @@ def test_seeded_reproducibility():
     assert not np.array_equal(a.images, c.images)
 
 
-def test_progress_bar_only_for_many_images(capsys):
+def test_progress_bar_only_for_many_images_on_a_terminal(capsys, monkeypatch):
+    generate_lines(200, 16, seed=0)
+    assert capsys.readouterr().out == ""  # not a terminal: no bar
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     generate_lines(5, 16, seed=0)
     assert capsys.readouterr().out == ""
     generate_lines(200, 16, seed=0)

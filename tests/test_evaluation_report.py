@@ -1,31 +1,21 @@
-"""``ssvae evaluate`` end to end on tiny runs, its errors, and the training presets."""
+"""``ssvae evaluate`` end to end on tiny runs, and its errors."""
 
-import argparse
 import json
 import shutil
 
 import pytest
+from conftest import run_command
 
-from ssvae_tf.evaluate_command import configure_evaluate, run_evaluate
-from ssvae_tf.presets import preset, scaled_beta
-from ssvae_tf.training import TrainConfig, train
-
-TINY = TrainConfig(data="lines", image_size=32, n_images=48, epochs=1, batch_size=16, filters=4,
-                   hidden_units=16, latent_dim=2, seed=0)
+pytestmark = pytest.mark.slow  # end to end: every test evaluates trained runs
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    train(TINY, root / "ss", verbose=0)
-    train(TrainConfig(**{**TINY.__dict__, "baseline": True}), root / "base", verbose=0)
-    return root
+@pytest.fixture
+def runs(tiny_runs):
+    return tiny_runs
 
 
 def _evaluate(*argv):
-    parser = argparse.ArgumentParser()
-    configure_evaluate(parser)
-    run_evaluate(parser.parse_args(list(argv)))
+    run_command("evaluate", *argv)
 
 
 def test_evaluate_writes_every_file(runs, tmp_path, capsys):
@@ -42,6 +32,23 @@ def test_evaluate_writes_every_file(runs, tmp_path, capsys):
     assert rows[0].startswith("model,data_index,pixel_mse,stats_mse,volume_fraction_diff_pct")
     assert len(rows) == 1 + 2 * 10   # 48 images, 30 % = 14 validation, the first 10 per model
     assert "| stats MSE mean / median |" in capsys.readouterr().out
+
+
+def test_metrics_csv_reads_back_and_redraws_the_metric_figures(runs, tmp_path):
+    from ssvae_tf.evaluation import compare_runs, read_metrics_csv, redraw_metric_figures, summarise
+
+    out = tmp_path / "report"
+    comparison = compare_runs(runs / "ss", runs / "base", out, n_images=10, progress=False)
+    read_back = {evaluation.label: summarise(evaluation) for evaluation in read_metrics_csv(out / "metrics.csv")}
+    assert set(read_back) == set(comparison.summaries)
+    for label, summary in comparison.summaries.items():
+        for key, value in summary.items():
+            assert read_back[label][key] == pytest.approx(value, rel=1e-5, nan_ok=True), (label, key)
+    for name in ("error_histograms.png", "volume_fraction.png", "line_counts.png"):
+        (out / name).unlink()
+    redraw_metric_figures(out)
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG"
+               for name in ("error_histograms.png", "volume_fraction.png", "line_counts.png"))
 
 
 def test_a_run_without_a_model_is_one_clear_error(runs, tmp_path):
@@ -74,18 +81,3 @@ def test_runs_on_different_data_are_refused(runs, tmp_path):
     other = copy_run_with(runs / "base", tmp_path / "other", seed=1)
     with pytest.raises(ValueError, match="other data"):
         _evaluate("--model", str(runs / "ss"), "--baseline", str(other), "--out", str(tmp_path / "r"))
-
-
-def test_presets():
-    paper = preset("paper")
-    assert (paper.image_size, paper.beta, paper.alpha, paper.latent_dim, paper.batch_size, paper.seed) == (
-        224, 1.0, 1.0, 9, 32, 125)
-    assert preset("paper", baseline=True).epochs == 400 and paper.epochs == 1500
-    assert preset("ours").beta == scaled_beta(64) == 0.001
-    assert preset("ours", image_size=32).beta == scaled_beta(32) == 0.00025
-    assert scaled_beta(128) == 0.004
-    assert preset("ours", baseline=True, data="lines-hard").loss_weights == (0.0, 0.001, 1.0)
-    with pytest.raises(ValueError, match="preset must be one of"):
-        preset("mine")
-    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
-        preset("ours", epoch=3)

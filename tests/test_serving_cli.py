@@ -60,6 +60,7 @@ def wait_for(lines: queue.Queue, pattern: str, seconds: float = 60.0) -> re.Matc
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.slow
 def test_serve_answers_encode_and_decode_and_stops_cleanly(export_root, model, tmp_path, capsys, stop_signal):
     process = subprocess.Popen(
         [sys.executable, "-m", "ssvae_tf.cli", "serve", "--models", str(export_root), "--port", "0"],
@@ -128,6 +129,7 @@ def test_command_defaults_are_the_export_names():
     assert (names["encoder_name"], names["decoder_name"]) == (export.ENCODER_MODEL, export.DECODER_MODEL)
 
 
+@pytest.mark.slow
 def test_demo_roundtrip_exports_serves_and_matches_keras(model, tmp_path, capsys):
     from serving.demo import SERVING_README, export_and_serve_roundtrip
 

@@ -1,7 +1,7 @@
-"""``python -m tuning``: the same as ``ssvae tune``."""
+"""``python -m tuning ...``: the same as ``ssvae tune ...``."""
 
 import sys
 
-from tuning.command import main
+from ssvae_tf.cli import main
 
-sys.exit(main())
+sys.exit(main(["tune", *sys.argv[1:]]))

@@ -1,7 +1,7 @@
-"""``ssvae tune``: run, resume or join a KerasTuner search (also ``python -m tuning``).
+"""``ssvae tune``: run, resume or join a KerasTuner search (``python -m tuning`` is the same).
 
-Only the standard library is imported here; TensorFlow and KerasTuner load
-when the command runs.
+Light at import (see :mod:`ssvae_tf.commands`); TensorFlow and KerasTuner
+load when the command runs.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sys
+
+from ssvae_tf.commands import Command
 
 #: Command-line flags that override one config key: flag dest -> (table, key).
 FLAG_KEYS = {
@@ -31,29 +32,32 @@ def configure_tune(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Search latent size and the loss weights alpha/beta with KerasTuner. The objective is a "
                           "validation metric that does not depend on alpha/beta (see tuning/README.md).")
     parser.add_argument("--config", default="lines",
-                        help="a built-in config (lines, microstructure) or a .toml/.json file (default: lines)")
+                        help="a built-in config (lines, microstructure, demo) or a .toml/.json file")
     parser.add_argument("--out", required=True,
                         help="search directory; run the same command again to resume an interrupted search")
     group = parser.add_argument_group("overrides of the config")
-    group.add_argument("--data", help="lines | lines-hard | microstructure | PATH")
-    group.add_argument("--image-size", type=int, help="side of the generated images in px")
-    group.add_argument("--n-images", type=int, help="number of generated images")
-    group.add_argument("--batch-size", type=int)
-    group.add_argument("--tuner", help="random | bayesian | hyperband")
-    group.add_argument("--objective", help="val_stats_distance | val_prior_stats_distance | val_combined")
-    group.add_argument("--max-trials", type=int)
-    group.add_argument("--executions-per-trial", type=int)
-    group.add_argument("--epochs", type=int, help="epochs per trial (hyperband: of the longest trial)")
-    group.add_argument("--seed", type=int)
+    group.add_argument("--data", help="lines | lines-hard | microstructure | PATH (default: the config\'s)")
+    group.add_argument("--image-size", type=int, help="side of the generated images in px (default: the config\'s)")
+    group.add_argument("--n-images", type=int, help="number of generated images (default: the config\'s)")
+    group.add_argument("--batch-size", type=int, help="images per batch (default: the config\'s)")
+    group.add_argument("--tuner", help="random | bayesian | hyperband (default: the config\'s)")
+    group.add_argument("--objective", help="val_stats_distance | val_prior_stats_distance | val_combined (default: the config\'s)")
+    group.add_argument("--max-trials", type=int, help="trials in all (hyperband: an upper bound) (default: the config\'s)")
+    group.add_argument("--executions-per-trial", type=int, help="trainings per trial, metrics averaged (default: the config\'s)")
+    group.add_argument("--epochs", type=int, help="epochs per trial (hyperband: of the longest trial) (default: the config\'s)")
+    group.add_argument("--seed", type=int, help="seed of the data split, the search and the weights (default: the config\'s)")
     group.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
                        help="any other config key, VALUE in TOML syntax, e.g. --set space.beta.max=0.5 "
-                            "or --set 'space.filters={values=[16,32]}' (repeatable)")
+                            "or --set 'space.filters={values=[16,32]}' (repeatable; default: none)")
     group = parser.add_argument_group("distributed tuning (KerasTuner's chief oracle and workers)")
     group.add_argument("--distributed", choices=["chief", "worker"],
-                       help="serve the oracle (chief) or run trials for it (worker); all share --out")
-    group.add_argument("--oracle-ip", default=None, help="address of the chief (default 127.0.0.1)")
-    group.add_argument("--oracle-port", type=int, default=None, help="port of the chief's oracle")
-    group.add_argument("--worker-id", default=None, help="unique id of this worker (default: host-pid)")
+                       help="serve the oracle (chief) or run trials for it (worker); all share --out "
+                            "(default: a search in this process alone)")
+    group.add_argument("--oracle-ip", default=None,
+                       help="address of the chief (default: $KERASTUNER_ORACLE_IP or 127.0.0.1)")
+    group.add_argument("--oracle-port", type=int, default=None,
+                       help="port of the chief's oracle (default: $KERASTUNER_ORACLE_PORT)")
+    group.add_argument("--worker-id", default=None, help="unique id of this worker (default: worker-HOST-PID)")
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier search in --out")
     parser.add_argument("--quiet", action="store_true", help="no per-trial output, only the final lines")
 
@@ -107,21 +111,10 @@ def run_tune(args: argparse.Namespace) -> None:
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: no trials left; the chief writes the results", flush=True)
     elif args.quiet:
         best = summary.best
-        print(f"best trial {best['trial_id']}: {summary.objective}={best['objective']:.4g}; results in {args.out}")
+        print(f"best trial {best['trial']}: {summary.objective}={best['objective']:.4g}; results in {args.out}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tuning ...``: the same as ``ssvae tune ...``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = argparse.ArgumentParser(prog="ssvae tune")
-    configure_tune(parser)
-    args = parser.parse_args(argv)
-    try:
-        run_tune(args)
-    except (ValueError, OSError) as exc:
-        print(f"ssvae: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ssvae: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    return 0
+COMMANDS = (
+    Command("tune", "search latent size and alpha/beta (and any training setting) with KerasTuner",
+            configure_tune, run_tune),
+)

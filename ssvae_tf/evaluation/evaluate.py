@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ssvae_tf._progress import on_terminal
 from ssvae_tf.evaluation.line_measurement import LineMeasurement, measure_lines
 from ssvae_tf.evaluation.metrics import (
     line_statistics,
@@ -79,7 +80,7 @@ def evaluate_model(
         lines: also count lines and measure orientations (line data only).
         progress: progress bars for the long parts.
     """
-    verbose = 1 if progress else 0
+    verbose = 1 if on_terminal(progress) else 0
     if progress:
         print(f"[{label}] reconstructing {len(validation_images)} images")
     recon = reconstruct(model, validation_images, verbose)

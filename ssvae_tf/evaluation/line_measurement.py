@@ -29,7 +29,7 @@ import numpy as np
 from skimage.measure import label
 
 from ssvae_tf.data import HORIZONTAL, VERTICAL
-from ssvae_tf.data._progress import progress_range
+from ssvae_tf._progress import progress_range
 from ssvae_tf.evaluation.metrics import black_mask
 
 #: Orientation of an image without black pixels (or with no dominant direction).

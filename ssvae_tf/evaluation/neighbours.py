@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssvae_tf.data._progress import progress_range
+from ssvae_tf._progress import progress_range
 
 _MATRIX_ELEMENTS = 1 << 24
 
