@@ -29,8 +29,16 @@ def test_defaults_and_fixed_entries():
     assert config.space["latent_dim"].kind == "choice" and config.space["latent_dim"].values == (4, 8)
     assert config.space["alpha"].kind == "fixed" and config.space["alpha"].value == 2.0
     assert config.space["beta"].kind == "fixed"  # min == max
-    assert config.space["depth"].value == "auto"
+    assert "depth" not in config.space  # a field left out keeps its TrainConfig default
     assert config.searched == ["latent_dim"]
+
+
+def test_any_training_option_can_be_fixed_or_chosen():
+    config = parse_config({"space": {"indicator": {"values": ["soft", "linear"]}, "shift_augment": True,
+                                     "baseline": {"values": [True, False]}, "data_loss": "mse", "gamma": 0.0}})
+    assert config.space["indicator"].values == ("soft", "linear")
+    assert config.space["shift_augment"].value is True and config.space["data_loss"].value == "mse"
+    assert sorted(config.searched) == ["baseline", "indicator"]
 
 
 def test_command_line_overrides(tmp_path):
@@ -63,7 +71,11 @@ BAD_CONFIGS = [
     ({"space": {"latent_size": 8}}, r"\[space\] has unknown key 'latent_size'"),
     ({"space": {"beta": {"min": 1.0, "max": 0.1, "sampling": "log"}}}, r"\[space\] beta has an empty range"),
     ({"space": {"latent_dim": {"values": []}}}, r"\[space\] latent_dim has an empty choice"),
-    ({"space": {"alpha": {"min": 0.0, "max": 1.0}}}, r"\[space\] alpha min must be > 0"),
+    ({"space": {"alpha": {"min": 0.0, "max": 1.0, "sampling": "log"}}}, r"alpha has log sampling from min 0.0"),
+    ({"space": {"alpha": {"min": -1.0, "max": 1.0}}}, r"\[space\] alpha min alpha must be a finite number >= 0"),
+    ({"space": {"indicator": "hard"}}, r"\[space\] indicator indicator must be one of"),
+    ({"space": {"shift_augment": {"min": 0, "max": 1}}}, r"shift_augment must be a bool or \{ values"),
+    ({"space": {"data_loss": 3}}, r"\[space\] data_loss must be a str, got 3"),
     ({"space": {"beta": {"min": 0.1, "max": 1.0, "sampling": "cubic"}}}, r"sampling must be one of"),
     ({"space": {"latent_dim": {"min": 2.5, "max": 8}}}, r"latent_dim min must be an integer"),
     ({"search": {"objective": "val_accuracy"}}, r"objective must be one of"),
@@ -92,14 +104,12 @@ def test_unknown_config_name_and_invalid_toml(tmp_path):
         load_config(broken)
 
 
-def test_cli_prints_one_error_line_and_exits_2_without_loading_tensorflow(tmp_path):
+@pytest.mark.slow
+def test_python_m_tuning_prints_one_error_line_and_exits_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[search]\ntuner = "grid"\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c",
-                             "import sys, tuning.command as c; code = c.main(sys.argv[1:]); "
-                             "assert 'tensorflow' not in sys.modules; sys.exit(code)",
-                             "--config", str(bad), "--out", str(tmp_path / "out")],
+    result = subprocess.run([sys.executable, "-m", "tuning", "--config", str(bad), "--out", str(tmp_path / "out")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -2,8 +2,10 @@
 SIGKILL, and distributed over a chief and two workers.  Tiny data and models throughout."""
 
 import csv
+import dataclasses
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,10 +17,15 @@ import keras
 import keras_tuner
 import pytest
 
+from conftest import run_command
+
 from ssvae_tf.data import generate_lines, make_dataset
-from tuning.config import parse_config
+from ssvae_tf.run_dir import RunDir
+from ssvae_tf.training import build_model
+from tuning.config import SPACE_KEYS, parse_config
 from tuning.hypermodel import SpatialStatsHyperModel
 from tuning.objectives import CombinedObjective, tuner_objective
+from tuning.search import base_config
 
 ROOT = Path(__file__).resolve().parents[1]
 # KerasTuner 1.4.8's oracle lock uses deprecated threading names.
@@ -62,26 +69,31 @@ def _hp(values):
     return hp
 
 
+def _hypermodel(raw, **kwargs):
+    config = parse_config(raw)
+    return SpatialStatsHyperModel(base_config(config), (16, 16, 1), config.space, **kwargs)
+
+
 def test_hypermodel_builds_a_compiled_vae_from_the_space(tiny_data):
-    config = parse_config(TINY_SPACE)
-    hypermodel = SpatialStatsHyperModel((16, 16, 1), config.space, stats_scale=0.2)
+    hypermodel = _hypermodel(TINY_SPACE, stats_scale=0.2)
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
-    assert {"latent_dim", "alpha", "beta", "learning_rate", "filters", "hidden_units", "depth"} <= set(hp.values)
+    assert {"latent_dim", "alpha", "beta", "filters", "hidden_units"} == set(hp.values)
     assert model.latent_dim == hp.values["latent_dim"] and model.beta == hp.values["beta"]
     assert isinstance(model.optimizer, keras.optimizers.Adam)
-    assert model.stats_options["scale"] == 0.2
+    assert model.stats_options.scale == 0.2
     train, val = tiny_data
     with pytest.raises(ValueError, match="pass validation_data"):
         hypermodel.fit(hp, model, train, epochs=1)
 
 
+@pytest.mark.slow
 def test_objective_does_not_depend_on_alpha_beta(tiny_data):
     """The same weights (hence the same reconstructions) give the same objective whatever alpha/beta are."""
     _, val = tiny_data
     weights = {"val_stats_distance": 1.0, "val_prior_stats_distance": 5.0}
-    hypermodel = SpatialStatsHyperModel((16, 16, 1), parse_config(TINY_SPACE).space, objective_weights=weights)
-    common = {"latent_dim": 4, "learning_rate": 1e-3, "filters": 4, "hidden_units": 16, "depth": 3}
+    hypermodel = _hypermodel(TINY_SPACE, objective_weights=weights)
+    common = {"latent_dim": 4, "filters": 4, "hidden_units": 16}
     first = hypermodel.build(_hp({**common, "alpha": 10.0, "beta": 1.0}))
     second = hypermodel.build(_hp({**common, "alpha": 0.1, "beta": 0.001}))
     second.set_weights(first.get_weights())
@@ -99,6 +111,34 @@ def test_objective_does_not_depend_on_alpha_beta(tiny_data):
     assert logs[0]["val_combined"] == pytest.approx(expected)
 
 
+#: A value other than the default for every field a search may set.
+TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "baseline": True, "data_loss": "mse",
+                "learning_rate": 2e-3, "depth": 2, "filters": 8, "hidden_units": 24, "indicator": "linear",
+                "shift_augment": True}
+
+
+def _model_settings(model) -> str:
+    config = {key: value for key, value in model.get_config().items() if key != "name"}
+    return json.dumps([config, float(model.optimizer.learning_rate)], sort_keys=True, default=str)
+
+
+def test_the_trial_values_cover_every_searchable_field():
+    assert set(TRIAL_VALUES) == set(SPACE_KEYS)
+
+
+@pytest.mark.parametrize("name", sorted(TRIAL_VALUES))
+def test_every_training_option_is_honoured_in_a_search(name):
+    """A trial builds the same model as ``ssvae train`` with the same settings, and the field matters."""
+    config = parse_config({"space": {"filters": 4, "hidden_units": 16, name: TRIAL_VALUES[name]}})
+    base = base_config(config)
+    tuned = SpatialStatsHyperModel(base, (16, 16, 1), config.space, stats_scale=0.2).build(
+        keras_tuner.HyperParameters())
+    trained = build_model(dataclasses.replace(base, **{name: TRIAL_VALUES[name]}), (16, 16, 1), 0.2)
+    default = build_model(dataclasses.replace(base, **{name: getattr(type(base)(), name)}), (16, 16, 1), 0.2)
+    assert _model_settings(tuned) == _model_settings(trained) != _model_settings(default)
+
+
+@pytest.mark.slow
 def test_hyperband_search_in_process_then_resume_and_refuse_other_settings(tmp_path):
     from tuning.config import load_config
     from tuning.search import run_search
@@ -114,7 +154,8 @@ def test_hyperband_search_in_process_then_resume_and_refuse_other_settings(tmp_p
     assert 1 <= len(rows) <= 3 and summary.best["status"] == "COMPLETED"
     assert summary.best["objective"] == min(r["objective"] for r in rows if r["status"] == "COMPLETED")
     assert any("hp:tuner/epochs" in row for row in rows)
-    for name in ("trials.csv", "summary.md", "best_hyperparameters.json", "model.keras", "search.png"):
+    for name in ("trials.csv", "summary.md", "best_hyperparameters.json", "search.png", "best/model.keras",
+                 "best/config.json", "best/history.json", "best/reconstructions.png"):
         assert (out / name).is_file(), name
     again = run_search(config, out, verbose=0)  # finished: nothing reruns, the results are rewritten
     assert [r["trial_id"] for r in again.rows] == [r["trial_id"] for r in rows]
@@ -162,15 +203,20 @@ def _check_results(out: Path, n_trials: int) -> list[dict]:
     scores = [float(row["objective"]) for row in rows]
     assert best["objective"] == "val_combined" and best["value"] == pytest.approx(min(scores))
     assert {"latent_dim", "alpha", "beta"} <= set(best["hyperparameters"])
-    model = keras.saving.load_model(out / "model.keras")
-    assert model.latent_dim == best["hyperparameters"]["latent_dim"]
-    assert model.alpha == pytest.approx(best["hyperparameters"]["alpha"])
+    best_run = RunDir(out / "best")
+    model = best_run.load_model()
+    settings = best_run.settings()
+    assert model.latent_dim == best["hyperparameters"]["latent_dim"] == settings.latent_dim
+    assert model.alpha == pytest.approx(best["hyperparameters"]["alpha"]) == settings.alpha
+    assert (settings.image_size, settings.n_images, settings.filters) == (16, 32, 4)
+    assert len(best_run.read_history()["val_combined"]) == 1
     assert (out / "search.png").read_bytes()[:4] == b"\x89PNG"
     assert "| rank | trial | latent_dim | alpha | beta |" in (out / "summary.md").read_text()
     assert not list(out.glob(".*")), "temporary files left behind"
     return rows
 
 
+@pytest.mark.slow
 def test_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML.format(max_trials=3))
@@ -203,7 +249,25 @@ def test_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     assert output.count("Search: Running Trial") == 3 - len(finished)
     for tid, stamp in stamps.items():  # finished trials were not run again
         assert (out / "search" / f"trial_{tid}" / "ssvae_trial.json").stat().st_mtime_ns == stamp
-    _check_results(out, 3)
+    rows = _check_results(out, 3)
+    # one numbering: KerasTuner's console log, trials.csv and summary.md
+    logged = {int(n) for log in (log_path, second_log) for n in re.findall(r"Running Trial #(\d+)", log.read_text())}
+    assert logged == {int(row["trial"]) for row in rows} == {1, 2, 3}
+    summary = (out / "summary.md").read_text()
+    assert sorted(int(n) for n in re.findall(r"^\| (?:\d+|-) \| (\d+) \|", summary, re.M)) == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_the_best_run_of_a_search_is_an_ordinary_run(tmp_path):
+    """``ssvae tune --out T`` then ``ssvae evaluate --model T/best`` and ``ssvae export --model T/best``."""
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML.format(max_trials=2))
+    out = tmp_path / "search"
+    run_command("tune", "--config", str(config), "--out", str(out), "--quiet")
+    run_command("evaluate", "--model", str(out / "best"), "--out", str(tmp_path / "report"), "--quiet")
+    assert (tmp_path / "report" / "report.md").is_file()
+    run_command("export", "--model", str(out / "best"), "--out", str(tmp_path / "export"))
+    assert (tmp_path / "export" / "ssvae_encoder" / "1" / "saved_model.pb").is_file()
 
 
 def _free_port() -> int:
@@ -212,6 +276,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_distributed_chief_and_two_workers_share_the_trials(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML.format(max_trials=4))

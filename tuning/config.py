@@ -20,19 +20,22 @@ A config has three tables (every key is optional; the defaults are below)::
     hyperband_factor = 3
     objective_weights = { val_stats_distance = 1.0, val_prior_stats_distance = 1.0 }  # val_combined only
 
-    [space]                      # each entry: a number (fixed), {values = [...]} or {min, max, sampling}
+    [space]                      # any of SPACE_KEYS, the TrainConfig fields of the model, its loss and
+                                 # its optimiser; each a value (fixed), {values = [...]} or, for numbers,
+                                 # {min, max, sampling}; a field left out keeps its TrainConfig default
     latent_dim = { min = 2, max = 128, sampling = "log" }
     alpha = { min = 0.1, max = 10.0, sampling = "log" }
     beta = { min = 0.001, max = 1.0, sampling = "log" }
     learning_rate = { min = 3e-4, max = 3e-3, sampling = "log" }
-    filters = 32                 # or { values = [16, 32] }
-    hidden_units = 256
+    filters = { values = [16, 32] }
     depth = "auto"               # stride-2 convolutions: "auto" (4, fewer for small images) or a number
+    indicator = { values = ["soft", "linear"] }
+    shift_augment = true
 
 Anything wrong (an unknown table or key, an empty range, an unknown
-objective or tuner, a value of the wrong type) raises one ``ValueError``
-naming the file, the key and what was expected.  This module imports only
-the standard library.
+objective or tuner, a value of the wrong type or one that ``TrainConfig``
+refuses) raises one ``ValueError`` naming the file, the key and what was
+expected.  Light at import (the standard library and ``ssvae_tf.settings``).
 """
 
 from __future__ import annotations
@@ -44,11 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ssvae_tf._io import parse_toml_value, read_toml_or_json
+from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_kind
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Configs shipped with the package, usable by name: ``ssvae tune --config lines``
 #: (``demo`` is the tiny search of ``ssvae demo --tune``).
 BUILTIN_CONFIGS = ("lines", "microstructure", "demo")
-BUILTIN_DATA = ("lines", "lines-hard", "microstructure")
 TUNERS = ("random", "bayesian", "hyperband")
 #: Objectives that do not depend on alpha and beta (see tuning/README.md).
 OBJECTIVES = ("val_stats_distance", "val_prior_stats_distance", "val_combined")
@@ -56,16 +61,12 @@ OBJECTIVES = ("val_stats_distance", "val_prior_stats_distance", "val_combined")
 COMBINABLE = ("val_stats_distance", "val_prior_stats_distance", "val_pixel_mse")
 SAMPLINGS = ("linear", "log")
 
-#: Searched settings: name -> (kind, default when absent from [space]).
-SPACE_KEYS: dict[str, tuple[type, Any]] = {
-    "latent_dim": (int, 9),
-    "alpha": (float, 1.0),
-    "beta": (float, 1.0),
-    "learning_rate": (float, 1e-3),
-    "filters": (int, 32),
-    "hidden_units": (int, 256),
-    "depth": (int, "auto"),
-}
+#: The :class:`~ssvae_tf.settings.TrainConfig` fields a search may set per trial
+#: (the model, its loss and its optimiser); a field absent from [space] keeps
+#: its ``TrainConfig`` default.  The data, the epochs and the seed are the
+#: same for every trial: [data] and [search] set them.
+SPACE_KEYS = ("latent_dim", "alpha", "beta", "gamma", "baseline", "data_loss", "learning_rate", "depth", "filters",
+              "hidden_units", "indicator", "shift_augment")
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,11 @@ class Param:
 
     def declare(self, hp):
         """Register this entry on a ``keras_tuner.HyperParameters`` and return its value."""
-        integer = SPACE_KEYS[self.name][0] is int
         if self.kind == "fixed":
             return hp.Fixed(self.name, self.value)
         if self.kind == "choice":
             return hp.Choice(self.name, list(self.values))
-        if integer:
+        if setting_kind(self.name) is int:
             return hp.Int(self.name, int(self.min), int(self.max), sampling=self.sampling)
         return hp.Float(self.name, float(self.min), float(self.max), sampling=self.sampling)
 
@@ -240,14 +240,21 @@ def _parse_search(check: _Checker, raw: dict[str, Any]) -> SearchSettings:
 
 
 def _parse_param(check: _Checker, name: str, raw: Any) -> Param:
-    kind, _ = SPACE_KEYS[name]
-    where = f"[space] {name}"
-    positive = name != "depth"
+    """One [space] entry; every value it can take is checked as a ``TrainConfig`` field."""
+    kind, where = setting_kind(name), f"[space] {name}"
 
     def scalar(value: Any, at: str) -> Any:
         if kind is int:
-            return check.integer(value, at)
-        return check.number(value, at, positive=positive)
+            value = check.integer(value, at)
+        elif kind is float:
+            value = check.number(value, at)
+        elif not isinstance(value, kind):
+            raise check.error(at, f"must be a {kind.__name__}, got {value!r}")
+        try:
+            TrainConfig.from_mapping({name: value})
+        except ValueError as error:
+            raise check.error(at, str(error)) from None
+        return value
 
     if name == "depth" and raw == "auto":
         return Param(name, "fixed", value="auto")
@@ -260,6 +267,8 @@ def _parse_param(check: _Checker, name: str, raw: Any) -> Param:
             raise check.error(where, f"has an empty choice: values must be a non-empty list, got {values!r}")
         values = tuple(dict.fromkeys(scalar(v, f"{where} value") for v in values))
         return Param(name, "choice", values=values) if len(values) > 1 else Param(name, "fixed", value=values[0])
+    if kind not in (int, float):
+        raise check.error(where, f"must be a {kind.__name__} or {{ values = [...] }}, got {raw!r}")
     check.table(raw, where, ["min", "max", "sampling"])
     if "min" not in raw or "max" not in raw:
         raise check.error(where, "needs both min and max (or values = [...], or a single number)")
@@ -267,17 +276,17 @@ def _parse_param(check: _Checker, name: str, raw: Any) -> Param:
     if low > high:
         raise check.error(where, f"has an empty range: min {low} > max {high}")
     sampling = check.choice(raw.get("sampling", "linear"), f"{where} sampling", SAMPLINGS)
+    if sampling == "log" and low <= 0:
+        raise check.error(where, f"has log sampling from min {low}; log sampling needs min > 0")
     if low == high:
         return Param(name, "fixed", value=low)
     return Param(name, "range", min=low, max=high, sampling=sampling)
 
 
 def _parse_space(check: _Checker, raw: dict[str, Any]) -> dict[str, Param]:
+    """The [space] entries given; the other searchable fields keep their ``TrainConfig`` defaults."""
     raw = check.table(raw, "[space]", list(SPACE_KEYS))
-    space = {}
-    for name, (_, default) in SPACE_KEYS.items():
-        space[name] = _parse_param(check, name, raw[name]) if name in raw else Param(name, "fixed", value=default)
-    return space
+    return {name: _parse_param(check, name, raw[name]) for name in SPACE_KEYS if name in raw}
 
 
 def parse_config(raw: dict[str, Any], origin: str = "<dict>") -> TuneConfig:
@@ -292,18 +301,6 @@ def parse_config(raw: dict[str, Any], origin: str = "<dict>") -> TuneConfig:
     )
 
 
-def _toml_module():
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            raise ValueError("reading TOML configs on Python 3.10 needs the tomli package "
-                             "(pip install tomli), or give the config as .json") from None
-    return tomllib
-
-
 def resolve_config_path(name_or_path: str | Path) -> Path:
     """A built-in config name (``lines``, ``microstructure``) or a path to a .toml/.json file."""
     path = Path(name_or_path)
@@ -315,19 +312,6 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The raw nested dict of a .toml or .json config."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return _toml_module().loads(text)
-    except ValueError as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
-        raise ValueError(f"tuning config {path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: "
-                         f"{exc}") from None
-
-
 def parse_assignment(text: str) -> tuple[list[str], Any]:
     """``"section.key=value"`` (value in TOML syntax, else a string) -> (path, value)."""
     if "=" not in text:
@@ -337,7 +321,7 @@ def parse_assignment(text: str) -> tuple[list[str], Any]:
     if len(path) < 2 or not all(path):
         raise ValueError(f"--set expects SECTION.KEY=VALUE (e.g. space.beta.max=0.5), got {text!r}")
     try:
-        value = _toml_module().loads(f"v = {value_text}")["v"]
+        value = parse_toml_value(value_text)
     except ValueError:
         value = value_text
     return path, value
@@ -369,5 +353,5 @@ def load_config(name_or_path: str | Path = "lines",
         ValueError: one line naming the file, the key and what was expected.
     """
     path = resolve_config_path(name_or_path)
-    raw = apply_overrides(read_config_file(path), overrides or [])
+    raw = apply_overrides(read_toml_or_json(path), overrides or [])
     return parse_config(raw, origin=path.name)

@@ -5,8 +5,13 @@
   KerasTuner scored), the tuner that ran it and its wall time.
 * ``summary.md`` — the same, best first, as the Markdown table the command prints.
 * ``best_hyperparameters.json`` — the best trial's hyperparameters, objective and metrics.
-* ``model.keras`` — the best trial's own model: its checkpoint (the weights of
-  its best epoch, the model the objective scored) reloaded, not retrained.
+* ``best/`` — the best trial as an ordinary run directory
+  (:class:`~ssvae_tf.run_dir.RunDir`): ``config.json`` holds its settings,
+  ``model.keras`` its own checkpoint (the weights of its best epoch, the model
+  the objective scored, reloaded, not retrained), ``history.csv``/``.json`` its
+  epochs and ``reconstructions.png`` a few validation images; ``ssvae
+  evaluate --model OUT/best`` and ``ssvae export --model OUT/best`` take it
+  as they take any run.
 * ``search.png`` — the objective against latent size and against beta (colour: alpha).
 """
 
@@ -21,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ssvae_tf._io import atomic_write, write_json
-from tuning.search import TRIAL_INFO
+from ssvae_tf.run_dir import RunDir
+from tuning.search import BEST_RUN, TRIAL_INFO
 
 #: Metrics shown in the summary table, in this order (when logged).
 TABLE_METRICS = ("val_combined", "val_stats_distance", "val_prior_stats_distance", "val_pixel_mse")
@@ -45,6 +51,19 @@ def _trial_number(trial_id: str) -> tuple[int, str]:
     return (int(trial_id), trial_id) if str(trial_id).isdigit() else (math.inf, str(trial_id))
 
 
+def console_number(oracle, trial_id: str) -> int | None:
+    """The number KerasTuner's console log gave the trial ("Search: Running Trial #N", "Trial N Complete").
+
+    KerasTuner records it in the oracle's display state (saved with the
+    oracle, so it survives a resume); a trial it never announced (a quiet
+    search) gets ``int(trial_id) + 1``, the number it would have had.
+    """
+    numbers = getattr(getattr(oracle, "_display", None), "trial_number", {}) or {}
+    if trial_id in numbers:
+        return int(numbers[trial_id])
+    return int(trial_id) + 1 if str(trial_id).isdigit() else None
+
+
 def trial_rows(tuner) -> list[dict[str, Any]]:
     """One flat dict per trial of ``tuner``'s oracle, in trial order."""
     rows = []
@@ -53,6 +72,7 @@ def trial_rows(tuner) -> list[dict[str, Any]]:
         info = json.loads(info_file.read_text()) if info_file.exists() else {}
         metrics = {name: trial.metrics.get_last_value(name) for name in sorted(trial.metrics.metrics)}
         rows.append({
+            "trial": console_number(tuner.oracle, trial.trial_id),
             "trial_id": trial.trial_id,
             "status": trial.status,
             "objective": trial.score,
@@ -78,7 +98,7 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     columns: list[str] = []
     for row in rows:
         columns += [key for key in row if key not in columns]
-    fixed_head = ["trial_id", "status", "objective", "best_epoch"]
+    fixed_head = ["trial", "trial_id", "status", "objective", "best_epoch"]
     fixed_tail = ["tuner_id", "seconds"]
     middle = [c for c in columns if c not in fixed_head + fixed_tail]
     hps = [c for c in middle if c.startswith("hp:")]
@@ -88,7 +108,8 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
-    """``trials.csv``: columns ``trial_id, status, objective, best_epoch, hp:*, metric:*, tuner_id, seconds``."""
+    """``trials.csv``: columns ``trial`` (the number in KerasTuner's console log), ``trial_id`` (its
+    ``search/trial_<id>`` folder), ``status, objective, best_epoch, hp:*, metric:*, tuner_id, seconds``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=_columns(rows), lineterminator="\n")
     writer.writeheader()
@@ -116,7 +137,7 @@ def markdown_table(rows: list[dict[str, Any]], objective: str, searched: list[st
               "best epoch", "s", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for rank, row in enumerate(ranked(rows), start=1):
-        cells = [str(rank) if row["status"] == "COMPLETED" else "-", str(row["trial_id"])]
+        cells = [str(rank) if row["status"] == "COMPLETED" else "-", _fmt(row["trial"])]
         cells += [_fmt(row.get(f"hp:{p}")) for p in params]
         cells += [_fmt(row.get(f"metric:{m}")) for m in metrics]
         cells += [_fmt(row.get("best_epoch")), _fmt(row.get("seconds")), row["status"].lower()]
@@ -124,41 +145,83 @@ def markdown_table(rows: list[dict[str, Any]], objective: str, searched: list[st
     return "\n".join(lines)
 
 
+#: The panels of ``search.png``: hyperparameter, axis label, base of its log scale.
+_SEARCH_PANELS = (("hp:latent_dim", "latent size (dimensions)", 2), ("hp:beta", "beta (weight of the KL term)", 10))
+
+
+def _plain_log_ticks(axis, values) -> None:
+    """Ticks of a log ``axis`` labelled as plain numbers (2, 4, 8 or 0.001, 0.01, 0.1): powers of its
+    base, and 1-2-5 per decade when base-10 ``values`` span less than two decades; no minor labels."""
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    base = axis.get_transform().base
+    subs = (1.0, 2.0, 5.0) if base == 10 and np.log10(values.max() / values.min()) < 2 else (1.0,)
+    axis.set_major_locator(LogLocator(base=base, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _spans_a_factor_4(values) -> bool:
+    """Positive values spanning more than a factor 4: a log axis then shows at least two ticks."""
+    return bool(values.size and (values > 0).all() and values.max() / values.min() > 4)
+
+
+def _scale_axis(ax, which: str, values, base: int) -> None:
+    """Axis ``which`` (``"x"``/``"y"``) of ``ax``: log (base ``base``, plain ticks) when the finite
+    ``values`` span more than a factor 4, else linear (integer ticks for integer values)."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    values = values[np.isfinite(values)]
+    axis = getattr(ax, f"{which}axis")
+    if _spans_a_factor_4(values):
+        getattr(ax, f"set_{which}scale")("log", base=base)
+        _plain_log_ticks(axis, values)
+    elif values.size and (values == np.round(values)).all():
+        axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_search(rows: list[dict[str, Any]], objective: str, path: str | Path) -> None:
-    """``search.png``: objective vs latent size and vs beta, one point per completed trial."""
+    """``search.png``: the objective against latent size and against beta, one point per completed
+    trial, coloured by alpha; the best is starred.  Axes spanning more than a factor 4 are logarithmic,
+    ticked with plain numbers.  Written at ``ssvae_tf.figures.FIGURE_DPI``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.colors import LogNorm, Normalize
+
+    from ssvae_tf.figures import save_figure
 
     done = [r for r in ranked(rows) if r["status"] == "COMPLETED" and r["objective"] is not None]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained", sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained", sharey=True)
     if done:
         y = np.array([r["objective"] for r in done], dtype=float)
         alpha = np.array([float(r.get("hp:alpha", 1.0)) for r in done])
-        colours = np.log10(alpha) if np.ptp(alpha) > 0 else None
-        for ax, key, label in ((axes[0], "hp:latent_dim", "latent size"), (axes[1], "hp:beta", "beta (KL weight)")):
+        norm = (LogNorm if _spans_a_factor_4(alpha) else Normalize)(alpha.min(), alpha.max())
+        colour = {"c": alpha, "cmap": "viridis", "norm": norm} if np.ptp(alpha) > 0 else {"color": "tab:blue"}
+        for ax, (key, label, base) in zip(axes, _SEARCH_PANELS):
             x = np.array([float(r.get(key, np.nan)) for r in done])
-            points = ax.scatter(x, y, c=colours, cmap="viridis", s=40, edgecolors="k", linewidths=0.5)
+            points = ax.scatter(x, y, s=40, edgecolors="k", linewidths=0.5, **colour)
             ax.scatter(x[:1], y[:1], marker="*", s=260, facecolors="none", edgecolors="r", linewidths=1.5,
-                       label=f"best (trial {done[0]['trial_id']})")
+                       label=f"best (trial {done[0]['trial']})")
             ax.set_xlabel(label)
-            if np.all(x > 0) and np.nanmax(x) / np.nanmin(x) > 4:
-                ax.set_xscale("log", base=2 if key == "hp:latent_dim" else 10)
+            _scale_axis(ax, "x", x, base)
             ax.grid(alpha=0.3)
             ax.legend(loc="best", fontsize=8)
-        if colours is not None:
-            fig.colorbar(points, ax=axes, label="log10 alpha")
-        if np.all(y > 0):
-            axes[0].set_yscale("log")
+        _scale_axis(axes[0], "y", y, 10)
+        if np.ptp(alpha) > 0:
+            bar = fig.colorbar(points, ax=axes, label="alpha (weight of the statistics distance)")
+            if isinstance(norm, LogNorm):
+                _plain_log_ticks(bar.ax.yaxis, alpha)
     else:
         for ax in axes:
             ax.text(0.5, 0.5, "no completed trial", ha="center", va="center", transform=ax.transAxes)
     axes[0].set_ylabel(f"{objective} (lower is better)")
     fig.suptitle(f"{len(done)} completed trial(s)")
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _best_record(best: dict[str, Any], objective: str, data) -> dict[str, Any]:
@@ -166,14 +229,40 @@ def _best_record(best: dict[str, Any], objective: str, data) -> dict[str, Any]:
         "objective": objective,
         "direction": "min",
         "value": best["objective"],
+        "trial": best["trial"],
         "trial_id": best["trial_id"],
         "best_epoch": best["best_epoch"],
         "hyperparameters": {k[3:]: v for k, v in best.items() if k.startswith("hp:")},
         "metrics": {k[7:]: v for k, v in best.items() if k.startswith("metric:")},
         "image_shape": list(data.image_shape),
         "stats_scale": data.stats_scale,
-        "model": "model.keras: the best trial's checkpoint (weights of its best epoch), reloaded, not retrained",
+        "run": f"{BEST_RUN}/: the best trial as a run directory; its model.keras is the trial's checkpoint "
+               "(weights of its best epoch), reloaded, not retrained",
     }
+
+
+def trial_history(trial) -> dict[str, list[float]]:
+    """Per-epoch metrics of a KerasTuner trial (the mean over its executions), like ``model.fit``'s history."""
+    history = {name: [observation.mean() for observation in metric.get_history()]
+               for name, metric in trial.metrics.metrics.items()}
+    epochs = min((len(values) for values in history.values()), default=0)
+    return {name: [float(v) for v in values[:epochs]] for name, values in sorted(history.items())}
+
+
+def write_best_run(tuner, trial, data, out_dir: Path) -> Path:
+    """Write ``trial`` as a run directory in ``out_dir``: its settings, checkpoint, history and a figure."""
+    from ssvae_tf.figures import plot_reconstructions
+
+    model = tuner.load_model(trial)
+    config = tuner.hypermodel.trial_config(trial.hyperparameters)
+    run = RunDir(out_dir)
+    run.write_settings(config, data.image_shape, data.n_images, model.stats_options.to_json())
+    run.save_model(model)
+    run.history_csv.unlink(missing_ok=True)  # a best run from an earlier, shorter search
+    run.write_history(trial_history(trial))
+    examples = next(iter(data.validation)).numpy()[:6]
+    plot_reconstructions(examples, model(examples).numpy(), model.stats_options, run.reconstructions_png)
+    return run.path
 
 
 def write_results(tuner, config, data, out_dir: str | Path, seconds: float = 0.0, verbose: int = 1) -> SearchSummary:
@@ -203,13 +292,12 @@ def write_results(tuner, config, data, out_dir: str | Path, seconds: float = 0.0
     best = done[0]
     paths["best_hyperparameters.json"] = write_json(out_dir / "best_hyperparameters.json",
                                                     _best_record(best, objective, data))
-    model = tuner.load_model(tuner.oracle.trials[best["trial_id"]])
-    paths["model.keras"] = atomic_write(out_dir / "model.keras", model.save)
+    paths[BEST_RUN] = write_best_run(tuner, tuner.oracle.trials[best["trial_id"]], data, out_dir / BEST_RUN)
     paths["search.png"] = out_dir / "search.png"
     plot_search(rows, objective, paths["search.png"])
     if verbose:
         hp = ", ".join(f"{k[3:]}={_fmt(v)}" for k, v in best.items()
                        if k.startswith("hp:") and not k.startswith("hp:tuner/"))
-        print(f"best: trial {best['trial_id']}, {objective}={_fmt(best['objective'])} ({hp})")
+        print(f"best: trial {best['trial']}, {objective}={_fmt(best['objective'])} ({hp})")
         print(f"results in {out_dir}: " + ", ".join(sorted(paths)) + f" ({seconds:.0f} s this run)", flush=True)
     return SearchSummary(objective, ranked(rows), best, table, paths, seconds)

@@ -21,9 +21,12 @@ results; the others are workers that run trials and report to it.  All share
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +37,8 @@ import keras_tuner
 
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.data import count_of, image_shape_of, make_dataset
-from ssvae_tf.model import DEFAULT_STATS_OPTIONS
-from ssvae_tf.training import TrainConfig, statistics_scale, training_source
+from ssvae_tf.settings import TrainConfig
+from ssvae_tf.training import statistics_scale, training_source
 from tuning.config import TuneConfig
 from tuning.hypermodel import SpatialStatsHyperModel
 from tuning.objectives import COMBINED, tuner_objective
@@ -43,6 +46,8 @@ from tuning.objectives import COMBINED, tuner_objective
 PROJECT_NAME = "search"
 CONFIG_FILE = "tune_config.json"
 TRIAL_INFO = "ssvae_trial.json"
+#: The run directory of the best trial inside a search directory.
+BEST_RUN = "best"
 #: Settings that may change when a search is resumed (raise max_trials to extend a finished search).
 RESUMABLE_CHANGES = ("max_trials",)
 
@@ -156,6 +161,17 @@ def make_tuner(config: TuneConfig, hypermodel: SpatialStatsHyperModel, directory
 
 
 # -------------------------------------------------------------------- data
+def base_config(config: TuneConfig) -> TrainConfig:
+    """The settings every trial shares: ``config``'s data, epochs and seed, and the fixed values of its space."""
+    data = config.data
+    fixed = {name: param.value for name, param in config.space.items()
+             if not param.searched and not (name == "depth" and param.value == "auto")}
+    return TrainConfig(data=data.source, image_size=data.image_size, n_images=data.n_images,
+                       batch_size=data.batch_size, validation_split=data.validation_split,
+                       stats_scale=None if data.stats_scale == "auto" else data.stats_scale,
+                       epochs=config.search.epochs, seed=config.search.seed, **fixed)
+
+
 @dataclass
 class SearchData:
     train: Any
@@ -165,23 +181,21 @@ class SearchData:
     n_images: int
 
 
-def load_data(config: TuneConfig) -> SearchData:
-    """Training and validation pipelines, image shape and statistics scale of ``config.data``."""
-    data = config.data
-    train_config = TrainConfig(data=data.source, image_size=data.image_size, n_images=data.n_images,
-                               batch_size=data.batch_size, validation_split=data.validation_split,
-                               seed=config.search.seed)
-    source = training_source(train_config)
-    train, validation = make_dataset(source, batch_size=data.batch_size, validation_split=data.validation_split,
-                                     seed=config.search.seed)
-    scale = data.stats_scale if data.stats_scale != "auto" else statistics_scale(train, DEFAULT_STATS_OPTIONS)
+def load_data(config: TuneConfig, progress: bool = True) -> SearchData:
+    """Training and validation pipelines, image shape and statistics scale of ``config.data``
+    (``progress``: a bar while built-in images are generated)."""
+    base = base_config(config)
+    source = training_source(base, progress=progress)
+    train, validation = make_dataset(source, batch_size=base.batch_size, validation_split=base.validation_split,
+                                     seed=base.seed)
+    scale = base.stats_scale or statistics_scale(train)
     return SearchData(train, validation, image_shape_of(source), float(scale), count_of(source))
 
 
 def make_hypermodel(config: TuneConfig, image_shape, stats_scale: float) -> SpatialStatsHyperModel:
     weights = config.search.objective_weights if config.search.objective == COMBINED else None
-    return SpatialStatsHyperModel(image_shape, config.space, stats_scale=stats_scale, objective_weights=weights,
-                                  seed=config.search.seed)
+    return SpatialStatsHyperModel(base_config(config), image_shape, config.space, stats_scale=stats_scale,
+                                  objective_weights=weights)
 
 
 # -------------------------------------------------------------- the search
@@ -198,8 +212,8 @@ def _check_out_dir(out_dir: Path, config: TuneConfig, overwrite: bool, write: bo
     project = out_dir / PROJECT_NAME
     if overwrite and write:
         shutil.rmtree(project, ignore_errors=True)
-        for name in (CONFIG_FILE, "trials.csv", "summary.md", "best_hyperparameters.json", "model.keras",
-                     "search.png"):
+        shutil.rmtree(out_dir / BEST_RUN, ignore_errors=True)
+        for name in (CONFIG_FILE, "trials.csv", "summary.md", "best_hyperparameters.json", "search.png"):
             (out_dir / name).unlink(missing_ok=True)
         return False
     if record_file.exists():
@@ -235,11 +249,12 @@ def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False,
     resuming = _check_out_dir(out_dir, config, overwrite=overwrite and writes, write=writes)
     start = time.time()
     keras.utils.set_random_seed(config.search.seed)
-    data = load_data(config)
+    data = load_data(config, progress=bool(verbose))
     if writes:  # after the data loaded: a config with a bad source is not recorded
         write_json(out_dir / CONFIG_FILE, config.to_json())
     hypermodel = make_hypermodel(config, data.image_shape, data.stats_scale)
-    tuner = make_tuner(config, hypermodel, out_dir)
+    with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):  # "Reloading Tuner from ..."
+        tuner = make_tuner(config, hypermodel, out_dir)
     if verbose and writes:
         done = sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
         state = f"resuming: {done} finished trial(s) kept" if resuming else "new search"
