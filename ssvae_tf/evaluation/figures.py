@@ -1,4 +1,8 @@
-"""The paper's evaluation figures as PNGs (matplotlib Agg, atomic writes)."""
+"""The paper's evaluation figures as PNGs (matplotlib Agg, atomic writes at ``FIGURE_DPI``).
+
+Figures that compare models bin every model's values with the same bin edges
+and share their axes, so bar heights and positions compare directly.
+"""
 
 from __future__ import annotations
 
@@ -8,91 +12,151 @@ from collections.abc import Sequence
 import numpy as np
 
 from ssvae_tf.evaluation.evaluate import Evaluation
-from ssvae_tf.figures import plt, plot_reconstructions
-from ssvae_tf._io import atomic_write
-
-_DPI = 80
+from ssvae_tf.figures import plot_reconstructions, plt, save_figure, show_image
+from ssvae_tf.spatial_stats import StatsOptions
 
 
-def _save(fig, path: str | os.PathLike) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=_DPI))
-    plt.close(fig)
-
-
-def plot_pairs(evaluation: Evaluation, stats_options: dict, path: str | os.PathLike, n: int = 6) -> None:
-    """Originals, reconstructions and both centred autocorrelation maps (the paper's Tables 1-3)."""
+def plot_pairs(evaluation: Evaluation, stats_options: StatsOptions, path: str | os.PathLike, n: int = 6) -> None:
+    """Originals, reconstructions, both centred autocorrelation maps and their radial averages
+    (the paper's Tables 1-3)."""
     plot_reconstructions(evaluation.originals[:n], evaluation.reconstructions[:n], stats_options, path,
                          titles=("original", f"{evaluation.label}"))
 
 
 def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) -> None:
-    """Original, reconstruction, nearest training image in pixels and in statistics (Tables 4-6)."""
-    rows = (("original", evaluation.originals), (evaluation.label, evaluation.reconstructions),
-            ("nearest in pixels", evaluation.nn_pixel), ("nearest in statistics", evaluation.nn_stats))
+    """Original, reconstruction, nearest training image in pixels and in statistics (Tables 4-6).
+
+    Under each reconstruction its pixel MSE to the original, under each
+    neighbour its distance to the reconstruction (pixel MSE, statistics MSE).
+    Volumes show their middle slice.
+    """
+    metrics = evaluation.metrics
+    rows = (("original", evaluation.originals, None),
+            (evaluation.label, evaluation.reconstructions, ("pixel MSE", metrics["pixel_mse"])),
+            ("nearest in pixels", evaluation.nn_pixel, ("pixel MSE", metrics["nn_pixel_mse"])),
+            ("nearest in statistics", evaluation.nn_stats, ("stats MSE", metrics["nn_stats_mse"])))
     n = min(n, len(evaluation.originals))
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.8 * n + 0.8, 7.4), squeeze=False, layout="constrained")
-    for i, (name, images) in enumerate(rows):
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.9 * n + 0.6, 8.4), squeeze=False, layout="constrained")
+    for i, (name, images, distance) in enumerate(rows):
+        axes[i, 0].set_ylabel(name)
         for j in range(n):
-            ax = axes[i, j]
-            ax.imshow(images[j, ..., 0], cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j == 0:
-                ax.set_ylabel(name)
-    fig.suptitle(f"{evaluation.label}: reconstructions and their nearest training images")
-    _save(fig, path)
+            show_image(axes[i, j], images[j])
+            if distance is not None:
+                axes[i, j].set_xlabel(f"{distance[0]} {distance[1][j]:.2e}", fontsize=8)
+    fig.suptitle(f"{evaluation.label}: reconstructions and their nearest training images "
+                 "(MSE of a neighbour: to the reconstruction)")
+    save_figure(fig, path)
+
+
+def shared_bins(groups: Sequence[np.ndarray], bins: int) -> np.ndarray:
+    """``bins + 1`` equal-width edges spanning the finite values of every group (one set for all models)."""
+    values = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in groups])
+    return np.histogram_bin_edges(values[np.isfinite(values)], bins=bins)
 
 
 def plot_volume_fraction_histogram(evaluations: Sequence[Evaluation], path: str | os.PathLike) -> None:
-    """Histogram of the volume-fraction difference in % (the paper's Figure 2, 20 bins)."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    for evaluation in evaluations:
-        values = evaluation.metrics["volume_fraction_diff_pct"]
-        values = values[np.isfinite(values)]
-        ax.hist(values, bins=20, alpha=0.6, label=f"{evaluation.label} (mean {values.mean():.1f} %)")
-    ax.set_xlabel("|black(original) - black(reconstruction)| / black(original)  [%]")
+    """Histogram of the volume-fraction difference in % (the paper's Figure 2): 20 bins shared by all models."""
+    groups = [e.metrics["volume_fraction_diff_pct"] for e in evaluations]
+    groups = [g[np.isfinite(g)] for g in groups]
+    edges = shared_bins(groups, 20)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    for k, (evaluation, values) in enumerate(zip(evaluations, groups)):
+        ax.hist(values, bins=edges, histtype="stepfilled", color=f"C{k}", alpha=0.35,
+                label=f"{evaluation.label} (mean {values.mean():.1f} %)")
+        ax.hist(values, bins=edges, histtype="step", color=f"C{k}", linewidth=1.2)
+    ax.set_xlabel("volume-fraction difference |black(original) - black(reconstruction)| / black(original) [%]",
+                  fontsize=9)
     ax.set_ylabel("images")
     ax.legend()
     ax.set_title("volume-fraction difference")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _with_spread(values: np.ndarray) -> np.ndarray:
-    """``values`` as floats; a constant group becomes its value +-0.001 (a density estimate needs spread)."""
-    values = np.asarray(values, dtype=np.float64)
-    return values[0] + np.array([-1e-3, 1e-3]) if np.ptp(values) == 0 else values
+def confusion_counts(truth: np.ndarray, predicted: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """``(K, K)`` int64 counts of images per (``truth``, ``predicted``) pair of the ``K`` integer ``classes``.
+
+    Rows are the values of ``truth``, columns those of ``predicted``; values
+    not in ``classes`` are not counted.
+    """
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    rows, columns = np.searchsorted(classes, truth), np.searchsorted(classes, predicted)
+    known = np.isin(truth, classes) & np.isin(predicted, classes)
+    np.add.at(counts, (rows[known], columns[known]), 1)
+    return counts
+
+
+#: Confusion maps with more classes than this get no cell annotations and fewer ticks.
+_ANNOTATED_CLASSES = 16
+
+
+def _plot_confusion(ax, counts: np.ndarray, classes: np.ndarray, vmax: int):
+    """Heat map of ``counts`` ``(K, K)`` on axes in class values, non-zero cells annotated (up to
+    ``_ANNOTATED_CLASSES`` classes); returns the image."""
+    low, high = classes[0] - 0.5, classes[-1] + 0.5
+    image = ax.imshow(counts, cmap="Blues", vmin=0, vmax=vmax, extent=(low, high, high, low))
+    if len(classes) > _ANNOTATED_CLASSES:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        return image
+    for (row, column), count in np.ndenumerate(counts):
+        if count:
+            ax.text(classes[column], classes[row], str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > 0.6 * vmax else "black")
+    ax.set_xticks(classes)
+    ax.set_yticks(classes)
+    return image
 
 
 def plot_line_counts(evaluations: Sequence[Evaluation], path: str | os.PathLike) -> None:
-    """Violin plots of line counts: originals, then reconstructions and nearest-in-statistics per model
-    (the paper's Figure 3)."""
-    groups = [("originals", evaluations[0].metrics["n_lines_original"])]
-    for evaluation in evaluations:
-        groups.append((f"{evaluation.label}\nreconstructions", evaluation.metrics["n_lines_reconstruction"]))
-        groups.append((f"{evaluation.label}\nnearest in stats", evaluation.metrics["n_lines_nn_stats"]))
-    fig, ax = plt.subplots(figsize=(1.7 * len(groups) + 1, 4), layout="constrained")
-    ax.violinplot([_with_spread(values) for _, values in groups], showmedians=True)
-    ax.set_xticks(np.arange(1, len(groups) + 1), [name for name, _ in groups])
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel("lines per image")
-    ax.set_title("line counts")
-    _save(fig, path)
+    """Line counts as confusion heat maps (the paper's Figure 3): one column per model, rows for the
+    reconstruction and for the nearest training image in statistics; cell = images with that
+    (original, other) pair of counts, the diagonal are exact counts. One colour scale for all."""
+    compared = (("reconstruction", "reconstruction", "n_lines_reconstruction"),
+                ("nearest training image in statistics", "nearest image", "n_lines_nn_stats"))
+    truth = [e.metrics["n_lines_original"] for e in evaluations]
+    every = np.concatenate(truth + [e.metrics[key] for e in evaluations for *_, key in compared])
+    classes = np.arange(every.min(), every.max() + 1)
+    counts = [[confusion_counts(t, e.metrics[key], classes) for t, e in zip(truth, evaluations)]
+              for *_, key in compared]
+    vmax = max(int(c.max()) for row in counts for c in row)
+    side = min(0.35 * len(classes) + 1.6, 6.0)
+    fig, axes = plt.subplots(len(compared), len(evaluations), figsize=(side * len(evaluations) + 1.2, 2 * side),
+                             squeeze=False, layout="constrained")
+    for i, (name, short, _) in enumerate(compared):
+        for j, evaluation in enumerate(evaluations):
+            ax = axes[i, j]
+            image = _plot_confusion(ax, counts[i][j], classes, vmax)
+            exact = np.trace(counts[i][j]) / max(counts[i][j].sum(), 1)
+            ax.set_title(f"{evaluation.label}: {name}\n{exact:.0%} exact", fontsize=9)
+            ax.set_xlabel(f"lines in {short}")
+            ax.set_ylabel("lines in original")
+    fig.colorbar(image, ax=axes, shrink=0.6, label="images")
+    fig.suptitle("line counts: original vs reconstruction and nearest training image")
+    save_figure(fig, path)
+
+
+def _mark_centre(ax, values: np.ndarray) -> None:
+    median, mean = np.median(values), np.mean(values)
+    ax.axvline(median, color="tab:blue", label=f"median {median:.2e}")
+    ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {mean:.2e}")
+    ax.legend(fontsize=8)
 
 
 def plot_error_histograms(evaluations: Sequence[Evaluation], path: str | os.PathLike) -> None:
     """Histograms of the per-image pixel and statistics MSE, median and mean marked (the paper's B.4):
-    one row per error, one column per model."""
-    errors = (("pixel MSE", "pixel_mse"), ("statistics MSE", "stats_mse"))
-    fig, axes = plt.subplots(len(errors), len(evaluations), figsize=(4.5 * len(evaluations), 7),
-                             squeeze=False, layout="constrained")
+    one row per error, one column per model; the models of a row share 30 bins and both axes."""
+    errors = (("pixel MSE per image", "pixel_mse"), ("statistics MSE per image", "stats_mse"))
+    fig, axes = plt.subplots(len(errors), len(evaluations), figsize=(4.5 * len(evaluations) + 0.4, 7),
+                             squeeze=False, sharex="row", sharey="row", layout="constrained")
     for i, (name, key) in enumerate(errors):
+        edges = shared_bins([e.metrics[key] for e in evaluations], 30)
         for j, evaluation in enumerate(evaluations):
-            values = evaluation.metrics[key]
             ax = axes[i, j]
-            ax.hist(values, bins=30, color="0.6")
-            ax.axvline(np.median(values), color="tab:blue", label=f"median {np.median(values):.2e}")
-            ax.axvline(np.mean(values), color="tab:red", linestyle="--", label=f"mean {np.mean(values):.2e}")
+            ax.hist(evaluation.metrics[key], bins=edges, color="0.6")
+            _mark_centre(ax, evaluation.metrics[key])
             ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
             ax.set_title(f"{evaluation.label}: {name}")
-            ax.legend(fontsize=8)
-    _save(fig, path)
+            ax.set_xlabel(name)
+        axes[i, 0].set_ylabel("images")
+    save_figure(fig, path)
