@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# Everything but the tests marked slow (subprocesses, end-to-end runs): the inner loop, under a minute.
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not slow" -q
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_spatial_stats.py

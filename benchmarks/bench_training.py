@@ -18,8 +18,10 @@ Contenders, all with identical encoder and decoder:
     library's data-space baseline;
   * pixel VAE without statistics: a benchmark-only subclass whose loss has
     no statistics term at all.  The library's ``alpha=0`` baseline still
-    evaluates (and back-propagates through) the statistics distance for its
-    ``stats_distance`` metric, so this row is the true cost of pixel training.
+    evaluates the statistics distance for its ``stats_distance`` metric
+    (forward only: ``SpatialStatsVAE`` keeps a term whose weight is 0 out of
+    the backward pass), so this row is the cost of pixel training without
+    that metric.
 
 Each model gets one warm-up epoch, then the models alternate for several
 rounds; the table shows medians.  Sizes: 64x64 and 128x128 (fewer images).

@@ -86,6 +86,7 @@ def test_the_record_describes_the_export(exported):
         "data_description": "tiny test images"}
 
 
+@pytest.mark.slow
 def test_versions_count_up_and_are_never_overwritten(model, tmp_path):
     assert export_for_serving(model, tmp_path).version == 1
     pb = tmp_path / "ssvae_encoder" / "1" / "saved_model.pb"
@@ -125,6 +126,7 @@ def test_bad_names_are_refused(model, tmp_path):
         export_for_serving(model.encoder, tmp_path)
 
 
+@pytest.mark.slow
 def test_export_command_from_a_run_directory(model, tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()

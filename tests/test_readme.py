@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
@@ -12,6 +14,7 @@ def test_readme_opens_with_the_demo_and_test_commands():
     assert commands == ["make demo", "make test"]
 
 
+@pytest.mark.slow
 def test_script_example_runs():
     code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
     small = code.replace("generate_lines(2000", "generate_lines(40").replace("epochs=20", "epochs=1, verbose=0")

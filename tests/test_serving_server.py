@@ -28,6 +28,8 @@ from ssvae_tf.data import generate_lines
 from ssvae_tf.export import export_for_serving
 from ssvae_tf.model import build_vae
 
+pytestmark = pytest.mark.slow  # end to end: a gRPC server over exported SavedModels
+
 SIZE, LATENT = 16, 3
 ATOL = 1e-5
 
