@@ -26,6 +26,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_spatial_stats.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_serving.py
+	$(BIN)/python benchmarks/bench_cli.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.cli import import_tensorflow_quietly
 from ssvae_tf.paper import PAPER_NUMBERS, paper_ratio_note, paper_stats_ratio
 from ssvae_tf.presets import preset
 from ssvae_tf.run_dir import RunDir
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="only draw the metric figures of every docs/figures/reproduction-*/ report again "
                              "from its metrics.csv (no training)")
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()
     if args.redraw:
         from ssvae_tf.evaluation import redraw_metric_figures
 

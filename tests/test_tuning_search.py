@@ -258,12 +258,15 @@ def test_killed_search_resumes_without_repeating_finished_trials(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_best_run_of_a_search_is_an_ordinary_run(tmp_path):
+def test_the_best_run_of_a_search_is_an_ordinary_run(tmp_path, capfd):
     """``ssvae tune --out T`` then ``ssvae evaluate --model T/best`` and ``ssvae export --model T/best``."""
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML.format(max_trials=2))
     out = tmp_path / "search"
     run_command("tune", "--config", str(config), "--out", str(out), "--quiet")
+    run_command("tune", "--config", str(config), "--out", str(out), "--quiet")  # reloads the finished search
+    printed = capfd.readouterr().out
+    assert "Reloading" not in printed and printed.count("best trial") == 2
     run_command("evaluate", "--model", str(out / "best"), "--out", str(tmp_path / "report"), "--quiet")
     assert (tmp_path / "report" / "report.md").is_file()
     run_command("export", "--model", str(out / "best"), "--out", str(tmp_path / "export"))

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ssvae_tf._io import parse_toml_value, read_toml_or_json
-from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_kind
+from ssvae_tf.settings import BUILTIN_DATA, MIN_SIDE, TrainConfig, setting_kind
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Configs shipped with the package, usable by name: ``ssvae tune --config lines``
@@ -194,7 +194,7 @@ def _parse_data(check: _Checker, raw: dict[str, Any]) -> DataSettings:
     builtin = source in BUILTIN_DATA
     image_size = raw.get("image_size", defaults.image_size if builtin else None)
     if image_size is not None:
-        image_size = check.integer(image_size, "[data] image_size", low=16)
+        image_size = check.integer(image_size, "[data] image_size", low=MIN_SIDE)
     split = raw.get("validation_split", defaults.validation_split)
     split = check.number(split, "[data] validation_split")
     if not 0 < split < 1:
