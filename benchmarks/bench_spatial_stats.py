@@ -28,6 +28,15 @@ sum of squared differences) forward only and forward + gradient w.r.t. ``y``:
     pair isolates the real-FFT gain, and the rfft2d one against the library
     shows what the library's two-state layout costs.
 
+Part 3, the loss with its gradient w.r.t. ``y`` in 3-D against 2-D: random
+binary volumes 32^3 and images 64x64, batch 16 each, through the Parseval
+path (``cutoff="full"``) and the inverse-FFT path (``cutoff=(n - 1) // 2``,
+side ``n``).
+The 3-D real FFT is ``rfft2d`` plus a complex ``fft`` over the depth axis
+(TensorFlow has no gradient for ``rfft3d``), so the table is in voxels
+(pixels) per second and the ratio lines give the 3-D cost per voxel against
+the 2-D cost per pixel.
+
 Every contender is traced and warmed up first, then all are run in
 interleaved rounds; the tables show the median images/s.
 """
@@ -77,12 +86,22 @@ def inverse_cutoff_name(size: int) -> str:
 # --------------------------------------------------------------------------- #
 # Inputs
 # --------------------------------------------------------------------------- #
-def make_batch(size: int, batch: int, seed: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Line images ``x`` and a reconstruction-like ``y`` (grey, noisy), both in [0, 1]."""
-    images = generate_lines(batch, size, seed=seed, progress=False).images
+def reconstruction_like(images: np.ndarray, seed: int) -> tf.Tensor:
+    """A grey, noisy version of binary ``images``, in [0, 1], same shape."""
     noise = np.random.default_rng(seed).normal(0.0, 0.05, images.shape).astype(np.float32)
-    blurred = np.clip(0.8 * images + 0.1 + noise, 0.0, 1.0).astype(np.float32)
-    return tf.constant(images), tf.constant(blurred)
+    return tf.constant(np.clip(0.8 * images + 0.1 + noise, 0.0, 1.0).astype(np.float32))
+
+
+def make_batch(size: int, batch: int, seed: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Line images ``x`` ``(batch, size, size, 1)`` and a reconstruction-like ``y``, both in [0, 1]."""
+    images = generate_lines(batch, size, seed=seed, progress=False).images
+    return tf.constant(images), reconstruction_like(images, seed)
+
+
+def random_batch(spatial: tuple[int, ...], batch: int, seed: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Random binary images ``x`` ``(batch, *spatial, 1)`` and a reconstruction-like ``y``."""
+    images = (np.random.default_rng(seed).random((batch, *spatial, 1)) > 0.5).astype(np.float32)
+    return tf.constant(images), reconstruction_like(images, seed)
 
 
 # --------------------------------------------------------------------------- #
@@ -172,13 +191,13 @@ def parseval_single_state(real_fft: bool):
 
 
 def forward_and_gradient(distance):
-    """``tf.function`` returning the gradient of the summed distance w.r.t. ``y``."""
+    """``tf.function`` returning the summed distance and its gradient w.r.t. ``y``."""
     @tf.function
     def run(x, y):
         with tf.GradientTape() as tape:
             tape.watch(y)
             total = tf.reduce_sum(distance(x, y))
-        return tape.gradient(total, y)
+        return total, tape.gradient(total, y)
     return run
 
 
@@ -207,7 +226,8 @@ def loss_agreement(distances: dict, x, y) -> str:
 # Runs
 # --------------------------------------------------------------------------- #
 def measurement(work, batch: int, seconds: float):
-    """Warm ``work`` up (trace) and return a callable giving one images/s sample."""
+    """Warm ``work`` up (trace) and return a callable giving one sample of ``batch`` units
+    (images, or voxels) per second."""
     work()
     work()
     calls = calls_for(work, seconds)
@@ -236,6 +256,39 @@ def bench_size(size: int, batch: int, seed: int, rounds: int, seconds: float) ->
     medians = interleaved_medians(contenders, rounds)
     return {part: {name: rate for (p, name), rate in medians.items() if p == part}
             for part in ("stats", "forward", "fwd+grad")}
+
+
+# --------------------------------------------------------------------------- #
+# Part 3: the loss + gradient in 3-D against 2-D, per voxel
+# --------------------------------------------------------------------------- #
+PER_VOXEL_BATCH = 16
+PER_VOXEL_SHAPES = {"3-D 32^3": (32, 32, 32), "2-D 64x64": (64, 64)}
+PARSEVAL_PATH, CUTOFF_PATH = "Parseval, cutoff=full", "inverse FFT, cutoff=(n-1)//2"
+
+
+def bench_per_voxel(seed: int, rounds: int, seconds: float) -> dict[tuple[str, str], float]:
+    """Median voxels (pixels) per second of the loss + gradient, keyed ``(shape label, path)``."""
+    contenders = {}
+    for label, spatial in PER_VOXEL_SHAPES.items():
+        x, y = random_batch(spatial, PER_VOXEL_BATCH, seed)
+        paths = {PARSEVAL_PATH: parseval_rfft, CUTOFF_PATH: library_cutoff((min(spatial) - 1) // 2)}
+        voxels = PER_VOXEL_BATCH * int(np.prod(spatial))
+        for path, distance in paths.items():
+            grad = forward_and_gradient(distance)
+            contenders[(label, path)] = measurement(lambda g=grad, x=x, y=y: g(x, y), voxels, seconds)
+    return interleaved_medians(contenders, rounds)
+
+
+def report_per_voxel(rates: dict[tuple[str, str], float]) -> None:
+    print()
+    print(f"Loss spatial_stats_distance + gradient w.r.t. y, batch {PER_VOXEL_BATCH} "
+          "(median voxels/s, pixels/s in 2-D)")
+    print_table(["images", "loss path", "voxels/s", "ms/batch"],
+                [[label, path, rate, 1000.0 * PER_VOXEL_BATCH * np.prod(PER_VOXEL_SHAPES[label]) / rate]
+                 for (label, path), rate in rates.items()])
+    volume, image = PER_VOXEL_SHAPES
+    for path in (PARSEVAL_PATH, CUTOFF_PATH):
+        print_ratio(f"3-D / 2-D per voxel: {path}", rates[(volume, path)], rates[(image, path)])
 
 
 def report(results: dict[int, dict[str, dict[str, float]]], batch: int) -> None:
@@ -267,7 +320,9 @@ def main() -> None:
     print_machine_info("bench_spatial_stats" + (" --quick" if args.quick else ""))
     batch, rounds, seconds = (8, 2, 0.02) if args.quick else (64, 7, 0.35)
     results = {size: bench_size(size, batch, args.seed, rounds, seconds) for size in (64, 256)}
+    per_voxel = bench_per_voxel(args.seed, rounds, seconds)
     report(results, batch)
+    report_per_voxel(per_voxel)
     print(f"\n{foreign.report()}")
 
 

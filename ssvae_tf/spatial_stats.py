@@ -16,9 +16,12 @@ Conventions (the same as PyMKS's ``correlations_multiple``):
   ``numpy.fft.fftshift`` does (zero lag at index ``N // 2``).
 
 Everything is float32, built from ``tf.signal`` real FFTs, differentiable, and
-usable inside ``tf.function`` (unknown batch size) and under XLA.  Value
-checks (NaN, range, labels) run only on concrete (eager) inputs so that graphs
-stay free of host round trips.
+usable inside ``tf.function`` (unknown batch size) and under XLA.  TensorFlow
+registers no gradient for ``rfft3d``/``irfft3d``, so a 3-D real FFT is an
+``rfft2d`` over the last two axes followed by a complex ``fft`` over the first
+(its inverse: ``ifft`` then ``irfft2d``): the same half spectrum, with
+gradients.  Value checks (NaN, range, labels) run only on concrete (eager)
+inputs so that graphs stay free of host round trips.
 """
 
 from __future__ import annotations
@@ -36,9 +39,6 @@ Correlations = Sequence[Sequence[int]]
 
 MICROSTRUCTURE_KINDS = ("linear", "soft", "hard")
 DISTANCE_METRICS = ("l2", "sse", "mse")
-
-_RFFT = {2: tf.signal.rfft2d, 3: tf.signal.rfft3d}
-_IRFFT = {2: tf.signal.irfft2d, 3: tf.signal.irfft3d}
 
 
 # --------------------------------------------------------------------------- #
@@ -208,6 +208,36 @@ def _channels_last(s: tf.Tensor, rank: int) -> tf.Tensor:
     return tf.transpose(s, [0, *range(2, rank + 2), 1])
 
 
+def _complex_fft_over_depth(spectrum: tf.Tensor, transform) -> tf.Tensor:
+    """Complex 1-D ``transform`` (``tf.signal.fft``/``ifft``) over axis -3 of ``(..., D, H, K)``.
+
+    ``tf.signal`` transforms the innermost axis only: move the depth axis
+    last, transform, move it back.
+    """
+    *lead, depth, height, last = range(spectrum.shape.rank)
+    moved = tf.transpose(spectrum, lead + [height, last, depth])
+    return tf.transpose(transform(moved), lead + [last, depth, height])
+
+
+def _real_fft(x: tf.Tensor, rank: int, fft_shape: list[int]) -> tf.Tensor:
+    """Half spectrum over the last ``rank`` axes of real ``x`` ``(..., *fft_shape)``.
+
+    Returns complex64 ``(..., *fft_shape[:-1], fft_shape[-1] // 2 + 1)``: the
+    real FFT is taken over the last axis (what :func:`_rfft_weights` assumes).
+    In 3-D the depth axis must already have length ``fft_shape[0]``.
+    """
+    if rank == 2:
+        return tf.signal.rfft2d(x, fft_length=fft_shape)
+    return _complex_fft_over_depth(tf.signal.rfft2d(x, fft_length=fft_shape[1:]), tf.signal.fft)
+
+
+def _inverse_real_fft(spectrum: tf.Tensor, rank: int, fft_shape: list[int]) -> tf.Tensor:
+    """Inverse of :func:`_real_fft`: a half spectrum -> float32 ``(..., *fft_shape)``."""
+    if rank == 2:
+        return tf.signal.irfft2d(spectrum, fft_length=fft_shape)
+    return tf.signal.irfft2d(_complex_fft_over_depth(spectrum, tf.signal.ifft), fft_length=fft_shape[1:])
+
+
 def _used_states(pairs) -> list[int]:
     return sorted({s for pair in pairs for s in pair})
 
@@ -222,7 +252,7 @@ def _state_spectra(stack: tf.Tensor, rank: int, fft_shape: list[int]) -> tf.Tens
     spatial = stack.shape[2:].as_list()
     if spatial != fft_shape:
         stack = tf.pad(stack, [[0, 0], [0, 0]] + [[0, f - n] for f, n in zip(fft_shape, spatial)])
-    return _RFFT[rank](stack, fft_length=fft_shape)
+    return _real_fft(stack, rank, fft_shape)
 
 
 def _cross_spectra(spectra: tf.Tensor, states: list[int], pairs) -> tf.Tensor:
@@ -258,7 +288,7 @@ def _stats_channels_first(stack: tf.Tensor, pairs, periodic: bool, lag_ranges, r
     spatial = stack.shape[2:].as_list()
     fft_shape = spatial if periodic else [n + hi for n, (_, hi) in zip(spatial, lag_ranges)]
     cross = _cross_spectra(_state_spectra(stack, rank, fft_shape), _used_states(pairs), pairs)
-    corr = _IRFFT[rank](cross, fft_length=fft_shape)
+    corr = _inverse_real_fft(cross, rank, fft_shape)
     norm = _placements(spatial, lag_ranges, periodic).astype(np.float32)
     return _window(corr, lag_ranges, rank) / norm
 
