@@ -6,7 +6,8 @@ A run directory holds::
                          images, the data in words, the loss weights as trained and the
                          resolved statistics options
     model.keras          the trained SpatialStatsVAE (Keras' own format)
-    history.csv          per-epoch metrics as Keras' CSVLogger writes them
+    history.csv          per-epoch metrics: Keras' CSVLogger's while training (a resumed
+                         epoch may appear twice), one row per epoch once finished
     history.json         the same, one list per metric, once the run has finished
     reconstructions.png  inputs, reconstructions and their statistics
     backup/              while unfinished: what resuming needs (BackupAndRestore)
@@ -165,15 +166,14 @@ class RunDir:
         return history
 
     def write_history(self, history: dict[str, list[float]]) -> None:
-        """Write ``history.json`` and, unless it is there already, ``history.csv`` (atomically)."""
-        if not self.history_csv.is_file():
-            names = sorted(history)
-            epochs = len(next(iter(history.values()), []))
-            lines = [",".join(["epoch", *names])]
-            lines += [",".join([str(epoch), *(repr(float(history[name][epoch])) for name in names)])
-                      for epoch in range(epochs)]
-            text = "\n".join(lines) + "\n"
-            atomic_write(self.history_csv, lambda tmp: tmp.write_text(text))
+        """Write the finished run's ``history.csv`` (one row per epoch) and ``history.json``, atomically."""
+        names = sorted(history)
+        epochs = len(next(iter(history.values()), []))
+        lines = [",".join(["epoch", *names])]
+        lines += [",".join([str(epoch), *(repr(float(history[name][epoch])) for name in names)])
+                  for epoch in range(epochs)]
+        text = "\n".join(lines) + "\n"
+        atomic_write(self.history_csv, lambda tmp: tmp.write_text(text))
         write_json(self.history_json, history)
 
     def drop_partial_history_row(self) -> None:

@@ -49,10 +49,12 @@ def test_history_keeps_the_last_row_of_each_epoch_and_cuts_a_partial_row(tmp_pat
     assert run.read_history() == {"loss": [2.0, 1.4]}
 
 
-def test_write_history_writes_both_forms_when_there_is_no_csv(tmp_path):
+def test_write_history_writes_one_row_per_epoch_and_the_json(tmp_path):
     run = RunDir(tmp_path)
+    run.history_csv.write_text("epoch,loss\n0,9.0\n0,2.0\n")  # a resumed run logged epoch 0 twice
     history = {"loss": [2.0, 1.25], "val_loss": [2.5, 1.5]}
     run.write_history(history)
+    assert run.history_csv.read_text().splitlines() == ["epoch,loss,val_loss", "0,2.0,2.5", "1,1.25,1.5"]
     assert run.read_history() == history
     assert json.loads(run.history_json.read_text()) == history
 

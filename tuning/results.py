@@ -258,7 +258,6 @@ def write_best_run(tuner, trial, data, out_dir: Path) -> Path:
     run = RunDir(out_dir)
     run.write_settings(config, data.image_shape, data.n_images, model.stats_options.to_json())
     run.save_model(model)
-    run.history_csv.unlink(missing_ok=True)  # a best run from an earlier, shorter search
     run.write_history(trial_history(trial))
     examples = next(iter(data.validation)).numpy()[:6]
     plot_reconstructions(examples, model(examples).numpy(), model.stats_options, run.reconstructions_png)
