@@ -33,7 +33,9 @@ class RunDir:
     """One run directory (it need not exist yet).
 
     Args:
-        path: the directory.
+        path: the directory; ``config_file``, ``model_file``, ``history_csv``,
+            ``history_json``, ``reconstructions_png`` and ``backup_dir`` are
+            the paths of its parts.
     """
 
     CONFIG, MODEL, HISTORY_CSV, HISTORY_JSON = "config.json", "model.keras", "history.csv", "history.json"
@@ -41,34 +43,15 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self.config_file = self.path / self.CONFIG
+        self.model_file = self.path / self.MODEL
+        self.history_csv = self.path / self.HISTORY_CSV
+        self.history_json = self.path / self.HISTORY_JSON
+        self.reconstructions_png = self.path / self.RECONSTRUCTIONS
+        self.backup_dir = self.path / self.BACKUP
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
-
-    # ------------------------------------------------------------- paths
-    @property
-    def config_file(self) -> Path:
-        return self.path / self.CONFIG
-
-    @property
-    def model_file(self) -> Path:
-        return self.path / self.MODEL
-
-    @property
-    def history_csv(self) -> Path:
-        return self.path / self.HISTORY_CSV
-
-    @property
-    def history_json(self) -> Path:
-        return self.path / self.HISTORY_JSON
-
-    @property
-    def reconstructions_png(self) -> Path:
-        return self.path / self.RECONSTRUCTIONS
-
-    @property
-    def backup_dir(self) -> Path:
-        return self.path / self.BACKUP
 
     # ------------------------------------------------------------- state
     @property
