@@ -113,13 +113,14 @@ def train_config_from(args: argparse.Namespace) -> TrainConfig:
 
 
 def _run_train(args: argparse.Namespace) -> None:
+    from ssvae_tf.run_dir import RunDir
     from ssvae_tf.training import train
 
     config = train_config_from(args)
     history = train(config, args.out, verbose=0 if args.quiet else 2, overwrite=args.overwrite)
     final = {key: values[-1] for key, values in history.items() if key.startswith("val_")}
     summary = ", ".join(f"{key}={value:.4g}" for key, value in sorted(final.items()))
-    print(f"finished: {Path(args.out) / 'model.keras'}" + (f" ({summary})" if summary else ""))
+    print(f"finished: {RunDir(args.out).model_file}" + (f" ({summary})" if summary else ""))
 
 
 # --------------------------------------------------------------- evaluate
