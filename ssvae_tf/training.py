@@ -131,7 +131,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
     """Whether the run resumes; refuses to clobber a finished or a different run."""
-    if run.model_file.exists() and not run.backup_dir.exists() and not overwrite:
+    if run.is_finished and not overwrite:
         raise ValueError(f"{run.path} already holds a finished run (model.keras); choose another --out "
                          "or pass --overwrite")
     if run.is_unfinished and not overwrite:
@@ -146,6 +146,15 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
     return False
 
 
+def write_reconstructions(run: RunDir, model: SpatialStatsVAE, dataset: tf.data.Dataset, n: int = 6) -> None:
+    """``run``'s ``reconstructions.png``: the first ``n`` images of ``dataset``'s first batch, their
+    reconstructions and statistics."""
+    from ssvae_tf.figures import plot_reconstructions
+
+    examples = next(iter(dataset)).numpy()[:n]
+    plot_reconstructions(examples, model(examples).numpy(), model.stats_options, run.reconstructions_png)
+
+
 def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
           overwrite: bool = False) -> dict[str, list[float]]:
     """Train a VAE as ``config`` says and write the run directory ``out_dir``.
@@ -154,8 +163,6 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     An interrupted run resumes from ``out_dir/backup`` when called again with
     the same config.
     """
-    from ssvae_tf.figures import plot_reconstructions
-
     run = RunDir(out_dir)
     resuming = _prepare_run_dir(run, config, overwrite)
     source = training_source(config, progress=verbose != 0)
@@ -181,7 +188,6 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     run.save_model(model)
     history = run.read_history()
     run.write_history(history)
-    examples = next(iter(val_ds if val_ds is not None else train_ds)).numpy()[:6]
-    plot_reconstructions(examples, model(examples).numpy(), model.stats_options, run.reconstructions_png)
+    write_reconstructions(run, model, val_ds if val_ds is not None else train_ds)
     shutil.rmtree(run.backup_dir, ignore_errors=True)
     return history
