@@ -27,13 +27,16 @@ COMMANDS: tuple[Command, ...] = (*library_commands.COMMANDS, *tuning_commands.CO
 
 
 def build_parser() -> ArgumentParser:
-    """The ``ssvae`` parser with every subcommand's options (imports no TensorFlow)."""
+    """The ``ssvae`` parser with every subcommand's options (imports no TensorFlow); the parsed
+    arguments' ``run`` is the chosen command's ``run``."""
     parser = ArgumentParser(prog="ssvae",
                             description="VAEs trained in spatial-statistics space (FFT two-point correlations).")
     parser.add_argument("--version", action="version", version=f"ssvae-tf {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
-        command.configure(subparsers.add_parser(command.name, help=command.help, description=command.help))
+        subparser = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(subparser)
+        subparser.set_defaults(run=command.run)
     return parser
 
 
@@ -68,12 +71,11 @@ def import_tensorflow_quietly() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ssvae`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    command = next(c for c in COMMANDS if c.name == args.command)
     import_tensorflow_quietly()
     import tensorflow as tf
 
     try:
-        command.run(args)
+        args.run(args)
     except (ValueError, OSError, tf.errors.InvalidArgumentError) as exc:
         print(f"ssvae: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE

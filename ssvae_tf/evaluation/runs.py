@@ -47,9 +47,9 @@ def load_run(path: str | Path) -> Run:
         ValueError: (one line) if ``model.keras`` or ``config.json`` is missing or unreadable.
     """
     run_dir = RunDir(path)
-    model = run_dir.load_model()
-    config = run_dir.settings()
-    return Run(run_dir.path, "baseline" if config.baseline else "ss-vae", config, model, run_dir.record())
+    config = run_dir.settings()  # the cheap check first
+    return Run(run_dir.path, "baseline" if config.baseline else "ss-vae", config, run_dir.load_model(),
+               run_dir.record())
 
 
 @dataclass(frozen=True)
