@@ -131,5 +131,9 @@ def test_summaries_and_tables():
         75.0, 75.0, 25.0)
     assert "| 3 | 0 | 1 | 0 | 0 |" in confusion_table(evaluation)
     table = comparison_table({"ss-vae": summary}, "lines")
-    assert "| stats MSE mean / median | 5.87e-05 / 2.74e-05 | 2.91e-05 / 1.74e-05 | 3.00e-05 / 2.50e-05 |" in table
-    assert "| line count correct | — | 63 % | 75 % |" in table
+    low, high = summary["stats_mse_mean_ci_low"], summary["stats_mse_mean_ci_high"]
+    assert 1e-5 <= low < 3e-5 < high <= 6e-5
+    assert ("| stats MSE mean / median | 5.87e-05 / 2.74e-05 | 2.91e-05 / 1.74e-05 | "
+            f"3.00e-05 [{low:.2e}, {high:.2e}] / 2.50e-05 |") in table
+    low, high = summary["line_count_pct_ci_low"], summary["line_count_pct_ci_high"]
+    assert f"| line count correct | — | 63 % | 75 % [{low:.0f}, {high:.0f}] |" in table

@@ -28,6 +28,7 @@ def test_evaluate_writes_every_file(runs, tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "| metric | paper baseline | paper ss-vae | our baseline | our ss-vae |" in report
     assert "SS-VAE / baseline statistics error" in report and "## Line counts, ss-vae" in report
+    assert "95 % bootstrap CI over the 10 evaluated images, 2000 resamples" in report
     rows = (out / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("model,data_index,pixel_mse,stats_mse,volume_fraction_diff_pct")
     assert len(rows) == 1 + 2 * 10   # 48 images, 30 % = 14 validation, the first 10 per model
@@ -41,7 +42,11 @@ def test_metrics_csv_reads_back_and_redraws_the_metric_figures(runs, tmp_path):
     comparison = compare_runs(runs / "ss", runs / "base", out, n_images=10, progress=False)
     read_back = {evaluation.label: summarise(evaluation) for evaluation in read_metrics_csv(out / "metrics.csv")}
     assert set(read_back) == set(comparison.summaries)
+    low, high = comparison.ratio_ci
+    assert low <= comparison.ratio <= high
+    assert f"**{comparison.ratio:.2f}x** [{low:.2f}, {high:.2f}]" in (out / "report.md").read_text()
     for label, summary in comparison.summaries.items():
+        assert summary["stats_mse_mean_ci_low"] <= summary["stats_mse_mean"] <= summary["stats_mse_mean_ci_high"]
         for key, value in summary.items():
             assert read_back[label][key] == pytest.approx(value, rel=1e-5, nan_ok=True), (label, key)
     for name in ("error_histograms.png", "volume_fraction.png", "line_counts.png"):

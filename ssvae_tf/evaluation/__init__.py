@@ -4,7 +4,8 @@ nearest training images, summaries and the SS-VAE vs baseline report.
 Modules: ``metrics`` (pixel / statistics MSE, volume-fraction difference),
 ``line_measurement`` (line count and orientation), ``neighbours`` (batched
 nearest-neighbour search), ``evaluate`` (one model on held-out images),
-``summary`` (means, medians, accuracies, tables with the paper's numbers),
+``summary`` (means, medians, accuracies with bootstrap confidence intervals,
+tables with the paper's numbers),
 ``figures`` and ``report`` (``compare_runs``: the report directory).
 """
 
@@ -26,7 +27,15 @@ from ssvae_tf.evaluation.report import (
     read_metrics_csv,
     redraw_metric_figures,
 )
-from ssvae_tf.evaluation.summary import comparison_table, confusion_table, stats_ratio, summarise
+from ssvae_tf.evaluation.summary import (
+    bootstrap_interval,
+    comparison_table,
+    confusion_table,
+    paired_ratio_interval,
+    stats_ratio,
+    stats_ratio_interval,
+    summarise,
+)
 
 __all__ = [
     "BLACK_THRESHOLD",
@@ -36,6 +45,7 @@ __all__ = [
     "Evaluation",
     "LineMeasurement",
     "black_mask",
+    "bootstrap_interval",
     "compare_runs",
     "comparison_table",
     "confusion_table",
@@ -43,12 +53,14 @@ __all__ = [
     "line_statistics",
     "measure_lines",
     "nearest_neighbours",
+    "paired_ratio_interval",
     "pixel_mse",
     "read_metrics_csv",
     "redraw_metric_figures",
     "reconstruct",
     "stats_mse",
     "stats_ratio",
+    "stats_ratio_interval",
     "summarise",
     "volume_fraction_difference",
 ]

@@ -1,4 +1,4 @@
-"""The paper's evaluation figures as PNGs (matplotlib Agg, atomic writes at ``FIGURE_DPI``).
+"""The paper's evaluation figures and learning curves as PNGs (matplotlib Agg, atomic writes at ``FIGURE_DPI``).
 
 Figures that compare models bin every model's values with the same bin edges
 and share their axes, so bar heights and positions compare directly.
@@ -7,7 +7,7 @@ and share their axes, so bar heights and positions compare directly.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -159,4 +159,41 @@ def plot_error_histograms(evaluations: Sequence[Evaluation], path: str | os.Path
             ax.set_title(f"{evaluation.label}: {name}")
             ax.set_xlabel(name)
         axes[i, 0].set_ylabel("images")
+    save_figure(fig, path)
+
+
+#: Axis labels of history metrics that need more words than their name.
+_METRIC_LABELS = {"val_stats_distance": "validation statistics MSE per lag"}
+
+
+def plot_learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path: str | os.PathLike,
+                         metric: str = "val_stats_distance", title: str | None = None) -> None:
+    """One line per run of ``metric`` against the epoch (1-based) on a log axis.
+
+    Args:
+        histories: run label (e.g. ``"ss-vae seed 0"``) -> its per-epoch history (metric name ->
+            one value per epoch, as ``RunDir.read_history`` returns); runs without ``metric`` (or with
+            no epochs of it) are left out.
+        path: the PNG to write.
+        metric: the history key to draw, e.g. ``"val_stats_distance"`` or ``"val_loss"``.
+        title: figure title; by default ``"learning curves: <metric>"``.
+
+    Raises:
+        ValueError: if no run has ``metric``.
+    """
+    curves = {label: np.asarray(history[metric], dtype=np.float64)
+              for label, history in histories.items() if len(history.get(metric, ()))}
+    if not curves:
+        raise ValueError(f"no history has the metric {metric!r} (runs: {', '.join(histories) or 'none'})")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    for label, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 30 else None,
+                markersize=3, label=label)
+    ax.set_yscale("log")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"learning curves: {metric}")
     save_figure(fig, path)

@@ -15,7 +15,15 @@ from ssvae_tf._checks import check_positive_int
 from ssvae_tf.evaluation import figures
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model
 from ssvae_tf.evaluation.runs import Run, evaluation_data, load_run
-from ssvae_tf.evaluation.summary import comparison_table, confusion_table, stats_ratio, summarise
+from ssvae_tf.evaluation.summary import (
+    N_RESAMPLES,
+    comparison_table,
+    confusion_table,
+    format_interval,
+    stats_ratio,
+    stats_ratio_interval,
+    summarise,
+)
 from ssvae_tf.paper import PAPER_N_EVALUATED, PAPER_SIZE, paper_ratio_note
 
 DEFAULT_N_IMAGES = PAPER_N_EVALUATED
@@ -30,12 +38,15 @@ class Comparison:
         summaries: model label -> :func:`~ssvae_tf.evaluation.summary.summarise` output.
         ratio: SS-VAE / baseline mean statistics error, or None with one run.
         seconds: wall time of the evaluation.
+        ratio_ci: 95 % bootstrap CI ``(low, high)`` of ``ratio`` (the same images resampled for
+            both models, :func:`~ssvae_tf.evaluation.summary.stats_ratio_interval`), or None with one run.
     """
 
     table: str
     summaries: dict[str, dict[str, float]]
     ratio: float | None
     seconds: float
+    ratio_ci: tuple[float, float] | None = None
 
 
 def _check_same_data(runs: list[Run]) -> None:
@@ -97,8 +108,9 @@ def redraw_metric_figures(report_dir: str | Path) -> None:
 
 
 def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, table: str, n_train: int,
-               seconds: float) -> str:
+               seconds: float, ratio_ci: tuple[float, float] | None) -> str:
     config = runs[0].config
+    n_evaluated = len(evaluations[0].metrics["pixel_mse"])
     size = runs[0].model.image_shape
     parts = [
         "# Evaluation report\n",
@@ -107,12 +119,16 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
         f"the first {len(evaluations[0].originals)} validation images, nearest neighbours among the "
         f"{n_train} training images. Evaluation took {seconds:.0f} s.\n",
         table + "\n",
+        f"Brackets: 95 % bootstrap CI over the {n_evaluated} evaluated images, {N_RESAMPLES} resamples "
+        "(percentile bootstrap of the mean or percentage).\n",
     ]
     ratio = stats_ratio(summaries)
     if ratio is not None:
         note = paper_ratio_note(config.data)
-        parts.append(f"\nSS-VAE / baseline statistics error (mean): **{ratio:.2f}x**"
-                     + (f" ({note})" if note else "") + ".\n")
+        interval = format_interval(ratio_ci, "{:.2f}") if ratio_ci is not None else ""
+        parts.append(f"\nSS-VAE / baseline statistics error (mean): **{ratio:.2f}x**{interval}"
+                     + (f" ({note})" if note else "") + f"; 95 % bootstrap CI over the {n_evaluated} evaluated "
+                     f"images, {N_RESAMPLES} resamples, the same images resampled for both models.\n")
     if runs[0].has_lines and size[0] != PAPER_SIZE:
         parts.append("The paper's images are 224 px, these are "
                      f"{size[0]} px: absolute MSEs are not comparable across sizes (the statistics of "
@@ -125,9 +141,11 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
     for evaluation in evaluations:
         if evaluation.has_lines:
             summary = summaries[evaluation.label]
+            interval = format_interval((summary["nn_stats_line_count_pct_ci_low"],
+                                        summary["nn_stats_line_count_pct_ci_high"]), "{:.0f}")
             parts.append(f"\n## Line counts, {evaluation.label}\n\n{confusion_table(evaluation)}\n\n"
                          f"Nearest training image in statistics has the original's line count: "
-                         f"{summary['nn_stats_line_count_pct']:.0f} %.\n")
+                         f"{summary['nn_stats_line_count_pct']:.0f} %{interval}.\n")
     parts.append("\n## Figures\n")
     for label in (e.label for e in evaluations):
         parts.append(f"- `pairs_{label}.png`, `nearest_{label}.png`")
@@ -183,6 +201,7 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     atomic_write(out_dir / "metrics.csv", lambda tmp: tmp.write_text(csv_text))
     seconds = time.perf_counter() - started
     table = comparison_table(summaries, runs[0].config.data)
-    report = _report_md(runs, evaluations, summaries, table, len(data.train), seconds)
+    ratio_ci = stats_ratio_interval({e.label: e for e in evaluations})
+    report = _report_md(runs, evaluations, summaries, table, len(data.train), seconds, ratio_ci)
     atomic_write(out_dir / "report.md", lambda tmp: tmp.write_text(report))
-    return Comparison(table, summaries, stats_ratio(summaries), seconds)
+    return Comparison(table, summaries, stats_ratio(summaries), seconds, ratio_ci)

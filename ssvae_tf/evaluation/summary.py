@@ -1,38 +1,147 @@
-"""Summaries of per-image results: means, medians, accuracies, a confusion table, the paper's numbers."""
+"""Summaries of per-image results: means, medians, accuracies with 95 % bootstrap confidence
+intervals, a confusion table, the paper's numbers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 import numpy as np
 
+from ssvae_tf._checks import check_positive_int, is_real
 from ssvae_tf.evaluation.evaluate import Evaluation
 from ssvae_tf.paper import PAPER_NUMBERS
+
+#: Bootstrap resamples of every confidence interval.
+N_RESAMPLES = 2000
+#: Coverage of every confidence interval.
+CONFIDENCE = 0.95
+#: Elements of one block of the bootstrap index matrix (bounds its memory, 8 bytes each).
+_INDEX_BLOCK_ELEMENTS = 1 << 22
+
+_NAN_INTERVAL = (float("nan"), float("nan"))
+
 
 def _finite(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     return values[np.isfinite(values)]
 
 
+def _resampled_indices(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Rows of the ``(n_resamples, n)`` bootstrap index matrix (indices into ``n`` items, drawn with
+    replacement by ``np.random.default_rng(seed)``), in blocks of at most ``_INDEX_BLOCK_ELEMENTS``.
+
+    The blocks are consecutive draws of one generator, so the matrix does not depend on the block size.
+    """
+    rng = np.random.default_rng(seed)
+    rows = max(1, _INDEX_BLOCK_ELEMENTS // n)
+    for start in range(0, n_resamples, rows):
+        yield rng.integers(0, n, size=(min(rows, n_resamples - start), n))
+
+
+def _percentile_interval(statistics: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` range of the bootstrap ``statistics`` ``(n_resamples,)``."""
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(statistics, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+def _check_resampling(n_resamples: int, confidence: float) -> None:
+    check_positive_int(n_resamples, "n_resamples")
+    if not (is_real(confidence) and 0.0 < confidence < 1.0):
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
+def bootstrap_interval(values: np.ndarray, statistic: Callable[..., np.ndarray] = np.mean,
+                       n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval ``(low, high)`` of ``statistic`` over the images.
+
+    Args:
+        values: ``(n,)`` one value per image, float or boolean (a boolean's mean is a fraction in
+            [0, 1]: the caller scales it to %); NaN and inf are dropped first, as in the summaries.
+        statistic: a numpy reduction taking ``axis`` (``np.mean``, ``np.median``); applied along
+            ``axis=1`` of ``(block, n)`` resampled values.
+        n_resamples: bootstrap resamples (rows of the index matrix).
+        confidence: coverage, e.g. 0.95 for the 2.5th and 97.5th percentiles.
+        seed: seed of ``np.random.default_rng``: equal arguments give equal intervals.
+
+    Returns:
+        ``(low, high)`` in the units of ``values``; ``(nan, nan)`` when no value is finite.
+    """
+    _check_resampling(n_resamples, confidence)
+    values = _finite(values)
+    if values.size == 0:
+        return _NAN_INTERVAL
+    statistics = np.concatenate([statistic(values[index], axis=1)
+                                 for index in _resampled_indices(values.size, n_resamples, seed)])
+    return _percentile_interval(statistics, confidence)
+
+
+def paired_ratio_interval(numerator: np.ndarray, denominator: np.ndarray, n_resamples: int = N_RESAMPLES,
+                          confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of ``mean(numerator) / mean(denominator)``.
+
+    Each resample draws one set of image indices for both arrays, so values of
+    the same image stay together (two models evaluated on the same images).
+
+    Args:
+        numerator, denominator: ``(n,)`` one value per image, the same images in the same order;
+            images where either value is NaN or inf are dropped from both.
+        n_resamples, confidence, seed: as in :func:`bootstrap_interval`.
+
+    Returns:
+        ``(low, high)``, a dimensionless ratio; ``(nan, nan)`` when no image has two finite values.
+
+    Raises:
+        ValueError: if the arrays are not of one shape ``(n,)``.
+    """
+    _check_resampling(n_resamples, confidence)
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    if numerator.ndim != 1 or numerator.shape != denominator.shape:
+        raise ValueError(f"paired values must be two (n,) arrays of one length, got shapes "
+                         f"{numerator.shape} and {denominator.shape}")
+    both = np.isfinite(numerator) & np.isfinite(denominator)
+    numerator, denominator = numerator[both], denominator[both]
+    if numerator.size == 0:
+        return _NAN_INTERVAL
+    ratios = np.concatenate([numerator[index].mean(axis=1) / denominator[index].mean(axis=1)
+                             for index in _resampled_indices(numerator.size, n_resamples, seed)])
+    return _percentile_interval(ratios, confidence)
+
+
+def _add_mean(summary: dict[str, float], key: str, values: np.ndarray, scale: float = 1.0) -> None:
+    """``summary[key]`` = ``scale`` x the mean of the finite ``values`` ``(n,)``, with
+    ``key_ci_low`` / ``key_ci_high`` (:func:`bootstrap_interval`, same scale); NaN without values."""
+    finite = _finite(values)
+    low, high = bootstrap_interval(finite)
+    summary[key] = scale * float(finite.mean()) if finite.size else float("nan")
+    summary[f"{key}_ci_low"], summary[f"{key}_ci_high"] = scale * low, scale * high
+
+
 def summarise(evaluation: Evaluation) -> dict[str, float]:
-    """Means and medians of the errors, accuracies in %: name -> value.
+    """Means and medians of the errors, accuracies in %, with 95 % bootstrap CIs: name -> value.
 
     Keys: ``n``, ``{stats_mse,pixel_mse,volume_fraction_diff}_{mean,median}``
     (the volume-fraction difference in %), and with line data
     ``orientation_pct``, ``line_count_pct`` (reconstructions whose measured
     orientation / line count equal the original's) and ``nn_stats_line_count_pct``.
+    Every mean and percentage ``key`` also has ``key_ci_low`` and ``key_ci_high``,
+    in its units (:func:`bootstrap_interval` over the images, ``N_RESAMPLES``
+    resamples, seed 0); medians have none.
     """
     m = evaluation.metrics
     summary: dict[str, float] = {"n": float(len(m["pixel_mse"]))}
     for name, key in (("stats_mse", "stats_mse"), ("pixel_mse", "pixel_mse"),
                       ("volume_fraction_diff", "volume_fraction_diff_pct")):
         values = _finite(m[key])
-        summary[f"{name}_mean"] = float(values.mean()) if values.size else float("nan")
+        _add_mean(summary, f"{name}_mean", values)
         summary[f"{name}_median"] = float(np.median(values)) if values.size else float("nan")
     if evaluation.has_lines:
         truth = m["n_lines_original"]
-        summary["orientation_pct"] = 100.0 * float(np.mean(m["orientation_reconstruction"] ==
-                                                           m["orientation_original"]))
-        summary["line_count_pct"] = 100.0 * float(np.mean(m["n_lines_reconstruction"] == truth))
-        summary["nn_stats_line_count_pct"] = 100.0 * float(np.mean(m["n_lines_nn_stats"] == truth))
+        _add_mean(summary, "orientation_pct", m["orientation_reconstruction"] == m["orientation_original"], 100.0)
+        _add_mean(summary, "line_count_pct", m["n_lines_reconstruction"] == truth, 100.0)
+        _add_mean(summary, "nn_stats_line_count_pct", m["n_lines_nn_stats"] == truth, 100.0)
     return summary
 
 
@@ -49,29 +158,49 @@ def confusion_table(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
-#: Rows of the comparison table: label, summary keys, format.
+#: Rows of the comparison table: label, summary keys, number format, unit.
 TABLE_ROWS = (
-    ("stats MSE mean / median", ("stats_mse_mean", "stats_mse_median"), "{:.2e}"),
-    ("pixel MSE mean / median", ("pixel_mse_mean", "pixel_mse_median"), "{:.2e}"),
-    ("orientation correct", ("orientation_pct",), "{:.0f} %"),
-    ("line count correct", ("line_count_pct",), "{:.0f} %"),
+    ("stats MSE mean / median", ("stats_mse_mean", "stats_mse_median"), "{:.2e}", ""),
+    ("pixel MSE mean / median", ("pixel_mse_mean", "pixel_mse_median"), "{:.2e}", ""),
+    ("orientation correct", ("orientation_pct",), "{:.0f}", " %"),
+    ("line count correct", ("line_count_pct",), "{:.0f}", " %"),
     ("volume-fraction difference, mean / median", ("volume_fraction_diff_mean", "volume_fraction_diff_median"),
-     "{:.0f} %"),
+     "{:.0f}", " %"),
 )
 
 
-def _cell(values: dict, keys: tuple[str, ...], fmt: str) -> str:
-    found = [values.get(key) for key in keys]
-    if all(v is None for v in found):
+def _is_number(value: float | None) -> bool:
+    return value is not None and bool(np.isfinite(value))
+
+
+def format_interval(interval: tuple[float, float], fmt: str) -> str:
+    """``" [low, high]"`` with both ends in ``fmt`` (e.g. ``"{:.2e}"``); empty if either is not finite."""
+    if not all(_is_number(end) for end in interval):
+        return ""
+    return " [" + ", ".join(fmt.format(end) for end in interval) + "]"
+
+
+def _value(values: Mapping[str, float | None], key: str, fmt: str, unit: str) -> str:
+    """``values[key]`` with its unit and, where ``values`` holds them, its CI: ``48 % [45, 51]``."""
+    value = values.get(key)
+    if not _is_number(value):
         return "—"
-    return " / ".join("—" if v is None or not np.isfinite(v) else fmt.format(v) for v in found)
+    interval = (values.get(f"{key}_ci_low"), values.get(f"{key}_ci_high"))
+    return fmt.format(value) + unit + format_interval(interval, fmt)
+
+
+def _cell(values: Mapping[str, float | None], keys: tuple[str, ...], fmt: str, unit: str) -> str:
+    if all(values.get(key) is None for key in keys):
+        return "—"
+    return " / ".join(_value(values, key, fmt, unit) for key in keys)
 
 
 def comparison_table(summaries: dict[str, dict[str, float]], data: str | None = None) -> str:
     """Markdown table of the summaries side by side with the paper's numbers for ``data``.
 
     Args:
-        summaries: model label (``"baseline"``, ``"ss-vae"``) -> :func:`summarise` output.
+        summaries: model label (``"baseline"``, ``"ss-vae"``) -> :func:`summarise` output; its
+            ``_ci_low`` / ``_ci_high`` keys show as ``value [low, high]`` (the paper's columns have none).
         data: ``"lines"`` or ``"lines-hard"`` adds the paper's columns; anything else omits them.
     """
     paper = PAPER_NUMBERS.get(data or "", {})
@@ -79,10 +208,10 @@ def comparison_table(summaries: dict[str, dict[str, float]], data: str | None = 
     columns += [(f"our {label}", summary) for label, summary in summaries.items()]
     header = "| metric | " + " | ".join(name for name, _ in columns) + " |"
     lines = [header, "|---|" + "---|" * len(columns)]
-    for label, keys, fmt in TABLE_ROWS:
-        if all(_cell(values, keys, fmt) == "—" for _, values in columns):
-            continue
-        lines.append(f"| {label} | " + " | ".join(_cell(values, keys, fmt) for _, values in columns) + " |")
+    for label, keys, fmt, unit in TABLE_ROWS:
+        cells = [_cell(values, keys, fmt, unit) for _, values in columns]
+        if any(cell != "—" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -92,3 +221,20 @@ def stats_ratio(summaries: dict[str, dict[str, float]]) -> float | None:
     if "ss-vae" in summaries and "baseline" in summaries:
         return summaries["ss-vae"]["stats_mse_mean"] / summaries["baseline"]["stats_mse_mean"]
     return None
+
+
+def stats_ratio_interval(evaluations: Mapping[str, Evaluation]) -> tuple[float, float] | None:
+    """95 % CI of the SS-VAE / baseline mean statistics error (:func:`stats_ratio`), if both were
+    evaluated: :func:`paired_ratio_interval` of their per-image ``stats_mse``, the same validation
+    images resampled for both.
+
+    Args:
+        evaluations: model label (``"baseline"``, ``"ss-vae"``) -> its :class:`Evaluation`.
+
+    Raises:
+        ValueError: if the two were evaluated on different numbers of images (not paired).
+    """
+    if "ss-vae" not in evaluations or "baseline" not in evaluations:
+        return None
+    return paired_ratio_interval(evaluations["ss-vae"].metrics["stats_mse"],
+                                 evaluations["baseline"].metrics["stats_mse"])
