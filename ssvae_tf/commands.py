@@ -118,7 +118,9 @@ def _run_train(args: argparse.Namespace) -> None:
 
     config = train_config_from(args)
     history = train(config, args.out, verbose=0 if args.quiet else 2, overwrite=args.overwrite)
-    final = {key: values[-1] for key, values in history.items() if key.startswith("val_")}
+    # the validation errors and losses; the per-dimension KL stays in history.csv
+    final = {key: values[-1] for key, values in history.items()
+             if key.startswith("val_") and not key.startswith("val_kl_dim_")}
     summary = ", ".join(f"{key}={value:.4g}" for key, value in sorted(final.items()))
     print(f"finished: {RunDir(args.out).model_file}" + (f" ({summary})" if summary else ""))
 

@@ -8,7 +8,17 @@ where ``d`` is :func:`ssvae_tf.spatial_stats.spatial_stats_distance` between
 the two-point statistics of the input and its reconstruction, KL is summed over
 the latent dimensions and ``data`` is a pixel loss (summed over pixels for
 ``sse``/``bce``, averaged for ``mse``).  ``alpha=0, gamma=1`` is the paper's
-data-space baseline.
+data-space baseline.  A :class:`~ssvae_tf.schedules.LossSchedule` can vary
+beta over training, floor the KL per dimension (free bits), add a fading
+blurred-pixel anchor and anneal the soft indicator.
+
+Two decoders: the paper-style stack of stride-2 transposed convolutions, or
+resize-convolutions (nearest-neighbour x2, then a 3x3 convolution and a
+residual block per level), which avoid the checkerboard artefacts of uneven
+transposed-convolution overlap (Odena et al., Distill 2016) that an
+autocorrelation loss sees as spurious periodic peaks.  ``padding="circular"``
+wraps every 3x3 convolution around the image edges, so the networks treat
+images as periodic, like the statistics.
 """
 
 from __future__ import annotations
@@ -23,13 +33,16 @@ import tensorflow as tf
 from keras import layers
 
 from ssvae_tf.augment import random_periodic_shift
+from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
     DATA_LOSSES,
+    DECODERS,
     DEFAULT_FILTERS,
     DEFAULT_HIDDEN_UNITS,
     DEFAULT_LATENT_DIM,
     MAX_SIDE,
     MIN_SIDE,
+    PADDINGS,
 )
 from ssvae_tf.spatial_stats import StatsOptions
 
@@ -37,9 +50,61 @@ from ssvae_tf.spatial_stats import StatsOptions
 _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
 _CONV_T = {2: layers.Conv2DTranspose, 3: layers.Conv3DTranspose}
 _CROP = {2: layers.Cropping2D, 3: layers.Cropping3D}
+_UPSAMPLE = {2: layers.UpSampling2D, 3: layers.UpSampling3D}
+#: A latent dimension is active when the variance of its posterior mean over the data exceeds this
+#: (Burda et al. 2016).
+ACTIVE_UNIT_THRESHOLD = 0.01
 
 
-def _check_architecture(image_shape: Sequence[int], latent_dim: int, depth: int, filters: int) -> tuple[int, ...]:
+def wrap_pad(x, width: int):
+    """Periodic padding of every spatial axis of ``(batch, *spatial, channels)`` by ``width`` px
+    on each side: ``(batch, *(spatial + 2 width), channels)``."""
+    for axis in range(1, len(x.shape) - 1):
+        head = keras.ops.take(x, list(range(x.shape[axis] - width, x.shape[axis])), axis=axis)
+        tail = keras.ops.take(x, list(range(width)), axis=axis)
+        x = keras.ops.concatenate([head, x, tail], axis=axis)
+    return x
+
+
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class CircularPad(layers.Layer):
+    """Periodic ("wrap") padding of the spatial axes by ``width`` px per side (:func:`wrap_pad`)."""
+
+    def __init__(self, width: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.width = int(width)
+
+    def call(self, x):
+        return wrap_pad(x, self.width)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *(None if s is None else s + 2 * self.width for s in input_shape[1:-1]),
+                input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "width": self.width}
+
+
+def _conv3(h, rank: int, filters: int, name: str, padding: str, strides: int = 1, activation=None):
+    """A 3-px convolution of ``h`` keeping its size (or halving it with ``strides=2``), its edges
+    zero-padded or wrapped around (``padding="circular"``)."""
+    if padding == "circular":
+        h = CircularPad(1, name=f"{name}_wrap")(h)
+    return _CONV[rank](filters, 3, strides=strides, padding="valid" if padding == "circular" else "same",
+                       activation=activation, name=name)(h)
+
+
+def _residual_block(h, rank: int, filters: int, name: str, padding: str, activation: str):
+    """``activation(h + conv(activation(conv(h))))``, two 3-px convolutions (He et al. 2016)."""
+    r = _conv3(h, rank, filters, f"{name}_a", padding, activation=activation)
+    r = _conv3(r, rank, filters, f"{name}_b", padding)
+    return layers.Activation(activation, name=f"{name}_out")(layers.Add(name=f"{name}_add")([h, r]))
+
+
+def _check_architecture(image_shape: Sequence[int], latent_dim: int, depth: int, filters: int,
+                        padding: str = "zeros") -> tuple[int, ...]:
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     shape = tuple(int(s) for s in image_shape)
     if len(shape) not in (3, 4):
         raise ValueError(
@@ -73,6 +138,7 @@ def build_encoder(
     filters: int = DEFAULT_FILTERS,
     hidden_units: int = DEFAULT_HIDDEN_UNITS,
     activation: str = "relu",
+    padding: str = "zeros",
     name: str = "encoder",
 ) -> keras.Model:
     """Convolutional encoder ``images -> [z_mean, z_log_var]``.
@@ -83,18 +149,18 @@ def build_encoder(
         depth: number of stride-2 convolutions (each halves the resolution).
         filters: filters of the first convolution (doubling per level, capped 8x).
         hidden_units: width of the dense layer before the latent heads.
+        padding: ``"zeros"`` or ``"circular"`` (edges wrap around, as in periodic statistics).
 
     Returns:
         A functional model: input ``images`` float32 ``(batch, *image_shape)``,
         outputs ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``.
     """
-    shape = _check_architecture(image_shape, latent_dim, depth, filters)
-    conv = _CONV[len(shape) - 1]
+    shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
     images = keras.Input(shape=shape, name="images")
     h = images
     for level in range(depth):
-        h = conv(_level_filters(filters, level), 3, strides=2, padding="same", activation=activation,
-                 name=f"down_{level}")(h)
+        h = _conv3(h, len(shape) - 1, _level_filters(filters, level), f"down_{level}", padding, strides=2,
+                   activation=activation)
     h = layers.Flatten(name="flatten")(h)
     h = layers.Dense(hidden_units, activation=activation, name="hidden")(h)
     z_mean = layers.Dense(latent_dim, name="z_mean")(h)
@@ -109,16 +175,28 @@ def build_decoder(
     filters: int = DEFAULT_FILTERS,
     hidden_units: int = DEFAULT_HIDDEN_UNITS,
     activation: str = "relu",
+    upsampling: str = "transpose",
+    padding: str = "zeros",
     name: str = "decoder",
 ) -> keras.Model:
-    """Transposed-convolution decoder ``z -> images``, the mirror of :func:`build_encoder`.
+    """Decoder ``z -> images``, the mirror of :func:`build_encoder`.
+
+    Args:
+        upsampling: ``"transpose"`` (a stride-2 3x3 transposed convolution per
+            level) or ``"resize"`` (nearest-neighbour x2, a 3x3 convolution
+            and a residual block per level: no checkerboard artefacts).
+        padding: ``"zeros"`` or ``"circular"`` for the 3x3 convolutions
+            (transposed convolutions always pad with zeros).
+        The others as in :func:`build_encoder`.
 
     Returns:
         A functional model: input ``z`` float32 ``(batch, latent_dim)``, output
         ``images`` ``(batch, *image_shape)`` in (0, 1) (sigmoid).  Sides that
         are not multiples of ``2**depth`` are cropped to the exact size.
     """
-    shape = _check_architecture(image_shape, latent_dim, depth, filters)
+    shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
+    if upsampling not in DECODERS:
+        raise ValueError(f"upsampling must be one of {DECODERS}, got {upsampling!r}")
     rank = len(shape) - 1
     start = [math.ceil(s / 2**depth) for s in shape[:-1]]
     top = _level_filters(filters, depth - 1)
@@ -127,9 +205,15 @@ def build_decoder(
     h = layers.Dense(int(np.prod(start)) * top, activation=activation, name="expand")(h)
     h = layers.Reshape((*start, top), name="reshape")(h)
     for level in reversed(range(depth)):
-        h = _CONV_T[rank](_level_filters(filters, level), 3, strides=2, padding="same",
-                          activation=activation, name=f"up_{level}")(h)
-    h = _CONV[rank](shape[-1], 3, padding="same", activation="sigmoid", name="to_image")(h)
+        level_filters = _level_filters(filters, level)
+        if upsampling == "transpose":
+            h = _CONV_T[rank](level_filters, 3, strides=2, padding="same", activation=activation,
+                              name=f"up_{level}")(h)
+        else:
+            h = _UPSAMPLE[rank](2, name=f"resize_{level}")(h)
+            h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
+            h = _residual_block(h, rank, level_filters, f"res_{level}", padding, activation)
+    h = _conv3(h, rank, shape[-1], "to_image", padding, activation="sigmoid")
     excess = [s * 2**depth - n for s, n in zip(start, shape[:-1])]
     if any(excess):
         h = _CROP[rank](tuple((0, e) for e in excess), name="crop")(h)
@@ -145,9 +229,81 @@ def _per_sample_data_loss(x: tf.Tensor, x_hat: tf.Tensor, kind: str) -> tf.Tenso
     return tf.reduce_sum(squared, axis=axes) if kind == "sse" else tf.reduce_mean(squared, axis=axes)
 
 
-def _kl_divergence(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
-    """KL(N(mean, exp(log_var)) || N(0, I)) summed over latent dims: ``(batch,)``."""
-    return -0.5 * tf.reduce_sum(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=1)
+def _kl_per_dimension(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, 1)) of each latent dimension, in nats: ``(batch, latent_dim)``."""
+    return -0.5 * (1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var))
+
+
+def gaussian_blur(images: tf.Tensor, sigma: float) -> tf.Tensor:
+    """Periodic Gaussian blur of ``(batch, *spatial, channels)`` images, ``sigma`` in px (same shape).
+
+    Separable: one 1-D convolution per spatial axis with a kernel of radius
+    ``ceil(3 sigma)`` (normalised to sum 1), the edges wrapped around.
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    radius = max(1, math.ceil(3.0 * sigma))
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2.0 * sigma**2))
+    taps = (taps / taps.sum()).astype(np.float32)
+    rank = images.shape.rank - 2
+    spatial, channels = images.shape[1:-1], images.shape[-1]
+    # each channel blurred on its own: channels become images of one channel
+    x = tf.transpose(images, [0, rank + 1, *range(1, rank + 1)])
+    x = wrap_pad(tf.reshape(x, [-1, *spatial, 1]), radius)
+    for axis in range(rank):
+        shape = [1] * rank
+        shape[axis] = taps.size
+        x = tf.nn.convolution(x, tf.constant(taps.reshape(*shape, 1, 1)), padding="VALID")
+    x = tf.reshape(x, [-1, channels, *spatial])
+    return tf.transpose(x, [0, *range(2, rank + 2), 1])
+
+
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class LatentUsage(keras.metrics.Metric):
+    """How much of the latent space a model uses, over a pass through the data.
+
+    ``result()`` is ``{"active_units": ..., "kl_dim_0": ..., ...}``: the number
+    of dimensions whose posterior mean varies over the data by more than
+    :data:`ACTIVE_UNIT_THRESHOLD` (``Cov_x E[z_d | x]``, Burda et al. 2016),
+    and each dimension's mean KL in nats.
+    """
+
+    def __init__(self, latent_dim: int, name: str = "latent_usage", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.latent_dim = int(latent_dim)
+        self.count = self.add_variable((), initializer="zeros", name="count")
+        self.mean_sum = self.add_variable((self.latent_dim,), initializer="zeros", name="mean_sum")
+        self.square_sum = self.add_variable((self.latent_dim,), initializer="zeros", name="square_sum")
+        self.kl_sum = self.add_variable((self.latent_dim,), initializer="zeros", name="kl_sum")
+
+    def update_state(self, z_mean: tf.Tensor, kl_per_dimension: tf.Tensor) -> None:
+        """Add a batch: ``z_mean`` and ``kl_per_dimension``, each ``(batch, latent_dim)``."""
+        self.count.assign_add(tf.cast(tf.shape(z_mean)[0], tf.float32))
+        self.mean_sum.assign_add(tf.reduce_sum(z_mean, axis=0))
+        self.square_sum.assign_add(tf.reduce_sum(tf.square(z_mean), axis=0))
+        self.kl_sum.assign_add(tf.reduce_sum(kl_per_dimension, axis=0))
+
+    def result(self) -> dict[str, tf.Tensor]:
+        n = tf.maximum(self.count, 1.0)
+        variance = self.square_sum / n - tf.square(self.mean_sum / n)
+        usage = {"active_units": tf.reduce_sum(tf.cast(variance > ACTIVE_UNIT_THRESHOLD, tf.float32))}
+        kl = self.kl_sum / n
+        usage.update({f"kl_dim_{d}": kl[d] for d in range(self.latent_dim)})
+        return usage
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+class _ScheduleClock(keras.callbacks.Callback):
+    """Tells a :class:`SpatialStatsVAE` how many steps ``fit`` will take, so its loss schedule
+    can compute the training progress from the optimizer's iteration count."""
+
+    def on_train_begin(self, logs=None):
+        steps, epochs = self.params.get("steps"), self.params.get("epochs")
+        if steps is None and self.model.schedule.changes:
+            raise ValueError("the loss schedule needs the number of steps per epoch; pass steps_per_epoch "
+                             "or a dataset of known length")
+        self.model.schedule_steps.assign(int(steps or 0) * int(epochs or 0))
 
 
 @keras.saving.register_keras_serializable(package="ssvae_tf")
@@ -172,16 +328,23 @@ class SpatialStatsVAE(keras.Model):
             loss; validation images are not shifted.  Periodic statistics are
             unchanged by such shifts, so for a statistics VAE this adds data
             without changing its targets.
+        schedule: how the loss changes over training, a
+            :class:`~ssvae_tf.schedules.LossSchedule` or a dict of its fields
+            (``None``: constant).  ``fit`` tells the model its length; the
+            progress is the optimizer's iteration count over it.
 
     Metrics logged by ``fit``/``evaluate``: ``loss`` = ``stats_loss`` +
-    ``kl_loss`` + ``data_loss`` (the weighted terms), and two unweighted
+    ``kl_loss`` + ``data_loss`` (+ ``anchor_loss`` with an anchor) (the
+    weighted terms, at the schedule's current values), and two unweighted
     measures that compare across runs whatever alpha/beta/gamma/scale are:
     ``stats_distance`` (mean squared difference per lag and correlation of the
     configured statistics) and ``pixel_mse``.  Validation (``test_step``)
     decodes ``z_mean``, the deterministic reconstruction, so ``val_*``
     metrics do not fluctuate with the sampling noise; it also logs
     ``prior_stats_distance``, how far the statistics of decoded prior samples
-    are from the data's (a measure of the latent space as a generator).
+    are from the data's (a measure of the latent space as a generator), and
+    the latent usage over the whole validation pass (:class:`LatentUsage`):
+    ``active_units`` and ``kl_dim_<d>``.
     """
 
     def __init__(
@@ -195,6 +358,7 @@ class SpatialStatsVAE(keras.Model):
         stats_options: StatsOptions | dict[str, Any] | None = None,
         seed: int | None = None,
         shift_augment: bool = False,
+        schedule: LossSchedule | dict[str, Any] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -221,10 +385,21 @@ class SpatialStatsVAE(keras.Model):
                              f"{self.image_shape[-1]} channel(s) of the images (kind=None: images are indicators)")
         self.seed = seed
         self.shift_augment = bool(shift_augment)
+        self.schedule = LossSchedule.from_json(schedule)
+        if self.schedule.anchor > 0 and self.alpha == 0:
+            raise ValueError("a blurred-pixel anchor (schedule.anchor > 0) guides a statistics loss; "
+                             f"alpha is 0, so use gamma for a pixel loss instead (anchor={self.schedule.anchor})")
+        if self.schedule.anchor > 0 and math.ceil(3 * self.schedule.anchor_sigma) > min(self.image_shape[:-1]):
+            raise ValueError(f"anchor_sigma={self.schedule.anchor_sigma} px is too wide for images of "
+                             f"{self.image_shape[:-1]} px; expected at most {min(self.image_shape[:-1]) / 3:g}")
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ("loss", "stats_loss", "kl_loss", "data_loss", "stats_distance", "pixel_mse",
+        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "stats_distance", "pixel_mse",
                  "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.latent_usage = LatentUsage(self.latent_dim)
+        # Steps of the current fit (set by _ScheduleClock); a plain tf.Variable, not a weight, so
+        # that saved models do not depend on it.  0: not fitting, schedules at their final values.
+        self.schedule_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="schedule_steps")
         self.build((None, *self.image_shape))
 
     def build(self, input_shape=None) -> None:
@@ -253,7 +428,20 @@ class SpatialStatsVAE(keras.Model):
 
     @property
     def metrics(self):
-        return list(self.trackers.values())
+        return [*self.trackers.values(), self.latent_usage]
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+        """``keras.Model.fit``, which also gives the loss schedule the run's length in steps."""
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=[*(callbacks or []), _ScheduleClock()], **kwargs)
+
+    def progress(self) -> tf.Tensor:
+        """Training progress in [0, 1]: optimizer steps taken over the steps of the current ``fit``
+        (1 outside ``fit``, where schedules take their final values)."""
+        total = tf.cast(self.schedule_steps, tf.float32)
+        optimizer = getattr(self, "optimizer", None)
+        done = tf.cast(optimizer.iterations, tf.float32) if optimizer is not None else 0.0
+        return tf.where(total > 0, tf.minimum(done / tf.maximum(total, 1.0), 1.0), 1.0)
 
     # ----------------------------------------------------------- training
     def _loss_terms(self, x: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
@@ -266,21 +454,35 @@ class SpatialStatsVAE(keras.Model):
         else:
             z = z_mean
         x_hat = tf.cast(self.decode(z, training=training), tf.float32)
+        schedule, progress = self.schedule, self.progress()
 
-        stats = self.stats_options.distance(x, x_hat)
+        annealed = schedule.eps_start is not None
+        eps = schedule.eps(progress, self.stats_options.eps) if annealed else None
+        stats = self.stats_options.distance(x, x_hat, eps=eps)
         data = _per_sample_data_loss(x, x_hat, self.data_loss)
         # A term with weight 0 is only a metric: keep its (FFT) backward pass out of the graph.
         stats = tf.stop_gradient(stats) if self.alpha == 0 else stats
         data = tf.stop_gradient(data) if self.gamma == 0 else data
-        kl = _kl_divergence(z_mean, z_log_var)
+        kl_per_dimension = _kl_per_dimension(z_mean, z_log_var)
+        kl_mean = tf.reduce_mean(kl_per_dimension, axis=0)
+        kl = tf.reduce_sum(tf.maximum(kl_mean, schedule.free_bits) if schedule.free_bits > 0 else kl_mean)
         terms = {
             "stats_loss": self.alpha * tf.reduce_mean(stats),
-            "kl_loss": self.beta * tf.reduce_mean(kl),
+            "kl_loss": self.beta * schedule.kl_factor(progress) * kl,
             "data_loss": self.gamma * tf.reduce_mean(data),
-            "stats_distance": tf.reduce_mean(self.stats_options.lag_mse(x, x_hat, distance=stats)),
+            # the run's statistics as configured: comparable across schedules and runs
+            "stats_distance": tf.reduce_mean(self.stats_options.lag_mse(x, x_hat,
+                                                                        distance=None if annealed else stats)),
             "pixel_mse": tf.reduce_mean(tf.square(x - x_hat)),
         }
         terms["loss"] = terms["stats_loss"] + terms["kl_loss"] + terms["data_loss"]
+        if schedule.anchor > 0:
+            blurred = [gaussian_blur(image, schedule.anchor_sigma) for image in (x, x_hat)]
+            terms["anchor_loss"] = schedule.anchor_weight(progress) * tf.reduce_mean(
+                _per_sample_data_loss(*blurred, "sse"))
+            terms["loss"] += terms["anchor_loss"]
+        if not training:
+            self.latent_usage.update_state(z_mean, kl_per_dimension)
         return terms
 
     def _prior_stats_distance(self, x: tf.Tensor) -> tf.Tensor:
@@ -323,7 +525,7 @@ class SpatialStatsVAE(keras.Model):
         x = tf.cast(x, tf.float32)
         terms = self._loss_terms(x, training=False)
         terms["prior_stats_distance"] = self._prior_stats_distance(x)
-        return self._log(terms)
+        return {**self._log(terms), **self.latent_usage.result()}
 
     # ------------------------------------------------------ serialisation
     def get_config(self) -> dict[str, Any]:
@@ -338,6 +540,7 @@ class SpatialStatsVAE(keras.Model):
             stats_options=self.stats_options.to_json(),
             seed=self.seed,
             shift_augment=self.shift_augment,
+            schedule=self.schedule.to_json(),
         )
         return config
 
@@ -362,10 +565,17 @@ def build_vae(
     stats_options: StatsOptions | dict[str, Any] | None = None,
     seed: int | None = None,
     shift_augment: bool = False,
+    upsampling: str = "transpose",
+    padding: str = "zeros",
+    schedule: LossSchedule | dict[str, Any] | None = None,
 ) -> SpatialStatsVAE:
-    """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled)."""
+    """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled).
+
+    ``upsampling`` is the decoder's (:func:`build_decoder`), ``padding`` both
+    networks'; the rest as in :class:`SpatialStatsVAE`.
+    """
     architecture = dict(image_shape=image_shape, latent_dim=latent_dim, depth=depth, filters=filters,
-                        hidden_units=hidden_units)
-    return SpatialStatsVAE(build_encoder(**architecture), build_decoder(**architecture), alpha=alpha,
-                           beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options, seed=seed,
-                           shift_augment=shift_augment)
+                        hidden_units=hidden_units, padding=padding)
+    return SpatialStatsVAE(build_encoder(**architecture), build_decoder(**architecture, upsampling=upsampling),
+                           alpha=alpha, beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options,
+                           seed=seed, shift_augment=shift_augment, schedule=schedule)

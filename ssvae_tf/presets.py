@@ -12,17 +12,17 @@ scratch (the paper's frozen ImageNet ResNet-152 cannot be downloaded here).
 
 ``ours``: what we recommend on a CPU, and what ``docs/reproduction.md`` ran:
 64 px images (the generator scales the paper's geometry), a narrow network
-(16 filters, 512 hidden units) and the same budget for both models.  It
-differs from ``paper`` in one loss setting, beta, and says why.  Both
+(16 filters, 512 hidden units) and the same budget for both models.  Its KL
+weight is the library's default, which scales with the pixel count
+(:func:`ssvae_tf.settings.default_beta`: 0.001 at 64 px).  Both
 reconstruction terms are sums over the pixels (or lags), so at side ``s``
-they are ``(s / 224)^2`` times the paper's while the KL term is not; beta
-therefore scales with the pixel count.  Its level, 0.001 at 64 px
-(``OURS_BETA_64``), is measured (docs/reproduction.md): at the paper's
-balance, ``(64 / 224)^2 = 0.082``, the statistics VAE leaves most of its
-latent space unused (4.5 nats) and its statistics error is 0.89x the
-baseline's; at 0.001 it is 0.69x, while the baseline's error hardly moves
-(3.78e-5 vs 3.80e-5).  The KerasTuner search on the same data points the
-same way (best beta / alpha about 0.01).
+they are ``(s / 224)^2`` times the paper's while the KL term is not.  The
+level is measured (docs/reproduction.md): at the paper's balance,
+``(64 / 224)^2 = 0.082``, the statistics VAE leaves most of its latent space
+unused (4.5 nats) and its statistics error is 0.89x the baseline's; at 0.001
+it is 0.69x, while the baseline's error hardly moves (3.78e-5 vs 3.80e-5).
+The KerasTuner search on the same data points the same way (best beta /
+alpha about 0.01).
 """
 
 from __future__ import annotations
@@ -38,20 +38,8 @@ _PAPER = TrainConfig(data="lines", image_size=PAPER_SIZE, n_images=10_000, laten
                      epochs=1500, batch_size=32, learning_rate=1e-3, validation_split=0.3, seed=125)
 _PAPER_BASELINE_EPOCHS = 400
 
-_OURS = TrainConfig(data="lines", image_size=64, n_images=10_000, latent_dim=9, alpha=1.0, beta=1.0,
-                    epochs=30, batch_size=32, learning_rate=1e-3, filters=16, hidden_units=512,
-                    validation_split=0.3, seed=0)
-#: The ``ours`` KL weight at 64 px.
-OURS_BETA_64 = 0.001
-
-
-def scaled_beta(image_size: int, beta_at_64: float = OURS_BETA_64) -> float:
-    """The ``ours`` KL weight at ``image_size`` px: ``beta_at_64 * (size / 64)^2``, 3 significant digits.
-
-    Keeps the balance between the KL term and the reconstruction sums, which
-    grow with the number of pixels.
-    """
-    return float(f"{beta_at_64 * (image_size / 64) ** 2:.3g}")
+_OURS = TrainConfig(data="lines", image_size=64, n_images=10_000, latent_dim=9, alpha=1.0, epochs=30,
+                    batch_size=32, learning_rate=1e-3, filters=16, hidden_units=512, validation_split=0.3, seed=0)
 
 
 def preset(name: str, baseline: bool = False, **overrides) -> TrainConfig:
@@ -62,8 +50,7 @@ def preset(name: str, baseline: bool = False, **overrides) -> TrainConfig:
         baseline: the pixel-space baseline of the preset instead of the
             statistics VAE (``paper``: 400 epochs instead of 1500).
         overrides: ``TrainConfig`` fields to change, e.g. ``image_size``,
-            ``epochs``, ``data="lines-hard"``.  For ``ours`` beta follows the
-            image size (:func:`scaled_beta`) unless given.
+            ``epochs``, ``data="lines-hard"``.
 
     Raises:
         ValueError: on an unknown preset or field.
@@ -77,6 +64,5 @@ def preset(name: str, baseline: bool = False, **overrides) -> TrainConfig:
     if name == "paper":
         base = dataclasses.replace(_PAPER, epochs=_PAPER_BASELINE_EPOCHS) if baseline else _PAPER
     else:
-        size = overrides.get("image_size", _OURS.image_size)
-        base = dataclasses.replace(_OURS, beta=scaled_beta(size))
+        base = _OURS
     return dataclasses.replace(base, baseline=baseline, **overrides)

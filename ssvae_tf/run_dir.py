@@ -80,7 +80,7 @@ class RunDir:
             "image_shape": [int(s) for s in image_shape],
             "n_images": int(n_images),
             "data_description": config.data_description,
-            "loss_weights": dict(zip(("alpha", "beta", "gamma"), config.loss_weights)),
+            "loss_weights": dict(zip(("alpha", "beta", "gamma"), config.loss_weights(image_shape[:-1]))),
             "stats_options": stats_options,
         })
 

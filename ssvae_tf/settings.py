@@ -18,6 +18,7 @@ from typing import Any
 
 from ssvae_tf._checks import check_positive_int
 from ssvae_tf._io import read_toml_or_json
+from ssvae_tf.schedules import KL_SCHEDULES, LossSchedule
 
 #: Built-in data sets accepted by ``TrainConfig.data`` besides a path: name -> description.
 BUILTIN_DATA = {
@@ -37,6 +38,25 @@ INDICATORS = ("soft", "linear")
 DATA_LOSSES = ("sse", "mse", "bce")
 #: The architecture's defaults: latent size, first convolution's filters, dense units.
 DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
+#: Decoder upsampling: stride-2 transposed convolutions or resize-convolutions with residual blocks.
+DECODERS = ("transpose", "resize")
+#: Edge handling of the 3x3 convolutions: zero padding or periodic wrap-around.
+PADDINGS = ("zeros", "circular")
+#: The default KL weight at 64 x 64 px, measured (docs/reproduction.md); it scales with the pixel count.
+BETA_AT_64 = 0.001
+
+
+def default_beta(spatial_shape: tuple[int, ...]) -> float:
+    """The KL weight for images of ``spatial_shape`` px: ``BETA_AT_64 * n_pixels / 64^2``, 3 significant digits.
+
+    Both reconstruction terms are sums over the pixels (or lags), the KL term
+    is not: keeping their balance means scaling beta with the pixel count.
+
+    >>> default_beta((64, 64)), default_beta((32, 32)), default_beta((224, 224))
+    (0.001, 0.00025, 0.0123)
+    """
+    n_pixels = math.prod(int(side) for side in spatial_shape)
+    return float(f"{BETA_AT_64 * n_pixels / 64**2:.3g}")
 
 
 def _setting(default: Any, help: str, *, kind: type | None = None, choices: tuple | None = None) -> Any:
@@ -51,7 +71,8 @@ class TrainConfig:
     """Every setting of a training run (what ``ssvae train`` exposes).
 
     Checked at construction: a bad value raises ``ValueError`` naming it.
-    ``loss_weights`` gives the ``(alpha, beta, gamma)`` actually trained.
+    ``loss_weights(spatial_shape)`` gives the ``(alpha, beta, gamma)``
+    actually trained, ``loss_schedule`` how the loss changes over the run.
     """
 
     data: str = _setting("lines", "lines | lines-hard | microstructure | PATH (.npy, .npz or a folder of PNG/TIFF)")
@@ -61,7 +82,9 @@ class TrainConfig:
     n_images: int = _setting(2000, "number of generated images (built-in data sets)")
     latent_dim: int = _setting(DEFAULT_LATENT_DIM, "size of the latent space")
     alpha: float = _setting(1.0, "weight of the statistics loss")
-    beta: float = _setting(1.0, "weight of the KL term")
+    beta: float | None = _setting(
+        None, f"weight of the KL term (default {BETA_AT_64:g} x pixels / 64^2: keeps its balance with the "
+        "reconstruction sums at any image size)", kind=float)
     gamma: float = _setting(0.0, "weight of the pixel loss")
     baseline: bool = _setting(False, "the paper's data-space baseline: pixel loss + KL (alpha=0, gamma=1)")
     data_loss: str = _setting("sse", "pixel loss: sum of squares, mean of squares or binary cross-entropy",
@@ -81,10 +104,33 @@ class TrainConfig:
                                       "linear (1 - x)", choices=INDICATORS)
     shift_augment: bool = _setting(False, "shift each training image by a random periodic offset "
                                           "(keeps periodic statistics)")
+    eps: float = _setting(0.25, "width of the soft phase indicator, in grey levels (the paper's 0.25)")
+    eps_start: float | None = _setting(None, "anneal the indicator width from this to --eps over the run "
+                                             "(default: constant)", kind=float)
+    cutoff: int | None = _setting(None, "largest lag the statistics loss compares, px per axis "
+                                        "(default: every periodic lag, the paper's)", kind=int)
+    stats_levels: int = _setting(1, "resolutions of the statistics loss: the images and their 2x, 4x... "
+                                    "average-pooled indicators, each normalised by its own zero lag")
+    decoder: str = _setting("transpose", "decoder upsampling: stride-2 transposed convolutions or "
+                                         "resize-convolutions with residual blocks (no checkerboards)",
+                            choices=DECODERS)
+    padding: str = _setting("zeros", "edges of the 3x3 convolutions: zeros, or circular (wrap around, "
+                                     "periodic like the statistics)", choices=PADDINGS)
+    kl_schedule: str = _setting("constant", "beta over the run: constant, linear warm-up or cyclical",
+                                choices=KL_SCHEDULES)
+    kl_cycles: int = _setting(4, "cycles of the cyclical KL schedule")
+    kl_ramp: float = _setting(0.5, "fraction of the run (warmup) or of each cycle (cyclical) over which "
+                                   "beta rises from 0")
+    free_bits: float = _setting(0.0, "KL floor per latent dimension in nats: dimensions below it are not "
+                                     "pushed to the prior (0: off)")
+    anchor: float = _setting(0.0, "weight of a blurred-pixel loss that fades to 0 (places structures "
+                                  "early; 0: off)")
+    anchor_sigma: float = _setting(1.0, "blur of the anchor, px")
+    anchor_until: float = _setting(0.5, "fraction of the run after which the anchor is 0")
     seed: int = _setting(0, "seed of the data, the split, the weights and the sampling noise")
 
     def __post_init__(self):
-        for name in ("n_images", "latent_dim", "epochs", "batch_size", "filters", "hidden_units"):
+        for name in ("n_images", "latent_dim", "epochs", "batch_size", "filters", "hidden_units", "stats_levels"):
             check_positive_int(getattr(self, name), name)
         for name in ("image_size", "depth"):
             if getattr(self, name) is not None:
@@ -93,28 +139,46 @@ class TrainConfig:
             raise ValueError(f"image_size must be between {MIN_SIDE} and {MAX_SIDE} px, got {self.image_size}")
         for name in ("alpha", "beta", "gamma"):
             value = getattr(self, name)
+            if name == "beta" and value is None:
+                continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(f"eps must be a positive number, got {self.eps!r}")
+        if self.cutoff is not None and not (isinstance(self.cutoff, int) and self.cutoff >= 0):
+            raise ValueError(f"cutoff must be an integer >= 0 (px), got {self.cutoff!r}")
+        if self.baseline and (self.anchor > 0 or self.stats_levels > 1 or self.eps_start is not None):
+            raise ValueError("anchor, stats_levels and eps_start shape the statistics loss, which the pixel "
+                             "baseline does not use; leave them at their defaults with --baseline")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
         if self.stats_scale is not None and not (math.isfinite(self.stats_scale) and self.stats_scale > 0):
             raise ValueError(f"stats_scale must be a positive number, got {self.stats_scale!r}")
-        for name in ("data_loss", "indicator"):
+        for name in ("data_loss", "indicator", "decoder", "padding", "kl_schedule"):
             allowed = setting_choices(name)
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        self.loss_schedule  # checks the schedule's fields
         if self.data not in BUILTIN_DATA and not Path(self.data).exists():
             raise ValueError(
                 f"data must be one of {sorted(BUILTIN_DATA)} or an existing .npy/.npz file or image "
                 f"folder, got {self.data!r}"
             )
 
+    def loss_weights(self, spatial_shape: tuple[int, ...]) -> tuple[float, float, float]:
+        """``(alpha, beta, gamma)`` as trained on images of ``spatial_shape`` px (the baseline
+        switches the statistics off; beta unset is :func:`default_beta`)."""
+        beta = default_beta(spatial_shape) if self.beta is None else self.beta
+        return (0.0, beta, 1.0) if self.baseline else (self.alpha, beta, self.gamma)
+
     @property
-    def loss_weights(self) -> tuple[float, float, float]:
-        """``(alpha, beta, gamma)`` as trained (the baseline switches the statistics off)."""
-        return (0.0, self.beta, 1.0) if self.baseline else (self.alpha, self.beta, self.gamma)
+    def loss_schedule(self) -> LossSchedule:
+        """How the run's loss changes over training (checked: a bad value raises ``ValueError``)."""
+        return LossSchedule(kl=self.kl_schedule, kl_cycles=self.kl_cycles, kl_ramp=self.kl_ramp,
+                            free_bits=self.free_bits, anchor=self.anchor, anchor_sigma=self.anchor_sigma,
+                            anchor_until=self.anchor_until, eps_start=self.eps_start)
 
     @property
     def data_description(self) -> str:

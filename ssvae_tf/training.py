@@ -74,8 +74,10 @@ def default_depth(image_shape: tuple[int, ...]) -> int:
 
 
 def run_stats_options(config: TrainConfig, scale: float) -> StatsOptions:
-    """The statistics a run's loss compares: the paper's, with the run's indicator and scale."""
-    return StatsOptions(scale=scale, kind=config.indicator)
+    """The statistics a run's loss compares: the paper's, with the run's indicator, its width,
+    the lag cutoff, the resolutions and the scale."""
+    return StatsOptions(scale=scale, kind=config.indicator, eps=config.eps,
+                        cutoff="full" if config.cutoff is None else config.cutoff, levels=config.stats_levels)
 
 
 def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float) -> SpatialStatsVAE:
@@ -86,7 +88,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
     (``config.stats_scale`` or :func:`statistics_scale` of the data).  The
     optimizer is built now, so a checkpoint restores its state too.
     """
-    alpha, beta, gamma = config.loss_weights
+    alpha, beta, gamma = config.loss_weights(image_shape[:-1])
     model = build_vae(
         image_shape,
         latent_dim=config.latent_dim,
@@ -100,6 +102,9 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
         stats_options=run_stats_options(config, scale),
         seed=config.seed,
         shift_augment=config.shift_augment,
+        upsampling=config.decoder,
+        padding=config.padding,
+        schedule=config.loss_schedule,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     model.optimizer.build(model.trainable_variables)

@@ -229,3 +229,140 @@ def test_bad_configuration_is_a_clear_value_error(kwargs, message):
     arguments = {**TINY, "image_shape": (16, 16, 1), **kwargs}
     with pytest.raises(ValueError, match=message):
         build_vae(**arguments)
+
+
+# ------------------------------------------------- decoders, padding, schedules
+def test_circular_pad_wraps_like_numpy():
+    from ssvae_tf.model import wrap_pad
+
+    x = np.arange(2 * 5 * 4 * 3, dtype=np.float32).reshape(2, 5, 4, 3)
+    expected = np.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="wrap")
+    np.testing.assert_array_equal(np.asarray(wrap_pad(x, 2)), expected)
+
+
+@pytest.mark.parametrize("image_shape", [(16, 16, 1), (20, 36, 1), (16, 24, 16, 1)])
+@pytest.mark.parametrize("padding", ["zeros", "circular"])
+def test_resize_decoder_and_circular_encoder_shapes(image_shape, padding):
+    encoder = build_encoder(image_shape, padding=padding, **TINY)
+    decoder = build_decoder(image_shape, upsampling="resize", padding=padding, **TINY)
+    x = np.random.default_rng(0).random((2, *image_shape)).astype(np.float32)
+    z_mean, _ = encoder(x)
+    images = decoder(z_mean).numpy()
+    assert images.shape == (2, *image_shape) and images.min() > 0 and images.max() < 1
+
+
+def _from_feature_map(decoder):
+    """The decoder's layers after its dense part: feature map -> image."""
+    return keras.Model(decoder.get_layer("reshape").output, decoder.output)
+
+
+def test_resize_decoder_leaves_no_checkerboard_where_transposed_convolutions_do():
+    # A constant feature map is a flat image for nearest-neighbour upsampling and wrapped 3x3
+    # convolutions; uneven transposed-convolution overlap stamps a periodic pattern on it (Odena et
+    # al. 2016), of period 2**depth px after depth stride-2 layers.
+    keras.utils.set_random_seed(0)
+    shape = (32, 32, 1)
+    flat = np.full((1, 4, 4, 32), 0.5, np.float32)
+    resize = _from_feature_map(build_decoder(shape, latent_dim=3, depth=3, filters=8, upsampling="resize",
+                                             padding="circular"))(flat).numpy()
+    transpose = _from_feature_map(build_decoder(shape, latent_dim=3, depth=3, filters=8))(flat).numpy()
+    assert resize.std() < 1e-5
+    assert transpose[0, 8:-8, 8:-8, 0].std() > 1e-3  # away from the zero-padded edges
+
+
+def test_gaussian_blur_matches_a_wrapped_convolution_loop():
+    import tensorflow as tf
+
+    from ssvae_tf.model import gaussian_blur
+
+    x = np.random.default_rng(1).random((2, 12, 10, 2)).astype(np.float32)
+    sigma = 1.2
+    radius = int(np.ceil(3 * sigma))
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
+    taps /= taps.sum()
+    expected = np.zeros_like(x, dtype=np.float64)
+    for a, wa in enumerate(taps):
+        for b, wb in enumerate(taps):
+            expected += wa * wb * np.roll(x, (radius - a, radius - b), axis=(1, 2))
+    np.testing.assert_allclose(gaussian_blur(tf.constant(x), sigma).numpy(), expected, atol=1e-5)
+
+
+def _at_progress(model, progress, steps=100):
+    """Put ``model`` ``progress`` of the way through a fit of ``steps`` steps."""
+    model.schedule_steps.assign(steps)
+    model.optimizer.iterations.assign(int(progress * steps))
+
+
+def test_scheduled_terms_follow_the_progress():
+    from ssvae_tf.model import gaussian_blur
+
+    x = stripes(8)
+    schedule = dict(kl="warmup", kl_ramp=0.5, anchor=0.2, anchor_sigma=1.0, anchor_until=0.5)
+    model = build_vae((16, 16, 1), beta=0.3, seed=0, schedule=schedule, **TINY)
+    model.compile(optimizer="adam")
+    model.optimizer.build(model.trainable_variables)
+    stats_sse, kl, _ = numpy_loss_terms(model, x)
+    blurred = [gaussian_blur(image, 1.0).numpy() for image in (x, model(x).numpy())]
+    anchor_sse = np.sum((blurred[0] - blurred[1]) ** 2, axis=(1, 2, 3)).mean()
+    for progress, kl_factor, anchor_weight in [(0.25, 0.5, 0.1), (0.75, 1.0, 0.0)]:
+        _at_progress(model, progress)
+        logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+        assert logs["kl_loss"] == pytest.approx(0.3 * kl_factor * kl.mean(), rel=1e-3)
+        assert logs["anchor_loss"] == pytest.approx(anchor_weight * anchor_sse, rel=1e-3, abs=1e-7)
+        assert logs["loss"] == pytest.approx(stats_sse.mean() + 0.3 * kl_factor * kl.mean()
+                                             + anchor_weight * anchor_sse, rel=1e-3)
+
+
+def test_free_bits_floor_each_dimension_s_batch_mean_kl():
+    x = stripes(8)
+    model = build_vae((16, 16, 1), beta=1.0, seed=0, schedule={"free_bits": 0.05}, **TINY)
+    model.compile(optimizer="adam")
+    z_mean, z_log_var = (t.numpy().astype(np.float64) for t in model.encode(x))
+    per_dim = (-0.5 * (1 + z_log_var - z_mean**2 - np.exp(z_log_var))).mean(axis=0)
+    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+    assert logs["kl_loss"] == pytest.approx(np.maximum(per_dim, 0.05).sum(), rel=1e-3)
+    assert np.maximum(per_dim, 0.05).sum() > per_dim.sum()  # the floor is active here
+
+
+def test_annealed_eps_sharpens_the_indicator_of_the_loss_only():
+    import tensorflow as tf
+
+    from ssvae_tf.spatial_stats import StatsOptions
+
+    x = stripes(8)
+    model = build_vae((16, 16, 1), seed=0, schedule={"eps_start": 0.4}, stats_options={"eps": 0.1}, **TINY)
+    model.compile(optimizer="adam")
+    model.optimizer.build(model.trainable_variables)
+    _at_progress(model, 0.5)
+    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+    x_hat = model(x)
+    at_half = StatsOptions(eps=0.25).distance(tf.constant(x), x_hat).numpy()  # 0.4 -> 0.1, half way: 0.25
+    assert logs["stats_loss"] == pytest.approx(at_half.mean(), rel=1e-3)
+    reported = StatsOptions(eps=0.1).lag_mse(tf.constant(x), x_hat).numpy()  # the run's own eps
+    assert logs["stats_distance"] == pytest.approx(reported.mean(), rel=1e-3)
+
+
+def test_fit_tells_the_schedule_its_length_and_ends_at_full_progress():
+    x = stripes(24)
+    model = build_vae((16, 16, 1), seed=0, schedule={"kl": "cyclical", "kl_cycles": 2}, **TINY)
+    model.compile(optimizer="adam")
+    model.fit(x, batch_size=8, epochs=2, verbose=0)
+    assert int(model.schedule_steps.numpy()) == 6 and float(model.progress()) == 1.0
+
+
+def test_latent_usage_counts_active_units_over_the_whole_validation_pass():
+    x = stripes(40)
+    model = build_vae((16, 16, 1), seed=0, **TINY)
+    model.compile(optimizer="adam")
+    logs = model.evaluate(x, batch_size=16, verbose=0, return_dict=True)  # 3 batches, the last short
+    z_mean, z_log_var = (t.numpy().astype(np.float64) for t in model.encode(x))
+    assert logs["active_units"] == np.sum(z_mean.var(axis=0) > 0.01)
+    per_dim = (-0.5 * (1 + z_log_var - z_mean**2 - np.exp(z_log_var))).mean(axis=0)
+    np.testing.assert_allclose([logs[f"kl_dim_{d}"] for d in range(3)], per_dim, rtol=1e-4)
+
+
+def test_an_anchor_needs_a_statistics_loss_and_room_for_its_blur():
+    with pytest.raises(ValueError, match="alpha is 0"):
+        build_vae((16, 16, 1), alpha=0.0, gamma=1.0, schedule={"anchor": 0.1}, **TINY)
+    with pytest.raises(ValueError, match="anchor_sigma=6 px is too wide"):
+        build_vae((16, 16, 1), schedule={"anchor": 0.1, "anchor_sigma": 6}, **TINY)

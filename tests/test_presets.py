@@ -2,7 +2,7 @@
 
 import pytest
 
-from ssvae_tf.presets import preset, scaled_beta
+from ssvae_tf.presets import preset
 
 
 def test_presets():
@@ -10,10 +10,9 @@ def test_presets():
     assert (paper.image_size, paper.beta, paper.alpha, paper.latent_dim, paper.batch_size, paper.seed) == (
         224, 1.0, 1.0, 9, 32, 125)
     assert preset("paper", baseline=True).epochs == 400 and paper.epochs == 1500
-    assert preset("ours").beta == scaled_beta(64) == 0.001
-    assert preset("ours", image_size=32).beta == scaled_beta(32) == 0.00025
-    assert scaled_beta(128) == 0.004
-    assert preset("ours", baseline=True, data="lines-hard").loss_weights == (0.0, 0.001, 1.0)
+    assert preset("ours").loss_weights((64, 64)) == (1.0, 0.001, 0.0)
+    assert preset("ours", image_size=32).loss_weights((32, 32))[1] == 0.00025
+    assert preset("ours", baseline=True, data="lines-hard").loss_weights((64, 64)) == (0.0, 0.001, 1.0)
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("mine")
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):

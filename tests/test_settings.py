@@ -7,6 +7,7 @@ import pytest
 
 from ssvae_tf.settings import (
     TrainConfig,
+    default_beta,
     read_settings_file,
     setting_choices,
     setting_default,
@@ -45,8 +46,35 @@ def test_every_field_has_help_a_kind_and_a_valid_default():
 
 
 def test_the_baseline_trains_pixels_not_statistics():
-    assert TrainConfig(alpha=2.0, beta=0.5, gamma=0.0).loss_weights == (2.0, 0.5, 0.0)
-    assert TrainConfig(alpha=2.0, beta=0.5, baseline=True).loss_weights == (0.0, 0.5, 1.0)
+    assert TrainConfig(alpha=2.0, beta=0.5, gamma=0.0).loss_weights((64, 64)) == (2.0, 0.5, 0.0)
+    assert TrainConfig(alpha=2.0, beta=0.5, baseline=True).loss_weights((64, 64)) == (0.0, 0.5, 1.0)
+
+
+@pytest.mark.parametrize("shape, beta", [((64, 64), 0.001), ((32, 32), 0.00025), ((128, 128), 0.004),
+                                         ((224, 224), 0.0123), ((16, 16, 16), 0.001)])
+def test_beta_left_unset_keeps_its_balance_with_the_pixel_sums(shape, beta):
+    # beta = 0.001 per 64 x 64 pixels: KL per image against reconstruction sums over the pixels
+    assert default_beta(shape) == beta
+    assert TrainConfig().loss_weights(shape) == (1.0, beta, 0.0)
+    assert TrainConfig(baseline=True).loss_weights(shape) == (0.0, beta, 1.0)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("decoder", "deconv", "decoder must be one of"), ("padding", "wrap", "padding must be one of"),
+    ("kl_schedule", "linear", "kl_schedule must be one of"), ("kl_ramp", 0.0, "kl_ramp must be a number in"),
+    ("free_bits", -1.0, "free_bits must be a finite number >= 0"), ("anchor_sigma", 0.0, "anchor_sigma must be"),
+    ("eps", 0.0, "eps must be a positive number"), ("eps_start", -0.1, "eps_start must be a positive"),
+    ("cutoff", -1, "cutoff must be an integer >= 0"), ("stats_levels", 0, "stats_levels must be"),
+])
+def test_training_techniques_are_checked(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_the_baseline_refuses_statistics_only_techniques():
+    with pytest.raises(ValueError, match="baseline does not use"):
+        TrainConfig(baseline=True, anchor=0.1)
+    assert TrainConfig(baseline=True, kl_schedule="warmup", decoder="resize").baseline
 
 
 def test_from_mapping_names_an_unknown_field():

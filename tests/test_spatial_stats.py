@@ -408,3 +408,48 @@ def test_lag_mse_is_the_unscaled_mean_squared_difference_per_lag(changes):
     expected = np.mean(np.square(diff), axis=(1, 2, 3))
     np.testing.assert_allclose(options.lag_mse(x, y, distance=options.distance(x, y)), expected, rtol=2e-4)
     np.testing.assert_allclose(options.lag_mse(x, y), expected, rtol=2e-4)
+
+
+def test_levels_add_pooled_statistics_normalised_by_their_zero_lag():
+    rng = np.random.default_rng(4)
+    x = (rng.random((3, 16, 16, 1)) > 0.6).astype(np.float32)
+    y = rng.random((3, 16, 16, 1)).astype(np.float32)
+
+    def soft(images):
+        return np.exp(-images[..., 0].astype(np.float64) ** 2 / (2 * 0.25**2))
+
+    def autocorrelation(m):
+        return np.fft.ifft2(np.abs(np.fft.fft2(m)) ** 2).real / m[0].size
+
+    def pool(m):
+        n, h, w = m.shape
+        return m.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+
+    mx, my = soft(x), soft(y)
+    expected = np.sum(((autocorrelation(mx) - autocorrelation(my)) / 0.3) ** 2, axis=(1, 2))
+    full_zero_lag = np.maximum((mx**2).mean(axis=(1, 2)), 1e-3)
+    for _ in range(2):
+        mx, my = pool(mx), pool(my)
+        factor = full_zero_lag / (np.maximum((mx**2).mean(axis=(1, 2)), 1e-3) * 0.3)
+        expected += np.sum(((autocorrelation(mx) - autocorrelation(my)) * factor[:, None, None]) ** 2, axis=(1, 2))
+    options = StatsOptions(scale=0.3, levels=3)
+    np.testing.assert_allclose(options.distance(x, y).numpy(), expected, rtol=1e-4)
+    # the per-lag error metric stays the full-resolution one
+    np.testing.assert_allclose(options.lag_mse(x, y).numpy(), StatsOptions().lag_mse(x, y).numpy(), rtol=1e-5)
+    assert StatsOptions.from_json(options.to_json()) == options
+
+
+def test_levels_need_a_sum_of_squares():
+    with pytest.raises(ValueError, match='levels > 1 adds squared differences: it needs metric="sse"'):
+        StatsOptions(levels=2, metric="l2")
+    with pytest.raises(ValueError, match="levels must be an integer >= 1"):
+        StatsOptions(levels=0)
+
+
+def test_an_eps_tensor_overrides_the_indicator_width():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    x, y = (rng.random((2, 16, 16, 1)).astype(np.float32) for _ in range(2))
+    np.testing.assert_allclose(StatsOptions().distance(x, y, eps=tf.constant(0.1)).numpy(),
+                               StatsOptions(eps=0.1).distance(x, y).numpy(), rtol=1e-5)

@@ -55,7 +55,7 @@ def test_train_writes_a_complete_run_directory(tmp_path):
 def test_baseline_trains_on_pixels(tmp_path):
     train(TrainConfig(baseline=True, **TINY), tmp_path / "base", verbose=0)
     config = json.loads((tmp_path / "base" / "config.json").read_text())
-    assert config["loss_weights"] == {"alpha": 0.0, "beta": 1.0, "gamma": 1.0}
+    assert config["loss_weights"] == {"alpha": 0.0, "beta": 0.00025, "gamma": 1.0}  # beta for 32 px
     model = keras.models.load_model(tmp_path / "base" / "model.keras")
     assert (model.alpha, model.gamma, model.data_loss) == (0.0, 1.0, "sse")
 

@@ -66,7 +66,8 @@ SAMPLINGS = ("linear", "log")
 #: its ``TrainConfig`` default.  The data, the epochs and the seed are the
 #: same for every trial: [data] and [search] set them.
 SPACE_KEYS = ("latent_dim", "alpha", "beta", "gamma", "baseline", "data_loss", "learning_rate", "depth", "filters",
-              "hidden_units", "indicator", "shift_augment")
+              "hidden_units", "indicator", "shift_augment", "eps", "eps_start", "stats_levels", "decoder", "padding",
+              "kl_schedule", "free_bits", "anchor")
 
 
 @dataclass(frozen=True)
