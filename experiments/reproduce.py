@@ -73,25 +73,29 @@ def _finished(run_dir: Path, config: TrainConfig) -> bool:
     return True
 
 
-def train_pair(configs: dict[str, TrainConfig], runs_dir: Path) -> None:
-    """Train the unfinished runs of ``configs`` (label -> config) at once, one thread each."""
+def train_runs(configs: dict[str, TrainConfig], runs_dir: Path, parallel: int = 2) -> None:
+    """Train the unfinished runs of ``configs`` (label -> config), ``parallel`` at a time, one thread
+    each (``ssvae train`` subprocesses logging to ``runs_dir/<label>.log``; an interrupted run resumes)."""
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
-    jobs = {}
-    for label, config in configs.items():
-        run_dir = runs_dir / label
-        if _finished(run_dir, config):
-            print(f"{run_dir}: finished run found, reused")
-            continue
-        log = open(runs_dir / f"{label}.log", "a")
-        command = [sys.executable, "-m", "ssvae_tf.cli", "train", *cli_arguments(config), "--out", str(run_dir)]
-        print(f"training {label}: {' '.join(command[2:])} (log: {log.name})")
-        jobs[label] = (subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log)
-    for label, (process, log) in jobs.items():
-        status = process.wait()
-        log.close()
-        if status != 0:
-            raise SystemExit(f"training {label} failed with status {status}; see {log.name}")
+    pending = [label for label, config in configs.items() if not _finished(runs_dir / label, config)]
+    running: dict[str, subprocess.Popen] = {}
+    while pending or running:
+        while pending and len(running) < parallel:
+            label = pending.pop(0)
+            command = [sys.executable, "-m", "ssvae_tf.cli", "train", *cli_arguments(configs[label]),
+                       "--out", str(runs_dir / label)]
+            print(f"training {label}: {' '.join(command[2:])}", flush=True)
+            with open(runs_dir / f"{label}.log", "a") as log:
+                running[label] = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(2)
+        for label, process in list(running.items()):
+            if process.poll() is not None:
+                del running[label]
+                if process.returncode != 0:
+                    raise SystemExit(f"training {label} failed with status {process.returncode}; see "
+                                     f"{runs_dir / (label + '.log')}")
+                print(f"finished {label}", flush=True)
 
 
 def wall_time(run_dir: Path) -> float:
@@ -108,7 +112,7 @@ def reproduce_set(data: str, args: argparse.Namespace) -> dict:
     configs = {"ss-vae": preset("ours", **overrides), "baseline": preset("ours", baseline=True, **overrides)}
     runs_dir = args.runs_dir / data
     runs_dir.mkdir(parents=True, exist_ok=True)
-    train_pair(configs, runs_dir)
+    train_runs(configs, runs_dir)
     out = args.docs_dir / "figures" / f"reproduction-{data}"
     comparison = compare_runs(runs_dir / "ss-vae", runs_dir / "baseline", out, n_images=args.n_eval)
     record = {

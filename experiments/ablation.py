@@ -1,0 +1,140 @@
+"""Ablation of the SS-VAE's training techniques: each on its own and together, at one budget.
+
+Every variant is the ``ours`` preset (``ssvae_tf.presets``) at the chosen
+size, images and epochs, with some ``TrainConfig`` fields changed; all are
+compared with the same pixel baseline (the ``ours`` baseline at that budget).
+Runs train two at a time, one thread each (``experiments/reproduce.py``'s
+``train_runs``: finished runs are reused, interrupted ones resume); each is
+evaluated on the first ``--n-eval`` validation images with
+``ssvae_tf.evaluation.compare_runs`` (report in its run directory).  Writes
+``docs/figures/ablation-<data>-<size>px/``: ``ablation.md`` (the table, with
+95 % bootstrap intervals), ``results.json`` and ``learning_curves.png``.
+
+Not part of the test run.  Usage (from the repository root):
+
+    .venv/bin/python experiments/ablation.py                       # 32 px, every variant
+    .venv/bin/python experiments/ablation.py --variants ours resize anchor --seeds 0 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from reproduce import ROOT, train_runs, wall_time
+
+from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.cli import import_tensorflow_quietly
+from ssvae_tf.presets import preset
+from ssvae_tf.run_dir import RunDir
+
+#: Variant name -> (what it changes, in words; TrainConfig fields over the ``ours`` preset).
+VARIANTS = {
+    "ours": ("the `ours` preset as it stands", {}),
+    "transpose": ("transposed-convolution decoder, zero padding (the paper-style network)",
+                  {"decoder": "transpose", "padding": "zeros"}),
+    "resize": ("resize-convolution decoder with residual blocks", {"decoder": "resize"}),
+    "circular": ("circular padding in encoder and decoder", {"padding": "circular"}),
+    "warmup": ("KL warm-up over the first half", {"kl_schedule": "warmup", "kl_ramp": 0.5}),
+    "cyclical": ("cyclical KL, 4 cycles, rising over half of each", {"kl_schedule": "cyclical"}),
+    "free-bits": ("free bits, 2 nats per dimension", {"free_bits": 2.0}),
+    "anchor": ("blurred-pixel anchor 0.05 (sigma 1 px) fading out by mid-run", {"anchor": 0.05}),
+    "anchor-strong": ("blurred-pixel anchor 0.5 (sigma 1 px) fading out by mid-run", {"anchor": 0.5}),
+    "levels": ("statistics at 3 resolutions", {"stats_levels": 3}),
+    "eps": ("indicator width annealed 0.35 -> 0.1", {"eps_start": 0.35, "eps": 0.1}),
+    "shift": ("random periodic shifts of the training images", {"shift_augment": True}),
+}
+
+
+def _interval(summary: dict, key: str, fmt: str) -> str:
+    value = fmt.format(summary[key])
+    low, high = summary.get(f"{key}_ci_low"), summary.get(f"{key}_ci_high")
+    return value if low is None else f"{value} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def ablation_table(records: list[dict]) -> str:
+    """Markdown table: one row per variant and seed."""
+    lines = ["| variant | seed | stats error ratio [95 % CI] | line count % | volume-fraction diff % | "
+             "orientation % | active units | train min |", "|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        s = r["summary"]
+        ratio = f"{r['ratio']:.2f}" + (f" [{r['ratio_ci'][0]:.2f}, {r['ratio_ci'][1]:.2f}]" if r.get("ratio_ci")
+                                       else "")
+        lines.append(f"| {r['variant']} | {r['seed']} | {ratio} | {_interval(s, 'line_count_pct', '{:.0f}')} | "
+                     f"{_interval(s, 'volume_fraction_diff_mean', '{:.0f}')} | "
+                     f"{_interval(s, 'orientation_pct', '{:.0f}')} | {r['active_units']:.0f} | "
+                     f"{r['training_seconds'] / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--data", choices=["lines", "lines-hard"], default="lines")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per model (default 20)")
+    parser.add_argument("--n-images", type=int, default=4000, help="generated images (default 4000)")
+    parser.add_argument("--image-size", type=int, default=32, help="image side in px (default 32)")
+    parser.add_argument("--n-eval", type=int, default=1000, help="validation images evaluated (default 1000)")
+    parser.add_argument("--parallel", type=int, default=2, help="runs trained at once (default 2)")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "experiments" / "runs" / "ablation")
+    parser.add_argument("--docs-dir", type=Path, default=ROOT / "docs")
+    args = parser.parse_args(argv)
+    import_tensorflow_quietly()
+    from ssvae_tf.evaluation import compare_runs
+    from ssvae_tf.evaluation.figures import plot_learning_curves
+
+    name = f"{args.data}-{args.image_size}px"
+    runs_dir = args.runs_dir / name
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    budget = {"data": args.data, "epochs": args.epochs, "n_images": args.n_images, "image_size": args.image_size}
+    configs = {}
+    for seed in args.seeds:
+        configs[f"baseline-s{seed}"] = preset("ours", baseline=True, seed=seed, **budget)
+        for variant in args.variants:
+            configs[f"{variant}-s{seed}"] = preset("ours", seed=seed, **budget, **VARIANTS[variant][1])
+    started = time.perf_counter()
+    train_runs(configs, runs_dir, parallel=args.parallel)
+    print(f"trained in {time.perf_counter() - started:.0f} s", flush=True)
+
+    records, histories = [], {}
+    for seed in args.seeds:
+        baseline = runs_dir / f"baseline-s{seed}"
+        histories[f"baseline seed {seed}"] = RunDir(baseline).read_history()
+        for variant in args.variants:
+            label = f"{variant}-s{seed}"
+            comparison = compare_runs(runs_dir / label, baseline, runs_dir / label / "report", n_images=args.n_eval,
+                                      progress=False)
+            history = RunDir(runs_dir / label).read_history()
+            histories[f"{variant} seed {seed}"] = history
+            records.append({
+                "variant": variant, "seed": seed, "changes": VARIANTS[variant][1],
+                "ratio": comparison.ratio, "ratio_ci": getattr(comparison, "ratio_ci", None),
+                "summary": comparison.summaries["ss-vae"], "baseline_summary": comparison.summaries["baseline"],
+                "active_units": history.get("val_active_units", [float("nan")])[-1],
+                "training_seconds": wall_time(runs_dir / label),
+                "settings": dataclasses.asdict(configs[label]),
+            })
+            print(f"{label}: ratio {comparison.ratio:.2f}, line count "
+                  f"{comparison.summaries['ss-vae'].get('line_count_pct', float('nan')):.0f} %", flush=True)
+
+    out = args.docs_dir / "figures" / f"ablation-{name}"
+    out.mkdir(parents=True, exist_ok=True)
+    plot_learning_curves(histories, out / "learning_curves.png",
+                         title=f"validation statistics error, {args.data}, {args.image_size} px")
+    write_json(out / "results.json", {"budget": budget, "n_evaluated": args.n_eval, "records": records})
+    described = "\n".join(f"- **{v}**: {VARIANTS[v][0]} (`{VARIANTS[v][1]}`)" for v in args.variants)
+    text = (f"# Ablation: {args.data}, {args.image_size} px\n\nWritten by `experiments/ablation.py`. Budget per "
+            f"model: {args.n_images} images (70/30 split), {args.epochs} epochs, batch 32, two runs at once, one "
+            f"thread each, on this machine. Every variant is the `ours` preset with the changes listed; the "
+            f"ratio is its mean statistics error over the pixel baseline's (same seed, same budget) on the first "
+            f"{args.n_eval} validation images, with a paired 95 % bootstrap interval.\n\n{described}\n\n"
+            f"{ablation_table(records)}\n\n![learning curves](learning_curves.png)\n")
+    atomic_write(out / "ablation.md", lambda tmp: tmp.write_text(text))
+    print(f"wrote {out / 'ablation.md'}")
+
+
+if __name__ == "__main__":
+    main()
