@@ -44,7 +44,7 @@ from ssvae_tf.settings import (
     MIN_SIDE,
     PADDINGS,
 )
-from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.spatial_stats import StatsOptions, shift_aligned_sse
 
 
 _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
@@ -464,8 +464,8 @@ class SpatialStatsVAE(keras.Model):
         stats = tf.stop_gradient(stats) if self.alpha == 0 else stats
         data = tf.stop_gradient(data) if self.gamma == 0 else data
         kl_per_dimension = _kl_per_dimension(z_mean, z_log_var)
-        kl_mean = tf.reduce_mean(kl_per_dimension, axis=0)
-        kl = tf.reduce_sum(tf.maximum(kl_mean, schedule.free_bits) if schedule.free_bits > 0 else kl_mean)
+        # free bits: each dimension's batch-mean KL counts at least free_bits nats (0: the plain sum)
+        kl = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dimension, axis=0), schedule.free_bits))
         terms = {
             "stats_loss": self.alpha * tf.reduce_mean(stats),
             "kl_loss": self.beta * schedule.kl_factor(progress) * kl,
@@ -478,8 +478,8 @@ class SpatialStatsVAE(keras.Model):
         terms["loss"] = terms["stats_loss"] + terms["kl_loss"] + terms["data_loss"]
         if schedule.anchor > 0:
             blurred = [gaussian_blur(image, schedule.anchor_sigma) for image in (x, x_hat)]
-            terms["anchor_loss"] = schedule.anchor_weight(progress) * tf.reduce_mean(
-                _per_sample_data_loss(*blurred, "sse"))
+            anchor = shift_aligned_sse(*blurred) if schedule.anchor_aligned else _per_sample_data_loss(*blurred, "sse")
+            terms["anchor_loss"] = schedule.anchor_weight(progress) * tf.reduce_mean(anchor)
             terms["loss"] += terms["anchor_loss"]
         if not training:
             self.latent_usage.update_state(z_mean, kl_per_dimension)

@@ -60,6 +60,10 @@ class LossSchedule:
         anchor_sigma: standard deviation of the Gaussian blur, in pixels.
         anchor_until: progress at which the anchor's weight has fallen
             linearly from ``anchor`` to 0.
+        anchor_aligned: compare the blurred images after the best periodic
+            shift (:func:`ssvae_tf.spatial_stats.shift_aligned_sse`): free
+            positions, as for the statistics, but the relative arrangement
+            tied to the input's.
         eps_start: width of the soft indicator at the start; it moves linearly
             to the statistics' ``eps`` over the run (``None``: constant).
     """
@@ -71,6 +75,7 @@ class LossSchedule:
     anchor: float = 0.0
     anchor_sigma: float = 1.0
     anchor_until: float = 0.5
+    anchor_aligned: bool = False
     eps_start: float | None = None
 
     def __post_init__(self):
@@ -82,6 +87,8 @@ class LossSchedule:
         _check_fraction(self.anchor_until, "anchor_until")
         _check_non_negative(self.free_bits, "free_bits")
         _check_non_negative(self.anchor, "anchor")
+        if not isinstance(self.anchor_aligned, bool):
+            raise ValueError(f"anchor_aligned must be True or False, got {self.anchor_aligned!r}")
         if not (isinstance(self.anchor_sigma, (int, float)) and math.isfinite(self.anchor_sigma)
                 and self.anchor_sigma > 0):
             raise ValueError(f"anchor_sigma must be a positive number of pixels, got {self.anchor_sigma!r}")

@@ -127,6 +127,8 @@ class TrainConfig:
                                   "early; 0: off)")
     anchor_sigma: float = _setting(1.0, "blur of the anchor, px")
     anchor_until: float = _setting(0.5, "fraction of the run after which the anchor is 0")
+    anchor_aligned: bool = _setting(False, "compare the anchor's blurred images after the best periodic shift "
+                                           "(positions free, arrangement tied to the input)")
     seed: int = _setting(0, "seed of the data, the split, the weights and the sampling noise")
 
     def __post_init__(self):
@@ -178,7 +180,8 @@ class TrainConfig:
         """How the run's loss changes over training (checked: a bad value raises ``ValueError``)."""
         return LossSchedule(kl=self.kl_schedule, kl_cycles=self.kl_cycles, kl_ramp=self.kl_ramp,
                             free_bits=self.free_bits, anchor=self.anchor, anchor_sigma=self.anchor_sigma,
-                            anchor_until=self.anchor_until, eps_start=self.eps_start)
+                            anchor_until=self.anchor_until, anchor_aligned=self.anchor_aligned,
+                            eps_start=self.eps_start)
 
     @property
     def data_description(self) -> str:

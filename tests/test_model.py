@@ -313,6 +313,20 @@ def test_scheduled_terms_follow_the_progress():
                                              + anchor_weight * anchor_sse, rel=1e-3)
 
 
+def test_an_aligned_anchor_compares_blurred_images_after_the_best_shift():
+    from ssvae_tf.model import gaussian_blur
+    from ssvae_tf.spatial_stats import shift_aligned_sse
+
+    x = stripes(8)
+    model = build_vae((16, 16, 1), seed=0, schedule=dict(anchor=0.2, anchor_aligned=True, anchor_until=1.0), **TINY)
+    model.compile(optimizer="adam")
+    model.optimizer.build(model.trainable_variables)
+    _at_progress(model, 0.5)
+    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+    blurred = [gaussian_blur(image, 1.0) for image in (x, model(x).numpy())]
+    assert logs["anchor_loss"] == pytest.approx(0.1 * shift_aligned_sse(*blurred).numpy().mean(), rel=1e-3)
+
+
 def test_free_bits_floor_each_dimension_s_batch_mean_kl():
     x = stripes(8)
     model = build_vae((16, 16, 1), beta=1.0, seed=0, schedule={"free_bits": 0.05}, **TINY)

@@ -453,3 +453,15 @@ def test_an_eps_tensor_overrides_the_indicator_width():
     x, y = (rng.random((2, 16, 16, 1)).astype(np.float32) for _ in range(2))
     np.testing.assert_allclose(StatsOptions().distance(x, y, eps=tf.constant(0.1)).numpy(),
                                StatsOptions(eps=0.1).distance(x, y).numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 6, 2), (2, 4, 6, 8, 1)])
+def test_shift_aligned_sse_is_the_best_periodic_shift_by_brute_force(shape):
+    from ssvae_tf.spatial_stats import shift_aligned_sse
+
+    rng = np.random.default_rng(6)
+    x, y = (rng.random(shape).astype(np.float32) for _ in range(2))
+    spatial_axes = tuple(range(len(shape) - 2))
+    expected = [min(np.sum((x[i] - np.roll(y[i], shift, axis=spatial_axes)) ** 2)
+                    for shift in itertools.product(*(range(n) for n in shape[1:-1]))) for i in range(shape[0])]
+    np.testing.assert_allclose(shift_aligned_sse(x, y).numpy(), expected, rtol=1e-4)
