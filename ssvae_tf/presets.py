@@ -39,7 +39,8 @@ _PAPER = TrainConfig(data="lines", image_size=PAPER_SIZE, n_images=10_000, laten
 _PAPER_BASELINE_EPOCHS = 400
 
 _OURS = TrainConfig(data="lines", image_size=64, n_images=10_000, latent_dim=9, alpha=1.0, epochs=30,
-                    batch_size=32, learning_rate=1e-3, filters=16, hidden_units=512, validation_split=0.3, seed=0)
+                    batch_size=32, learning_rate=1e-3, filters=16, hidden_units=512, padding="circular",
+                    validation_split=0.3, seed=0)
 
 
 def preset(name: str, baseline: bool = False, **overrides) -> TrainConfig:
