@@ -1,8 +1,10 @@
 """Ablation of the SS-VAE's training techniques: each on its own and together, at one budget.
 
-Every variant is the ``ours`` preset (``ssvae_tf.presets``) at the chosen
-size, images and epochs, with some ``TrainConfig`` fields changed; all are
-compared with the same pixel baseline (the ``ours`` baseline at that budget).
+Every variant is the ``reference``: the ``ours`` preset (``ssvae_tf.presets``)
+at the chosen size, images and epochs with every technique at its
+``TrainConfig`` default (off: the network and loss before issue 10), with
+some fields changed; all are compared with the same pixel baseline (the
+reference's, at that budget).
 Runs train two at a time, one thread each (``experiments/reproduce.py``'s
 ``train_runs``: finished runs are reused, interrupted ones resume); each is
 evaluated on the first ``--n-eval`` validation images with
@@ -13,7 +15,7 @@ evaluated on the first ``--n-eval`` validation images with
 Not part of the test run.  Usage (from the repository root):
 
     .venv/bin/python experiments/ablation.py                       # 32 px, every variant
-    .venv/bin/python experiments/ablation.py --variants ours resize anchor --seeds 0 1
+    .venv/bin/python experiments/ablation.py --variants reference circular --seeds 0 1
 """
 
 from __future__ import annotations
@@ -23,18 +25,17 @@ import dataclasses
 import time
 from pathlib import Path
 
-from reproduce import ROOT, train_runs, wall_time
+from reproduce import ROOT, TECHNIQUES, train_runs, wall_time
 
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.cli import import_tensorflow_quietly
 from ssvae_tf.presets import preset
 from ssvae_tf.run_dir import RunDir
+from ssvae_tf.settings import TrainConfig
 
 #: Variant name -> (what it changes, in words; TrainConfig fields over the ``ours`` preset).
 VARIANTS = {
-    "ours": ("the `ours` preset as it stands", {}),
-    "transpose": ("transposed-convolution decoder, zero padding (the paper-style network)",
-                  {"decoder": "transpose", "padding": "zeros"}),
+    "reference": ("every technique off: transposed-convolution decoder, zero padding, constant beta", {}),
     "resize": ("resize-convolution decoder with residual blocks", {"decoder": "resize"}),
     "circular": ("circular padding in encoder and decoder", {"padding": "circular"}),
     "warmup": ("KL warm-up over the first half", {"kl_schedule": "warmup", "kl_ramp": 0.5}),
@@ -42,10 +43,25 @@ VARIANTS = {
     "free-bits": ("free bits, 2 nats per dimension", {"free_bits": 2.0}),
     "anchor": ("blurred-pixel anchor 0.05 (sigma 1 px) fading out by mid-run", {"anchor": 0.05}),
     "anchor-strong": ("blurred-pixel anchor 0.5 (sigma 1 px) fading out by mid-run", {"anchor": 0.5}),
+    "anchor-blur": ("blurred-pixel anchor 0.5 (sigma 3 px) fading out by mid-run",
+                    {"anchor": 0.5, "anchor_sigma": 3.0}),
+    "anchor-aligned": ("blurred-pixel anchor 0.05 (sigma 1 px) after the best periodic shift, fading out by "
+                       "the end", {"anchor": 0.05, "anchor_aligned": True, "anchor_until": 1.0}),
+    "anchor-aligned-strong": ("blurred-pixel anchor 0.5 (sigma 1 px) after the best periodic shift, fading out "
+                              "by the end", {"anchor": 0.5, "anchor_aligned": True, "anchor_until": 1.0}),
     "levels": ("statistics at 3 resolutions", {"stats_levels": 3}),
     "eps": ("indicator width annealed 0.35 -> 0.1", {"eps_start": 0.35, "eps": 0.1}),
+    "eps-wide": ("indicator width annealed 0.4 -> 0.25 (white pixels get a gradient early)",
+                 {"eps_start": 0.4}),
     "shift": ("random periodic shifts of the training images", {"shift_augment": True}),
 }
+
+
+def reference(baseline: bool = False, **changes) -> TrainConfig:
+    """The ``ours`` preset with every technique of :data:`TECHNIQUES` at its default (off), then ``changes``."""
+    defaults = TrainConfig()
+    off = {name: getattr(defaults, name) for name in TECHNIQUES}
+    return preset("ours", baseline=baseline, **{**off, **changes})
 
 
 def _interval(summary: dict, key: str, fmt: str) -> str:
@@ -92,9 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     budget = {"data": args.data, "epochs": args.epochs, "n_images": args.n_images, "image_size": args.image_size}
     configs = {}
     for seed in args.seeds:
-        configs[f"baseline-s{seed}"] = preset("ours", baseline=True, seed=seed, **budget)
+        configs[f"baseline-s{seed}"] = reference(baseline=True, seed=seed, **budget)
         for variant in args.variants:
-            configs[f"{variant}-s{seed}"] = preset("ours", seed=seed, **budget, **VARIANTS[variant][1])
+            configs[f"{variant}-s{seed}"] = reference(seed=seed, **budget, **VARIANTS[variant][1])
     started = time.perf_counter()
     train_runs(configs, runs_dir, parallel=args.parallel)
     print(f"trained in {time.perf_counter() - started:.0f} s", flush=True)
@@ -128,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     described = "\n".join(f"- **{v}**: {VARIANTS[v][0]} (`{VARIANTS[v][1]}`)" for v in args.variants)
     text = (f"# Ablation: {args.data}, {args.image_size} px\n\nWritten by `experiments/ablation.py`. Budget per "
             f"model: {args.n_images} images (70/30 split), {args.epochs} epochs, batch 32, two runs at once, one "
-            f"thread each, on this machine. Every variant is the `ours` preset with the changes listed; the "
+            f"thread each, on this machine. Every variant is the reference (the `ours` preset with every technique "
+            f"off) with the changes listed; the "
             f"ratio is its mean statistics error over the pixel baseline's (same seed, same budget) on the first "
             f"{args.n_eval} validation images, with a paired 95 % bootstrap interval.\n\n{described}\n\n"
             f"{ablation_table(records)}\n\n![learning curves](learning_curves.png)\n")

@@ -40,6 +40,9 @@ from ssvae_tf.settings import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES_MARKER = "<!-- notes: everything below this line is kept when the script rewrites the file -->"
+#: The TrainConfig fields of the statistics-loss techniques (issue 10), named in the doc when a run changes them.
+TECHNIQUES = ("decoder", "padding", "kl_schedule", "kl_cycles", "kl_ramp", "free_bits", "anchor", "anchor_sigma",
+              "anchor_until", "anchor_aligned", "stats_levels", "cutoff", "eps", "eps_start", "shift_augment")
 SET_TITLES = {"lines": "1-4 lines (the paper's set)", "lines-hard": "3-7 lines (the authors' harder set)"}
 _PAPER_SS_VAE = PAPER_NUMBERS["lines"]["ss-vae"]
 #: Targets on the 1-4 line set: (label, summary key, required = the paper's number, aimed, higher is better).
@@ -105,66 +108,113 @@ def wall_time(run_dir: Path) -> float:
 
 
 def reproduce_set(data: str, args: argparse.Namespace) -> dict:
-    """Train and evaluate one line set; returns (and writes) its ``results.json`` record."""
+    """Train and evaluate one line set for every seed; returns (and writes) its ``results.json`` record.
+
+    The first seed's report (figures and all) goes to ``docs/figures/reproduction-<data>/``, the
+    others' to their run directories; the learning curves of every run to the docs.
+    """
     from ssvae_tf.evaluation import compare_runs
+    from ssvae_tf.evaluation.figures import plot_learning_curves
 
     overrides = {"data": data, "epochs": args.epochs, "n_images": args.n_images, "image_size": args.image_size}
-    configs = {"ss-vae": preset("ours", **overrides), "baseline": preset("ours", baseline=True, **overrides)}
+    configs = {}
+    for seed in args.seeds:
+        configs[f"ss-vae-s{seed}"] = preset("ours", seed=seed, **overrides)
+        configs[f"baseline-s{seed}"] = preset("ours", baseline=True, seed=seed, **overrides)
     runs_dir = args.runs_dir / data
     runs_dir.mkdir(parents=True, exist_ok=True)
     train_runs(configs, runs_dir)
     out = args.docs_dir / "figures" / f"reproduction-{data}"
-    comparison = compare_runs(runs_dir / "ss-vae", runs_dir / "baseline", out, n_images=args.n_eval)
+    seeds, histories = {}, {}
+    for index, seed in enumerate(args.seeds):
+        ours, baseline = runs_dir / f"ss-vae-s{seed}", runs_dir / f"baseline-s{seed}"
+        report = out if index == 0 else ours / "report"
+        comparison = compare_runs(ours, baseline, report, n_images=args.n_eval)
+        seeds[str(seed)] = {
+            "summaries": comparison.summaries, "ratio": comparison.ratio, "ratio_ci": comparison.ratio_ci,
+            "table": comparison.table,
+            "training_seconds": {"ss-vae": wall_time(ours), "baseline": wall_time(baseline)},
+            "evaluation_seconds": comparison.seconds,
+        }
+        histories[f"SS-VAE seed {seed}"] = RunDir(ours).read_history()
+        histories[f"baseline seed {seed}"] = RunDir(baseline).read_history()
+    plot_learning_curves(histories, out / "learning_curves.png",
+                         title=f"{SET_TITLES[data]}: validation statistics error")
     record = {
         "data": data,
-        "settings": {label: dataclasses.asdict(config) for label, config in configs.items()},
-        "training_seconds": {label: wall_time(runs_dir / label) for label in configs},
-        "evaluation_seconds": comparison.seconds,
+        "settings": {"ss-vae": dataclasses.asdict(configs[f"ss-vae-s{args.seeds[0]}"]),
+                     "baseline": dataclasses.asdict(configs[f"baseline-s{args.seeds[0]}"])},
+        "seeds": seeds,
         "n_evaluated": args.n_eval,
-        "summaries": comparison.summaries,
-        "ratio": comparison.ratio,
-        "table": comparison.table,
         "machine": f"{os.cpu_count()} CPU cores",
     }
     write_json(out / "results.json", record)
     return record
 
 
+def _ours(record: dict, seed: str) -> dict:
+    result = record["seeds"][seed]
+    low, high = result["ratio_ci"]
+    return {**result["summaries"]["ss-vae"], "ratio": result["ratio"], "ratio_ci_low": low, "ratio_ci_high": high}
+
+
 def _targets_table(record: dict) -> str:
-    ours = {**record["summaries"]["ss-vae"], "ratio": record["ratio"]}
-    lines = ["| target (1-4 lines) | required | aimed | ours | |", "|---|---|---|---|---|"]
+    seeds = list(record["seeds"])
+    header = " | ".join(f"seed {seed} [95 % CI]" for seed in seeds)
+    lines = [f"| target (1-4 lines) | required | aimed | {header} | mean over seeds | |",
+             "|---|---|---|" + "---|" * len(seeds) + "---|---|"]
     for label, key, required, aimed, higher in TARGETS:
-        value = ours[key]
-        met = value >= required if higher else value <= required
-        lines.append(f"| {label} | {'≥' if higher else '≤'} {required:.2g} | {aimed:g} | {value:.2f} | "
+        values = [_ours(record, seed) for seed in seeds]
+        cells = " | ".join(f"{v[key]:.2f} [{v[key + '_ci_low']:.2f}, {v[key + '_ci_high']:.2f}]" for v in values)
+        mean = sum(v[key] for v in values) / len(values)
+        met = all(v[key] >= required if higher else v[key] <= required for v in values)
+        lines.append(f"| {label} | {'≥' if higher else '≤'} {required:.2g} | {aimed:g} | {cells} | {mean:.2f} | "
                      f"{'met' if met else '**not met**'} |")
+    return "\n".join(lines)
+
+
+def _seed_lines(record: dict) -> str:
+    lines = []
+    for seed, result in record["seeds"].items():
+        low, high = result["ratio_ci"]
+        ours = result["summaries"]["ss-vae"]
+        line_count = f", line count {ours['line_count_pct']:.0f} %" if "line_count_pct" in ours else ""
+        lines.append(f"- seed {seed}: SS-VAE / baseline statistics error **{result['ratio']:.2f}x** [{low:.2f}, "
+                     f"{high:.2f}]{line_count}, volume-fraction difference {ours['volume_fraction_diff_mean']:.0f} %;"
+                     f" training {result['training_seconds']['ss-vae'] / 60:.1f} min (SS-VAE), "
+                     f"{result['training_seconds']['baseline'] / 60:.1f} min (baseline)")
+    ratios = [result["ratio"] for result in record["seeds"].values()]
+    if len(ratios) > 1:
+        lines.append(f"- over seeds: ratio {min(ratios):.2f}x to {max(ratios):.2f}x")
     return "\n".join(lines)
 
 
 def _set_section(record: dict) -> str:
     settings = record["settings"]["ss-vae"]
-    minutes = {label: seconds / 60 for label, seconds in record["training_seconds"].items()}
+    first = record["seeds"][next(iter(record["seeds"]))]
+    changed = {name: value for name, value in settings.items()
+               if name in TECHNIQUES and value != TrainConfig().to_json()[name]}
     figures = f"figures/reproduction-{record['data']}"
     parts = [
         f"## {SET_TITLES[record['data']]}\n",
-        f"{settings['n_images']} generated images of {settings['image_size']} px, split 70/30 (seed "
-        f"{settings['seed']}); both models: latent size {settings['latent_dim']}, {settings['filters']} filters, "
-        f"{settings['hidden_units']} hidden units, {settings['epochs']} epochs, batch {settings['batch_size']}, "
-        f"Adam {settings['learning_rate']:g} halved for the last 10 %, beta = {settings['beta']} (the `ours` "
-        f"preset). Training wall time on this machine ({record['machine']}, both runs at once, one thread "
-        f"each): SS-VAE {minutes['ss-vae']:.1f} min, baseline {minutes['baseline']:.1f} min; evaluation of "
-        f"the first {record['n_evaluated']} validation images: {record['evaluation_seconds']:.0f} s.\n",
+        f"{settings['n_images']} generated images of {settings['image_size']} px, split 70/30; both models: latent "
+        f"size {settings['latent_dim']}, {settings['filters']} filters, {settings['hidden_units']} hidden units, "
+        f"{settings['epochs']} epochs, batch {settings['batch_size']}, Adam {settings['learning_rate']:g} halved for "
+        f"the last 10 %, the `ours` preset (statistics-loss techniques of the SS-VAE: `{changed}`). Seeds "
+        f"{', '.join(record['seeds'])} (data, split, weights). Wall times on this machine ({record['machine']}, "
+        f"two runs at once, one thread each); evaluation of the first {record['n_evaluated']} validation images.\n",
         f"Image size: the paper's images are 224 px, ours {settings['image_size']} px, so the absolute MSEs "
         "of the two column pairs below are not comparable; compare the ratio and the accuracies, which do not "
-        "depend on the size.\n",
-        record["table"] + "\n",
-        f"SS-VAE / baseline statistics error (mean): **{record['ratio']:.2f}x** "
-        f"({paper_ratio_note(record['data'])}).\n",
+        "depend on the size. Brackets: 95 % bootstrap intervals over the evaluated images (2000 resamples).\n",
+        f"Seed {next(iter(record['seeds']))}:\n",
+        first["table"] + "\n",
+        _seed_lines(record) + f"\n\n({paper_ratio_note(record['data'])})\n",
     ]
     if record["data"] == "lines":
         parts.append(_targets_table(record) + "\n")
-    parts.append(f"Full report: [{figures}/report.md]({figures}/report.md).\n")
-    for name, title in (("pairs_ss-vae", "SS-VAE reconstructions and autocorrelations"),
+    parts.append(f"Full report (first seed): [{figures}/report.md]({figures}/report.md).\n")
+    for name, title in (("learning_curves", "learning curves, every seed"),
+                        ("pairs_ss-vae", "SS-VAE reconstructions and autocorrelations"),
                         ("pairs_baseline", "baseline reconstructions and autocorrelations"),
                         ("nearest_ss-vae", "nearest training images (SS-VAE)"),
                         ("volume_fraction", "volume-fraction difference (Figure 2)"),
@@ -172,6 +222,16 @@ def _set_section(record: dict) -> str:
                         ("error_histograms", "error histograms (B.4)")):
         parts.append(f"![{title}]({figures}/{name}.png)\n")
     return "\n".join(parts)
+
+
+def _ablation_sections(docs_dir: Path) -> str:
+    """Every ``figures/ablation-*/ablation.md`` (``experiments/ablation.py``), as sections of the doc."""
+    sections = []
+    for path in sorted((docs_dir / "figures").glob("ablation-*/ablation.md")):
+        title, body = path.read_text().split("\n", 1)
+        figures = path.parent.relative_to(docs_dir).as_posix()
+        sections.append("#" + title + "\n" + body.replace("](learning_curves.png)", f"]({figures}/learning_curves.png)"))
+    return "\n".join(sections) + ("\n" if sections else "")
 
 
 def write_doc(docs_dir: Path) -> Path:
@@ -192,13 +252,14 @@ def write_doc(docs_dir: Path) -> Path:
         "them by hand on 100 pairs.\n"
     )
     body = "\n".join(_set_section(record) for record in records)
-    text = f"{header}\n{body}\n{NOTES_MARKER}{notes}"
+    text = f"{header}\n{body}\n{_ablation_sections(docs_dir)}{NOTES_MARKER}{notes}"
     return atomic_write(doc, lambda tmp: tmp.write_text(text))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=list(SET_TITLES), default=["lines"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds (default 0 1)")
     parser.add_argument("--epochs", type=int, default=30, help="epochs per model (default 30)")
     parser.add_argument("--n-images", type=int, default=10_000, help="generated images (default 10,000)")
     parser.add_argument("--image-size", type=int, default=64, help="image side in px (default 64)")
@@ -222,8 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     for data in args.sets:
         started = time.perf_counter()
         record = reproduce_set(data, args)
-        print(f"{data}: SS-VAE / baseline statistics error {record['ratio']:.2f}x "
-              f"({time.perf_counter() - started:.0f} s)")
+        ratios = ", ".join(f"{result['ratio']:.2f}x" for result in record["seeds"].values())
+        print(f"{data}: SS-VAE / baseline statistics error {ratios} ({time.perf_counter() - started:.0f} s)")
         print(f"wrote {write_doc(args.docs_dir)}")
 
 
