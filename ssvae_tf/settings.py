@@ -107,6 +107,13 @@ class TrainConfig:
     eps: float = _setting(0.25, "width of the soft phase indicator, in grey levels (the paper's 0.25)")
     eps_start: float | None = _setting(None, "anneal the indicator width from this to --eps over the run "
                                              "(default: constant)", kind=float)
+    phase: int = _setting(0, "phase whose autocorrelation the loss compares: 0 = black (the paper's), 1 = white",
+                          choices=(0, 1))
+    correlations: str | None = _setting(
+        None, "state pairs the loss compares instead, e.g. '0,0 1,1 0,1' (0 = black, 1 = white; default: "
+        "the autocorrelation of --phase)", kind=str)
+    periodic: bool = _setting(True, "periodic statistics (images wrap around); --no-periodic for images that "
+                                    "do not, then the lags go up to half the side unless --cutoff")
     cutoff: int | None = _setting(None, "largest lag the statistics loss compares, px per axis "
                                         "(default: every periodic lag, the paper's)", kind=int)
     stats_levels: int = _setting(1, "resolutions of the statistics loss: the images and their 2x, 4x... "
@@ -149,6 +156,7 @@ class TrainConfig:
             raise ValueError(f"eps must be a positive number, got {self.eps!r}")
         if self.cutoff is not None and not (isinstance(self.cutoff, int) and self.cutoff >= 0):
             raise ValueError(f"cutoff must be an integer >= 0 (px), got {self.cutoff!r}")
+        self.correlation_pairs  # checks the pairs
         if self.baseline and (self.anchor > 0 or self.stats_levels > 1 or self.eps_start is not None):
             raise ValueError("anchor, stats_levels and eps_start shape the statistics loss, which the pixel "
                              "baseline does not use; leave them at their defaults with --baseline")
@@ -158,7 +166,7 @@ class TrainConfig:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
         if self.stats_scale is not None and not (math.isfinite(self.stats_scale) and self.stats_scale > 0):
             raise ValueError(f"stats_scale must be a positive number, got {self.stats_scale!r}")
-        for name in ("data_loss", "indicator", "decoder", "padding", "kl_schedule"):
+        for name in ("data_loss", "indicator", "decoder", "padding", "kl_schedule", "phase"):
             allowed = setting_choices(name)
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -174,6 +182,25 @@ class TrainConfig:
         switches the statistics off; beta unset is :func:`default_beta`)."""
         beta = default_beta(spatial_shape) if self.beta is None else self.beta
         return (0.0, beta, 1.0) if self.baseline else (self.alpha, beta, self.gamma)
+
+    @property
+    def correlation_pairs(self) -> tuple[tuple[int, int], ...]:
+        """The ``(a, b)`` state pairs the statistics loss compares (``correlations``, or ``phase``'s
+        autocorrelation).
+
+        Raises:
+            ValueError: for text that is not space-separated ``a,b`` pairs of 0 and 1.
+        """
+        if self.correlations is None:
+            return ((self.phase, self.phase),)
+        try:
+            pairs = tuple(tuple(int(state) for state in pair.split(",")) for pair in self.correlations.split())
+        except ValueError:
+            pairs = ()
+        if not pairs or any(len(pair) != 2 or not set(pair) <= {0, 1} for pair in pairs):
+            raise ValueError(f"correlations must be space-separated pairs of states 0 (black) and 1 (white) such "
+                             f"as '0,0 1,1 0,1', got {self.correlations!r}")
+        return pairs
 
     @property
     def loss_schedule(self) -> LossSchedule:

@@ -73,11 +73,13 @@ def default_depth(image_shape: tuple[int, ...]) -> int:
     return min(4, int(math.log2(min(image_shape[:-1]))) - 1)
 
 
-def run_stats_options(config: TrainConfig, scale: float) -> StatsOptions:
-    """The statistics a run's loss compares: the paper's, with the run's indicator, its width,
-    the lag cutoff, the resolutions and the scale."""
-    return StatsOptions(scale=scale, kind=config.indicator, eps=config.eps,
-                        cutoff="full" if config.cutoff is None else config.cutoff, levels=config.stats_levels)
+def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
+    """The statistics a run's loss compares: the paper's, with the run's correlations, boundary,
+    lag cutoff, indicator and its width, resolutions and scale."""
+    full = config.cutoff is None and config.periodic
+    return StatsOptions(correlations=config.correlation_pairs, periodic=config.periodic,
+                        cutoff="full" if full else config.cutoff, kind=config.indicator, eps=config.eps,
+                        scale=scale, levels=config.stats_levels)
 
 
 def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float) -> SpatialStatsVAE:
@@ -174,7 +176,7 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     image_shape = image_shape_of(source)
     train_ds, val_ds = make_dataset(source, batch_size=config.batch_size,
                                     validation_split=config.validation_split, seed=config.seed)
-    scale = config.stats_scale or statistics_scale(train_ds)
+    scale = config.stats_scale or statistics_scale(train_ds, run_stats_options(config))
     run.write_settings(config, image_shape, count_of(source), run_stats_options(config, scale).to_json())
 
     keras.utils.set_random_seed(config.seed)

@@ -71,6 +71,17 @@ def test_training_techniques_are_checked(field, value, message):
         TrainConfig(**{field: value})
 
 
+def test_correlations_are_pairs_of_the_two_phases():
+    assert TrainConfig().correlation_pairs == ((0, 0),)
+    assert TrainConfig(phase=1).correlation_pairs == ((1, 1),)
+    assert TrainConfig(correlations="0,0 1,1 0,1").correlation_pairs == ((0, 0), (1, 1), (0, 1))
+    for bad in ("0,2", "0;1", "", "0,0,1"):
+        with pytest.raises(ValueError, match="correlations must be space-separated pairs"):
+            TrainConfig(correlations=bad)
+    with pytest.raises(ValueError, match="phase must be one of"):
+        TrainConfig(phase=2)
+
+
 def test_the_baseline_refuses_statistics_only_techniques():
     with pytest.raises(ValueError, match="baseline does not use"):
         TrainConfig(baseline=True, anchor=0.1)

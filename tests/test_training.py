@@ -13,7 +13,16 @@ import tensorflow as tf
 from ssvae_tf.data import generate_lines
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import TrainConfig
-from ssvae_tf.training import _prepare_run_dir, build_model, default_depth, halved_for_last_tenth, statistics_scale, train
+from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.training import (
+    _prepare_run_dir,
+    build_model,
+    default_depth,
+    halved_for_last_tenth,
+    run_stats_options,
+    statistics_scale,
+    train,
+)
 
 TINY = dict(image_size=32, n_images=48, epochs=2, batch_size=16, filters=4, hidden_units=16, latent_dim=2)
 
@@ -22,6 +31,23 @@ def test_statistics_scale_is_the_largest_line_volume_fraction():
     lines = generate_lines(40, 32, seed=3, progress=False)
     dataset = tf.data.Dataset.from_tensor_slices(lines.images).batch(16)
     assert statistics_scale(dataset) == pytest.approx(lines.volume_fraction.max(), abs=1e-6)
+
+
+def test_the_white_phase_scale_is_its_largest_volume_fraction():
+    lines = generate_lines(40, 32, seed=3, progress=False)
+    dataset = tf.data.Dataset.from_tensor_slices(lines.images).batch(16)
+    white = run_stats_options(TrainConfig(phase=1))
+    assert statistics_scale(dataset, white) == pytest.approx(1.0 - lines.volume_fraction.min(), abs=1e-6)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, StatsOptions(scale=0.2)),
+    ({"phase": 1, "periodic": False}, StatsOptions(correlations=((1, 1),), periodic=False, cutoff=None, scale=0.2)),
+    ({"correlations": "0,0 1,1 0,1", "cutoff": 5, "eps": 0.2, "stats_levels": 2},
+     StatsOptions(correlations=((0, 0), (1, 1), (0, 1)), cutoff=5, eps=0.2, levels=2, scale=0.2)),
+])
+def test_a_run_s_statistics_follow_its_settings(settings, expected):
+    assert run_stats_options(TrainConfig(**settings), 0.2) == expected
 
 
 def test_learning_rate_is_halved_for_the_last_tenth():

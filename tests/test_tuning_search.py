@@ -116,7 +116,7 @@ TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "base
                 "learning_rate": 2e-3, "depth": 2, "filters": 8, "hidden_units": 24, "indicator": "linear",
                 "shift_augment": True, "eps": 0.15, "eps_start": 0.3, "stats_levels": 2, "decoder": "resize",
                 "padding": "circular", "kl_schedule": "warmup", "free_bits": 0.5, "anchor": 0.1,
-                "anchor_aligned": True}
+                "anchor_aligned": True, "phase": 1, "correlations": "0,0 0,1", "periodic": False, "cutoff": 3}
 
 
 def _model_settings(model) -> str:

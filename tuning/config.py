@@ -67,7 +67,7 @@ SAMPLINGS = ("linear", "log")
 #: same for every trial: [data] and [search] set them.
 SPACE_KEYS = ("latent_dim", "alpha", "beta", "gamma", "baseline", "data_loss", "learning_rate", "depth", "filters",
               "hidden_units", "indicator", "shift_augment", "eps", "eps_start", "stats_levels", "decoder", "padding",
-              "kl_schedule", "free_bits", "anchor", "anchor_aligned")
+              "kl_schedule", "free_bits", "anchor", "anchor_aligned", "phase", "correlations", "periodic", "cutoff")
 
 
 @dataclass(frozen=True)

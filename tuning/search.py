@@ -38,7 +38,7 @@ import keras_tuner
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.data import count_of, image_shape_of, make_dataset
 from ssvae_tf.settings import TrainConfig
-from ssvae_tf.training import statistics_scale, training_source
+from ssvae_tf.training import run_stats_options, statistics_scale, training_source
 from tuning.config import TuneConfig
 from tuning.hypermodel import SpatialStatsHyperModel
 from tuning.objectives import COMBINED, tuner_objective
@@ -188,7 +188,7 @@ def load_data(config: TuneConfig, progress: bool = True) -> SearchData:
     source = training_source(base, progress=progress)
     train, validation = make_dataset(source, batch_size=base.batch_size, validation_split=base.validation_split,
                                      seed=base.seed)
-    scale = base.stats_scale or statistics_scale(train)
+    scale = base.stats_scale or statistics_scale(train, run_stats_options(base))
     return SearchData(train, validation, image_shape_of(source), float(scale), count_of(source))
 
 
