@@ -14,7 +14,6 @@ each ``run`` imports what it needs.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,9 +166,9 @@ def _configure_demo(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    from ssvae_tf.demo import DEMO_CONFIG, run_demo
+    from ssvae_tf.demo import run_demo
 
-    table = run_demo(args.out, dataclasses.replace(DEMO_CONFIG, epochs=args.epochs, n_images=args.n_images))
+    table = run_demo(args.out, epochs=args.epochs, n_images=args.n_images)
     print()
     print(table)
     if args.tune:

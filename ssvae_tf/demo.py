@@ -8,7 +8,6 @@ validation images.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -20,6 +19,13 @@ from ssvae_tf.settings import TrainConfig
 #: The ``ours`` preset (64 px, a narrow network, beta for 64 px, 30 epochs) on
 #: fewer images, so both models train in a few minutes.
 DEMO_CONFIG = preset("ours", n_images=1500)
+
+
+def demo_configs(epochs: int = DEMO_CONFIG.epochs, n_images: int = DEMO_CONFIG.n_images) -> tuple[TrainConfig,
+                                                                                                  TrainConfig]:
+    """The demo's statistics VAE and its pixel baseline: the ``ours`` preset's pair at this budget."""
+    return (preset("ours", epochs=epochs, n_images=n_images),
+            preset("ours", baseline=True, epochs=epochs, n_images=n_images))
 
 _ROWS = (
     ("statistics MSE per lag (val)", "val_stats_distance"),
@@ -36,7 +42,7 @@ def final_metrics_table(ss_history: dict, baseline_history: dict) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out_dir: str | Path = "demo_out", config: TrainConfig = DEMO_CONFIG,
+def run_demo(out_dir: str | Path = "demo_out", epochs: int = DEMO_CONFIG.epochs, n_images: int = DEMO_CONFIG.n_images,
              verbose: int | str = 2) -> str:
     """Train both models into ``out_dir/ss-vae`` and ``out_dir/baseline``, then
     export the SS-VAE to ``out_dir/export`` and round-trip a few images through
@@ -49,12 +55,12 @@ def run_demo(out_dir: str | Path = "demo_out", config: TrainConfig = DEMO_CONFIG
     """
     from ssvae_tf.training import train
 
+    config, baseline = demo_configs(epochs, n_images)
     out_dir = Path(out_dir)
     print(f"[1/3] spatial-statistics VAE on {config.n_images} line images of {config.image_size} px")
     ss_history = train(config, out_dir / "ss-vae", verbose=verbose, overwrite=True)
-    print("[2/3] pixel-space baseline, same architecture and budget")
-    baseline_history = train(dataclasses.replace(config, baseline=True), out_dir / "baseline",
-                             verbose=verbose, overwrite=True)
+    print("[2/3] pixel-space baseline, same network (zero padding) and budget")
+    baseline_history = train(baseline, out_dir / "baseline", verbose=verbose, overwrite=True)
     from ssvae_tf.evaluation import compare_runs
 
     print("evaluating both on the paper's protocol (validation images)")

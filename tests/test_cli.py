@@ -151,6 +151,11 @@ def test_demo_writes_the_comparison_and_figures(tmp_path, capsys):
     for name in ("comparison.md", "ss-vae/reconstructions.png", "baseline/reconstructions.png",
                  "ss-vae/model.keras", "baseline/model.keras", "evaluation/report.md", "export/models.config"):
         assert (tmp_path / "demo" / name).exists(), name
+    from ssvae_tf.run_dir import RunDir
+
+    settings = {label: RunDir(tmp_path / "demo" / label).settings() for label in ("ss-vae", "baseline")}
+    assert settings["ss-vae"] == preset("ours", epochs=1, n_images=64)  # the winner
+    assert settings["baseline"] == preset("ours", baseline=True, epochs=1, n_images=64)
 
 
 def write_nan_array(path: Path) -> str:

@@ -13,6 +13,8 @@ def test_presets():
     assert preset("ours").loss_weights((64, 64)) == (1.0, 0.001, 0.0)
     assert preset("ours", image_size=32).loss_weights((32, 32))[1] == 0.00025
     assert preset("ours", baseline=True, data="lines-hard").loss_weights((64, 64)) == (0.0, 0.001, 1.0)
+    # each model with the padding that suits it (docs/reproduction.md)
+    assert (preset("ours").padding, preset("ours", baseline=True).padding) == ("circular", "zeros")
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("mine")
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
