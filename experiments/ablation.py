@@ -10,7 +10,8 @@ Runs train two at a time, one thread each (``experiments/reproduce.py``'s
 evaluated on the first ``--n-eval`` validation images with
 ``ssvae_tf.evaluation.compare_runs`` (report in its run directory).  Writes
 ``docs/figures/ablation-<data>-<size>px/``: ``ablation.md`` (the table, with
-95 % bootstrap intervals), ``results.json`` and ``learning_curves.png``.
+95 % bootstrap intervals), ``results.json`` and ``learning_curves.png``.  Each invocation adds its
+variants and seeds to the table (or replaces the same ones).
 
 Not part of the test run.  Usage (from the repository root):
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--image-size", type=int, default=32, help="image side in px (default 32)")
     parser.add_argument("--n-eval", type=int, default=1000, help="validation images evaluated (default 1000)")
     parser.add_argument("--parallel", type=int, default=2, help="runs trained at once (default 2)")
+    parser.add_argument("--curves", nargs="+", choices=list(VARIANTS), default=["reference", "circular"],
+                        help="variants whose learning curves (first seed) are drawn beside the baseline's")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "experiments" / "runs" / "ablation")
     parser.add_argument("--docs-dir", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)
@@ -115,42 +119,58 @@ def main(argv: list[str] | None = None) -> None:
     train_runs(configs, runs_dir, parallel=args.parallel)
     print(f"trained in {time.perf_counter() - started:.0f} s", flush=True)
 
-    records, histories = [], {}
+    out = args.docs_dir / "figures" / f"ablation-{name}"
+    out.mkdir(parents=True, exist_ok=True)
+    kept = _earlier_records(out / "results.json", budget, args.n_eval)
+    records = []
     for seed in args.seeds:
         baseline = runs_dir / f"baseline-s{seed}"
-        histories[f"baseline seed {seed}"] = RunDir(baseline).read_history()
         for variant in args.variants:
             label = f"{variant}-s{seed}"
             comparison = compare_runs(runs_dir / label, baseline, runs_dir / label / "report", n_images=args.n_eval,
                                       progress=False)
-            history = RunDir(runs_dir / label).read_history()
-            histories[f"{variant} seed {seed}"] = history
             records.append({
                 "variant": variant, "seed": seed, "changes": VARIANTS[variant][1],
-                "ratio": comparison.ratio, "ratio_ci": getattr(comparison, "ratio_ci", None),
+                "ratio": comparison.ratio, "ratio_ci": comparison.ratio_ci,
                 "summary": comparison.summaries["ss-vae"], "baseline_summary": comparison.summaries["baseline"],
-                "active_units": history.get("val_active_units", [float("nan")])[-1],
+                "active_units": RunDir(runs_dir / label).read_history().get("val_active_units", [float("nan")])[-1],
                 "training_seconds": wall_time(runs_dir / label),
                 "settings": dataclasses.asdict(configs[label]),
             })
             print(f"{label}: ratio {comparison.ratio:.2f}, line count "
                   f"{comparison.summaries['ss-vae'].get('line_count_pct', float('nan')):.0f} %", flush=True)
+    new = {(r["variant"], r["seed"]) for r in records}
+    records += [r for r in kept if (r["variant"], r["seed"]) not in new and r["variant"] in VARIANTS]
+    records.sort(key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"]))
 
-    out = args.docs_dir / "figures" / f"ablation-{name}"
-    out.mkdir(parents=True, exist_ok=True)
+    seed = min(r["seed"] for r in records)
+    histories = {f"baseline seed {seed}": RunDir(runs_dir / f"baseline-s{seed}").read_history()}
+    for variant in args.curves:
+        if (runs_dir / f"{variant}-s{seed}").is_dir():
+            histories[f"{variant} seed {seed}"] = RunDir(runs_dir / f"{variant}-s{seed}").read_history()
     plot_learning_curves(histories, out / "learning_curves.png",
                          title=f"validation statistics error, {args.data}, {args.image_size} px")
     write_json(out / "results.json", {"budget": budget, "n_evaluated": args.n_eval, "records": records})
-    described = "\n".join(f"- **{v}**: {VARIANTS[v][0]} (`{VARIANTS[v][1]}`)" for v in args.variants)
+    variants = list(dict.fromkeys(r["variant"] for r in records))
+    described = "\n".join(f"- **{v}**: {VARIANTS[v][0]} (`{VARIANTS[v][1]}`)" for v in variants)
     text = (f"# Ablation: {args.data}, {args.image_size} px\n\nWritten by `experiments/ablation.py`. Budget per "
-            f"model: {args.n_images} images (70/30 split), {args.epochs} epochs, batch 32, two runs at once, one "
-            f"thread each, on this machine. Every variant is the reference (the `ours` preset with every technique "
-            f"off) with the changes listed; the "
-            f"ratio is its mean statistics error over the pixel baseline's (same seed, same budget) on the first "
-            f"{args.n_eval} validation images, with a paired 95 % bootstrap interval.\n\n{described}\n\n"
-            f"{ablation_table(records)}\n\n![learning curves](learning_curves.png)\n")
+            f"model: {args.n_images} images (70/30 split), {args.epochs} epochs, batch 32, two to four runs at "
+            f"once, one thread each, on this machine (2 CPU cores; wall times vary with the load). Every variant "
+            f"is the reference (the `ours` preset with every technique off) with the changes listed; the ratio is "
+            f"its mean statistics error over the pixel baseline's (same seed, same budget) on the first "
+            f"{args.n_eval} validation images, with a paired 95 % bootstrap interval; the other brackets are 95 % "
+            f"bootstrap intervals too.\n\n{described}\n\n{ablation_table(records)}\n\n"
+            f"![learning curves](learning_curves.png)\n")
     atomic_write(out / "ablation.md", lambda tmp: tmp.write_text(text))
     print(f"wrote {out / 'ablation.md'}")
+
+
+def _earlier_records(path: Path, budget: dict, n_eval: int) -> list[dict]:
+    """The records of an earlier invocation at the same budget (this one adds to or replaces them)."""
+    if not path.exists():
+        return []
+    earlier = json.loads(path.read_text())
+    return earlier["records"] if earlier["budget"] == budget and earlier["n_evaluated"] == n_eval else []
 
 
 if __name__ == "__main__":
