@@ -1,4 +1,4 @@
-"""Shared validation of image arrays: argument types, layout and value range.
+"""Shared validation: argument types, options records, and image arrays' layout and value range.
 
 Image arrays are stacks ``(n, *spatial)`` or ``(n, *spatial, 1)`` with 2 or 3
 spatial axes and values in [0, 1].
@@ -6,7 +6,13 @@ spatial axes and values in [0, 1].
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
 import numpy as np
+
+Options = TypeVar("Options")
 
 #: Elements examined at a time when scanning a (possibly memory-mapped) array.
 _CHUNK_ELEMENTS = 1 << 24
@@ -20,6 +26,23 @@ def is_int(value: object) -> bool:
 def is_real(value: object) -> bool:
     """True for Python and NumPy integers and floats, excluding ``bool``."""
     return is_int(value) or isinstance(value, (float, np.floating))
+
+
+def options_from_record(cls: type[Options], record: "Mapping[str, Any] | Options | None", what: str) -> Options:
+    """A frozen options dataclass ``cls`` from a partial record of its fields (the rest default), or
+    ``record`` itself when it already is one; ``None`` gives the defaults.
+
+    Raises:
+        ValueError: naming ``what``, the unknown fields and the known ones.
+    """
+    if isinstance(record, cls):
+        return record
+    record = dict(record or {})
+    known = [field.name for field in dataclasses.fields(cls)]
+    unknown = sorted(set(record) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; expected some of {known}")
+    return cls(**record)
 
 
 def check_positive_int(value: object, name: str) -> int:

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ssvae_tf._checks import options_from_record
+
 #: KL-weight schedules: constant, linear warm-up, cyclical (Fu et al. 2019).
 KL_SCHEDULES = ("constant", "warmup", "cyclical")
 
@@ -139,11 +141,4 @@ class LossSchedule:
         Raises:
             ValueError: on an unknown field, naming it.
         """
-        if isinstance(record, LossSchedule):
-            return record
-        record = dict(record or {})
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(record) - set(known))
-        if unknown:
-            raise ValueError(f"unknown schedule fields {unknown}; expected some of {known}")
-        return cls(**record)
+        return options_from_record(cls, record, "schedule fields")

@@ -34,6 +34,8 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
+from ssvae_tf._checks import options_from_record
+
 Cutoff = Union[int, str, None]
 Correlations = Sequence[Sequence[int]]
 
@@ -634,7 +636,7 @@ class StatsOptions:
         mx, my = self.indicators(x, eps), self.indicators(y, eps)
         on_indicators = self.replace(kind=None, levels=1)
         total = spatial_stats_distance(mx, my, **on_indicators._distance_arguments())
-        full_zero_lag = _zero_lag(mx, self.correlations)
+        full_zero_lag = _zero_lag(mx, self.correlations) if self.levels > 1 else None
         for _ in range(1, self.levels):
             mx, my = _average_pool_2x(mx), _average_pool_2x(my)
             total += _level_sse(mx, my, on_indicators, full_zero_lag)
@@ -675,14 +677,7 @@ class StatsOptions:
         Raises:
             ValueError: on an unknown field, naming it and the known ones.
         """
-        if isinstance(record, StatsOptions):
-            return record
-        record = dict(record or {})
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(record) - set(known))
-        if unknown:
-            raise ValueError(f"unknown statistics options {unknown}; expected some of {known}")
-        return cls(**record)
+        return options_from_record(cls, record, "statistics options")
 
 
 # --------------------------------------------------------------------------- #
