@@ -67,19 +67,22 @@ def reference(baseline: bool = False, **changes) -> TrainConfig:
 
 
 def _interval(summary: dict, key: str, fmt: str) -> str:
-    value = fmt.format(summary[key])
-    low, high = summary.get(f"{key}_ci_low"), summary.get(f"{key}_ci_high")
-    return value if low is None else f"{value} [{fmt.format(low)}, {fmt.format(high)}]"
+    """``summary[key]`` in ``fmt`` with its interval, when the summary holds one."""
+    from ssvae_tf.evaluation.summary import format_interval
+
+    return fmt.format(summary[key]) + format_interval((summary.get(f"{key}_ci_low"), summary.get(f"{key}_ci_high")),
+                                                      fmt)
 
 
 def ablation_table(records: list[dict]) -> str:
     """Markdown table: one row per variant and seed."""
+    from ssvae_tf.evaluation.summary import format_interval
+
     lines = ["| variant | seed | stats error ratio [95 % CI] | line count % | volume-fraction diff % | "
              "orientation % | active units | train min |", "|---|---|---|---|---|---|---|---|"]
     for r in records:
         s = r["summary"]
-        ratio = f"{r['ratio']:.2f}" + (f" [{r['ratio_ci'][0]:.2f}, {r['ratio_ci'][1]:.2f}]" if r.get("ratio_ci")
-                                       else "")
+        ratio = f"{r['ratio']:.2f}" + format_interval(r.get("ratio_ci") or (None, None), "{:.2f}")
         lines.append(f"| {r['variant']} | {r['seed']} | {ratio} | {_interval(s, 'line_count_pct', '{:.0f}')} | "
                      f"{_interval(s, 'volume_fraction_diff_mean', '{:.0f}')} | "
                      f"{_interval(s, 'orientation_pct', '{:.0f}')} | {r['active_units']:.0f} | "

@@ -159,13 +159,16 @@ def _ours(record: dict, seed: str) -> dict:
 
 
 def _targets_table(record: dict) -> str:
+    from ssvae_tf.evaluation.summary import format_interval
+
     seeds = list(record["seeds"])
     header = " | ".join(f"seed {seed} [95 % CI]" for seed in seeds)
     lines = [f"| target (1-4 lines) | required | aimed | {header} | mean over seeds | |",
              "|---|---|---|" + "---|" * len(seeds) + "---|---|"]
     for label, key, required, aimed, higher in TARGETS:
         values = [_ours(record, seed) for seed in seeds]
-        cells = " | ".join(f"{v[key]:.2f} [{v[key + '_ci_low']:.2f}, {v[key + '_ci_high']:.2f}]" for v in values)
+        cells = " | ".join(f"{v[key]:.2f}" + format_interval((v[key + "_ci_low"], v[key + "_ci_high"]), "{:.2f}")
+                           for v in values)
         mean = sum(v[key] for v in values) / len(values)
         met = all(v[key] >= required if higher else v[key] <= required for v in values)
         lines.append(f"| {label} | {'≥' if higher else '≤'} {required:.2g} | {aimed:g} | {cells} | {mean:.2f} | "
@@ -174,13 +177,15 @@ def _targets_table(record: dict) -> str:
 
 
 def _seed_lines(record: dict) -> str:
+    from ssvae_tf.evaluation.summary import format_interval
+
     lines = []
     for seed, result in record["seeds"].items():
-        low, high = result["ratio_ci"]
         ours = result["summaries"]["ss-vae"]
         line_count = f", line count {ours['line_count_pct']:.0f} %" if "line_count_pct" in ours else ""
-        lines.append(f"- seed {seed}: SS-VAE / baseline statistics error **{result['ratio']:.2f}x** [{low:.2f}, "
-                     f"{high:.2f}]{line_count}, volume-fraction difference {ours['volume_fraction_diff_mean']:.0f} %;"
+        lines.append(f"- seed {seed}: SS-VAE / baseline statistics error **{result['ratio']:.2f}x**"
+                     f"{format_interval(result['ratio_ci'], '{:.2f}')}{line_count}, volume-fraction difference "
+                     f"{ours['volume_fraction_diff_mean']:.0f} %;"
                      f" training {result['training_seconds']['ss-vae'] / 60:.1f} min (SS-VAE), "
                      f"{result['training_seconds']['baseline'] / 60:.1f} min (baseline)")
     ratios = [result["ratio"] for result in record["seeds"].values()]
