@@ -1,7 +1,7 @@
-"""Shared validation: argument types, options records, and image arrays' layout and value range.
+"""Shared validation: argument types, options records, and image arrays' layout.
 
 Image arrays are stacks ``(n, *spatial)`` or ``(n, *spatial, 1)`` with 2 or 3
-spatial axes and values in [0, 1].
+spatial axes (their values are checked where they are read: ``ssvae_tf.data.sources``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from typing import Any, TypeVar
 import numpy as np
 
 Options = TypeVar("Options")
-
-#: Elements examined at a time when scanning a (possibly memory-mapped) array.
-_CHUNK_ELEMENTS = 1 << 24
 
 
 def is_int(value: object) -> bool:
@@ -78,25 +75,3 @@ def with_channel_axis(array: np.ndarray, what: str) -> np.ndarray:
     """View a stack (n, *spatial) or (n, *spatial, 1) as (n, *spatial, 1), without copying."""
     _, has_channel = stack_layout(array.shape, what)
     return array if has_channel else array[..., np.newaxis]
-
-
-def check_values(array: np.ndarray, what: str) -> None:
-    """Raise ``ValueError`` if ``array`` holds NaN/Inf or values outside [0, 1].
-
-    ``array`` has at least one axis (an image or a stack of images). It is
-    scanned in chunks along its first axis, so a memory-mapped array is never
-    read into memory all at once.
-    """
-    if array.size == 0 or array.dtype == np.bool_:
-        return
-    if not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"{what} has dtype {array.dtype}; expected a numeric or bool dtype")
-    rows = max(1, _CHUNK_ELEMENTS // array[0].size)
-    lo, hi = np.inf, -np.inf
-    for start in range(0, len(array), rows):
-        chunk = np.asarray(array[start:start + rows])
-        if np.issubdtype(chunk.dtype, np.inexact) and not np.isfinite(chunk).all():
-            raise ValueError(f"{what} contains NaN or Inf values; expected values in [0, 1]")
-        lo, hi = min(lo, chunk.min()), max(hi, chunk.max())
-    if lo < 0 or hi > 1:
-        raise ValueError(f"{what} has values in [{lo:g}, {hi:g}]; expected values in [0, 1]")

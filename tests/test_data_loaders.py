@@ -1,11 +1,13 @@
-"""Tests of the user-data loaders (ssvae_tf.data.loaders), through real files."""
+"""Tests of the user-data loaders (ssvae_tf.data.loaders) and of ``read_image``, through real files."""
 
 import numpy as np
 import pytest
+import skimage.color
 import skimage.io
+import tifffile
 
-from ssvae_tf import _checks
-from ssvae_tf.data import list_image_files, load_array, read_image, stored_shape
+from ssvae_tf.data import list_image_files, load_array, read_file, read_image, stored_shape
+from ssvae_tf.data.loaders import image_file_shape, scan_folder
 
 
 def _save(path, image):
@@ -120,29 +122,88 @@ def test_npz_without_obvious_array_lists_keys(tmp_path):
         stored_shape(tmp_path / "two.npz")
 
 
-@pytest.mark.parametrize(
-    "data, message",
-    [
-        (np.zeros((4, 8)), "expected \\(n, \\*spatial\\)"),
-        (np.zeros((2, 3, 4, 5, 6)), "expected \\(n, \\*spatial\\)"),
-        (np.full((2, 4, 4), np.inf), "NaN or Inf"),
-        (np.full((2, 4, 4), -0.5), r"values in \[-0.5, -0.5\]"),
-        (np.full((2, 4, 4), 255, dtype=np.uint8), r"values in \[255, 255\]; expected values in \[0, 1\]"),
-    ],
-)
-def test_bad_arrays_are_rejected(tmp_path, data, message):
+def test_load_array_keeps_stored_values(tmp_path):
+    """Values are checked when a source is opened (ReadOptions), not here."""
+    data = np.full((2, 4, 4), 255, dtype=np.uint8)
+    np.save(tmp_path / "x.npy", data)
+    array = load_array(tmp_path / "x.npy")
+    assert array.dtype == np.uint8 and array.shape == (2, 4, 4, 1)
+    np.testing.assert_array_equal(array[..., 0], data)
+
+
+@pytest.mark.parametrize("data", [np.zeros((4, 8)), np.zeros((2, 3, 4, 5, 6))])
+def test_wrong_rank_is_rejected(tmp_path, data):
     np.save(tmp_path / "bad.npy", data)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=r"bad.npy has shape .*expected \(n, \*spatial\)"):
         load_array(tmp_path / "bad.npy")
 
 
-def test_values_checked_in_every_chunk(tmp_path, monkeypatch):
-    monkeypatch.setattr(_checks, "_CHUNK_ELEMENTS", 16)  # one 4x4 image per chunk
-    data = np.zeros((10, 4, 4), dtype=np.float32)
-    data[-1, 3, 3] = 1.5
-    np.save(tmp_path / "x.npy", data)
-    with pytest.raises(ValueError, match=r"values in \[0, 1.5\]"):
-        load_array(tmp_path / "x.npy")
+def test_multi_page_tiff_is_a_volume(tmp_path):
+    volume = np.random.default_rng(2).integers(0, 65536, (5, 6, 7), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "v.tif", volume)
+    assert image_file_shape(tmp_path / "v.tif") == (5, 6, 7)
+    np.testing.assert_array_equal(read_file(tmp_path / "v.tif"), volume)
+    image = read_image(tmp_path / "v.tif")
+    assert image.shape == (5, 6, 7, 1) and image.dtype == np.float32
+    np.testing.assert_allclose(image[..., 0], volume / 65535, atol=1e-7)
+
+
+def test_single_page_tiff_stays_two_dimensional(tmp_path):
+    page = np.arange(42, dtype=np.uint8).reshape(1, 6, 7)
+    tifffile.imwrite(tmp_path / "one.tif", page)
+    assert image_file_shape(tmp_path / "one.tif") == (6, 7)
+    np.testing.assert_array_equal(read_file(tmp_path / "one.tif"), page[0])
+
+
+def test_rgb_volume_is_converted_page_by_page(tmp_path):
+    rgb = np.random.default_rng(3).integers(0, 256, (3, 5, 6, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
+    assert image_file_shape(tmp_path / "rgb.tif") == (3, 5, 6)
+    expected = np.stack([skimage.color.rgb2gray(page) for page in rgb])
+    np.testing.assert_allclose(read_image(tmp_path / "rgb.tif")[..., 0], expected, atol=1e-6)
+
+
+def test_tiff_with_two_page_axes_is_rejected(tmp_path):
+    tifffile.imwrite(tmp_path / "tz.tif", np.zeros((2, 3, 4, 5), np.uint8), imagej=True,
+                     metadata={"axes": "TZYX"})
+    with pytest.raises(ValueError, match=r"tz.tif holds a TIFF series of shape \(2, 3, 4, 5\)"):
+        image_file_shape(tmp_path / "tz.tif")
+
+
+def test_png_header_shape(tmp_path, gray8):
+    assert image_file_shape(_save(tmp_path / "a.png", gray8)) == (6, 8)
+
+
+def test_scan_folder_reads_headers_only(tmp_path, monkeypatch, gray8):
+    _save(tmp_path / "a.png", gray8)
+    tifffile.imwrite(tmp_path / "b.tif", gray8)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the shape scan must not decode images")
+
+    monkeypatch.setattr(skimage.io, "imread", fail)
+    monkeypatch.setattr(tifffile.TiffPageSeries, "asarray", fail)
+    files, shapes = scan_folder(tmp_path)
+    assert [p.name for p in files] == ["a.png", "b.tif"] and shapes == [(6, 8, 1), (6, 8, 1)]
+
+
+def test_scan_folder_names_the_first_file_of_another_size(tmp_path, gray8):
+    for name in ["a.png", "b.png", "d.png"]:
+        _save(tmp_path / name, gray8)
+    _save(tmp_path / "c.png", gray8[:5])
+    with pytest.raises(ValueError, match=r"c.png has shape \(5, 8, 1\), but .*a.png has shape \(6, 8, 1\); "
+                                         r".*\(or train on random crops: --patch-size N\)"):
+        scan_folder(tmp_path)
+    assert scan_folder(tmp_path, same_size=False)[1] == [(6, 8, 1), (6, 8, 1), (5, 8, 1), (6, 8, 1)]
+
+
+def test_scan_folder_refuses_images_with_volumes_even_for_crops(tmp_path, gray8):
+    _save(tmp_path / "a.png", gray8)
+    tifffile.imwrite(tmp_path / "b.tif", np.zeros((3, 6, 8), np.uint8), photometric="minisblack")
+    tifffile.imwrite(tmp_path / "c.tif", np.zeros((3, 6, 8), np.uint8), photometric="minisblack")
+    for same_size in (True, False):
+        with pytest.raises(ValueError, match=r"b.tif has shape \(3, 6, 8, 1\).*only 2-D images or only volumes"):
+            scan_folder(tmp_path, same_size)
 
 
 def test_bad_paths(tmp_path):

@@ -5,7 +5,16 @@ import pytest
 import skimage.io
 import tensorflow as tf
 
-from ssvae_tf.data import count_of, image_shape_of, make_dataset, sources
+from ssvae_tf.data import (
+    DataSplit,
+    ReadOptions,
+    count_of,
+    image_shape_of,
+    make_dataset,
+    sources,
+    split_indices,
+    split_source,
+)
 
 N = 23  # 16 training and 7 validation images with validation_split=0.3
 
@@ -116,12 +125,55 @@ def test_image_folder_streams(tmp_path):
     assert next(iter(train)).shape == (3, 6, 5, 1)
 
 
-def test_folder_shape_mismatch_names_file_and_shapes(tmp_path):
+def test_folder_shape_mismatch_is_found_up_front(tmp_path):
     folder = _write_folder(tmp_path / "imgs", n=4)
     skimage.io.imsave(folder / "img99.png", np.zeros((7, 5), np.uint8), check_contrast=False)
-    train, _ = make_dataset(folder, validation_split=0.0)
-    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match=r"img99.png has shape \(7, 5, 1\)"):
+    with pytest.raises(ValueError, match=r"img99.png has shape \(7, 5, 1\), but .*img00.png has shape "
+                                         r"\(6, 5, 1\).*--patch-size N"):
+        make_dataset(folder, validation_split=0.0)
+
+
+def test_folder_bad_value_surfaces_during_iteration(tmp_path):
+    folder = _write_folder(tmp_path / "imgs", n=1)  # img00.png: all 0
+    skimage.io.imsave(folder / "img01.png", np.full((6, 5), 3, np.uint8), check_contrast=False)
+    train, _ = make_dataset(folder, validation_split=0.0, read=ReadOptions(phases=3))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"img01.png has values in \[3, 3\]; expected "
+                                                             r"integer labels 0..2"):
         list(train)
+
+
+def test_data_split_of_whole_images():
+    images = _stack()
+    split = split_source(images, validation_split=0.3, seed=5)
+    train_idx, val_idx = split_indices(N, 0.3, 5)
+    assert isinstance(split, DataSplit) and split.image_shape == (6, 5, 1)
+    assert (split.n_train, split.n_validation) == (len(train_idx), len(val_idx))
+    assert split.read == ReadOptions()
+    np.testing.assert_array_equal(split.validation_index(3), val_idx[:3])
+    np.testing.assert_array_equal(split.validation_images(3), images[val_idx[:3]])
+    np.testing.assert_array_equal(split.validation_images(), images[val_idx])
+    np.testing.assert_array_equal(split.training_images(), images[train_idx])
+    assert _ids(split.validation_dataset(4)) == list(val_idx)
+    assert sorted(_ids(split.train_dataset(4))) == list(train_idx)
+    assert split_source(images, validation_split=0.0).validation_dataset(4) is None
+
+
+def test_data_split_of_a_folder_reads_files(tmp_path):
+    folder = _write_folder(tmp_path / "imgs")
+    split = split_source(folder, validation_split=0.3, seed=1)
+    _, val_idx = split_indices(10, 0.3, 1)
+    expected = np.stack([np.full((6, 5, 1), 25 * i / 255, np.float32) for i in val_idx])
+    np.testing.assert_allclose(split.validation_images(), expected, atol=1e-7)
+    np.testing.assert_array_equal(split.validation_index(), val_idx)
+    alone = split_source(folder, validation_split=0.0)
+    assert alone.validation_images().shape == (0, 6, 5, 1) and alone.validation_index().shape == (0,)
+
+
+def test_make_dataset_reads_labels():
+    labels = np.arange(N, dtype=np.int64).reshape(N, 1, 1).repeat(6, 1).repeat(5, 2)
+    train, val = make_dataset(labels, batch_size=5, seed=3, read=ReadOptions(phases=N))
+    reference = [_ids(d) for d in make_dataset(_stack(), batch_size=5, seed=3)]
+    assert [_ids(train), _ids(val)] == reference
 
 
 @pytest.mark.parametrize(
@@ -135,6 +187,8 @@ def test_folder_shape_mismatch_names_file_and_shapes(tmp_path):
         (np.zeros((4, 6, 5, 1)), dict(validation_split=-0.1), "validation_split"),
         (np.zeros((4, 6)), {}, "2 or 3 spatial axes"),
         (np.full((4, 6, 5, 1), 2.0), {}, r"expected values in \[0, 1\]"),
+        (np.full((4, 6, 5, 1), 2), dict(read=ReadOptions(phases=2)), r"expected integer labels 0..1"),
+        (np.zeros((4, 6, 5, 1)), dict(read=ReadOptions(threshold="otsu")), "more than one grey level"),
         ([[0.0]], {}, "source must be"),
         ("/nonexistent/data.npy", {}, "does not exist"),
     ],
