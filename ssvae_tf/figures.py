@@ -2,8 +2,10 @@
 
 Every figure of the package is written by :func:`save_figure` at
 :data:`FIGURE_DPI`.  Autocorrelation maps are drawn in lag coordinates
-(pixels): zero lag in the middle, the lag ``y`` growing downwards like the
-image rows.
+(pixels, or voxels): zero lag in the middle, the lag ``y`` growing downwards
+like the image rows.  Volumes ``(D, H, W)`` are shown by their three
+orthogonal mid-slices (:func:`mid_slices`), their maps by the planes through
+the zero lag.
 """
 
 from __future__ import annotations
@@ -52,9 +54,29 @@ def lag_extent(side: int) -> tuple[float, float]:
     return -(side // 2) - 0.5, (side - 1) // 2 + 0.5
 
 
+#: Names of a volume's spatial axes ``(D, H, W)``, in order.
+VOLUME_AXES = ("z", "y", "x")
+
+
+def mid_slices(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three orthogonal middle slices of ``volume`` ``(D, H, W)``: ``volume[D // 2]`` (a y-x
+    plane ``(H, W)``), ``volume[:, H // 2]`` (z-x, ``(D, W)``) and ``volume[:, :, W // 2]`` (z-y, ``(D, H)``).
+
+    On a centred map (zero lag at index ``side // 2``, as :func:`centred_autocorrelation` gives
+    it) they are the planes through the zero lag.
+
+    Raises:
+        ValueError: if ``volume`` is not 3-D.
+    """
+    volume = np.asarray(volume)
+    if volume.ndim != 3:
+        raise ValueError(f"expected a volume (D, H, W), got shape {volume.shape}")
+    return tuple(np.take(volume, side // 2, axis=axis) for axis, side in enumerate(volume.shape))
+
+
 def middle_slice(volume: np.ndarray) -> np.ndarray:
     """A 2-D view of ``(H, W)`` or ``(D, H, W)``: volumes show their middle slice along the first axis."""
-    return volume[volume.shape[0] // 2] if volume.ndim == 3 else volume
+    return mid_slices(volume)[0] if volume.ndim == 3 else volume
 
 
 def show_image(ax: Axes, image: np.ndarray) -> None:
@@ -64,48 +86,37 @@ def show_image(ax: Axes, image: np.ndarray) -> None:
     ax.set_yticks([])
 
 
+def _show_slice(ax: Axes, plane: np.ndarray) -> None:
+    """Draw a volume's slice ``(rows, columns)`` in [0, 1] in grey; ticks at the first and last voxel."""
+    ax.imshow(plane, cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([0, plane.shape[1] - 1])
+    ax.set_yticks([0, plane.shape[0] - 1])
+
+
 def _show_lag_map(ax, stats_map: np.ndarray, vmin: float, vmax: float):
-    """Draw a centred map ``(H, W)`` or ``(D, H, W)`` (middle slice) on lag axes in px; ticks at the ends and 0."""
-    shown = middle_slice(stats_map)
-    (x_low, x_high), (y_low, y_high) = lag_extent(shown.shape[1]), lag_extent(shown.shape[0])
-    image = ax.imshow(shown, cmap=_STATS_CMAP, vmin=vmin, vmax=vmax, extent=(x_low, x_high, y_high, y_low))
+    """Draw a centred 2-D map ``(rows, columns)`` on lag axes in px (voxels); ticks at the ends and 0."""
+    (x_low, x_high), (y_low, y_high) = lag_extent(stats_map.shape[1]), lag_extent(stats_map.shape[0])
+    image = ax.imshow(stats_map, cmap=_STATS_CMAP, vmin=vmin, vmax=vmax, extent=(x_low, x_high, y_high, y_low))
     ax.set_xticks([x_low + 0.5, 0, x_high - 0.5])
     ax.set_yticks([y_low + 0.5, 0, y_high - 0.5])
     return image
 
 
-def _plot_profiles(ax, pair: tuple[np.ndarray, np.ndarray], names: tuple[str, str]) -> None:
-    """Radial profiles of two centred maps ``(*window)``, up to half the smallest window side."""
+def _plot_profiles(ax, pair: tuple[np.ndarray, np.ndarray], names: tuple[str, str], unit: str = "px") -> None:
+    """Radial profiles of two centred maps ``(*window)``, up to half the smallest window side;
+    ``|r|`` in ``unit`` (px, voxels)."""
     radii, profiles = radial_average(np.stack(pair))
     keep = radii <= min(pair[0].shape) // 2
     for profile, name, style in zip(profiles, names, ("-", "--")):
         ax.plot(radii[keep], profile[keep], style, label=name)
-    ax.set_xlabel("|r| [px]")
+    ax.set_xlabel(f"|r| [{unit}]")
     ax.grid(alpha=0.3)
 
 
-def plot_reconstructions(
-    images: np.ndarray,
-    reconstructions: np.ndarray,
-    stats_options: StatsOptions,
-    path: str | os.PathLike,
-    titles: tuple[str, str] = ("input", "reconstruction"),
-) -> None:
-    """Write a grid: one column per example; rows = input, reconstruction, the
-    centred autocorrelation maps of both (one colour scale per column) and
-    their radial averages ``S2(|r|)``.
-
-    Maps are on lag axes in px (3-D: the zero-lag slice of the first axis);
-    the radial profiles average every lag of the full 2-D or 3-D window, up
-    to ``|r| = min(side) // 2``.
-
-    Args:
-        images, reconstructions: ``(n, *spatial, 1)`` in [0, 1] (first channel shown).
-        stats_options: the model's statistics options.
-        path: PNG file, written atomically at :data:`FIGURE_DPI`.
-        titles: names of the inputs and of the reconstructions.
-    """
-    stats = [centred_autocorrelation(a[..., :1], stats_options) for a in (images, reconstructions)]
+def _image_grid(images: np.ndarray, reconstructions: np.ndarray, stats: list[np.ndarray],
+                titles: tuple[str, str]) -> Figure:
+    """:func:`plot_reconstructions` of 2-D images ``(n, H, W, 1)``, their maps ``stats`` ``[(n, H, W)] * 2``:
+    one column per example."""
     n = len(images)
     fig, axes = plt.subplots(5, n, figsize=(max(2.6 * n + 1.2, 6.5), 10.4), squeeze=False, layout="constrained")
     for j in range(n):
@@ -127,4 +138,80 @@ def plot_reconstructions(
     axes[4, 0].legend(fontsize=8)
     fig.suptitle(f"{titles[0]} vs {titles[1]}\ntwo-point autocorrelations {S2_LABEL} (zero lag centred) "
                  "and their radial averages", fontsize=11)
-    save_figure(fig, path)
+    return fig
+
+
+def _volume_block(block, volumes: tuple[np.ndarray, np.ndarray], maps: tuple[np.ndarray, np.ndarray],
+                  names: tuple[str, str]) -> None:
+    """One example of :func:`_volume_grid` in the subfigure ``block``: a row per volume ``(D, H, W, 1)``
+    with its three mid-slices and the planes through the zero lag of its centred map ``(D, H, W)``
+    (one colour scale for both rows), both radial profiles beside them."""
+    grid = block.add_gridspec(2, 7, width_ratios=(1,) * 6 + (1.6,))
+    axes = np.array([[block.add_subplot(grid[i, k]) for k in range(6)] for i in range(2)])
+    low, high = min(m.min() for m in maps), max(m.max() for m in maps)
+    for i, (volume, stats_map) in enumerate(zip(volumes, maps)):
+        for k, (plane, lag_plane) in enumerate(zip(mid_slices(volume[..., 0]), mid_slices(stats_map))):
+            _show_slice(axes[i, k], plane)
+            image = _show_lag_map(axes[i, k + 3], lag_plane, low, high)
+    for k, (axis, side) in enumerate(zip(VOLUME_AXES, volumes[0].shape)):
+        rows, columns = (other for other in VOLUME_AXES if other != axis)
+        axes[0, k].set_title(f"slice {axis} = {side // 2}", fontsize=9)
+        axes[0, k + 3].set_title(f"{S2_LABEL}, lag {axis} = 0", fontsize=9)
+        for i in range(2):
+            axes[i, k].set_ylabel(f"{rows} [voxels]")
+            axes[i, k + 3].set_ylabel(f"lag {rows} [voxels]")
+        axes[1, k].set_xlabel(f"{columns} [voxels]")
+        axes[1, k + 3].set_xlabel(f"lag {columns} [voxels]")
+    for i, name in enumerate(names):
+        axes[i, 0].set_ylabel(f"{name}\n{axes[i, 0].get_ylabel()}")
+    for ax in axes[0]:
+        ax.tick_params(labelbottom=False)
+    block.colorbar(image, ax=axes[:, 3:], shrink=0.8, label=S2_LABEL)
+    profiles = block.add_subplot(grid[:, 6])
+    _plot_profiles(profiles, maps, names, unit="voxels")
+    profiles.set_ylabel(r"radial mean $S_2(|r|)$")
+    profiles.legend(fontsize=8)
+
+
+def _volume_grid(volumes: np.ndarray, reconstructions: np.ndarray, stats: list[np.ndarray],
+                 titles: tuple[str, str]) -> Figure:
+    """:func:`plot_reconstructions` of volumes ``(n, D, H, W, 1)``, their maps ``stats``
+    ``[(n, D, H, W)] * 2``: one block of two rows per example."""
+    n = len(volumes)
+    fig = plt.figure(figsize=(14.0, 3.6 * n + 0.8), layout="constrained")
+    for j, block in enumerate(fig.subfigures(n, 1, squeeze=False)[:, 0]):
+        _volume_block(block, (volumes[j], reconstructions[j]), (stats[0][j], stats[1][j]), titles)
+        block.suptitle(f"example {j + 1}", fontsize=10, fontweight="bold")
+    fig.suptitle(f"{titles[0]} vs {titles[1]}: orthogonal mid-slices (z, y, x) of the volumes, their "
+                 f"two-point autocorrelations {S2_LABEL}\nin the planes through the zero lag, and their "
+                 "radial averages over every 3-D lag", fontsize=11)
+    return fig
+
+
+def plot_reconstructions(
+    images: np.ndarray,
+    reconstructions: np.ndarray,
+    stats_options: StatsOptions,
+    path: str | os.PathLike,
+    titles: tuple[str, str] = ("input", "reconstruction"),
+) -> None:
+    """Write inputs, reconstructions, their centred autocorrelation maps and radial averages ``S2(|r|)``.
+
+    2-D images: one column per example; rows = input, reconstruction, both
+    maps (one colour scale per column) on lag axes in px, both radial profiles.
+    Volumes: one block of two rows (input, reconstruction) per example; columns
+    = the three orthogonal mid-slices (z, y, x) of the volume
+    (:func:`mid_slices`), the planes of its map through the zero lag (one
+    colour scale per example) on lag axes in voxels, and both radial
+    profiles.  Radial profiles average every lag of the full 2-D or 3-D
+    window, up to ``|r| = min(side) // 2``.
+
+    Args:
+        images, reconstructions: ``(n, H, W, C)`` or ``(n, D, H, W, C)`` in [0, 1] (first channel shown).
+        stats_options: the model's statistics options (maps: :func:`centred_autocorrelation`).
+        path: PNG file, written atomically at :data:`FIGURE_DPI`.
+        titles: names of the inputs and of the reconstructions.
+    """
+    stats = [centred_autocorrelation(a[..., :1], stats_options) for a in (images, reconstructions)]
+    grid = _volume_grid if np.ndim(images) == 5 else _image_grid
+    save_figure(grid(images, reconstructions, stats, titles), path)

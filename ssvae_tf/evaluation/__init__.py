@@ -1,8 +1,11 @@
 """The paper's evaluation: per-image metrics, automatic line measurement,
 nearest training images, summaries and the SS-VAE vs baseline report.
 
+Everything but the line measurement takes 2-D images ``(n, H, W, 1)`` and
+volumes ``(n, D, H, W, 1)`` alike, one metric value per image or volume.
+
 Modules: ``metrics`` (pixel / statistics MSE, volume-fraction difference),
-``line_measurement`` (line count and orientation), ``neighbours`` (batched
+``line_measurement`` (line count and orientation, 2-D), ``neighbours`` (batched
 nearest-neighbour search), ``evaluate`` (one model on held-out images),
 ``summary`` (means, medians, accuracies with bootstrap confidence intervals,
 tables with the paper's numbers),

@@ -9,6 +9,7 @@ import numpy as np
 from ssvae_tf._progress import on_terminal
 from ssvae_tf.evaluation.line_measurement import LineMeasurement, measure_lines
 from ssvae_tf.evaluation.metrics import (
+    batch_size_for,
     line_statistics,
     pixel_mse,
     stats_mse,
@@ -16,16 +17,15 @@ from ssvae_tf.evaluation.metrics import (
 )
 from ssvae_tf.evaluation.neighbours import nearest_neighbours
 
-_PREDICT_BATCH = 256
-
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Per-image results of one model on ``n`` validation images.
+    """Per-image results of one model on ``n`` validation images or volumes.
 
     Attributes:
         label: name of the model in tables (``"ss-vae"``, ``"baseline"``).
-        originals, reconstructions: ``(n, H, W, 1)`` in [0, 1].
+        originals, reconstructions: ``(n, *spatial, 1)`` in [0, 1]: 2-D images ``(n, H, W, 1)``
+            or volumes ``(n, D, H, W, 1)``.
         metrics: name -> ``(n,)`` array: ``pixel_mse``, ``stats_mse`` (hard
             statistics of the original vs soft statistics of the
             reconstruction, mean over lags), ``volume_fraction_diff_pct``,
@@ -35,7 +35,7 @@ class Evaluation:
             ``n_lines_original``, ``n_lines_reconstruction``,
             ``n_lines_nn_stats``, ``orientation_original``,
             ``orientation_reconstruction``.
-        nn_pixel, nn_stats: ``(n, H, W, 1)``, the nearest training images.
+        nn_pixel, nn_stats: ``(n, *spatial, 1)``, the nearest training images.
     """
 
     label: str
@@ -51,8 +51,9 @@ class Evaluation:
 
 
 def reconstruct(model, images: np.ndarray, verbose: int = 0) -> np.ndarray:
-    """Deterministic reconstructions (decoded ``z_mean``) of ``images`` ``(n, H, W, 1)``."""
-    return np.asarray(model.predict(images, batch_size=_PREDICT_BATCH, verbose=verbose), dtype=np.float32)
+    """Deterministic reconstructions (decoded ``z_mean``) of ``images`` ``(n, *spatial, 1)``."""
+    batch_size = batch_size_for(images.shape[1:])
+    return np.asarray(model.predict(images, batch_size=batch_size, verbose=verbose), dtype=np.float32)
 
 
 def _line_metrics(measured: dict[str, LineMeasurement]) -> dict[str, np.ndarray]:
@@ -74,10 +75,10 @@ def evaluate_model(
 
     Args:
         model: a trained ``SpatialStatsVAE`` (anything with ``predict``).
-        train_images: ``(m, H, W, 1)``, searched for nearest neighbours.
-        validation_images: ``(n, H, W, 1)``, the held-out originals.
+        train_images: ``(m, *spatial, 1)``, searched for nearest neighbours (in pixels and in statistics).
+        validation_images: ``(n, *spatial, 1)``, the held-out originals: 2-D images or volumes.
         label: the model's name in tables.
-        lines: also count lines and measure orientations (line data only).
+        lines: also count lines and measure orientations (2-D line data only).
         progress: progress bars for the long parts.
     """
     verbose = 1 if on_terminal(progress) else 0

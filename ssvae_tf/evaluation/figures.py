@@ -18,7 +18,8 @@ from ssvae_tf.spatial_stats import StatsOptions
 
 def plot_pairs(evaluation: Evaluation, stats_options: StatsOptions, path: str | os.PathLike, n: int = 6) -> None:
     """Originals, reconstructions, both centred autocorrelation maps and their radial averages
-    (the paper's Tables 1-3)."""
+    (the paper's Tables 1-3) of the first ``n`` examples; volumes show three orthogonal mid-slices
+    and the maps' planes through the zero lag (:func:`~ssvae_tf.figures.plot_reconstructions`)."""
     plot_reconstructions(evaluation.originals[:n], evaluation.reconstructions[:n], stats_options, path,
                          titles=("original", f"{evaluation.label}"))
 
@@ -28,7 +29,7 @@ def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) ->
 
     Under each reconstruction its pixel MSE to the original, under each
     neighbour its distance to the reconstruction (pixel MSE, statistics MSE).
-    Volumes show their middle slice.
+    Volumes show their middle z-slice (``volume[D // 2]``), as the title says.
     """
     metrics = evaluation.metrics
     rows = (("original", evaluation.originals, None),
@@ -43,8 +44,9 @@ def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) ->
             show_image(axes[i, j], images[j])
             if distance is not None:
                 axes[i, j].set_xlabel(f"{distance[0]} {distance[1][j]:.2e}", fontsize=8)
+    volumes = evaluation.originals.ndim == 5
     fig.suptitle(f"{evaluation.label}: reconstructions and their nearest training images "
-                 "(MSE of a neighbour: to the reconstruction)")
+                 "(MSE of a neighbour: to the reconstruction)" + ("\nvolumes: middle z-slice" if volumes else ""))
     save_figure(fig, path)
 
 

@@ -114,8 +114,13 @@ def measure_lines(images: np.ndarray, min_area: int | None = None, progress: boo
         min_area: components with fewer pixels are ignored (default:
             :func:`min_area_for` the image size, 8 px at 64 x 64).
         progress: show a progress bar (for 200 images or more).
+
+    Raises:
+        ValueError: for anything but 2-D images (lines are 2-D; volumes have no line count).
     """
     masks = black_mask(images)
+    if masks.ndim != 3:
+        raise ValueError(f"line measurement needs 2-D images (n, H, W, 1), got shape {np.shape(images)}")
     min_area = min_area_for(masks.shape[1:]) if min_area is None else int(min_area)
     counts = np.empty(len(masks), dtype=np.int64)
     orientations = np.empty(len(masks), dtype=np.int64)

@@ -1,7 +1,9 @@
 """Per-image errors of reconstructions, as the paper measures them (paper.md section 4).
 
-Images are ``(n, H, W, 1)`` floats in [0, 1] with **black (0) lines on a white
-(1) background**.  "Black" in any image is a value below ``BLACK_THRESHOLD``.
+Images are ``(n, H, W, 1)`` and volumes ``(n, D, H, W, 1)`` floats in [0, 1];
+line images have **black (0) lines on a white (1) background**.  "Black" in
+any image or volume is a value below ``BLACK_THRESHOLD``; every metric here is
+one value per image or volume.
 """
 
 from __future__ import annotations
@@ -12,36 +14,52 @@ from ssvae_tf.spatial_stats import StatsOptions
 
 #: Pixels darker than this count as line (black) pixels, in originals and reconstructions.
 BLACK_THRESHOLD = 0.05
-_STATS_BATCH = 256
+#: Most images per batch of the FFTs and of the model's predictions.
+_MAX_BATCH = 256
+#: Most pixels (voxels) per batch: 256 images of 224 x 224 px, 49 volumes of 64^3 voxels.
+_BATCH_PIXELS = 256 * 224 * 224
 
 
 def black_mask(images: np.ndarray) -> np.ndarray:
-    """Boolean ``(n, H, W)``: the black (line) pixels of ``(n, H, W, 1)`` images."""
+    """Boolean ``(n, *spatial)``: the black (line) pixels of ``(n, *spatial, 1)`` images or volumes."""
     return np.asarray(images)[..., 0] < BLACK_THRESHOLD
 
 
-def line_statistics(images: np.ndarray, kind: str, batch_size: int = _STATS_BATCH) -> np.ndarray:
+def _black_count(images: np.ndarray) -> np.ndarray:
+    """Black pixels (voxels) per image or volume ``(n, *spatial, 1)``: float64 ``(n,)``."""
+    mask = black_mask(images)
+    return mask.sum(axis=tuple(range(1, mask.ndim))).astype(np.float64)
+
+
+def batch_size_for(item_shape: tuple[int, ...]) -> int:
+    """Images or volumes of ``item_shape`` ``(*spatial, channels)`` per batch (bounds memory): up to 256,
+    fewer where 256 would hold more than 256 x 224 x 224 pixels (voxels)."""
+    return int(np.clip(_BATCH_PIXELS // max(1, int(np.prod(item_shape[:-1]))), 1, _MAX_BATCH))
+
+
+def line_statistics(images: np.ndarray, kind: str, batch_size: int | None = None) -> np.ndarray:
     """Periodic autocorrelation of the black phase at every lag, zero lag centred.
 
     Args:
-        images: ``(n, H, W, 1)`` in [0, 1].
+        images: ``(n, *spatial, 1)`` in [0, 1], 2-D images or volumes.
         kind: ``"hard"`` (binary indicator; for originals) or ``"soft"`` (the
             paper's soft indicator, :class:`StatsOptions`' default ``eps``; for
             reconstructions).
-        batch_size: images per FFT batch (bounds memory).
+        batch_size: images per FFT batch (bounds memory; default :func:`batch_size_for` them).
 
     Returns:
-        float32 ``(n, H, W)``, unnormalised (the zero lag is the black volume fraction).
+        float32 ``(n, *spatial)``, unnormalised (the zero lag is the black volume fraction).
     """
     images = np.asarray(images, dtype=np.float32)
     options = StatsOptions(kind=kind)  # the black phase's periodic autocorrelation, every lag
+    batch_size = batch_size or batch_size_for(images.shape[1:])
     parts = [options.statistics(images[start:start + batch_size]).numpy()[..., 0]
              for start in range(0, len(images), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, *images.shape[1:3]), np.float32)
+    return np.concatenate(parts) if parts else np.zeros((0, *images.shape[1:-1]), np.float32)
 
 
 def pixel_mse(originals: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
-    """Mean squared pixel difference per image: float64 ``(n,)``."""
+    """Mean squared pixel (voxel) difference per image or volume ``(n, *spatial, 1)``: float64 ``(n,)``."""
     diff = np.asarray(originals, np.float64) - np.asarray(reconstructions, np.float64)
     return np.mean(np.square(diff), axis=tuple(range(1, diff.ndim)))
 
@@ -59,9 +77,10 @@ def stats_mse(original_stats: np.ndarray, reconstruction_stats: np.ndarray) -> n
 def volume_fraction_difference(originals: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     """``|#black(original) - #black(reconstruction)| / #black(original)`` in %, float64 ``(n,)``.
 
+    Counts black pixels (voxels) over every spatial axis of ``(n, *spatial, 1)``;
     ``nan`` where the original has no black pixel.
     """
-    black_orig = black_mask(originals).sum(axis=(1, 2)).astype(np.float64)
-    black_rec = black_mask(reconstructions).sum(axis=(1, 2)).astype(np.float64)
+    black_orig = _black_count(originals)
+    black_rec = _black_count(reconstructions)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(black_orig > 0, 100.0 * np.abs(black_orig - black_rec) / black_orig, np.nan)

@@ -50,7 +50,8 @@ class Comparison:
 
 
 def _check_same_data(runs: list[Run]) -> None:
-    keys = ("data", "image_size", "n_images", "seed", "validation_split")
+    keys = ("data", "image_size", "n_images", "seed", "validation_split", "dims", "phases", "threshold",
+            "patch_size", "crops_per_epoch", "validation_slab")
     first = {key: getattr(runs[0].config, key) for key in keys}
     for run in runs[1:]:
         other = {key: getattr(run.config, key) for key in keys}
@@ -107,19 +108,29 @@ def redraw_metric_figures(report_dir: str | Path) -> None:
     _plot_metric_figures(read_metrics_csv(report_dir / "metrics.csv"), report_dir)
 
 
+def _items(image_shape: tuple[int, ...]) -> tuple[str, str]:
+    """What a model of ``image_shape`` ``(H, W, C)`` or ``(D, H, W, C)`` sees, in words: ``("images",
+    "64x64 px")`` or ``("volumes", "16x16x16 voxels")``."""
+    spatial = tuple(image_shape)[:-1]
+    unit = "voxels" if len(spatial) == 3 else "px"
+    return ("volumes" if len(spatial) == 3 else "images"), "x".join(str(side) for side in spatial) + f" {unit}"
+
+
 def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, table: str, n_train: int,
                seconds: float, ratio_ci: tuple[float, float] | None) -> str:
     config = runs[0].config
     n_evaluated = len(evaluations[0].metrics["pixel_mse"])
     size = runs[0].model.image_shape
+    items, item_size = _items(size)
+    count = runs[0].record.get("n_images", config.n_images)  # the setting only sizes generated data
     parts = [
         "# Evaluation report\n",
         "Runs: " + ", ".join(f"`{run.path}` ({run.label})" for run in runs) + ".\n",
-        f"Data: `{config.data}`, {config.n_images} images of {size[0]}x{size[1]} px, seed {config.seed}; "
-        f"the first {len(evaluations[0].originals)} validation images, nearest neighbours among the "
-        f"{n_train} training images. Evaluation took {seconds:.0f} s.\n",
+        f"Data: `{config.data}`, {count} {items} of {item_size}, seed {config.seed}; "
+        f"the first {len(evaluations[0].originals)} validation {items}, nearest neighbours among the "
+        f"{n_train} training {items}. Evaluation took {seconds:.0f} s.\n",
         table + "\n",
-        f"Brackets: 95 % bootstrap CI over the {n_evaluated} evaluated images, {N_RESAMPLES} resamples "
+        f"Brackets: 95 % bootstrap CI over the {n_evaluated} evaluated {items}, {N_RESAMPLES} resamples "
         "(percentile bootstrap of the mean or percentage).\n",
     ]
     ratio = stats_ratio(summaries)
@@ -128,16 +139,17 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
         interval = format_interval(ratio_ci, "{:.2f}") if ratio_ci is not None else ""
         parts.append(f"\nSS-VAE / baseline statistics error (mean): **{ratio:.2f}x**{interval}"
                      + (f" ({note})" if note else "") + f"; 95 % bootstrap CI over the {n_evaluated} evaluated "
-                     f"images, {N_RESAMPLES} resamples, the same images resampled for both models.\n")
+                     f"{items}, {N_RESAMPLES} resamples, the same {items} resampled for both models.\n")
     if runs[0].has_lines and size[0] != PAPER_SIZE:
         parts.append("The paper's images are 224 px, these are "
                      f"{size[0]} px: absolute MSEs are not comparable across sizes (the statistics of "
                      "smaller images spread over fewer lags); compare ratios and accuracies.\n")
     parts.append(
         "Statistics MSE: hard autocorrelation of the original's black phase vs the soft one (eps 0.25) of the "
-        "reconstruction, mean over all lags, unnormalised. Black = value < 0.05. Line count and orientation are "
-        "measured automatically (connected components, fragments along one line merged; orientation from "
-        "within-component second moments) and compared with the same measurement on the original.\n")
+        "reconstruction, mean over all lags, unnormalised. Black = value < 0.05."
+        + (" Line count and orientation are measured automatically (connected components, fragments along one "
+           "line merged; orientation from within-component second moments) and compared with the same "
+           "measurement on the original." if runs[0].has_lines else "") + "\n")
     for evaluation in evaluations:
         if evaluation.has_lines:
             summary = summaries[evaluation.label]
@@ -151,6 +163,10 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
         parts.append(f"- `pairs_{label}.png`, `nearest_{label}.png`")
     shared = ["volume_fraction.png", "line_counts.png"] if all(e.has_lines for e in evaluations) else []
     parts.append("- " + ", ".join(f"`{name}`" for name in [*shared, "error_histograms.png"]) + "\n")
+    if items == "volumes":
+        parts.append("Volumes: `pairs_*` show three orthogonal mid-slices (z, y, x) of each volume, the planes "
+                     "of its autocorrelation through the zero lag and the radial averages over every 3-D lag; "
+                     "`nearest_*` show the middle z-slice.\n")
     return "\n".join(parts)
 
 
@@ -161,7 +177,10 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     Writes ``out_dir/report.md``, ``out_dir/metrics.csv`` (one row per model
     and image) and PNGs: ``pairs_<label>.png`` and ``nearest_<label>.png`` per
     model, ``error_histograms.png`` and, for line data, ``volume_fraction.png``
-    and ``line_counts.png``.
+    and ``line_counts.png``.  Runs on volumes ``(D, H, W)`` get the same files: their ``pairs_<label>.png``
+    show three orthogonal mid-slices, the autocorrelation's planes through the zero lag and the radial
+    averages (:func:`~ssvae_tf.figures.plot_reconstructions`), their ``nearest_<label>.png`` the middle
+    z-slice; line metrics and line figures are for (2-D) line data only.
 
     Args:
         model_dir: run directory of the model (``model.keras`` + ``config.json``).

@@ -8,12 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ssvae_tf.data import split_indices
-from ssvae_tf.data.sources import ArraySource, open_source
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import LINE_DATA, TrainConfig
-from ssvae_tf.training import training_source
-
+from ssvae_tf.training import run_data
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,8 @@ def load_run(path: str | Path) -> Run:
 
 @dataclass(frozen=True)
 class EvaluationData:
-    """The training images and the first validation images of a run, ``(n, H, W, 1)`` float32."""
+    """The training images and the first validation images of a run, ``(n, *spatial, 1)`` float32
+    (crops, for a run trained on ``patch_size`` crops), and the validation images' indices."""
 
     train: np.ndarray
     validation: np.ndarray
@@ -64,29 +62,22 @@ class EvaluationData:
 def evaluation_data(run: Run, n_images: int, progress: bool = True) -> EvaluationData:
     """Regenerate (or reload) the run's data and apply its seeded train/validation split.
 
-    Returns the whole training part and the first ``n_images`` validation
-    images (in source order, as the paper takes "the first 1000"); ``progress``
+    Returns the training part (every image, or a fixed sample of training
+    crops) and the first ``n_images`` validation images (in source order, as
+    the paper takes "the first 1000"), or fixed validation crops; ``progress``
     shows a bar while built-in images are regenerated.
 
     Raises:
         ValueError: if the run had no validation split, or the data's image
             size differs from the model's.
     """
-    source = open_source(training_source(run.config, progress=progress))
-    model_shape = tuple(run.model.image_shape)
-    if tuple(source.image_shape) != model_shape:
-        raise ValueError(f"the data of {run.path} are images of {tuple(source.image_shape)} but its model "
-                         f"expects {model_shape}; evaluate with the data the model was trained on")
     if run.config.validation_split <= 0:
         raise ValueError(f"{run.path} was trained without a validation split (validation_split=0); "
                          "expected a run with held-out images to evaluate on")
-    train_idx, val_idx = split_indices(source.count, run.config.validation_split, run.config.seed)
-    chosen = val_idx[:n_images]
-    return EvaluationData(_read(source, train_idx), _read(source, chosen), chosen)
-
-
-def _read(source, indices: np.ndarray) -> np.ndarray:
-    """Images of an opened source at ``indices``: float32 ``(k, *spatial, 1)``."""
-    if isinstance(source, ArraySource):
-        return source.take(indices)
-    return np.stack([source.read(int(i)) for i in indices]).astype(np.float32)
+    data = run_data(run.config, progress=progress)
+    model_shape = tuple(run.model.image_shape)
+    if tuple(data.image_shape) != model_shape:
+        raise ValueError(f"the data of {run.path} are images of {tuple(data.image_shape)} but its model "
+                         f"expects {model_shape}; evaluate with the data the model was trained on")
+    return EvaluationData(data.training_images(), data.validation_images(n_images),
+                          data.validation_index(n_images))
