@@ -145,12 +145,14 @@ def _run_evaluate(args: argparse.Namespace) -> None:
                              "`ssvae train --out DIR`")
     from ssvae_tf.evaluation import compare_runs
     from ssvae_tf.paper import paper_ratio_note
+    from ssvae_tf.run_dir import RunDir
 
     comparison = compare_runs(args.model, args.baseline, args.out, n_images=args.n_images,
                               progress=not args.quiet)
     print(comparison.table)
     if comparison.ratio is not None:
-        print(f"\nSS-VAE / baseline statistics error: {comparison.ratio:.2f}x ({paper_ratio_note()})")
+        note = paper_ratio_note(RunDir(args.model).settings().data)
+        print(f"\nSS-VAE / baseline statistics error: {comparison.ratio:.2f}x" + (f" ({note})" if note else ""))
     print(f"\nreport, metrics.csv and figures in {Path(args.out).resolve()}")
 
 

@@ -3,8 +3,8 @@
 A run directory holds::
 
     config.json          every setting (TrainConfig), the image shape, the number of
-                         images, the data in words, the loss weights as trained and the
-                         resolved statistics options
+                         images, the data in words, the loss weights as trained, the
+                         resolved statistics options and how the data were read
     model.keras          the trained SpatialStatsVAE (Keras' own format)
     history.csv          per-epoch metrics: Keras' CSVLogger's while training (a resumed
                          epoch may appear twice), one row per epoch once finished
@@ -65,15 +65,18 @@ class RunDir:
         return self.backup_dir.exists() and self.config_file.is_file()
 
     # ---------------------------------------------------------- settings
-    def write_settings(self, config: TrainConfig, image_shape, n_images: int, stats_options: dict[str, Any]) -> Path:
+    def write_settings(self, config: TrainConfig, image_shape, n_images: int, stats_options: dict[str, Any],
+                       reading: dict[str, Any] | None = None) -> Path:
         """Write ``config.json`` (atomically).
 
         Args:
             config: the run's settings.
-            image_shape: ``(*spatial, channels)`` of its images.
-            n_images: how many images its data hold.
+            image_shape: ``(*spatial, channels)`` of the model's input (the crops, with ``patch_size``).
+            n_images: images (or crops per epoch plus validation crops) of one epoch and the validation.
             stats_options: the resolved statistics options, JSON form
                 (``StatsOptions.to_json()``).
+            reading: how the stored values were read, JSON form (``ReadOptions.to_json()``, with the
+                threshold that ``otsu`` found).
         """
         return write_json(self.config_file, {
             "settings": config.to_json(),
@@ -82,6 +85,7 @@ class RunDir:
             "data_description": config.data_description,
             "loss_weights": dict(zip(("alpha", "beta", "gamma"), config.loss_weights(image_shape[:-1]))),
             "stats_options": stats_options,
+            "reading": reading or {},
         })
 
     def record(self) -> dict[str, Any]:

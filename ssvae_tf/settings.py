@@ -59,6 +59,23 @@ def default_beta(spatial_shape: tuple[int, ...]) -> float:
     return float(f"{BETA_AT_64 * n_pixels / 64**2:.3g}")
 
 
+def _threshold_value(value: Any) -> str | float:
+    """``"otsu"`` or a grey level in [0, 1] (text such as ``"0.5"`` becomes a number).
+
+    >>> _threshold_value("0.5"), _threshold_value("otsu")
+    (0.5, 'otsu')
+    """
+    if value == "otsu":
+        return value
+    try:
+        level = float(value)
+    except (TypeError, ValueError):
+        level = math.nan
+    if isinstance(value, bool) or not 0 <= level <= 1:
+        raise ValueError(f"threshold must be 'otsu' or a grey level in [0, 1], got {value!r}")
+    return level
+
+
 def _setting(default: Any, help: str, *, kind: type | None = None, choices: tuple | None = None) -> Any:
     """A ``TrainConfig`` field with its help text, its value type (``kind``, when the default
     is ``None``) and its allowed values: what ``ssvae train`` and a search need to know."""
@@ -80,6 +97,22 @@ class TrainConfig:
         None, f"side of the generated images in px, {MIN_SIDE}-{MAX_SIDE} (default {DEFAULT_IMAGE_SIZE}; "
         "a PATH brings its own)", kind=int)
     n_images: int = _setting(2000, "number of generated images (built-in data sets)")
+    dims: int | None = _setting(None, "spatial dimensions: 2 (images) or 3 (volumes, microstructure only) of the "
+                                      "generated data (default 2); a PATH brings its own and is checked against it",
+                                kind=int, choices=(2, 3))
+    phases: int | None = _setting(None, "read the data as label images: integers 0..K-1 of K >= 2 phases, phase h "
+                                        "at grey level h/(K-1) (default: grey images in [0, 1], two phases)", kind=int)
+    threshold: str | float | None = _setting(
+        None, "binarise grey data: 'otsu' or a grey level in [0, 1], 1 (white) above it (default: keep the grey "
+        "values; the soft indicator sees them)", kind=str)
+    patch_size: int | None = _setting(
+        None, f"train on random crops of this side ({MIN_SIDE}-{MAX_SIDE} px or voxels) from images or volumes of "
+        "any size (default: whole images)", kind=int)
+    crops_per_epoch: int | None = _setting(None, "random crops per training epoch with --patch-size (default: enough "
+                                                 "to cover the training pixels once)", kind=int)
+    validation_slab: bool = _setting(False, "with --patch-size, hold out the last --validation-split of every image "
+                                            "or volume along its first axis, instead of whole images (for one "
+                                            "large image or volume)")
     latent_dim: int = _setting(DEFAULT_LATENT_DIM, "size of the latent space")
     alpha: float = _setting(1.0, "weight of the statistics loss")
     beta: float | None = _setting(
@@ -104,14 +137,15 @@ class TrainConfig:
                                       "linear (1 - x)", choices=INDICATORS)
     shift_augment: bool = _setting(False, "shift each training image by a random periodic offset "
                                           "(keeps periodic statistics)")
-    eps: float = _setting(0.25, "width of the soft phase indicator, in grey levels (the paper's 0.25)")
+    eps: float = _setting(0.25, "width of the soft phase indicator, in units of the spacing of the phases' grey "
+                                "levels (1 for two phases; the paper's 0.25)")
     eps_start: float | None = _setting(None, "anneal the indicator width from this to --eps over the run "
                                              "(default: constant)", kind=float)
-    phase: int = _setting(0, "phase whose autocorrelation the loss compares: 0 = black (the paper's), 1 = white",
-                          choices=(0, 1))
+    phase: int = _setting(0, "phase whose autocorrelation the loss compares: 0 = black (the paper's), 1 = white, "
+                             "or a label 0..K-1 with --phases K")
     correlations: str | None = _setting(
-        None, "state pairs the loss compares instead, e.g. '0,0 1,1 0,1' (0 = black, 1 = white; default: "
-        "the autocorrelation of --phase)", kind=str)
+        None, "state pairs the loss compares instead, e.g. '0,0 1,1 0,1' (0 = black, 1 = white, or labels 0..K-1 "
+        "with --phases K; default: the autocorrelation of --phase)", kind=str)
     periodic: bool = _setting(True, "periodic statistics (images wrap around); --no-periodic for images that "
                                     "do not, then the lags go up to half the side unless --cutoff")
     cutoff: int | None = _setting(None, "largest lag the statistics loss compares, px per axis "
@@ -156,7 +190,11 @@ class TrainConfig:
             raise ValueError(f"eps must be a positive number, got {self.eps!r}")
         if self.cutoff is not None and not (isinstance(self.cutoff, int) and self.cutoff >= 0):
             raise ValueError(f"cutoff must be an integer >= 0 (px), got {self.cutoff!r}")
+        self._check_data_reading()
         self.correlation_pairs  # checks the pairs
+        if not (isinstance(self.phase, int) and 0 <= self.phase < self.n_phases):
+            raise ValueError(f"phase must be a phase 0..{self.n_phases - 1} of the {self.n_phases} phases, "
+                             f"got {self.phase!r}")
         if self.baseline and (self.anchor > 0 or self.stats_levels > 1 or self.eps_start is not None):
             raise ValueError("anchor, stats_levels and eps_start shape the statistics loss, which the pixel "
                              "baseline does not use; leave them at their defaults with --baseline")
@@ -166,9 +204,9 @@ class TrainConfig:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
         if self.stats_scale is not None and not (math.isfinite(self.stats_scale) and self.stats_scale > 0):
             raise ValueError(f"stats_scale must be a positive number, got {self.stats_scale!r}")
-        for name in ("data_loss", "indicator", "decoder", "padding", "kl_schedule", "phase"):
+        for name in ("data_loss", "indicator", "decoder", "padding", "kl_schedule", "dims"):
             allowed = setting_choices(name)
-            if getattr(self, name) not in allowed:
+            if getattr(self, name) not in allowed + (setting_default(name),):
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         self.loss_schedule  # checks the schedule's fields
         if self.data not in BUILTIN_DATA and not Path(self.data).exists():
@@ -176,6 +214,46 @@ class TrainConfig:
                 f"data must be one of {sorted(BUILTIN_DATA)} or an existing .npy/.npz file or image "
                 f"folder, got {self.data!r}"
             )
+
+    def _check_data_reading(self) -> None:
+        """Checks the fields that say how the data are read and cropped; canonical ``threshold``."""
+        if self.phases is not None:
+            check_positive_int(self.phases, "phases")
+            if self.phases < 2:
+                raise ValueError(f"phases must be an integer >= 2 (the number of labels), got {self.phases!r}")
+            if self.threshold is not None:
+                raise ValueError("threshold binarises grey images; label images (phases) are not thresholded: "
+                                 "pass one of them")
+        if self.threshold is not None:
+            object.__setattr__(self, "threshold", _threshold_value(self.threshold))
+        if self.patch_size is not None:
+            check_positive_int(self.patch_size, "patch_size")
+            if not MIN_SIDE <= self.patch_size <= MAX_SIDE:
+                raise ValueError(f"patch_size must be between {MIN_SIDE} and {MAX_SIDE} px, got {self.patch_size}")
+            if self.data in BUILTIN_DATA and self.patch_size > (self.image_size or DEFAULT_IMAGE_SIZE):
+                raise ValueError(f"patch_size={self.patch_size} is larger than the generated images "
+                                 f"({self.image_size or DEFAULT_IMAGE_SIZE} px); expected at most image_size")
+        elif self.crops_per_epoch is not None or self.validation_slab:
+            raise ValueError("crops_per_epoch and validation_slab choose random crops: they need patch_size")
+        if self.crops_per_epoch is not None:
+            check_positive_int(self.crops_per_epoch, "crops_per_epoch")
+        if self.validation_slab and self.validation_split == 0:
+            raise ValueError("validation_slab holds out a slab of --validation-split; expected validation_split > 0")
+        if self.n_phases > 2 and self.indicator == "linear":
+            raise ValueError(f"indicator 'linear' is defined for two phases, got phases={self.phases}; use 'soft'")
+        if self.dims == 3 and self.data in LINE_DATA:
+            raise ValueError(f"the {self.data!r} data set holds 2-D line images; dims=3 needs volumes "
+                             "(data 'microstructure' or a PATH of volumes)")
+
+    @property
+    def n_phases(self) -> int:
+        """How many phases the data hold: ``phases``, or 2 for grey and binary images."""
+        return self.phases or 2
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 (images) or 3 (volumes) for the generated data sets (``dims``, default 2)."""
+        return self.dims or 2
 
     def loss_weights(self, spatial_shape: tuple[int, ...]) -> tuple[float, float, float]:
         """``(alpha, beta, gamma)`` as trained on images of ``spatial_shape`` px (the baseline
@@ -197,9 +275,10 @@ class TrainConfig:
             pairs = tuple(tuple(int(state) for state in pair.split(",")) for pair in self.correlations.split())
         except ValueError:
             pairs = ()
-        if not pairs or any(len(pair) != 2 or not set(pair) <= {0, 1} for pair in pairs):
-            raise ValueError(f"correlations must be space-separated pairs of states 0 (black) and 1 (white) such "
-                             f"as '0,0 1,1 0,1', got {self.correlations!r}")
+        if not pairs or any(len(pair) != 2 or not set(pair) <= set(range(self.n_phases)) for pair in pairs):
+            states = "0 (black) and 1 (white)" if self.phases is None else f"0..{self.n_phases - 1}"
+            raise ValueError(f"correlations must be space-separated pairs of states {states} such as "
+                             f"'0,0 1,1 0,1', got {self.correlations!r}")
         return pairs
 
     @property
@@ -208,7 +287,7 @@ class TrainConfig:
         return LossSchedule(kl=self.kl_schedule, kl_cycles=self.kl_cycles, kl_ramp=self.kl_ramp,
                             free_bits=self.free_bits, anchor=self.anchor, anchor_sigma=self.anchor_sigma,
                             anchor_until=self.anchor_until, anchor_aligned=self.anchor_aligned,
-                            eps_start=self.eps_start)
+                            eps_start=None if self.eps_start is None else self.eps_start / (self.n_phases - 1))
 
     @property
     def data_description(self) -> str:

@@ -21,11 +21,13 @@ from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.data import (
     HARD_LINES,
     PAPER_LINES,
-    count_of,
+    DataSplit,
+    Patches,
+    ReadOptions,
     generate_lines,
     generate_random_fields,
     image_shape_of,
-    make_dataset,
+    split_source,
 )
 from ssvae_tf.model import SpatialStatsVAE, build_vae
 from ssvae_tf.run_dir import RunDir
@@ -33,25 +35,44 @@ from ssvae_tf.settings import BUILTIN_DATA, DEFAULT_IMAGE_SIZE, TrainConfig
 from ssvae_tf.spatial_stats import StatsOptions
 
 
+def _check_path_data(config: TrainConfig) -> None:
+    """Refuses a user's data that ``image_size`` or ``dims`` describe otherwise (one line)."""
+    spatial = image_shape_of(config.data)[:-1]
+    if config.dims is not None and len(spatial) != config.dims:
+        kinds = {2: "2-D images", 3: "3-D volumes"}
+        raise ValueError(f"{config.data} holds {kinds[len(spatial)]} of {spatial} but dims={config.dims} asks for "
+                         f"{kinds[config.dims]}; leave dims unset for a path")
+    if config.image_size is not None and any(side != config.image_size for side in spatial):
+        raise ValueError(f"image_size={config.image_size} does not match the images in {config.data}, which are "
+                         f"{spatial}; leave image_size unset for a path (or crop them: --patch-size)")
+
+
 def training_source(config: TrainConfig, progress: bool = True) -> np.ndarray | str:
-    """The images to train on: a generated array ``(n, H, W, 1)`` or the user's path.
+    """The images to train on: a generated array ``(n, *spatial, 1)`` or the user's path.
 
     ``progress`` shows a bar while built-in images are generated.
     """
     if config.data not in BUILTIN_DATA:
-        shape = image_shape_of(config.data)
-        if config.image_size is not None and any(side != config.image_size for side in shape[:-1]):
-            raise ValueError(
-                f"image_size={config.image_size} does not match the images in {config.data}, "
-                f"which are {shape[:-1]}; leave image_size unset for a path"
-            )
+        _check_path_data(config)
         return config.data
     size = config.image_size or DEFAULT_IMAGE_SIZE
     if config.data == "microstructure":
-        return generate_random_fields(config.n_images, (size, size), volume_fraction=(0.3, 0.7),
-                                      correlation_length=(4.0, 2.0), seed=config.seed, progress=progress).images
+        shape, lengths = (size,) * config.spatial_dims, (4.0, 2.0, 2.0)[: config.spatial_dims]
+        return generate_random_fields(config.n_images, shape, volume_fraction=(0.3, 0.7),
+                                      correlation_length=lengths, seed=config.seed, progress=progress).images
     n_lines = HARD_LINES if config.data == "lines-hard" else PAPER_LINES
     return generate_lines(config.n_images, size, n_lines=n_lines, seed=config.seed, progress=progress).images
+
+
+def run_data(config: TrainConfig, progress: bool = True) -> DataSplit:
+    """A run's data as training, evaluation and searches see them: its images (generated or the
+    user's), read as ``config`` says (labels, threshold), cropped (``patch_size``) and split into
+    training and validation parts with the run's seed."""
+    patches = (None if config.patch_size is None else
+               Patches(config.patch_size, per_epoch=config.crops_per_epoch, slab=config.validation_slab))
+    return split_source(training_source(config, progress), validation_split=config.validation_split,
+                        seed=config.seed, read=ReadOptions(phases=config.phases, threshold=config.threshold),
+                        patches=patches)
 
 
 def statistics_scale(dataset: tf.data.Dataset, stats_options: StatsOptions = StatsOptions(),
@@ -75,11 +96,13 @@ def default_depth(image_shape: tuple[int, ...]) -> int:
 
 def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
     """The statistics a run's loss compares: the paper's, with the run's correlations, boundary,
-    lag cutoff, indicator and its width, resolutions and scale."""
+    lag cutoff, phases, indicator and its width (``eps`` is in units of the spacing of the
+    phases' grey levels), resolutions and scale."""
     full = config.cutoff is None and config.periodic
     return StatsOptions(correlations=config.correlation_pairs, periodic=config.periodic,
-                        cutoff="full" if full else config.cutoff, kind=config.indicator, eps=config.eps,
-                        scale=scale, levels=config.stats_levels)
+                        cutoff="full" if full else config.cutoff, kind=config.indicator,
+                        n_phases=config.n_phases, eps=config.eps / (config.n_phases - 1), scale=scale,
+                        levels=config.stats_levels)
 
 
 def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float) -> SpatialStatsVAE:
@@ -130,6 +153,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     between the two repeats one epoch.
     """
 
+    #: The file (in the backup folder) that records the last finished epoch.
+    METADATA = "training_metadata.json"
+
     def _save_model(self):
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         atomic_write(self._weights_path, lambda tmp: self.model.save_weights(str(tmp), overwrite=True))
@@ -153,12 +179,13 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
     return False
 
 
-def write_reconstructions(run: RunDir, model: SpatialStatsVAE, dataset: tf.data.Dataset, n: int = 6) -> None:
-    """``run``'s ``reconstructions.png``: the first ``n`` images of ``dataset``'s first batch, their
-    reconstructions and statistics."""
+def write_reconstructions(run: RunDir, model: SpatialStatsVAE, dataset: tf.data.Dataset) -> None:
+    """``run``'s ``reconstructions.png``: the first images of ``dataset``'s first batch (6 images, or 3
+    volumes, whose rows are longer), their reconstructions and statistics."""
     from ssvae_tf.figures import plot_reconstructions
 
-    examples = next(iter(dataset)).numpy()[:n]
+    examples = next(iter(dataset)).numpy()
+    examples = examples[:3 if examples.ndim == 5 else 6]
     plot_reconstructions(examples, model(examples).numpy(), model.stats_options, run.reconstructions_png)
 
 
@@ -171,16 +198,38 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     the same config.
     """
     run = RunDir(out_dir)
+    existed = run.path.exists()
     resuming = _prepare_run_dir(run, config, overwrite)
-    source = training_source(config, progress=verbose != 0)
-    image_shape = image_shape_of(source)
-    train_ds, val_ds = make_dataset(source, batch_size=config.batch_size,
-                                    validation_split=config.validation_split, seed=config.seed)
+    try:
+        return _fit(run, config, resuming, verbose)
+    except BaseException:
+        if not resuming:
+            _remove_unstarted(run, remove_folder=not existed)
+        raise
+
+
+def _remove_unstarted(run: RunDir, remove_folder: bool) -> None:
+    """After a failure before the first epoch finished: remove what the run wrote (and its folder, if
+    the run made it), so nothing half-written stays; a run with a finished epoch is kept to resume."""
+    if (run.backup_dir / AtomicBackupAndRestore.METADATA).is_file():
+        return
+    shutil.rmtree(run.backup_dir, ignore_errors=True)
+    for path in (run.config_file, run.history_csv):
+        path.unlink(missing_ok=True)
+    if remove_folder and run.path.is_dir() and not any(run.path.iterdir()):
+        run.path.rmdir()
+
+
+def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str) -> dict[str, list[float]]:
+    """The body of :func:`train` once ``run`` is prepared."""
+    data = run_data(config, progress=verbose != 0)
+    train_ds, val_ds = data.train_dataset(config.batch_size), data.validation_dataset(config.batch_size)
     scale = config.stats_scale or statistics_scale(train_ds, run_stats_options(config))
-    run.write_settings(config, image_shape, count_of(source), run_stats_options(config, scale).to_json())
+    run.write_settings(config, data.image_shape, data.n_train + data.n_validation,
+                       run_stats_options(config, scale).to_json(), data.read.to_json())
 
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config, image_shape, scale)
+    model = build_model(config, data.image_shape, scale)
     # History before backup: a crash between the two repeats an epoch (read_history keeps
     # its last row) instead of losing one.
     callbacks = [

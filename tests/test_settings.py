@@ -42,7 +42,7 @@ def test_every_field_has_help_a_kind_and_a_valid_default():
         assert kind in (int, float, bool, str)
         assert default is None or isinstance(default, kind)
         choices = setting_choices(name)
-        assert choices is None or default in choices
+        assert choices is None or default is None or default in choices
 
 
 def test_the_baseline_trains_pixels_not_statistics():
@@ -78,8 +78,50 @@ def test_correlations_are_pairs_of_the_two_phases():
     for bad in ("0,2", "0;1", "", "0,0,1"):
         with pytest.raises(ValueError, match="correlations must be space-separated pairs"):
             TrainConfig(correlations=bad)
-    with pytest.raises(ValueError, match="phase must be one of"):
+    with pytest.raises(ValueError, match=r"phase must be a phase 0..1 of the 2 phases, got 2"):
         TrainConfig(phase=2)
+
+
+def test_label_images_have_their_own_phases_and_indicator_width():
+    config = TrainConfig(phases=4, phase=3, correlations="0,0 3,3 1,2")
+    assert config.n_phases == 4 and config.correlation_pairs == ((0, 0), (3, 3), (1, 2))
+    assert TrainConfig(phases=3, phase=2).correlation_pairs == ((2, 2),)
+    with pytest.raises(ValueError, match=r"pairs of states 0..2 such as"):
+        TrainConfig(phases=3, correlations="0,3")
+    with pytest.raises(ValueError, match="phases must be an integer >= 2"):
+        TrainConfig(phases=1)
+    with pytest.raises(ValueError, match="label images .* are not thresholded"):
+        TrainConfig(phases=3, threshold="otsu")
+    with pytest.raises(ValueError, match="indicator 'linear' is defined for two phases"):
+        TrainConfig(phases=3, indicator="linear")
+    # eps is in units of the spacing of the phases' grey levels: the same sharpness for any K
+    assert TrainConfig(phases=5, eps_start=0.4).loss_schedule.eps_start == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("value, expected", [("otsu", "otsu"), ("0.5", 0.5), (0.25, 0.25), ("0", 0.0)])
+def test_threshold_is_otsu_or_a_grey_level(value, expected):
+    assert TrainConfig(threshold=value).threshold == expected
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(threshold="1.5"), r"threshold must be 'otsu' or a grey level in \[0, 1\], got '1.5'"),
+    (dict(threshold="median"), "threshold must be 'otsu'"),
+    (dict(patch_size=8), "patch_size must be between 16 and 256 px, got 8"),
+    (dict(patch_size=64, image_size=32), r"patch_size=64 is larger than the generated images \(32 px\)"),
+    (dict(crops_per_epoch=10), "they need patch_size"),
+    (dict(validation_slab=True), "they need patch_size"),
+    (dict(patch_size=32, validation_slab=True, validation_split=0.0), "expected validation_split > 0"),
+    (dict(dims=4), r"dims must be one of \(2, 3\), got 4"),
+    (dict(dims=3), "holds 2-D line images; dims=3 needs volumes"),
+])
+def test_data_reading_settings_are_checked(settings, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**settings)
+
+
+def test_generated_data_are_2d_unless_dims_3():
+    assert TrainConfig().spatial_dims == 2
+    assert TrainConfig(data="microstructure", dims=3).spatial_dims == 3
 
 
 def test_the_baseline_refuses_statistics_only_techniques():

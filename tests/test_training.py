@@ -45,6 +45,8 @@ def test_the_white_phase_scale_is_its_largest_volume_fraction():
     ({"phase": 1, "periodic": False}, StatsOptions(correlations=((1, 1),), periodic=False, cutoff=None, scale=0.2)),
     ({"correlations": "0,0 1,1 0,1", "cutoff": 5, "eps": 0.2, "stats_levels": 2},
      StatsOptions(correlations=((0, 0), (1, 1), (0, 1)), cutoff=5, eps=0.2, levels=2, scale=0.2)),
+    ({"phases": 3, "correlations": "2,2 0,1"},  # eps 0.25 of the level spacing 1/2
+     StatsOptions(correlations=((2, 2), (0, 1)), n_phases=3, eps=0.125, scale=0.2)),
 ])
 def test_a_run_s_statistics_follow_its_settings(settings, expected):
     assert run_stats_options(TrainConfig(**settings), 0.2) == expected
@@ -155,3 +157,58 @@ def test_build_model_honours_every_model_setting():
     assert model.encoder.get_layer("down_0").filters == 4 and model.encoder.get_layer("hidden").units == 16
     baseline = build_model(TrainConfig(**{**TINY, "baseline": True}), (32, 32, 1), scale=0.25)
     assert (baseline.alpha, baseline.gamma) == (0.0, 1.0)
+
+
+@pytest.mark.slow
+def test_a_3d_microstructure_run_trains_on_generated_volumes(tmp_path):
+    config = TrainConfig(data="microstructure", dims=3, image_size=16, n_images=24, epochs=1, batch_size=8,
+                         filters=4, hidden_units=16, latent_dim=2)
+    history = train(config, tmp_path / "run", verbose=0)
+    record = RunDir(tmp_path / "run").record()
+    assert record["image_shape"] == [16, 16, 16, 1] and np.isfinite(history["val_loss"]).all()
+    assert RunDir(tmp_path / "run").settings() == config
+
+
+def test_dims_is_checked_against_a_path(tmp_path):
+    np.save(tmp_path / "images.npy", np.zeros((4, 16, 16), np.float32))
+    with pytest.raises(ValueError, match=r"holds 2-D images of \(16, 16\) but dims=3 asks for 3-D volumes"):
+        train(TrainConfig(**{**TINY, "image_size": None, "data": str(tmp_path / "images.npy"), "dims": 3}),
+              tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_a_run_that_fails_before_its_first_epoch_leaves_nothing_behind(tmp_path, monkeypatch, existed):
+    import ssvae_tf.training as training
+
+    out = tmp_path / "run"
+    if existed:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+
+    def broken(*args, **kwargs):
+        raise ValueError("no model today")
+
+    monkeypatch.setattr(training, "build_model", broken)
+    with pytest.raises(ValueError, match="no model today"):
+        train(TrainConfig(**TINY), out, verbose=0)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"] if existed else not out.exists()
+
+
+@pytest.mark.slow
+def test_labels_threshold_and_crops_reach_the_run(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "labels.npy", rng.integers(0, 3, size=(12, 16, 16)).astype(np.uint8))
+    labels = TrainConfig(**{**TINY, "image_size": None, "data": str(tmp_path / "labels.npy"), "phases": 3,
+                            "correlations": "0,0 2,2"})
+    train(labels, tmp_path / "labels", verbose=0)
+    record = RunDir(tmp_path / "labels").record()
+    assert record["stats_options"]["n_phases"] == 3 and record["reading"]["phases"] == 3
+
+    np.save(tmp_path / "grey.npy", rng.random((3, 60, 48), dtype=np.float32))
+    crops = TrainConfig(**{**TINY, "image_size": None, "data": str(tmp_path / "grey.npy"), "threshold": "otsu",
+                           "patch_size": 16, "crops_per_epoch": 20, "validation_slab": True})
+    train(crops, tmp_path / "crops", verbose=0)
+    record = RunDir(tmp_path / "crops").record()
+    assert record["image_shape"] == [16, 16, 1]
+    assert 0.3 < record["reading"]["threshold"] < 0.7  # Otsu's level of uniform noise, found and recorded

@@ -14,7 +14,7 @@ from tuning.config import OBJECTIVES, apply_overrides, load_config, parse_assign
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["lines", "microstructure", "demo"])
+@pytest.mark.parametrize("name", ["lines", "microstructure", "microstructure-3d", "demo"])
 def test_builtin_configs_load_and_search_latent_size_alpha_beta(name):
     config = load_config(name)
     assert {"latent_dim", "alpha", "beta"} <= set(config.searched)
@@ -149,3 +149,14 @@ def test_ssvae_tune_reports_a_bad_config_in_one_line(tmp_path, capsys):
     assert main(["tune", "--config", str(bad), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "ssvae: error: tuning config bad.toml: [space] beta has an empty range: min 1.0 > max 0.1"]
+
+
+def test_the_data_table_takes_the_reading_and_cropping_settings(tmp_path):
+    np = pytest.importorskip("numpy")
+    np.save(tmp_path / "grey.npy", np.zeros((2, 40, 40), np.float32))
+    config = parse_config({"data": {"source": str(tmp_path / "grey.npy"), "image_size": None, "threshold": "0.4",
+                                    "patch_size": 16, "validation_slab": True}})
+    assert (config.data.threshold, config.data.patch_size, config.data.validation_slab) == (0.4, 16, True)
+    assert load_config("microstructure-3d").data.dims == 3
+    with pytest.raises(ValueError, match=r"tuning config <dict>: \[data\] .*they need patch_size"):
+        parse_config({"data": {"crops_per_epoch": 4}})

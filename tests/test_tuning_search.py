@@ -275,6 +275,16 @@ def test_the_best_run_of_a_search_is_an_ordinary_run(tmp_path, capfd):
     assert (tmp_path / "export" / "ssvae_encoder" / "1" / "saved_model.pb").is_file()
 
 
+@pytest.mark.slow
+def test_the_3d_config_searches_volumes(tmp_path):
+    out = tmp_path / "search"
+    run_command("tune", "--config", "microstructure-3d", "--out", str(out), "--quiet",
+                "--set", "data.image_size=16", "--set", "data.n_images=16", "--set", "data.batch_size=8",
+                "--set", "search.max_trials=1", "--set", "search.epochs=1", "--set", "space.filters=4",
+                "--set", "space.hidden_units=16")
+    assert RunDir(out / "best").record()["image_shape"] == [16, 16, 16, 1]
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

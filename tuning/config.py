@@ -9,6 +9,8 @@ A config has three tables (every key is optional; the defaults are below)::
     validation_split = 0.3       # held out; the objective is measured on it
     batch_size = 32
     stats_scale = "auto"         # or a number: the statistics normalisation (see ssvae train)
+    # and, as in ssvae train (each off by default): dims (2 | 3, generated data), phases (label
+    # images), threshold ("otsu" | a grey level), patch_size, crops_per_epoch, validation_slab
 
     [search]
     tuner = "bayesian"           # random | bayesian | hyperband
@@ -53,7 +55,7 @@ from ssvae_tf.settings import BUILTIN_DATA, MIN_SIDE, TrainConfig, setting_kind
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Configs shipped with the package, usable by name: ``ssvae tune --config lines``
 #: (``demo`` is the tiny search of ``ssvae demo --tune``).
-BUILTIN_CONFIGS = ("lines", "microstructure", "demo")
+BUILTIN_CONFIGS = ("lines", "microstructure", "microstructure-3d", "demo")
 TUNERS = ("random", "bayesian", "hyperband")
 #: Objectives that do not depend on alpha and beta (see tuning/README.md).
 OBJECTIVES = ("val_stats_distance", "val_prior_stats_distance", "val_combined")
@@ -65,6 +67,8 @@ SAMPLINGS = ("linear", "log")
 #: (the model, its loss and its optimiser); a field absent from [space] keeps
 #: its ``TrainConfig`` default.  The data, the epochs and the seed are the
 #: same for every trial: [data] and [search] set them.
+#: [data] keys that say how the data are read and cropped (``TrainConfig`` fields, checked by it).
+READING_KEYS = ("dims", "phases", "threshold", "patch_size", "crops_per_epoch", "validation_slab")
 SPACE_KEYS = ("latent_dim", "alpha", "beta", "gamma", "baseline", "data_loss", "learning_rate", "depth", "filters",
               "hidden_units", "indicator", "shift_augment", "eps", "eps_start", "stats_levels", "decoder", "padding",
               "kl_schedule", "free_bits", "anchor", "anchor_aligned", "phase", "correlations", "periodic", "cutoff")
@@ -113,6 +117,19 @@ class DataSettings:
     validation_split: float = 0.3
     batch_size: int = 32
     stats_scale: float | str = "auto"
+    dims: int | None = None
+    phases: int | None = None
+    threshold: float | str | None = None
+    patch_size: int | None = None
+    crops_per_epoch: int | None = None
+    validation_slab: bool = False
+
+    def train_settings(self) -> dict[str, Any]:
+        """These settings as ``TrainConfig`` fields."""
+        fields = dataclasses.asdict(self)
+        fields["data"] = fields.pop("source")
+        scale = fields.pop("stats_scale")
+        return {**fields, "stats_scale": None if scale == "auto" else scale}
 
 
 @dataclass(frozen=True)
@@ -204,14 +221,21 @@ def _parse_data(check: _Checker, raw: dict[str, Any]) -> DataSettings:
     scale = raw.get("stats_scale", defaults.stats_scale)
     if scale != "auto":
         scale = check.number(scale, "[data] stats_scale", positive=True)
-    return DataSettings(
+    reading = {name: raw[name] for name in READING_KEYS if name in raw}
+    data = DataSettings(
         source=source,
         image_size=image_size,
         n_images=check.integer(raw.get("n_images", defaults.n_images), "[data] n_images", low=2),
         validation_split=split,
         batch_size=check.integer(raw.get("batch_size", defaults.batch_size), "[data] batch_size"),
         stats_scale=scale,
+        **reading,
     )
+    try:
+        checked = TrainConfig.from_mapping(data.train_settings())
+    except (ValueError, TypeError) as error:
+        raise check.error("[data]", str(error)) from None
+    return dataclasses.replace(data, threshold=checked.threshold)
 
 
 def _parse_search(check: _Checker, raw: dict[str, Any]) -> SearchSettings:

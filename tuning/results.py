@@ -256,7 +256,7 @@ def write_best_run(tuner, trial, data, out_dir: Path) -> Path:
     model = tuner.load_model(trial)
     config = tuner.hypermodel.trial_config(trial.hyperparameters)
     run = RunDir(out_dir)
-    run.write_settings(config, data.image_shape, data.n_images, model.stats_options.to_json())
+    run.write_settings(config, data.image_shape, data.n_images, model.stats_options.to_json(), data.reading)
     run.save_model(model)
     run.write_history(trial_history(trial))
     write_reconstructions(run, model, data.validation)

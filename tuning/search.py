@@ -36,9 +36,8 @@ import keras
 import keras_tuner
 
 from ssvae_tf._io import atomic_write, write_json
-from ssvae_tf.data import count_of, image_shape_of, make_dataset
 from ssvae_tf.settings import TrainConfig
-from ssvae_tf.training import run_stats_options, statistics_scale, training_source
+from ssvae_tf.training import run_data, run_stats_options, statistics_scale
 from tuning.config import TuneConfig
 from tuning.hypermodel import SpatialStatsHyperModel
 from tuning.objectives import COMBINED, tuner_objective
@@ -166,10 +165,8 @@ def base_config(config: TuneConfig) -> TrainConfig:
     data = config.data
     fixed = {name: param.value for name, param in config.space.items()
              if not param.searched and not (name == "depth" and param.value == "auto")}
-    return TrainConfig(data=data.source, image_size=data.image_size, n_images=data.n_images,
-                       batch_size=data.batch_size, validation_split=data.validation_split,
-                       stats_scale=None if data.stats_scale == "auto" else data.stats_scale,
-                       epochs=config.search.epochs, seed=config.search.seed, **fixed)
+    return TrainConfig(**config.data.train_settings(), epochs=config.search.epochs, seed=config.search.seed,
+                       **fixed)
 
 
 @dataclass
@@ -179,17 +176,18 @@ class SearchData:
     image_shape: tuple[int, ...]
     stats_scale: float
     n_images: int
+    reading: dict[str, Any]
 
 
 def load_data(config: TuneConfig, progress: bool = True) -> SearchData:
     """Training and validation pipelines, image shape and statistics scale of ``config.data``
     (``progress``: a bar while built-in images are generated)."""
     base = base_config(config)
-    source = training_source(base, progress=progress)
-    train, validation = make_dataset(source, batch_size=base.batch_size, validation_split=base.validation_split,
-                                     seed=base.seed)
+    data = run_data(base, progress=progress)
+    train, validation = data.train_dataset(base.batch_size), data.validation_dataset(base.batch_size)
     scale = base.stats_scale or statistics_scale(train, run_stats_options(base))
-    return SearchData(train, validation, image_shape_of(source), float(scale), count_of(source))
+    return SearchData(train, validation, data.image_shape, float(scale), data.n_train + data.n_validation,
+                      data.read.to_json())
 
 
 def make_hypermodel(config: TuneConfig, image_shape, stats_scale: float) -> SpatialStatsHyperModel:
