@@ -122,12 +122,14 @@ class SSVAEClient:
                          else grpc.insecure_channel(target, options))
         self._prediction = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
-        self._answer_sizes: dict[str, int] = {}
+        self._signatures: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ API
     def encode(self, images: Any) -> tuple[np.ndarray, np.ndarray]:
         """``images`` ``(n, *image_shape)`` -> ``(z_mean, z_log_var)``, each float32 ``(n, latent_dim)``."""
-        outputs = self._predict(self.encoder, ENCODER_INPUT, _as_batch(images, "images"), ENCODER_OUTPUTS)
+        images = _as_batch(images, "images")
+        self._check_image_shape(images)
+        outputs = self._predict(self.encoder, ENCODER_INPUT, images, ENCODER_OUTPUTS)
         return outputs["z_mean"], outputs["z_log_var"]
 
     def decode(self, z: Any) -> np.ndarray:
@@ -183,14 +185,28 @@ class SSVAEClient:
             raise ServingError(f"{self.target} refused the request for model {model} ({code.name}): {details}",
                                code) from None
 
+    def _check_image_shape(self, images: np.ndarray) -> None:
+        """Refuses (one line, before sending) images whose shape is not the encoder's input shape.
+
+        Images are not tiled or resized: a model trained on crops encodes crops of its size.
+        """
+        expected = self._signature(self.encoder)["inputs"][ENCODER_INPUT]["shape"][1:]
+        if images.shape[1:] != expected:
+            sides = "x".join(str(side) for side in expected[:-1])
+            raise ValueError(f"images have shape {images.shape[1:]} but the model {self.encoder} at {self.target} "
+                             f"encodes {sides} images of shape {expected}; crop or resize them to {sides} first "
+                             "(images are not tiled)")
+
+    def _signature(self, model: str) -> dict[str, Any]:
+        """``model``'s serving signature (inputs and outputs, see :meth:`metadata`), asked once per client."""
+        if model not in self._signatures:
+            self._signatures[model] = self._model_metadata(model)["signatures"][SIGNATURE]
+        return self._signatures[model]
+
     def _output_item_bytes(self, model: str) -> int:
-        """Bytes per batch item of ``model``'s answer, from its signature (asked once per client)."""
-        if model not in self._answer_sizes:
-            outputs = self._model_metadata(model)["signatures"][SIGNATURE]["outputs"]
-            self._answer_sizes[model] = sum(
-                np.dtype(spec["dtype"]).itemsize * math.prod(side or 1 for side in spec["shape"][1:])
-                for spec in outputs.values())
-        return self._answer_sizes[model]
+        """Bytes per batch item of ``model``'s answer, from its signature."""
+        return sum(np.dtype(spec["dtype"]).itemsize * math.prod(side or 1 for side in spec["shape"][1:])
+                   for spec in self._signature(model)["outputs"].values())
 
     def _chunk_size(self, model: str, array: np.ndarray) -> int:
         """Items per request: at most ``max_batch_size``, and requests and answers within ``max_message_bytes``."""

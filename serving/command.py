@@ -102,7 +102,9 @@ def _client(args: argparse.Namespace, **names: str):
 
 
 def configure_encode(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", help="images to encode: .npy/.npz stack (n, H, W[, 1]) in [0, 1]")
+    parser.add_argument("images", help="images to encode: .npy/.npz stack (n, H, W[, 1]) or volumes (n, D, H, W[, 1]) "
+                                       "in [0, 1], of the model's size (16-256 px a side; other sizes are refused, "
+                                       "not tiled: crop them first)")
     parser.add_argument("--out", required=True,
                         help="z.npy (z_mean) or z.npz (arrays z_mean and z_log_var), each (n, latent_dim)")
     _add_client_arguments(parser, "--encoder", "ssvae_encoder")

@@ -146,3 +146,16 @@ def test_export_command_from_a_run_directory(model, tmp_path, capsys):
     errors = capsys.readouterr().err.splitlines()
     assert len(errors) == 2 and all(line.startswith("ssvae: error: ") for line in errors)
     assert "version 3 already exists" in errors[0] and "missing" in errors[1]
+
+
+def test_a_3d_model_exports_volume_signatures_with_the_keras_numbers(tmp_path):
+    volume_shape = (16, 16, 16, 1)
+    volume_model = build_vae(volume_shape, latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=0)
+    result = export_for_serving(volume_model, tmp_path)
+    encoder, decoder = signature(result.encoder_path), signature(result.decoder_path)
+    assert encoder.structured_input_signature[1]["images"].shape.as_list() == [None, *volume_shape]
+    assert decoder.structured_outputs["images"].shape.as_list() == [None, *volume_shape]
+    x = np.random.default_rng(0).random((2, *volume_shape), dtype=np.float32)
+    z = encoder(images=tf.constant(x))["z_mean"].numpy()
+    np.testing.assert_allclose(z, volume_model.encoder(x)[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(decoder(z=tf.constant(z))["images"].numpy(), volume_model.decoder(z).numpy(), atol=1e-5)

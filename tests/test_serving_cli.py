@@ -84,6 +84,13 @@ def test_serve_answers_encode_and_decode_and_stops_cleanly(export_root, model, t
         np.testing.assert_allclose(skimage.io.imread(pngs[0]) / 255, decoded[0, ..., 0], atol=0.5 / 255 + 1e-6)
         assert "encoded 5 images" in capsys.readouterr().out
 
+        # images of another size are refused before they are sent, in one line naming both shapes
+        np.save(tmp_path / "large.npy", np.zeros((2, 2 * SIZE, 2 * SIZE), np.float32))
+        assert main(["encode", "--server", target, str(tmp_path / "large.npy"), "--out", str(tmp_path / "z2.npy")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "images have shape (32, 32, 1)" in err and "crop or resize them to 16x16" in err
+        assert not (tmp_path / "z2.npy").exists()
+
         process.send_signal(stop_signal)
         assert process.wait(timeout=30) == 0
         wait_for(lines, r"^stopped")

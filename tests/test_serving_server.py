@@ -292,3 +292,16 @@ def test_a_models_config_with_local_paths_and_a_version_policy(export_root, tmp_
         np.testing.assert_allclose(client.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
     with pytest.raises(ValueError, match="Docker image"):
         start_server(export_root / "models.config", port=0)
+
+
+def test_volumes_round_trip_through_a_served_3d_export(tmp_path):
+    """3-D: the export's signatures are 5-D and the client encodes and decodes volumes as Keras does."""
+    volume_model = build_vae((SIZE, SIZE, SIZE, 1), latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=0)
+    export_for_serving(volume_model, tmp_path)
+    volumes = np.random.default_rng(3).random((3, SIZE, SIZE, SIZE, 1), dtype=np.float32)
+    with start_server(tmp_path, port=0) as running, SSVAEClient(running.target, timeout=30) as volume_client:
+        z_mean, _ = volume_client.encode(volumes)
+        np.testing.assert_allclose(z_mean, volume_model.encoder(volumes)[0].numpy(), atol=ATOL)
+        np.testing.assert_allclose(volume_client.decode(z_mean), volume_model.decoder(z_mean).numpy(), atol=ATOL)
+        with pytest.raises(ValueError, match=r"images have shape \(16, 16, 1\) but .* encodes 16x16x16 images"):
+            volume_client.encode(volumes[:, 0])
