@@ -56,7 +56,7 @@ def test_both_models_of_a_setting_share_data_crops_and_budget(real_data, tmp_pat
     data = tmp_path / "slices.npy"
     np.save(data, np.zeros((3, 80, 80), dtype=np.uint8))
     _, side, fields = real_data.SETTINGS["2d"]
-    configs = real_data.run_configs(data, side, fields, epochs=3, seed=1)
+    configs = real_data.run_configs(data, side, {**fields, "epochs": 3}, seed=1)
     ours, baseline = configs["ss-vae"].to_json(), configs["baseline"].to_json()
     shared = ("data", "threshold", "patch_size", "crops_per_epoch", "validation_slab", "epochs", "seed",
               "latent_dim", "filters", "hidden_units", "batch_size")
