@@ -154,8 +154,8 @@ def test_demo_writes_the_comparison_and_figures(tmp_path, capsys):
     from ssvae_tf.run_dir import RunDir
 
     settings = {label: RunDir(tmp_path / "demo" / label).settings() for label in ("ss-vae", "baseline")}
-    assert settings["ss-vae"] == preset("ours", epochs=1, n_images=64)  # the winner
-    assert settings["baseline"] == preset("ours", baseline=True, epochs=1, n_images=64)
+    assert settings["ss-vae"] == preset("ours", epochs=1, n_images=64, image_size=32)  # the winner, at 32 px
+    assert settings["baseline"] == preset("ours", baseline=True, epochs=1, n_images=64, image_size=32)
 
 
 def write_nan_array(path: Path) -> str:
@@ -181,6 +181,30 @@ def test_bad_input_prints_one_line_and_exits_nonzero(tmp_path, capsys, arguments
     assert status == 2
     assert len(err.splitlines()) == 1 and err.startswith("ssvae: error:")
     assert message in err
+
+
+@pytest.mark.slow
+def test_bad_data_is_one_line_and_leaves_no_run_directory(tmp_path, capsys):
+    import skimage.io
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name, side in (("a.png", 32), ("b.png", 32), ("c.png", 40)):
+        skimage.io.imsave(folder / name, np.zeros((side, side), np.uint8), check_contrast=False)
+    np.save(tmp_path / "small.npy", np.zeros((6, 20, 20), np.float32))
+    np.save(tmp_path / "volumes.npy", np.zeros((6, 16, 16, 16), np.float32))
+    cases = [
+        (["--data", str(folder)], "c.png", "(or train on random crops: --patch-size N)"),
+        (["--data", str(tmp_path / "small.npy"), "--patch-size", "32"], "(20, 20, 1)", "crop"),
+        (["--data", str(tmp_path / "volumes.npy"), "--dims", "2"], "holds 3-D volumes", "dims=2 asks for 2-D images"),
+    ]
+    tiny = [arg for arg in TINY_ARGS if arg not in ("--image-size", "32")]
+    for arguments, *messages in cases:
+        out = tmp_path / "run"
+        assert main(["train", *tiny, *arguments, "--out", str(out)]) == 2, arguments
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and all(message in err for message in messages), err
+        assert not out.exists()
 
 
 @pytest.mark.slow
