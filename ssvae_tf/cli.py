@@ -1,8 +1,8 @@
-"""The ``ssvae`` command: ``train``, ``evaluate``, ``demo``, ``tune``, ``export``, ``serve``,
+"""The ``ssvae`` command: ``train``, ``evaluate``, ``demo``, ``design``, ``tune``, ``export``, ``serve``,
 ``encode`` and ``decode`` (``ssvae --help`` lists them, ``ssvae COMMAND --help`` their options).
 
 Each area declares its commands as :class:`ssvae_tf.commands.Command` values
-(``ssvae_tf.commands``, ``tuning.command``, ``serving.command``); this module
+(``ssvae_tf.commands``, ``ssvae_tf.design_command``, ``tuning.command``, ``serving.command``); this module
 collects them into one parser and runs the chosen one behind one error
 handler: bad input prints one line (``ssvae: error: ...``) and exits with
 status 2; an interrupted command prints how to resume and exits 130.
@@ -18,12 +18,14 @@ import sys
 from serving import command as serving_commands
 from ssvae_tf import __version__
 from ssvae_tf import commands as library_commands
+from ssvae_tf import design_command
 from ssvae_tf.commands import ArgumentParser, Command
 from tuning import command as tuning_commands
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
-COMMANDS: tuple[Command, ...] = (*library_commands.COMMANDS, *tuning_commands.COMMANDS, *serving_commands.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*library_commands.COMMANDS, *design_command.COMMANDS, *tuning_commands.COMMANDS,
+                                 *serving_commands.COMMANDS)
 
 
 def build_parser() -> ArgumentParser:
