@@ -1,14 +1,16 @@
-"""TF Serving for ssvae-tf: a gRPC client, a local TF Serving-compatible server, deployment files.
+"""TF Serving for ssvae-tf: a client, a local TF Serving-compatible server, deployment files.
 
 * :mod:`serving.client` — :class:`~serving.client.SSVAEClient`: ``encode`` /
-  ``decode`` / ``metadata`` / ``status`` over TF Serving's gRPC API (NumPy in,
-  NumPy out); talks to TF Serving and to the local server alike.
+  ``decode`` / ``metadata`` / ``status`` over TF Serving's gRPC or REST API
+  (NumPy in, NumPy out); talks to TF Serving and to the local server alike.
 * :mod:`serving.server` — :func:`~serving.server.start_server`: a development
   and test stand-in for ``tensorflow_model_server`` implementing
   ``PredictionService.Predict``/``GetModelMetadata`` and
-  ``ModelService.GetModelStatus`` over an export root (``ssvae serve``).
+  ``ModelService.GetModelStatus`` over an export root (``ssvae serve``), and
+  with :mod:`serving.rest` TF Serving's REST API over the same models.
 * :mod:`serving.repository` — the SavedModel versions it serves, refreshed by polling.
-* :mod:`serving.handlers` — the request handling, answering as TF Serving does.
+* :mod:`serving.handlers` — the request handling, answering as TF Serving does
+  (both APIs).
 * :mod:`serving.command` — ``ssvae export | serve | encode | decode``;
   :mod:`serving.files` — their input and output files.
 * :mod:`serving.demo` — the serving step of ``ssvae demo``.

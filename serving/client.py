@@ -1,6 +1,8 @@
-"""``SSVAEClient``: encode and decode over TF Serving's gRPC API, NumPy in, NumPy out.
+"""``SSVAEClient``: encode and decode over TF Serving's gRPC or REST API, NumPy in, NumPy out.
 
-Works against TF Serving (the Docker image) and the local server alike.
+Works against TF Serving (the Docker image) and the local server alike: a
+``host:port`` target speaks gRPC (TF Serving's port 8500), an
+``http://host:port`` (or ``https://``) target the REST API (port 8501, JSON).
 Large batches are split into several requests (at most ``max_batch_size``
 items, requests and answers within ``max_message_bytes``; the answer size per
 item comes from the model's signature, asked once) and the answers concatenated.
@@ -9,21 +11,30 @@ Errors: arrays the models cannot take raise ``ValueError`` before anything is
 sent; a server that cannot be reached raises :class:`ServerUnavailableError`
 (a ``ConnectionError``), one that does not answer in time
 :class:`ServerTimeoutError` (a ``TimeoutError``), and a refused request
-:class:`ServingError` carrying the gRPC status ``code`` and the server's message.
-All three are ``OSError``\\ s.
+:class:`ServingError` carrying the gRPC status ``code`` (gRPC) or the HTTP
+status ``http_status`` (REST) and the server's message.  All three are
+``OSError``\\ s with one-line messages.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
 import numpy as np
 import tensorflow as tf
+from google.protobuf import json_format
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
+    model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -47,22 +58,44 @@ DEFAULT_MAX_BATCH_SIZE = 256
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Room left in a request for everything but the tensor bytes.
 _ENVELOPE_BYTES = 64 * 1024
+#: Most bytes a float32 takes in JSON: its shortest round-tripping decimal (23 characters at most,
+#: e.g. ``-1.1754943508222875e-38``), a comma, and the brackets of a one-item innermost list.
+_JSON_NUMBER_BYTES = 27
+_SIGNATURE_DEF = "signature_def"
 
 
 class ServingError(OSError):
-    """The server refused or failed a request; ``code`` is the gRPC status (``None`` if not from gRPC)."""
+    """The server refused or failed a request.
 
-    def __init__(self, message: str, code: grpc.StatusCode | None = None):
+    ``code`` is the gRPC status (over gRPC), ``http_status`` the HTTP status (over REST); the other is ``None``.
+    """
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None, http_status: int | None = None):
         super().__init__(message)
         self.code = code
+        self.http_status = http_status
 
 
 class ServerUnavailableError(ServingError, ConnectionError):
-    """The server cannot be reached (gRPC ``UNAVAILABLE``)."""
+    """The server cannot be reached (gRPC ``UNAVAILABLE``, HTTP 503, or no connection)."""
 
 
 class ServerTimeoutError(ServingError, TimeoutError):
-    """The server did not answer within the client's timeout (gRPC ``DEADLINE_EXCEEDED``)."""
+    """The server did not answer within the client's timeout (gRPC ``DEADLINE_EXCEEDED``, HTTP 504)."""
+
+
+def _error(kind: type[ServingError], target: str, timeout: float, model: str, details: Any,
+           code: grpc.StatusCode | None = None, http_status: int | None = None) -> ServingError:
+    """The one-line error of ``kind`` for a failed request for ``model`` at ``target``."""
+    details = " ".join(str(details).split())
+    if kind is ServerUnavailableError:
+        message = f"cannot reach a model server at {target}: {details}"
+    elif kind is ServerTimeoutError:
+        message = f"{target} did not answer within {timeout:g} s (model {model})"
+    else:
+        status = code.name if code is not None else f"HTTP {http_status}"
+        message = f"{target} refused the request for model {model} ({status}): {details}"
+    return kind(message, code, http_status)
 
 
 def _as_batch(values: Any, what: str) -> np.ndarray:
@@ -78,19 +111,172 @@ def _as_batch(values: Any, what: str) -> np.ndarray:
     return array
 
 
+def _describe(infos) -> dict[str, dict[str, Any]]:
+    """TensorInfos as ``{key: {"dtype": "float32", "shape": (None, ...)}}``."""
+    return {key: {"dtype": tf.dtypes.as_dtype(info.dtype).name,
+                  "shape": tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim)}
+            for key, info in sorted(infos.items())}
+
+
+# ------------------------------------------------------------------ the two APIs
+# Both take a ModelSpec and answer with arrays and protocol buffers. ``predict`` gets the signature's
+# outputs as ``_describe`` gives them: REST reads JSON numbers as their dtypes (gRPC tensors carry theirs).
+class _GrpcApi:
+    """TF Serving's gRPC API at ``host:port``: protocol buffers over one channel."""
+
+    def __init__(self, target: str, timeout: float, max_message_bytes: int,
+                 credentials: grpc.ChannelCredentials | None):
+        self.target, self.timeout = target, timeout
+        options = [("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.max_receive_message_length", max_message_bytes)]
+        self._channel = (grpc.secure_channel(target, credentials, options) if credentials is not None
+                         else grpc.insecure_channel(target, options))
+        self._prediction = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+
+    @staticmethod
+    def encoded_bytes(values: int, itemsize: int) -> int:
+        """Bytes ``values`` numbers of ``itemsize`` bytes take in a message."""
+        return values * itemsize
+
+    def predict(self, spec: model_pb2.ModelSpec, input_name: str, array: np.ndarray,
+                outputs: Mapping[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+        request = predict_pb2.PredictRequest(model_spec=spec)
+        request.inputs[input_name].CopyFrom(tf.make_tensor_proto(array))
+        response = self._call(self._prediction.Predict, request)
+        return {name: tf.make_ndarray(tensor) for name, tensor in response.outputs.items()}
+
+    def metadata(self, spec: model_pb2.ModelSpec) -> tuple[int, get_model_metadata_pb2.SignatureDefMap]:
+        request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=spec, metadata_field=[_SIGNATURE_DEF])
+        response = self._call(self._prediction.GetModelMetadata, request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata[_SIGNATURE_DEF].Unpack(signature_map)
+        return response.model_spec.version.value, signature_map
+
+    def status(self, spec: model_pb2.ModelSpec) -> get_model_status_pb2.GetModelStatusResponse:
+        return self._call(self._models.GetModelStatus, get_model_status_pb2.GetModelStatusRequest(model_spec=spec))
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, rpc, request):
+        try:
+            return rpc(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            kind = {grpc.StatusCode.UNAVAILABLE: ServerUnavailableError,
+                    grpc.StatusCode.DEADLINE_EXCEEDED: ServerTimeoutError}.get(error.code(), ServingError)
+            raise _error(kind, self.target, self.timeout, request.model_spec.name, error.details(),
+                         code=error.code()) from None
+
+
+class _RestApi:
+    """TF Serving's REST API at ``http(s)://host:port``: JSON over HTTP, one connection per request."""
+
+    def __init__(self, target: str, timeout: float):
+        parts = urllib.parse.urlsplit(target)
+        if not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"REST target {target!r} is not a URL http(s)://host:port")
+        self.target, self.timeout = target.rstrip("/"), timeout
+
+    @staticmethod
+    def encoded_bytes(values: int, itemsize: int) -> int:
+        """Most bytes ``values`` float32 numbers take in JSON (``itemsize`` does not matter)."""
+        return values * _JSON_NUMBER_BYTES
+
+    def predict(self, spec: model_pb2.ModelSpec, input_name: str, array: np.ndarray,
+                outputs: Mapping[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+        """Asks in the columnar format: ``{"outputs": value}`` (one output) or ``{"outputs": {name: value}}``."""
+        answer = self._call(spec, ":predict", {"signature_name": spec.signature_name,
+                                               "inputs": {input_name: array.tolist()}})
+
+        def read(answer: dict[str, Any]) -> dict[str, np.ndarray]:
+            values = answer["outputs"]
+            if not isinstance(values, dict):  # a signature with one output answers its value alone
+                values = dict.fromkeys(outputs, values) if len(outputs) == 1 else {}
+            return {name: np.asarray(values[name], np.dtype(info["dtype"]))
+                    for name, info in outputs.items() if name in values}
+
+        return self._read(spec.name, answer, read)
+
+    def metadata(self, spec: model_pb2.ModelSpec) -> tuple[int, get_model_metadata_pb2.SignatureDefMap]:
+        def read(answer: dict[str, Any]) -> tuple[int, get_model_metadata_pb2.SignatureDefMap]:
+            signature_map = json_format.ParseDict(answer["metadata"][_SIGNATURE_DEF],
+                                                  get_model_metadata_pb2.SignatureDefMap(), ignore_unknown_fields=True)
+            return int(answer["model_spec"]["version"]), signature_map
+
+        return self._read(spec.name, self._call(spec, "/metadata"), read)
+
+    def status(self, spec: model_pb2.ModelSpec) -> get_model_status_pb2.GetModelStatusResponse:
+        return self._read(spec.name, self._call(spec, ""), lambda answer: json_format.ParseDict(
+            answer, get_model_status_pb2.GetModelStatusResponse(), ignore_unknown_fields=True))
+
+    def close(self) -> None:
+        """Nothing to close: every request has its own connection."""
+
+    def _url(self, spec: model_pb2.ModelSpec, suffix: str) -> str:
+        version = f"/versions/{spec.version.value}" if spec.HasField("version") else ""
+        return f"{self.target}/v1/models/{urllib.parse.quote(spec.name, safe='')}{version}{suffix}"
+
+    def _call(self, spec: model_pb2.ModelSpec, suffix: str, body: dict[str, Any] | None = None) -> Any:
+        """GET (or POST ``body``) ``/v1/models/<spec>`` + ``suffix``; the answer's JSON."""
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        request = urllib.request.Request(self._url(spec, suffix), data=data,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                text = response.read()
+        except urllib.error.HTTPError as error:
+            kind = {503: ServerUnavailableError, 504: ServerTimeoutError}.get(error.code, ServingError)
+            raise _error(kind, self.target, self.timeout, spec.name, _refusal_message(error),
+                         http_status=error.code) from None
+        except (OSError, http.client.HTTPException) as error:  # URLError, refused or reset connections, timeouts
+            reason = getattr(error, "reason", error)
+            kind = ServerTimeoutError if isinstance(reason, TimeoutError) else ServerUnavailableError
+            raise _error(kind, self.target, self.timeout, spec.name, reason) from None
+        return self._read(spec.name, text, json.loads)
+
+    def _read(self, model: str, answer: Any, read: Callable[[Any], Any]) -> Any:
+        """``read(answer)``; an answer it cannot read is a :class:`ServingError`."""
+        try:
+            return read(answer)
+        except (KeyError, TypeError, ValueError, json_format.ParseError) as error:
+            raise ServingError(f"{self.target} answered the request for model {model} with something other than "
+                               f"TF Serving's JSON ({type(error).__name__}: {' '.join(str(error).split())})") from None
+
+
+def _refusal_message(error: urllib.error.HTTPError) -> str:
+    """The message of TF Serving's ``{"error": ...}`` answer, or the HTTP reason when the body is not that."""
+    try:
+        return str(json.loads(error.read())["error"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return str(error.reason)
+
+
+def _api(target: str, timeout: float, max_message_bytes: int,
+         credentials: grpc.ChannelCredentials | None) -> _GrpcApi | _RestApi:
+    """The API ``target`` names: REST for an ``http(s)://`` URL, gRPC otherwise."""
+    if not target.lower().startswith(("http://", "https://")):
+        return _GrpcApi(target, timeout, max_message_bytes, credentials)
+    if credentials is not None:
+        raise ValueError(f"credentials are for gRPC targets; the REST target {target} uses TLS (with the system's "
+                         "root certificates) when it is an https:// URL")
+    return _RestApi(target, timeout)
+
+
 class SSVAEClient:
-    """Encode images and decode latent vectors through a TF Serving gRPC endpoint.
+    """Encode images and decode latent vectors through TF Serving's gRPC or REST API.
 
     Args:
-        target: ``host:port`` of TF Serving's gRPC port (8500 by default).
+        target: ``host:port`` of TF Serving's gRPC port (8500 by default), or ``http://host:port``
+            (``https://`` for TLS) of its REST port (8501).
         timeout: seconds to wait for each request.
         encoder, decoder: the model names (``ssvae export`` defaults).
         version: serve this model version instead of the highest.
         max_batch_size: most items per request; larger batches are split.
         max_message_bytes: largest request and response, in bytes (the server
             must allow as much).
-        credentials: ``grpc.ssl_channel_credentials(...)`` for a TLS endpoint;
-            ``None`` for plain text.
+        credentials: ``grpc.ssl_channel_credentials(...)`` for a TLS gRPC endpoint;
+            ``None`` for plain text (and for REST).
 
     Use as a context manager, or call :meth:`close`.
     """
@@ -116,12 +302,7 @@ class SSVAEClient:
         self.target, self.timeout = target, float(timeout)
         self.encoder, self.decoder, self.version = encoder, decoder, version
         self.max_batch_size, self.max_message_bytes = int(max_batch_size), int(max_message_bytes)
-        options = [("grpc.max_send_message_length", self.max_message_bytes),
-                   ("grpc.max_receive_message_length", self.max_message_bytes)]
-        self._channel = (grpc.secure_channel(target, credentials, options) if credentials is not None
-                         else grpc.insecure_channel(target, options))
-        self._prediction = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
-        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._api = _api(target, self.timeout, self.max_message_bytes, credentials)
         self._signatures: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ API
@@ -146,18 +327,13 @@ class SSVAEClient:
 
     def status(self) -> dict[str, dict[int, str]]:
         """Per model: ``{version: state}``, e.g. ``{"ssvae_encoder": {1: "AVAILABLE"}}``."""
-        result = {}
-        for name in (self.encoder, self.decoder):
-            request = get_model_status_pb2.GetModelStatusRequest()
-            self._fill_spec(request.model_spec, name)
-            response = self._call(self._models.GetModelStatus, request, name)
-            result[name] = {entry.version: get_model_status_pb2.ModelVersionStatus.State.Name(entry.state)
-                            for entry in response.model_version_status}
-        return result
+        return {name: {entry.version: get_model_status_pb2.ModelVersionStatus.State.Name(entry.state)
+                       for entry in self._api.status(self._spec(name)).model_version_status}
+                for name in (self.encoder, self.decoder)}
 
     def close(self) -> None:
-        """Close the channel."""
-        self._channel.close()
+        """Close the connection."""
+        self._api.close()
 
     def __enter__(self) -> SSVAEClient:
         return self
@@ -166,24 +342,11 @@ class SSVAEClient:
         self.close()
 
     # ------------------------------------------------------------ internals
-    def _fill_spec(self, spec, name: str) -> None:
-        spec.name = name
+    def _spec(self, name: str, signature_name: str = "") -> model_pb2.ModelSpec:
+        spec = model_pb2.ModelSpec(name=name, signature_name=signature_name)
         if self.version is not None:
             spec.version.value = self.version
-
-    def _call(self, rpc, request, model: str):
-        try:
-            return rpc(request, timeout=self.timeout)
-        except grpc.RpcError as error:
-            code, details = error.code(), error.details()
-            if code == grpc.StatusCode.UNAVAILABLE:
-                raise ServerUnavailableError(f"cannot reach a model server at {self.target}: {details}",
-                                             code) from None
-            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise ServerTimeoutError(f"{self.target} did not answer within {self.timeout:g} s "
-                                         f"(model {model})", code) from None
-            raise ServingError(f"{self.target} refused the request for model {model} ({code.name}): {details}",
-                               code) from None
+        return spec
 
     def _check_image_shape(self, images: np.ndarray) -> None:
         """Refuses (one line, before sending) images whose shape is not the encoder's input shape.
@@ -205,12 +368,13 @@ class SSVAEClient:
 
     def _output_item_bytes(self, model: str) -> int:
         """Bytes per batch item of ``model``'s answer, from its signature."""
-        return sum(np.dtype(spec["dtype"]).itemsize * math.prod(side or 1 for side in spec["shape"][1:])
+        return sum(self._api.encoded_bytes(math.prod(side or 1 for side in spec["shape"][1:]),
+                                           np.dtype(spec["dtype"]).itemsize)
                    for spec in self._signature(model)["outputs"].values())
 
     def _chunk_size(self, model: str, array: np.ndarray) -> int:
         """Items per request: at most ``max_batch_size``, and requests and answers within ``max_message_bytes``."""
-        item_bytes = max(1, array[0].nbytes, self._output_item_bytes(model))
+        item_bytes = max(1, self._api.encoded_bytes(array[0].size, array.itemsize), self._output_item_bytes(model))
         return max(1, min(self.max_batch_size, (self.max_message_bytes - _ENVELOPE_BYTES) // item_bytes))
 
     def _predict(self, model: str, input_name: str, array: np.ndarray,
@@ -222,30 +386,16 @@ class SSVAEClient:
 
     def _predict_once(self, model: str, input_name: str, array: np.ndarray,
                       output_names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        request = predict_pb2.PredictRequest()
-        self._fill_spec(request.model_spec, model)
-        request.model_spec.signature_name = SIGNATURE
-        request.inputs[input_name].CopyFrom(tf.make_tensor_proto(array))
-        response = self._call(self._prediction.Predict, request, model)
-        missing = [name for name in output_names if name not in response.outputs]
+        outputs = self._api.predict(self._spec(model, SIGNATURE), input_name, array,
+                                    self._signature(model)["outputs"])
+        missing = [name for name in output_names if name not in outputs]
         if missing:
             raise ServingError(f"model {model} at {self.target} answered without output(s) {missing} "
-                               f"(it has {sorted(response.outputs)}); is it an ssvae export?")
-        return {name: tf.make_ndarray(response.outputs[name]) for name in output_names}
+                               f"(it has {sorted(outputs)}); is it an ssvae export?")
+        return {name: outputs[name] for name in output_names}
 
     def _model_metadata(self, name: str) -> dict[str, Any]:
-        request = get_model_metadata_pb2.GetModelMetadataRequest()
-        self._fill_spec(request.model_spec, name)
-        request.metadata_field.append("signature_def")
-        response = self._call(self._prediction.GetModelMetadata, request, name)
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        response.metadata["signature_def"].Unpack(signature_map)
-
-        def describe(infos) -> dict[str, dict[str, Any]]:
-            return {key: {"dtype": tf.dtypes.as_dtype(info.dtype).name,
-                          "shape": tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim)}
-                    for key, info in sorted(infos.items())}
-
-        return {"version": response.model_spec.version.value,
-                "signatures": {key: {"inputs": describe(sig.inputs), "outputs": describe(sig.outputs)}
+        version, signature_map = self._api.metadata(self._spec(name))
+        return {"version": version,
+                "signatures": {key: {"inputs": _describe(sig.inputs), "outputs": _describe(sig.outputs)}
                                for key, sig in sorted(signature_map.signature_def.items())}}

@@ -45,8 +45,13 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
                              "or a TF Serving models.config")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1: loopback only)")
     parser.add_argument("--port", type=int, default=8500, help="gRPC port (0 picks a free one)")
-    parser.add_argument("--max-message-mb", type=float, default=64.0, help="largest request/response in MiB")
-    parser.add_argument("--workers", type=int, default=8, help="threads answering requests")
+    parser.add_argument("--rest-port", type=int, default=None,
+                        help="also serve TF Serving's REST API on this port (TF Serving uses 8501; 0 picks a free "
+                             "one; default: gRPC only)")
+    parser.add_argument("--max-message-mb", type=float, default=64.0,
+                        help="largest request/response in MiB (REST: largest request body)")
+    parser.add_argument("--workers", type=int, default=8,
+                        help="threads answering gRPC requests (REST: one per connection)")
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions, in s")
 
 
@@ -59,13 +64,14 @@ def run_serve(args: argparse.Namespace) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     server = start_server(args.models, args.host, args.port, max_message_bytes=int(args.max_message_mb * _MIB),
-                          workers=args.workers, poll_seconds=args.poll_seconds)
+                          workers=args.workers, poll_seconds=args.poll_seconds, rest_port=args.rest_port)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         served = ", ".join(f"{name} (versions {', '.join(map(str, versions)) or 'none yet'})"
                            for name, versions in server.repository.served().items()) or "no models yet"
-        print(f"serving {served} from {args.models} on {server.target} (gRPC); Ctrl-C or SIGTERM stops",
+        rest = f" and {server.rest_target} (REST)" if server.rest_target else ""
+        print(f"serving {served} from {args.models} on {server.target} (gRPC){rest}; Ctrl-C or SIGTERM stops",
               flush=True)
         stop.wait()
     finally:
@@ -77,15 +83,17 @@ def run_serve(args: argparse.Namespace) -> None:
 
 # -------------------------------------------------------- encode, decode
 def _add_client_arguments(parser: argparse.ArgumentParser, model_flag: str, default_model: str) -> None:
-    parser.add_argument("--server", default="localhost:8500", metavar="HOST:PORT", help="TF Serving gRPC endpoint")
+    parser.add_argument("--server", default="localhost:8500", metavar="HOST:PORT|URL",
+                        help="TF Serving's gRPC endpoint HOST:PORT, or its REST API http(s)://HOST:PORT")
     parser.add_argument(model_flag, default=default_model, help="model name")
     parser.add_argument("--model-version", type=int, default=None, help="model version (default: the highest)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--batch-size", type=int, default=256, help="most items per request")
     parser.add_argument("--max-message-mb", type=float, default=64.0, help="largest message in MiB")
-    parser.add_argument("--tls", action="store_true", help="connect with TLS (system root certificates)")
+    parser.add_argument("--tls", action="store_true",
+                        help="connect to gRPC with TLS (system root certificates; for REST give an https:// URL)")
     parser.add_argument("--tls-ca", metavar="PEM", default=None,
-                        help="connect with TLS, trusting the certificates in this PEM file (default: no TLS)")
+                        help="connect to gRPC with TLS, trusting the certificates in this PEM file (default: no TLS)")
 
 
 def _client(args: argparse.Namespace, **names: str):
@@ -156,7 +164,8 @@ def run_decode(args: argparse.Namespace) -> None:
 
 COMMANDS = (
     Command("export", "export the encoder and decoder as TF Serving SavedModels", configure_export, run_export),
-    Command("serve", "serve exported models over gRPC (a local TF Serving stand-in)", configure_serve, run_serve),
-    Command("encode", "encode images through a TF Serving gRPC endpoint", configure_encode, run_encode),
-    Command("decode", "decode latent vectors through a TF Serving gRPC endpoint", configure_decode, run_decode),
+    Command("serve", "serve exported models over gRPC and REST (a local TF Serving stand-in)", configure_serve,
+            run_serve),
+    Command("encode", "encode images through TF Serving (gRPC or REST)", configure_encode, run_encode),
+    Command("decode", "decode latent vectors through TF Serving (gRPC or REST)", configure_decode, run_decode),
 )

@@ -10,10 +10,15 @@ Protocol buffers in, protocol buffers out; a refused request raises
 
 ``signature_name`` defaults to ``serving_default``, an empty ``output_filter``
 returns every output, and responses carry the model name, the version that
-answered and the signature name.
+answered and the signature name.  The REST API (:mod:`serving.rest`) turns
+its JSON into the same requests, so both APIs validate alike.
 """
 
 from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
 
 import grpc
 import numpy as np
@@ -29,6 +34,8 @@ from tensorflow_serving.apis import (
 
 from serving.repository import LoadedVersion, ModelNotFound, ModelRepository
 
+log = logging.getLogger(__name__)
+
 DEFAULT_SIGNATURE = "serving_default"
 SIGNATURE_DEF_FIELD = "signature_def"
 
@@ -40,6 +47,18 @@ class RequestError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@contextlib.contextmanager
+def failures_as_internal() -> Iterator[None]:
+    """Lets :class:`RequestError` through; logs any other exception and raises it as an ``INTERNAL`` one."""
+    try:
+        yield
+    except RequestError:
+        raise
+    except Exception as error:  # noqa: BLE001 - report it to the client instead of a bare UNKNOWN
+        log.exception("request failed")
+        raise RequestError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}") from error
 
 
 def _requested_version(spec: model_pb2.ModelSpec) -> int | None:
@@ -116,6 +135,15 @@ def _output_names(request: predict_pb2.PredictRequest, signature: meta_graph_pb2
     return list(request.output_filter) or sorted(signature.outputs)
 
 
+def signature_inputs(repository: ModelRepository, spec: model_pb2.ModelSpec) -> Mapping[str, meta_graph_pb2.TensorInfo]:
+    """The inputs (key -> TensorInfo) of the signature a Predict request with ``spec`` runs.
+
+    TF Serving's REST API reads them to turn JSON into tensors of the right dtype.
+    """
+    servable = _servable(repository, spec)
+    return _signature(servable, spec.signature_name or DEFAULT_SIGNATURE).inputs
+
+
 def predict(repository: ModelRepository, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
     """Run the requested signature on the request's inputs."""
     servable = _servable(repository, request.model_spec)
@@ -168,6 +196,7 @@ def model_status(repository: ModelRepository,
         entry = response.model_version_status.add()
         entry.version = version
         entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(status.state.value)
+        entry.status.SetInParent()  # error_code OK, as TF Serving answers for a healthy version
         if status.error:
             entry.status.error_code = grpc.StatusCode.UNKNOWN.value[0]
             entry.status.error_message = status.error

@@ -63,11 +63,13 @@ def wait_for(lines: queue.Queue, pattern: str, seconds: float = 60.0) -> re.Matc
 @pytest.mark.slow
 def test_serve_answers_encode_and_decode_and_stops_cleanly(export_root, model, tmp_path, capsys, stop_signal):
     process = subprocess.Popen(
-        [sys.executable, "-m", "ssvae_tf.cli", "serve", "--models", str(export_root), "--port", "0"],
+        [sys.executable, "-m", "ssvae_tf.cli", "serve", "--models", str(export_root), "--port", "0",
+         "--rest-port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = output_lines(process)
-        target = wait_for(lines, r"serving .* on (127\.0\.0\.1:\d+) \(gRPC\)").group(1)
+        target, rest_target = wait_for(
+            lines, r"serving .* on (127\.0\.0\.1:\d+) \(gRPC\) and (http://127\.0\.0\.1:\d+) \(REST\)").groups()
 
         x = generate_lines(5, SIZE, seed=2, progress=False).images
         np.save(tmp_path / "images.npy", x[..., 0])  # without the channel axis: the loader adds it
@@ -83,6 +85,15 @@ def test_serve_answers_encode_and_decode_and_stops_cleanly(export_root, model, t
         assert [p.name for p in pngs] == [f"{i:05d}.png" for i in range(5)]
         np.testing.assert_allclose(skimage.io.imread(pngs[0]) / 255, decoded[0, ..., 0], atol=0.5 / 255 + 1e-6)
         assert "encoded 5 images" in capsys.readouterr().out
+
+        # over the REST API: the very same numbers
+        assert main(["encode", "--server", rest_target, str(tmp_path / "images.npy"),
+                     "--out", str(tmp_path / "z_rest.npz")]) == 0
+        assert main(["decode", "--server", rest_target, str(tmp_path / "z.npz"),
+                     "--out", str(tmp_path / "x_rest.npy")]) == 0
+        with np.load(tmp_path / "z.npz") as z, np.load(tmp_path / "z_rest.npz") as z_rest:
+            assert all(np.array_equal(z_rest[key], z[key]) for key in ("z_mean", "z_log_var"))
+        np.testing.assert_array_equal(np.load(tmp_path / "x_rest.npy"), decoded)
 
         # images of another size are refused before they are sent, in one line naming both shapes
         np.save(tmp_path / "large.npy", np.zeros((2, 2 * SIZE, 2 * SIZE), np.float32))
@@ -105,6 +116,11 @@ def test_client_commands_fail_with_one_line(tmp_path, capsys):
     cases = [
         (["encode", "--server", "127.0.0.1:1", str(tmp_path / "images.npy"), "--out", str(tmp_path / "z.npy")],
          "cannot reach"),
+        (["encode", "--server", "http://127.0.0.1:1", str(tmp_path / "images.npy"), "--out", str(tmp_path / "z.npy")],
+         "cannot reach a model server at http://127.0.0.1:1"),
+        (["decode", "--server", "http://127.0.0.1:1", "--tls", str(tmp_path / "z.npy"),
+          "--out", str(tmp_path / "x.npy")],
+         "credentials are for gRPC targets"),
         (["encode", str(tmp_path / "images.npy"), "--out", str(tmp_path / "z.txt")], "must end in .npy or .npz"),
         (["encode", str(tmp_path / "nothing.npy"), "--out", str(tmp_path / "z2.npy")], "does not exist"),
         (["decode", str(tmp_path / "z.npy")], "nothing to write"),

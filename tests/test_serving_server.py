@@ -192,9 +192,9 @@ def test_output_filter_returns_only_the_requested_outputs(channel, model):
 
 def test_client_refusals_carry_the_code_and_message(client):
     with pytest.raises(ServingError) as caught:
-        client.encode(np.zeros((2, 8, 8, 1)))
-    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert "(?, 16, 16, 1)" in str(caught.value)
+        client.decode(np.zeros((2, LATENT + 2)))
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and caught.value.http_status is None
+    assert f"(?, {LATENT})" in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(ValueError, match="NaN"):
         client.encode(np.full((1, SIZE, SIZE, 1), np.nan))
     with pytest.raises(ValueError, match="batch"):

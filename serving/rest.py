@@ -1,0 +1,348 @@
+"""TF Serving's REST API over a :class:`~serving.repository.ModelRepository`: ``ssvae serve --rest-port``.
+
+The routes ``tensorflow_model_server --rest_api_port`` answers (its ``http_rest_api_handler.cc``):
+
+* ``GET /v1/models/NAME[/versions/N|/labels/L]``: the model's status, a ``GetModelStatusResponse``
+  as JSON (``{"model_version_status": [{"version": "1", "state": "AVAILABLE", ...}]}``);
+* ``GET /v1/models/NAME[/versions/N|/labels/L]/metadata``:
+  ``{"model_spec": {...}, "metadata": {"signature_def": <SignatureDefMap as JSON>}}``;
+* ``POST /v1/models/NAME[/versions/N|/labels/L]:predict`` with ``{"signature_name": ...,
+  "instances": [...]}`` (row format: one entry per batch item, answered ``{"predictions": [...]}``)
+  or ``{"inputs": ...}`` (columnar: whole tensors, answered ``{"outputs": ...}``); with several
+  inputs or outputs, entries are objects keyed by name.
+
+Each request becomes the protocol buffer the gRPC API takes and is answered by
+:mod:`serving.handlers`, so both APIs validate alike.  A refusal is
+``{"error": "<message>"}`` with the HTTP status TF Serving gives its gRPC code
+(:data:`HTTP_STATUS`: ``INVALID_ARGUMENT`` and ``FAILED_PRECONDITION`` 400,
+``NOT_FOUND`` 404, ``INTERNAL`` 500...).  As TF Serving, another method or an
+unknown path under ``/v1/`` is a 400 "Malformed request", and ``:classify`` and
+``:regress`` are answered 501 here.  A body over the size limit is refused (413)
+before it is read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2, predict_pb2
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from serving import handlers
+from serving.repository import ModelRepository
+
+log = logging.getLogger(__name__)
+
+#: The HTTP status TF Serving's REST API answers for each gRPC status code (``ToHTTPStatusCode``
+#: in TF Serving's ``http_server.cc``).
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200, grpc.StatusCode.CANCELLED: 499, grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.DEADLINE_EXCEEDED: 504, grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409, grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.FAILED_PRECONDITION: 400, grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400, grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503, grpc.StatusCode.DATA_LOSS: 500, grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+_INVALID = grpc.StatusCode.INVALID_ARGUMENT
+_PREDICT_PATH = re.compile(r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?:(classify|regress|predict)",
+                           re.IGNORECASE)
+_MODEL_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+)|/labels/([^/:]+))?(/metadata)?",
+                         re.IGNORECASE)
+_LARGEST_VERSION = 2 ** 63 - 1
+#: The float dtypes JSON numbers are converted to; other input dtypes are not implemented here.
+_FLOAT_DTYPES = (types_pb2.DT_HALF, types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE)
+
+
+# ------------------------------------------------------------ JSON -> tensors
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _number_leaves(key: str, value: Any, expected: str) -> np.ndarray:
+    """``value`` as an object array of its leaves, checked to be numbers (JSON's, not booleans)."""
+    try:
+        leaves = np.array(value, dtype=object)
+    except ValueError:  # lists of unequal lengths below a common prefix
+        found = "lists of unequal lengths"
+    else:
+        if set(map(type, leaves.flat)) <= {int, float}:
+            return leaves
+        odd = next(leaf for leaf in leaves.flat if type(leaf) not in (int, float))
+        found = f"lists of unequal lengths (one is {_short(odd)})" if isinstance(odd, list) else _short(odd)
+    raise handlers.RequestError(_INVALID, f"input '{key}' holds {found}; expected {expected}")
+
+
+def _inexact_number(leaves: np.ndarray, dtype: np.dtype) -> Any:
+    """The first of the numbers ``leaves`` that ``dtype`` cannot hold without loss of precision, or ``None``.
+
+    As TF Serving: integers beyond the float's exact range, finite numbers beyond its largest.
+    """
+    finfo = np.finfo(dtype)
+    largest_exact_int = 2 ** (finfo.nmant + 1) - 1
+    too_long = next((leaf for leaf in leaves.flat if type(leaf) is int and abs(leaf) > largest_exact_int), None)
+    if too_long is not None:
+        return too_long
+    numbers = leaves.astype(np.float64)
+    too_large = np.isfinite(numbers) & (np.abs(numbers) > finfo.max)
+    return numbers[too_large][0] if too_large.any() else None
+
+
+def _json_array(key: str, value: Any, info: meta_graph_pb2.TensorInfo) -> np.ndarray:
+    """The JSON value of input ``key`` (a number, or nested lists of numbers) as an array of its signature dtype.
+
+    Anything but numbers, lists of unequal lengths, and numbers the dtype cannot hold are
+    ``INVALID_ARGUMENT``; inputs of other than float dtypes ``UNIMPLEMENTED``.
+    """
+    if info.dtype not in _FLOAT_DTYPES:
+        raise handlers.RequestError(grpc.StatusCode.UNIMPLEMENTED,
+                                    f"input '{key}' is {types_pb2.DataType.Name(info.dtype)}: this server converts "
+                                    "JSON numbers to float tensors only")
+    dtype = np.dtype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype)
+    leaves = _number_leaves(key, value, f"nested lists of {dtype.name} numbers, the lists of each level of equal "
+                                        "length")
+    inexact = _inexact_number(leaves, dtype)
+    if inexact is not None:
+        raise handlers.RequestError(_INVALID, f"input '{key}' holds {inexact}, which {dtype.name} cannot hold "
+                                              "without loss of precision")
+    return leaves.astype(dtype)
+
+
+def _row_inputs(instances: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Row format: ``instances`` (one entry per batch item) as the JSON value of each input, batch first.
+
+    With one input an entry is its value; with several, an object holding each input's value.
+    """
+    if not isinstance(instances, list) or not instances:
+        raise handlers.RequestError(_INVALID, f"'instances' is {_short(instances)}; expected a non-empty list")
+    named = isinstance(instances[0], dict)
+    if not named and len(inputs) > 1:
+        raise handlers.RequestError(_INVALID, f"'instances' is a plain list, but the signature has several inputs "
+                                              f"({', '.join(sorted(inputs))}): expected a list of objects")
+    for index, instance in enumerate(instances):
+        if isinstance(instance, dict) != named:
+            raise handlers.RequestError(_INVALID, f"item {index} of 'instances' is {_short(instance)}; expected "
+                                                  f"{'an object' if named else 'a value or list'} as item 0")
+        if named and set(instance) != set(inputs):
+            raise handlers.RequestError(_INVALID, f"item {index} of 'instances' has keys {sorted(instance)}; "
+                                                  f"expected the signature's inputs {sorted(inputs)}")
+    if not named:
+        return {next(iter(inputs)): instances}
+    return {name: [instance[name] for instance in instances] for name in inputs}
+
+
+def _columnar_inputs(values: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Columnar format: ``values`` is the only input's value, or an object holding each input's value."""
+    if not isinstance(values, dict):
+        if len(inputs) > 1:
+            raise handlers.RequestError(_INVALID, f"'inputs' is a plain value or list, but the signature has several "
+                                                  f"inputs ({', '.join(sorted(inputs))}): expected an object")
+        return {next(iter(inputs)): values}
+    missing = sorted(set(inputs) - set(values))
+    if missing:
+        raise handlers.RequestError(_INVALID, f"Missing named input: {', '.join(missing)} in 'inputs' object.")
+    return {name: values[name] for name in inputs}
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body) if body else None
+    except (ValueError, RecursionError) as error:
+        raise handlers.RequestError(_INVALID, f"JSON Parse error: {error}") from error
+    if not isinstance(document, dict):
+        raise handlers.RequestError(_INVALID, f"the request body is {_short(document) if body else 'empty'}; "
+                                              "expected a JSON object")
+    return document
+
+
+def _predict_request(spec: model_pb2.ModelSpec, document: dict[str, Any],
+                     inputs: Mapping[str, meta_graph_pb2.TensorInfo]) -> tuple[predict_pb2.PredictRequest, bool]:
+    """The PredictRequest a JSON predict request stands for, and whether it is in the row format."""
+    if ("instances" in document) == ("inputs" in document):
+        raise handlers.RequestError(_INVALID, "expected exactly one of the keys 'instances' (row format) and "
+                                              f"'inputs' (columnar format), got keys {sorted(document)}")
+    row = "instances" in document
+    values = _row_inputs(document["instances"], inputs) if row else _columnar_inputs(document["inputs"], inputs)
+    request = predict_pb2.PredictRequest(model_spec=spec)
+    for key, value in values.items():
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(_json_array(key, value, inputs[key])))
+    return request, row
+
+
+# ------------------------------------------------------------ tensors -> JSON
+def _one_or_named(values: dict[str, Any]) -> Any:
+    """The only value, or the object of them all: how TF Serving writes one or several tensors."""
+    return next(iter(values.values())) if len(values) == 1 else values
+
+
+def _predictions(outputs: dict[str, np.ndarray]) -> list[Any]:
+    """Row format: one entry per batch item, an object of the outputs when there are several."""
+    batch_sizes = {array.shape[0] if array.ndim else None for array in outputs.values()}
+    if len(batch_sizes) != 1 or None in batch_sizes:
+        raise handlers.RequestError(_INVALID, f"the outputs {sorted(outputs)} have no common batch size (shapes "
+                                              f"{[a.shape for a in outputs.values()]}); ask with 'inputs' instead")
+    lists = {name: array.tolist() for name, array in outputs.items()}
+    return [_one_or_named({name: values[item] for name, values in lists.items()}) for item in range(batch_sizes.pop())]
+
+
+def _columns(outputs: dict[str, np.ndarray]) -> Any:
+    """Columnar format: the only output's value, or an object holding each output's value."""
+    return _one_or_named({name: array.tolist() for name, array in outputs.items()})
+
+
+def _message_json(message, **options: bool) -> dict[str, Any]:
+    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True, **options)
+
+
+# ------------------------------------------------------------------- routes
+def _model_spec(name: str, version: str | None, label: str | None) -> model_pb2.ModelSpec:
+    spec = model_pb2.ModelSpec(name=name)
+    if version is not None:
+        if len(version) > len(str(_LARGEST_VERSION)) or int(version) > _LARGEST_VERSION:
+            raise handlers.RequestError(_INVALID, f"Failed to convert version: {version} to numeric.")
+        spec.version.value = int(version)
+    if label is not None:
+        spec.version_label = label
+    return spec
+
+
+class RestApi:
+    """The WSGI application: TF Serving's REST routes over ``repository``.
+
+    Args:
+        repository: the models served (shared with the gRPC server).
+        max_body_bytes: largest request body accepted, in bytes; a larger one is refused with 413
+            before it is read.
+    """
+
+    def __init__(self, repository: ModelRepository, max_body_bytes: int):
+        self.repository = repository
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            body = self._body(request)
+            with handlers.failures_as_internal():
+                status, answer = 200, self.answer(request.method, request.path, body)
+        except RequestEntityTooLarge:
+            size = "" if request.content_length is None else f" ({request.content_length} bytes)"
+            status, answer = 413, {"error": f"the request body{size} is larger than the limit of "
+                                            f"{self.max_body_bytes} bytes (ssvae serve --max-message-mb)"}
+        except handlers.RequestError as error:
+            status, answer = HTTP_STATUS[error.code], {"error": error.message}
+        return Response(json.dumps(answer, separators=(",", ":")), status,
+                        mimetype="application/json")(environ, start_response)
+
+    def _body(self, request: Request) -> bytes:
+        """The request body, or ``RequestEntityTooLarge``: before reading it when its Content-Length is over the
+        limit, after reading one byte more than the limit of a chunked one."""
+        request.max_content_length = self.max_body_bytes + 1
+        body = request.get_data()
+        if len(body) > self.max_body_bytes:
+            raise RequestEntityTooLarge()
+        return body
+
+    def answer(self, method: str, path: str, body: bytes) -> dict[str, Any]:
+        """The JSON answer to ``method path`` with ``body``; refusals raise :class:`~serving.handlers.RequestError`."""
+        if not path.lower().startswith("/v1/"):
+            raise handlers.RequestError(grpc.StatusCode.NOT_FOUND, f"{path} is not a TF Serving REST path "
+                                                                   "(they start with /v1/models/)")
+        predict = _PREDICT_PATH.fullmatch(path) if method == "POST" else None
+        model = _MODEL_PATH.fullmatch(path) if method == "GET" else None
+        if predict:
+            name, version, label, verb = predict.groups()
+            if verb.lower() != "predict":
+                raise handlers.RequestError(grpc.StatusCode.UNIMPLEMENTED,
+                                            f"{verb.lower()} is not implemented by this server (predict is)")
+            return self.predict(_model_spec(name, version, label), body)
+        if model and model.group(1):
+            name, version, label, metadata = model.groups()
+            spec = _model_spec(name, version, label)
+            return self.metadata(spec) if metadata else self.status(spec)
+        if model:
+            raise handlers.RequestError(_INVALID, "Missing model name in request.")
+        raise handlers.RequestError(_INVALID, f"Malformed request: {method} {path}")
+
+    def predict(self, spec: model_pb2.ModelSpec, body: bytes) -> dict[str, Any]:
+        """``:predict``: ``{"predictions": ...}`` for the row format, ``{"outputs": ...}`` for the columnar one."""
+        document = _json_object(body)
+        signature = document.get("signature_name", "")
+        if not isinstance(signature, str):
+            raise handlers.RequestError(_INVALID, f"'signature_name' is {_short(signature)}; expected a string")
+        spec.signature_name = signature
+        request, row = _predict_request(spec, document, handlers.signature_inputs(self.repository, spec))
+        response = handlers.predict(self.repository, request)
+        outputs = {key: tf.make_ndarray(tensor) for key, tensor in sorted(response.outputs.items())}
+        return {"predictions": _predictions(outputs)} if row else {"outputs": _columns(outputs)}
+
+    def metadata(self, spec: model_pb2.ModelSpec) -> dict[str, Any]:
+        """``/metadata``: the model spec answering and its SignatureDefs, with the proto field names."""
+        request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=spec,
+                                                                 metadata_field=[handlers.SIGNATURE_DEF_FIELD])
+        response = handlers.model_metadata(self.repository, request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata[handlers.SIGNATURE_DEF_FIELD].Unpack(signature_map)
+        return {"model_spec": _message_json(response.model_spec, preserving_proto_field_name=True),
+                "metadata": {handlers.SIGNATURE_DEF_FIELD: _message_json(signature_map,
+                                                                         preserving_proto_field_name=True)}}
+
+    def status(self, spec: model_pb2.ModelSpec) -> dict[str, Any]:
+        """The model's version status."""
+        request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
+        return _message_json(handlers.model_status(self.repository, request))
+
+
+# ------------------------------------------------------------------- server
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, logging requests at DEBUG level (the gRPC server logs none)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("%s %s %s", self.command, self.path, code)
+
+
+class RestServer:
+    """:class:`RestApi` on Werkzeug's threaded WSGI server (a thread per connection), run in a background thread.
+
+    The port is bound on construction (``port`` 0 picks a free one: see :attr:`port`); :meth:`start`
+    serves, :meth:`stop` stops accepting and closes the socket.
+    """
+
+    def __init__(self, repository: ModelRepository, host: str, port: int, max_body_bytes: int):
+        bare_host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in bare_host else socket.AF_INET
+        try:  # bound here, not by Werkzeug, which exits the process when the port is taken
+            listener = socket.create_server((bare_host, port), family=family)
+        except OSError as error:
+            raise OSError(f"cannot listen on port {port} of {host} for REST: {error.strerror or error}") from error
+        with listener:
+            self._server = make_server(bare_host, port, RestApi(repository, max_body_bytes), threaded=True,
+                                       request_handler=_RequestHandler, fd=listener.fileno())
+        self.port: int = self._server.port
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="rest-api", daemon=True)
+
+    def start(self) -> None:
+        """Answer requests in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting connections (requests in progress finish in their own threads) and close the port."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()

@@ -1,0 +1,306 @@
+"""TF Serving's REST API on the local server, over real HTTP on loopback, against its gRPC API.
+
+Both APIs answer from the same loaded models: every REST answer is checked to
+be the very numbers the gRPC API gives for the same request, and every REST
+refusal to carry the HTTP status TF Serving gives the gRPC code of the same
+request.  Raw requests are made with ``urllib`` and ``http.client``, as ``curl`` would.
+"""
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import urllib.error
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
+from serving.rest import HTTP_STATUS
+from serving.server import start_server
+from ssvae_tf.export import export_for_serving
+from test_serving_server import ATOL, LATENT, SIZE, images, status_code, tiny_model  # the gRPC tests' setup
+
+pytestmark = pytest.mark.slow  # end to end: gRPC and REST servers over exported SavedModels
+
+NAMES = ("ssvae_encoder", "ssvae_decoder")
+
+
+@pytest.fixture(scope="module")
+def models():
+    """Version 1 and version 2: two tiny VAEs with different weights."""
+    return {1: tiny_model(seed=0), 2: tiny_model(seed=5)}
+
+
+@pytest.fixture(scope="module")
+def export_root(models, tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    for model in models.values():
+        export_for_serving(model, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(export_root):
+    with start_server(export_root, port=0, rest_port=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def channel(server):
+    with grpc.insecure_channel(server.target) as ch:
+        yield ch
+
+
+# ----------------------------------------------------------------- helpers
+def rest(server, path: str, body=None, method: str | None = None) -> tuple[int, dict]:
+    """``curl -X method http://.../path -d body``: the HTTP status and the JSON answer."""
+    data = body if isinstance(body, bytes | None) else json.dumps(body).encode()
+    request = urllib.request.Request(server.rest_target + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.headers["Content-Type"] == "application/json"
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def grpc_predict(channel, name: str, inputs: dict, version: int | None = None, signature: str = "") -> dict:
+    """The same request over gRPC: output name -> array."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name, request.model_spec.signature_name = name, signature
+    if version is not None:
+        request.model_spec.version.value = version
+    for key, value in inputs.items():
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(np.asarray(value, np.float32)))
+    response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    return {key: tf.make_ndarray(tensor) for key, tensor in response.outputs.items()}
+
+
+# ------------------------------------------------------------------ answers
+def test_both_apis_listen_on_loopback(server):
+    assert server.rest_port > 0 and server.rest_port != server.port
+    assert server.rest_target == f"http://127.0.0.1:{server.rest_port}"
+
+
+@pytest.mark.parametrize("version", [None, 1], ids=["latest", "pinned"])
+def test_the_client_gets_identical_numbers_over_rest_and_grpc(server, models, version):
+    x = images(5)
+    with SSVAEClient(server.target, version=version) as over_grpc, \
+            SSVAEClient(server.rest_target, version=version) as over_rest:
+        z_mean, z_log_var = over_rest.encode(x)
+        decoded = over_rest.decode(z_mean)
+        expected = over_grpc.encode(x)
+        np.testing.assert_array_equal(z_mean, expected[0])
+        np.testing.assert_array_equal(z_log_var, expected[1])
+        np.testing.assert_array_equal(decoded, over_grpc.decode(z_mean))
+        assert over_rest.metadata() == over_grpc.metadata()
+        versions = (version,) if version else (1, 2)
+        assert over_rest.status() == over_grpc.status() == {name: dict.fromkeys(versions, "AVAILABLE")
+                                                            for name in NAMES}
+    with SSVAEClient(server.target, max_batch_size=2) as over_grpc, \
+            SSVAEClient(server.rest_target, max_batch_size=2) as over_rest:  # 3 requests each
+        np.testing.assert_array_equal(over_rest.decode(z_mean), over_grpc.decode(z_mean))
+    model = models[version or 2]
+    assert z_mean.dtype == np.float32 and decoded.dtype == np.float32
+    np.testing.assert_allclose(z_mean, model.encoder(x)[0].numpy(), atol=ATOL)
+    np.testing.assert_allclose(decoded, model.decoder(z_mean).numpy(), atol=ATOL)
+
+
+def test_row_and_columnar_formats_answer_as_tensorflow_serving(server, channel):
+    """Row format: one entry per item (an object when there are several outputs); columnar: whole tensors."""
+    x, z = images(3), np.random.default_rng(0).standard_normal((2, LATENT)).astype(np.float32)
+    encoded = grpc_predict(channel, "ssvae_encoder", {"images": x}, version=1)
+    decoded = grpc_predict(channel, "ssvae_decoder", {"z": z})
+
+    status, rows = rest(server, "/v1/models/ssvae_encoder/versions/1:predict",
+                        {"signature_name": "serving_default", "instances": x.tolist()})
+    assert status == 200 and [sorted(row) for row in rows["predictions"]] == [["z_log_var", "z_mean"]] * 3
+    for key, expected in encoded.items():
+        np.testing.assert_array_equal(np.array([row[key] for row in rows["predictions"]], np.float32), expected)
+    named = rest(server, "/v1/models/ssvae_encoder/versions/1:predict", {"instances": [{"images": i} for i in
+                                                                                       x.tolist()]})
+    assert named == (200, rows)
+    status, columns = rest(server, "/v1/models/ssvae_encoder/versions/1:predict", {"inputs": {"images": x.tolist()}})
+    assert status == 200 and sorted(columns["outputs"]) == ["z_log_var", "z_mean"]
+    for key, expected in encoded.items():
+        np.testing.assert_array_equal(np.array(columns["outputs"][key], np.float32), expected)
+
+    status, rows = rest(server, "/v1/models/ssvae_decoder:predict", {"instances": z.tolist()})
+    assert status == 200 and np.shape(rows["predictions"]) == (2, SIZE, SIZE, 1)  # one output: its values
+    np.testing.assert_array_equal(np.array(rows["predictions"], np.float32), decoded["images"])
+    status, columns = rest(server, "/v1/models/ssvae_decoder:predict", {"inputs": z.tolist()})
+    assert (status, columns) == (200, {"outputs": rows["predictions"]})
+
+
+def test_status_and_metadata_bodies_are_tensorflow_servings(server):
+    def available(version: int) -> dict:
+        return {"version": str(version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+
+    assert rest(server, "/v1/models/ssvae_encoder") == (200, {"model_version_status": [available(1), available(2)]})
+    assert rest(server, "/v1/models/ssvae_encoder/versions/1") == (200, {"model_version_status": [available(1)]})
+
+    status, metadata = rest(server, "/v1/models/ssvae_decoder/metadata")
+    assert status == 200 and sorted(metadata) == ["metadata", "model_spec"]
+    assert metadata["model_spec"] == {"name": "ssvae_decoder", "signature_name": "", "version": "2"}
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["method_name"] == "tensorflow/serving/predict"
+    assert signature["inputs"]["z"]["dtype"] == "DT_FLOAT"
+    assert signature["inputs"]["z"]["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}, {"size": str(LATENT),
+                                                                                           "name": ""}]
+    assert [d["size"] for d in signature["outputs"]["images"]["tensor_shape"]["dim"]] == ["-1", "16", "16", "1"]
+    assert rest(server, "/v1/models/ssvae_decoder/versions/1/metadata")[1]["model_spec"]["version"] == "1"
+
+
+# ----------------------------------------------------------------- refusals
+def test_refusals_carry_the_http_status_of_the_grpc_code(server, channel):
+    """The same bad request over both APIs: TF Serving's HTTP status for the gRPC code, and an ``error`` line."""
+    predictions = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    models = model_service_pb2_grpc.ModelServiceStub(channel)
+
+    def status_request(name, version=None):
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = name
+        if version is not None:
+            request.model_spec.version.value = version
+        return request
+
+    metadata_request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    metadata_request.model_spec.name, metadata_request.model_spec.version.value = "ssvae_decoder", 7
+    z = [[0.0] * LATENT]
+    cases = [  # REST request, and the same request over gRPC
+        (("/v1/models/no_such_model", None, None),
+         lambda: models.GetModelStatus(status_request("no_such_model"), timeout=30)),
+        (("/v1/models/ssvae_encoder/versions/7", None, None),
+         lambda: models.GetModelStatus(status_request("ssvae_encoder", 7), timeout=30)),
+        (("/v1/models/ssvae_decoder/versions/7/metadata", None, None),
+         lambda: predictions.GetModelMetadata(metadata_request, timeout=30)),
+        (("/v1/models/no_such_model:predict", {"inputs": z}, None),
+         lambda: grpc_predict(channel, "no_such_model", {"z": z})),
+        (("/v1/models/ssvae_decoder/versions/7:predict", {"inputs": z}, None),
+         lambda: grpc_predict(channel, "ssvae_decoder", {"z": z}, version=7)),
+        (("/v1/models/ssvae_decoder:predict", {"inputs": [[0.0] * (LATENT + 1)]}, None),  # wrong shape
+         lambda: grpc_predict(channel, "ssvae_decoder", {"z": [[0.0] * (LATENT + 1)]})),
+        (("/v1/models/ssvae_encoder:predict", {"inputs": images(1)[:, :8].tolist()}, None),
+         lambda: grpc_predict(channel, "ssvae_encoder", {"images": images(1)[:, :8]})),
+        (("/v1/models/ssvae_decoder:predict", {"signature_name": "predict", "inputs": z}, None),
+         lambda: grpc_predict(channel, "ssvae_decoder", {"z": z}, signature="predict")),
+    ]
+    for (path, body, method), same_over_grpc in cases:
+        status, answer = rest(server, path, body, method)
+        assert status == HTTP_STATUS[status_code(same_over_grpc)] and status in (400, 404), (path, status, answer)
+        assert list(answer) == ["error"] and answer["error"] and "\n" not in answer["error"], answer
+
+
+@pytest.mark.parametrize(("path", "body", "method", "expected_status", "message"), [
+    ("/v1/models/ssvae_decoder:predict", {"inputs": [["0.5", 0, 0]]}, None, 400, 'holds "0.5"'),  # wrong dtype
+    ("/v1/models/ssvae_decoder:predict", {"inputs": [[True, 0, 0]]}, None, 400, "holds true"),
+    ("/v1/models/ssvae_decoder:predict", {"inputs": [[1e39, 0, 0]]}, None, 400, "without loss of precision"),
+    ("/v1/models/ssvae_decoder:predict", {"inputs": [[0, 0, 0], [0, 0]]}, None, 400, "unequal lengths"),
+    ("/v1/models/ssvae_decoder:predict", b'{"inputs": [[0, 0', None, 400, "JSON Parse error"),  # garbage JSON
+    ("/v1/models/ssvae_decoder:predict", b"[1, 2]", None, 400, "expected a JSON object"),
+    ("/v1/models/ssvae_decoder:predict", {"inputs": [[0, 0, 0]], "instances": [[0, 0, 0]]}, None, 400,
+     "exactly one of"),
+    ("/v1/models/ssvae_decoder:predict", {"inputs": {"x": [[0, 0, 0]]}}, None, 400, "Missing named input: z"),
+    ("/v1/models/ssvae_decoder:predict", {"instances": []}, None, 400, "non-empty list"),
+    ("/v1/models/ssvae_decoder/labels/stable", None, None, 400, "version label: stable"),
+    ("/v1/models/ssvae_decoder", b"", "PUT", 400, "Malformed request: PUT /v1/models/ssvae_decoder"),
+    ("/v1/models/ssvae_decoder:predict", None, "GET", 400, "Malformed request: GET"),  # TF Serving: 400, not 405
+    ("/v1/models", None, None, 400, "Missing model name"),
+    ("/v1/models/ssvae_decoder:classify", {"examples": []}, None, 501, "classify is not implemented"),
+    ("/metrics", None, None, 404, "not a TF Serving REST path"),
+], ids=["string", "boolean", "too-large", "ragged", "garbage", "not-an-object", "both-formats", "missing-input",
+        "no-instances", "label", "PUT", "GET-predict", "no-model", "classify", "outside-v1"])
+def test_bad_rest_requests_are_refused_as_tensorflow_serving_does(server, path, body, method, expected_status,
+                                                                   message):
+    status, answer = rest(server, path, body, method)
+    assert status == expected_status and list(answer) == ["error"] and message in answer["error"], answer
+
+
+def test_an_oversized_body_is_refused_with_413(export_root, models):
+    """A body over ``max_message_bytes`` gets 413, before it is read when its Content-Length says so.
+
+    The client splits batches to fit, as over gRPC.
+    """
+    limit = 100_000
+    x = np.random.default_rng(0).random((200, SIZE, SIZE, 1), dtype=np.float32)  # about 1 MB of JSON
+    with start_server(export_root, port=0, rest_port=0, max_message_bytes=limit) as small:
+        connection = http.client.HTTPConnection("127.0.0.1", small.rest_port, timeout=30)
+        connection.putrequest("POST", "/v1/models/ssvae_decoder:predict")
+        connection.putheader("Content-Length", str(10 * limit))
+        connection.endheaders(b'{"inputs": [[')  # the rest is never sent
+        response = connection.getresponse()
+        assert response.status == 413 and json.loads(response.read()) == {
+            "error": f"the request body ({10 * limit} bytes) is larger than the limit of {limit} bytes "
+                     "(ssvae serve --max-message-mb)"}
+        connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", small.rest_port, timeout=30)
+        connection.request("POST", "/v1/models/ssvae_decoder:predict", body=iter([b" " * limit, b"{}"]),
+                           encode_chunked=True)  # no Content-Length: refused once it passes the limit
+        assert connection.getresponse().status == 413
+        connection.close()
+        with SSVAEClient(small.rest_target, max_message_bytes=10 * limit) as careless, \
+                pytest.raises(ServingError) as caught:
+            careless.encode(x)
+        assert caught.value.http_status == 413
+        with SSVAEClient(small.rest_target, max_message_bytes=limit) as client:  # requests split to fit
+            np.testing.assert_allclose(client.encode(x)[0], models[2].encoder(x)[0].numpy(), atol=ATOL)
+
+
+def test_client_errors_over_rest_are_the_grpc_ones(server):
+    z = np.zeros((2, LATENT + 2))
+    with SSVAEClient(server.rest_target) as client, pytest.raises(ServingError) as caught:
+        client.decode(z)
+    assert caught.value.http_status == 400 and caught.value.code is None
+    assert str(caught.value).count("\n") == 0 and "(HTTP 400): input 'z' has shape (2, 5)" in str(caught.value)
+    with SSVAEClient(server.rest_target, decoder="no_such_model") as client, pytest.raises(ServingError) as caught:
+        client.decode(z)
+    assert caught.value.http_status == 404 and "no_such_model" in str(caught.value)
+    with SSVAEClient("http://127.0.0.1:1", timeout=5) as nobody, \
+            pytest.raises(ServerUnavailableError, match="cannot reach a model server at http://"):
+        nobody.encode(images(1))
+    with SSVAEClient(server.rest_target, timeout=1e-6) as impatient, pytest.raises(ServerTimeoutError):
+        impatient.encode(images(1))
+    with pytest.raises(ValueError, match="credentials are for gRPC"):
+        SSVAEClient(server.rest_target, credentials=grpc.ssl_channel_credentials())
+    with pytest.raises(ValueError, match="not a URL"):
+        SSVAEClient("http://")
+
+
+def test_rest_serves_a_new_version_as_grpc_does(export_root, models, tmp_path):
+    """The REST API answers from the repository the gRPC API polls: a new version appears on both.
+
+    (Polling itself is tested over gRPC; here the repository is refreshed at once.)
+    """
+    for name in NAMES:
+        shutil.copytree(export_root / name / "1", tmp_path / name / "1")
+    x = images(2)
+    with start_server(tmp_path, port=0, rest_port=0, poll_seconds=3600) as running, \
+            SSVAEClient(running.rest_target) as client:
+        np.testing.assert_allclose(client.encode(x)[0], models[1].encoder(x)[0].numpy(), atol=ATOL)
+        for name in NAMES:  # a version appears atomically, as `ssvae export` writes it
+            shutil.copytree(export_root / name / "2", tmp_path / name / ".2-partial")
+            os.rename(tmp_path / name / ".2-partial", tmp_path / name / "2")
+        running.repository.refresh()  # what the poller does every poll_seconds
+        assert client.status() == {name: {1: "AVAILABLE", 2: "AVAILABLE"} for name in NAMES}
+        np.testing.assert_allclose(client.encode(x)[0], models[2].encoder(x)[0].numpy(), atol=ATOL)
+        with SSVAEClient(running.target) as over_grpc:
+            assert over_grpc.status() == client.status()
+
+
+def test_a_taken_rest_port_fails_fast(export_root):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen on port {port} of 127.0.0.1 for REST: "):
+            start_server(export_root, port=0, rest_port=port)
