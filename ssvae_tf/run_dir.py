@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -142,15 +143,17 @@ class RunDir:
     # ----------------------------------------------------------- history
     def read_history(self) -> dict[str, list[float]]:
         """Per-epoch metrics from ``history.csv``, keeping the last row of each epoch (a resumed run
-        may log an epoch twice)."""
+        may log an epoch twice).  Keras' CSVLogger writes ``NA`` for a metric missing from an epoch
+        (every ``val_*`` of a run without validation): such a value reads as NaN, and a metric that
+        is ``NA`` in every epoch is left out."""
         with open(self.history_csv, newline="") as handle:
             rows = {int(row["epoch"]): row for row in csv.DictReader(handle)}
         history: dict[str, list[float]] = {}
         for epoch in sorted(rows):
             for key, value in rows[epoch].items():
                 if key != "epoch":
-                    history.setdefault(key, []).append(float(value))
-        return history
+                    history.setdefault(key, []).append(math.nan if value == "NA" else float(value))
+        return {key: values for key, values in history.items() if not all(map(math.isnan, values))}
 
     def write_history(self, history: dict[str, list[float]]) -> None:
         """Write the finished run's ``history.csv`` (one row per epoch) and ``history.json``, atomically."""

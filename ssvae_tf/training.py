@@ -153,9 +153,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     between the two repeats one epoch.
     """
 
-    #: The file (in the backup folder) that records the last finished epoch.
-    METADATA = "training_metadata.json"
-
     def _save_model(self):
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         atomic_write(self._weights_path, lambda tmp: self.model.save_weights(str(tmp), overwrite=True))
@@ -210,8 +207,9 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
 
 def _remove_unstarted(run: RunDir, remove_folder: bool) -> None:
     """After a failure before the first epoch finished: remove what the run wrote (and its folder, if
-    the run made it), so nothing half-written stays; a run with a finished epoch is kept to resume."""
-    if (run.backup_dir / AtomicBackupAndRestore.METADATA).is_file():
+    the run made it), so nothing half-written stays; a run with a finished epoch (a row in
+    ``history.csv``) is kept to resume."""
+    if run.history_csv.is_file() and len(run.history_csv.read_text().splitlines()) > 1:
         return
     shutil.rmtree(run.backup_dir, ignore_errors=True)
     for path in (run.config_file, run.history_csv):

@@ -49,6 +49,14 @@ def test_history_keeps_the_last_row_of_each_epoch_and_cuts_a_partial_row(tmp_pat
     assert run.read_history() == {"loss": [2.0, 1.4]}
 
 
+def test_history_reads_keras_na_as_nan_and_drops_metrics_never_logged(tmp_path):
+    run = RunDir(tmp_path)
+    run.history_csv.write_text("epoch,loss,val_loss,val_x\n0,2.0,NA,NA\n1,1.5,1.25,NA\n")
+    history = run.read_history()
+    assert sorted(history) == ["loss", "val_loss"] and history["loss"] == [2.0, 1.5]
+    assert history["val_loss"][1] == 1.25 and history["val_loss"][0] != history["val_loss"][0]  # NaN
+
+
 def test_write_history_writes_one_row_per_epoch_and_the_json(tmp_path):
     run = RunDir(tmp_path)
     run.history_csv.write_text("epoch,loss\n0,9.0\n0,2.0\n")  # a resumed run logged epoch 0 twice

@@ -195,6 +195,21 @@ def test_a_run_that_fails_before_its_first_epoch_leaves_nothing_behind(tmp_path,
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"] if existed else not out.exists()
 
 
+def test_a_run_without_validation_finishes_and_a_late_failure_keeps_its_files(tmp_path, monkeypatch):
+    import ssvae_tf.training as training
+
+    history = train(TrainConfig(**{**TINY, "epochs": 1, "validation_split": 0.0}), tmp_path / "plain", verbose=0)
+    assert "loss" in history and not any(key.startswith("val_") for key in history)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(training, "write_reconstructions", broken)
+    with pytest.raises(OSError, match="disk full"):
+        train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "late", verbose=0)
+    assert {"config.json", "history.csv", "model.keras"} <= {p.name for p in (tmp_path / "late").iterdir()}
+
+
 @pytest.mark.slow
 def test_labels_threshold_and_crops_reach_the_run(tmp_path):
     rng = np.random.default_rng(0)
