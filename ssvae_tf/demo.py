@@ -8,7 +8,6 @@ validation images.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ssvae_tf._io import atomic_write
@@ -48,7 +47,7 @@ def run_demo(out_dir: str | Path = "demo_out", epochs: int = DEMO_CONFIG.epochs,
     export the SS-VAE to ``out_dir/export`` and round-trip a few images through
     the local TF Serving-compatible gRPC server.
 
-    Replaces an earlier demo's results in ``out_dir``; returns the comparison
+    Replaces an earlier demo's runs in ``out_dir`` (its export gets a new version); returns the comparison
     tables (final validation metrics, and the paper's evaluation protocol from
     ``ssvae_tf.evaluation`` with figures in ``out_dir/evaluation``), which are
     also written to ``out_dir/comparison.md``.
@@ -79,6 +78,6 @@ def run_demo(out_dir: str | Path = "demo_out", epochs: int = DEMO_CONFIG.epochs,
     from serving.demo import export_and_serve_roundtrip
 
     print("[3/3] export for TF Serving, serve locally, encode and decode over gRPC")
-    shutil.rmtree(out_dir / "export", ignore_errors=True)  # a fresh version 1 each demo
+    # a new version each demo: nothing already in out_dir/export is deleted
     export_and_serve_roundtrip(out_dir / "ss-vae", out_dir / "export", n_images=4)
     return table

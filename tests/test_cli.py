@@ -145,7 +145,10 @@ def test_resume_after_the_process_is_killed(tmp_path):
 
 @pytest.mark.slow
 def test_demo_writes_the_comparison_and_figures(tmp_path, capsys):
+    (tmp_path / "demo" / "export").mkdir(parents=True)
+    (tmp_path / "demo" / "export" / "mine.txt").write_text("kept")  # the demo adds a version, deletes nothing
     assert main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--n-images", "64"]) == 0
+    assert (tmp_path / "demo" / "export" / "mine.txt").read_text() == "kept"
     printed = capsys.readouterr().out
     assert "SS-VAE / baseline" in printed and "statistics MSE per lag" in printed
     assert "SS-VAE / baseline statistics error" in printed
