@@ -160,3 +160,7 @@ def test_the_data_table_takes_the_reading_and_cropping_settings(tmp_path):
     assert load_config("microstructure-3d").data.dims == 3
     with pytest.raises(ValueError, match=r"tuning config <dict>: \[data\] .*they need patch_size"):
         parse_config({"data": {"crops_per_epoch": 4}})
+
+
+def test_a_config_without_a_tuner_uses_random_search_which_needs_no_extras():
+    assert parse_config({}).search.tuner == "random"

@@ -13,7 +13,7 @@ A config has three tables (every key is optional; the defaults are below)::
     # images), threshold ("otsu" | a grey level), patch_size, crops_per_epoch, validation_slab
 
     [search]
-    tuner = "bayesian"           # random | bayesian | hyperband
+    tuner = "random"             # random | bayesian (needs scikit-learn) | hyperband
     objective = "val_stats_distance"   # | val_prior_stats_distance | val_combined
     max_trials = 10              # trials in all (hyperband: an upper bound)
     executions_per_trial = 1     # trainings per trial, metrics averaged
@@ -134,7 +134,7 @@ class DataSettings:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    tuner: str = "bayesian"
+    tuner: str = "random"
     objective: str = "val_stats_distance"
     max_trials: int = 10
     executions_per_trial: int = 1
