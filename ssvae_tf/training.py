@@ -170,9 +170,10 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
                              "again to resume it, choose another --out, or pass --overwrite")
         run.drop_partial_history_row()
         return True
-    if overwrite:
+    if overwrite:  # the old run's outputs go now, so an interrupted overwrite cannot pass them off as the new run's
         shutil.rmtree(run.backup_dir, ignore_errors=True)
-        run.history_csv.unlink(missing_ok=True)
+        for path in (run.model_file, run.history_csv, run.history_json, run.reconstructions_png):
+            path.unlink(missing_ok=True)
     return False
 
 

@@ -143,6 +143,16 @@ def test_an_unfinished_run_resumes_only_with_its_own_settings(tmp_path):
         _prepare_run_dir(run, TrainConfig(**TINY, shift_augment=True), overwrite=False)
 
 
+def test_overwrite_removes_the_old_run_s_outputs_before_training(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    for path in (run.model_file, run.history_csv, run.history_json, run.reconstructions_png, run.config_file):
+        path.write_text("old")
+    assert not _prepare_run_dir(run, TrainConfig(**TINY), overwrite=True)
+    # an interrupted overwrite leaves no old model to be evaluated or exported under the new settings
+    assert [p.name for p in run.path.iterdir()] == ["config.json"]
+
+
 def test_build_model_honours_every_model_setting():
     """One builder: each setting reaches the compiled model."""
     config = TrainConfig(**{**TINY, "latent_dim": 3, "depth": 2, "alpha": 0.5, "beta": 0.2, "gamma": 0.1,
