@@ -11,6 +11,7 @@ A run directory holds::
     history.json         the same, one list per metric, once the run has finished
     reconstructions.png  inputs, reconstructions and their statistics
     backup/              while unfinished: what resuming needs (BackupAndRestore)
+    .lock                while a process writes the run (a second writer is refused)
 
 ``ssvae train --out DIR`` writes one, ``ssvae tune --out T`` writes ``T/best/``;
 ``ssvae evaluate`` and ``ssvae export`` read them.  Light at import: the model
@@ -19,10 +20,13 @@ is loaded with Keras only when asked for.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +44,7 @@ class RunDir:
     """
 
     CONFIG, MODEL, HISTORY_CSV, HISTORY_JSON = "config.json", "model.keras", "history.csv", "history.json"
-    RECONSTRUCTIONS, BACKUP = "reconstructions.png", "backup"
+    RECONSTRUCTIONS, BACKUP, LOCK = "reconstructions.png", "backup", ".lock"
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -50,9 +54,31 @@ class RunDir:
         self.history_json = self.path / self.HISTORY_JSON
         self.reconstructions_png = self.path / self.RECONSTRUCTIONS
         self.backup_dir = self.path / self.BACKUP
+        self.lock_file = self.path / self.LOCK
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run's lock (``.lock``, an advisory ``flock``) while writing it, creating the
+        directory if needed; the lock file exists only while it is held.
+
+        Raises:
+            ValueError: (one line) if another process holds it, e.g. a second ``ssvae train`` on the
+                same ``--out``.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_file, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(f"{self.path} is being written by another process (ssvae train?); wait for it "
+                                 "or choose another --out") from None
+            try:
+                yield
+            finally:
+                self.lock_file.unlink(missing_ok=True)
 
     # ------------------------------------------------------------- state
     @property

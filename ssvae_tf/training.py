@@ -197,26 +197,29 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     """
     run = RunDir(out_dir)
     existed = run.path.exists()
-    resuming = _prepare_run_dir(run, config, overwrite)
     try:
-        return _fit(run, config, resuming, verbose)
-    except BaseException:
-        if not resuming:
-            _remove_unstarted(run, remove_folder=not existed)
-        raise
+        with run.locked():
+            resuming = _prepare_run_dir(run, config, overwrite)
+            try:
+                return _fit(run, config, resuming, verbose)
+            except BaseException:
+                if not resuming:
+                    _remove_unstarted(run)
+                raise
+    finally:
+        if not existed and run.path.is_dir() and not any(run.path.iterdir()):
+            run.path.rmdir()
 
 
-def _remove_unstarted(run: RunDir, remove_folder: bool) -> None:
-    """After a failure before the first epoch finished: remove what the run wrote (and its folder, if
-    the run made it), so nothing half-written stays; a run with a finished epoch (a row in
-    ``history.csv``) is kept to resume."""
+def _remove_unstarted(run: RunDir) -> None:
+    """After a failure before the first epoch finished: remove what the run wrote, so nothing
+    half-written stays (:func:`train` then removes the folder if it made it); a run with a finished
+    epoch (a row in ``history.csv``) is kept to resume."""
     if run.history_csv.is_file() and len(run.history_csv.read_text().splitlines()) > 1:
         return
     shutil.rmtree(run.backup_dir, ignore_errors=True)
     for path in (run.config_file, run.history_csv):
         path.unlink(missing_ok=True)
-    if remove_folder and run.path.is_dir() and not any(run.path.iterdir()):
-        run.path.rmdir()
 
 
 def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str) -> dict[str, list[float]]:

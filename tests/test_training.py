@@ -143,6 +143,15 @@ def test_an_unfinished_run_resumes_only_with_its_own_settings(tmp_path):
         _prepare_run_dir(run, TrainConfig(**TINY, shift_augment=True), overwrite=False)
 
 
+def test_a_run_directory_being_written_is_refused_to_a_second_writer(tmp_path):
+    run = RunDir(tmp_path / "run")
+    with run.locked():
+        with pytest.raises(ValueError, match="is being written by another process"):
+            train(TrainConfig(**TINY), run.path, verbose=0)
+        assert [p.name for p in run.path.iterdir()] == [".lock"]  # the holder's lock, nothing of the refused run
+    assert not run.lock_file.exists()  # the lock file goes with the lock
+
+
 def test_overwrite_removes_the_old_run_s_outputs_before_training(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
