@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reproduce import NOTES_MARKER, ROOT, TECHNIQUES, train_runs, wall_time
+from reproduce import ROOT, TECHNIQUES, rewrite_keeping_notes, train_runs, wall_time
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.settings import TrainConfig
 
@@ -178,7 +178,6 @@ def write_doc(docs_dir: Path) -> Path:
     import json
 
     doc = docs_dir / "real-data.md"
-    notes = doc.read_text().split(NOTES_MARKER, 1)[1] if doc.is_file() and NOTES_MARKER in doc.read_text() else "\n"
     records = [json.loads(path.read_text()) for name in SETTINGS
                if (path := docs_dir / "figures" / f"real-data-{name}" / "results.json").is_file()]
     header = (
@@ -193,8 +192,7 @@ def write_doc(docs_dir: Path) -> Path:
         "are 95 % bootstrap intervals over the evaluated crops (paired for the ratio).\n"
     )
     body = "\n".join(_section(record) for record in records)
-    text = f"{header}\n{body}\n{NOTES_MARKER}{notes}"
-    return atomic_write(doc, lambda tmp: tmp.write_text(text))
+    return rewrite_keeping_notes(doc, f"{header}\n{body}\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -239,14 +239,20 @@ def _ablation_sections(docs_dir: Path) -> str:
     return "\n".join(sections) + ("\n" if sections else "")
 
 
+def rewrite_keeping_notes(doc: Path, generated: str) -> Path:
+    """Write ``generated`` to ``doc`` (atomically), followed by :data:`NOTES_MARKER` and the hand-written
+    notes below the marker of the file there now (none if it has no marker); returns ``doc``."""
+    old = doc.read_text() if doc.exists() else ""
+    notes = old.split(NOTES_MARKER, 1)[1] if NOTES_MARKER in old else "\n"
+    return atomic_write(doc, lambda tmp: tmp.write_text(f"{generated}{NOTES_MARKER}{notes}"))
+
+
 def write_doc(docs_dir: Path) -> Path:
     """Rewrite ``docs_dir/reproduction.md`` from every results.json, keeping the notes; returns its path."""
     doc = docs_dir / "reproduction.md"
     records = [json.loads(path.read_text()) for path in
                sorted((docs_dir / "figures").glob("reproduction-*/results.json"))]
     records.sort(key=lambda record: list(SET_TITLES).index(record["data"]))
-    old = doc.read_text() if doc.exists() else ""
-    notes = old.split(NOTES_MARKER, 1)[1] if NOTES_MARKER in old else "\n"
     header = (
         "# Reproducing the paper\n\n"
         "Written by `experiments/reproduce.py` (the numbers and figures; the notes at the end are by hand). "
@@ -261,8 +267,7 @@ def write_doc(docs_dir: Path) -> Path:
         "(`experiments/ablation.py`); then the notes: what the ablation means, and the earlier attempts.\n"
     )
     body = "\n".join(_set_section(record) for record in records)
-    text = f"{header}\n{body}\n{_ablation_sections(docs_dir)}{NOTES_MARKER}{notes}"
-    return atomic_write(doc, lambda tmp: tmp.write_text(text))
+    return rewrite_keeping_notes(doc, f"{header}\n{body}\n{_ablation_sections(docs_dir)}")
 
 
 def main(argv: list[str] | None = None) -> None:
