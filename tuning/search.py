@@ -162,7 +162,6 @@ def make_tuner(config: TuneConfig, hypermodel: SpatialStatsHyperModel, directory
 # -------------------------------------------------------------------- data
 def base_config(config: TuneConfig) -> TrainConfig:
     """The settings every trial shares: ``config``'s data, epochs and seed, and the fixed values of its space."""
-    data = config.data
     fixed = {name: param.value for name, param in config.space.items()
              if not param.searched and not (name == "depth" and param.value == "auto")}
     return TrainConfig(**config.data.train_settings(), epochs=config.search.epochs, seed=config.search.seed,
