@@ -18,13 +18,14 @@ import sys
 from serving import command as serving_commands
 from ssvae_tf import __version__
 from ssvae_tf import commands as library_commands
-from ssvae_tf import design_command
+from ssvae_tf import characterise_command, design_command
 from ssvae_tf.commands import ArgumentParser, Command
 from tuning import command as tuning_commands
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
-COMMANDS: tuple[Command, ...] = (*library_commands.COMMANDS, *design_command.COMMANDS, *tuning_commands.COMMANDS,
+COMMANDS: tuple[Command, ...] = (*library_commands.COMMANDS, *design_command.COMMANDS,
+                                 *characterise_command.COMMANDS, *tuning_commands.COMMANDS,
                                  *serving_commands.COMMANDS)
 
 

@@ -60,7 +60,7 @@ def read_target(path: str | Path):
     return stack[0]
 
 
-def _grid_figure(images, titles: list[str], heading: str):
+def grid_figure(images, titles: list[str], heading: str):
     """A figure of ``images`` ``(n, *spatial, 1)`` (volumes: middle slice), :data:`GRID_COLUMNS` a row."""
     import matplotlib.pyplot as plt
 
@@ -178,7 +178,7 @@ def write_designs(out: str | Path, target, designs, record: dict[str, Any] | Non
     paths = [out / name for name in DESIGN_FILES]
     atomic_write(paths[0], lambda tmp: np.save(tmp, designs.images))
     titles = [f"{i}: {error:.2e}" for i, error in enumerate(designs.stats_error)]
-    save_figure(_grid_figure(designs.images, titles, f"{designs.method}: designs and their statistics errors"),
+    save_figure(grid_figure(designs.images, titles, f"{designs.method}: designs and their statistics errors"),
                 paths[1])
     save_figure(_statistics_figure(target, designs), paths[2])
     target_record = {"description": target.description, "shape": list(target.shape),
@@ -198,7 +198,7 @@ def write_interpolation(out: str | Path, frames) -> list[Path]:
     paths = [out / name for name in INTERPOLATION_FILES]
     atomic_write(paths[0], lambda tmp: np.save(tmp, frames))
     titles = [f"t = {t:.2f}" for t in np.linspace(0.0, 1.0, len(frames))]
-    save_figure(_grid_figure(frames, titles, "decoded latent interpolation from the first image to the second"),
+    save_figure(grid_figure(frames, titles, "decoded latent interpolation from the first image to the second"),
                 paths[1])
     return paths
 

@@ -93,7 +93,7 @@ def _show_slice(ax: Axes, plane: np.ndarray) -> None:
     ax.set_yticks([0, plane.shape[0] - 1])
 
 
-def _show_lag_map(ax, stats_map: np.ndarray, vmin: float, vmax: float):
+def show_lag_map(ax, stats_map: np.ndarray, vmin: float, vmax: float):
     """Draw a centred 2-D map ``(rows, columns)`` on lag axes in px (voxels); ticks at the ends and 0."""
     (x_low, x_high), (y_low, y_high) = lag_extent(stats_map.shape[1]), lag_extent(stats_map.shape[0])
     image = ax.imshow(stats_map, cmap=_STATS_CMAP, vmin=vmin, vmax=vmax, extent=(x_low, x_high, y_high, y_low))
@@ -124,7 +124,7 @@ def _image_grid(images: np.ndarray, reconstructions: np.ndarray, stats: list[np.
         show_image(axes[1, j], reconstructions[j])
         low = min(s[j].min() for s in stats)
         high = max(s[j].max() for s in stats)
-        maps = [_show_lag_map(axes[i, j], s[j], low, high) for i, s in enumerate(stats, start=2)]
+        maps = [show_lag_map(axes[i, j], s[j], low, high) for i, s in enumerate(stats, start=2)]
         fig.colorbar(maps[0], ax=axes[2:4, j], shrink=0.8, label=S2_LABEL)
         axes[2, j].tick_params(labelbottom=False)
         axes[3, j].set_xlabel("lag x [px]")
@@ -152,7 +152,7 @@ def _volume_block(block, volumes: tuple[np.ndarray, np.ndarray], maps: tuple[np.
     for i, (volume, stats_map) in enumerate(zip(volumes, maps)):
         for k, (plane, lag_plane) in enumerate(zip(mid_slices(volume[..., 0]), mid_slices(stats_map))):
             _show_slice(axes[i, k], plane)
-            image = _show_lag_map(axes[i, k + 3], lag_plane, low, high)
+            image = show_lag_map(axes[i, k + 3], lag_plane, low, high)
     for k, (axis, side) in enumerate(zip(VOLUME_AXES, volumes[0].shape)):
         rows, columns = (other for other in VOLUME_AXES if other != axis)
         axes[0, k].set_title(f"slice {axis} = {side // 2}", fontsize=9)

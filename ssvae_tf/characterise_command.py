@@ -1,0 +1,285 @@
+"""``ssvae stats`` (the statistics of a data set) and ``ssvae sample`` (decoded prior samples of a run).
+
+::
+
+    ssvae stats DATA --out DIR [--phases K | --threshold T] [--dims 3] [--image-size S] [--n-images N]
+                [--patch-size P] [--no-periodic] [--cutoff C]
+    ssvae sample --model RUN --n N [--seed S] --out DIR
+
+``stats`` reads any data ``ssvae train`` accepts (a built-in set or a path, 2-D or 3-D, with the same
+data options) and writes, each file atomically, into ``DIR``: ``volume_fractions.csv`` (every image's
+fraction of each phase), ``radial_s2.csv`` (mean, std and 5-95 % band of each phase's radial
+``S2(r)``), ``autocorrelation.npy`` (the mean autocorrelation map of each phase, ``(K, *window)``, zero
+lag at ``side // 2``), the figures ``autocorrelation.png`` (maps on lag axes; volumes: the planes
+through the zero lag), ``radial_s2.png`` and ``volume_fractions.png``, and, last, ``stats.json``.
+
+``sample`` writes ``samples.npy`` (``(N, *spatial, 1)`` in (0, 1)), ``samples.png`` (the first 64;
+volumes by their middle slice), ``radial_s2.csv`` and ``radial_s2.png`` (samples against the run's
+training data) and, last, ``sample.json`` with the statistics distance.  What is computed:
+:mod:`ssvae_tf.characterise`.
+
+Light at import (standard library and ``ssvae_tf.settings`` only); ``run`` imports TensorFlow and Matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ssvae_tf.commands import Command
+from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_choices, setting_default, setting_help, setting_kind
+
+#: Files of ``ssvae stats``, in the order they are written (``stats.json`` last: the report is whole).
+STATS_FILES = ("volume_fractions.csv", "radial_s2.csv", "autocorrelation.npy", "autocorrelation.png",
+               "radial_s2.png", "volume_fractions.png", "stats.json")
+#: Files of ``ssvae sample``, in the order they are written.
+SAMPLE_FILES = ("samples.npy", "samples.png", "radial_s2.csv", "radial_s2.png", "sample.json")
+#: The ``TrainConfig`` fields ``ssvae stats`` takes: how ``ssvae train`` reads the data, and the statistics.
+DATA_SETTINGS = ("data", "image_size", "n_images", "dims", "phases", "threshold", "patch_size", "crops_per_epoch",
+                 "periodic", "cutoff", "seed")
+#: Help texts that say more for ``ssvae stats`` than the training ones.
+_STATS_HELP = {
+    "data": "the data, instead of DATA: " + setting_help("data") + " (default: none; give DATA or --data)",
+    "crops_per_epoch": "random crops characterised with --patch-size (default: enough to cover the pixels once)",
+    "periodic": "periodic statistics (images wrap around); --no-periodic for images that do not, then the lags go "
+                "up to half the side unless --cutoff",
+    "cutoff": "largest lag kept, px per axis (default: every periodic lag, or half the side with --no-periodic)",
+    "seed": "seed of the generated images and of the crops",
+    "threshold": "binarise grey data: 'otsu' or a grey level in [0, 1], 1 (white) above it (default: none; the "
+                 "statistics round grey values to the nearest phase level, black below 0.5)",
+    "patch_size": "characterise random crops of this side (16-256 px or voxels) of images or volumes of any size "
+                  "(default: whole images)",
+}
+#: Prior samples drawn in ``samples.png``.
+SHOWN_SAMPLES = 64
+
+
+# ---------------------------------------------------------------- options
+def _shown(value) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The options of :data:`DATA_SETTINGS`, built from their :class:`TrainConfig` fields as ``ssvae train``'s
+    are; options left out are absent from the parsed namespace (the field's default applies)."""
+    group = parser.add_argument_group("data and statistics (the options of `ssvae train`)")
+    for name in DATA_SETTINGS:
+        kind, default = setting_kind(name), setting_default(name)
+        text = _STATS_HELP.get(name, setting_help(name))
+        text += "" if default is None or name == "data" else f" (default: {_shown(default)})"
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+        else:
+            group.add_argument(flag, type=kind, choices=setting_choices(name), default=argparse.SUPPRESS,
+                               help=text)
+
+
+def stats_config_from(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` that reads ``ssvae stats``'s data: its data options, every image (no
+    validation split).
+
+    Raises:
+        ValueError: (one line) without data, with two different ones, for a path that does not exist or a
+            bad data option.
+    """
+    given = {name: getattr(args, name) for name in DATA_SETTINGS if hasattr(args, name)}
+    source = getattr(args, "source", None)
+    if source is not None and given.get("data", source) != source:
+        raise ValueError(f"two data sets given, DATA {source} and --data {given['data']}; give one")
+    data = given.setdefault("data", source)
+    if data is None:
+        raise ValueError("no data given: `ssvae stats DATA --out DIR`, DATA one of "
+                         f"{', '.join(BUILTIN_DATA)} or a path (.npy, .npz or a folder of PNG/TIFF)")
+    if data not in BUILTIN_DATA and not Path(data).exists():
+        raise ValueError(f"data {data} does not exist; expected one of {', '.join(BUILTIN_DATA)} or an existing "
+                         ".npy/.npz file or folder of PNG/TIFF images")
+    return TrainConfig(**given, validation_split=0.0)
+
+
+# ------------------------------------------------------------------ files
+def _write_text(path: Path, text: str) -> Path:
+    from ssvae_tf._io import atomic_write
+
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _describe_shape(spatial: tuple[int, ...]) -> str:
+    return "x".join(str(s) for s in spatial) + (" px" if len(spatial) == 2 else " voxels")
+
+
+def write_statistics(out: str | Path, stats, record: dict[str, Any] | None = None, title: str = "data") -> list[Path]:
+    """Write ``ssvae stats``'s :data:`STATS_FILES` of ``stats`` (a :class:`~ssvae_tf.characterise.DataStatistics`)
+    into ``out``, each atomically, ``stats.json`` (its summary and ``record``) last; returns the paths."""
+    import numpy as np
+
+    from ssvae_tf import characterise as ch
+    from ssvae_tf._io import atomic_write, write_json
+
+    paths = [Path(out) / name for name in STATS_FILES]
+    _write_text(paths[0], ch.volume_fraction_table(stats))
+    _write_text(paths[1], ch.radial_table({title: stats}))
+    atomic_write(paths[2], lambda tmp: np.save(tmp, stats.mean_maps.astype(np.float32)))
+    ch.plot_autocorrelation_maps(stats, paths[3], title)
+    ch.plot_radial_s2({title: stats}, paths[4], title)
+    ch.plot_volume_fractions(stats, paths[5], title)
+    write_json(paths[6], {**(record or {}), **stats.summary()})
+    return paths
+
+
+def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict[str, Any]) -> list[Path]:
+    """Write ``ssvae sample``'s :data:`SAMPLE_FILES` into ``out``, each atomically, ``sample.json`` last.
+
+    Args:
+        samples: float32 ``(n, *spatial, 1)``.
+        groups: ``{"data": DataStatistics, "samples": DataStatistics}``, drawn and tabulated together.
+        record: the content of ``sample.json``.
+    """
+    import numpy as np
+
+    from ssvae_tf import characterise as ch
+    from ssvae_tf._io import atomic_write, write_json
+    from ssvae_tf.design_command import grid_figure
+    from ssvae_tf.figures import save_figure
+
+    paths = [Path(out) / name for name in SAMPLE_FILES]
+    atomic_write(paths[0], lambda tmp: np.save(tmp, samples))
+    shown = samples[:SHOWN_SAMPLES]
+    heading = (f"decoded prior samples z ~ N(0, I): {len(shown)} of {len(samples)}" if len(samples) > len(shown)
+               else f"{len(samples)} decoded prior samples z ~ N(0, I)")
+    save_figure(grid_figure(shown, [f"sample {i}" for i in range(len(shown))], heading), paths[1])
+    _write_text(paths[2], ch.radial_table(groups))
+    ch.plot_radial_s2(groups, paths[3], "prior samples vs training data")
+    write_json(paths[4], record)
+    return paths
+
+
+# ------------------------------------------------------------------ stats
+def _configure_stats(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", nargs="?", default=None, metavar="DATA",
+                        help=f"the data: {' | '.join(BUILTIN_DATA)} | PATH (.npy, .npz or a folder of PNG/TIFF), "
+                             "read as `ssvae train` reads it (or give --data)")
+    parser.add_argument("--out", required=True,
+                        help="directory for the CSV tables, the mean autocorrelation maps, PNG figures and stats.json")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar while built-in images are generated")
+    add_data_options(parser)
+
+
+def _run_stats(args: argparse.Namespace) -> None:
+    config = stats_config_from(args)
+    from ssvae_tf import characterise as ch
+    from ssvae_tf.training import run_data
+
+    data = run_data(config, progress=not args.quiet)
+    stats = ch.characterise(ch.data_batches(data), n_phases=config.n_phases, periodic=config.periodic,
+                            cutoff=config.cutoff)
+    record = {"data": config.data, "data_description": config.data_description,
+              "reading": data.read.to_json(), "image_shape": [int(s) for s in data.image_shape],
+              "settings": {name: getattr(config, name) for name in DATA_SETTINGS}}
+    write_statistics(args.out, stats, record, title=Path(config.data).name if config.data not in BUILTIN_DATA
+                     else config.data)
+    crops = " crops" if config.patch_size is not None else ""
+    print(f"{stats.n_images}{crops} of {_describe_shape(stats.spatial_shape)}, {config.data_description}; "
+          f"{stats.n_phases} phases")
+    print("\n".join(stats.describe()))
+    print(f"tables, figures and stats.json in {Path(args.out).resolve()}")
+
+
+# ----------------------------------------------------------------- sample
+def _configure_sample(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True,
+                        help="run directory written by `ssvae train` (its config.json says which data to compare "
+                             "with), or the model.keras in one")
+    parser.add_argument("--n", type=int, required=True, help="prior samples to decode (1 to 100000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws z ~ N(0, I)")
+    parser.add_argument("--out", required=True, help="directory for samples.npy, samples.png, the radial S2 "
+                                                     "comparison and sample.json")
+    parser.add_argument("--data", default=None,
+                        help="compare with the data at this path instead of the run's own (default: the data "
+                             "recorded in the run's config.json, e.g. when they have moved)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar while built-in images are generated")
+
+
+def _sample_run(model: str):
+    """The :class:`~ssvae_tf.run_dir.RunDir` of ``--model`` (a run directory or its model.keras), checked."""
+    from ssvae_tf.run_dir import RunDir
+
+    path = Path(model)
+    if not path.exists():
+        raise ValueError(f"--model {model} does not exist; expected a run directory written by "
+                         "`ssvae train --out DIR`")
+    run = RunDir(path if path.is_dir() else path.parent)
+    if not run.model_file.is_file():
+        raise ValueError(f"{run.path} is not a finished run directory: it holds no {run.MODEL} "
+                         "(train one with `ssvae train --out DIR`)")
+    return run
+
+
+def _run_sample(args: argparse.Namespace) -> None:
+    from ssvae_tf import characterise as ch
+
+    ch.check_sample_count(args.n)  # 1 <= n <= MAX_SAMPLES, before any file is read
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    run = _sample_run(args.model)
+    record = run.record()
+    if isinstance(record.get("image_shape"), list):
+        ch.check_sample_count(args.n, tuple(record["image_shape"]))
+    settings = dict(run.recorded_settings(record, run.config_file))
+    if args.data is not None:
+        if not Path(args.data).exists():
+            raise ValueError(f"--data {args.data} does not exist; expected the run's data (.npy, .npz or a folder "
+                             "of PNG/TIFF images)")
+        settings["data"] = args.data
+    elif settings.get("data") not in BUILTIN_DATA and not Path(str(settings.get("data"))).exists():
+        raise ValueError(f"the run's data {settings.get('data')} (in {run.config_file}) no longer exists; pass "
+                         "--data PATH where they are now")
+    config = TrainConfig.from_mapping(settings, origin=str(run.config_file))
+
+    from ssvae_tf.run_dir import load_model
+    from ssvae_tf.training import run_data
+
+    model = load_model(run.model_file)
+    data = run_data(config, progress=not args.quiet)
+    if tuple(data.image_shape) != tuple(model.image_shape):
+        raise ValueError(f"the data are {_describe_shape(tuple(data.image_shape[:-1]))} but the model makes "
+                         f"{_describe_shape(tuple(model.image_shape[:-1]))}; expected the run's data")
+    samples = ch.sample_prior(model, args.n, seed=args.seed)
+    options = dict(n_phases=config.n_phases, periodic=config.periodic, cutoff=config.cutoff)
+    data_stats = ch.characterise(ch.data_batches(data), **options)
+    sample_stats = ch.characterise(samples, **options)
+    distance = ch.statistics_distance(sample_stats, data_stats)
+    loss_mean = ch.mean_statistics(ch.data_batches(data), model.stats_options)
+    prior_distance = float(((ch.mean_statistics(samples, model.stats_options) - loss_mean) ** 2).mean())
+    record = {
+        "model": str(run.path.resolve()), "n": args.n, "seed": args.seed,
+        "image_shape": [int(s) for s in model.image_shape], "data": config.data,
+        "data_description": config.data_description, "n_data_images": data_stats.n_images,
+        "distance": distance,
+        "prior_stats_distance": prior_distance,
+        "prior_stats_distance_note": "mean squared difference per lag of the mean statistics the run's loss "
+                                     "compares (its indicator and correlations), as val_prior_stats_distance",
+        "samples": sample_stats.summary(), "training_data": data_stats.summary(),
+    }
+    write_samples(args.out, samples, {"data": data_stats, "samples": sample_stats}, record)
+    kind = "images" if samples.ndim == 4 else "volumes"
+    print(f"{args.n} prior samples ({kind} of {_describe_shape(tuple(model.image_shape[:-1]))}) of {run.path}, "
+          f"seed {args.seed}")
+    relative = distance["stats_relative"]
+    print(f"statistics distance to the {data_stats.n_images} training {kind}: mean squared difference of the mean "
+          f"autocorrelations {distance['stats_mse']:.3g} per lag"
+          + ("" if relative is None else f" ({relative:.1%} of the data's)")
+          + f"; in the run's loss statistics {prior_distance:.3g}")
+    for h, difference in enumerate(distance["volume_fraction_difference"]):
+        print(f"{ch.phase_name(h, config.n_phases)}: volume fraction {sample_stats.fraction_mean[h]:.4f} (samples) "
+              f"vs {data_stats.fraction_mean[h]:.4f} (data), difference {difference:+.4f}")
+    print(f"samples, figures and sample.json in {Path(args.out).resolve()}")
+
+
+COMMANDS = (
+    Command("stats", "the statistics of a data set: volume fractions, mean autocorrelation maps, radial S2(r) with "
+                     "its spread; CSV, PNG figures and stats.json", _configure_stats, _run_stats),
+    Command("sample", "decode prior samples of a trained run and compare their statistics with its training data",
+            _configure_sample, _run_sample),
+)
