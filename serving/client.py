@@ -7,6 +7,11 @@ Large batches are split into several requests (at most ``max_batch_size``
 items, requests and answers within ``max_message_bytes``; the answer size per
 item comes from the model's signature, asked once) and the answers concatenated.
 
+Images are checked before anything is sent: finite values in [0, 1], in the
+layouts ``(n, H, W)``, ``(n, H, W, 1)`` or one image ``(H, W)`` (volumes
+``(n, D, H, W)``, ``(n, D, H, W, 1)``, ``(D, H, W)``) of the served size, the
+layouts ``ssvae encode`` reads from files too.
+
 Errors: arrays the models cannot take raise ``ValueError`` before anything is
 sent; a server that cannot be reached raises :class:`ServerUnavailableError`
 (a ``ConnectionError``), one that does not answer in time
@@ -40,6 +45,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from ssvae_tf._checks import is_int
 from ssvae_tf.export import (
     DECODER_INPUT,
     DECODER_MODEL,
@@ -48,6 +54,7 @@ from ssvae_tf.export import (
     ENCODER_MODEL,
     ENCODER_OUTPUTS,
     SIGNATURE,
+    check_version,
 )
 
 DEFAULT_TARGET = "localhost:8500"
@@ -56,6 +63,10 @@ DEFAULT_TIMEOUT = 30.0
 #: batching refuses a request holding more items than that.
 DEFAULT_MAX_BATCH_SIZE = 256
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: gRPC's message size limits are int32 numbers of bytes.
+MAX_MESSAGE_BYTES = _MAX_INT32 = 2**31 - 1
+#: Longest timeout per request, in seconds (a day; gRPC and sockets need a finite one).
+MAX_TIMEOUT = 86400.0
 #: Room left in a request for everything but the tensor bytes.
 _ENVELOPE_BYTES = 64 * 1024
 #: Most bytes a float32 takes in JSON: its shortest round-tripping decimal (23 characters at most,
@@ -98,17 +109,60 @@ def _error(kind: type[ServingError], target: str, timeout: float, model: str, de
     return kind(message, code, http_status)
 
 
-def _as_batch(values: Any, what: str) -> np.ndarray:
-    """``values`` as a float32 array with a batch axis, or ``ValueError``."""
+def _real_array(values: Any, what: str) -> np.ndarray:
+    """``values`` as a float32 array, or ``ValueError`` for non-numbers, NaN or infinities."""
     array = np.asarray(values)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
         raise ValueError(f"{what} has dtype {array.dtype}; expected real numbers")
-    if array.ndim < 2 or array.shape[0] == 0:
-        raise ValueError(f"{what} has shape {array.shape}; expected a non-empty batch (n, ...)")
     array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
-        raise ValueError(f"{what} holds NaN or infinite values")
+        raise ValueError(f"{what} holds NaN or infinite values; expected finite numbers")
     return array
+
+
+def _as_batch(values: Any, what: str) -> np.ndarray:
+    """``values`` as a float32 array with a batch axis, or ``ValueError``."""
+    array = _real_array(values, what)
+    if array.ndim < 2 or array.shape[0] == 0:
+        raise ValueError(f"{what} has shape {array.shape}; expected a non-empty batch (n, ...)")
+    return array
+
+
+def image_batch(images: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray | None:
+    """``images`` as a batch ``(n, *image_shape)``, or ``None`` when their layout is none of the accepted ones.
+
+    With ``image_shape`` ``(*spatial, 1)`` (``(H, W, 1)``, or ``(D, H, W, 1)`` for volumes) the accepted
+    layouts are ``(n, *spatial, 1)``, ``(n, *spatial)`` and a single image ``spatial``; they cannot be
+    mistaken for one another (their ranks differ).
+    """
+    image_shape = tuple(image_shape)
+    spatial = image_shape[:-1] if image_shape[-1:] == (1,) else None
+    if images.ndim >= 1 and images.shape[1:] == image_shape and images.shape[0] > 0:
+        return images
+    if spatial is None:
+        return None
+    if images.ndim >= 1 and images.shape[1:] == spatial and images.shape[0] > 0:
+        return images[..., np.newaxis]
+    if images.shape == spatial:
+        return images[np.newaxis, ..., np.newaxis]
+    return None
+
+
+def accepted_layouts(image_shape: tuple[int, ...]) -> str:
+    """The image layouts :func:`image_batch` accepts, in words."""
+    image_shape = tuple(image_shape)
+    if image_shape[-1:] != (1,):
+        return f"(n, {', '.join(map(str, image_shape))})"
+    spatial = ", ".join(map(str, image_shape[:-1]))
+    return f"(n, {spatial}), (n, {spatial}, 1) or a single ({spatial})"
+
+
+def check_unit_range(images: np.ndarray, what: str = "images") -> None:
+    """``ValueError`` (one line, naming the values found) unless every value is in [0, 1]."""
+    low, high = float(images.min()), float(images.max())
+    if low < 0.0 or high > 1.0:
+        hint = " (8-bit images: divide by 255)" if high > 1.0 and low >= 0.0 and high <= 255.0 else ""
+        raise ValueError(f"{what} hold values from {low:g} to {high:g}; expected values in [0, 1]{hint}")
 
 
 def _describe(infos) -> dict[str, dict[str, Any]]:
@@ -293,12 +347,15 @@ class SSVAEClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         credentials: grpc.ChannelCredentials | None = None,
     ):
-        if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
-        if max_message_bytes <= _ENVELOPE_BYTES:
-            raise ValueError(f"max_message_bytes must be > {_ENVELOPE_BYTES}, got {max_message_bytes!r}")
+        if not isinstance(timeout, (int, float, np.integer, np.floating)) or not 0 < timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
+        if not is_int(max_batch_size) or not 1 <= max_batch_size <= _MAX_INT32:
+            raise ValueError(f"max_batch_size must be an integer from 1 to {_MAX_INT32}, got {max_batch_size!r}")
+        if not is_int(max_message_bytes) or not _ENVELOPE_BYTES < max_message_bytes <= MAX_MESSAGE_BYTES:
+            raise ValueError(f"max_message_bytes must be an integer from {_ENVELOPE_BYTES + 1} to "
+                             f"{MAX_MESSAGE_BYTES} (gRPC's limit), got {max_message_bytes!r}")
+        if version is not None:
+            version = check_version(version)
         self.target, self.timeout = target, float(timeout)
         self.encoder, self.decoder, self.version = encoder, decoder, version
         self.max_batch_size, self.max_message_bytes = int(max_batch_size), int(max_message_bytes)
@@ -307,9 +364,18 @@ class SSVAEClient:
 
     # ------------------------------------------------------------------ API
     def encode(self, images: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``images`` ``(n, *image_shape)`` -> ``(z_mean, z_log_var)``, each float32 ``(n, latent_dim)``."""
-        images = _as_batch(images, "images")
-        self._check_image_shape(images)
+        """``images`` -> ``(z_mean, z_log_var)``, each float32 ``(n, latent_dim)``.
+
+        ``images``: finite values in [0, 1], in one of the layouts (the same as ``ssvae encode``'s files)
+        ``(n, H, W)``, ``(n, H, W, 1)`` or a single image ``(H, W)`` (volumes: ``(n, D, H, W)``,
+        ``(n, D, H, W, 1)`` or ``(D, H, W)``), of the served model's size; anything else raises
+        ``ValueError`` before a request is sent.
+        """
+        images = _real_array(images, "images")
+        if images.size == 0:
+            raise ValueError(f"images has shape {images.shape}; expected at least one image")
+        images = self._image_batch(images)
+        check_unit_range(images)
         outputs = self._predict(self.encoder, ENCODER_INPUT, images, ENCODER_OUTPUTS)
         return outputs["z_mean"], outputs["z_log_var"]
 
@@ -348,17 +414,21 @@ class SSVAEClient:
             spec.version.value = self.version
         return spec
 
-    def _check_image_shape(self, images: np.ndarray) -> None:
-        """Refuses (one line, before sending) images whose shape is not the encoder's input shape.
+    def _image_batch(self, images: np.ndarray) -> np.ndarray:
+        """``images`` as a batch of the encoder's input shape (see :meth:`encode`), or a one-line ``ValueError``.
 
         Images are not tiled or resized: a model trained on crops encodes crops of its size.
         """
-        expected = self._signature(self.encoder)["inputs"][ENCODER_INPUT]["shape"][1:]
-        if images.shape[1:] != expected:
+        expected = tuple(self._signature(self.encoder)["inputs"][ENCODER_INPUT]["shape"][1:])
+        batch = image_batch(images, expected)
+        if batch is None:
             sides = "x".join(str(side) for side in expected[:-1])
-            raise ValueError(f"images have shape {images.shape[1:]} but the model {self.encoder} at {self.target} "
-                             f"encodes {sides} images of shape {expected}; crop or resize them to {sides} first "
-                             "(images are not tiled)")
+            # the shape of one image: the whole array's when it has the rank of a single image
+            given = images.shape if images.ndim <= len(expected) - 1 else images.shape[1:]
+            raise ValueError(f"images have shape {given} but the model {self.encoder} at {self.target} "
+                             f"encodes {sides} images of shape {expected} (give {accepted_layouts(expected)}); "
+                             f"crop or resize them to {sides} first (images are not tiled)")
+        return batch
 
     def _signature(self, model: str) -> dict[str, Any]:
         """``model``'s serving signature (inputs and outputs, see :meth:`metadata`), asked once per client."""

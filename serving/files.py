@@ -15,10 +15,11 @@ import numpy as np
 import skimage.io
 
 from ssvae_tf._io import atomic_write
-from ssvae_tf.data import load_array
 
 #: Array in an ``.npz`` of latent vectors (as ``ssvae encode`` writes it).
 LATENT_KEY = "z_mean"
+#: Array in an ``.npz`` of images (as the training data loader reads it).
+IMAGES_KEY = "images"
 
 
 def check_suffix(path: str | os.PathLike, allowed: tuple[str, ...], flag: str) -> Path:
@@ -30,25 +31,38 @@ def check_suffix(path: str | os.PathLike, allowed: tuple[str, ...], flag: str) -
 
 
 def read_images(path: str | os.PathLike) -> np.ndarray:
-    """A stack of images from ``.npy``/``.npz``: float32 ``(n, *spatial, 1)`` in [0, 1]."""
-    return np.asarray(load_array(path), dtype=np.float32)
+    """The image array of an ``.npy``, or of an ``.npz`` (array ``images``, or its only array), as stored.
+
+    Its layout and values are checked by :meth:`serving.client.SSVAEClient.encode` against the served
+    model: ``(n, H, W)``, ``(n, H, W, 1)`` or a single ``(H, W)`` (volumes ``(n, D, H, W)``,
+    ``(n, D, H, W, 1)`` or ``(D, H, W)``), finite values in [0, 1].
+    """
+    return _read_array(path, IMAGES_KEY, "images")
+
+
+def _read_array(path: str | os.PathLike, key: str, what: str) -> np.ndarray:
+    """The array of an ``.npy``, or the array ``key`` (or the only one) of an ``.npz``; one-line ``ValueError``s."""
+    path = check_suffix(path, (".npy", ".npz"), f"{what} file")
+    if not path.is_file():
+        raise ValueError(f"{what} file {path} does not exist")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot read {path}: {' '.join(str(error).split())}") from None
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded:
+        if key not in loaded.files and len(loaded.files) != 1:
+            raise ValueError(f"{path} holds arrays {sorted(loaded.files)}; expected {key!r} or a single array")
+        try:
+            return loaded[key if key in loaded.files else loaded.files[0]]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"cannot read {path}: {' '.join(str(error).split())}") from None
 
 
 def read_latents(path: str | os.PathLike) -> np.ndarray:
     """Latent vectors ``(n, latent_dim)`` from ``.npy``, or ``.npz`` (``z_mean`` or its only array)."""
-    path = check_suffix(path, (".npy", ".npz"), "latent file")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"cannot read {path}: {error}") from error
-    if isinstance(loaded, np.ndarray):
-        z = loaded
-    else:
-        with loaded:
-            if LATENT_KEY not in loaded.files and len(loaded.files) != 1:
-                raise ValueError(f"{path} holds arrays {sorted(loaded.files)}; expected {LATENT_KEY!r} "
-                                 "or a single array")
-            z = loaded[LATENT_KEY if LATENT_KEY in loaded.files else loaded.files[0]]
+    z = _read_array(path, LATENT_KEY, "latent")
     if z.ndim != 2 or z.shape[0] == 0:
         raise ValueError(f"{path} holds an array of shape {z.shape}; expected latent vectors (n, latent_dim)")
     return z

@@ -7,7 +7,10 @@ there; relative base paths are relative to the config file).  A model's
 versions are its subdirectories named by an integer.  :meth:`ModelRepository.refresh`
 loads versions that appeared and drops those that went away;
 :meth:`ModelRepository.start_polling` calls it periodically, so a new export
-is served without a restart.
+is served without a restart.  A version that failed to load (a folder caught
+mid-copy, a broken SavedModel) is tried again once its folder has changed and
+then stayed the same for one poll (:func:`folder_signature`), so replacing or
+finishing it is enough: no restart.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ log = logging.getLogger(__name__)
 VersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
 #: Signature that TF Serving hides from clients.
 INIT_OP_SIGNATURE = "__saved_model_init_op"
+#: Most files and folders :func:`folder_signature` looks at (a SavedModel has a handful).
+SIGNATURE_ENTRIES = 10_000
+#: Longest name (model, signature, input...) an error message repeats in full.
+SHOWN_CHARACTERS = 100
+
+
+def shown(name: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``name`` for an error message: cut to ``limit`` characters, saying how long it was.
+
+    Requests can carry names of any length; echoing a megabyte name back would
+    overflow gRPC's metadata limit, and the client would see RESOURCE_EXHAUSTED
+    instead of the real answer.
+    """
+    name = str(name)
+    return name if len(name) <= limit else f"{name[:limit]}...({len(name)} characters)"
 
 
 class ModelNotFound(LookupError):
@@ -133,6 +151,39 @@ def read_signature_defs(version_dir: Path) -> dict[str, meta_graph_pb2.Signature
     raise ValueError(f"{version_dir} has no MetaGraph tagged 'serve'")
 
 
+def folder_signature(path: Path) -> tuple | None:
+    """What a version folder holds now: every file and folder under it with its size and modification
+    time (the first :data:`SIGNATURE_ENTRIES` in name order), or ``None`` when it cannot be read.
+
+    Two equal signatures mean nothing was written, added or removed in between (to the resolution of
+    the file system's timestamps).
+    """
+    entries: list[tuple] = []
+    pending = [path]
+    try:
+        while pending and len(entries) < SIGNATURE_ENTRIES:
+            folder = pending.pop()
+            with os.scandir(folder) as listing:
+                for entry in sorted(listing, key=lambda e: e.name):
+                    info = entry.stat(follow_symlinks=False)
+                    entries.append((os.path.relpath(entry.path, path), entry.is_dir(follow_symlinks=False),
+                                    info.st_size, info.st_mtime_ns))
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(Path(entry.path))
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, tuple(entries)
+
+
+@dataclass
+class _Failure:
+    """A version that failed to load: its folder's signature then, and at the last poll."""
+
+    at_failure: tuple | None
+    last_seen: tuple | None
+
+
 def load_version(name: str, version: int, path: Path) -> LoadedVersion:
     """Load one SavedModel version with its signatures."""
     signature_defs = read_signature_defs(path)
@@ -162,6 +213,7 @@ class ModelRepository:
         self._fixed_sources = None if self.path.is_dir() else sources_in_config(self.path)
         self._served: dict[str, dict[int, LoadedVersion]] = {}
         self._states: dict[str, dict[int, VersionStatus]] = {}
+        self._failures: dict[tuple[str, int], _Failure] = {}
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -173,20 +225,22 @@ class ModelRepository:
     def refresh(self) -> None:
         """Load the versions that appeared on disk; stop serving those that went away.
 
-        A version that fails to load is reported ``END`` with the error and not
-        retried (as TF Serving gives up after its retries).
+        A version that fails to load is reported ``END`` with the error, and tried
+        again on a later refresh once its folder has changed since the failure and
+        not changed since the previous refresh (a copy in progress is left to finish).
         """
         with self._refresh_lock:
             served: dict[str, dict[int, LoadedVersion]] = {}
             states = {name: dict(versions) for name, versions in self._states.items()}
+            on_disk: set[tuple[str, int]] = set()
             for source in self.sources():
                 current = self._served.get(source.name, {})
                 model_states = states.setdefault(source.name, {})
                 wanted = select_versions(source.policy, model_versions(source.base_path))
+                on_disk.update((source.name, version) for version in wanted)
                 versions = {v: current[v] for v in wanted if v in current}
                 for version in wanted:
-                    previous = model_states.get(version)
-                    if version not in current and not (previous and previous.error):
+                    if version not in current and self._should_load(source, version):
                         loaded, model_states[version] = self._load(source, version)
                         if loaded is not None:
                             versions[version] = loaded
@@ -196,16 +250,34 @@ class ModelRepository:
                 served[source.name] = versions
             for name in set(self._served) - set(served):  # the model itself went away
                 states[name].update({version: VersionStatus(State.END) for version in self._served[name]})
+            for gone in set(self._failures) - on_disk:  # a failed version removed: tried afresh if it comes back
+                del self._failures[gone]
             self._served, self._states = served, states
 
-    @staticmethod
-    def _load(source: ModelSource, version: int) -> tuple[LoadedVersion | None, VersionStatus]:
+    def _should_load(self, source: ModelSource, version: int) -> bool:
+        """Whether to (try to) load a version not served: a new one, or a failed one whose folder changed and
+        then stayed the same for one refresh."""
+        failure = self._failures.get((source.name, version))
+        if failure is None:
+            return True
+        now = folder_signature(source.base_path / str(version))
+        settled = now is not None and now == failure.last_seen and now != failure.at_failure
+        failure.last_seen = now
+        if settled:
+            log.info("%s version %d changed since it failed to load: trying again", source.name, version)
+        return settled
+
+    def _load(self, source: ModelSource, version: int) -> tuple[LoadedVersion | None, VersionStatus]:
+        path = source.base_path / str(version)
+        before = folder_signature(path)  # taken first: a change during the load shows at the next refresh
         try:
-            loaded = load_version(source.name, version, source.base_path / str(version))
+            loaded = load_version(source.name, version, path)
         except Exception as error:  # noqa: BLE001 - any broken SavedModel: report it, keep serving the rest
             message = " ".join(str(error).split()) or type(error).__name__
             log.error("could not load %s version %d: %s", source.name, version, message)
+            self._failures[source.name, version] = _Failure(before, before)
             return None, VersionStatus(State.END, message)
+        self._failures.pop((source.name, version), None)
         log.info("serving %s version %d from %s", source.name, version, loaded.path)
         return loaded, VersionStatus(State.AVAILABLE)
 
@@ -214,21 +286,21 @@ class ModelRepository:
         versions = self._served.get(name, {})
         if version is None:
             if not versions:
-                raise ModelNotFound(f"Servable not found for request: Latest({name})")
+                raise ModelNotFound(f"Servable not found for request: Latest({shown(name)})")
             return versions[max(versions)]
         if version not in versions:
-            raise ModelNotFound(f"Servable not found for request: Specific({name}, {version})")
+            raise ModelNotFound(f"Servable not found for request: Specific({shown(name)}, {version})")
         return versions[version]
 
     def status(self, name: str, version: int | None = None) -> dict[int, VersionStatus]:
         """States of the versions of ``name`` seen so far (or of ``version`` only)."""
         states = self._states.get(name, {})
         if not states:
-            raise ModelNotFound(f"Could not find any versions of model {name}")
+            raise ModelNotFound(f"Could not find any versions of model {shown(name)}")
         if version is None:
             return dict(sorted(states.items()))
         if version not in states:
-            raise ModelNotFound(f"Could not find version {version} of model {name}")
+            raise ModelNotFound(f"Could not find version {version} of model {shown(name)}")
         return {version: states[version]}
 
     def served(self) -> dict[str, list[int]]:

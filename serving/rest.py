@@ -18,7 +18,12 @@ Each request becomes the protocol buffer the gRPC API takes and is answered by
 ``NOT_FOUND`` 404, ``INTERNAL`` 500...).  As TF Serving, another method or an
 unknown path under ``/v1/`` is a 400 "Malformed request", and ``:classify`` and
 ``:regress`` are answered 501 here.  A body over the size limit is refused (413)
-before it is read.
+before it is read, and so is one holding more JSON values (arrays and numbers)
+than :data:`BODY_BYTES_PER_VALUE` allows, before it is parsed: Python's JSON
+parser takes ~100 bytes of memory per array, so a body of tiny arrays (``[0],``
+repeated) would cost gigabytes.  Answers are bounded before the model runs as
+over gRPC, counting :data:`ANSWER_BYTES_PER_NUMBER` bytes per number of JSON.
+A refused request is logged as one line (INFO).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from serving import handlers
-from serving.repository import ModelRepository
+from serving.repository import ModelRepository, shown
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,13 @@ _PREDICT_PATH = re.compile(r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:
 _MODEL_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+)|/labels/([^/:]+))?(/metadata)?",
                          re.IGNORECASE)
 _LARGEST_VERSION = 2 ** 63 - 1
+#: A body may hold one JSON value (array or number) per this many bytes of the body limit: 5.6 M values in
+#: 64 MiB, at most ~0.4 GB of memory to parse (measured), and more than SSVAEClient ever sends (it plans 27
+#: bytes a number, and sends at most two values, a number and the list around a pixel, per number).
+BODY_BYTES_PER_VALUE = 12
+#: Bytes a number of an answer is counted for (what Python writes for a float32: up to ~20 characters,
+#: and a separator); SSVAEClient plans its requests with 27.
+ANSWER_BYTES_PER_NUMBER = 24
 #: The float dtypes JSON numbers are converted to; other input dtypes are not implemented here.
 _FLOAT_DTYPES = (types_pb2.DT_HALF, types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE)
 
@@ -73,30 +85,32 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _number_leaves(key: str, value: Any, expected: str) -> np.ndarray:
-    """``value`` as an object array of its leaves, checked to be numbers (JSON's, not booleans)."""
+def _number_leaves(key: str, value: Any, expected: str) -> tuple[np.ndarray, set[type]]:
+    """``value`` as an object array of its leaves, checked to be numbers (JSON's, not booleans), and their types."""
     try:
         leaves = np.array(value, dtype=object)
     except ValueError:  # lists of unequal lengths below a common prefix
         found = "lists of unequal lengths"
     else:
-        if set(map(type, leaves.flat)) <= {int, float}:
-            return leaves
+        types = set(map(type, leaves.flat))
+        if types <= {int, float}:
+            return leaves, types
         odd = next(leaf for leaf in leaves.flat if type(leaf) not in (int, float))
         found = f"lists of unequal lengths (one is {_short(odd)})" if isinstance(odd, list) else _short(odd)
     raise handlers.RequestError(_INVALID, f"input '{key}' holds {found}; expected {expected}")
 
 
-def _inexact_number(leaves: np.ndarray, dtype: np.dtype) -> Any:
+def _inexact_number(leaves: np.ndarray, dtype: np.dtype, has_ints: bool = True) -> Any:
     """The first of the numbers ``leaves`` that ``dtype`` cannot hold without loss of precision, or ``None``.
 
     As TF Serving: integers beyond the float's exact range, finite numbers beyond its largest.
     """
     finfo = np.finfo(dtype)
     largest_exact_int = 2 ** (finfo.nmant + 1) - 1
-    too_long = next((leaf for leaf in leaves.flat if type(leaf) is int and abs(leaf) > largest_exact_int), None)
-    if too_long is not None:
-        return too_long
+    if has_ints:
+        too_long = next((leaf for leaf in leaves.flat if type(leaf) is int and abs(leaf) > largest_exact_int), None)
+        if too_long is not None:
+            return too_long
     numbers = leaves.astype(np.float64)
     too_large = np.isfinite(numbers) & (np.abs(numbers) > finfo.max)
     return numbers[too_large][0] if too_large.any() else None
@@ -113,9 +127,9 @@ def _json_array(key: str, value: Any, info: meta_graph_pb2.TensorInfo) -> np.nda
                                     f"input '{key}' is {types_pb2.DataType.Name(info.dtype)}: this server converts "
                                     "JSON numbers to float tensors only")
     dtype = np.dtype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype)
-    leaves = _number_leaves(key, value, f"nested lists of {dtype.name} numbers, the lists of each level of equal "
-                                        "length")
-    inexact = _inexact_number(leaves, dtype)
+    leaves, types = _number_leaves(key, value, f"nested lists of {dtype.name} numbers, the lists of each level of "
+                                               "equal length")
+    inexact = _inexact_number(leaves, dtype, int in types)
     if inexact is not None:
         raise handlers.RequestError(_INVALID, f"input '{key}' holds {inexact}, which {dtype.name} cannot hold "
                                               "without loss of precision")
@@ -158,6 +172,15 @@ def _columnar_inputs(values: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {name: values[name] for name in inputs}
 
 
+class _TooManyValues(Exception):
+    """A body within the size limit holding too many JSON values to parse (answered 413)."""
+
+
+def _json_values(body: bytes) -> int:
+    """An upper bound on the arrays and numbers of a JSON text, counted without parsing it."""
+    return body.count(b"[") + body.count(b",") + 1
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body) if body else None
@@ -179,7 +202,7 @@ def _predict_request(spec: model_pb2.ModelSpec, document: dict[str, Any],
     values = _row_inputs(document["instances"], inputs) if row else _columnar_inputs(document["inputs"], inputs)
     request = predict_pb2.PredictRequest(model_spec=spec)
     for key, value in values.items():
-        request.inputs[key].CopyFrom(tf.make_tensor_proto(_json_array(key, value, inputs[key])))
+        request.inputs[key].CopyFrom(handlers.tensor_proto(_json_array(key, value, inputs[key])))
     return request, row
 
 
@@ -229,9 +252,13 @@ class RestApi:
             before it is read.
     """
 
-    def __init__(self, repository: ModelRepository, max_body_bytes: int):
+    def __init__(self, repository: ModelRepository, max_body_bytes: int, max_batch_size: int | None = None):
         self.repository = repository
         self.max_body_bytes = max_body_bytes
+        self.max_body_values = max(1, max_body_bytes // BODY_BYTES_PER_VALUE)
+        self.limits = handlers.RequestLimits(max_request_bytes=max_body_bytes, max_response_bytes=max_body_bytes,
+                                             response_bytes_per_value=ANSWER_BYTES_PER_NUMBER,
+                                             max_batch_size=max_batch_size)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -243,18 +270,30 @@ class RestApi:
             size = "" if request.content_length is None else f" ({request.content_length} bytes)"
             status, answer = 413, {"error": f"the request body{size} is larger than the limit of "
                                             f"{self.max_body_bytes} bytes (ssvae serve --max-message-mb)"}
+        except _TooManyValues as error:
+            status, answer = 413, {"error": str(error)}
         except handlers.RequestError as error:
-            status, answer = HTTP_STATUS[error.code], {"error": error.message}
+            status, answer = HTTP_STATUS[error.code], {"error": shown(error.message, 1000)}
+        if status != 200 and status != 500:  # failures of the server itself are logged with their traceback
+            log.info("%s %s refused (%d): %s", request.method, shown(request.path, 200), status,
+                     shown(answer["error"], 300))
         return Response(json.dumps(answer, separators=(",", ":")), status,
                         mimetype="application/json")(environ, start_response)
 
     def _body(self, request: Request) -> bytes:
         """The request body, or ``RequestEntityTooLarge``: before reading it when its Content-Length is over the
-        limit, after reading one byte more than the limit of a chunked one."""
+        limit, after reading one byte more than the limit of a chunked one; after reading it when it holds more
+        JSON values than :attr:`max_body_values` (before parsing it), ``_TooManyValues``."""
         request.max_content_length = self.max_body_bytes + 1
         body = request.get_data()
         if len(body) > self.max_body_bytes:
             raise RequestEntityTooLarge()
+        values = _json_values(body)
+        if values > self.max_body_values:
+            raise _TooManyValues(f"the request body holds up to {values} JSON values (arrays and numbers), "
+                                        f"more than the {self.max_body_values} this server parses in one request "
+                                        f"(one per {BODY_BYTES_PER_VALUE} bytes of the {self.max_body_bytes}-byte "
+                                        "limit, ssvae serve --max-message-mb): send fewer items per request")
         return body
 
     def answer(self, method: str, path: str, body: bytes) -> dict[str, Any]:
@@ -276,7 +315,7 @@ class RestApi:
             return self.metadata(spec) if metadata else self.status(spec)
         if model:
             raise handlers.RequestError(_INVALID, "Missing model name in request.")
-        raise handlers.RequestError(_INVALID, f"Malformed request: {method} {path}")
+        raise handlers.RequestError(_INVALID, f"Malformed request: {method} {shown(path)}")
 
     def predict(self, spec: model_pb2.ModelSpec, body: bytes) -> dict[str, Any]:
         """``:predict``: ``{"predictions": ...}`` for the row format, ``{"outputs": ...}`` for the columnar one."""
@@ -286,8 +325,7 @@ class RestApi:
             raise handlers.RequestError(_INVALID, f"'signature_name' is {_short(signature)}; expected a string")
         spec.signature_name = signature
         request, row = _predict_request(spec, document, handlers.signature_inputs(self.repository, spec))
-        response = handlers.predict(self.repository, request)
-        outputs = {key: tf.make_ndarray(tensor) for key, tensor in sorted(response.outputs.items())}
+        outputs = dict(sorted(handlers.run_predict(self.repository, request, self.limits).outputs.items()))
         return {"predictions": _predictions(outputs)} if row else {"outputs": _columns(outputs)}
 
     def metadata(self, spec: model_pb2.ModelSpec) -> dict[str, Any]:
@@ -322,7 +360,8 @@ class RestServer:
     serves, :meth:`stop` stops accepting and closes the socket.
     """
 
-    def __init__(self, repository: ModelRepository, host: str, port: int, max_body_bytes: int):
+    def __init__(self, repository: ModelRepository, host: str, port: int, max_body_bytes: int, *,
+                 max_batch_size: int | None = None):
         bare_host = host.strip("[]")
         family = socket.AF_INET6 if ":" in bare_host else socket.AF_INET
         try:  # bound here, not by Werkzeug, which exits the process when the port is taken
@@ -330,7 +369,8 @@ class RestServer:
         except OSError as error:
             raise OSError(f"cannot listen on port {port} of {host} for REST: {error.strerror or error}") from error
         with listener:
-            self._server = make_server(bare_host, port, RestApi(repository, max_body_bytes), threaded=True,
+            self._server = make_server(bare_host, port, RestApi(repository, max_body_bytes, max_batch_size),
+                                       threaded=True,
                                        request_handler=_RequestHandler, fd=listener.fileno())
         self.port: int = self._server.port
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -4,7 +4,13 @@
 ``host:port`` with a thread pool, implementing ``PredictionService.Predict``
 and ``GetModelMetadata`` and ``ModelService.GetModelStatus``; the other RPCs
 answer ``UNIMPLEMENTED``.  Requests and responses larger than
-``max_message_bytes`` are refused with ``RESOURCE_EXHAUSTED``.  With
+``max_message_bytes`` are refused with ``RESOURCE_EXHAUSTED``, and so are
+requests whose tensors *declare* more than that (a TensorProto of one value can
+stand for a tensor of any shape) or whose answer would be larger, before any
+tensor is made or the model runs (:class:`serving.handlers.RequestLimits`);
+``max_batch_size`` caps the items per request as TF Serving's batching does.
+A refused request is logged as one line (INFO; a request that cannot be parsed:
+WARNING); tracebacks are logged only for failures of the server itself.  With
 ``rest_port``, TF Serving's REST API (:mod:`serving.rest`) answers on
 ``host:rest_port`` too, over the same loaded models.  It is a development and
 test tool: production uses TF Serving (see ``serving/README.md``).
@@ -13,52 +19,77 @@ test tool: production uses TF Serving (see ``serving/README.md``).
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
-from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+from google.protobuf.message import DecodeError
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, predict_pb2
 
 from serving import handlers
-from serving.repository import ModelRepository
+from serving.repository import ModelRepository, shown
 from serving.rest import RestServer
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8500
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_WORKERS = 8
+#: Longest error message sent back: gRPC carries it in a header, and headers are limited (16 KiB by default).
+MAX_ERROR_CHARACTERS = 1000
+PREDICTION_SERVICE, MODEL_SERVICE = "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"
 
 
-def _answer(handler: Callable, repository: ModelRepository, request, context: grpc.ServicerContext):
+def error_text(message: str, limit: int = MAX_ERROR_CHARACTERS) -> str:
+    """An error message cut to ``limit`` characters (with its names already shortened, see ``shown``)."""
+    return shown(message, limit)
+
+
+def _answer(method: str, handler: Callable, request_type, raw: bytes, context: grpc.ServicerContext):
+    """Parse ``raw`` as ``request_type`` and answer it with ``handler``; a refusal aborts the RPC with its code.
+
+    The request is parsed here, not by gRPC, so that one that cannot be parsed is one warning line in the
+    log (gRPC logs a traceback), answered ``INTERNAL`` as TF Serving's C++ gRPC does.
+    """
     try:
-        with handlers.failures_as_internal():
-            return handler(repository, request)
+        request = request_type.FromString(raw)
+    except (DecodeError, RuntimeError, ValueError) as error:
+        text = error_text(f"the request is not a valid {request_type.DESCRIPTOR.full_name}: {error}")
+        log.warning("%s refused: %s", method, text)
+        context.abort(grpc.StatusCode.INTERNAL, text)
+    try:
+        with handlers.failures_as_internal():  # logs the traceback of a failure of the server
+            return handler(request)
     except handlers.RequestError as error:
-        context.abort(error.code, error.message)
+        text = error_text(error.message)
+        if error.code != grpc.StatusCode.INTERNAL:
+            log.info("%s refused (%s): %s", method, error.code.name, shown(text, 300))
+        context.abort(error.code, text)
 
 
-class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """``Predict`` and ``GetModelMetadata``; Classify, Regress and MultiInference are not implemented."""
-
-    def __init__(self, repository: ModelRepository):
-        self.repository = repository
-
-    def Predict(self, request, context):  # noqa: N802 - gRPC method name
-        return _answer(handlers.predict, self.repository, request, context)
-
-    def GetModelMetadata(self, request, context):  # noqa: N802
-        return _answer(handlers.model_metadata, self.repository, request, context)
+def _unary(method: str, handler: Callable, request_type) -> grpc.RpcMethodHandler:
+    return grpc.unary_unary_rpc_method_handler(functools.partial(_answer, method, handler, request_type),
+                                               request_deserializer=None,  # bytes: parsed by _answer
+                                               response_serializer=lambda response: response.SerializeToString())
 
 
-class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    """``GetModelStatus``; HandleReloadConfigRequest is not implemented (the root is polled instead)."""
-
-    def __init__(self, repository: ModelRepository):
-        self.repository = repository
-
-    def GetModelStatus(self, request, context):  # noqa: N802
-        return _answer(handlers.model_status, self.repository, request, context)
+def services(repository: ModelRepository, limits: handlers.RequestLimits) -> list[grpc.GenericRpcHandler]:
+    """TF Serving's ``PredictionService`` (``Predict``, ``GetModelMetadata``) and ``ModelService``
+    (``GetModelStatus``) over ``repository``; their other methods answer ``UNIMPLEMENTED``."""
+    prediction = {
+        "Predict": _unary("Predict", functools.partial(handlers.predict, repository, limits=limits),
+                          predict_pb2.PredictRequest),
+        "GetModelMetadata": _unary("GetModelMetadata", functools.partial(handlers.model_metadata, repository),
+                                   get_model_metadata_pb2.GetModelMetadataRequest),
+    }
+    model = {"GetModelStatus": _unary("GetModelStatus", functools.partial(handlers.model_status, repository),
+                                      get_model_status_pb2.GetModelStatusRequest)}
+    return [grpc.method_handlers_generic_handler(PREDICTION_SERVICE, prediction),
+            grpc.method_handlers_generic_handler(MODEL_SERVICE, model)]
 
 
 @dataclass
@@ -114,6 +145,7 @@ def start_server(
     workers: int = DEFAULT_WORKERS,
     poll_seconds: float = 1.0,
     rest_port: int | None = None,
+    max_batch_size: int | None = None,
 ) -> LocalServer:
     """Load the models and start serving them; returns once the server accepts requests.
 
@@ -121,24 +153,30 @@ def start_server(
         models: an export root (``ssvae export --out``) or a TF Serving ``models.config``.
         host: interface to bind (default loopback only), for gRPC and REST.
         port: gRPC TCP port; 0 picks a free one (see ``LocalServer.port``).
-        max_message_bytes: largest request and response accepted, in bytes (REST: largest request body).
+        max_message_bytes: largest request and response accepted, in bytes (REST: largest request body, and
+            largest answer counting the JSON text of its numbers); also the most a request's tensors may declare.
         workers: threads answering gRPC requests (REST answers each connection in a thread of its own).
         poll_seconds: how often the export root is checked for new versions.
         rest_port: also serve TF Serving's REST API on this TCP port (0 picks a free one, see
             ``LocalServer.rest_port``); ``None``: gRPC only.
+        max_batch_size: most items per Predict request (more: ``INVALID_ARGUMENT``, as TF Serving's batching
+            answers a task over its ``max_batch_size``); ``None``: no limit but the message size.
     """
     for name, value in (("port", port), ("rest_port", rest_port)):
         if value is not None and not 0 <= value <= 65535:
             raise ValueError(f"{name} must be between 0 and 65535, got {value}")
     if max_message_bytes < 1 or workers < 1:
         raise ValueError(f"max_message_bytes and workers must be >= 1, got {max_message_bytes} and {workers}")
+    if max_batch_size is not None and max_batch_size < 1:
+        raise ValueError(f"max_batch_size must be >= 1 (or None: no limit), got {max_batch_size}")
+    limits = handlers.RequestLimits.for_messages(max_message_bytes, max_batch_size)
     repository = ModelRepository(models, poll_seconds)
     with contextlib.ExitStack() as on_failure:  # ports bound before loading: a taken port fails fast
         rest = None
         if rest_port is not None:  # bound first: a gRPC server that never started keeps its port
-            rest = RestServer(repository, host, rest_port, max_message_bytes)
+            rest = RestServer(repository, host, rest_port, max_message_bytes, max_batch_size=max_batch_size)
             on_failure.callback(rest.stop)
-        server, bound = _grpc_server(repository, host, port, max_message_bytes, workers)
+        server, bound = _grpc_server(repository, host, port, limits, max_message_bytes, workers)
         on_failure.callback(server.stop, None)
         repository.refresh()
         on_failure.pop_all()
@@ -149,16 +187,14 @@ def start_server(
     return LocalServer(server, repository, host, bound, rest)
 
 
-def _grpc_server(repository: ModelRepository, host: str, port: int, max_message_bytes: int,
-                 workers: int) -> tuple[grpc.Server, int]:
+def _grpc_server(repository: ModelRepository, host: str, port: int, limits: handlers.RequestLimits,
+                 max_message_bytes: int, workers: int) -> tuple[grpc.Server, int]:
     """The gRPC services over ``repository``, bound to ``host:port`` but not started, and the bound port."""
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes),
                ("grpc.so_reuseport", 0)]  # a port in use is an error, not shared
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="serving"),
-                         options=options)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
+                         handlers=services(repository, limits), options=options)
     address = f"{_bracketed(host)}:{port}"
     try:
         return server, server.add_insecure_port(address)

@@ -17,31 +17,60 @@ batch dimension ``None`` (the names below are stable):
 * decoder: ``z`` ``(batch, latent_dim)`` -> ``images`` ``(batch, *image_shape)``
   in (0, 1).
 
+Versions are what TF Serving accepts: positive int64 numbers (1 to
+``MAX_VERSION``).  A new version under model names that already have versions
+must keep their signature (image shape and latent size), unless
+``allow_signature_change`` is given: clients asking for "the latest version"
+would otherwise get another shape.
+
 A version appears atomically: both SavedModels are written under hidden
-temporary names beside their final place and renamed when complete, so a
-server polling the root never sees half a model; an export that fails leaves
-no version behind.  Existing versions are never touched.
+temporary names beside their final place (``.<version>-XXXX.partial``) and
+renamed when complete, so a server polling the root never sees half a model;
+an export that fails leaves no version behind.  Existing versions are never
+touched.  The record in ``ssvae_export.json`` is written before the renames,
+so every published version has one.
+
+An export that is killed can leave staged folders behind.  The next export
+to the same root tidies up (:func:`tidy_export_root`): a staged folder is
+*abandoned* when the process that wrote it is gone (same host and PID
+namespace, recorded beside it in ``.<version>-XXXX.partial.writer.json`` with
+the process's start time, so a reused PID is told apart) or, where that
+cannot be told (writers on other hosts sharing the root, no ``/proc``, no
+writer file), when nothing in it changed for ``STALE_SECONDS`` (one hour).
+A folder whose writer still runs on this host is never touched.
+Abandoned folders are removed, except the second
+half of a pair whose first half was already renamed into place: that one is
+complete and is renamed too, finishing the interrupted publish.  The index is
+then made to match the folders: records of versions no longer on disk are
+dropped, and versions on disk without a record get one rebuilt from their
+signature (``"recovered": true``; training settings unknown).
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
+from google.protobuf import message as protobuf_message
 from google.protobuf import text_format
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from ssvae_tf._checks import is_int
 from ssvae_tf._io import atomic_write, write_json
-from ssvae_tf._checks import check_positive_int
 from ssvae_tf.model import SpatialStatsVAE
 
 ENCODER_MODEL, DECODER_MODEL = "ssvae_encoder", "ssvae_decoder"
@@ -51,9 +80,17 @@ DECODER_INPUT, DECODER_OUTPUTS = "z", ("images",)
 MODELS_CONFIG, EXPORT_RECORD = "models.config", "ssvae_export.json"
 #: Where the Dockerfile puts the export root inside the TF Serving image.
 DOCKER_MODEL_ROOT = "/models"
+#: The largest version TF Serving accepts (versions are int64; folders named by larger numbers are ignored).
+MAX_VERSION = 2**63 - 1
+#: A staged folder (or temporary file) unchanged this long, in seconds, belongs to a killed export.
+STALE_SECONDS = 3600.0
 
 _VERSION = re.compile(r"[0-9]+")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_STAGED = re.compile(r"\.([0-9]+)-[^/]*\.partial")
+_WRITER_SUFFIX = ".writer.json"
+#: Temporary names of ``atomic_write`` for the root's two files.
+_TEMPORARY_FILE = re.compile(r"\.models-[^/]+\.config|\.ssvae_export-[^/]+\.json")
 
 
 @dataclass(frozen=True)
@@ -67,12 +104,37 @@ class ExportResult:
     record: Path
 
 
+@dataclass(frozen=True)
+class ServingSignature:
+    """What a pair of exported models takes and gives: the image shape and the latent size."""
+
+    image_shape: tuple[int, ...]
+    latent_dim: int
+
+    def __str__(self) -> str:
+        return f"images {self.image_shape} with latent size {self.latent_dim}"
+
+
+class ExportWriteError(OSError):
+    """Writing an export failed (disk full, no permission, ...); nothing was published."""
+
+
 def model_versions(model_dir: str | os.PathLike) -> list[int]:
-    """Sorted versions of a model directory: its subdirectories named by an integer."""
+    """Sorted versions of a model directory: its subdirectories named by a number TF Serving accepts
+    (0 to ``MAX_VERSION``; TF Serving ignores other names, and so does this)."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and _VERSION.fullmatch(p.name))
+    return sorted(int(p.name) for p in model_dir.iterdir()
+                  if _VERSION.fullmatch(p.name) and int(p.name) <= MAX_VERSION and p.is_dir())
+
+
+def check_version(version: object, what: str = "version") -> int:
+    """``version`` as ``int`` if TF Serving accepts it (1 to ``MAX_VERSION``), else a one-line ``ValueError``."""
+    if not is_int(version) or not 1 <= version <= MAX_VERSION:
+        raise ValueError(f"{what} must be an integer from 1 to {MAX_VERSION} (TF Serving's versions are positive "
+                         f"int64 numbers), got {version!r}")
+    return int(version)
 
 
 def export_for_serving(
@@ -84,59 +146,103 @@ def export_for_serving(
     decoder_name: str = DECODER_MODEL,
     data_description: str | None = None,
     serving_root: str = DOCKER_MODEL_ROOT,
+    allow_signature_change: bool = False,
 ) -> ExportResult:
     """Write ``model``'s encoder and decoder as version ``version`` of two TF Serving models.
 
     Args:
         model: a :class:`SpatialStatsVAE` (its ``encoder`` and ``decoder`` are exported).
         export_root: the directory TF Serving (or ``ssvae serve``) watches; created if missing.
-        version: a positive integer not used yet by either model; default: one
+        version: an integer from 1 to ``MAX_VERSION`` not used yet by either model; default: one
             more than the highest version of either.
         encoder_name, decoder_name: the model names clients ask for.
         data_description: what the model was trained on (for ``ssvae_export.json``).
         serving_root: where the export root is inside the server (the Docker
             image's ``/models``); ``models.config`` base paths start with it.
+        allow_signature_change: add the version even if the latest version under
+            these names has another image shape or latent size.
 
     Returns:
         The version and the paths written.
 
     Raises:
-        ValueError: for a bad model, name or version, or a version that exists already.
+        ValueError: for a bad model, name or version, a version that exists already, a
+            signature change, or an unreadable ``ssvae_export.json``.
+        ExportWriteError: (an ``OSError``) when writing fails, e.g. on a full disk; the
+            export is rolled back.
     """
     if not isinstance(model, SpatialStatsVAE):
         raise ValueError(f"model must be a SpatialStatsVAE, got {type(model).__name__}")
     names = (_check_model_name(encoder_name), _check_model_name(decoder_name))
     if names[0] == names[1]:
         raise ValueError(f"encoder and decoder need different model names, both are {names[0]!r}")
+    if version is not None:
+        version = check_version(version)
     root = Path(export_root)
     if root.exists() and not root.is_dir():
         raise ValueError(f"export root {root} exists and is not a directory")
+    if root.is_dir():
+        tidy_export_root(root, names)
     version = _choose_version(root, names, version)
-    writers = {
-        names[0]: lambda tmp: _write_savedmodel(model.encoder, ENCODER_INPUT, ENCODER_OUTPUTS, tmp),
-        names[1]: lambda tmp: _write_savedmodel(model.decoder, DECODER_INPUT, DECODER_OUTPUTS, tmp),
+    signature = model_signature(model)
+    if not allow_signature_change:
+        _check_signature_unchanged(root, names, signature)
+    record = {
+        "version": version,
+        "encoder_model": names[0],
+        "decoder_model": names[1],
+        "signature": SIGNATURE,
+        "image_shape": list(signature.image_shape),
+        "latent_dim": signature.latent_dim,
+        "alpha": model.alpha,
+        "beta": model.beta,
+        "gamma": model.gamma,
+        "data_description": data_description,
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    staged: list[tuple[Path, Path]] = []
-    published: list[Path] = []
     try:
-        for name, write in writers.items():
-            (root / name).mkdir(parents=True, exist_ok=True)
-            # a hidden, non-numeric name: servers ignore it until the rename
-            tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", suffix=".partial", dir=root / name))
-            staged.append((tmp, root / name / str(version)))
-            write(tmp)
-        for tmp, final in staged:
-            os.rename(tmp, final)
-            published.append(final)
-        config = write_models_config(root, serving_root)
-        record = _append_record(root, version, names, model, data_description)
-    except BaseException:
-        for tmp, _ in staged:
-            shutil.rmtree(tmp, ignore_errors=True)
-        for final in published:
-            shutil.rmtree(final, ignore_errors=True)
-        raise
-    return ExportResult(version, published[0], published[1], config, record)
+        return _publish(model, root, version, names, record, serving_root)
+    except (OSError, tf.errors.OpError) as error:
+        raise _write_error(error, root, version) from None
+
+
+def model_signature(model: SpatialStatsVAE) -> ServingSignature:
+    """The signature ``model``'s export serves."""
+    return ServingSignature(tuple(int(side) for side in model.image_shape), int(model.latent_dim))
+
+
+def read_signature(version_dir: str | os.PathLike, encoder: bool = True) -> ServingSignature:
+    """The signature of an exported encoder (or decoder) version, read from its ``saved_model.pb``.
+
+    Raises:
+        ValueError: (one line) when the folder holds no SavedModel with an ssvae ``serving_default``.
+    """
+    path = Path(version_dir) / "saved_model.pb"
+    try:
+        saved = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+        signatures = saved.meta_graphs[0].signature_def
+        if SIGNATURE not in signatures:
+            raise KeyError(SIGNATURE)
+        inputs, outputs = signatures[SIGNATURE].inputs, signatures[SIGNATURE].outputs
+        image_key, latent_key = ((inputs, ENCODER_INPUT), (outputs, ENCODER_OUTPUTS[0])) if encoder else \
+            ((outputs, DECODER_OUTPUTS[0]), (inputs, DECODER_INPUT))
+        image, latent = (_sides(infos, key) for infos, key in (image_key, latent_key))
+        if len(latent) != 1:
+            raise ValueError(f"{latent_key[1]} has {len(latent)} dimensions besides the batch")
+        return ServingSignature(image, latent[0])
+    except (OSError, IndexError, KeyError, ValueError, protobuf_message.DecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ValueError(f"cannot read the {SIGNATURE} signature of the {'encoder' if encoder else 'decoder'} "
+                         f"in {version_dir} ({type(error).__name__}: {' '.join(reason.split())})") from None
+
+
+def _sides(infos, key: str) -> tuple[int, ...]:
+    if key not in infos:
+        raise KeyError(key)
+    shape = infos[key].tensor_shape
+    if shape.unknown_rank:
+        raise ValueError(f"{key} has an unknown rank")
+    return tuple(int(dim.size) for dim in shape.dim[1:])
 
 
 def _check_model_name(name: str) -> str:
@@ -149,18 +255,51 @@ def _check_model_name(name: str) -> str:
 def _choose_version(root: Path, names: Sequence[str], version: int | None) -> int:
     existing = {v for name in names for v in model_versions(root / name)}
     if version is None:
-        return max(existing, default=0) + 1
-    check_positive_int(version, "version")
+        # versions being written by a running export are skipped too
+        taken = existing | {v for name in names for v in _staged_versions(root / name)}
+        version = max(taken, default=0) + 1
+        if version > MAX_VERSION:
+            raise ValueError(f"{root} already holds version {MAX_VERSION}, the largest TF Serving accepts; "
+                             "give a free --version below it")
+        return version
     if version in existing:
         raise ValueError(f"version {version} already exists in {root} (existing versions: "
-                         f"{sorted(existing)}); exported versions are never overwritten")
+                         f"{_shown_versions(existing)}); exported versions are never overwritten")
     return version
 
 
+def _shown_versions(versions: set[int]) -> str:
+    ordered = sorted(versions)
+    return str(ordered) if len(ordered) <= 10 else f"{len(ordered)} from {ordered[0]} to {ordered[-1]}"
+
+
+def _check_signature_unchanged(root: Path, names: Sequence[str], new: ServingSignature) -> None:
+    """Refuses a version whose signature differs from the latest version's under each of ``names``."""
+    for name, encoder in zip(names, (True, False)):
+        versions = model_versions(root / name)
+        if not versions:
+            continue
+        latest = versions[-1]
+        try:
+            old = read_signature(root / name / str(latest), encoder)
+        except ValueError as error:
+            raise ValueError(f"{error}; pass --allow-signature-change to export anyway") from None
+        if old != new:
+            raise ValueError(
+                f"{name} version {latest} in {root} serves {old}, this model {new}: a new version under the same "
+                "model name would change the shapes its clients get; export under new names (--encoder-name, "
+                "--decoder-name) or pass --allow-signature-change")
+
+
 def _write_savedmodel(network: keras.Model, input_name: str, output_names: Sequence[str], path: Path) -> None:
-    """One functional Keras model as a SavedModel with a dict-output ``serving_default`` signature."""
+    """One functional Keras model as a SavedModel with a dict-output ``serving_default`` signature.
+
+    The network is not ``track``-ed: the archive saves the variables its endpoint
+    uses, and tracking the model as well stores every weight a second time (as
+    the Keras variables besides the TensorFlow ones; keras-team/keras#23553).
+    Tracking is only needed for lookup tables, which these models have none of.
+    """
     archive = keras.export.ExportArchive()
-    archive.track(network)
 
     def serve(inputs):
         outputs = network(inputs, training=False)
@@ -170,6 +309,66 @@ def _write_savedmodel(network: keras.Model, input_name: str, output_names: Seque
     spec = tf.TensorSpec((None, *network.input_shape[1:]), tf.float32, name=input_name)
     archive.add_endpoint(SIGNATURE, serve, input_signature=[spec])
     archive.write_out(str(path), verbose=False)
+
+
+def _publish(model: SpatialStatsVAE, root: Path, version: int, names: Sequence[str], record: dict[str, Any],
+             serving_root: str) -> ExportResult:
+    """Stage both SavedModels, record the export, rename both into place, rewrite ``models.config``."""
+    networks = {names[0]: (model.encoder, ENCODER_INPUT, ENCODER_OUTPUTS),
+                names[1]: (model.decoder, DECODER_INPUT, DECODER_OUTPUTS)}
+    staged: list[tuple[Path, Path]] = []
+    published: list[Path] = []
+    recorded = False
+    try:
+        for name, (network, input_name, output_names) in networks.items():
+            (root / name).mkdir(parents=True, exist_ok=True)
+            # a hidden, non-numeric name: servers ignore it until the rename
+            tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", suffix=".partial", dir=root / name))
+            staged.append((tmp, root / name / str(version)))
+            _write_writer_file(tmp, version, names, complete=False)
+            _write_savedmodel(network, input_name, output_names, tmp)
+        for tmp, _ in staged:
+            _write_writer_file(tmp, version, names, complete=True)
+        record_path = _add_record(root, record)  # before the renames: no published version without a record
+        recorded = True
+        for tmp, final in staged:
+            os.rename(tmp, final)
+            published.append(final)
+        config = write_models_config(root, serving_root)
+    except BaseException:
+        for tmp, _ in staged:
+            shutil.rmtree(tmp, ignore_errors=True)
+            _writer_file(tmp).unlink(missing_ok=True)
+        for final in published:
+            shutil.rmtree(final, ignore_errors=True)
+        if recorded:
+            try:
+                _remove_record(root, record)
+            except (OSError, ValueError):
+                pass  # the next export drops a record whose version is not on disk
+        raise
+    for tmp, _ in staged:
+        _writer_file(tmp).unlink(missing_ok=True)
+    return ExportResult(version, published[0], published[1], config, record_path)
+
+
+def _write_error(error: BaseException, root: Path, version: int) -> ExportWriteError:
+    """A one-line :class:`ExportWriteError` for ``error`` (an ``OSError`` or TensorFlow's ``OpError``)."""
+    code = getattr(error, "errno", None)
+    if isinstance(error, OSError) and code is None and len(error.args) == 1 and is_int(error.args[0]):
+        code = int(error.args[0])  # OSError(errno.ENOSPC): a code without its message
+    if isinstance(error, OSError):
+        reason = error.strerror or (os.strerror(code) if code else str(error)) or type(error).__name__
+        if error.filename:
+            reason += f": {error.filename}"
+    else:
+        reason = str(getattr(error, "message", error))
+        code = errno.ENOSPC if "no space left" in reason.lower() else None
+    hint = " (free some space and export again)" if code == errno.ENOSPC else ""
+    failure = ExportWriteError(f"writing version {version} to {root} failed, nothing was published: "
+                               f"{' '.join(reason.split())}{hint}")
+    failure.errno = code
+    return failure
 
 
 def models_config_text(model_names: Sequence[str], serving_root: str = DOCKER_MODEL_ROOT) -> str:
@@ -198,21 +397,252 @@ def write_models_config(export_root: str | os.PathLike, serving_root: str = DOCK
     return atomic_write(root / MODELS_CONFIG, lambda tmp: tmp.write_text(text))
 
 
-def _append_record(root: Path, version: int, names: Sequence[str], model: SpatialStatsVAE,
-                   data_description: str | None) -> Path:
-    path = root / EXPORT_RECORD
-    records = json.loads(path.read_text()) if path.is_file() else []
-    records.append({
+# ------------------------------------------------------------------ the index: ssvae_export.json
+def read_export_index(export_root: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of ``EXPORT_ROOT/ssvae_export.json`` (``[]`` when there is none).
+
+    Raises:
+        ValueError: (one line, naming the file) when it is not a JSON list of export records.
+    """
+    path = Path(export_root) / EXPORT_RECORD
+    if not path.exists():
+        return []
+    expected = ("expected the JSON list of export records `ssvae export` writes (fix it, or move it away: "
+                "the next export rebuilds it from the version folders)")
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not text; {expected}") from None
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON ({' '.join(str(error).split())}); {expected}") from None
+    if not isinstance(records, list):
+        raise ValueError(f"{path} holds a JSON {_json_kind(records)}; {expected}")
+    for index, record in enumerate(records):
+        if not (isinstance(record, dict) and is_int(record.get("version"))
+                and all(isinstance(record.get(key), str) and _MODEL_NAME.fullmatch(record[key])
+                        for key in ("encoder_model", "decoder_model"))):
+            raise ValueError(f"{path}: entry {index} is not an export record (an object with an integer version "
+                             f"and the encoder_model and decoder_model names); {expected}")
+    return records
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "object", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), "null" if value is None else type(value).__name__)
+
+
+def _add_record(root: Path, record: dict[str, Any]) -> Path:
+    records = read_export_index(root)
+    records.append(record)
+    return write_json(root / EXPORT_RECORD, records)
+
+
+def _remove_record(root: Path, record: dict[str, Any]) -> None:
+    records = read_export_index(root)
+    if record in records:
+        records.remove(record)
+        write_json(root / EXPORT_RECORD, records)
+
+
+def _staged_versions(model_dir: Path) -> set[int]:
+    """Versions of the staged (``.<version>-XXXX.partial``) folders in ``model_dir``."""
+    if not model_dir.is_dir():
+        return set()
+    return {int(match.group(1)) for p in model_dir.iterdir() if (match := _STAGED.fullmatch(p.name)) and p.is_dir()}
+
+
+def _repair_index(root: Path, names: Sequence[str]) -> None:
+    """Make the index match the folders: drop records of versions gone from disk, rebuild missing ones."""
+    records = read_export_index(root)
+
+    def on_disk(record: dict[str, Any]) -> bool:
+        version = record["version"]
+        return any((root / record[key] / str(version)).is_dir() or version in _staged_versions(root / record[key])
+                   for key in ("encoder_model", "decoder_model"))
+
+    kept = [record for record in records if on_disk(record)]
+    missing = sorted({version for name in names for version in model_versions(root / name)
+                      if not any(record["version"] == version and name in (record["encoder_model"],
+                                                                           record["decoder_model"])
+                                 for record in kept)})
+    if kept != records or missing:
+        write_json(root / EXPORT_RECORD, kept + [_recovered_record(root, names, version) for version in missing])
+
+
+def _recovered_record(root: Path, names: Sequence[str], version: int) -> dict[str, Any]:
+    """A record for a version on disk that has none: what its SavedModels tell (training settings unknown)."""
+    folders = [(root / name / str(version), encoder) for name, encoder in zip(names, (True, False))]
+    folders = [(folder, encoder) for folder, encoder in folders if folder.is_dir()]
+    signature = None
+    for folder, encoder in folders:
+        try:
+            signature = read_signature(folder, encoder)
+            break
+        except ValueError:
+            continue
+    written = max(folder.stat().st_mtime for folder, _ in folders)
+    return {
         "version": version,
         "encoder_model": names[0],
         "decoder_model": names[1],
         "signature": SIGNATURE,
-        "image_shape": list(model.image_shape),
-        "latent_dim": model.latent_dim,
-        "alpha": model.alpha,
-        "beta": model.beta,
-        "gamma": model.gamma,
-        "data_description": data_description,
-        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    })
-    return write_json(path, records)
+        "image_shape": None if signature is None else list(signature.image_shape),
+        "latent_dim": None if signature is None else signature.latent_dim,
+        "alpha": None,
+        "beta": None,
+        "gamma": None,
+        "data_description": None,
+        "exported_at": datetime.datetime.fromtimestamp(written, datetime.timezone.utc).isoformat(timespec="seconds"),
+        "recovered": True,
+    }
+
+
+# ------------------------------------------------------------------ leftovers of killed exports
+def _writer_file(staged: Path) -> Path:
+    """Beside a staged folder: who writes it, and whether it is complete."""
+    return staged.with_name(staged.name + _WRITER_SUFFIX)
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from ``/proc``), telling a reused PID apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command name: fields 3, 4, ...
+    return fields[19] if len(fields) > 19 else None  # field 22, starttime
+
+
+def _write_writer_file(staged: Path, version: int, names: Sequence[str], complete: bool) -> None:
+    # written in place: a damaged writer file only makes the folder wait for STALE_SECONDS
+    _writer_file(staged).write_text(json.dumps({
+        "version": version, "models": list(names), "complete": complete, "host": socket.gethostname(),
+        "pid": os.getpid(), "pid_namespace": _pid_namespace(), "started": _process_start(os.getpid())}))
+
+
+def _read_writer_file(staged: Path) -> dict[str, Any] | None:
+    try:
+        writer = json.loads(_writer_file(staged).read_text())
+    except (OSError, ValueError):
+        return None
+    return writer if isinstance(writer, dict) else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def _last_change(path: Path) -> float:
+    """The newest modification time of ``path`` and everything in it."""
+    latest = path.lstat().st_mtime
+    for folder, subfolders, files in os.walk(path):
+        for name in (*subfolders, *files):
+            try:
+                latest = max(latest, os.lstat(os.path.join(folder, name)).st_mtime)
+            except OSError:
+                continue
+    return latest
+
+
+def _abandoned(staged: Path, writer: dict[str, Any] | None, now: float) -> bool:
+    """True when no running export writes ``staged``: its writer (on this host and PID namespace) is gone,
+    or, when that cannot be told, nothing in it changed for ``STALE_SECONDS``."""
+    local = (os.name == "posix" and writer is not None and is_int(writer.get("pid")) and writer["pid"] > 0
+             and writer.get("host") == socket.gethostname() and writer.get("pid_namespace") == _pid_namespace())
+    if local:
+        pid = int(writer["pid"])
+        if not _pid_alive(pid):
+            return True
+        started, running_since = writer.get("started"), _process_start(pid)
+        if started is not None and running_since is not None:
+            return started != running_since  # another process got the PID: the writer is gone
+    try:
+        changed = max(_last_change(staged), _writer_file(staged).lstat().st_mtime if writer is not None else 0.0)
+    except FileNotFoundError:
+        return False  # renamed or removed meanwhile
+    return now - changed > STALE_SECONDS
+
+
+def _completes_a_publish(root: Path, name: str, version: int, writer: dict[str, Any] | None) -> bool:
+    """True when the complete staged ``version`` of ``name`` is the half of a pair left unrenamed."""
+    if writer is None or writer.get("complete") is not True or writer.get("version") != version:
+        return False
+    models = writer.get("models")
+    if not isinstance(models, list) or name not in models or (root / name / str(version)).exists():
+        return False
+    others = [other for other in models if other != name]
+    return bool(others) and all(isinstance(other, str) and _MODEL_NAME.fullmatch(other)
+                                and (root / other / str(version)).is_dir() for other in others)
+
+
+def tidy_export_root(export_root: str | os.PathLike, names: Sequence[str] = (ENCODER_MODEL, DECODER_MODEL),
+                     now: float | None = None) -> list[Path]:
+    """Clear up after killed exports (see the module's docstring); ``export_for_serving`` calls it first.
+
+    Removes abandoned staged folders (or renames the half of a pair whose other
+    half is published), their writer files, and ``atomic_write`` temporaries of
+    ``models.config``/``ssvae_export.json`` older than ``STALE_SECONDS``; then
+    makes ``ssvae_export.json`` match the version folders of ``names``.
+
+    Returns:
+        The staged folders removed or published.
+
+    Raises:
+        ValueError: when ``ssvae_export.json`` is damaged (nothing is changed in it then).
+    """
+    root = Path(export_root)
+    now = time.time() if now is None else now
+    handled, completed = [], False
+    for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for staged in sorted(model_dir.iterdir()):
+            match = _STAGED.fullmatch(staged.name)
+            if match is None or not staged.is_dir():
+                continue
+            writer = _read_writer_file(staged)
+            if not _abandoned(staged, writer, now):
+                continue
+            version = int(match.group(1))
+            if _completes_a_publish(root, model_dir.name, version, writer):
+                os.rename(staged, model_dir / str(version))
+                completed = True
+            else:
+                shutil.rmtree(staged, ignore_errors=True)
+            _writer_file(staged).unlink(missing_ok=True)
+            handled.append(staged)
+        for writer_file in model_dir.glob(".*.partial" + _WRITER_SUFFIX):
+            if not writer_file.with_name(writer_file.name[: -len(_WRITER_SUFFIX)]).exists():
+                writer_file.unlink(missing_ok=True)  # its folder was renamed (or removed) before it was
+    for temporary in root.iterdir():
+        if _TEMPORARY_FILE.fullmatch(temporary.name) and temporary.is_file():
+            try:
+                if now - temporary.stat().st_mtime > STALE_SECONDS:
+                    temporary.unlink()
+            except FileNotFoundError:
+                pass
+    _repair_index(root, names)
+    if completed:  # a model may have got its first version
+        write_models_config(root, _serving_root_of(root))
+    return handled
+
+
+def _serving_root_of(root: Path) -> str:
+    """The serving root the root's ``models.config`` was written for (``DOCKER_MODEL_ROOT`` if unknown)."""
+    try:
+        config = text_format.Parse((root / MODELS_CONFIG).read_text(), model_server_config_pb2.ModelServerConfig())
+        base = config.model_config_list.config[0].base_path
+        return base.rsplit("/", 1)[0] or "/"
+    except (OSError, IndexError, text_format.ParseError):
+        return DOCKER_MODEL_ROOT

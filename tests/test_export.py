@@ -1,6 +1,16 @@
 """Export for TF Serving: layout, signatures, numbers, versions, atomicity, ``ssvae export``."""
 
+import errno
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,7 +105,7 @@ def test_versions_count_up_and_are_never_overwritten(model, tmp_path):
     assert export_for_serving(model, tmp_path).version == 8
     with pytest.raises(ValueError, match="version 7 already exists"):
         export_for_serving(model, tmp_path, version=7)
-    with pytest.raises(ValueError, match=r"version must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"version must be an integer from 1 to 9223372036854775807 .*, got 0"):
         export_for_serving(model, tmp_path, version=0)
     assert pb.read_bytes() == before
     assert model_versions(tmp_path / "ssvae_decoder") == [1, 7, 8]
@@ -159,3 +169,281 @@ def test_a_3d_model_exports_volume_signatures_with_the_keras_numbers(tmp_path):
     z = encoder(images=tf.constant(x))["z_mean"].numpy()
     np.testing.assert_allclose(z, volume_model.encoder(x)[0].numpy(), atol=1e-5)
     np.testing.assert_allclose(decoder(z=tf.constant(z))["images"].numpy(), volume_model.decoder(z).numpy(), atol=1e-5)
+
+
+# ----------------------------------------------------------------- size on disk (keras-team/keras#23553)
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_each_weight_is_stored_once(exported, model, part):
+    """Keras' ExportArchive stored every weight twice when the model was tracked as well (2.3x the bytes)."""
+    _, result = exported
+    network = getattr(model, part)
+    path = getattr(result, f"{part}_path") / "variables"
+    weight_bytes = sum(weight.numpy().nbytes for weight in network.weights)
+    stored_bytes = sum(file.stat().st_size for file in path.iterdir())
+    assert stored_bytes < 1.3 * weight_bytes, (stored_bytes, weight_bytes)
+    stored = [name for name, _ in tf.train.list_variables(str(path / "variables"))
+              if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    assert len(stored) == len(network.weights)
+
+
+# ----------------------------------------------------------------- fast exports: copies of the real SavedModels
+@pytest.fixture
+def copy_writes(exported, monkeypatch):
+    """``_write_savedmodel`` copies the module's real export (same signatures, milliseconds instead of seconds)."""
+    _, result = exported
+    sources = {export.ENCODER_INPUT: result.encoder_path, export.DECODER_INPUT: result.decoder_path}
+
+    def copy(network, input_name, output_names, path):
+        shutil.copytree(sources[input_name], path, dirs_exist_ok=True)
+
+    monkeypatch.setattr(export, "_write_savedmodel", copy)
+
+
+def files_under(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def index(root):
+    return json.loads((root / "ssvae_export.json").read_text())
+
+
+def test_a_signature_change_under_the_same_names_is_refused(model, tmp_path, copy_writes):
+    export_for_serving(model, tmp_path)
+    other = build_vae((32, 32, 1), latent_dim=LATENT + 1, depth=2, filters=4, hidden_units=16, seed=0)
+    before = files_under(tmp_path)
+    with pytest.raises(ValueError) as refused:
+        export_for_serving(other, tmp_path)
+    message = str(refused.value)
+    assert "\n" not in message and "ssvae_encoder version 1" in message
+    assert "images (16, 16, 1) with latent size 3" in message and "images (32, 32, 1) with latent size 4" in message
+    assert "--allow-signature-change" in message and "--encoder-name" in message
+    assert files_under(tmp_path) == before
+    # new names keep both served; or the change is asked for
+    renamed = export_for_serving(other, tmp_path, encoder_name="big_encoder", decoder_name="big_decoder")
+    assert renamed.version == 1 and renamed.encoder_path == tmp_path / "big_encoder" / "1"
+    assert export_for_serving(other, tmp_path, allow_signature_change=True).version == 2
+    assert [(r["encoder_model"], r["version"], r["latent_dim"]) for r in index(tmp_path)] == [
+        ("ssvae_encoder", 1, 3), ("big_encoder", 1, 4), ("ssvae_encoder", 2, 4)]
+
+
+def test_the_same_signature_is_accepted_and_read_from_the_savedmodels(model, tmp_path, copy_writes):
+    result = export_for_serving(model, tmp_path)
+    expected = export.ServingSignature(SHAPE, LATENT)
+    assert export.read_signature(result.encoder_path) == export.read_signature(result.decoder_path, False) == expected
+    assert export.model_signature(model) == expected
+    assert export_for_serving(model, tmp_path).version == 2
+    (tmp_path / "ssvae_decoder" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    with pytest.raises(ValueError, match=r"cannot read the serving_default signature of the decoder in .*2 .*"
+                                         r"pass --allow-signature-change"):
+        export_for_serving(model, tmp_path)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2**63, 10**20, True, 1.5, "3"])
+def test_versions_are_bounded_to_tf_servings_int64(model, tmp_path, bad):
+    with pytest.raises(ValueError, match=rf"version must be an integer from 1 to {2**63 - 1} .*, got {bad!r}"):
+        export_for_serving(model, tmp_path, version=bad)
+    assert not tmp_path.joinpath("ssvae_encoder").exists()
+
+
+def test_the_largest_version_is_accepted_and_then_the_next_is_refused(model, tmp_path, copy_writes):
+    assert export_for_serving(model, tmp_path, version=export.MAX_VERSION).version == 2**63 - 1
+    with pytest.raises(ValueError, match="already holds version 9223372036854775807, the largest TF Serving"):
+        export_for_serving(model, tmp_path)
+    (tmp_path / "ssvae_encoder" / "100000000000000000000").mkdir()  # TF Serving ignores it, and so do we
+    assert model_versions(tmp_path / "ssvae_encoder") == [2**63 - 1]
+
+
+# ----------------------------------------------------------------- leftovers of killed exports
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def stage(model_dir, version, writer=None, age=0.0, complete=False, source=None):
+    """A staged folder as a (killed or running) export leaves it; ``writer``: a pid on this host, or a dict."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{version}-", suffix=".partial", dir=model_dir))
+    if source is not None:
+        shutil.copytree(source, staged, dirs_exist_ok=True)
+    else:
+        (staged / "variables").mkdir()
+        (staged / "variables" / "variables.index").write_bytes(b"x")
+    paths = [staged, *staged.rglob("*")]
+    if writer is not None:
+        record = writer if isinstance(writer, dict) else {
+            "host": socket.gethostname(), "pid": writer, "pid_namespace": export._pid_namespace(),
+            "started": export._process_start(writer)}
+        marker = staged.with_name(staged.name + ".writer.json")
+        marker.write_text(json.dumps({"version": version, "models": ["ssvae_encoder", "ssvae_decoder"],
+                                      "complete": complete, **record}))
+        paths.append(marker)
+    for path in paths:
+        os.utime(path, (time.time() - age, time.time() - age))
+    return staged
+
+
+def test_abandoned_staged_folders_are_removed_and_running_ones_kept(tmp_path):
+    old = export.STALE_SECONDS + 60
+    models = tmp_path / "ssvae_encoder"
+    gone = [stage(models, 3, writer=dead_pid()),                                 # its writer died
+            stage(models, 4, age=old),                                           # no writer file, old
+            stage(models, 5, writer={"host": "elsewhere", "pid": 1}, age=old)]   # another host, old
+    local = {"host": socket.gethostname(), "pid": os.getpid(), "pid_namespace": export._pid_namespace()}
+    proc = export._process_start(os.getpid()) is not None  # Linux: a reused PID is told apart by its start time
+    if proc:
+        gone.append(stage(models, 9, writer={**local, "started": "1"}, age=old))
+    kept = [stage(models, 6, writer=os.getpid(), age=old if proc else 0),        # its writer runs (for long)
+            stage(models, 7),                                                    # unknown writer, recent
+            stage(models, 8, writer={"host": "elsewhere", "pid": 1})]            # another host, recent
+    assert sorted(export.tidy_export_root(tmp_path)) == sorted(gone)
+    assert sorted(p for p in models.iterdir() if p.is_dir()) == sorted(kept)
+    assert sorted(p.name for p in models.glob("*.writer.json")) == sorted(p.name + ".writer.json" for p in kept
+                                                                         if p.name.startswith((".6-", ".8-")))
+    assert not (tmp_path / "ssvae_export.json").exists()  # nothing to record
+
+
+def test_a_pair_half_published_by_a_killed_export_is_completed(exported, tmp_path):
+    _, result = exported
+    shutil.copytree(result.encoder_path, tmp_path / "ssvae_encoder" / "5")
+    stage(tmp_path / "ssvae_decoder", 5, writer=dead_pid(), complete=True, source=result.decoder_path)
+    stage(tmp_path / "ssvae_decoder", 6, writer=dead_pid(), complete=True, source=result.decoder_path)  # no pair
+    export.tidy_export_root(tmp_path)
+    assert model_versions(tmp_path / "ssvae_decoder") == [5]
+    assert [p.name for p in (tmp_path / "ssvae_decoder").iterdir()] == ["5"]
+    assert export.read_signature(tmp_path / "ssvae_decoder" / "5", encoder=False).latent_dim == LATENT
+    assert "ssvae_decoder" in (tmp_path / "models.config").read_text()
+    (record,) = index(tmp_path)
+    assert record["version"] == 5 and record["recovered"] is True and record["image_shape"] == list(SHAPE)
+
+
+def test_the_index_is_made_to_match_the_version_folders(model, exported, tmp_path, copy_writes):
+    _, result = exported
+    for version in (2, 3):  # published by an older export killed before it wrote the index
+        shutil.copytree(result.encoder_path, tmp_path / "ssvae_encoder" / str(version))
+        shutil.copytree(result.decoder_path, tmp_path / "ssvae_decoder" / str(version))
+    write = {"version": 9, "encoder_model": "ssvae_encoder", "decoder_model": "ssvae_decoder"}
+    (tmp_path / "ssvae_export.json").write_text(json.dumps([write]))  # a record of a version never published
+    assert export_for_serving(model, tmp_path, data_description="new").version == 4
+    records = index(tmp_path)
+    assert [(r["version"], r.get("recovered", False)) for r in records] == [(2, True), (3, True), (4, False)]
+    assert records[0]["latent_dim"] == LATENT and records[0]["alpha"] is None
+    assert records[2]["data_description"] == "new" and records[2]["alpha"] == 2.0
+
+
+def test_stale_temporaries_of_the_root_files_are_removed(tmp_path):
+    old, recent = tmp_path / ".models-abc123.config", tmp_path / ".ssvae_export-def456.json"
+    for path, age in ((old, export.STALE_SECONDS + 60), (recent, 0)):
+        path.write_text("partial")
+        os.utime(path, (time.time() - age, time.time() - age))
+    export.tidy_export_root(tmp_path)
+    assert not old.exists() and recent.exists()
+
+
+KILLER = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from ssvae_tf import export
+from ssvae_tf.model import build_vae
+step = sys.argv[2]
+real_rename, real_add = os.rename, export._add_record
+def rename(source, target):
+    real_rename(source, target)
+    if step == "between-renames":
+        os.kill(os.getpid(), signal.SIGKILL)
+def add_record(root, record):
+    if step == "before-record":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_add(root, record)
+export.os.rename, export._add_record = rename, add_record
+model = build_vae((16, 16, 1), latent_dim=3, depth=2, filters=4, hidden_units=16, seed=0)
+export.export_for_serving(model, sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["before-record", "between-renames"])
+def test_an_export_killed_midway_is_tidied_by_the_next(model, tmp_path, step):
+    script = tmp_path / "killed.py"
+    script.write_text(KILLER.format(repo=str(Path(__file__).resolve().parents[1])))
+    root = tmp_path / "exports"
+    killed = subprocess.run([sys.executable, str(script), str(root), step],
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    assert any(p.name.endswith(".partial") for p in root.rglob("*"))
+    result = export_for_serving(model, root)
+    assert not [p for p in root.rglob("*") if ".partial" in p.name]
+    versions = {name: model_versions(root / name) for name in ("ssvae_encoder", "ssvae_decoder")}
+    if step == "before-record":  # nothing was published: the version is free again
+        assert result.version == 1 and versions == {"ssvae_encoder": [1], "ssvae_decoder": [1]}
+        assert [r["version"] for r in index(root)] == [1]
+    else:  # the first half was renamed: the second is renamed too, then the new export comes
+        assert result.version == 2 and versions == {"ssvae_encoder": [1, 2], "ssvae_decoder": [1, 2]}
+        assert [(r["version"], r.get("recovered", False)) for r in index(root)] == [(1, False), (2, False)]
+
+
+# ----------------------------------------------------------------- a damaged index, a full disk
+@pytest.mark.parametrize("content, complaint", [
+    ("{not json", "is not valid JSON"),
+    ('{"version": 1}', "holds a JSON object; expected the JSON list of export records"),
+    ('[{"version": "1", "encoder_model": "e", "decoder_model": "d"}]', "entry 0 is not an export record"),
+    ('[{"version": 1, "encoder_model": "../e", "decoder_model": "d"}]', "entry 0 is not an export record"),
+])
+def test_a_damaged_index_is_named_in_one_line(model, tmp_path, content, complaint):
+    (tmp_path / "ssvae_export.json").write_text(content)
+    with pytest.raises(ValueError) as refused:
+        export_for_serving(model, tmp_path)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(str(tmp_path / "ssvae_export.json")) and complaint in message
+    assert (tmp_path / "ssvae_export.json").read_text() == content  # not overwritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ssvae_export.json"]
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), OSError(errno.ENOSPC),
+                                     tf.errors.UnknownError(None, None, "write failed: No space left on device")],
+                         ids=["OSError", "bare-errno", "tensorflow"])
+def test_a_full_disk_gives_one_line_and_rolls_back(model, tmp_path, monkeypatch, copy_writes, failure):
+    export_for_serving(model, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    real_write = export._write_savedmodel
+
+    def fill_the_disk(network, input_name, output_names, path):
+        real_write(network, input_name, output_names, path)
+        if input_name == export.DECODER_INPUT:
+            raise failure
+
+    monkeypatch.setattr(export, "_write_savedmodel", fill_the_disk)
+    with pytest.raises(export.ExportWriteError) as failed:
+        export_for_serving(model, tmp_path)
+    message = str(failed.value)
+    assert failed.value.errno == errno.ENOSPC and isinstance(failed.value, OSError)
+    assert "\n" not in message and "No space left on device (free some space and export again)" in message
+    assert "writing version 2" in message and "nothing was published" in message
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_export_command_reports_a_full_disk_and_refusals_in_one_line(model, tmp_path, monkeypatch, capsys,
+                                                                     copy_writes):
+    model.save(tmp_path / "model.keras")
+    out = tmp_path / "exports"
+
+    def full(network, input_name, output_names, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    argv = ["export", "--model", str(tmp_path / "model.keras"), "--out", str(out)]
+    assert main([*argv, "--version", "100000000000000000000"]) == 2
+    assert main(argv) == 0
+    other = build_vae((32, 32, 1), latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=0)
+    other.save(tmp_path / "other.keras")
+    other_argv = ["export", "--model", str(tmp_path / "other.keras"), "--out", str(out)]
+    assert main(other_argv) == 2
+    assert main([*other_argv, "--allow-signature-change"]) == 0
+    monkeypatch.setattr(export, "_write_savedmodel", full)
+    assert main(argv) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and all(line.startswith("ssvae: error: ") for line in errors)
+    assert "--version must be an integer from 1 to 9223372036854775807" in errors[0]
+    assert "100000000000000000000" in errors[0]
+    assert "images (16, 16, 1) with latent size 3, this model images (32, 32, 1)" in errors[1]
+    assert "No space left on device" in errors[2]
+    assert model_versions(out / "ssvae_encoder") == [1, 2]

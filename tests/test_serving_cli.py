@@ -99,7 +99,7 @@ def test_serve_answers_encode_and_decode_and_stops_cleanly(export_root, model, t
         np.save(tmp_path / "large.npy", np.zeros((2, 2 * SIZE, 2 * SIZE), np.float32))
         assert main(["encode", "--server", target, str(tmp_path / "large.npy"), "--out", str(tmp_path / "z2.npy")]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "images have shape (32, 32, 1)" in err and "crop or resize them to 16x16" in err
+        assert err.count("\n") == 1 and "images have shape (32, 32)" in err and "crop or resize them to 16x16" in err
         assert not (tmp_path / "z2.npy").exists()
 
         process.send_signal(stop_signal)
@@ -169,3 +169,101 @@ def test_the_command_module_imports_neither_tensorflow_nor_grpc():
     probe = "import sys, serving.command; print(sorted({'tensorflow', 'grpc'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------- option values: one line, exit 2
+@pytest.mark.parametrize("argv, message", [
+    (["serve", "--models", "exports", "--max-message-mb", "1e12"],
+     "--max-message-mb must be a number from 0.1 to 2047 MiB, got 1e+12"),
+    (["serve", "--models", "exports", "--poll-seconds", "inf"],
+     "--poll-seconds must be a number from 0.1 to 86400 s, got inf"),
+    (["serve", "--models", "exports", "--poll-seconds", "nan"], "got nan"),
+    (["serve", "--models", "exports", "--port", "70000"], "--port must be an integer from 0 to 65535, got 70000"),
+    (["serve", "--models", "exports", "--rest-port", "-1"], "--rest-port must be an integer from 0 to 65535, got -1"),
+    (["serve", "--models", "exports", "--workers", "0"], "--workers must be an integer from 1 to 1024, got 0"),
+    (["export", "--model", "m.keras", "--out", "exports", "--version", "100000000000000000000"],
+     "--version must be an integer from 1 to 9223372036854775807 (TF Serving's versions are positive int64 numbers), "
+     "got 100000000000000000000"),
+    (["export", "--model", "m.keras", "--out", "exports", "--version", "0"], "got 0"),
+    (["encode", "images.npy", "--out", "z.npy", "--model-version", "9223372036854775808"],
+     "--model-version must be an integer from 1 to 9223372036854775807"),
+    (["encode", "images.npy", "--out", "z.npy", "--timeout", "inf"],
+     "--timeout must be a number from 0.001 to 86400 s, got inf"),
+    (["decode", "z.npy", "--out", "x.npy", "--batch-size", "0"],
+     "--batch-size must be an integer from 1 to 2147483647, got 0"),
+    (["decode", "z.npy", "--out", "x.npy", "--max-message-mb", "1e12"],
+     "--max-message-mb must be a number from 0.1 to 2047"),
+], ids=lambda value: value[0] if isinstance(value, list) else None)
+def test_out_of_range_options_fail_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)  # nothing is read or written: the values are checked first
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ssvae: error: ") and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_client_options_are_checked_before_connecting():
+    from serving.client import SSVAEClient
+
+    for kwargs, message in [({"version": 2**63}, "version must be an integer from 1 to 9223372036854775807"),
+                            ({"version": 0}, "got 0"),
+                            ({"timeout": float("inf")}, "timeout must be a number of seconds in (0, 86400]"),
+                            ({"timeout": float("nan")}, "got nan"),
+                            ({"max_message_bytes": 2**31},
+                             "max_message_bytes must be an integer from 65537 to 2147483647"),
+                            ({"max_batch_size": 0}, "max_batch_size must be an integer from 1")]:
+        with pytest.raises(ValueError) as refused:
+            SSVAEClient("127.0.0.1:1", **kwargs)
+        assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+# ----------------------------------------------------------------- image layouts and values: client and `ssvae encode`
+@pytest.fixture(scope="module")
+def local_server(export_root):
+    from serving.server import start_server
+
+    with start_server(export_root, port=0) as server:
+        yield server
+
+
+def test_the_client_and_the_encode_command_take_the_same_layouts(local_server, model, tmp_path, capsys):
+    from serving.client import SSVAEClient
+
+    x = generate_lines(3, SIZE, seed=4, progress=False).images  # (3, 16, 16, 1)
+    expected = model.encoder(x)[0].numpy()
+    layouts = {"(n, H, W, 1)": x, "(n, H, W)": x[..., 0], "(H, W)": x[0, ..., 0]}
+    with SSVAEClient(local_server.target) as client:
+        for name, images in layouts.items():
+            z_mean, _ = client.encode(images)
+            np.testing.assert_allclose(z_mean, expected[: len(z_mean)], atol=1e-5, err_msg=name)
+    for name, images in layouts.items():
+        path = tmp_path / f"{len(images.shape)}.npz"
+        np.savez(path, images=images)
+        out = tmp_path / f"z{len(images.shape)}.npy"
+        assert main(["encode", "--server", local_server.target, str(path), "--out", str(out)]) == 0
+        np.testing.assert_allclose(np.load(out), expected[: len(np.load(out))], atol=1e-5, err_msg=name)
+    assert "encoded 1 images" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.full((2, SIZE, SIZE), 1.5, np.float32), "images hold values from 1.5 to 1.5; expected values in [0, 1]"),
+    (np.full((2, SIZE, SIZE), 255, np.uint8),
+     "from 255 to 255; expected values in [0, 1] (8-bit images: divide by 255)"),
+    (-np.ones((SIZE, SIZE)), "images hold values from -1 to -1; expected values in [0, 1]"),
+    (np.full((1, SIZE, SIZE, 1), np.inf), "images holds NaN or infinite values; expected finite numbers"),
+    (np.zeros((2, SIZE, SIZE, 3)), "images have shape (16, 16, 3) but the model ssvae_encoder"),
+    (np.zeros((SIZE, 2 * SIZE)), "images have shape (16, 32) but"),
+    (np.zeros((0, SIZE, SIZE)), "images has shape (0, 16, 16); expected at least one image"),
+], ids=["above-one", "8-bit", "negative", "infinite", "rgb", "single-of-another-size", "empty"])
+def test_images_the_model_cannot_take_are_refused_before_sending(local_server, tmp_path, capsys, images, message):
+    from serving.client import SSVAEClient
+
+    with SSVAEClient(local_server.target) as client, pytest.raises(ValueError) as refused:
+        client.encode(images)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+    np.save(tmp_path / "images.npy", images)
+    assert main(["encode", "--server", local_server.target, str(tmp_path / "images.npy"),
+                 "--out", str(tmp_path / "z.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "z.npy").exists()

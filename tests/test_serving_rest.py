@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -30,7 +31,15 @@ from serving.client import ServerTimeoutError, ServerUnavailableError, ServingEr
 from serving.rest import HTTP_STATUS
 from serving.server import start_server
 from ssvae_tf.export import export_for_serving
-from test_serving_server import ATOL, LATENT, SIZE, images, status_code, tiny_model  # the gRPC tests' setup
+from test_serving_server import (  # the gRPC tests' setup
+    ATOL,
+    LATENT,
+    SIZE,
+    images,
+    peak_rss_growth_mb,
+    status_code,
+    tiny_model,
+)
 
 pytestmark = pytest.mark.slow  # end to end: gRPC and REST servers over exported SavedModels
 
@@ -304,3 +313,50 @@ def test_a_taken_rest_port_fails_fast(export_root):
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match=f"cannot listen on port {port} of 127.0.0.1 for REST: "):
             start_server(export_root, port=0, rest_port=port)
+
+
+# ------------------------------------------------------- requests that ask too much (issue 13)
+def post_raw(server, path: str, body: bytes) -> tuple[int, dict, float]:
+    """POST ``body`` as it is; the HTTP status, the JSON answer and the seconds it took."""
+    start = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=60)
+    try:
+        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read()), time.perf_counter() - start
+    finally:
+        connection.close()
+
+
+def test_a_small_body_asking_for_a_huge_answer_is_refused_before_the_model_runs(server, models):
+    """20 000 latent vectors (300 kB of JSON) would decode into ~120 MB of JSON numbers: 429 at once."""
+    body = json.dumps({"instances": [[0.0] * LATENT] * 20_000}).encode()
+    (status, answer, seconds), growth = peak_rss_growth_mb(
+        lambda: post_raw(server, "/v1/models/ssvae_decoder:predict", body))
+    assert status == HTTP_STATUS[grpc.StatusCode.RESOURCE_EXHAUSTED] == 429
+    assert "ask for at most" in answer["error"] and seconds < 5 and (growth is None or growth < 200), (seconds, growth)
+    z = [[0.1, -0.3, 1.2]]
+    status, answer = rest(server, "/v1/models/ssvae_decoder:predict", {"instances": z})
+    assert status == 200
+    np.testing.assert_allclose(np.array(answer["predictions"], np.float32), models[2].decoder(np.array(z)).numpy(),
+                               atol=ATOL)
+
+
+def test_a_body_of_tiny_arrays_is_refused_before_it_is_parsed(server):
+    """60 MiB of ``[0],`` (within the 64 MiB limit) took Python's JSON parser 1.7 GB and 27 s: 413 at once."""
+    count = 60 * 1024 * 1024 // 4
+    body = b'{"instances": [' + b"[0]," * (count - 1) + b"[0]]}"
+    (status, answer, seconds), growth = peak_rss_growth_mb(
+        lambda: post_raw(server, "/v1/models/ssvae_decoder:predict", body))
+    assert status == 413 and "JSON values" in answer["error"] and "fewer items" in answer["error"]
+    assert seconds < 5 and (growth is None or growth < 500), (seconds, growth)
+    assert rest(server, "/v1/models/ssvae_decoder:predict", {"instances": [[0.0] * LATENT]})[0] == 200
+
+
+def test_non_finite_numbers_and_huge_names_are_refused_over_rest(server):
+    status, answer = rest(server, "/v1/models/ssvae_decoder:predict", b'{"instances": [[NaN, 0, 0], [0, 0, 0]]}')
+    assert status == 400 and "NaN or infinite values (item 0)" in answer["error"]
+    status, answer = rest(server, "/v1/models/ssvae_decoder:predict", b'{"inputs": [[0, -Infinity, 0]]}')
+    assert status == 400 and "NaN or infinite" in answer["error"]
+    status, answer = rest(server, f"/v1/models/{'m' * 20_000}")
+    assert status == 404 and "(20000 characters)" in answer["error"] and len(answer["error"]) < 1000

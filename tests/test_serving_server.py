@@ -4,6 +4,7 @@ Every answer is checked against the Keras encoder/decoder the export came
 from; error cases against the gRPC status codes TF Serving uses.
 """
 
+import logging
 import os
 import shutil
 import socket
@@ -23,6 +24,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
+from serving.repository import ModelRepository, State, VersionStatus
 from serving.server import start_server
 from ssvae_tf.data import generate_lines
 from ssvae_tf.export import export_for_serving
@@ -275,6 +277,12 @@ def test_a_new_export_is_served_without_restart(tmp_path, model):
         assert failed.status.error_message
         np.testing.assert_allclose(client.encode(x)[0], newer.encoder(x)[0].numpy(), atol=ATOL)
 
+        shutil.rmtree(root / "ssvae_encoder" / "3")  # the broken version replaced by a good one: served
+        shutil.copytree(root / "ssvae_encoder" / "2", root / "ssvae_encoder" / "3")
+        wait_until(lambda: client.status()["ssvae_encoder"].get(3) == "AVAILABLE")
+        with SSVAEClient(running.target, version=3) as pinned:
+            np.testing.assert_allclose(pinned.encode(x)[0], newer.encoder(x)[0].numpy(), atol=ATOL)
+
 
 def test_a_models_config_with_local_paths_and_a_version_policy(export_root, tmp_path, model):
     for name in ("ssvae_encoder", "ssvae_decoder"):
@@ -305,3 +313,175 @@ def test_volumes_round_trip_through_a_served_3d_export(tmp_path):
         np.testing.assert_allclose(volume_client.decode(z_mean), volume_model.decoder(z_mean).numpy(), atol=ATOL)
         with pytest.raises(ValueError, match=r"images have shape \(16, 16, 1\) but .* encodes 16x16x16 images"):
             volume_client.encode(volumes[:, 0])
+
+
+# ------------------------------------------------------- requests that ask too much (issue 13)
+def peak_rss_growth_mb(work) -> tuple[object, float | None]:
+    """Run ``work``; its result and how far this process's peak resident memory rose, in MB (``None``
+    where Linux's peak reset is not available). The server runs in this process."""
+    def peak_kb() -> int:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")  # resets the peak to the current resident size
+        before = peak_kb()
+    except OSError:
+        return work(), None
+    result = work()
+    return result, (peak_kb() - before) / 1024
+
+
+def fill_tensor(value: float, shape):
+    """A TensorProto of one value standing for a tensor of ``shape`` filled with it (57 bytes for any shape)."""
+    proto = tf.make_tensor_proto(np.float32(value), shape=list(shape))
+    assert len(proto.float_val) == 1 and not proto.tensor_content
+    return proto
+
+
+def predict_proto(channel, name: str, key: str, proto, timeout: float = 60):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.inputs[key].CopyFrom(proto)
+    return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
+
+
+def refusal(call) -> tuple[grpc.StatusCode, str, float]:
+    start = time.perf_counter()
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value.code(), caught.value.details(), time.perf_counter() - start
+
+
+def test_a_tiny_request_declaring_a_huge_tensor_is_refused_before_it_is_made(channel, model):
+    """Issue 13: 57 bytes declaring (200000, H, W, 1) made the server allocate gigabytes for 35 s."""
+    huge = fill_tensor(0.5, (200_000, SIZE, SIZE, 1))
+    assert len(huge.SerializeToString()) < 64
+    (code, details, seconds), growth = peak_rss_growth_mb(
+        lambda: refusal(lambda: predict_proto(channel, "ssvae_encoder", "images", huge)))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "declare 204800000 bytes" in details
+    assert seconds < 5 and (growth is None or growth < 500), (seconds, growth)
+    x = images(2)  # the next request is served
+    answer = tf.make_ndarray(raw_predict(channel, inputs={"images": x}).outputs["z_mean"])
+    np.testing.assert_allclose(answer, model.encoder(x)[0].numpy(), atol=ATOL)
+
+
+def test_an_answer_over_the_message_limit_is_refused_before_the_model_runs(channel, model):
+    """100 000 latent vectors (1.2 MB) would decode into 100 MB of images: refused before decoding."""
+    z = np.zeros((100_000, LATENT), np.float32)
+    (code, details, seconds), growth = peak_rss_growth_mb(
+        lambda: refusal(lambda: raw_predict(channel, "ssvae_decoder", {"z": z})))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert f"ask for at most {64 * 1024 * 1024 // (SIZE * SIZE * 4)} items" in details
+    assert seconds < 5 and (growth is None or growth < 100), (seconds, growth)
+    np.testing.assert_allclose(tf.make_ndarray(raw_predict(channel, "ssvae_decoder", {"z": z[:2]}).outputs["images"]),
+                               model.decoder(z[:2]).numpy(), atol=ATOL)
+
+
+def test_tensor_protos_are_checked_against_their_shape_as_tensorflow_reads_them(channel, model):
+    """TF's rule: as many values as the shape holds, or fewer (the last one repeated); tensor_content exact."""
+    filled = tf.make_ndarray(predict_proto(channel, "ssvae_encoder", "images",
+                                           fill_tensor(0.25, (2, SIZE, SIZE, 1))).outputs["z_mean"])
+    np.testing.assert_allclose(filled, model.encoder(np.full((2, SIZE, SIZE, 1), 0.25, np.float32))[0].numpy(),
+                               atol=ATOL)
+    too_many = tf.make_tensor_proto(np.zeros((1, LATENT), np.float32))
+    too_many.ClearField("tensor_content")
+    too_many.float_val.extend([0.0] * (LATENT + 1))
+    code, details, _ = refusal(lambda: predict_proto(channel, "ssvae_decoder", "z", too_many))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and f"holds {LATENT + 1} values" in details
+    short_content = tf.make_tensor_proto(np.zeros((4, LATENT), np.float32))
+    short_content.tensor_content = short_content.tensor_content[:-4]
+    code, details, _ = refusal(lambda: predict_proto(channel, "ssvae_decoder", "z", short_content))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "tensor_content" in details
+    negative = tf.make_tensor_proto(np.zeros((1, LATENT), np.float32))
+    negative.tensor_shape.dim[0].size = -1
+    assert refusal(lambda: predict_proto(channel, "ssvae_decoder", "z", negative))[0] == \
+        grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_an_empty_batch_is_refused_by_the_encoder_and_the_decoder_alike(channel):
+    for name, key, shape in (("ssvae_encoder", "images", (0, SIZE, SIZE, 1)), ("ssvae_decoder", "z", (0, LATENT))):
+        code, details, _ = refusal(lambda: raw_predict(channel, name, {key: np.zeros(shape, np.float32)}))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "empty batch" in details, (name, details)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_inputs_are_refused(channel, bad):
+    """Served graphs may turn NaN into normal-looking codes (oneDNN's fused convolution + ReLU); Keras gives NaN."""
+    x = images(3)
+    x[1, 3, 4, 0] = bad
+    code, details, _ = refusal(lambda: raw_predict(channel, inputs={"images": x}))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "NaN or infinite values (item 1)" in details
+    z = np.zeros((2, LATENT), np.float32)
+    z[0, 1] = bad
+    assert refusal(lambda: raw_predict(channel, "ssvae_decoder", {"z": z}))[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_batch_over_max_batch_size_is_refused_as_tensorflow_serving_does(export_root):
+    with start_server(export_root, port=0, max_batch_size=4) as capped, \
+            grpc.insecure_channel(capped.target) as channel:
+        code, details, _ = refusal(lambda: raw_predict(channel, inputs={"images": images(5)}))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert details == "Task size 5 is larger than maximum input batch size 4"
+        assert raw_predict(channel, inputs={"images": images(4)}).outputs["z_mean"].tensor_shape.dim[0].size == 4
+    with pytest.raises(ValueError, match="max_batch_size"):
+        start_server(export_root, port=0, max_batch_size=0)
+
+
+def test_a_huge_model_name_is_not_echoed_back_whole(channel):
+    """A 1 MB name echoed in the error overflowed gRPC's metadata limit: RESOURCE_EXHAUSTED instead of NOT_FOUND."""
+    code, details, _ = refusal(lambda: raw_predict(channel, name="m" * 1_000_000))
+    assert code == grpc.StatusCode.NOT_FOUND and "(1000000 characters)" in details and len(details) < 1000
+    code, details, _ = refusal(lambda: raw_predict(channel, signature="s" * 100_000))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and len(details) < 1000
+
+
+def test_bad_requests_log_one_line_each_without_tracebacks(channel, caplog):
+    caplog.set_level(logging.INFO)
+    predict_bytes = channel.unary_unary("/tensorflow.serving.PredictionService/Predict")
+    with pytest.raises(grpc.RpcError) as garbage:
+        predict_bytes(b"\xff\xff\xff not a protocol buffer", timeout=30)
+    assert garbage.value.code() == grpc.StatusCode.INTERNAL and "PredictRequest" in garbage.value.details()
+    assert status_code(lambda: raw_predict(channel, inputs={"images": images(2)[:, :8]})) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as unimplemented:
+        channel.unary_unary("/tensorflow.serving.PredictionService/Classify")(b"", timeout=30)
+    assert unimplemented.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    records = [r for r in caplog.records if r.levelno >= logging.INFO and not r.name.startswith("serving.repository")]
+    assert [r.levelname for r in records] == ["WARNING", "INFO"], [(r.name, r.getMessage()) for r in records]
+    assert not any(r.exc_info for r in records) and all("\n" not in r.getMessage() for r in records)
+    assert "Predict refused (INVALID_ARGUMENT): input 'images' has shape" in records[1].getMessage()
+
+
+def test_a_version_that_failed_to_load_is_tried_again_once_its_folder_changed(export_root, tmp_path, model, caplog):
+    """Both cases of issue 13: a folder caught mid-copy, and a broken version replaced by a good one."""
+    caplog.set_level(logging.INFO)
+    good = {name: export_root / name / "1" for name in ("ssvae_encoder", "ssvae_decoder")}
+    root = tmp_path / "root"
+    for name, folder in good.items():
+        shutil.copytree(folder, root / name / "1")
+    repository = ModelRepository(root)
+    repository.refresh()
+    # mid-copy: the variables are not there yet
+    shutil.copytree(good["ssvae_encoder"], root / "ssvae_encoder" / "2", ignore=shutil.ignore_patterns("variables*"))
+    # broken: not a SavedModel at all
+    (root / "ssvae_decoder" / "2").mkdir()
+    (root / "ssvae_decoder" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    for _ in range(3):  # unchanged folders are not tried again
+        repository.refresh()
+    assert {name: repository.status(name)[2].state for name in good} == {name: State.END for name in good}
+    assert sum("could not load" in r.getMessage() for r in caplog.records) == 2
+    shutil.copytree(good["ssvae_encoder"] / "variables", root / "ssvae_encoder" / "2" / "variables")  # copy done
+    shutil.rmtree(root / "ssvae_decoder" / "2")
+    shutil.copytree(good["ssvae_decoder"], root / "ssvae_decoder" / ".2-partial")
+    os.rename(root / "ssvae_decoder" / ".2-partial", root / "ssvae_decoder" / "2")  # replaced by a good one
+    repository.refresh()  # the change is seen; tried once it has settled for one poll
+    assert repository.served() == {"ssvae_decoder": [1], "ssvae_encoder": [1]}
+    repository.refresh()
+    assert repository.served() == {"ssvae_decoder": [1, 2], "ssvae_encoder": [1, 2]}
+    assert {name: repository.status(name)[2] for name in good} == {name: VersionStatus(State.AVAILABLE)
+                                                                   for name in good}
+    x = images(2)
+    encoded = repository.get("ssvae_encoder").functions["serving_default"](images=tf.constant(x))
+    np.testing.assert_allclose(encoded["z_mean"].numpy(), model.encoder(x)[0].numpy(), atol=ATOL)
