@@ -16,12 +16,14 @@ Conventions (the same as PyMKS's ``correlations_multiple``):
   ``numpy.fft.fftshift`` does (zero lag at index ``N // 2``).
 
 Everything is float32, built from ``tf.signal`` real FFTs, differentiable, and
-usable inside ``tf.function`` (unknown batch size) and under XLA.  TensorFlow
-registers no gradient for ``rfft3d``/``irfft3d``, so a 3-D real FFT is an
-``rfft2d`` over the last two axes followed by a complex ``fft`` over the first
-(its inverse: ``ifft`` then ``irfft2d``): the same half spectrum, with
-gradients.  Value checks (NaN, range, labels) run only on concrete (eager)
-inputs so that graphs stay free of host round trips.
+usable inside ``tf.function`` (unknown batch size) and under XLA.  The real
+FFTs (``rfft2d``/``rfft3d`` and their inverses) carry their own gradient, the
+exact adjoint (TensorFlow registers none for ``rfft3d`` and a costly one for
+``rfft2d``).  Internally only the indicators of the states the requested
+correlations use are built, one ``(batch, *spatial)`` map per state with the
+spatial axes last, so no transpose or gather runs, and an autocorrelation's
+spectrum is the real ``|F|^2``.  Value checks (NaN, range, labels) run only on
+concrete (eager) inputs so that graphs stay free of host round trips.
 """
 
 from __future__ import annotations
@@ -141,12 +143,17 @@ def _check_indicator(kind: str, n_phases: int, eps: float) -> None:
         raise ValueError(f"eps must be positive, got {eps!r}")
 
 
-def _phase_indicators(images, n_phases: int, kind: str, eps: float, phases, axis: int) -> tf.Tensor:
-    """Indicators of the listed ``phases`` of ``images`` stacked along ``axis``.
+#: Phase indicators of single states, ``{state: float32 (batch, *spatial)}``: the
+#: form every computation below works on.  Only the states a statistic uses are
+#: built, with the spatial axes last as the FFTs want them, so there is no
+#: channels-last stack to transpose or gather from.
+StateMaps = dict
 
-    Validates as :func:`microstructure_function` documents; computing only
-    the phases a statistic uses, directly in the layout the FFTs want, is much
-    cheaper than building every phase channels-last and gathering.
+
+def _phase_maps(images, n_phases: int, kind: str, eps, phases) -> StateMaps:
+    """Indicators of the listed ``phases`` of ``images`` ``(batch, *spatial, 1)``.
+
+    Validates as :func:`microstructure_function` documents.
     """
     _check_indicator(kind, n_phases, eps)
     raw = tf.convert_to_tensor(images)
@@ -154,7 +161,7 @@ def _phase_indicators(images, n_phases: int, kind: str, eps: float, phases, axis
     _spatial_rank(x, "images")
     if x.shape[-1] != 1:
         raise ValueError(f"images must have exactly 1 channel, got shape {tuple(x.shape)}")
-    x = x[..., 0]
+    x = tf.squeeze(x, axis=-1)  # a reshape: no copy
     if kind == "hard" and raw.dtype.is_integer:
         if _is_concrete(x) and x.shape.num_elements():
             lo, hi = int(tf.reduce_min(x)), int(tf.reduce_max(x))
@@ -165,16 +172,35 @@ def _phase_indicators(images, n_phases: int, kind: str, eps: float, phases, axis
         labels = x
     else:
         _check_range(x, "images")
-        labels = tf.round(x * (n_phases - 1))
+        labels = tf.round(x * (n_phases - 1)) if kind == "hard" else None
+    if kind == "soft":
+        # exp(-(x - level)^2 / (2 eps^2)) as exp((x - level)^2 * coefficient)
+        if isinstance(eps, (int, float, np.integer, np.floating)):
+            coefficient = -0.5 / float(eps) ** 2
+        else:
+            coefficient = -0.5 / tf.square(tf.cast(eps, tf.float32))
 
     def indicator(phase: int) -> tf.Tensor:
         if kind == "hard":
             return tf.cast(tf.equal(labels, float(phase)), tf.float32)
         if kind == "linear":
             return x if phase == 1 else 1.0 - x
-        return tf.exp(-tf.square(x - phase / (n_phases - 1)) / (2.0 * tf.square(tf.cast(eps, tf.float32))))
+        level = phase / (n_phases - 1)
+        return tf.exp(tf.square(x if level == 0 else x - level) * coefficient)
 
-    return tf.stack([indicator(int(phase)) for phase in phases], axis=axis)
+    return {int(phase): indicator(int(phase)) for phase in phases}
+
+
+def _state_maps(m: tf.Tensor, states) -> StateMaps:
+    """The listed states of channels-last indicators ``m`` ``(batch, *spatial, n_states)``."""
+    if m.shape[-1] == 1:
+        return {int(s): tf.squeeze(m, axis=-1) for s in states}
+    return {int(s): m[..., s] for s in states}
+
+
+def _stack_last(maps: Sequence[tf.Tensor]) -> tf.Tensor:
+    """``(batch, *spatial)`` tensors -> ``(batch, *spatial, n)`` (a reshape for one tensor)."""
+    return tf.expand_dims(maps[0], -1) if len(maps) == 1 else tf.stack(list(maps), axis=-1)
 
 
 def microstructure_function(
@@ -199,81 +225,121 @@ def microstructure_function(
     Returns:
         float32 ``(batch, *spatial, n_phases)``.
     """
-    return _phase_indicators(images, n_phases, kind, eps, range(n_phases), axis=-1)
+    maps = _phase_maps(images, n_phases, kind, eps, range(n_phases))
+    return _stack_last([maps[phase] for phase in range(n_phases)])
 
 
 # --------------------------------------------------------------------------- #
 # FFT machinery
 # --------------------------------------------------------------------------- #
-def _channels_first(m: tf.Tensor, rank: int) -> tf.Tensor:
-    return tf.transpose(m, [0, rank + 1, *range(1, rank + 1)])
+_RFFT = {2: tf.signal.rfft2d, 3: tf.signal.rfft3d}
+_IRFFT = {2: tf.signal.irfft2d, 3: tf.signal.irfft3d}
 
 
-def _channels_last(s: tf.Tensor, rank: int) -> tf.Tensor:
-    return tf.transpose(s, [0, *range(2, rank + 2), 1])
+def _rfft_weights(fft_shape: Sequence[int]) -> np.ndarray:
+    """How many times each column of a half spectrum (last axis, length
+    ``fft_shape[-1] // 2 + 1``) occurs in the full spectrum: 1 for the zero and
+    Nyquist frequencies, 2 for the others (float64 ``(K,)``)."""
+    last = int(fft_shape[-1])
+    weights = np.full(last // 2 + 1, 2.0)
+    weights[0] = 1.0
+    if last % 2 == 0:
+        weights[-1] = 1.0
+    return weights
 
 
-def _complex_fft_over_depth(spectrum: tf.Tensor, transform) -> tf.Tensor:
-    """Complex 1-D ``transform`` (``tf.signal.fft``/``ifft``) over axis -3 of ``(..., D, H, K)``.
+def _rfft(x: tf.Tensor, rank: int) -> tf.Tensor:
+    """Half spectrum (complex64) of real ``x`` over its last ``rank`` axes, with a cheap gradient.
 
-    ``tf.signal`` transforms the innermost axis only: move the depth axis
-    last, transform, move it back.
+    ``rfft2d``/``rfft3d`` forward.  The gradient is the adjoint of the real
+    FFT, ``N * irfft(G / w)`` (``N`` the transform size, ``w`` the
+    :func:`_rfft_weights` of the last axis): one inverse FFT and one scaling,
+    where TensorFlow's registered ``rfft2d`` gradient also builds a dense
+    ``H x H`` DFT matrix, tiles it over the batch and multiplies it with two
+    columns, and ``rfft3d`` has no gradient at all.  Differentiable again
+    (the gradient is :func:`_irfft`).
     """
-    *lead, depth, height, last = range(spectrum.shape.rank)
-    moved = tf.transpose(spectrum, lead + [height, last, depth])
-    return tf.transpose(transform(moved), lead + [last, depth, height])
+    shape = x.shape[-rank:].as_list()
+    to_gradient = (float(np.prod(shape)) / _rfft_weights(shape)).astype(np.complex64)
+
+    @tf.custom_gradient
+    def forward(t):
+        def gradient(g):
+            return _irfft(g * to_gradient, rank, shape)
+        return _RFFT[rank](t, fft_length=shape), gradient
+
+    return forward(x)
 
 
-def _real_fft(x: tf.Tensor, rank: int, fft_shape: list[int]) -> tf.Tensor:
-    """Half spectrum over the last ``rank`` axes of real ``x`` ``(..., *fft_shape)``.
+def _irfft(spectrum: tf.Tensor, rank: int, fft_shape: Sequence[int]) -> tf.Tensor:
+    """Inverse of :func:`_rfft`: half spectra -> float32 ``(..., *fft_shape)``.
 
-    Returns complex64 ``(..., *fft_shape[:-1], fft_shape[-1] // 2 + 1)``: the
-    real FFT is taken over the last axis (what :func:`_rfft_weights` assumes).
-    In 3-D the depth axis must already have length ``fft_shape[0]``.
+    Its gradient is the adjoint, ``w * rfft(g) / N`` (see :func:`_rfft`).
     """
-    if rank == 2:
-        return tf.signal.rfft2d(x, fft_length=fft_shape)
-    return _complex_fft_over_depth(tf.signal.rfft2d(x, fft_length=fft_shape[1:]), tf.signal.fft)
+    shape = [int(n) for n in fft_shape]
+    to_gradient = (_rfft_weights(shape) / float(np.prod(shape))).astype(np.complex64)
+
+    @tf.custom_gradient
+    def inverse(t):
+        def gradient(g):
+            return _rfft(g, rank) * to_gradient
+        return _IRFFT[rank](t, fft_length=shape), gradient
+
+    return inverse(spectrum)
 
 
-def _inverse_real_fft(spectrum: tf.Tensor, rank: int, fft_shape: list[int]) -> tf.Tensor:
-    """Inverse of :func:`_real_fft`: a half spectrum -> float32 ``(..., *fft_shape)``."""
-    if rank == 2:
-        return tf.signal.irfft2d(spectrum, fft_length=fft_shape)
-    return tf.signal.irfft2d(_complex_fft_over_depth(spectrum, tf.signal.ifft), fft_length=fft_shape[1:])
+@tf.custom_gradient
+def _power(z: tf.Tensor) -> tf.Tensor:
+    """``|z|^2`` (float32) of complex64 ``z``; the gradient ``2 g z`` is one product instead of
+    the real/imag/square chain's five passes over the spectrum."""
+    def gradient(g):
+        return z * tf.cast(2.0 * g, z.dtype)
+    return tf.square(tf.math.real(z)) + tf.square(tf.math.imag(z)), gradient
 
 
 def _used_states(pairs) -> list[int]:
     return sorted({s for pair in pairs for s in pair})
 
 
-def _gather_states(m: tf.Tensor, pairs, rank: int) -> tf.Tensor:
-    """Channels-last indicators ``m`` -> the used states, ``(batch, n_used, *spatial)``."""
-    return tf.gather(_channels_first(m, rank), _used_states(pairs), axis=1)
+def _fft_shape(spatial, lag_ranges, periodic: bool) -> list[int]:
+    """Transform size: the image (periodic) or zero-padded so no kept lag wraps around."""
+    return list(spatial) if periodic else [n + hi for n, (_, hi) in zip(spatial, lag_ranges)]
 
 
-def _state_spectra(stack: tf.Tensor, rank: int, fft_shape: list[int]) -> tf.Tensor:
-    """Half spectra of an indicator stack ``(batch, n_used, *spatial)``, zero-padded to ``fft_shape``."""
-    spatial = stack.shape[2:].as_list()
-    if spatial != fft_shape:
-        stack = tf.pad(stack, [[0, 0], [0, 0]] + [[0, f - n] for f, n in zip(fft_shape, spatial)])
-    return _real_fft(stack, rank, fft_shape)
+def _spectra(maps: StateMaps, rank: int, fft_shape: list[int]) -> StateMaps:
+    """Half spectrum of every state map, zero-padded to ``fft_shape`` first."""
+    spectra = {}
+    for state, m in maps.items():
+        spatial = m.shape[1:].as_list()
+        if spatial != fft_shape:
+            m = tf.pad(m, [[0, 0]] + [[0, f - n] for f, n in zip(fft_shape, spatial)])
+        spectra[state] = _rfft(m, rank)
+    return spectra
 
 
-def _cross_spectra(spectra: tf.Tensor, states: list[int], pairs) -> tf.Tensor:
-    """``conj(F_a) * F_b`` for every pair: ``(batch, n_pairs, *half)``."""
-    index = {s: i for i, s in enumerate(states)}
-    first = tf.gather(spectra, [index[a] for a, _ in pairs], axis=1)
-    second = tf.gather(spectra, [index[b] for _, b in pairs], axis=1)
-    return tf.math.conj(first) * second
+def _correlation_spectrum(spectra: StateMaps, a: int, b: int) -> tf.Tensor:
+    """``conj(F_a) * F_b``: the real power spectrum ``|F_a|^2`` (float32) when ``a == b``, else
+    complex64."""
+    if a == b:
+        return _power(spectra[a])
+    return tf.math.conj(spectra[a]) * spectra[b]
 
 
 def _window(corr: tf.Tensor, lag_ranges, rank: int) -> tf.Tensor:
-    """Gather lags ``lo..hi`` of each uncentred axis so the zero lag is centred."""
-    for axis, (lo, hi) in enumerate(lag_ranges, start=2):
+    """Lags ``lo..hi`` of each uncentred spatial axis of ``(batch, *spatial)``, zero lag centred.
+
+    A window that keeps most of the transform is one ``roll`` (then a slice);
+    a small one is gathered from its slices, reading only what it keeps.
+    """
+    lengths = corr.shape[1:].as_list()
+    kept = [hi - lo + 1 for lo, hi in lag_ranges]
+    if 2 * np.prod(kept) > np.prod(lengths):
+        corr = tf.roll(corr, shift=[-lo for lo, _ in lag_ranges], axis=list(range(1, rank + 1)))
+        return corr if kept == lengths else corr[(slice(None),) + tuple(slice(0, k) for k in kept)]
+    for axis, (lo, hi) in enumerate(lag_ranges, start=1):
         length = corr.shape[axis]
-        negative = [slice(None)] * (rank + 2)
-        positive = [slice(None)] * (rank + 2)
+        negative = [slice(None)] * (rank + 1)
+        positive = [slice(None)] * (rank + 1)
         negative[axis] = slice(length + lo, length)
         positive[axis] = slice(0, hi + 1)
         corr = tf.concat([corr[tuple(negative)], corr[tuple(positive)]], axis=axis)
@@ -288,14 +354,22 @@ def _placements(spatial, lag_ranges, periodic: bool) -> np.ndarray:
     return np.prod(np.meshgrid(*counts, indexing="ij"), axis=0).astype(np.float64)
 
 
-def _stats_channels_first(stack: tf.Tensor, pairs, periodic: bool, lag_ranges, rank: int) -> tf.Tensor:
-    """Statistics ``(batch, n_pairs, *window)`` of an indicator stack of the used states."""
-    spatial = stack.shape[2:].as_list()
-    fft_shape = spatial if periodic else [n + hi for n, (_, hi) in zip(spatial, lag_ranges)]
-    cross = _cross_spectra(_state_spectra(stack, rank, fft_shape), _used_states(pairs), pairs)
-    corr = _inverse_real_fft(cross, rank, fft_shape)
-    norm = _placements(spatial, lag_ranges, periodic).astype(np.float32)
-    return _window(corr, lag_ranges, rank) / norm
+def _pair_statistics(maps: StateMaps, pairs, periodic: bool, lag_ranges, rank: int) -> list[tf.Tensor]:
+    """Centred statistics ``(batch, *window)`` of every pair, from the state maps."""
+    spatial = next(iter(maps.values())).shape[1:].as_list()
+    fft_shape = _fft_shape(spatial, lag_ranges, periodic)
+    spectra = _spectra(maps, rank, fft_shape)
+    # periodic: one pixel count for every lag
+    inverse_scale = 1.0 / float(np.prod(spatial)) if periodic else (
+        1.0 / _placements(spatial, lag_ranges, periodic)).astype(np.float32)
+    stats = []
+    for a, b in pairs:
+        spectrum = _correlation_spectrum(spectra, a, b)
+        if a == b:
+            spectrum = tf.cast(spectrum, tf.complex64)
+        corr = _irfft(spectrum, rank, fft_shape)
+        stats.append(_window(corr, lag_ranges, rank) * inverse_scale)
+    return stats
 
 
 def two_point_stats(
@@ -341,8 +415,8 @@ def two_point_stats(
     rank = _spatial_rank(x, "x")
     pairs = _resolve_correlations(correlations, x.shape[-1])
     lag_ranges = _resolve_cutoff(cutoff, tuple(x.shape[1:-1]), bool(periodic))
-    stats = _stats_channels_first(_gather_states(x, pairs, rank), pairs, bool(periodic), lag_ranges, rank)
-    return _channels_last(stats, rank)
+    maps = _state_maps(x, _used_states(pairs))
+    return _stack_last(_pair_statistics(maps, pairs, bool(periodic), lag_ranges, rank))
 
 
 # --------------------------------------------------------------------------- #
@@ -353,30 +427,66 @@ def _gaussian_window(lag_ranges, sigma: float) -> np.ndarray:
     return np.exp(-sum(g.astype(np.float64) ** 2 for g in grids) / (2.0 * sigma**2))
 
 
-def _rfft_weights(half_shape: list[int], last_length: int) -> np.ndarray:
-    """How many times each half-spectrum coefficient occurs in the full spectrum."""
-    weights = np.full(half_shape[-1], 2.0)
-    weights[0] = 1.0
-    if last_length % 2 == 0:
-        weights[-1] = 1.0
-    return np.broadcast_to(weights, half_shape)
-
-
-def _parseval_sse(mx: tf.Tensor, my: tf.Tensor, pairs, rank: int) -> tf.Tensor:
-    """Sum over all periodic lags of the squared statistics difference of two indicator stacks.
+def _parseval_pair_sse(sx: StateMaps, sy: StateMaps, pairs, rank: int, spatial) -> list[tf.Tensor]:
+    """Per pair, the sum over all periodic lags of the squared statistics difference
+    of two batches' half spectra ``sx`` (reference) and ``sy``: ``(batch,)`` each.
 
     By Parseval, ``sum_r (f_x - f_y)^2 = sum_k |P_x - P_y|^2 / N^3`` with
-    ``P = conj(F_a) F_b``: no inverse FFT is needed.
+    ``P = conj(F_a) F_b``: no inverse FFT is needed.  An autocorrelation's ``P``
+    is the real ``|F_a|^2``.
     """
-    spatial = mx.shape[2:].as_list()
-    states = _used_states(pairs)
-    diff = _cross_spectra(_state_spectra(mx, rank, spatial), states, pairs) - _cross_spectra(
-        _state_spectra(my, rank, spatial), states, pairs
-    )
-    power = tf.square(tf.math.real(diff)) + tf.square(tf.math.imag(diff))
-    weights = _rfft_weights(power.shape[2:].as_list(), spatial[-1]).astype(np.float32)
-    n_pixels = float(np.prod(spatial))
-    return tf.reduce_sum(power * weights, axis=list(range(1, rank + 2))) / n_pixels**3
+    weights = (_rfft_weights(spatial) / float(np.prod(spatial)) ** 3).astype(np.float32)
+    axes = list(range(1, rank + 1))
+    sse = []
+    for a, b in pairs:
+        diff = _correlation_spectrum(sy, a, b) - _correlation_spectrum(sx, a, b)
+        squared = tf.square(diff) if a == b else _power(diff)
+        sse.append(tf.reduce_sum(squared * weights, axis=axes))
+    return sse
+
+
+def _lag_weights(spatial, fft_shape, lag_ranges, periodic: bool, window_sigma: float | None) -> np.ndarray:
+    """Weight of every uncentred lag of an inverse FFT of size ``fft_shape`` in a sum of squared
+    statistics: ``(window(r) / norm(r))^2`` on the kept lags, 0 elsewhere (float32).
+
+    Summing ``corr^2 * weights`` over the uncentred correlation equals summing the
+    squared (windowed) centred statistics, with no window gathered or
+    normaliser divided.
+    """
+    kept = 1.0 / _placements(spatial, lag_ranges, periodic)
+    if window_sigma is not None:
+        kept = kept * _gaussian_window(lag_ranges, float(window_sigma))
+    weights = np.zeros(fft_shape)
+    weights[np.ix_(*[np.arange(lo, hi + 1) % n for (lo, hi), n in zip(lag_ranges, fft_shape)])] = kept**2
+    return weights.astype(np.float32)
+
+
+def _pair_sse(mx: StateMaps, my: StateMaps, pairs, periodic: bool, cutoff: Cutoff,
+              window_sigma: float | None, rank: int) -> list[tf.Tensor]:
+    """Per pair, the (windowed) sum over kept lags of the squared statistics difference of
+    state maps ``my`` and the reference ``mx`` (no gradient): ``(batch,)`` each.
+
+    The statistics are linear in the spectrum ``conj(F_a) F_b``, so the
+    difference is taken there and inverted once per pair (or, over every
+    periodic lag without a window, summed by Parseval with no inverse FFT).
+    """
+    mx = {state: tf.stop_gradient(m) for state, m in mx.items()}
+    spatial = next(iter(my.values())).shape[1:].as_list()
+    if periodic and cutoff == "full" and window_sigma is None:
+        sx, sy = _spectra(mx, rank, spatial), _spectra(my, rank, spatial)
+        return _parseval_pair_sse(sx, sy, pairs, rank, spatial)
+    lag_ranges = _resolve_cutoff(cutoff, tuple(spatial), periodic)
+    fft_shape = _fft_shape(spatial, lag_ranges, periodic)
+    weights = _lag_weights(spatial, fft_shape, lag_ranges, periodic, window_sigma)
+    sx, sy = _spectra(mx, rank, fft_shape), _spectra(my, rank, fft_shape)
+    sse = []
+    for a, b in pairs:
+        diff = _correlation_spectrum(sy, a, b) - _correlation_spectrum(sx, a, b)
+        if a == b:
+            diff = tf.cast(diff, tf.complex64)
+        corr = _irfft(diff, rank, fft_shape)  # N x (S_y - S_x) before normalising, every lag
+        sse.append(tf.reduce_sum(tf.square(corr) * weights, axis=list(range(1, rank + 1))))
+    return sse
 
 
 def _is_positive_number(value) -> bool:
@@ -397,6 +507,24 @@ def _safe_sqrt(x: tf.Tensor) -> tf.Tensor:
     """``sqrt`` whose gradient at 0 is 0 instead of infinite."""
     positive = x > 0
     return tf.where(positive, tf.sqrt(tf.where(positive, x, 1.0)), 0.0)
+
+
+def _distance_maps(x, y, correlations, kind, n_phases, eps):
+    """Checked inputs of a distance: ``(mx, my, pairs, rank, spatial)``, the state maps of the
+    states the correlations use."""
+    images = (x, y)  # as given: integer labels stay labels for kind="hard"
+    x, y = _as_float_tensor(x, "x"), _as_float_tensor(y, "y")
+    rank = _spatial_rank(x, "x")
+    _spatial_rank(y, "y")
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    pairs = _resolve_correlations(correlations, x.shape[-1] if kind is None else n_phases)
+    states = _used_states(pairs)
+    if kind is None:
+        mx, my = _state_maps(x, states), _state_maps(y, states)
+    else:
+        mx, my = (_phase_maps(i, n_phases, kind, eps, states) for i in images)
+    return mx, my, pairs, rank, tuple(x.shape[1:-1])
 
 
 def spatial_stats_distance(
@@ -437,34 +565,15 @@ def spatial_stats_distance(
         float32 ``(batch,)``.
 
     With ``periodic=True``, ``cutoff="full"`` and no window, the sum over lags
-    is taken in Fourier space (Parseval), which skips the inverse FFT.
+    is taken in Fourier space (Parseval), which skips the inverse FFT.  Only
+    the indicators of the states the correlations use are computed.
     """
     _check_comparison(metric, scale, window_sigma)
-    images = (x, y)  # as given: integer labels stay labels for kind="hard"
-    x, y = _as_float_tensor(x, "x"), _as_float_tensor(y, "y")
-    rank = _spatial_rank(x, "x")
-    _spatial_rank(y, "y")
-    if x.shape[1:] != y.shape[1:]:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    pairs = _resolve_correlations(correlations, x.shape[-1] if kind is None else n_phases)
-    if kind is None:
-        mx, my = _gather_states(x, pairs, rank), _gather_states(y, pairs, rank)
-    else:
-        mx, my = (_phase_indicators(i, n_phases, kind, eps, _used_states(pairs), axis=1) for i in images)
-    mx = tf.stop_gradient(mx)
-    spatial = tuple(x.shape[1:-1])
-    lag_ranges = _resolve_cutoff(cutoff, spatial, bool(periodic))
-
-    if periodic and cutoff == "full" and window_sigma is None:
-        sse = _parseval_sse(mx, my, pairs, rank)
-    else:
-        diff = _stats_channels_first(my, pairs, bool(periodic), lag_ranges, rank) - tf.stop_gradient(
-            _stats_channels_first(mx, pairs, bool(periodic), lag_ranges, rank)
-        )
-        if window_sigma is not None:
-            diff = diff * _gaussian_window(lag_ranges, float(window_sigma)).astype(np.float32)
-        sse = tf.reduce_sum(tf.square(diff), axis=list(range(1, rank + 2)))
-    sse = sse / float(scale) ** 2
+    mx, my, pairs, rank, spatial = _distance_maps(x, y, correlations, kind, n_phases, eps)
+    _check_cutoff(cutoff, bool(periodic))
+    sse = tf.add_n(_pair_sse(mx, my, pairs, bool(periodic), cutoff, window_sigma, rank))
+    if float(scale) != 1.0:
+        sse = sse / float(scale) ** 2
     if metric == "sse":
         return sse
     if metric == "mse":
@@ -493,8 +602,13 @@ def shift_aligned_sse(x, y) -> tf.Tensor:
     if x.shape[1:] != y.shape[1:]:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     spatial = x.shape[1:-1].as_list()
-    fx, fy = (_real_fft(_channels_first(t, rank), rank, spatial) for t in (x, y))
-    cross = tf.reduce_sum(_inverse_real_fft(tf.math.conj(fx) * fy, rank, spatial), axis=1)  # (batch, *spatial)
+    def channels_first(t):  # (batch, channels, *spatial); one channel is a reshape, not a transpose
+        if t.shape[-1] == 1:
+            return tf.expand_dims(tf.squeeze(t, axis=-1), 1)
+        return tf.transpose(t, [0, rank + 1, *range(1, rank + 1)])
+
+    fx, fy = (_rfft(channels_first(t), rank) for t in (x, y))
+    cross = tf.reduce_sum(_irfft(tf.math.conj(fx) * fy, rank, spatial), axis=1)  # (batch, *spatial)
     axes = list(range(1, rank + 2))
     best = tf.reduce_max(tf.reshape(cross, [tf.shape(cross)[0], -1]), axis=1)
     return tf.reduce_sum(tf.square(x), axis=axes) + tf.reduce_sum(tf.square(y), axis=axes) - 2.0 * best
@@ -507,35 +621,33 @@ def n_lags(spatial_shape: Sequence[int], periodic: bool = True, cutoff: Cutoff =
 
 
 def _average_pool_2x(m: tf.Tensor) -> tf.Tensor:
-    """``(batch, *spatial, n)`` -> ``(batch, *spatial // 2, n)``: means of 2 x 2 (x 2) blocks."""
-    rank = m.shape.rank - 2
-    return tf.nn.avg_pool(m, ksize=2, strides=2, padding="VALID") if rank == 2 else tf.nn.avg_pool3d(
-        m, ksize=2, strides=2, padding="VALID")
+    """``(batch, *spatial)`` -> ``(batch, *spatial // 2)``: means of 2 x 2 (x 2) blocks."""
+    rank = m.shape.rank - 1
+    pool = tf.nn.avg_pool2d if rank == 2 else tf.nn.avg_pool3d
+    return tf.squeeze(pool(tf.expand_dims(m, -1), ksize=2, strides=2, padding="VALID"), axis=-1)
 
 
-def _zero_lag(m: tf.Tensor, pairs) -> tf.Tensor:
-    """Zero-lag statistic ``mean_x m_a(x) m_b(x)`` of each correlation: ``(batch, n_correlations)``,
+def _zero_lag(maps: StateMaps, pairs) -> list[tf.Tensor]:
+    """Zero-lag statistic ``mean_x m_a(x) m_b(x)`` of each correlation, ``(batch,)`` each,
     floored at 1e-3 (it divides), without gradient."""
-    spatial_axes = list(range(1, m.shape.rank - 1))
-    values = tf.stack([tf.reduce_mean(m[..., a] * m[..., b], axis=spatial_axes) for a, b in pairs], axis=-1)
-    return tf.maximum(tf.stop_gradient(values), 1e-3)
+    axes = list(range(1, next(iter(maps.values())).shape.rank))
+    return [tf.maximum(tf.stop_gradient(tf.reduce_mean(maps[a] * maps[b], axis=axes)), 1e-3) for a, b in pairs]
 
 
-def _level_sse(mx: tf.Tensor, my: tf.Tensor, options: "StatsOptions", full_zero_lag: tf.Tensor) -> tf.Tensor:
-    """Sum over lags and correlations of the squared statistics difference of pooled indicator
-    stacks ``mx`` (reference) and ``my``: ``(batch,)``.
+def _level_sse(mx: StateMaps, my: StateMaps, options: "StatsOptions", full_zero_lag: list[tf.Tensor],
+               rank: int) -> tf.Tensor:
+    """Sum over lags and correlations of the squared statistics difference of pooled state
+    maps ``mx`` (reference) and ``my``: ``(batch,)``.
 
     Both statistics are divided by the reference's zero lag at this level and
-    multiplied by its zero lag at full resolution (``full_zero_lag``,
-    ``(batch, n_correlations)``), so every level has the full-resolution zero
+    multiplied by its zero lag at full resolution (``full_zero_lag``, one
+    ``(batch,)`` per correlation), so every level has the full-resolution zero
     lag, then divided by ``options.scale`` as level 0 is.
     """
-    rank = mx.shape.rank - 2
-    factor = full_zero_lag / (_zero_lag(mx, options.correlations) * float(options.scale))
-    factor = tf.reshape(factor, [-1] + [1] * rank + [len(options.correlations)])
-    sx = two_point_stats(tf.stop_gradient(mx), options.correlations, options.periodic, options.cutoff)
-    sy = two_point_stats(my, options.correlations, options.periodic, options.cutoff)
-    return tf.reduce_sum(tf.square((sy - sx) * factor), axis=list(range(1, rank + 2)))
+    pairs = options.correlations
+    sse = _pair_sse(mx, my, pairs, options.periodic, options.cutoff, None, rank)
+    factors = [full / (zero * float(options.scale)) for full, zero in zip(full_zero_lag, _zero_lag(mx, pairs))]
+    return tf.add_n([tf.square(factor) * value for factor, value in zip(factors, sse)])
 
 
 # --------------------------------------------------------------------------- #
@@ -625,21 +737,31 @@ class StatsOptions:
         """Centred statistics ``(batch, *window, n_correlations)`` of ``images`` as the loss sees
         them; ``changes`` override fields first, e.g. ``cutoff=0``."""
         options = self.replace(**changes) if changes else self
-        return two_point_stats(options.indicators(images), options.correlations, options.periodic,
-                               options.cutoff)
+        if options.kind is None:
+            return two_point_stats(images, options.correlations, options.periodic, options.cutoff)
+        pairs = options.correlations
+        maps = _phase_maps(images, options.n_phases, options.kind, options.eps, _used_states(pairs))
+        spatial = tuple(next(iter(maps.values())).shape[1:])
+        lag_ranges = _resolve_cutoff(options.cutoff, spatial, options.periodic)
+        return _stack_last(_pair_statistics(maps, pairs, options.periodic, lag_ranges, len(spatial)))
 
     def distance(self, x, y, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """:func:`spatial_stats_distance` of reference ``x`` and ``y`` with these options, summed
         over the ``levels``: ``(batch,)``.  ``eps`` overrides the soft indicator's width."""
-        if eps is None and self.levels == 1:
-            return spatial_stats_distance(x, y, **self._distance_arguments())
-        mx, my = self.indicators(x, eps), self.indicators(y, eps)
-        on_indicators = self.replace(kind=None, levels=1)
-        total = spatial_stats_distance(mx, my, **on_indicators._distance_arguments())
-        full_zero_lag = _zero_lag(mx, self.correlations) if self.levels > 1 else None
+        arguments = self._distance_arguments()
+        if eps is not None:
+            arguments["eps"] = eps
+        if self.levels == 1:
+            return spatial_stats_distance(x, y, **arguments)
+        mx, my, pairs, rank, _ = _distance_maps(x, y, self.correlations, self.kind, self.n_phases,
+                                                arguments["eps"])
+        sse = _pair_sse(mx, my, pairs, self.periodic, self.cutoff, self.window_sigma, rank)
+        total = tf.add_n(sse) / float(self.scale) ** 2
+        full_zero_lag = _zero_lag(mx, pairs)
         for _ in range(1, self.levels):
-            mx, my = _average_pool_2x(mx), _average_pool_2x(my)
-            total += _level_sse(mx, my, on_indicators, full_zero_lag)
+            mx = {state: _average_pool_2x(m) for state, m in mx.items()}
+            my = {state: _average_pool_2x(m) for state, m in my.items()}
+            total += _level_sse(mx, my, self, full_zero_lag, rank)
         return total
 
     def lag_mse(self, x, y, distance: tf.Tensor | None = None) -> tf.Tensor:

@@ -465,3 +465,197 @@ def test_shift_aligned_sse_is_the_best_periodic_shift_by_brute_force(shape):
     expected = [min(np.sum((x[i] - np.roll(y[i], shift, axis=spatial_axes)) ** 2)
                     for shift in itertools.product(*(range(n) for n in shape[1:-1]))) for i in range(shape[0])]
     np.testing.assert_allclose(shift_aligned_sse(x, y).numpy(), expected, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- #
+# The fast paths (used-state maps, real-FFT gradients, |F|^2, one inverse FFT
+# per pair, lag weights) against independent NumPy definitions
+# --------------------------------------------------------------------------- #
+def numpy_indicators(images, n_phases, kind, eps=0.25):
+    """Phase indicators ``(batch, *spatial, n_phases)`` in float64, by their definitions."""
+    x = np.asarray(images)[..., 0]
+    if kind == "linear":
+        return np.stack([1.0 - x, x], axis=-1).astype(np.float64)
+    if kind == "hard":
+        labels = x if np.issubdtype(x.dtype, np.integer) else np.round(x * (n_phases - 1))
+        return np.stack([labels == h for h in range(n_phases)], axis=-1).astype(np.float64)
+    x = x.astype(np.float64)
+    return np.stack([np.exp(-((x - h / (n_phases - 1)) ** 2) / (2 * eps**2)) for h in range(n_phases)], axis=-1)
+
+
+def numpy_distance(x, y, correlations, periodic=True, cutoff=None, kind="soft", n_phases=2, eps=0.25,
+                   metric="sse", scale=1.0, window_sigma=None):
+    """``spatial_stats_distance`` from :func:`brute_force_stats` (a loop over lags), float64."""
+    spatial = np.asarray(x).shape[1:-1]
+    if cutoff != "full":
+        max_cutoff = (min(spatial) - 1) // 2
+        cutoff = max_cutoff if cutoff is None else min(cutoff, max_cutoff)
+    sx, sy = (brute_force_stats(numpy_indicators(v, n_phases, kind, eps), correlations, periodic, cutoff)
+              for v in (x, y))
+    diff = (sy - sx) / scale
+    if window_sigma is not None:
+        lags = np.meshgrid(*[np.arange(side) - side // 2 for side in diff.shape[1:-1]], indexing="ij")
+        diff = diff * np.exp(-sum(lag**2 for lag in lags) / (2 * window_sigma**2))[..., None]
+    sse = np.sum(diff**2, axis=tuple(range(1, diff.ndim)))
+    return {"sse": sse, "mse": sse / diff[0].size, "l2": np.sqrt(sse)}[metric]
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 8), (2, 5, 7), (2, 4, 6, 8), (2, 3, 5, 7)],
+                         ids=["2d-even", "2d-odd", "3d-even", "3d-odd"])
+def test_real_fft_gradients_are_the_numpy_adjoints(shape):
+    """The custom gradients of the real FFT and its inverse against adjoints built column by
+    column from NumPy's FFTs (and against TensorFlow's own rfft2d gradient in 2-D)."""
+    from ssvae_tf.spatial_stats import _irfft, _rfft
+
+    rng = np.random.default_rng(21)
+    rank, spatial = len(shape) - 1, shape[1:]
+    axes = tuple(range(1, rank + 1))
+    half = (shape[0], *spatial[:-1], spatial[-1] // 2 + 1)
+    x = tf.constant(rng.standard_normal(shape).astype(np.float32))
+    g_spectrum = (rng.standard_normal(half) + 1j * rng.standard_normal(half)).astype(np.complex64)
+    g_real = rng.standard_normal(shape).astype(np.float32)
+
+    # d/dx sum Re(rfft(x) * conj(G)): the linear map applied to every unit vector
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = tf.reduce_sum(tf.math.real(_rfft(x, rank) * tf.math.conj(g_spectrum)))
+    got = tape.gradient(value, x).numpy()
+    units = np.eye(x.numpy().size).reshape(-1, *shape)
+    expected = np.array([np.sum(np.real(np.fft.rfftn(u, axes=axes) * np.conj(g_spectrum))) for u in units])
+    np.testing.assert_allclose(got, expected.reshape(shape), atol=2e-5)
+    np.testing.assert_allclose(_rfft(x, rank).numpy(), np.fft.rfftn(x.numpy(), axes=axes), atol=2e-5)
+    if rank == 2:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = tf.reduce_sum(tf.math.real(tf.signal.rfft2d(x) * tf.math.conj(g_spectrum)))
+        np.testing.assert_allclose(got, tape.gradient(value, x).numpy(), atol=2e-5)
+
+    # d/dH sum(irfft(H) * g), as d/dRe + i d/dIm (TensorFlow's convention)
+    h = tf.constant(g_spectrum)
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        value = tf.reduce_sum(_irfft(h, rank, spatial) * g_real)
+    got = tape.gradient(value, h).numpy().ravel()
+    expected = []
+    for i in range(g_spectrum.size):
+        parts = []
+        for unit in (1.0, 1j):
+            e = np.zeros(g_spectrum.size, np.complex128)
+            e[i] = unit
+            parts.append(np.sum(np.fft.irfftn(e.reshape(half), s=spatial, axes=axes) * g_real))
+        expected.append(parts[0] + 1j * parts[1])
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+def test_real_fft_gradient_is_differentiable_again():
+    """Second derivatives through the custom gradients match finite differences of the first."""
+    from ssvae_tf.spatial_stats import _power, _rfft
+
+    rng = np.random.default_rng(22)
+    weights = rng.random((2, 5, 4)).astype(np.float32)
+
+    def gradient(t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            value = tf.reduce_sum(tf.square(_power(_rfft(t, 2))) * weights)
+        return tape.gradient(value, t)
+
+    x = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    theoretical, numerical = tf.test.compute_gradient(gradient, [x], delta=1e-2)
+    np.testing.assert_allclose(theoretical[0], numerical[0], rtol=2e-2, atol=2e-2 * np.abs(numerical[0]).max())
+
+
+FAST_PATH_CASES = {
+    "parseval-one-phase-of-three": ((2, 9, 8, 1), dict(correlations=[(1, 1)], cutoff="full", n_phases=3)),
+    "parseval-cross-l2": ((2, 8, 7, 1), dict(correlations=[(0, 2), (2, 0), (1, 1)], cutoff="full", n_phases=3,
+                                             metric="l2", scale=0.3)),
+    "periodic-cutoff-window-linear": ((2, 10, 9, 1), dict(correlations=[(0, 1), (1, 1)], cutoff=3, kind="linear",
+                                                          window_sigma=1.5)),
+    "non-periodic-mse": ((2, 9, 10, 1), dict(correlations=[(1, 0), (0, 0)], periodic=False, cutoff=2,
+                                             metric="mse")),
+    "periodic-full-window": ((2, 8, 8, 1), dict(correlations=[(0, 0), (0, 1)], cutoff="full", window_sigma=2.0)),
+    "3d-parseval-cross": ((2, 4, 5, 6, 1), dict(correlations=[(0, 1)], cutoff="full")),
+    "3d-non-periodic-three-phases": ((2, 5, 6, 5, 1), dict(correlations=[(2, 2), (1, 2)], periodic=False, cutoff=2,
+                                                           n_phases=3)),
+}
+
+
+@pytest.mark.parametrize("shape, options", FAST_PATH_CASES.values(), ids=list(FAST_PATH_CASES))
+def test_distance_and_gradient_match_numpy_brute_force(shape, options):
+    """Value and gradient of every distance path against the brute-force loss in float64
+    (central differences along random directions)."""
+    rng = np.random.default_rng(23)
+    x = (rng.random(shape) > 0.5).astype(np.float64)
+    y = rng.uniform(0.1, 0.9, shape)
+    y_var = tf.Variable(y.astype(np.float32))
+    with tf.GradientTape() as tape:
+        distance = spatial_stats_distance(x.astype(np.float32), y_var, **options)
+        total = tf.reduce_sum(distance)
+    grad = tape.gradient(total, y_var).numpy().astype(np.float64)
+    np.testing.assert_allclose(distance.numpy(), numpy_distance(x, y, **options), rtol=1e-4)
+    for _ in range(3):
+        direction = rng.standard_normal(shape)
+        h = 1e-6
+        numeric = (numpy_distance(x, y + h * direction, **options).sum()
+                   - numpy_distance(x, y - h * direction, **options).sum()) / (2 * h)
+        assert np.sum(grad * direction) == pytest.approx(numeric, rel=2e-3, abs=1e-6 * np.abs(grad).sum())
+
+
+def test_hard_labels_of_three_phases_match_numpy_brute_force():
+    rng = np.random.default_rng(24)
+    labels, other = (rng.integers(0, 3, size=(2, 9, 11, 1)) for _ in range(2))
+    options = dict(correlations=[(2, 1), (0, 0)], kind="hard", n_phases=3)
+    for extra in (dict(cutoff="full"), dict(periodic=False, cutoff=3), dict(cutoff=2, window_sigma=1.0)):
+        got = spatial_stats_distance(labels, other, **options, **extra).numpy()
+        np.testing.assert_allclose(got, numpy_distance(labels, other, **options, **extra), rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(2, 9, 8, 1), (1, 5, 6, 4, 1)])
+def test_statistics_of_the_used_phases_match_brute_force(shape):
+    x = np.random.default_rng(25).random(shape).astype(np.float32)
+    pairs = [(2, 1), (1, 1)]
+    for periodic, cutoff in ((False, 2), (True, "full")):
+        options = StatsOptions(kind="soft", n_phases=3, correlations=pairs, periodic=periodic, cutoff=cutoff)
+        effective = cutoff if cutoff == "full" else min(cutoff, (min(shape[1:-1]) - 1) // 2)
+        expected = brute_force_stats(numpy_indicators(x, 3, "soft"), pairs, periodic, effective)
+        np.testing.assert_allclose(options.statistics(x).numpy(), expected, atol=1e-5)
+
+
+def test_levels_with_cross_correlations_and_a_window_match_numpy():
+    rng = np.random.default_rng(26)
+    x = (rng.random((2, 12, 12, 1)) > 0.5).astype(np.float32)
+    y = rng.random((2, 12, 12, 1)).astype(np.float32)
+    pairs = [(0, 1), (1, 1)]
+    options = StatsOptions(correlations=pairs, periodic=False, cutoff=3, window_sigma=2.0, scale=0.5, levels=2)
+
+    expected = numpy_distance(x, y, pairs, periodic=False, cutoff=3, window_sigma=2.0, scale=0.5)
+    mx, my = numpy_indicators(x, 2, "soft"), numpy_indicators(y, 2, "soft")
+    full_zero_lag = np.stack([np.maximum((mx[..., a] * mx[..., b]).mean(axis=(1, 2)), 1e-3) for a, b in pairs], -1)
+    mx, my = (m.reshape(2, 6, 2, 6, 2, 2).mean(axis=(2, 4)) for m in (mx, my))
+    zero_lag = np.stack([np.maximum((mx[..., a] * mx[..., b]).mean(axis=(1, 2)), 1e-3) for a, b in pairs], -1)
+    factor = full_zero_lag / (zero_lag * 0.5)
+    diff = brute_force_stats(my, pairs, False, 2) - brute_force_stats(mx, pairs, False, 2)  # cutoff 3 -> 2 at 6x6
+    expected += np.sum((diff * factor[:, None, None, :]) ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(options.distance(x, y).numpy(), expected, rtol=1e-4)
+    np.testing.assert_allclose(options.distance(x, y, eps=tf.constant(0.25)).numpy(), expected, rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [dict(cutoff="full"), dict(cutoff=31), dict(correlations=[(0, 1), (1, 1)]),
+                                     dict(periodic=False, cutoff=8, correlations=[(1, 0)], window_sigma=4.0)],
+                         ids=["parseval", "cutoff", "cross", "non-periodic-window"])
+def test_loss_and_gradient_under_xla_at_64(options):
+    rng = np.random.default_rng(27)
+    y = rng.random((4, 64, 64, 1)).astype(np.float32)
+    x = (rng.random(y.shape) > 0.5).astype(np.float32)
+
+    def loss_and_grad(t, v):
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            d = tf.reduce_sum(spatial_stats_distance(t, v, **options))
+        return d, tape.gradient(d, v)
+
+    d_graph, g_graph = tf.function(loss_and_grad)(x, y)
+    d_xla, g_xla = tf.function(loss_and_grad, jit_compile=True)(x, y)
+    assert float(d_xla) == pytest.approx(float(d_graph), rel=1e-4)
+    np.testing.assert_allclose(g_xla.numpy(), g_graph.numpy(), rtol=1e-3, atol=1e-5 * np.abs(g_graph).max())
