@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench bench-gpu clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_cli.py
+	$(BIN)/python benchmarks/bench_step.py
+
+# On a machine with a GPU: SS-VAE vs pixel VAE at 64 and 224 px, XLA and mixed precision (refuses without one).
+bench-gpu: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_gpu.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -14,11 +14,14 @@ each ``run`` imports what it needs.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ssvae_tf.distribute import PEER_TIMEOUT_S
 from ssvae_tf.settings import (
+    STRATEGIES,
     TrainConfig,
     read_settings_file,
     setting_choices,
@@ -95,7 +98,21 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run directory to write (resumes an interrupted run)")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    parser.add_argument("--no-tensorboard", action="store_true",
+                        help="write no TensorBoard logs (OUT/logs; view them with `tensorboard --logdir OUT`)")
+    add_strategy_option(parser)
+    parser.add_argument("--peer-timeout", type=float, default=PEER_TIMEOUT_S,
+                        help="--strategy multi-worker: seconds to wait for every worker to come up")
     add_setting_options(parser)
+
+
+def add_strategy_option(parser: argparse.ArgumentParser) -> None:
+    """``--strategy``, shared by ``ssvae train`` and ``ssvae tune`` (``ssvae_tf.distribute``)."""
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                        help="devices to train on: auto (every GPU if there are several, else one device), "
+                             "one-device, mirrored (every GPU, or every logical CPU), multi-worker (one process per "
+                             "worker, cluster and task in the TF_CONFIG environment variable); --batch-size is the "
+                             "global batch")
 
 
 def train_config_from(args: argparse.Namespace) -> TrainConfig:
@@ -116,12 +133,17 @@ def _run_train(args: argparse.Namespace) -> None:
     from ssvae_tf.training import train
 
     config = train_config_from(args)
-    history = train(config, args.out, verbose=0 if args.quiet else 2, overwrite=args.overwrite)
+    history = train(config, args.out, verbose=0 if args.quiet else 2, overwrite=args.overwrite,
+                    strategy=args.strategy, tensorboard=not args.no_tensorboard, peer_timeout=args.peer_timeout)
     # the validation errors and losses; the per-dimension KL stays in history.csv
     final = {key: values[-1] for key, values in history.items()
              if key.startswith("val_") and not key.startswith("val_kl_dim_")}
     summary = ", ".join(f"{key}={value:.4g}" for key, value in sorted(final.items()))
     print(f"finished: {RunDir(args.out).model_file}" + (f" ({summary})" if summary else ""))
+    if config.early_stopping is not None and RunDir(args.out).training_file.is_file():
+        record = json.loads(RunDir(args.out).training_file.read_text())
+        print(f"kept epoch {record['kept_epoch']} of {record['epochs_run']} (lowest val_stats_distance)"
+              + ("; stopped early" if record["stopped_early"] else ""))
 
 
 # --------------------------------------------------------------- evaluate

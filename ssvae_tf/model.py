@@ -213,11 +213,12 @@ def build_decoder(
             h = _UPSAMPLE[rank](2, name=f"resize_{level}")(h)
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
             h = _residual_block(h, rank, level_filters, f"res_{level}", padding, activation)
-    h = _conv3(h, rank, shape[-1], "to_image", padding, activation="sigmoid")
+    h = _conv3(h, rank, shape[-1], "to_image", padding)
     excess = [s * 2**depth - n for s, n in zip(start, shape[:-1])]
     if any(excess):
         h = _CROP[rank](tuple((0, e) for e in excess), name="crop")(h)
-    return keras.Model(z, h, name=name)
+    # float32 even under a mixed-precision policy: a 16-bit sigmoid rounds away the values near 0 and 1
+    return keras.Model(z, layers.Activation("sigmoid", dtype="float32", name="sigmoid")(h), name=name)
 
 
 def _per_sample_data_loss(x: tf.Tensor, x_hat: tf.Tensor, kind: str) -> tf.Tensor:
@@ -292,6 +293,30 @@ class LatentUsage(keras.metrics.Metric):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+def batch_mean(values: tf.Tensor) -> tf.Tensor:
+    """Mean over the batch axis of ``values`` ``(batch, ...)``: ``(...)``; 0, not NaN, for an empty
+    batch (under a distribution strategy, a replica may get none of the last images).
+
+    >>> float(batch_mean(tf.constant([1.0, 3.0]))), float(batch_mean(tf.zeros([0])))
+    (2.0, 0.0)
+    """
+    count = tf.cast(tf.shape(values)[0], values.dtype)
+    return tf.math.divide_no_nan(tf.reduce_sum(values, axis=0), count)
+
+
+def _step_logs(logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """A training or test step's logs as Keras can reduce them across replicas.
+
+    Under ``MultiWorkerMirroredStrategy`` Keras 3 averages a step's logs over
+    the replicas with a reduction along axis 0, which fails on scalars
+    ("Invalid reduction dimension 0", tensorflow/tensorflow#72388): there they
+    get that axis, of length 1.  Elsewhere they are unchanged.
+    """
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs
 
 
 class _ScheduleClock(keras.callbacks.Callback):
@@ -465,21 +490,20 @@ class SpatialStatsVAE(keras.Model):
         data = tf.stop_gradient(data) if self.gamma == 0 else data
         kl_per_dimension = _kl_per_dimension(z_mean, z_log_var)
         # free bits: each dimension's batch-mean KL counts at least free_bits nats (0: the plain sum)
-        kl = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dimension, axis=0), schedule.free_bits))
+        kl = tf.reduce_sum(tf.maximum(batch_mean(kl_per_dimension), schedule.free_bits))
         terms = {
-            "stats_loss": self.alpha * tf.reduce_mean(stats),
+            "stats_loss": self.alpha * batch_mean(stats),
             "kl_loss": self.beta * schedule.kl_factor(progress) * kl,
-            "data_loss": self.gamma * tf.reduce_mean(data),
+            "data_loss": self.gamma * batch_mean(data),
             # the run's statistics as configured: comparable across schedules and runs
-            "stats_distance": tf.reduce_mean(self.stats_options.lag_mse(x, x_hat,
-                                                                        distance=None if annealed else stats)),
-            "pixel_mse": tf.reduce_mean(tf.square(x - x_hat)),
+            "stats_distance": batch_mean(self.stats_options.lag_mse(x, x_hat, distance=None if annealed else stats)),
+            "pixel_mse": batch_mean(_per_sample_data_loss(x, x_hat, "mse")),
         }
         terms["loss"] = terms["stats_loss"] + terms["kl_loss"] + terms["data_loss"]
         if schedule.anchor > 0:
             blurred = [gaussian_blur(image, schedule.anchor_sigma) for image in (x, x_hat)]
             anchor = shift_aligned_sse(*blurred) if schedule.anchor_aligned else _per_sample_data_loss(*blurred, "sse")
-            terms["anchor_loss"] = schedule.anchor_weight(progress) * tf.reduce_mean(anchor)
+            terms["anchor_loss"] = schedule.anchor_weight(progress) * batch_mean(anchor)
             terms["loss"] += terms["anchor_loss"]
         if not training:
             self.latent_usage.update_state(z_mean, kl_per_dimension)
@@ -497,15 +521,17 @@ class SpatialStatsVAE(keras.Model):
         z = tf.random.stateless_normal([tf.shape(x)[0], self.latent_dim], seed=[self.seed or 0, 1])
 
         def mean_stats(images: tf.Tensor) -> tf.Tensor:
-            return tf.reduce_mean(self.stats_options.statistics(images), axis=0)
+            return batch_mean(self.stats_options.statistics(images))
 
         generated = tf.cast(self.decode(z, training=False), tf.float32)
         return tf.reduce_mean(tf.square(mean_stats(generated) - mean_stats(x)))
 
-    def _log(self, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Update the trackers named in ``terms``; return their running means."""
+    def _log(self, terms: dict[str, tf.Tensor], batch_size: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Update the trackers named in ``terms`` with a batch's means, weighted by its ``batch_size``
+        (so the running means are over images, and a replica's empty batch counts for nothing);
+        return the running means."""
         for name, value in terms.items():
-            self.trackers[name].update_state(value)
+            self.trackers[name].update_state(value, sample_weight=tf.cast(batch_size, tf.float32))
         return {name: self.trackers[name].result() for name in terms}
 
     def train_step(self, data):
@@ -518,14 +544,14 @@ class SpatialStatsVAE(keras.Model):
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self._log(terms)
+        return _step_logs(self._log(terms, tf.shape(x)[0]))
 
     def test_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         x = tf.cast(x, tf.float32)
         terms = self._loss_terms(x, training=False)
         terms["prior_stats_distance"] = self._prior_stats_distance(x)
-        return {**self._log(terms), **self.latent_usage.result()}
+        return _step_logs({**self._log(terms, tf.shape(x)[0]), **self.latent_usage.result()})
 
     # ------------------------------------------------------ serialisation
     def get_config(self) -> dict[str, Any]:

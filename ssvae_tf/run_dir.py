@@ -9,9 +9,17 @@ A run directory holds::
     history.csv          per-epoch metrics: Keras' CSVLogger's while training (a resumed
                          epoch may appear twice), one row per epoch once finished
     history.json         the same, one list per metric, once the run has finished
+    training.json        how it trained: strategy, replicas, precision, XLA, epochs run, the
+                         epoch kept (early stopping), seconds
     reconstructions.png  inputs, reconstructions and their statistics
+    logs/                TensorBoard event files: every metric and the learning rate per
+                         epoch (train/, validation/) and reconstruction figures (images/)
     backup/              while unfinished: what resuming needs (BackupAndRestore)
+    .workers/            while a multi-worker job runs: each other worker's own run
+                         directory (its backup), removed when it finishes
     .lock                while a process writes the run (a second writer is refused)
+
+``history.csv`` counts epochs from 0, as Keras does; ``training.json`` from 1.
 
 ``ssvae train --out DIR`` writes one, ``ssvae tune --out T`` writes ``T/best/``;
 ``ssvae evaluate`` and ``ssvae export`` read them.  Light at import: the model
@@ -45,6 +53,7 @@ class RunDir:
 
     CONFIG, MODEL, HISTORY_CSV, HISTORY_JSON = "config.json", "model.keras", "history.csv", "history.json"
     RECONSTRUCTIONS, BACKUP, LOCK = "reconstructions.png", "backup", ".lock"
+    TRAINING, LOGS, WORKERS = "training.json", "logs", ".workers"
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -55,9 +64,16 @@ class RunDir:
         self.reconstructions_png = self.path / self.RECONSTRUCTIONS
         self.backup_dir = self.path / self.BACKUP
         self.lock_file = self.path / self.LOCK
+        self.training_file = self.path / self.TRAINING
+        self.logs_dir = self.path / self.LOGS
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
+
+    def worker(self, task: str) -> "RunDir":
+        """The run directory that a multi-worker job's ``task`` (``"worker-1"``...) other than the
+        chief writes instead of this one."""
+        return RunDir(self.path / self.WORKERS / task)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -192,14 +208,22 @@ class RunDir:
         atomic_write(self.history_csv, lambda tmp: tmp.write_text(text))
         write_json(self.history_json, history)
 
-    def drop_partial_history_row(self) -> None:
-        """Cut a row of ``history.csv`` that a kill left half-written, so resumed epochs append cleanly."""
+    def truncate_history(self, epochs: int) -> None:
+        """Keep the header and the complete rows of ``history.csv`` for the first ``epochs`` epochs,
+        so a resumed run appends cleanly: cuts a row a kill left half-written, and the rows of
+        epochs the run goes back past (a multi-worker job resumes from the last epoch every worker
+        backed up)."""
         if not self.history_csv.exists():
             return
         text = self.history_csv.read_text()
-        if text and not text.endswith("\n"):
-            complete = text[: text.rfind("\n") + 1]
-            atomic_write(self.history_csv, lambda tmp: tmp.write_text(complete))
+        lines = text[: text.rfind("\n") + 1].splitlines(keepends=True)
+        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs]
+        if kept != text.splitlines(keepends=True):
+            atomic_write(self.history_csv, lambda tmp: tmp.write_text("".join(kept)))
+
+    def write_training_record(self, record: dict[str, Any]) -> Path:
+        """Write ``training.json`` (atomically): how the run trained."""
+        return write_json(self.training_file, record)
 
 
 def load_model(path: str | os.PathLike):

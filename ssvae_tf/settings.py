@@ -42,6 +42,8 @@ DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 DECODERS = ("transpose", "resize")
 #: Edge handling of the 3x3 convolutions: zero padding or periodic wrap-around.
 PADDINGS = ("zeros", "circular")
+#: How ``ssvae train`` and ``ssvae tune`` spread training over devices (``ssvae_tf.distribute``).
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 #: The default KL weight at 64 x 64 px, measured (docs/reproduction.md); it scales with the pixel count.
 BETA_AT_64 = 0.001
 
@@ -170,12 +172,19 @@ class TrainConfig:
     anchor_until: float = _setting(0.5, "fraction of the run after which the anchor is 0")
     anchor_aligned: bool = _setting(False, "compare the anchor's blurred images after the best periodic shift "
                                            "(positions free, arrangement tied to the input)")
+    early_stopping: int | None = _setting(
+        None, "stop when val_stats_distance has not improved for this many epochs, and keep the best epoch's "
+        "weights (default: train every epoch)", kind=int)
+    mixed_precision: bool = _setting(False, "compute in 16-bit floats where safe: mixed_float16 on a GPU, "
+                                            "mixed_bfloat16 on a CPU (the loss terms and FFTs stay float32)")
+    jit_compile: bool | None = _setting(None, "compile the training step with XLA (default: Keras' choice, on with "
+                                              "a GPU, off on a CPU)", kind=bool)
     seed: int = _setting(0, "seed of the data, the split, the weights and the sampling noise")
 
     def __post_init__(self):
         for name in ("n_images", "latent_dim", "epochs", "batch_size", "filters", "hidden_units", "stats_levels"):
             check_positive_int(getattr(self, name), name)
-        for name in ("image_size", "depth"):
+        for name in ("image_size", "depth", "early_stopping"):
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name)
         if self.image_size is not None and not MIN_SIDE <= self.image_size <= MAX_SIDE:
@@ -202,6 +211,12 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
+        if self.early_stopping is not None and self.validation_split == 0:
+            raise ValueError("early_stopping watches val_stats_distance; expected validation_split > 0")
+        if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
+            raise ValueError(f"jit_compile must be true, false or unset (Keras' choice), got {self.jit_compile!r}")
+        if not isinstance(self.mixed_precision, bool):
+            raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
         if self.stats_scale is not None and not (math.isfinite(self.stats_scale) and self.stats_scale > 0):
             raise ValueError(f"stats_scale must be a positive number, got {self.stats_scale!r}")
         for name in ("data_loss", "indicator", "decoder", "padding", "kl_schedule", "dims"):

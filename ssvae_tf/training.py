@@ -9,15 +9,18 @@ KerasTuner searches (``tuning``) build every trial with :func:`build_model` too.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.data import (
     HARD_LINES,
     PAPER_LINES,
@@ -28,6 +31,16 @@ from ssvae_tf.data import (
     generate_random_fields,
     image_shape_of,
     split_source,
+)
+from ssvae_tf.callbacks import AtomicBackupAndRestore, ImageSummaries, KeepBestEpoch, halved_for_last_tenth
+from ssvae_tf.distribute import (
+    PEER_TIMEOUT_S,
+    WorkerRole,
+    agreed_minimum,
+    make_strategy,
+    mixed_precision_policy,
+    shardable,
+    worker_role,
 )
 from ssvae_tf.model import SpatialStatsVAE, build_vae
 from ssvae_tf.run_dir import RunDir
@@ -109,54 +122,41 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
     """The compiled VAE that ``config`` describes, for images of ``image_shape`` ``(*spatial, 1)``.
 
     The one builder of a model from settings: training and every trial of a
-    search call it.  ``scale`` is the statistics normalisation
-    (``config.stats_scale`` or :func:`statistics_scale` of the data).  The
-    optimizer is built now, so a checkpoint restores its state too.
+    search call it (inside a distribution strategy's scope, when there is one).
+    ``scale`` is the statistics normalisation (``config.stats_scale`` or
+    :func:`statistics_scale` of the data).  With ``config.mixed_precision`` the
+    layers compute in :func:`~ssvae_tf.distribute.mixed_precision_policy`'s
+    16-bit type, the decoder's sigmoid and the loss in float32; with
+    ``config.jit_compile`` the steps are XLA-compiled.  The optimizer is built
+    now, so a checkpoint restores its state too.
     """
     alpha, beta, gamma = config.loss_weights(image_shape[:-1])
-    model = build_vae(
-        image_shape,
-        latent_dim=config.latent_dim,
-        depth=config.depth or default_depth(image_shape),
-        filters=config.filters,
-        hidden_units=config.hidden_units,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        data_loss=config.data_loss,
-        stats_options=run_stats_options(config, scale),
-        seed=config.seed,
-        shift_augment=config.shift_augment,
-        upsampling=config.decoder,
-        padding=config.padding,
-        schedule=config.loss_schedule,
-    )
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(mixed_precision_policy() if config.mixed_precision else "float32")
+    try:  # layers take the policy when they are made; compile wraps the optimizer for float16's loss scaling
+        model = build_vae(
+            image_shape,
+            latent_dim=config.latent_dim,
+            depth=config.depth or default_depth(image_shape),
+            filters=config.filters,
+            hidden_units=config.hidden_units,
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            data_loss=config.data_loss,
+            stats_options=run_stats_options(config, scale),
+            seed=config.seed,
+            shift_augment=config.shift_augment,
+            upsampling=config.decoder,
+            padding=config.padding,
+            schedule=config.loss_schedule,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      jit_compile="auto" if config.jit_compile is None else config.jit_compile)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
     model.optimizer.build(model.trainable_variables)
     return model
-
-
-def halved_for_last_tenth(epochs: int, learning_rate: float) -> keras.callbacks.LearningRateScheduler:
-    """The paper's schedule: ``learning_rate``, halved for the last 10 % of the epochs."""
-    switch = math.ceil(0.9 * epochs)
-    return keras.callbacks.LearningRateScheduler(
-        lambda epoch, _lr: learning_rate if epoch < switch else learning_rate / 2
-    )
-
-
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` whose backup files are replaced atomically.
-
-    Keras overwrites its weights file in place, so a kill during the save
-    leaves a backup that cannot be read and the run cannot resume.  Here the
-    weights, then the epoch record, each appear whole or not at all; a kill
-    between the two repeats one epoch.
-    """
-
-    def _save_model(self):
-        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
-        atomic_write(self._weights_path, lambda tmp: self.model.save_weights(str(tmp), overwrite=True))
-        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
 
 
 def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
@@ -168,40 +168,64 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
         if run.settings() != config:
             raise ValueError(f"{run.path} holds an unfinished run with other settings; run the same command "
                              "again to resume it, choose another --out, or pass --overwrite")
-        run.drop_partial_history_row()
         return True
     if overwrite:  # the old run's outputs go now, so an interrupted overwrite cannot pass them off as the new run's
         shutil.rmtree(run.backup_dir, ignore_errors=True)
-        for path in (run.model_file, run.history_csv, run.history_json, run.reconstructions_png):
+        shutil.rmtree(run.logs_dir, ignore_errors=True)
+        for path in (run.model_file, run.history_csv, run.history_json, run.training_file, run.reconstructions_png):
             path.unlink(missing_ok=True)
     return False
 
 
-def write_reconstructions(run: RunDir, model: SpatialStatsVAE, dataset: tf.data.Dataset) -> None:
-    """``run``'s ``reconstructions.png``: the first images of ``dataset``'s first batch (6 images, or 3
-    volumes, whose rows are longer), their reconstructions and statistics."""
+def figure_examples(dataset: tf.data.Dataset) -> np.ndarray:
+    """The images a run's figures show: the first of ``dataset``'s first batch (6 images, or 3
+    volumes, whose rows are longer)."""
+    examples = next(iter(dataset)).numpy()
+    return examples[:3 if examples.ndim == 5 else 6]
+
+
+def write_reconstructions(run: RunDir, model: SpatialStatsVAE, examples: np.ndarray) -> None:
+    """``run``'s ``reconstructions.png``: ``examples``, their reconstructions and statistics."""
     from ssvae_tf.figures import plot_reconstructions
 
-    examples = next(iter(dataset)).numpy()
-    examples = examples[:3 if examples.ndim == 5 else 6]
     plot_reconstructions(examples, model(examples).numpy(), model.stats_options, run.reconstructions_png)
 
 
-def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
-          overwrite: bool = False) -> dict[str, list[float]]:
+def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto", overwrite: bool = False, *,
+          strategy: str | tf.distribute.Strategy = "auto", tensorboard: bool = True,
+          callbacks: Sequence[keras.callbacks.Callback] = (),
+          peer_timeout: float = PEER_TIMEOUT_S) -> dict[str, list[float]]:
     """Train a VAE as ``config`` says and write the run directory ``out_dir``.
 
-    Returns the per-epoch history (``loss``, ``stats_distance``, ``val_*``, ...).
-    An interrupted run resumes from ``out_dir/backup`` when called again with
-    the same config.
+    Args:
+        config: the run's settings.
+        out_dir: the run directory; an interrupted run resumes from its
+            ``backup/`` when called again with the same config.
+        verbose: Keras' ``fit`` verbosity.
+        overwrite: replace a finished run, or an unfinished one with other settings.
+        strategy: a name from :data:`~ssvae_tf.settings.STRATEGIES`
+            (:func:`ssvae_tf.distribute.make_strategy`) or a strategy made by
+            the caller, before any other TensorFlow work.
+        tensorboard: write ``logs/`` (every metric and the learning rate per
+            epoch, and the reconstruction figure every few epochs).
+        callbacks: more Keras callbacks for ``fit``, e.g.
+            ``keras.callbacks.EarlyStopping(monitor="val_stats_distance", mode="min")``.
+        peer_timeout: multi-worker only: seconds to wait for every worker.
+
+    Returns:
+        The per-epoch history (``loss``, ``stats_distance``, ``val_*``, ...).
     """
-    run = RunDir(out_dir)
+    strategy_name = strategy if isinstance(strategy, str) else type(strategy).__name__
+    if isinstance(strategy, str):
+        strategy = make_strategy(strategy, peer_timeout)  # first: a multi-worker strategy must precede other TF work
+    role = worker_role(strategy)
+    run = RunDir(out_dir) if role.is_chief else RunDir(out_dir).worker(role.task)
     existed = run.path.exists()
     try:
         with run.locked():
             resuming = _prepare_run_dir(run, config, overwrite)
             try:
-                return _fit(run, config, resuming, verbose)
+                history = _fit(run, config, resuming, verbose, _Session(strategy, strategy_name, role, tensorboard, tuple(callbacks)))
             except BaseException:
                 if not resuming:
                     _remove_unstarted(run)
@@ -209,6 +233,23 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     finally:
         if not existed and run.path.is_dir() and not any(run.path.iterdir()):
             run.path.rmdir()
+    if not role.is_chief:  # the chief's run directory is the job's
+        shutil.rmtree(run.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            run.path.parent.rmdir()
+    return history
+
+
+@dataclass(frozen=True)
+class _Session:
+    """Where and how :func:`train` runs: the strategy, this process's role, TensorBoard, the
+    caller's callbacks."""
+
+    strategy: tf.distribute.Strategy
+    strategy_name: str
+    role: WorkerRole
+    tensorboard: bool
+    callbacks: tuple[keras.callbacks.Callback, ...]
 
 
 def _remove_unstarted(run: RunDir) -> None:
@@ -218,34 +259,77 @@ def _remove_unstarted(run: RunDir) -> None:
     if run.history_csv.is_file() and len(run.history_csv.read_text().splitlines()) > 1:
         return
     shutil.rmtree(run.backup_dir, ignore_errors=True)
+    shutil.rmtree(run.logs_dir, ignore_errors=True)
     for path in (run.config_file, run.history_csv):
         path.unlink(missing_ok=True)
 
 
-def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str) -> dict[str, list[float]]:
+#: Errors of a multi-worker job that lost a worker (collectives aborted or timed out).
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError)
+
+
+def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
+         session: _Session) -> dict[str, list[float]]:
     """The body of :func:`train` once ``run`` is prepared."""
-    data = run_data(config, progress=verbose != 0)
+    chief = session.role.is_chief
+    data = run_data(config, progress=verbose != 0 and chief)
     train_ds, val_ds = data.train_dataset(config.batch_size), data.validation_dataset(config.batch_size)
     scale = config.stats_scale or statistics_scale(train_ds, run_stats_options(config))
     run.write_settings(config, data.image_shape, data.n_train + data.n_validation,
                        run_stats_options(config, scale).to_json(), data.read.to_json())
 
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config, data.image_shape, scale)
+    with session.strategy.scope():
+        model = build_model(config, data.image_shape, scale)
+    backup = AtomicBackupAndRestore(run.backup_dir)
+    backup.resume_epoch = agreed_minimum(session.strategy, backup.latest_epoch())
+    run.truncate_history(backup.resume_epoch)
     # History before backup: a crash between the two repeats an epoch (read_history keeps
     # its last row) instead of losing one.
     callbacks = [
         halved_for_last_tenth(config.epochs, config.learning_rate),
         keras.callbacks.CSVLogger(str(run.history_csv), append=resuming),
-        AtomicBackupAndRestore(str(run.backup_dir)),
+        backup,
     ]
-    # shuffle=False: the dataset reshuffles itself every epoch
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose,
-              shuffle=False)
+    keep_best = None
+    if config.early_stopping is not None:
+        keep_best = KeepBestEpoch(config.early_stopping, run.backup_dir, backup.resume_epoch)
+        callbacks.append(keep_best)
+    examples = figure_examples(val_ds if val_ds is not None else train_ds)
+    if session.tensorboard and chief:
+        callbacks += [keras.callbacks.TensorBoard(str(run.logs_dir), write_graph=False),
+                      ImageSummaries(run.logs_dir / "images", examples)]
+    epochs = backup.resume_epoch if keep_best is not None and keep_best.stopped else config.epochs
+    started = time.monotonic()
+    try:
+        # shuffle=False: the dataset reshuffles itself every epoch
+        model.fit(shardable(train_ds), validation_data=shardable(val_ds), epochs=epochs,
+                  callbacks=[*callbacks, *session.callbacks], verbose=verbose, shuffle=False)
+    except _PEER_ERRORS as error:
+        if session.role.n_workers == 1:
+            raise
+        raise ConnectionError(f"{session.role.task} lost contact with the other workers "
+                              f"({type(error).__name__}); run every worker's command again to resume from the "
+                              "last epoch all of them finished") from None
+    seconds = time.monotonic() - started
 
-    run.save_model(model)
+    best_epoch = keep_best.restore(model) if keep_best is not None else None
     history = run.read_history()
+    run.save_model(model)
     run.write_history(history)
-    write_reconstructions(run, model, val_ds if val_ds is not None else train_ds)
+    epochs_run = len(next(iter(history.values()), []))
+    run.write_training_record({
+        "strategy": session.strategy_name,
+        "replicas": int(session.strategy.num_replicas_in_sync),
+        "workers": session.role.n_workers,
+        "dtype_policy": model.dtype_policy.name,
+        "jit_compile": bool(model.jit_compile),
+        "epochs_run": epochs_run,
+        "kept_epoch": epochs_run if best_epoch is None else best_epoch + 1,
+        "stopped_early": bool(keep_best is not None and keep_best.stopped),
+        "fit_seconds_last_session": round(seconds, 3),
+    })
+    if chief:
+        write_reconstructions(run, model, examples)
     shutil.rmtree(run.backup_dir, ignore_errors=True)
     return history

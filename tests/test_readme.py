@@ -22,3 +22,16 @@ def test_script_example_runs():
     exec(compile(small, "README.md", "exec"), namespace)
     assert namespace["z_mean"].shape == (8, 9)
     assert namespace["new_images"].shape == (8, 64, 64, 1)
+
+
+@pytest.mark.slow
+def test_train_example_with_callbacks_and_a_strategy_runs(tmp_path):
+    code = re.findall(r"```python\n(.*?)```", README, re.S)[1]
+    small = (code.replace('image_size=64, epochs=100', 'image_size=16, n_images=48, epochs=2, filters=4, '
+                          'hidden_units=8, latent_dim=2')
+             .replace('"runs/micro"', repr(str(tmp_path / "micro"))))
+    assert small != code
+    namespace = {}
+    exec(compile(small, "README.md", "exec"), namespace)
+    assert len(namespace["history"]["val_stats_distance"]) == 2
+    assert (tmp_path / "micro" / "model.keras").is_file()

@@ -44,9 +44,18 @@ def test_bad_records_are_one_line_errors(tmp_path, content, message):
 def test_history_keeps_the_last_row_of_each_epoch_and_cuts_a_partial_row(tmp_path):
     run = RunDir(tmp_path)
     run.history_csv.write_text("epoch,loss\n0,2.0\n1,1.5\n1,1.4\n2,1.")
-    run.drop_partial_history_row()
+    run.truncate_history(3)
     assert run.history_csv.read_text() == "epoch,loss\n0,2.0\n1,1.5\n1,1.4\n"
     assert run.read_history() == {"loss": [2.0, 1.4]}
+
+
+def test_truncating_the_history_drops_the_epochs_a_job_goes_back_past(tmp_path):
+    run = RunDir(tmp_path)
+    run.history_csv.write_text("epoch,loss\n0,2.0\n1,1.5\n2,1.4\n2,1.3\n")
+    run.truncate_history(2)
+    assert run.read_history() == {"loss": [2.0, 1.5]}
+    run.truncate_history(0)
+    assert run.history_csv.read_text() == "epoch,loss\n"
 
 
 def test_history_reads_keras_na_as_nan_and_drops_metrics_never_logged(tmp_path):

@@ -14,11 +14,11 @@ from ssvae_tf.data import generate_lines
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import TrainConfig
 from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.callbacks import halved_for_last_tenth
 from ssvae_tf.training import (
     _prepare_run_dir,
     build_model,
     default_depth,
-    halved_for_last_tenth,
     run_stats_options,
     statistics_scale,
     train,
@@ -67,8 +67,14 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     history = train(TrainConfig(**TINY), tmp_path / "run", verbose=0)
     run = tmp_path / "run"
     assert sorted(p.name for p in run.iterdir()) == [
-        "config.json", "history.csv", "history.json", "model.keras", "reconstructions.png"]
+        "config.json", "history.csv", "history.json", "logs", "model.keras", "reconstructions.png", "training.json"]
     assert len(history["loss"]) == 2 and "val_stats_distance" in history
+    record = json.loads((run / "training.json").read_text())
+    assert record["replicas"] == 1 and record["dtype_policy"] == "float32" and record["jit_compile"] is False
+    assert (record["epochs_run"], record["kept_epoch"], record["stopped_early"]) == (2, 2, False)
+    tags = {folder: summary_tags(run / "logs" / folder) for folder in ("train", "validation", "images")}
+    assert {"epoch_loss", "epoch_stats_distance", "epoch_learning_rate"} <= tags["train"]
+    assert "epoch_stats_distance" in tags["validation"] and tags["images"] == {"reconstructions"}
     config = json.loads((run / "config.json").read_text())
     assert config["image_shape"] == [32, 32, 1]
     assert config["settings"]["epochs"] == 2
@@ -77,6 +83,66 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     assert model.stats_options.scale == pytest.approx(config["stats_options"]["scale"])
     assert model.stats_options.to_json() == config["stats_options"]
     assert RunDir(run).read_history() == json.loads((run / "history.json").read_text())
+
+
+def summary_tags(folder) -> set[str]:
+    """The tags of every summary in the TensorBoard event files of ``folder``."""
+    return {value.tag for path in folder.glob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+
+
+@pytest.mark.slow
+def test_no_tensorboard_writes_no_logs_and_callbacks_reach_fit(tmp_path):
+    seen = []
+    log_epochs = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    train(TrainConfig(**TINY), tmp_path / "run", verbose=0, tensorboard=False, callbacks=[log_epochs])
+    assert not (tmp_path / "run" / "logs").exists() and seen == [0, 1]
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_best_epoch_and_records_it(tmp_path, monkeypatch):
+    # val_stats_distance scripted: best at epoch 1 (0-based), then two epochs without improvement
+    from ssvae_tf import callbacks
+
+    values = iter([3.0, 1.0, 2.0, 2.5, 0.5, 0.1])
+    real = callbacks.KeepBestEpoch.on_epoch_end
+    kept = {}
+
+    def scripted(self, epoch, logs=None):
+        logs = {**logs, "val_stats_distance": next(values)}
+        if epoch == 1:
+            kept["weights"] = [w.numpy().copy() for w in self.model.weights]
+        real(self, epoch, logs)
+
+    monkeypatch.setattr(callbacks.KeepBestEpoch, "on_epoch_end", scripted)
+    config = TrainConfig(**{**TINY, "epochs": 6}, early_stopping=2)
+    history = train(config, tmp_path / "run", verbose=0, tensorboard=False)
+    record = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert (record["epochs_run"], record["kept_epoch"], record["stopped_early"]) == (4, 2, True)
+    assert len(history["loss"]) == 4 and not (tmp_path / "run" / "backup").exists()
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    for saved, best in zip(model.weights, kept["weights"]):
+        np.testing.assert_array_equal(saved.numpy(), best)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dims", [2, 3])
+def test_mixed_precision_and_xla_train_and_are_recorded(tmp_path, dims):
+    size = {2: {}, 3: {"data": "microstructure", "dims": 3, "image_size": 16, "n_images": 24}}[dims]
+    config = TrainConfig(**{**TINY, "epochs": 1, **size}, mixed_precision=True, jit_compile=True)
+    history = train(config, tmp_path / "run", verbose=0, tensorboard=False)
+    assert np.isfinite(history["loss"]).all() and np.isfinite(history["val_stats_distance"]).all()
+    record = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert (record["dtype_policy"], record["jit_compile"]) == ("mixed_bfloat16", True)  # no GPU here
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.encoder.layers[1].dtype_policy.name == "mixed_bfloat16"
+    assert model.decode(np.zeros((1, 2), "float32")).dtype == tf.float32  # the sigmoid stays float32
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+
+
+def test_early_stopping_needs_validation():
+    with pytest.raises(ValueError, match="early_stopping watches val_stats_distance"):
+        TrainConfig(early_stopping=3, validation_split=0)
 
 
 @pytest.mark.slow
@@ -226,7 +292,15 @@ def test_a_run_without_validation_finishes_and_a_late_failure_keeps_its_files(tm
     monkeypatch.setattr(training, "write_reconstructions", broken)
     with pytest.raises(OSError, match="disk full"):
         train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "late", verbose=0)
-    assert {"config.json", "history.csv", "model.keras"} <= {p.name for p in (tmp_path / "late").iterdir()}
+    assert {"config.json", "history.csv", "model.keras", "backup"} <= {p.name for p in (tmp_path / "late").iterdir()}
+
+    # the backup stays until every output is written: the same call finishes the run without training again
+    monkeypatch.undo()
+    epochs_seen = []
+    count = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch))
+    history = train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "late", verbose=0, callbacks=[count])
+    assert epochs_seen == [] and len(history["loss"]) == 1
+    assert RunDir(tmp_path / "late").is_finished and (tmp_path / "late" / "reconstructions.png").is_file()
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import argparse
 import os
 import socket
 
-from ssvae_tf.commands import Command
+from ssvae_tf.commands import Command, add_strategy_option
 
 #: Command-line flags that override one config key: flag dest -> (table, key).
 FLAG_KEYS = {
@@ -58,6 +58,7 @@ def configure_tune(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--oracle-port", type=int, default=None,
                        help="port of the chief's oracle (default: $KERASTUNER_ORACLE_PORT)")
     group.add_argument("--worker-id", default=None, help="unique id of this worker (default: worker-HOST-PID)")
+    add_strategy_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier search in --out")
     parser.add_argument("--quiet", action="store_true", help="no per-trial output, only the final lines")
 
@@ -106,7 +107,8 @@ def run_tune(args: argparse.Namespace) -> None:
     if role == "chief" and not args.quiet:
         print(f"chief oracle on {os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}; "
               "start workers with --distributed worker", flush=True)
-    summary = run_search(config, args.out, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    summary = run_search(config, args.out, overwrite=args.overwrite, verbose=0 if args.quiet else 1,
+                         strategy=args.strategy)
     if summary is None:
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: no trials left; the chief writes the results", flush=True)
     elif args.quiet:

@@ -251,7 +251,7 @@ def trial_history(trial) -> dict[str, list[float]]:
 
 def write_best_run(tuner, trial, data, out_dir: Path) -> Path:
     """Write ``trial`` as a run directory in ``out_dir``: its settings, checkpoint, history and a figure."""
-    from ssvae_tf.training import write_reconstructions
+    from ssvae_tf.training import figure_examples, write_reconstructions
 
     model = tuner.load_model(trial)
     config = tuner.hypermodel.trial_config(trial.hyperparameters)
@@ -259,7 +259,7 @@ def write_best_run(tuner, trial, data, out_dir: Path) -> Path:
     run.write_settings(config, data.image_shape, data.n_images, model.stats_options.to_json(), data.reading)
     run.save_model(model)
     run.write_history(trial_history(trial))
-    write_reconstructions(run, model, data.validation)
+    write_reconstructions(run, model, figure_examples(data.validation))
     return run.path
 
 

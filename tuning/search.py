@@ -36,6 +36,7 @@ import keras
 import keras_tuner
 
 from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.distribute import make_strategy, shardable
 from ssvae_tf.settings import TrainConfig
 from ssvae_tf.training import run_data, run_stats_options, statistics_scale
 from tuning.config import TuneConfig
@@ -139,8 +140,9 @@ def check_tuner_available(tuner: str) -> None:
 
 
 def make_tuner(config: TuneConfig, hypermodel: SpatialStatsHyperModel, directory: str | Path,
-               project_name: str = PROJECT_NAME) -> keras_tuner.Tuner:
-    """The tuner ``config.search.tuner`` asks for, reloading ``directory/project_name`` if present."""
+               project_name: str = PROJECT_NAME, strategy=None) -> keras_tuner.Tuner:
+    """The tuner ``config.search.tuner`` asks for, reloading ``directory/project_name`` if present;
+    its trials build and train under ``strategy`` (a ``tf.distribute.Strategy``; default: none)."""
     search = config.search
     # KerasTuner treats seed 0 as "no seed" (random), so the oracle gets seed + 1.
     common = dict(objective=tuner_objective(search.objective), seed=search.seed + 1)
@@ -156,7 +158,8 @@ def make_tuner(config: TuneConfig, hypermodel: SpatialStatsHyperModel, directory
         raise ValueError(f"tuner must be one of random, bayesian, hyperband, got {search.tuner!r}")
     tuner_class = HyperbandTuner if search.tuner == "hyperband" else SearchTuner
     return tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
-                       overwrite=False, executions_per_trial=search.executions_per_trial)
+                       overwrite=False, executions_per_trial=search.executions_per_trial,
+                       distribution_strategy=strategy)
 
 
 # -------------------------------------------------------------------- data
@@ -183,7 +186,8 @@ def load_data(config: TuneConfig, progress: bool = True) -> SearchData:
     (``progress``: a bar while built-in images are generated)."""
     base = base_config(config)
     data = run_data(base, progress=progress)
-    train, validation = data.train_dataset(base.batch_size), data.validation_dataset(base.batch_size)
+    train, validation = (shardable(data.train_dataset(base.batch_size)),
+                         shardable(data.validation_dataset(base.batch_size)))
     scale = base.stats_scale or statistics_scale(train, run_stats_options(base))
     return SearchData(train, validation, data.image_shape, float(scale), data.n_train + data.n_validation,
                       data.read.to_json())
@@ -224,7 +228,8 @@ def _check_out_dir(out_dir: Path, config: TuneConfig, overwrite: bool, write: bo
     return False
 
 
-def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False, verbose: int = 1):
+def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False, verbose: int = 1,
+               strategy: str = "auto"):
     """Run (or resume) the search ``config`` describes in ``out_dir``.
 
     Args:
@@ -232,6 +237,8 @@ def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False,
         out_dir: the search directory (created; reused to resume).
         overwrite: discard an earlier search in ``out_dir`` first.
         verbose: 0 quiet; otherwise KerasTuner's trial tables, one line per epoch and the summary.
+        strategy: where each trial trains (:func:`ssvae_tf.distribute.make_strategy`), except
+            ``multi-worker``: KerasTuner spreads trials over processes itself (``--distributed``).
 
     Returns:
         The :class:`~tuning.results.SearchSummary` (rows, best trial, paths),
@@ -239,6 +246,10 @@ def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False,
     """
     from tuning.results import write_results
 
+    if strategy == "multi-worker":
+        raise ValueError("ssvae tune trains each trial in one process; to use several machines, run a chief and "
+                         "workers with --distributed (each may use --strategy mirrored over its GPUs)")
+    distribution = make_strategy(strategy)  # first: before other TensorFlow work
     out_dir = Path(out_dir)
     role = distributed_role()
     writes = role != "worker"
@@ -251,7 +262,7 @@ def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False,
         write_json(out_dir / CONFIG_FILE, config.to_json())
     hypermodel = make_hypermodel(config, data.image_shape, data.stats_scale)
     with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):  # "Reloading Tuner from ..."
-        tuner = make_tuner(config, hypermodel, out_dir)
+        tuner = make_tuner(config, hypermodel, out_dir, strategy=distribution)
     if verbose and writes:
         done = sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
         state = f"resuming: {done} finished trial(s) kept" if resuming else "new search"
