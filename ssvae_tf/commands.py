@@ -132,6 +132,8 @@ def _run_train(args: argparse.Namespace) -> None:
     from ssvae_tf.run_dir import RunDir
     from ssvae_tf.training import train
 
+    if not args.out.strip():
+        raise ValueError("--out is empty; expected the run directory to write, e.g. --out runs/mine")
     config = train_config_from(args)
     history = train(config, args.out, verbose=0 if args.quiet else 2, overwrite=args.overwrite,
                     strategy=args.strategy, tensorboard=not args.no_tensorboard, peer_timeout=args.peer_timeout)

@@ -212,14 +212,14 @@ class RunDir:
         """Keep the header and the complete rows of ``history.csv`` for the first ``epochs`` epochs,
         so a resumed run appends cleanly: cuts a row a kill left half-written, and the rows of
         epochs the run goes back past (a multi-worker job resumes from the last epoch every worker
-        backed up)."""
+        backed up).  A symbolic link is replaced by a file, so appending never writes through it."""
         if not self.history_csv.exists():
             return
         text = self.history_csv.read_text()
         lines = text[: text.rfind("\n") + 1].splitlines(keepends=True)
         kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs]
-        if kept != text.splitlines(keepends=True):
-            atomic_write(self.history_csv, lambda tmp: tmp.write_text("".join(kept)))
+        if kept != text.splitlines(keepends=True) or self.history_csv.is_symlink():  # a link is replaced, as
+            atomic_write(self.history_csv, lambda tmp: tmp.write_text("".join(kept)))  # every output is
 
     def write_training_record(self, record: dict[str, Any]) -> Path:
         """Write ``training.json`` (atomically): how the run trained."""

@@ -42,6 +42,9 @@ DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 DECODERS = ("transpose", "resize")
 #: Edge handling of the 3x3 convolutions: zero padding or periodic wrap-around.
 PADDINGS = ("zeros", "circular")
+#: The largest value each size setting may take: beyond these a run cannot fit in memory or time.
+UPPER_LIMITS = {"latent_dim": 4096, "filters": 1024, "hidden_units": 65_536, "batch_size": 65_536,
+                "epochs": 1_000_000, "n_images": 100_000_000}
 #: How ``ssvae train`` and ``ssvae tune`` spread training over devices (``ssvae_tf.distribute``).
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 #: The default KL weight at 64 x 64 px, measured (docs/reproduction.md); it scales with the pixel count.
@@ -184,6 +187,9 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("n_images", "latent_dim", "epochs", "batch_size", "filters", "hidden_units", "stats_levels"):
             check_positive_int(getattr(self, name), name)
+        for name, limit in UPPER_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ValueError(f"{name} must be at most {limit:,}, got {getattr(self, name):,}")
         for name in ("image_size", "depth", "early_stopping"):
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name)

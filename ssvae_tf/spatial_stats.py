@@ -75,6 +75,13 @@ def _spatial_rank(x: tf.Tensor, name: str) -> int:
     return rank - 2
 
 
+def _check_same_shape(x: tf.Tensor, y: tf.Tensor) -> None:
+    """``x`` and ``y`` hold as many images of one shape (batch sizes unknown while tracing pass)."""
+    batches = (x.shape[0], y.shape[0])
+    if x.shape[1:] != y.shape[1:] or (None not in batches and batches[0] != batches[1]):
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+
+
 def _check_range(x: tf.Tensor, name: str) -> None:
     if _is_concrete(x) and x.shape.num_elements():
         lo, hi = float(tf.reduce_min(x)), float(tf.reduce_max(x))
@@ -516,8 +523,7 @@ def _distance_maps(x, y, correlations, kind, n_phases, eps):
     x, y = _as_float_tensor(x, "x"), _as_float_tensor(y, "y")
     rank = _spatial_rank(x, "x")
     _spatial_rank(y, "y")
-    if x.shape[1:] != y.shape[1:]:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    _check_same_shape(x, y)
     pairs = _resolve_correlations(correlations, x.shape[-1] if kind is None else n_phases)
     states = _used_states(pairs)
     if kind is None:
@@ -599,8 +605,7 @@ def shift_aligned_sse(x, y) -> tf.Tensor:
     """
     x, y = _as_float_tensor(x, "x"), _as_float_tensor(y, "y")
     rank = _spatial_rank(x, "x")
-    if x.shape[1:] != y.shape[1:]:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    _check_same_shape(x, y)
     spatial = x.shape[1:-1].as_list()
     def channels_first(t):  # (batch, channels, *spatial); one channel is a reshape, not a transpose
         if t.shape[-1] == 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -60,6 +61,16 @@ def _check_path_data(config: TrainConfig) -> None:
                          f"{spatial}; leave image_size unset for a path (or crop them: --patch-size)")
 
 
+def _check_generated_size(n_images: int, spatial: tuple[int, ...]) -> None:
+    """Refuses (one line) to generate more float32 images than half of this machine's memory holds."""
+    needed = n_images * math.prod(spatial) * 4
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    if needed > available:
+        raise ValueError(f"n_images={n_images:,} generated images of {spatial} px need {needed / 2**30:,.1f} GiB; "
+                         f"this machine has room for {available / 2**30:,.1f} GiB (half its memory): "
+                         f"expected at most {available // (needed // n_images):,} images")
+
+
 def training_source(config: TrainConfig, progress: bool = True) -> np.ndarray | str:
     """The images to train on: a generated array ``(n, *spatial, 1)`` or the user's path.
 
@@ -69,6 +80,7 @@ def training_source(config: TrainConfig, progress: bool = True) -> np.ndarray | 
         _check_path_data(config)
         return config.data
     size = config.image_size or DEFAULT_IMAGE_SIZE
+    _check_generated_size(config.n_images, (size,) * config.spatial_dims)
     if config.data == "microstructure":
         shape, lengths = (size,) * config.spatial_dims, (4.0, 2.0, 2.0)[: config.spatial_dims]
         return generate_random_fields(config.n_images, shape, volume_fraction=(0.3, 0.7),

@@ -176,6 +176,8 @@ def write_nan_array(path: Path) -> str:
         (["--epochs", "0"], "epochs must be an integer >= 1"),
         (["--image-size", "8"], "image_size"),
         (["--data", "NAN_FILE"], "NaN"),
+        (["--n-images", "100000000"], "n_images=100,000,000 generated images of (32, 32) px need 381.5 GiB"),
+        (["--peer-timeout", "inf"], "peer_timeout must be a number of seconds"),
     ],
 )
 def test_bad_input_prints_one_line_and_exits_nonzero(tmp_path, capsys, arguments, message):
@@ -188,6 +190,11 @@ def test_bad_input_prints_one_line_and_exits_nonzero(tmp_path, capsys, arguments
 
 
 @pytest.mark.slow
+def test_an_empty_out_is_refused_instead_of_writing_here(capsys):
+    assert main(["train", *TINY_ARGS, "--out", ""]) == 2
+    assert capsys.readouterr().err.startswith("ssvae: error: --out is empty")
+
+
 def test_bad_data_is_one_line_and_leaves_no_run_directory(tmp_path, capsys):
     import skimage.io
 

@@ -49,6 +49,17 @@ def test_history_keeps_the_last_row_of_each_epoch_and_cuts_a_partial_row(tmp_pat
     assert run.read_history() == {"loss": [2.0, 1.4]}
 
 
+def test_a_history_link_is_replaced_not_written_through(tmp_path):
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("epoch,loss\n0,2.0\n")
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.history_csv.symlink_to(elsewhere)
+    run.truncate_history(1)
+    assert not run.history_csv.is_symlink() and run.read_history() == {"loss": [2.0]}
+    assert elsewhere.read_text() == "epoch,loss\n0,2.0\n"
+
+
 def test_truncating_the_history_drops_the_epochs_a_job_goes_back_past(tmp_path):
     run = RunDir(tmp_path)
     run.history_csv.write_text("epoch,loss\n0,2.0\n1,1.5\n2,1.4\n2,1.3\n")

@@ -28,6 +28,10 @@ from ssvae_tf.settings import (
         (dict(image_size=8), "image_size must be between 16 and 256"),
         (dict(beta=-0.1), "beta must be a finite number >= 0"),
         (dict(validation_split=1.0), r"validation_split must be in \[0, 1\)"),
+        (dict(latent_dim=2**31 - 1), "latent_dim must be at most 4,096, got 2,147,483,647"),
+        (dict(batch_size=10**6), "batch_size must be at most 65,536"),
+        (dict(early_stopping=0), "early_stopping must be an integer >= 1"),
+        (dict(jit_compile="yes"), "jit_compile must be true, false or unset"),
     ],
 )
 def test_bad_settings_are_clear_errors(kwargs, message):

@@ -331,6 +331,7 @@ def test_3d_loss_and_gradient_under_xla_with_unknown_batch(options):
         (lambda: microstructure_function(np.zeros((1, 8, 8, 1), np.float32), kind="fuzzy"), "kind must be"),
         (lambda: spatial_stats_distance(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)), metric="l1"), "metric"),
         (lambda: spatial_stats_distance(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 6, 1))), "same shape"),
+        (lambda: spatial_stats_distance(np.zeros((2, 8, 8, 1)), np.zeros((3, 8, 8, 1))), r"same shape.*\(2, 8, 8, 1\)"),
         (lambda: spatial_stats_distance(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)), scale=0), "scale"),
     ],
 )
