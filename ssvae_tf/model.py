@@ -456,7 +456,12 @@ class SpatialStatsVAE(keras.Model):
         return [*self.trackers.values(), self.latent_usage]
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
-        """``keras.Model.fit``, which also gives the loss schedule the run's length in steps."""
+        """``keras.Model.fit``, which also gives the loss schedule the run's length in steps, and
+        refuses an array holding NaN or infinity (one bad pixel would turn every weight into NaN;
+        ``make_dataset`` checks its sources the same way)."""
+        if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise ValueError(f"x holds {int(np.size(x) - np.isfinite(x).sum())} NaN or infinite value(s); "
+                             "expected images in [0, 1]")
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                            callbacks=[*(callbacks or []), _ScheduleClock()], **kwargs)
 

@@ -380,3 +380,27 @@ def test_an_anchor_needs_a_statistics_loss_and_room_for_its_blur():
         build_vae((16, 16, 1), alpha=0.0, gamma=1.0, schedule={"anchor": 0.1}, **TINY)
     with pytest.raises(ValueError, match="anchor_sigma=6 px is too wide"):
         build_vae((16, 16, 1), schedule={"anchor": 0.1, "anchor_sigma": 6}, **TINY)
+
+
+def test_fit_refuses_an_array_holding_nan():
+    model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    images = np.full((4, 16, 16, 1), 0.5, np.float32)
+    images[1, 2, 3, 0] = np.nan
+    before = [w.numpy().copy() for w in model.weights]
+    with pytest.raises(ValueError, match=r"x holds 1 NaN or infinite value\(s\)"):
+        model.fit(images, epochs=1, verbose=0)
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, model.weights))
+
+
+def test_batch_means_are_zero_for_an_empty_replica_batch_and_logs_weigh_images():
+    import doctest
+
+    import ssvae_tf.distribute
+    import ssvae_tf.model
+
+    for module in (ssvae_tf.model, ssvae_tf.distribute):
+        assert doctest.testmod(module).failed == 0
+    model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
+    logs = [model._log({"pixel_mse": keras.ops.convert_to_tensor(value)}, keras.ops.convert_to_tensor(n)) for value, n in ((1.0, 3), (0.0, 1))]
+    assert float(logs[-1]["pixel_mse"]) == pytest.approx(0.75)  # (3 x 1 + 1 x 0) / 4 images, not (1 + 0) / 2
