@@ -1,6 +1,7 @@
 """Distribution strategies (ssvae_tf.distribute): TF_CONFIG checks, strategies by name, and real
 jobs: MirroredStrategy over two logical CPUs, a two-worker MultiWorkerMirroredStrategy job of
-`ssvae train` processes on loopback ports, killed and resumed, and a worker left alone."""
+`ssvae train` processes on loopback ports (one worker killed, the other stopping by itself, both
+restarted and resuming), and a worker left alone."""
 
 import json
 import os
@@ -128,9 +129,11 @@ def test_a_two_worker_job_killed_mid_epoch_resumes_and_matches_one_process(tmp_p
     while not all(backed_up_epochs(backup) >= 1 for backup in backups):  # both backed up epoch 1 of 3
         assert time.monotonic() < deadline and all(w.poll() is None for w in workers), "no epoch finished"
         time.sleep(0.1)
-    for worker in (workers[1], workers[0]):  # the other worker first, mid-epoch 2; then the chief
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+    workers[1].send_signal(signal.SIGKILL)  # mid-epoch 2
+    workers[1].wait()
+    lost, _ = workers[0].communicate(timeout=180)  # the chief notices by itself, in bounded time
+    assert workers[0].returncode == 2
+    assert lost.strip().splitlines()[-1].startswith("ssvae: error: chief lost contact with the other workers")
     assert (out / ".workers" / "worker-1" / "backup").is_dir()  # the other worker's own backup
 
     workers = [start_worker(out, ports, index) for index in (0, 1)]
