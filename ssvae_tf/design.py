@@ -42,6 +42,24 @@ target.
   from [0, 1] the search stalls at 100x the statistics error or more
   (measured on 16-32 px random fields and lines, 200 iterations).
 
+**Compiled once.**  The latent step (:class:`LatentSearch`) and the objective
+with its gradient (:class:`CompiledObjective`) take the target, the prior
+weight and the learning rate as tensors, and are cached per model, shape,
+restart count and statistics options (:func:`latent_searcher`,
+:func:`compiled_objective`, least recently used dropped beyond
+:data:`SEARCH_CACHE_SIZE`): only the first design of a model and size traces
+graphs, so the time of later designs is the search's alone.
+
+**A decoder alone** (:func:`design_with_decoder`): a decoder served over gRPC
+gives images but no gradients, so ``latent`` there is a derivative-free
+evolution strategy over ``z`` (:func:`latent_evolution`, one decoder request
+per generation), ``refine`` adds pixel iterations here, ``encode`` needs the
+served encoder too.
+
+**Realism** (:func:`realism`): statistics no search optimises, on the hard
+phases: volume fraction, chord lengths (:func:`chord_lengths`), connected
+components (:func:`component_sizes`).
+
 **Error** (:func:`stats_error`): the evaluation's metric
 (``ssvae_tf.evaluation.metrics``): the mean over the target's lags of the
 squared difference between the target's hard and the design's soft
@@ -50,7 +68,9 @@ autocorrelation of the black phase, unnormalised.
 
 from __future__ import annotations
 
+import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +92,12 @@ DEFAULT_STEPS = {"encode": 0, "latent": 200, "refine": 200, "pixel": 500}
 MIN_TARGET_SIDE = 4
 #: Range of the uniform noise that ``pixel`` starts from (grey levels).
 PIXEL_START = (0.4, 0.6)
+#: Weight of ``||z||^2`` in the latent objective, and Adam's step size, when not given.  ``J`` of good
+#: designs is 1e-3 to 1e-1, and the trained models' posteriors sit far from ``N(0, I)`` (``|z_mean|``
+#: 6-15 for the line, random-field and real 2-D models: the KL weight is small), so a weight of 1e-3
+#: (about 0.05-0.2 at those ``|z|``) held the search off the data: on 64 px targets its error stayed
+#: 10-100x above the one reached with 1e-5 (benchmarks/bench_design.py, docs/design.md).
+DEFAULT_PRIOR_WEIGHT, DEFAULT_LEARNING_RATE = 1e-5, 0.1
 #: Where ``refine`` starts its pixel iterations.
 REFINE_STARTS = ("latent", "encode")
 #: Indicators with a gradient, which a search can follow.
@@ -285,12 +311,28 @@ def stats_objective(target: TargetStatistics, stats_options: StatsOptions | dict
         ``(n,)``, differentiable, usable inside ``tf.function``.
     """
     options = design_options(stats_options)
-    weights = tf.constant(_lag_weights(target, options.cutoff))
-    reference = tf.constant(target.stats.astype(np.float32))
-    every_lag = options.replace(cutoff="full")
-    axes = list(range(1, len(target.shape) + 1))
+    reference, weights = _target_tensors(target, options)
+    core = _objective_core(options, len(target.shape))
 
     def objective(images: tf.Tensor) -> tf.Tensor:
+        return core(images, reference, weights)
+
+    return objective
+
+
+def _target_tensors(target: TargetStatistics, options: StatsOptions) -> tuple[tf.Tensor, tf.Tensor]:
+    """The target's side of ``J``: its statistics ``S*`` and the lag weights, float32 ``(*spatial)`` each."""
+    return (tf.constant(target.stats.astype(np.float32)),
+            tf.constant(_lag_weights(target, options.cutoff)))
+
+
+def _objective_core(options: StatsOptions, rank: int) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]:
+    """``J`` with the target as arguments: ``(images, reference, weights) -> (n,)``, so one compiled
+    function serves every target of a shape (see :class:`CompiledObjective`)."""
+    every_lag = options.replace(cutoff="full")
+    axes = list(range(1, rank + 1))
+
+    def objective(images: tf.Tensor, reference: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
         stats = every_lag.statistics(images)[..., 0]
         return tf.reduce_sum(weights * tf.square(stats - reference), axis=axes)
 
@@ -334,7 +376,8 @@ def latent_search(loss: Objective, z0: np.ndarray, steps: int, learning_rate: fl
     """Minimise ``loss`` (``(n, d) -> (n,)``, independent per row) with Adam from ``z0`` ``(n, d)``.
 
     All rows step together in one compiled step; the values stay on the
-    device until the end.
+    device until the end.  A generic helper: it compiles its step on every
+    call (:func:`design` uses the cached :class:`LatentSearch` instead).
 
     Returns:
         ``(z, history)``: float32 ``(n, d)``, each row the best point it
@@ -371,42 +414,200 @@ def latent_search(loss: Objective, z0: np.ndarray, steps: int, learning_rate: fl
     return best_z.numpy(), tf.stack(history).numpy().astype(np.float64)
 
 
-def pixel_search(objective: Objective, starts: np.ndarray, steps: int,
-                 tick: Callable[[], None] = lambda: None) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise ``objective`` over the pixels of each start ``(n, *spatial, 1)``, bounded to [0, 1].
+# ------------------------------------------------------------ compiled and cached
+#: Most compiled searches and objectives kept (least recently used dropped first).  Each holds its
+#: graphs and a few variables of ``(n, latent_dim)``; a latent search also holds its model.
+SEARCH_CACHE_SIZE = 16
+#: Adam's constants (Keras' defaults, which :func:`latent_search` uses).
+_ADAM = (0.9, 0.999, 1e-7)
 
-    L-BFGS-B (``scipy.optimize.minimize``), at most ``steps`` iterations per
-    design, one design at a time; value and gradient come from one compiled
-    float32 TensorFlow call, handed to SciPy as float64.  No tolerance stops
-    it early: it runs its ``steps`` unless the line search can make no progress.
+_SEARCHES: OrderedDict[tuple, Any] = OrderedDict()
 
-    Returns:
-        ``(images, history)``: float32 ``(n, *spatial, 1)`` and float64
-        ``(steps + 1, n)``, the objective at the start and after each
-        iteration (a design that stopped early keeps its last value).
+
+def _options_key(options: StatsOptions) -> str:
+    return json.dumps(options.to_json(), sort_keys=True)
+
+
+def _cached(key: tuple, build: Callable[[], Any]) -> Any:
+    """The cached value of ``key``, built (and the least recently used dropped) when absent."""
+    if key in _SEARCHES:
+        _SEARCHES.move_to_end(key)
+        return _SEARCHES[key]
+    value = _SEARCHES[key] = build()
+    while len(_SEARCHES) > SEARCH_CACHE_SIZE:
+        _SEARCHES.popitem(last=False)
+    return value
+
+
+def clear_search_cache() -> None:
+    """Forget every compiled search and objective (:func:`latent_searcher`, :func:`compiled_objective`)."""
+    _SEARCHES.clear()
+
+
+def _spec(shape: tuple[int | None, ...]) -> tf.TensorSpec:
+    return tf.TensorSpec(shape, tf.float32)
+
+
+class CompiledObjective:
+    """``J`` for one spatial shape and statistics options, compiled once, the target passed in.
+
+    Attributes:
+        values: ``(images (b, *spatial, 1), reference, weights) -> (b,)``, any batch size ``b``.
+        value_and_gradient: ``(image (1, *spatial, 1), reference, weights) -> (J, dJ/dimage)``.
+        traces: how often either has been traced (1 each once warm, whatever the target).
     """
+
+    def __init__(self, shape: tuple[int, ...], options: StatsOptions):
+        self.shape, self.traces = tuple(shape), 0
+        core = _objective_core(options, len(shape))
+        target = [_spec(self.shape), _spec(self.shape)]
+
+        @tf.function(input_signature=[_spec((None, *self.shape, 1)), *target])
+        def values(images, reference, weights):
+            self.traces += 1
+            return core(images, reference, weights)
+
+        @tf.function(input_signature=[_spec((1, *self.shape, 1)), *target])
+        def value_and_gradient(image, reference, weights):
+            self.traces += 1
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                value = core(image, reference, weights)[0]
+            return value, tape.gradient(value, image)
+
+        self.values, self.value_and_gradient = values, value_and_gradient
+
+
+def compiled_objective(shape: tuple[int, ...], stats_options: StatsOptions | dict | None = None) -> CompiledObjective:
+    """The cached :class:`CompiledObjective` of ``shape`` and the options (:func:`design_options`)."""
+    options = design_options(stats_options)
+    return _cached(("objective", tuple(shape), _options_key(options)), lambda: CompiledObjective(shape, options))
+
+
+class LatentSearch:
+    """Adam over ``z`` for one model, spatial shape, restart count ``n`` and statistics options, compiled once.
+
+    Minimises ``J(decode(z)) + prior_weight * ||z||^2`` for ``n`` restarts as
+    one batch; the target, the prior weight and the learning rate are
+    arguments of the compiled step (tensors), so a new target, seed, weight,
+    rate or step count reuses the graph: :func:`design` gets these from
+    :func:`latent_searcher`, and designs per second count no tracing once it is
+    warm.  Not thread-safe (its variables hold one search at a time).
+
+    Attributes:
+        traces: how often the step and the final evaluation have been traced
+            (2 once warm, whatever was searched since).
+    """
+
+    def __init__(self, decode: Callable[[tf.Tensor], tf.Tensor], latent_dim: int, n: int, shape: tuple[int, ...],
+                 options: StatsOptions):
+        self.latent_dim, self.n, self.shape, self.traces = int(latent_dim), int(n), tuple(shape), 0
+        core = _objective_core(options, len(shape))
+        zeros = tf.zeros((self.n, self.latent_dim))
+        self._z, self._m, self._v, self._best_z = (tf.Variable(zeros, trainable=False) for _ in range(4))
+        self._best = tf.Variable(tf.fill([self.n], np.inf), trainable=False)
+        self._t = tf.Variable(0.0, trainable=False)
+        beta_1, beta_2, epsilon = _ADAM
+        arguments = [_spec(self.shape), _spec(self.shape), _spec(())]
+
+        def evaluate(reference, weights, prior_weight):
+            """``(total, J)`` at the current ``z``, each ``(n,)``, the best kept."""
+            stats = core(decode(self._z), reference, weights)
+            total = stats + prior_weight * tf.reduce_sum(tf.square(self._z), axis=1)
+            self._best_z.assign(tf.where((total < self._best)[:, None], self._z, self._best_z))
+            self._best.assign(tf.minimum(total, self._best))
+            return total, stats
+
+        @tf.function(input_signature=[*arguments, _spec(())])
+        def step(reference, weights, prior_weight, learning_rate):
+            self.traces += 1
+            with tf.GradientTape() as tape:
+                tape.watch(self._z)
+                total, stats = evaluate(reference, weights, prior_weight)
+                summed = tf.reduce_sum(total)
+            gradient = tape.gradient(summed, self._z)
+            t = self._t.assign_add(1.0)
+            m = self._m.assign_add((gradient - self._m) * (1.0 - beta_1))
+            v = self._v.assign_add((tf.square(gradient) - self._v) * (1.0 - beta_2))
+            alpha = learning_rate * tf.sqrt(1.0 - beta_2 ** t) / (1.0 - beta_1 ** t)
+            self._z.assign_sub(alpha * m / (tf.sqrt(v) + epsilon))
+            return total, stats
+
+        @tf.function(input_signature=arguments)
+        def finish(reference, weights, prior_weight):
+            self.traces += 1
+            return evaluate(reference, weights, prior_weight)
+
+        self._step, self._finish = step, finish
+
+    def run(self, z0: np.ndarray, reference: tf.Tensor, weights: tf.Tensor, prior_weight: float,
+            learning_rate: float, steps: int, tick: Callable[[], None] = lambda: None) -> dict[str, np.ndarray]:
+        """Search from ``z0`` ``(n, latent_dim)`` for ``steps`` Adam steps.
+
+        Returns:
+            ``z``: float32 ``(n, latent_dim)``, each restart's best point;
+            ``total`` and ``objective``: float64 ``(steps + 1, n)``, the loss
+            with and without the prior term at every iterate (row 0: at
+            ``z0``); ``clock``: float64 ``(steps + 1, n)``, seconds since the
+            search started when each row was known.
+        """
+        z0 = np.asarray(z0, np.float32)
+        if z0.shape != (self.n, self.latent_dim):
+            raise ValueError(f"z0 has shape {z0.shape}; this search takes ({self.n}, {self.latent_dim})")
+        started = time.perf_counter()
+        self._z.assign(z0)
+        self._best_z.assign(z0)
+        for variable in (self._m, self._v):
+            variable.assign(tf.zeros_like(variable))
+        self._best.assign(tf.fill([self.n], np.inf))
+        self._t.assign(0.0)
+        prior, rate = tf.constant(prior_weight, tf.float32), tf.constant(learning_rate, tf.float32)
+        rows, clock = [], []
+        for _ in range(steps):
+            rows.append(self._step(reference, weights, prior, rate))
+            clock.append(time.perf_counter() - started)
+            tick()
+        rows.append(self._finish(reference, weights, prior))
+        z = self._best_z.numpy()
+        clock.append(time.perf_counter() - started)
+        totals, objectives = (tf.stack([row[i] for row in rows]).numpy().astype(np.float64) for i in (0, 1))
+        return {"z": z, "total": totals, "objective": objectives,
+                "clock": np.repeat(np.asarray(clock)[:, None], self.n, axis=1)}
+
+
+def latent_searcher(model, shape: tuple[int, ...], n: int,
+                    stats_options: StatsOptions | dict | None = None) -> LatentSearch:
+    """The cached :class:`LatentSearch` of ``model`` (its ``decode`` and ``latent_dim``), ``shape``,
+    ``n`` restarts and the statistics options (:func:`design_options`).  The cache holds the model
+    (so its ``id`` is not reused while cached); :func:`clear_search_cache` empties it."""
+    options = design_options(stats_options)
+    key = ("latent", id(model), tuple(shape), int(n), int(model.latent_dim), _options_key(options))
+    searcher = _cached(key, lambda: (model, LatentSearch(model.decode, model.latent_dim, n, shape, options)))
+    return searcher[1]
+
+
+def _lbfgsb(value_and_gradient: Callable[[np.ndarray], tuple[Any, Any]], starts: np.ndarray, steps: int,
+            tick: Callable[[], None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """L-BFGS-B from each start, one at a time: ``(images, history, clock)`` (see :func:`pixel_search`);
+    ``clock``: seconds since that design's search started when each row of ``history`` was known."""
     from scipy.optimize import Bounds, minimize
 
     shape = starts.shape[1:]
 
-    @tf.function(input_signature=[tf.TensorSpec((1, *shape), tf.float32)])
-    def value_and_gradient(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = objective(x)[0]
-        return value, tape.gradient(value, x)
-
     def evaluate(flat: np.ndarray) -> tuple[float, np.ndarray]:
         value, gradient = value_and_gradient(flat.reshape(1, *shape).astype(np.float32))
-        return float(value), gradient.numpy().ravel().astype(np.float64)
+        return float(value), np.asarray(gradient).ravel().astype(np.float64)
 
     images = np.empty(starts.shape, np.float32)
-    history = np.empty((steps + 1, len(starts)))
+    history, clock = np.empty((steps + 1, len(starts))), np.empty((steps + 1, len(starts)))
     for i, start in enumerate(np.asarray(starts, np.float64)):
+        started = time.perf_counter()
         trace = [evaluate(start.ravel())[0]]
+        times = [time.perf_counter() - started]
 
         def record(intermediate_result) -> None:
             trace.append(float(intermediate_result.fun))
+            times.append(time.perf_counter() - started)
             tick()
 
         if steps:
@@ -416,9 +617,40 @@ def pixel_search(objective: Objective, starts: np.ndarray, steps: int,
         images[i] = start.reshape(shape)
         for _ in range(steps + 1 - len(trace)):  # stopped early: hold the last value, finish its ticks
             trace.append(trace[-1])
+            times.append(times[-1])
             tick()
-        history[:, i] = trace
+        history[:, i], clock[:, i] = trace, times
+    return images, history, clock
+
+
+def pixel_search(objective: Objective, starts: np.ndarray, steps: int,
+                 tick: Callable[[], None] = lambda: None) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ``objective`` over the pixels of each start ``(n, *spatial, 1)``, bounded to [0, 1].
+
+    L-BFGS-B (``scipy.optimize.minimize``), at most ``steps`` iterations per
+    design, one design at a time; value and gradient come from one compiled
+    float32 TensorFlow call, handed to SciPy as float64.  No tolerance stops
+    it early: it runs its ``steps`` unless the line search can make no progress.
+    A generic helper: it compiles ``objective`` on every call (:func:`design`
+    uses the cached :func:`compiled_objective` instead).
+
+    Returns:
+        ``(images, history)``: float32 ``(n, *spatial, 1)`` and float64
+        ``(steps + 1, n)``, the objective at the start and after each
+        iteration (a design that stopped early keeps its last value).
+    """
+    shape = starts.shape[1:]
+
+    @tf.function(input_signature=[tf.TensorSpec((1, *shape), tf.float32)])
+    def value_and_gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = objective(x)[0]
+        return value, tape.gradient(value, x)
+
+    images, history, _ = _lbfgsb(lambda x: [t.numpy() for t in value_and_gradient(x)], starts, steps, tick)
     return images, history
+
 
 
 # --------------------------------------------------------------------------- #
@@ -436,14 +668,23 @@ class Designs:
             doc; without the prior term).
         seconds: wall time of the search, from the first model or
             statistics call to the designs in memory, graph tracing included
-            (it dominates tiny problems).
+            (it dominates tiny problems; the compiled searches are cached, see
+            :func:`latent_searcher`, so only a model's, shape's or ``n``'s first
+            search traces).
         method: one of :data:`METHODS`.
         latents: float32 ``(n, latent_dim)``, the latent vectors decoded
             (``refine``: before its pixel iterations), or ``None`` (``pixel``).
         history: the objective at every iterate of each search, per phase:
-            ``"latent"`` (with the prior term) and/or ``"pixel"``, each float64
-            ``(iterations + 1, n)``; empty for ``encode``.
+            ``"latent"`` (with the prior term) and ``"latent_objective"``
+            (``J`` alone), and/or ``"pixel"``, each float64
+            ``(iterations + 1, n)``; empty for ``encode``.  A derivative-free
+            latent search (:func:`design_with_decoder`) records each restart's
+            best so far, one row per generation.
         settings: the settings used, JSON types.
+        clock: per phase of ``history``, float64 of its shape: seconds since
+            that phase's search started when each row was known (``"pixel"``:
+            since that design's own L-BFGS-B began; designs run one after
+            another).
     """
 
     images: np.ndarray
@@ -454,6 +695,7 @@ class Designs:
     latents: np.ndarray | None = None
     history: dict[str, np.ndarray] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    clock: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the arrays of images, latents and history, as JSON types."""
@@ -516,36 +758,55 @@ def _iterations(method: str, settings: dict[str, Any]) -> int:
     return latent + settings["n"] * pixel
 
 
-def _encode_latents(model, target: TargetStatistics, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n, latent_dim)``: the target's posterior mean, then ``n - 1`` posterior samples."""
+def _encode_latents(encode: Callable[[np.ndarray], Any], target: TargetStatistics, n: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """``(n, latent_dim)``: the target's posterior mean, then ``n - 1`` posterior samples (``encode``:
+    images -> ``(z_mean, z_log_var)``, e.g. ``model.encode`` or a served encoder)."""
     if target.image is None:
         raise ValueError(f"method 'encode' needs a target image; the target is statistics only "
                          f"({target.description}): use latent, refine or pixel")
-    z_mean, z_log_var = (np.asarray(t, np.float32) for t in model.encode(target.image[np.newaxis]))
+    z_mean, z_log_var = (np.asarray(t, np.float32) for t in encode(target.image[np.newaxis]))
     noise = rng.standard_normal((n - 1, z_mean.shape[1])).astype(np.float32)
     return np.concatenate([z_mean, z_mean + np.exp(0.5 * z_log_var) * noise])
 
 
-def _search(model, target: TargetStatistics, method: str, settings: dict[str, Any], objective: Objective,
-            tick: Callable[[], None]) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
-    """Run ``method``: ``(images, latents, history)`` as :class:`Designs` holds them."""
+def _pixel_phase(target: TargetStatistics, options: StatsOptions, starts: np.ndarray, steps: int,
+                 tick: Callable[[], None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """L-BFGS-B on the pixels of ``starts`` with the cached compiled objective: ``(images, history, clock)``."""
+    compiled = compiled_objective(target.shape, options)
+    reference, weights = _target_tensors(target, options)
+
+    def value_and_gradient(x: np.ndarray):
+        value, gradient = compiled.value_and_gradient(x, reference, weights)
+        return value.numpy(), gradient.numpy()
+
+    return _lbfgsb(value_and_gradient, starts, steps, tick)
+
+
+def _search(model, target: TargetStatistics, method: str, settings: dict[str, Any], options: StatsOptions,
+            tick: Callable[[], None]) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray],
+                                               dict[str, np.ndarray]]:
+    """Run ``method``: ``(images, latents, history, clock)`` as :class:`Designs` holds them."""
     rng = np.random.default_rng(settings["seed"])
     n, start = settings["n"], _starting_point(method, settings)
-    history, latents = {}, None
+    history, clock, latents = {}, {}, None
     if start == "pixel":
         images = rng.uniform(*PIXEL_START, size=(n, *target.shape, 1)).astype(np.float32)
     else:
         if start == "encode":
-            latents = _encode_latents(model, target, n, rng)
+            latents = _encode_latents(model.encode, target, n, rng)
         else:
             z0 = rng.standard_normal((n, model.latent_dim)).astype(np.float32)
-            loss = latent_objective(model.decode, objective, settings["prior_weight"])
-            latents, history["latent"] = latent_search(loss, z0, settings["steps"], settings["learning_rate"], tick)
+            searcher = latent_searcher(model, target.shape, n, options)
+            found = searcher.run(z0, *_target_tensors(target, options), settings["prior_weight"],
+                                 settings["learning_rate"], settings["steps"], tick)
+            latents, history["latent"], history["latent_objective"] = found["z"], found["total"], found["objective"]
+            clock["latent"] = clock["latent_objective"] = found["clock"]
         images = np.asarray(model.decode(latents), np.float32)
     if method in ("pixel", "refine"):
         pixel_steps = settings["steps" if method == "pixel" else "refine_steps"]
-        images, history["pixel"] = pixel_search(objective, images, pixel_steps, tick)
-    return images, latents, history
+        images, history["pixel"], clock["pixel"] = _pixel_phase(target, options, images, pixel_steps, tick)
+    return images, latents, history, clock
 
 
 def design(
@@ -556,8 +817,8 @@ def design(
     steps: int | None = None,
     seed: int = 0,
     stats_options: StatsOptions | dict | None = None,
-    prior_weight: float = 1e-3,
-    learning_rate: float = 0.05,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
     refine_steps: int = 50,
     refine_from: str = "latent",
     progress: bool = False,
@@ -577,8 +838,9 @@ def design(
             (``pixel``); default :data:`DEFAULT_STEPS`.  ``encode`` takes none.
         seed: seed of the starts (prior draws, posterior noise, random pixels), >= 0.
         stats_options: the objective's statistics (:func:`design_options`).
-        prior_weight: weight of ``||z||^2`` in the latent objective.
-        learning_rate: Adam's step size, in latent units.
+        prior_weight: weight of ``||z||^2`` in the latent objective (default
+            :data:`DEFAULT_PRIOR_WEIGHT`).
+        learning_rate: Adam's step size, in latent units (default :data:`DEFAULT_LEARNING_RATE`).
         refine_steps: L-BFGS-B iterations per design after ``refine``'s start.
         refine_from: ``refine``'s start, one of :data:`REFINE_STARTS`.
         progress: show a progress bar on a terminal.
@@ -590,18 +852,46 @@ def design(
     settings = _checked_settings(method, n, steps, seed, prior_weight, learning_rate, refine_steps, refine_from)
     target = as_target(target)
     options = design_options(stats_options)
-    objective = stats_objective(target, options)
     if _starting_point(method, settings) != "pixel":
         if model is None:
             raise ValueError(f"method {method!r} needs a model; only 'pixel' designs without one")
         check_fits(model, target.shape)
     tick = _ticker(_iterations(method, settings), progress)
     started = time.perf_counter()
-    images, latents, history = _search(model, target, method, settings, objective, tick)
-    final = objective(images).numpy().astype(np.float64)
+    images, latents, history, clock = _search(model, target, method, settings, options, tick)
+    final = compiled_objective(target.shape, options).values(images, *_target_tensors(target, options))
     seconds = time.perf_counter() - started
-    return Designs(images, stats_error(target, images), final, seconds, method, latents, history,
-                   {**settings, "stats_options": options.to_json()})
+    return Designs(images, stats_error(target, images), final.numpy().astype(np.float64), seconds, method, latents,
+                   history, {**settings, "stats_options": options.to_json()}, clock)
+
+
+def refine_designs(start: Designs, target: np.ndarray | TargetStatistics, refine_steps: int = 50,
+                   stats_options: StatsOptions | dict | None = None, progress: bool = False) -> Designs:
+    """``refine`` from designs already found: ``refine_steps`` L-BFGS-B iterations on the pixels of
+    each of ``start``'s images (what :func:`design`'s ``refine`` does after its latent or encode start).
+
+    Returns:
+        :class:`Designs` of method ``"refine"``: ``seconds`` adds the pixel
+        iterations' to ``start``'s, ``latents``, ``history`` and ``clock`` keep
+        ``start``'s phases and add ``"pixel"``.
+    """
+    refine_steps = _check_count(refine_steps, "refine_steps")
+    target = as_target(target)
+    options = design_options(stats_options)
+    images = np.asarray(start.images, np.float32)
+    if images.shape[1:] != (*target.shape, 1):
+        raise ValueError(f"the designs have shape {images.shape[1:]} but the target needs "
+                         f"{(*target.shape, 1)}; expected designs of the target's size")
+    started = time.perf_counter()
+    tick = _ticker(len(images) * refine_steps, progress)
+    images, pixel_history, pixel_clock = _pixel_phase(target, options, images, refine_steps, tick)
+    final = compiled_objective(target.shape, options).values(images, *_target_tensors(target, options))
+    seconds = start.seconds + time.perf_counter() - started
+    return Designs(images, stats_error(target, images), final.numpy().astype(np.float64), seconds, "refine",
+                   start.latents, {**start.history, "pixel": pixel_history},
+                   {**start.settings, "refine_steps": refine_steps, "refine_from": start.method,
+                    "stats_options": options.to_json()},
+                   {**start.clock, "pixel": pixel_clock})
 
 
 def interpolate(model, a: Any, b: Any, frames: int = 8) -> np.ndarray:
@@ -627,3 +917,259 @@ def interpolate(model, a: Any, b: Any, frames: int = 8) -> np.ndarray:
     z_mean, _ = model.encode(np.stack(ends))
     t = np.linspace(0.0, 1.0, frames, dtype=np.float32)[:, None]
     return np.asarray(model.decode((1.0 - t) * z_mean[0] + t * z_mean[1]), np.float32)
+
+
+# --------------------------------------------------------------------------- #
+# Design with a decoder alone (served): no gradients through it
+# --------------------------------------------------------------------------- #
+#: What a decoder without gradients supports (e.g. one served over gRPC: ``SSVAEClient.decode``):
+#: ``encode`` (with an encoder), ``latent`` by a derivative-free search, ``refine`` (that search,
+#: then pixel iterations here), and ``pixel`` (no decoder at all).
+DECODER_METHODS = ("encode", "latent", "refine", "pixel")
+#: Generations of the derivative-free latent search when ``generations`` is not given.
+DEFAULT_GENERATIONS = 60
+#: Step size of the derivative-free search: start, growth on success, shrinkage on failure, bounds.
+ES_SIGMA, ES_GROW, ES_SHRINK, ES_SIGMA_BOUNDS = 0.5, 1.25, 0.7, (1e-3, 2.0)
+
+
+def latent_evolution(loss: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], z0: np.ndarray, generations: int,
+                     population: int, rng: np.random.Generator, sigma: float = ES_SIGMA,
+                     tick: Callable[[], None] = lambda: None) -> dict[str, np.ndarray]:
+    """A derivative-free search over ``z``: a (1+lambda) evolution strategy per restart, with
+    success-based step sizes (Rechenberg's rule, in its "grow on success, shrink on failure" form).
+
+    Each restart ``k`` keeps its best point ``z_k`` and a step size ``s_k``; a
+    generation draws ``population`` candidates ``z_k + s_k * N(0, I)`` for
+    every restart, evaluates all ``n * population`` of them in **one** call of
+    ``loss`` (one decoder request when the decoder is served), moves each
+    restart to its best candidate if that improves on ``z_k`` (then
+    ``s_k *= ES_GROW``, else ``s_k *= ES_SHRINK``, within ``ES_SIGMA_BOUNDS``).
+
+    Args:
+        loss: ``z`` ``(m, d)`` -> ``(total, J)``, float64 ``(m,)`` each (what is minimised, and the
+            statistics part of it, recorded).
+        z0: ``(n, d)`` starts (restarts).
+
+    Returns:
+        ``z`` float32 ``(n, d)``, each restart's best; ``total``, ``objective``
+        and ``clock``: float64 ``(generations + 1, n)``, the best so far after
+        each generation (row 0: at ``z0``) and the seconds since the start when
+        it was known.
+    """
+    z = np.asarray(z0, np.float32).copy()
+    n, d = z.shape
+    started = time.perf_counter()
+    best_total, best_stats = loss(z)
+    steps = np.full(n, float(sigma))
+    totals, objectives, clock = [best_total.copy()], [best_stats.copy()], [time.perf_counter() - started]
+    low, high = ES_SIGMA_BOUNDS
+    for _ in range(generations):
+        candidates = (z[:, None] + steps[:, None, None] * rng.standard_normal((n, population, d))).astype(np.float32)
+        total, stats = (values.reshape(n, population) for values in loss(candidates.reshape(n * population, d)))
+        best = np.argmin(total, axis=1)
+        chosen = total[np.arange(n), best]
+        improved = chosen < best_total
+        z[improved] = candidates[improved, best[improved]]
+        best_stats = np.where(improved, stats[np.arange(n), best], best_stats)
+        best_total = np.where(improved, chosen, best_total)
+        steps = np.clip(np.where(improved, steps * ES_GROW, steps * ES_SHRINK), low, high)
+        totals.append(best_total.copy())
+        objectives.append(best_stats.copy())
+        clock.append(time.perf_counter() - started)
+        tick()
+    return {"z": z, "total": np.stack(totals), "objective": np.stack(objectives),
+            "clock": np.repeat(np.asarray(clock)[:, None], n, axis=1)}
+
+
+def _decoded(decode: Callable[[np.ndarray], Any], z: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``decode(z)`` as float32 ``(m, *shape, 1)``, or a one-line ``ValueError`` for another shape."""
+    images = np.asarray(decode(z), np.float32)
+    if images.shape != (len(z), *shape, 1):
+        raise ValueError(f"the decoder answered {len(z)} latent vectors with shape {images.shape}; the target "
+                         f"needs ({len(z)}, {', '.join(map(str, shape))}, 1): a decoder of the target's size")
+    return images
+
+
+def design_with_decoder(
+    decode: Callable[[np.ndarray], Any] | None,
+    latent_dim: int | None,
+    target: np.ndarray | TargetStatistics,
+    method: str = "latent",
+    n: int = 8,
+    generations: int | None = None,
+    population: int = 16,
+    seed: int = 0,
+    stats_options: StatsOptions | dict | None = None,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+    refine_steps: int = 50,
+    encode: Callable[[np.ndarray], Any] | None = None,
+    progress: bool = False,
+) -> Designs:
+    """Design with a decoder that gives images but no gradients, e.g. one served over gRPC.
+
+    ``decode``: ``z`` float32 ``(m, latent_dim)`` -> images ``(m, *spatial, 1)``
+    in [0, 1] (``SSVAEClient(...).decode``, or ``model.decode``); ``encode``:
+    images -> ``(z_mean, z_log_var)`` (``SSVAEClient.encode``), for ``encode``
+    only.  The statistics are computed here, so only latent vectors and images
+    cross the wire.
+
+    * ``encode``: as :func:`design`'s (one encoder and one decoder request).
+    * ``latent``: :func:`latent_evolution` over ``J(D(z)) + prior_weight * ||z||^2``,
+      ``n`` restarts from prior draws, ``population`` candidates per restart
+      and generation, all of a generation in one decoder request.
+    * ``refine``: that search, then ``refine_steps`` L-BFGS-B iterations on the
+      pixels of each design, here (they need no decoder).
+    * ``pixel``: :func:`design`'s (no decoder; ``generations`` are its L-BFGS-B iterations).
+
+    ``Designs.history["latent"]`` holds each restart's best so far per
+    generation (with the prior term), ``"latent_objective"`` its ``J``.
+
+    Raises:
+        ValueError: (one line) for a bad setting or target, a missing encoder or
+            decoder, or a decoder whose images are not of the target's size.
+    """
+    _check_choice(method, DECODER_METHODS, "method")
+    if method == "pixel":
+        return design(None, target, "pixel", n=n, steps=generations, seed=seed, stats_options=stats_options,
+                      progress=progress)
+    settings = _checked_settings(method, n, 0, seed, prior_weight, 1.0, refine_steps, "latent")
+    settings.pop("learning_rate")
+    settings["steps"] = _check_count(DEFAULT_GENERATIONS if generations is None else generations, "generations")
+    settings["population"] = check_positive_int(population, "population")
+    target = as_target(target)
+    options = design_options(stats_options)
+    if decode is None:
+        raise ValueError(f"method {method!r} needs a decoder; only 'pixel' designs without one")
+    if method == "encode" and encode is None:
+        raise ValueError("method 'encode' needs an encoder (encode=...) besides the decoder")
+    if method != "encode":
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+    compiled = compiled_objective(target.shape, options)
+    reference, weights = _target_tensors(target, options)
+    rng = np.random.default_rng(settings["seed"])
+    n = settings["n"]
+    generations = settings["steps"] if method != "encode" else 0
+    tick = _ticker(generations + (n * refine_steps if method == "refine" else 0), progress)
+    history, clock = {}, {}
+    started = time.perf_counter()
+    if method == "encode":
+        latents = _encode_latents(encode, target, n, rng)
+    else:
+        def loss(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            stats = compiled.values(_decoded(decode, z, target.shape), reference, weights).numpy().astype(np.float64)
+            return stats + prior_weight * np.square(z.astype(np.float64)).sum(axis=1), stats
+
+        z0 = rng.standard_normal((n, latent_dim)).astype(np.float32)
+        found = latent_evolution(loss, z0, generations, settings["population"], rng, tick=tick)
+        latents, history["latent"], history["latent_objective"] = found["z"], found["total"], found["objective"]
+        clock["latent"] = clock["latent_objective"] = found["clock"]
+    images = _decoded(decode, latents, target.shape)
+    if method == "refine":
+        images, history["pixel"], clock["pixel"] = _pixel_phase(target, options, images, refine_steps, tick)
+    final = compiled.values(images, reference, weights).numpy().astype(np.float64)
+    seconds = time.perf_counter() - started
+    return Designs(images, stats_error(target, images), final, seconds, method, latents, history,
+                   {**settings, "stats_options": options.to_json(), "search": "evolution strategy (no gradients)"},
+                   clock)
+
+
+# --------------------------------------------------------------------------- #
+# Statistics no search sees (realism checks)
+# --------------------------------------------------------------------------- #
+def phase_mask(images: np.ndarray, phase: int = 0) -> np.ndarray:
+    """Boolean ``(n, *spatial)``: the pixels of ``phase`` of ``(n, *spatial, 1)`` images, hard
+    (0: black, below 0.5; 1: white, 0.5 and above), as the target's statistics read them."""
+    if phase not in (0, 1):
+        raise ValueError(f"phase must be 0 (black) or 1 (white), got {phase!r}")
+    black = np.asarray(images)[..., 0] < 0.5
+    return black if phase == 0 else ~black
+
+
+def chord_lengths(images: np.ndarray, phase: int = 0) -> list[np.ndarray]:
+    """Per image or volume ``(n, *spatial, 1)``: the lengths (px) of every chord of ``phase``.
+
+    A chord is a maximal run of pixels of the phase along a line parallel to
+    an axis; every line of every axis counts, and a run ends at the border (no
+    periodic wrap: targets are crops).  Their histogram is the chord-length
+    distribution (number-weighted); weighting each chord by its length gives
+    the lineal-path-like length-weighted one.
+
+    Returns:
+        ``n`` int64 arrays of lengths (empty for an image without the phase).
+    """
+    masks = phase_mask(images, phase)
+    out = []
+    for mask in masks:
+        lengths = []
+        for axis in range(mask.ndim):
+            rows = np.moveaxis(mask, axis, -1).reshape(-1, mask.shape[axis])
+            edges = np.diff(np.pad(rows.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+            lengths.append(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
+        out.append(np.concatenate(lengths).astype(np.int64))
+    return out
+
+
+def component_sizes(images: np.ndarray, phase: int = 0) -> list[np.ndarray]:
+    """Per image or volume ``(n, *spatial, 1)``: the sizes (px) of the connected components of ``phase``
+    (``scipy.ndimage.label``: neighbours share a face; no periodic wrap), largest first."""
+    from scipy import ndimage
+
+    out = []
+    for mask in phase_mask(images, phase):
+        labels, count = ndimage.label(mask)
+        out.append(np.sort(np.bincount(labels.ravel(), minlength=count + 1)[1:])[::-1].astype(np.int64))
+    return out
+
+
+def _chord_distance(lengths: np.ndarray, reference: np.ndarray) -> float:
+    """Wasserstein-1 distance (px) between two samples of chord lengths; an empty sample counts as length 0."""
+    from scipy.stats import wasserstein_distance
+
+    if len(lengths) == 0 or len(reference) == 0:
+        return float(np.mean(lengths) if len(lengths) else np.mean(reference) if len(reference) else 0.0)
+    return float(wasserstein_distance(lengths, reference))
+
+
+def realism(target_image: Any, images: np.ndarray) -> dict[str, np.ndarray]:
+    """How designs compare with the target image on statistics no search optimises: float64 ``(n,)`` each.
+
+    Everything on the hard phases (black below 0.5), so grey designs are read
+    as they would be thresholded.
+
+    * ``volume_fraction``, ``volume_fraction_error``: the black fraction, and
+      its absolute difference from the target's;
+    * ``chord_distance``: Wasserstein-1 distance (px) between the design's and
+      the target's chord-length distributions (:func:`chord_lengths`), the
+      mean over the two phases;
+    * ``components``, ``component_count_error``: connected black components
+      (:func:`component_sizes`) and ``|log(count / target's count)|`` (counts
+      of at least 1);
+    * ``mean_component_size``, ``component_size_error``: their mean size (px)
+      and ``|log(size / target's size)|``.
+
+    The target's own values are in ``target_*`` entries (float64 ``(1,)``).
+    """
+    target = single_image(target_image)[np.newaxis]
+    images = np.asarray(images, np.float32)
+    chords = {phase: (chord_lengths(target, phase)[0], chord_lengths(images, phase)) for phase in (0, 1)}
+    distance = np.mean([[_chord_distance(lengths, reference) for lengths in designs]
+                        for reference, designs in chords.values()], axis=0)
+    sizes = component_sizes(images)
+    (target_sizes,) = component_sizes(target)
+    count = np.array([len(s) for s in sizes], np.float64)
+    mean_size = np.array([s.mean() if len(s) else 0.0 for s in sizes], np.float64)
+    target_count, target_size = float(len(target_sizes)), float(target_sizes.mean() if len(target_sizes) else 0.0)
+    fraction = phase_mask(images).mean(axis=tuple(range(1, images.ndim - 1))).astype(np.float64)
+    target_fraction = float(phase_mask(target).mean())
+    return {
+        "volume_fraction": fraction,
+        "volume_fraction_error": np.abs(fraction - target_fraction),
+        "chord_distance": distance.astype(np.float64),
+        "components": count,
+        "component_count_error": np.abs(np.log(np.maximum(count, 1) / max(target_count, 1))),
+        "mean_component_size": mean_size,
+        "component_size_error": np.abs(np.log(np.maximum(mean_size, 1) / max(target_size, 1))),
+        "target_volume_fraction": np.array([target_fraction]),
+        "target_components": np.array([target_count]),
+        "target_mean_component_size": np.array([target_size]),
+    }

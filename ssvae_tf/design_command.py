@@ -232,8 +232,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine-steps", type=int, default=50, help="refine: L-BFGS-B iterations per design")
     parser.add_argument("--refine-from", default="latent",
                         help="refine: start from the latent search (latent) or from the encoded target (encode)")
-    parser.add_argument("--prior-weight", type=float, default=1e-3, help="weight of ||z||^2 in the latent search")
-    parser.add_argument("--learning-rate", type=float, default=0.05, help="Adam's step size in the latent search")
+    # ssvae_tf.design's DEFAULT_PRIOR_WEIGHT and DEFAULT_LEARNING_RATE (tests/test_design.py checks they agree)
+    parser.add_argument("--prior-weight", type=float, default=1e-5, help="weight of ||z||^2 in the latent search")
+    parser.add_argument("--learning-rate", type=float, default=0.1, help="Adam's step size in the latent search")
     parser.add_argument("--cutoff", type=int, default=None,
                         help="match lags up to this many px per axis only (default: every lag)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the starts")

@@ -1,6 +1,8 @@
 """Design in latent and pixel space (``ssvae_tf.design``, ``ssvae design``): target statistics, objective and
 error against NumPy definitions, the four methods (known answers, monotone searches, gradients against finite
-differences), 2-D and 3-D, the command's files and its one-line errors.  Tiny untrained models, 16 px."""
+differences), 2-D and 3-D, the compiled searches' cache (no retracing), the derivative-free search with a
+decoder alone, the realism statistics (chords, components) against hand counts, the command's files and its
+one-line errors.  Tiny untrained models, 16 px."""
 
 import json
 import subprocess
@@ -12,11 +14,22 @@ import tensorflow as tf
 
 from ssvae_tf.commands import ArgumentParser
 from ssvae_tf.design import (
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_PRIOR_WEIGHT,
     DEFAULT_STEPS,
     METHODS,
+    chord_lengths,
+    compiled_objective,
+    component_sizes,
     design,
+    design_with_decoder,
     interpolate,
+    latent_evolution,
     latent_objective,
+    latent_search,
+    latent_searcher,
+    realism,
+    refine_designs,
     stats_error,
     stats_objective,
     target_from_image,
@@ -134,7 +147,8 @@ def test_latent_search_descends_and_keeps_each_restarts_best(model):
     assert history.shape == (31, 3)
     assert np.all(history[-1] < history[0])
     assert np.mean(np.diff(history.mean(axis=1)) <= 0) >= 0.8  # monotone, up to Adam's wobble
-    kept = latent_objective(model.decode, stats_objective(target_from_image(band())), 1e-3)(designs.latents)
+    loss = latent_objective(model.decode, stats_objective(target_from_image(band())), DEFAULT_PRIOR_WEIGHT)
+    kept = loss(designs.latents)
     np.testing.assert_allclose(kept.numpy(), history.min(axis=0), rtol=1e-5)
     np.testing.assert_allclose(designs.images, model.decode(designs.latents).numpy(), atol=1e-6)
 
@@ -179,6 +193,125 @@ def test_a_volume_fraction_alone_is_matched_at_the_zero_lag(model):
     designs = design(model, target, "latent", n=2, steps=5, seed=0)
     zero_lag = np.mean(soft_black(designs.images[0]) ** 2)
     assert designs.stats_error[0] == pytest.approx((zero_lag - 0.25) ** 2, rel=1e-4)
+
+
+# ------------------------------------------------------ compiled searches, cached
+def test_a_second_design_reuses_the_compiled_latent_step(model):
+    first = design(model, band(), "latent", n=3, steps=4, seed=0)
+    design(None, band(), "pixel", n=1, steps=2, seed=0)
+    searcher = latent_searcher(model, (SIDE, SIDE), 3)
+    objective = compiled_objective((SIDE, SIDE))
+    traced = (searcher.traces, objective.traces, searcher._step.experimental_get_tracing_count())
+    assert traced[0] == 2 and traced[2] == 1  # the step and the final evaluation, once each
+    # another target, seed, step count, prior weight and learning rate: the same graphs
+    other = band(rows=slice(2, 9))
+    second = design(model, other, "latent", n=3, steps=6, seed=1, prior_weight=0.01, learning_rate=0.1)
+    design(None, other, "pixel", n=1, steps=2, seed=0)
+    assert (searcher.traces, objective.traces, searcher._step.experimental_get_tracing_count()) == traced
+    assert second.history["latent"].shape == (7, 3) and not np.allclose(first.latents, second.latents)
+    assert latent_searcher(model, (SIDE, SIDE), 3) is searcher  # and a new n is a new search
+    assert latent_searcher(model, (SIDE, SIDE), 4) is not searcher
+    assert np.all(np.diff(second.clock["latent"][:, 0]) >= 0) and second.clock["latent"].shape == (7, 3)
+
+
+def test_the_cached_search_takes_kerass_adam_steps(model):
+    """The compiled step's hand-written Adam equals ``keras.optimizers.Adam`` on the same loss."""
+    target = target_from_image(band())
+    z0 = np.random.default_rng(3).standard_normal((2, 2)).astype(np.float32)
+    loss = latent_objective(model.decode, stats_objective(target), 1e-3)
+    expected_z, expected_history = latent_search(loss, z0, steps=5, learning_rate=0.05)
+    found = latent_searcher(model, (SIDE, SIDE), 2).run(z0, tf.constant(target.stats),
+                                                        tf.constant(_weights(target)), 1e-3, 0.05, 5)
+    np.testing.assert_allclose(found["z"], expected_z, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(found["total"], expected_history, rtol=1e-4)
+    assert np.all(found["total"] >= found["objective"])  # the prior term is >= 0
+
+
+def _weights(target):
+    from ssvae_tf.design import _lag_weights
+
+    return _lag_weights(target, "full")
+
+
+def test_refining_found_designs_equals_the_refine_method(model):
+    latent = design(model, band(), "latent", n=2, steps=3, seed=0)
+    refined = refine_designs(latent, band(), refine_steps=4)
+    direct = design(model, band(), "refine", n=2, steps=3, refine_steps=4, seed=0)
+    np.testing.assert_allclose(refined.images, direct.images, atol=1e-5)
+    assert refined.method == "refine" and set(refined.history) == {"latent", "latent_objective", "pixel"}
+    assert refined.seconds > latent.seconds and refined.clock["pixel"].shape == (5, 2)
+    assert np.all(refined.stats_error <= latent.stats_error + 1e-9)
+
+
+# ------------------------------------------------------ a decoder alone (served)
+def test_the_evolution_strategy_finds_a_quadratics_minimum():
+    centre = np.array([0.5, -1.0, 2.0])
+
+    def loss(z):
+        values = np.square(z - centre).sum(axis=1).astype(np.float64)
+        return values, values
+
+    found = latent_evolution(loss, np.zeros((3, 3), np.float32), generations=80, population=8,
+                             rng=np.random.default_rng(0))
+    assert found["total"].shape == (81, 3) and np.all(np.diff(found["total"], axis=0) <= 0)  # best so far
+    np.testing.assert_allclose(found["z"], np.tile(centre, (3, 1)), atol=0.05)
+    np.testing.assert_allclose(found["total"][-1], np.square(found["z"] - centre).sum(axis=1), rtol=1e-5)
+
+
+def test_design_with_a_decoder_alone(model):
+    decode = lambda z: model.decode(z).numpy()  # noqa: E731  (what a served decoder answers: arrays)
+    found = design_with_decoder(decode, 2, band(), "latent", n=2, generations=6, population=4, seed=0)
+    history = found.history["latent"]
+    assert history.shape == (7, 2) and np.all(np.diff(history, axis=0) <= 0) and history[-1].max() < history[0].max()
+    np.testing.assert_allclose(found.images, decode(found.latents), atol=1e-6)
+    np.testing.assert_allclose(found.objective, found.history["latent_objective"][-1], rtol=1e-4)
+    encoded = design_with_decoder(decode, None, band(), "encode", n=2, encode=model.encode, seed=0)
+    np.testing.assert_allclose(encoded.images, design(model, band(), "encode", n=2, seed=0).images, atol=1e-6)
+    refined = design_with_decoder(decode, 2, band(), "refine", n=2, generations=2, population=4, refine_steps=3)
+    pixel = refined.history["pixel"]
+    assert pixel.shape == (4, 2) and np.all(pixel[-1] <= pixel[0])
+    with pytest.raises(ValueError, match="'encode' needs an encoder"):
+        design_with_decoder(decode, 2, band(), "encode")
+    with pytest.raises(ValueError, match=r"shape \(1, 8, 8, 1\); the target needs \(1, 16, 16, 1\)"):
+        design_with_decoder(lambda z: np.zeros((len(z), 8, 8, 1)), 2, band(), "latent", n=1, generations=1)
+
+
+# --------------------------------------------------------- realism statistics
+def test_chord_lengths_count_runs_along_every_axis():
+    image = np.ones((8, 8, 1), np.float32)
+    image[2:5] = 0.0  # a black band of rows 2-4
+    image[0, 0] = 0.2  # and one grey-black pixel
+    black, white = chord_lengths(image[np.newaxis], 0)[0], chord_lengths(image[np.newaxis], 1)[0]
+    # vertical: 8 columns hold the band (3), column 0 also the pixel (1); horizontal: 3 rows of 8 and the pixel
+    assert sorted(black) == sorted([3] * 8 + [1] + [8] * 3 + [1])
+    # white, vertical: rows 1 (column 0) or 0-1, and rows 5-7; horizontal: row 0 without its first pixel, rows 1, 5-7
+    assert sorted(white) == sorted([1] + [2] * 7 + [3] * 8 + [7] + [8] * 4)
+    volume = np.ones((4, 4, 4, 1), np.float32)
+    volume[1:3, 1:3, 1:3] = 0.0  # a 2^3 cube
+    assert sorted(chord_lengths(volume[np.newaxis])[0]) == [2] * 12
+    assert len(chord_lengths(np.ones((1, 4, 4, 1), np.float32))[0]) == 0
+
+
+def test_components_are_face_connected():
+    image = np.ones((8, 8, 1), np.float32)
+    image[0:2, 0:3] = 0.0  # 6 px
+    image[2, 3] = 0.0  # touches the first only at a corner: its own component
+    image[5:8, 5] = 0.0  # 3 px
+    sizes = component_sizes(image[np.newaxis])[0]
+    assert sizes.tolist() == [6, 3, 1]
+    assert component_sizes(image[np.newaxis], phase=1)[0].tolist() == [64 - 10]
+
+
+def test_realism_of_the_target_itself_is_perfect_and_noise_is_not():
+    target = band()
+    same = realism(target, target[np.newaxis])
+    for key in ("volume_fraction_error", "chord_distance", "component_count_error", "component_size_error"):
+        assert same[key][0] == pytest.approx(0.0, abs=1e-12), key
+    assert same["target_components"][0] == 1 and same["volume_fraction"][0] == 0.25
+    noise = (np.random.default_rng(0).uniform(size=(2, SIDE, SIDE, 1)) < 0.75).astype(np.float32)
+    far = realism(target, noise)
+    assert np.all(far["chord_distance"] > 1) and np.all(far["components"] > 5)
+    assert np.all(far["volume_fraction_error"] < 0.1)  # noise of about the band's black fraction
 
 
 # --------------------------------------------------------------- bad input
@@ -275,6 +408,10 @@ def test_the_parser_is_light_and_its_help_names_every_method_and_default_step():
     assert result.returncode == 0, result.stderr
     help_text, modules = result.stdout.rsplit("\n", 2)[0], result.stdout.strip().splitlines()[-1]
     assert modules == "[]"
+    parser = ArgumentParser()
+    COMMANDS[0].configure(parser)
+    defaults = parser.parse_args(["--target", "t.png", "--out", "o"])
+    assert (defaults.prior_weight, defaults.learning_rate) == (DEFAULT_PRIOR_WEIGHT, DEFAULT_LEARNING_RATE)
     flat = " ".join(help_text.split())
     assert all(method in flat for method in METHODS)
     assert all(f"{method} {steps}" in flat for method, steps in DEFAULT_STEPS.items() if steps)

@@ -117,8 +117,8 @@ def volume_report(tmp_path_factory):
     settings = {**TINY.to_json(), "data": str(root / "volumes.npy"), "image_size": None}
     with pytest.MonkeyPatch.context() as patch:  # no reconstructions.png: slow in 3-D, tested above
         patch.setattr(figures_module, "plot_reconstructions", lambda *args, **kwargs: None)
-        train(TrainConfig(**settings), root / "ss", verbose=0)
-        train(TrainConfig(**{**settings, "baseline": True}), root / "base", verbose=0)
+        train(TrainConfig(**settings), root / "ss", verbose=0, tensorboard=False)
+        train(TrainConfig(**{**settings, "baseline": True}), root / "base", verbose=0, tensorboard=False)
     comparison = compare_runs(root / "ss", root / "base", root / "report", n_images=N_EVALUATED, progress=False)
     return root, comparison
 
