@@ -145,10 +145,10 @@ class KeepBestEpoch(keras.callbacks.Callback):
 
 
 class ImageSummaries(keras.callbacks.Callback):
-    """TensorBoard image summaries: every ``every`` epochs and after the last, the figure of
+    """TensorBoard image summaries: every ``every`` epochs but the last, the figure of
     ``examples``, their reconstructions and statistics that ``reconstructions.png`` shows
     (:func:`ssvae_tf.figures.plot_reconstructions`), under the tag ``reconstructions`` in
-    ``log_dir``.
+    ``log_dir``; the run's own ``reconstructions.png`` is logged for the last (:meth:`log_png`).
 
     Args:
         log_dir: folder of the event files, e.g. ``RUN/logs/images``.
@@ -159,24 +159,21 @@ class ImageSummaries(keras.callbacks.Callback):
     def __init__(self, log_dir: str | Path, examples: np.ndarray, every: int = 5):
         super().__init__()
         self.log_dir, self.examples, self.every = Path(log_dir), np.asarray(examples), int(every)
-        self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every and epoch + 1 != self.params.get("epochs"):
+        if (epoch + 1) % self.every or epoch + 1 == self.params.get("epochs"):
             return
         from ssvae_tf.figures import plot_reconstructions
 
         with tempfile.TemporaryDirectory() as folder:
             png = Path(folder) / "reconstructions.png"
             plot_reconstructions(self.examples, np.asarray(self.model(self.examples)), self.model.stats_options, png)
-            image = tf.io.decode_png(png.read_bytes(), channels=3)[tf.newaxis]
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir))
-        with self._writer.as_default():
-            tf.summary.image("reconstructions", image, step=epoch)
-        self._writer.flush()
+            self.log_png(png, epoch)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def log_png(self, png: str | Path, epoch: int) -> None:
+        """Log the PNG figure ``png`` as the reconstructions of ``epoch`` (0-based)."""
+        image = tf.io.decode_png(Path(png).read_bytes(), channels=3)[tf.newaxis]
+        writer = tf.summary.create_file_writer(str(self.log_dir))
+        with writer.as_default():
+            tf.summary.image("reconstructions", image, step=epoch)
+        writer.close()

@@ -308,9 +308,9 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
         keep_best = KeepBestEpoch(config.early_stopping, run.backup_dir, backup.resume_epoch)
         callbacks.append(keep_best)
     examples = figure_examples(val_ds if val_ds is not None else train_ds)
-    if session.tensorboard and chief:
-        callbacks += [keras.callbacks.TensorBoard(str(run.logs_dir), write_graph=False),
-                      ImageSummaries(run.logs_dir / "images", examples)]
+    image_summaries = ImageSummaries(run.logs_dir / "images", examples) if session.tensorboard and chief else None
+    if image_summaries is not None:
+        callbacks += [keras.callbacks.TensorBoard(str(run.logs_dir), write_graph=False), image_summaries]
     epochs = backup.resume_epoch if keep_best is not None and keep_best.stopped else config.epochs
     started = time.monotonic()
     try:
@@ -343,5 +343,7 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
     })
     if chief:
         write_reconstructions(run, model, examples)
+    if image_summaries is not None:
+        image_summaries.log_png(run.reconstructions_png, epochs_run - 1)
     shutil.rmtree(run.backup_dir, ignore_errors=True)
     return history

@@ -404,3 +404,15 @@ def test_batch_means_are_zero_for_an_empty_replica_batch_and_logs_weigh_images()
     model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
     logs = [model._log({"pixel_mse": keras.ops.convert_to_tensor(value)}, keras.ops.convert_to_tensor(n)) for value, n in ((1.0, 3), (0.0, 1))]
     assert float(logs[-1]["pixel_mse"]) == pytest.approx(0.75)  # (3 x 1 + 1 x 0) / 4 images, not (1 + 0) / 2
+
+
+def test_a_mixed_precision_volume_model_trains_in_16_bits_with_a_float32_loss():
+    from ssvae_tf.settings import TrainConfig
+    from ssvae_tf.training import build_model
+
+    config = TrainConfig(data="microstructure", dims=3, image_size=16, filters=4, hidden_units=8, latent_dim=2,
+                         mixed_precision=True)
+    model = build_model(config, (16, 16, 16, 1), scale=0.5)
+    volumes = np.random.default_rng(0).random((4, 16, 16, 16, 1)).astype(np.float32)
+    history = model.fit(volumes, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and model.encoder.layers[1].compute_dtype == "bfloat16"

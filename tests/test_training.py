@@ -126,14 +126,12 @@ def test_early_stopping_keeps_the_best_epoch_and_records_it(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dims", [2, 3])
-def test_mixed_precision_and_xla_train_and_are_recorded(tmp_path, dims):
-    size = {2: {}, 3: {"data": "microstructure", "dims": 3, "image_size": 16, "n_images": 24}}[dims]
-    config = TrainConfig(**{**TINY, "epochs": 1, **size}, mixed_precision=True, jit_compile=True)
+def test_mixed_precision_trains_and_is_recorded(tmp_path):  # XLA: test_model.py::test_fit_under_xla
+    config = TrainConfig(**{**TINY, "epochs": 1}, mixed_precision=True, jit_compile=False)
     history = train(config, tmp_path / "run", verbose=0, tensorboard=False)
     assert np.isfinite(history["loss"]).all() and np.isfinite(history["val_stats_distance"]).all()
     record = json.loads((tmp_path / "run" / "training.json").read_text())
-    assert (record["dtype_policy"], record["jit_compile"]) == ("mixed_bfloat16", True)  # no GPU here
+    assert (record["dtype_policy"], record["jit_compile"]) == ("mixed_bfloat16", False)  # no GPU here
     model = keras.models.load_model(tmp_path / "run" / "model.keras")
     assert model.encoder.layers[1].dtype_policy.name == "mixed_bfloat16"
     assert model.decode(np.zeros((1, 2), "float32")).dtype == tf.float32  # the sigmoid stays float32
