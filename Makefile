@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
-# Everything but the tests marked slow (subprocesses, end-to-end runs): the inner loop, under a minute.
+# Everything but the tests marked slow (subprocesses, end-to-end runs): the inner loop, about 2 minutes.
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not slow" -q
 
