@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +40,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def check_free_space(folder: str | os.PathLike, needed: int, what: str) -> None:
+    """Refuse (``OSError`` ENOSPC, one line) to write ``needed`` bytes of ``what`` into ``folder``
+    when its file system has less free: some writers (HDF5's) crash the process instead of raising
+    when the disk fills up under them."""
+    folder = Path(folder)
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"no space left on the device of {folder} for {what}: {needed / 2**20:.1f} MiB "
+                                    f"needed, {free / 2**20:.1f} MiB free")
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:

@@ -15,7 +15,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf._io import atomic_write, check_free_space, write_json
+
+
+def checkpoint_bytes(model: keras.Model) -> int:
+    """A safe size for a file of ``model``'s weights and optimizer state: their bytes, plus a quarter
+    and 1 MiB for the file's own structure."""
+    variables = [*model.weights, *(model.optimizer.variables if model.optimizer is not None else [])]
+    data = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables)
+    return int(1.25 * data) + 2**20
+
+
+def save_weights_atomically(model: keras.Model, path: Path) -> None:
+    """``model.save_weights`` to ``path`` (``.weights.h5``), replacing it whole or not at all, after
+    checking there is room (a full disk under HDF5 crashes the process)."""
+    check_free_space(path.parent, checkpoint_bytes(model), f"the weights {path.name}")
+    atomic_write(path, lambda tmp: model.save_weights(str(tmp), overwrite=True))
 
 
 def halved_for_last_tenth(epochs: int, learning_rate: float) -> keras.callbacks.LearningRateScheduler:
@@ -78,7 +93,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         epoch = self._current_epoch
-        atomic_write(self.epoch_weights(epoch), lambda tmp: self.model.save_weights(str(tmp), overwrite=True))
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        save_weights_atomically(self.model, self.epoch_weights(epoch))
         write_json(self._training_metadata_path, {"epoch": epoch, "batch": self._last_batch_seen})
         for path in Path(self.backup_dir).glob("epoch-*.weights.h5"):
             match = self._EPOCH_FILE.fullmatch(path.name)
@@ -126,7 +142,7 @@ class KeepBestEpoch(keras.callbacks.Callback):
             raise ValueError(f"early stopping watches {self.MONITOR}, which this run does not log; "
                              "expected validation data (validation_split > 0)")
         if self.record is None or value < self.record["value"]:
-            atomic_write(self.weights_file, lambda tmp: self.model.save_weights(str(tmp), overwrite=True))
+            save_weights_atomically(self.model, self.weights_file)
             self.record, self.wait = {"epoch": int(epoch), "value": float(value), "stopped": False}, 0
         else:
             self.wait += 1

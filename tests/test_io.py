@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf._io import atomic_write, check_free_space, write_json
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -33,3 +33,17 @@ def test_write_replaces_whole_file_with_normal_permissions(tmp_path):
     assert seen[0].startswith(".config-") and seen[0].endswith(".json") and target.read_text() == "{}"
     atomic_write(tmp_path / "latest.weights.h5", lambda tmp: seen.append(tmp.name) or tmp.write_text(""))
     assert seen[1].startswith(".latest-") and seen[1].endswith(".weights.h5")
+
+
+def test_a_write_that_cannot_fit_is_refused_before_it_starts(tmp_path, monkeypatch):
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    check_free_space(tmp_path / "not" / "yet", 1, "a byte")  # the nearest existing folder is asked
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(10 * 2**20, 9 * 2**20, 2**20))
+    with pytest.raises(OSError) as error:
+        check_free_space(tmp_path, 3 * 2**20, "the weights w.h5")
+    assert error.value.errno == errno.ENOSPC
+    assert "for the weights w.h5: 3.0 MiB needed, 1.0 MiB free" in str(error.value)
