@@ -27,8 +27,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf.commands import Command
-from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_choices, setting_default, setting_help, setting_kind
+from ssvae_tf.commands import Command, add_setting_options
+from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_help
 
 #: Files of ``ssvae stats``, in the order they are written (``stats.json`` last: the report is whole).
 STATS_FILES = ("volume_fractions.csv", "radial_s2.csv", "autocorrelation.npy", "autocorrelation.png",
@@ -56,24 +56,10 @@ SHOWN_SAMPLES = 64
 
 
 # ---------------------------------------------------------------- options
-def _shown(value) -> str:
-    return ("on" if value else "off") if isinstance(value, bool) else str(value)
-
-
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """The options of :data:`DATA_SETTINGS`, built from their :class:`TrainConfig` fields as ``ssvae train``'s
     are; options left out are absent from the parsed namespace (the field's default applies)."""
-    group = parser.add_argument_group("data and statistics (the options of `ssvae train`)")
-    for name in DATA_SETTINGS:
-        kind, default = setting_kind(name), setting_default(name)
-        text = _STATS_HELP.get(name, setting_help(name))
-        text += "" if default is None or name == "data" else f" (default: {_shown(default)})"
-        flag = "--" + name.replace("_", "-")
-        if kind is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
-        else:
-            group.add_argument(flag, type=kind, choices=setting_choices(name), default=argparse.SUPPRESS,
-                               help=text)
+    add_setting_options(parser, DATA_SETTINGS, "data and statistics (the options of `ssvae train`)", _STATS_HELP)
 
 
 def stats_config_from(args: argparse.Namespace) -> TrainConfig:

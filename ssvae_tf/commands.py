@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,16 +67,25 @@ def _shown(value) -> str:
     return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
-def add_setting_options(parser: argparse.ArgumentParser) -> None:
+def add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None,
+                        title: str = "settings (each overrides --preset / --config)",
+                        helps: Mapping[str, str] | None = None) -> None:
     """One option per :class:`TrainConfig` field (``--latent-dim``, ...), help and default from the field.
 
     Options left out are absent from the parsed namespace, so a preset or a
     settings file keeps its values unless a flag overrides them.
+
+    Args:
+        names: the fields to offer (default: every one).
+        title: the heading of the options in ``--help``.
+        helps: help texts that replace some fields' own; the default is added to a text that does
+            not state one already.
     """
-    group = parser.add_argument_group("settings (each overrides --preset / --config)")
-    for name in setting_names():
+    group = parser.add_argument_group(title)
+    for name in names or setting_names():
         kind, default = setting_kind(name), setting_default(name)
-        text = setting_help(name) + ("" if default is None else f" (default: {_shown(default)})")
+        text = (helps or {}).get(name, setting_help(name))
+        text += "" if default is None or "(default:" in text else f" (default: {_shown(default)})"
         flag = "--" + name.replace("_", "-")
         if kind is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
