@@ -49,19 +49,43 @@ def brute_force_stats(m, pairs, periodic, cutoff):
     return out
 
 
-def brute_force_distance(x, y, periodic, cutoff, correlations=((0, 0),), window_sigma=None):
-    """``spatial_stats_distance``'s default loss (soft indicators of 2 phases, eps 0.25, sum of
-    squares) of images ``(batch, *spatial, 1)`` in float64, from :func:`brute_force_stats`."""
-    def stats(images):
-        images = np.asarray(images, np.float64)
-        m = np.concatenate([np.exp(-((images - level) ** 2) / (2 * 0.25**2)) for level in (0.0, 1.0)], axis=-1)
-        return brute_force_stats(m, correlations, periodic, cutoff)
+def numpy_indicators(images, n_phases, kind, eps=0.25):
+    """Phase indicators ``(batch, *spatial, n_phases)`` in float64, by their definitions."""
+    x = np.asarray(images)[..., 0]
+    if kind == "linear":
+        return np.stack([1.0 - x, x], axis=-1).astype(np.float64)
+    if kind == "hard":
+        labels = x if np.issubdtype(x.dtype, np.integer) else np.round(x * (n_phases - 1))
+        return np.stack([labels == h for h in range(n_phases)], axis=-1).astype(np.float64)
+    x = x.astype(np.float64)
+    return np.stack([np.exp(-((x - h / (n_phases - 1)) ** 2) / (2 * eps**2)) for h in range(n_phases)], axis=-1)
 
-    diff = stats(y) - stats(x)
+
+def numpy_distance(x, y, correlations=((0, 0),), periodic=True, cutoff=None, kind="soft", n_phases=2, eps=0.25,
+                   metric="sse", scale=1.0, window_sigma=None):
+    """``spatial_stats_distance`` from :func:`brute_force_stats` (a loop over lags), float64."""
+    spatial = np.asarray(x).shape[1:-1]
+    if cutoff != "full":
+        max_cutoff = (min(spatial) - 1) // 2
+        cutoff = max_cutoff if cutoff is None else min(cutoff, max_cutoff)
+    sx, sy = (brute_force_stats(numpy_indicators(v, n_phases, kind, eps), correlations, periodic, cutoff)
+              for v in (x, y))
+    diff = (sy - sx) / scale
     if window_sigma is not None:
         lags = np.meshgrid(*[np.arange(side) - side // 2 for side in diff.shape[1:-1]], indexing="ij")
         diff = diff * np.exp(-sum(lag**2 for lag in lags) / (2 * window_sigma**2))[..., None]
-    return np.sum(diff**2, axis=tuple(range(1, diff.ndim)))
+    sse = np.sum(diff**2, axis=tuple(range(1, diff.ndim)))
+    return {"sse": sse, "mse": sse / diff[0].size, "l2": np.sqrt(sse)}[metric]
+
+
+def tape_distance_and_gradient(x, y, **options):
+    """``spatial_stats_distance(x, y, **options)`` (float32) and the gradient of its sum with respect
+    to ``y``, both as float64 arrays."""
+    y_var = tf.Variable(np.asarray(y, np.float32))
+    with tf.GradientTape() as tape:
+        distance = spatial_stats_distance(np.asarray(x, np.float32), y_var, **options)
+        total = tf.reduce_sum(distance)
+    return distance.numpy().astype(np.float64), tape.gradient(total, y_var).numpy().astype(np.float64)
 
 
 @pytest.mark.parametrize("shape", [(2, 9, 12, 2), (2, 10, 8, 3), (1, 6, 7, 5, 2)])
@@ -249,17 +273,13 @@ def test_3d_distance_and_gradient_match_brute_force_and_finite_differences(shape
     rng = np.random.default_rng(7)
     x = (rng.random(shape) > 0.5).astype(np.float64)
     y = rng.uniform(0.2, 0.8, shape)
-    y_var = tf.Variable(y.astype(np.float32))
-    with tf.GradientTape() as tape:
-        distance = spatial_stats_distance(x.astype(np.float32), y_var, **options)
-        total = tf.reduce_sum(distance)
-    grad = tape.gradient(total, y_var).numpy().astype(np.float64)
-    np.testing.assert_allclose(distance.numpy(), brute_force_distance(x, y, **options), rtol=1e-4)
+    distance, grad = tape_distance_and_gradient(x, y, **options)
+    np.testing.assert_allclose(distance, numpy_distance(x, y, **options), rtol=1e-4)
     assert np.all(np.isfinite(grad))
 
     def directional_derivative(direction, h=1e-6):
-        forward = brute_force_distance(x, y + h * direction, **options).sum()
-        backward = brute_force_distance(x, y - h * direction, **options).sum()
+        forward = numpy_distance(x, y + h * direction, **options).sum()
+        backward = numpy_distance(x, y - h * direction, **options).sum()
         return (forward - backward) / (2 * h)
 
     coordinates = rng.choice(y.size, size=5, replace=False)
@@ -472,35 +492,6 @@ def test_shift_aligned_sse_is_the_best_periodic_shift_by_brute_force(shape):
 # The fast paths (used-state maps, real-FFT gradients, |F|^2, one inverse FFT
 # per pair, lag weights) against independent NumPy definitions
 # --------------------------------------------------------------------------- #
-def numpy_indicators(images, n_phases, kind, eps=0.25):
-    """Phase indicators ``(batch, *spatial, n_phases)`` in float64, by their definitions."""
-    x = np.asarray(images)[..., 0]
-    if kind == "linear":
-        return np.stack([1.0 - x, x], axis=-1).astype(np.float64)
-    if kind == "hard":
-        labels = x if np.issubdtype(x.dtype, np.integer) else np.round(x * (n_phases - 1))
-        return np.stack([labels == h for h in range(n_phases)], axis=-1).astype(np.float64)
-    x = x.astype(np.float64)
-    return np.stack([np.exp(-((x - h / (n_phases - 1)) ** 2) / (2 * eps**2)) for h in range(n_phases)], axis=-1)
-
-
-def numpy_distance(x, y, correlations, periodic=True, cutoff=None, kind="soft", n_phases=2, eps=0.25,
-                   metric="sse", scale=1.0, window_sigma=None):
-    """``spatial_stats_distance`` from :func:`brute_force_stats` (a loop over lags), float64."""
-    spatial = np.asarray(x).shape[1:-1]
-    if cutoff != "full":
-        max_cutoff = (min(spatial) - 1) // 2
-        cutoff = max_cutoff if cutoff is None else min(cutoff, max_cutoff)
-    sx, sy = (brute_force_stats(numpy_indicators(v, n_phases, kind, eps), correlations, periodic, cutoff)
-              for v in (x, y))
-    diff = (sy - sx) / scale
-    if window_sigma is not None:
-        lags = np.meshgrid(*[np.arange(side) - side // 2 for side in diff.shape[1:-1]], indexing="ij")
-        diff = diff * np.exp(-sum(lag**2 for lag in lags) / (2 * window_sigma**2))[..., None]
-    sse = np.sum(diff**2, axis=tuple(range(1, diff.ndim)))
-    return {"sse": sse, "mse": sse / diff[0].size, "l2": np.sqrt(sse)}[metric]
-
-
 @pytest.mark.parametrize("shape", [(2, 6, 8), (2, 5, 7), (2, 4, 6, 8), (2, 3, 5, 7)],
                          ids=["2d-even", "2d-odd", "3d-even", "3d-odd"])
 def test_real_fft_gradients_are_the_numpy_adjoints(shape):
@@ -588,12 +579,8 @@ def test_distance_and_gradient_match_numpy_brute_force(shape, options):
     rng = np.random.default_rng(23)
     x = (rng.random(shape) > 0.5).astype(np.float64)
     y = rng.uniform(0.1, 0.9, shape)
-    y_var = tf.Variable(y.astype(np.float32))
-    with tf.GradientTape() as tape:
-        distance = spatial_stats_distance(x.astype(np.float32), y_var, **options)
-        total = tf.reduce_sum(distance)
-    grad = tape.gradient(total, y_var).numpy().astype(np.float64)
-    np.testing.assert_allclose(distance.numpy(), numpy_distance(x, y, **options), rtol=1e-4)
+    distance, grad = tape_distance_and_gradient(x, y, **options)
+    np.testing.assert_allclose(distance, numpy_distance(x, y, **options), rtol=1e-4)
     for _ in range(3):
         direction = rng.standard_normal(shape)
         h = 1e-6
