@@ -249,21 +249,26 @@ def hard_error(target: D.TargetStatistics, images: np.ndarray) -> np.ndarray:
     return stats_mse(target.stats[target.lags][np.newaxis], line_statistics(binary, "hard")[:, target.lags])
 
 
+def realism_medians(real: dict, hard: np.ndarray) -> dict:
+    """Medians over the designs of their thresholded statistics errors ``hard`` and of the statistics
+    no method optimises (``real``, :func:`ssvae_tf.design.realism`)."""
+    return {"hard_median": float(np.median(hard)),
+            "vf_error": float(np.median(real["volume_fraction_error"])),
+            "chord": float(np.median(real["chord_distance"])),
+            "components": float(np.median(real["components"])),
+            "component_error": float(np.median(real["component_count_error"])),
+            "size_error": float(np.median(real["component_size_error"]))}
+
+
 def summarise(name: str, designs: D.Designs, target: D.TargetStatistics, target_image: np.ndarray,
               tolerances: dict[str, float]) -> dict:
     scale = error_scale(target)
-    real = D.realism(target_image, designs.images)
     row = {
         "method": name, "n": len(designs.images), "seconds": designs.seconds,
         "s_per_design": designs.seconds / len(designs.images),
         "designs_per_s": len(designs.images) / designs.seconds,
         "err_median": float(np.median(designs.stats_error)), "err_min": float(designs.stats_error.min()),
-        "hard_median": float(np.median(hard_error(target, designs.images))),
-        "vf_error": float(np.median(real["volume_fraction_error"])),
-        "chord": float(np.median(real["chord_distance"])),
-        "components": float(np.median(real["components"])),
-        "component_error": float(np.median(real["component_count_error"])),
-        "size_error": float(np.median(real["component_size_error"])),
+        **realism_medians(D.realism(target_image, designs.images), hard_error(target, designs.images)),
     }
     for key, tolerance in tolerances.items():
         seconds, count = seconds_per_design_at(designs, tolerance / scale)
@@ -275,12 +280,7 @@ def sample_row(case: Case, target: D.TargetStatistics) -> dict:
     real = D.realism(case.target, case.samples)
     errors = D.stats_error(target, case.samples)
     return {"method": "samples", "n": len(case.samples), "err_median": float(np.median(errors)),
-            "hard_median": float(np.median(hard_error(target, case.samples))),
-            "vf_error": float(np.median(real["volume_fraction_error"])),
-            "chord": float(np.median(real["chord_distance"])),
-            "components": float(np.median(real["components"])),
-            "component_error": float(np.median(real["component_count_error"])),
-            "size_error": float(np.median(real["component_size_error"])),
+            **realism_medians(real, hard_error(target, case.samples)),
             "target_components": float(real["target_components"][0])}
 
 
