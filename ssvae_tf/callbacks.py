@@ -93,7 +93,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         epoch = self._current_epoch
-        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         save_weights_atomically(self.model, self.epoch_weights(epoch))
         write_json(self._training_metadata_path, {"epoch": epoch, "batch": self._last_batch_seen})
         for path in Path(self.backup_dir).glob("epoch-*.weights.h5"):

@@ -22,6 +22,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ssvae_tf._io import check_free_space
+from ssvae_tf.callbacks import (
+    AtomicBackupAndRestore,
+    ImageSummaries,
+    KeepBestEpoch,
+    checkpoint_bytes,
+    halved_for_last_tenth,
+)
 from ssvae_tf.data import (
     HARD_LINES,
     PAPER_LINES,
@@ -32,14 +40,6 @@ from ssvae_tf.data import (
     generate_random_fields,
     image_shape_of,
     split_source,
-)
-from ssvae_tf._io import check_free_space
-from ssvae_tf.callbacks import (
-    AtomicBackupAndRestore,
-    ImageSummaries,
-    KeepBestEpoch,
-    checkpoint_bytes,
-    halved_for_last_tenth,
 )
 from ssvae_tf.distribute import (
     PEER_TIMEOUT_S,
@@ -234,9 +234,10 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     Returns:
         The per-epoch history (``loss``, ``stats_distance``, ``val_*``, ...).
     """
-    strategy_name = strategy if isinstance(strategy, str) else type(strategy).__name__
-    if isinstance(strategy, str):
-        strategy = make_strategy(strategy, peer_timeout)  # first: a multi-worker strategy must precede other TF work
+    if isinstance(strategy, str):  # first: a multi-worker strategy must precede other TF work
+        strategy_name, strategy = strategy, make_strategy(strategy, peer_timeout)
+    else:
+        strategy_name = type(strategy).__name__
     role = worker_role(strategy)
     run = RunDir(out_dir) if role.is_chief else RunDir(out_dir).worker(role.task)
     existed = run.path.exists()
@@ -244,7 +245,8 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
         with run.locked():
             resuming = _prepare_run_dir(run, config, overwrite)
             try:
-                history = _fit(run, config, resuming, verbose, _Session(strategy, strategy_name, role, tensorboard, tuple(callbacks)))
+                session = _Session(strategy, strategy_name, role, tensorboard, tuple(callbacks))
+                history = _fit(run, config, resuming, verbose, session)
             except BaseException:
                 if not resuming:
                     _remove_unstarted(run)
