@@ -37,6 +37,7 @@ from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
     DATA_LOSSES,
     DECODERS,
+    ENCODER_INPUTS,
     DEFAULT_FILTERS,
     DEFAULT_HIDDEN_UNITS,
     DEFAULT_LATENT_DIM,
@@ -83,6 +84,30 @@ class CircularPad(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class StatisticsInput(layers.Layer):
+    """Images -> their periodic two-point statistics at every lag, zero lag centred, divided by
+    ``options.scale``: ``(batch, *spatial, channels)`` -> float32 ``(batch, *spatial, n_correlations)``.
+
+    The first layer of an encoder that sees what the statistics loss compares: the output is the
+    same for every periodic shift of an image, so the encoder need not learn that positions do not
+    matter.  Always float32 (FFTs), also under a mixed-precision policy.
+    """
+
+    def __init__(self, options: StatsOptions | dict[str, Any] | None = None, **kwargs):
+        super().__init__(**{**kwargs, "dtype": "float32"})
+        self.options = StatsOptions.from_json(options).replace(periodic=True, cutoff="full", levels=1)
+
+    def call(self, images):
+        return self.options.statistics(tf.cast(images, tf.float32)) / self.options.scale
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.options.correlations))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "options": self.options.to_json()}
 
 
 def _conv3(h, rank: int, filters: int, name: str, padding: str, strides: int = 1, activation=None):
@@ -139,6 +164,7 @@ def build_encoder(
     hidden_units: int = DEFAULT_HIDDEN_UNITS,
     activation: str = "relu",
     padding: str = "zeros",
+    statistics_input: StatsOptions | None = None,
     name: str = "encoder",
 ) -> keras.Model:
     """Convolutional encoder ``images -> [z_mean, z_log_var]``.
@@ -150,6 +176,9 @@ def build_encoder(
         filters: filters of the first convolution (doubling per level, capped 8x).
         hidden_units: width of the dense layer before the latent heads.
         padding: ``"zeros"`` or ``"circular"`` (edges wrap around, as in periodic statistics).
+        statistics_input: if given, the convolutions see the images' periodic
+            statistics with these options (:class:`StatisticsInput`) instead of
+            the images.
 
     Returns:
         A functional model: input ``images`` float32 ``(batch, *image_shape)``,
@@ -157,7 +186,7 @@ def build_encoder(
     """
     shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
     images = keras.Input(shape=shape, name="images")
-    h = images
+    h = images if statistics_input is None else StatisticsInput(statistics_input, name="statistics")(images)
     for level in range(depth):
         h = _conv3(h, len(shape) - 1, _level_filters(filters, level), f"down_{level}", padding, strides=2,
                    activation=activation)
@@ -514,6 +543,18 @@ class SpatialStatsVAE(keras.Model):
             self.latent_usage.update_state(z_mean, kl_per_dimension)
         return terms
 
+    def reconstruction_loss(self, x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
+        """Each image's reconstruction terms of the loss as they end training: ``alpha * d(x, x_hat) +
+        gamma * data(x, x_hat)`` (the final indicator width; no anchor), float32 ``(batch,)``.
+        A term with weight 0 is not computed."""
+        x, x_hat = (tf.convert_to_tensor(t, tf.float32) for t in (x, x_hat))
+        loss = tf.zeros(tf.shape(x)[:1], tf.float32)
+        if self.alpha > 0:
+            loss += self.alpha * self.stats_options.distance(x, x_hat)
+        if self.gamma > 0:
+            loss += self.gamma * _per_sample_data_loss(x, x_hat, self.data_loss)
+        return loss
+
     def _prior_stats_distance(self, x: tf.Tensor) -> tf.Tensor:
         """Mean squared difference per lag between the batch-mean statistics of
         ``x`` and of as many decoded prior samples ``z ~ N(0, I)``.
@@ -599,14 +640,21 @@ def build_vae(
     upsampling: str = "transpose",
     padding: str = "zeros",
     schedule: LossSchedule | dict[str, Any] | None = None,
+    encoder_input: str = "image",
 ) -> SpatialStatsVAE:
     """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled).
 
     ``upsampling`` is the decoder's (:func:`build_decoder`), ``padding`` both
-    networks'; the rest as in :class:`SpatialStatsVAE`.
+    networks'; ``encoder_input="statistics"`` gives the encoder the images'
+    statistics as the loss computes them (:class:`StatisticsInput`); the rest
+    as in :class:`SpatialStatsVAE`.
     """
+    if encoder_input not in ENCODER_INPUTS:
+        raise ValueError(f"encoder_input must be one of {ENCODER_INPUTS}, got {encoder_input!r}")
     architecture = dict(image_shape=image_shape, latent_dim=latent_dim, depth=depth, filters=filters,
                         hidden_units=hidden_units, padding=padding)
-    return SpatialStatsVAE(build_encoder(**architecture), build_decoder(**architecture, upsampling=upsampling),
+    statistics_input = StatsOptions.from_json(stats_options) if encoder_input == "statistics" else None
+    encoder = build_encoder(**architecture, statistics_input=statistics_input)
+    return SpatialStatsVAE(encoder, build_decoder(**architecture, upsampling=upsampling),
                            alpha=alpha, beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options,
                            seed=seed, shift_augment=shift_augment, schedule=schedule)

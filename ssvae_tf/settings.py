@@ -42,6 +42,8 @@ DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 DECODERS = ("transpose", "resize")
 #: Edge handling of the 3x3 convolutions: zero padding or periodic wrap-around.
 PADDINGS = ("zeros", "circular")
+#: What the encoder sees: the images, or their periodic two-point statistics (the same for every shift).
+ENCODER_INPUTS = ("image", "statistics")
 #: The largest value each size setting may take: beyond these a run cannot fit in memory or time.
 UPPER_LIMITS = {"latent_dim": 4096, "filters": 1024, "hidden_units": 65_536, "batch_size": 65_536,
                 "epochs": 1_000_000, "n_images": 100_000_000}
@@ -162,6 +164,9 @@ class TrainConfig:
                             choices=DECODERS)
     padding: str = _setting("zeros", "edges of the 3x3 convolutions: zeros, or circular (wrap around, "
                                      "periodic like the statistics)", choices=PADDINGS)
+    encoder_input: str = _setting("image", "what the encoder sees: the image, or its periodic two-point "
+                                           "statistics (the same for every shift of the image, like the loss)",
+                                  choices=ENCODER_INPUTS)
     kl_schedule: str = _setting("constant", "beta over the run: constant, linear warm-up or cyclical",
                                 choices=KL_SCHEDULES)
     kl_cycles: int = _setting(4, "cycles of the cyclical KL schedule")
@@ -213,6 +218,9 @@ class TrainConfig:
         if self.baseline and (self.anchor > 0 or self.stats_levels > 1 or self.eps_start is not None):
             raise ValueError("anchor, stats_levels and eps_start shape the statistics loss, which the pixel "
                              "baseline does not use; leave them at their defaults with --baseline")
+        if self.baseline and self.encoder_input == "statistics":
+            raise ValueError("encoder_input='statistics' hides where the structures are, which the pixel baseline "
+                             "must reconstruct; expected encoder_input='image' with --baseline")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if not 0 <= self.validation_split < 1:
@@ -225,7 +233,7 @@ class TrainConfig:
             raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
         if self.stats_scale is not None and not (math.isfinite(self.stats_scale) and self.stats_scale > 0):
             raise ValueError(f"stats_scale must be a positive number, got {self.stats_scale!r}")
-        for name in ("data_loss", "indicator", "decoder", "padding", "kl_schedule", "dims"):
+        for name in ("data_loss", "indicator", "decoder", "padding", "encoder_input", "kl_schedule", "dims"):
             allowed = setting_choices(name)
             if getattr(self, name) not in allowed + (setting_default(name),):
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

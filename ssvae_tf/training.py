@@ -169,6 +169,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             upsampling=config.decoder,
             padding=config.padding,
             schedule=config.loss_schedule,
+            encoder_input=config.encoder_input,
         )
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       jit_compile="auto" if config.jit_compile is None else config.jit_compile)

@@ -171,6 +171,15 @@ def test_a_3d_model_exports_volume_signatures_with_the_keras_numbers(tmp_path):
     np.testing.assert_allclose(decoder(z=tf.constant(z))["images"].numpy(), volume_model.decoder(z).numpy(), atol=1e-5)
 
 
+def test_a_statistics_encoder_exports_with_the_keras_numbers(tmp_path):
+    statistics_model = build_vae(SHAPE, latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=0,
+                                 encoder_input="statistics")
+    result = export_for_serving(statistics_model, tmp_path)
+    x = np.random.default_rng(0).random((3, *SHAPE), dtype=np.float32)
+    z = signature(result.encoder_path)(images=tf.constant(x))["z_mean"].numpy()
+    np.testing.assert_allclose(z, statistics_model.encoder(x)[0].numpy(), atol=1e-5)
+
+
 # ----------------------------------------------------------------- size on disk (keras-team/keras#23553)
 @pytest.mark.parametrize("part", ["encoder", "decoder"])
 def test_each_weight_is_stored_once(exported, model, part):

@@ -416,3 +416,53 @@ def test_a_mixed_precision_volume_model_trains_in_16_bits_with_a_float32_loss():
     volumes = np.random.default_rng(0).random((4, 16, 16, 16, 1)).astype(np.float32)
     history = model.fit(volumes, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all() and model.encoder.layers[1].compute_dtype == "bfloat16"
+
+
+# ----------------------------------------------------------------- statistics-input encoder
+def _numpy_centred_autocorrelation(indicator):
+    """Brute force: S(r) = mean_x I(x) I(x + r) over periodic lags r, zero lag at the centre."""
+    height, width = indicator.shape
+    stats = np.zeros((height, width))
+    for dy in range(height):
+        for dx in range(width):
+            stats[dy, dx] = np.mean(indicator * np.roll(indicator, (-dy, -dx), axis=(0, 1)))
+    return np.roll(stats, (height // 2, width // 2), axis=(0, 1))
+
+
+def test_statistics_input_is_the_black_phase_autocorrelation_over_the_scale():
+    from ssvae_tf.model import StatisticsInput
+
+    images = stripes(n=3, size=12, seed=4)
+    out = StatisticsInput({"kind": "hard", "scale": 0.5})(images).numpy()
+    assert out.shape == (3, 12, 12, 1) and out.dtype == np.float32
+    for image, stats in zip(images, out):
+        expected = _numpy_centred_autocorrelation((image[..., 0] < 0.5).astype(float)) / 0.5
+        np.testing.assert_allclose(stats[..., 0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("image_shape", [(16, 16, 1), (16, 16, 16, 1)])
+def test_a_statistics_encoder_gives_every_periodic_shift_the_same_code(image_shape):
+    model = build_vae(image_shape, encoder_input="statistics", seed=0, **TINY)
+    x = np.random.default_rng(1).random((3, *image_shape)).astype(np.float32)
+    shifted = np.roll(x, (5, 3), axis=(1, 2))
+    z, z_shifted = (model.encode(images)[0].numpy() for images in (x, shifted))
+    np.testing.assert_allclose(z_shifted, z, atol=1e-5)
+    image_model = build_vae(image_shape, seed=0, **TINY)
+    assert np.abs(image_model.encode(shifted)[0].numpy() - image_model.encode(x)[0].numpy()).max() > 1e-3
+
+
+def test_a_statistics_encoder_trains_and_survives_the_keras_round_trip(tmp_path):
+    model = build_vae((16, 16, 1), encoder_input="statistics", beta=0.01, seed=0, **TINY)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = stripes()
+    history = model.fit(x, batch_size=16, epochs=3, verbose=0).history
+    assert history["stats_distance"][-1] < history["stats_distance"][0]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.encode(x)[0].numpy(), model.encode(x)[0].numpy(), atol=1e-6)
+    assert loaded.encoder.get_layer("statistics").options == model.stats_options.replace(cutoff="full")
+
+
+def test_an_unknown_encoder_input_is_named():
+    with pytest.raises(ValueError, match="encoder_input must be one of .*'pixels'"):
+        build_vae((16, 16, 1), encoder_input="pixels", **TINY)

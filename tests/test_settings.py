@@ -132,6 +132,8 @@ def test_the_baseline_refuses_statistics_only_techniques():
     with pytest.raises(ValueError, match="baseline does not use"):
         TrainConfig(baseline=True, anchor=0.1)
     assert TrainConfig(baseline=True, kl_schedule="warmup", decoder="resize").baseline
+    with pytest.raises(ValueError, match="encoder_input='statistics' hides where the structures are"):
+        TrainConfig(baseline=True, encoder_input="statistics")
 
 
 def test_from_mapping_names_an_unknown_field():
