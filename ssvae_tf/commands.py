@@ -168,6 +168,9 @@ def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="report directory: report.md, metrics.csv and PNG figures")
     parser.add_argument("--n-images", type=int, default=PAPER_N_EVALUATED,
                         help="validation images to evaluate, the first ones (the paper: 1000)")
+    parser.add_argument("--refine-steps", type=int, default=0,
+                        help="refine each image's code by this many Adam steps on its model's own loss before "
+                             "decoding (semi-amortised inference; default 0: decode z_mean, the paper's protocol)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -181,7 +184,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     from ssvae_tf.run_dir import RunDir
 
     comparison = compare_runs(args.model, args.baseline, args.out, n_images=args.n_images,
-                              progress=not args.quiet)
+                              progress=not args.quiet, refine_steps=args.refine_steps)
     print(comparison.table)
     if comparison.ratio is not None:
         note = paper_ratio_note(RunDir(args.model).settings().data)

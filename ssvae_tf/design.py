@@ -371,54 +371,11 @@ def _ticker(total: int, progress: bool) -> Callable[[], None]:
     return lambda: next(ticks, None)
 
 
-def latent_search(loss: Objective, z0: np.ndarray, steps: int, learning_rate: float,
-                  tick: Callable[[], None] = lambda: None) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise ``loss`` (``(n, d) -> (n,)``, independent per row) with Adam from ``z0`` ``(n, d)``.
-
-    All rows step together in one compiled step; the values stay on the
-    device until the end.  A generic helper: it compiles its step on every
-    call (:func:`design` uses the cached :class:`LatentSearch` instead).
-
-    Returns:
-        ``(z, history)``: float32 ``(n, d)``, each row the best point it
-        visited, and float64 ``(steps + 1, n)``, the loss at every iterate
-        (row 0: at ``z0``).
-    """
-    import keras
-
-    z = tf.Variable(np.asarray(z0, np.float32))
-    best_z = tf.Variable(z.read_value())
-    best = tf.Variable(tf.fill([len(z0)], np.inf))
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build([z])
-
-    def keep_best(values: tf.Tensor) -> None:
-        best_z.assign(tf.where((values < best)[:, None], z, best_z))
-        best.assign(tf.minimum(values, best))
-
-    @tf.function
-    def step() -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            values = loss(z)
-            total = tf.reduce_sum(values)
-        keep_best(values)
-        optimizer.apply_gradients([(tape.gradient(total, z), z)])
-        return values
-
-    history = []
-    for _ in range(steps):
-        history.append(step())
-        tick()
-    history.append(loss(z))
-    keep_best(history[-1])
-    return best_z.numpy(), tf.stack(history).numpy().astype(np.float64)
-
-
 # ------------------------------------------------------------ compiled and cached
 #: Most compiled searches and objectives kept (least recently used dropped first).  Each holds its
 #: graphs and a few variables of ``(n, latent_dim)``; a latent search also holds its model.
 SEARCH_CACHE_SIZE = 16
-#: Adam's constants (Keras' defaults, which :func:`latent_search` uses).
+#: Adam's constants (Keras' defaults, which :func:`~ssvae_tf.inference.latent_search` uses).
 _ADAM = (0.9, 0.999, 1e-7)
 
 _SEARCHES: OrderedDict[tuple, Any] = OrderedDict()

@@ -16,6 +16,7 @@ from ssvae_tf.evaluation.metrics import (
     volume_fraction_difference,
 )
 from ssvae_tf.evaluation.neighbours import nearest_neighbours
+from ssvae_tf.inference import refine_latents
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,15 @@ class Evaluation:
         return "n_lines_original" in self.metrics
 
 
-def reconstruct(model, images: np.ndarray, verbose: int = 0) -> np.ndarray:
-    """Deterministic reconstructions (decoded ``z_mean``) of ``images`` ``(n, *spatial, 1)``."""
+def reconstruct(model, images: np.ndarray, verbose: int = 0, refine_steps: int = 0) -> np.ndarray:
+    """Deterministic reconstructions of ``images`` ``(n, *spatial, 1)``: decoded ``z_mean`` (the
+    paper's protocol), or with ``refine_steps`` the decoded semi-amortised codes
+    (:func:`ssvae_tf.inference.refine_latents`, the model's own loss)."""
     batch_size = batch_size_for(images.shape[1:])
-    return np.asarray(model.predict(images, batch_size=batch_size, verbose=verbose), dtype=np.float32)
+    if not refine_steps:
+        return np.asarray(model.predict(images, batch_size=batch_size, verbose=verbose), dtype=np.float32)
+    codes = refine_latents(model, images, refine_steps)
+    return np.asarray(model.decoder.predict(codes, batch_size=batch_size, verbose=verbose), dtype=np.float32)
 
 
 def _line_metrics(measured: dict[str, LineMeasurement]) -> dict[str, np.ndarray]:
@@ -70,6 +76,7 @@ def evaluate_model(
     label: str,
     lines: bool = True,
     progress: bool = False,
+    refine_steps: int = 0,
 ) -> Evaluation:
     """Reconstruct ``validation_images`` and measure them against the originals.
 
@@ -80,11 +87,14 @@ def evaluate_model(
         label: the model's name in tables.
         lines: also count lines and measure orientations (2-D line data only).
         progress: progress bars for the long parts.
+        refine_steps: 0 (the paper's protocol) or Adam steps of semi-amortised
+            inference per image (:func:`reconstruct`).
     """
     verbose = 1 if on_terminal(progress) else 0
     if progress:
-        print(f"[{label}] reconstructing {len(validation_images)} images")
-    recon = reconstruct(model, validation_images, verbose)
+        refined = f", each code refined by {refine_steps} steps" if refine_steps else ""
+        print(f"[{label}] reconstructing {len(validation_images)} images{refined}")
+    recon = reconstruct(model, validation_images, verbose, refine_steps)
     original_stats = line_statistics(validation_images, "hard")
     recon_stats = line_statistics(recon, "soft")
     if progress:

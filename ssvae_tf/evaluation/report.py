@@ -15,6 +15,7 @@ from ssvae_tf._checks import check_positive_int
 from ssvae_tf.evaluation import figures
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model
 from ssvae_tf.evaluation.runs import Run, evaluation_data, load_run
+from ssvae_tf.inference import DEFAULT_REFINE_LEARNING_RATE
 from ssvae_tf.evaluation.summary import (
     N_RESAMPLES,
     comparison_table,
@@ -117,7 +118,7 @@ def _items(image_shape: tuple[int, ...]) -> tuple[str, str]:
 
 
 def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, table: str, n_train: int,
-               seconds: float, ratio_ci: tuple[float, float] | None) -> str:
+               seconds: float, ratio_ci: tuple[float, float] | None, refine_steps: int) -> str:
     config = runs[0].config
     n_evaluated = len(evaluations[0].metrics["pixel_mse"])
     size = runs[0].model.image_shape
@@ -129,6 +130,10 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
         f"Data: `{config.data}`, {count} {items} of {item_size}, seed {config.seed}; "
         f"the first {len(evaluations[0].originals)} validation {items}, nearest neighbours among the "
         f"{n_train} training {items}. Evaluation took {seconds:.0f} s.\n",
+        ("Reconstructions decode each image's posterior mean z_mean (the paper's protocol).\n" if not refine_steps
+         else f"Reconstructions decode each image's code after {refine_steps} Adam steps (rate "
+              f"{DEFAULT_REFINE_LEARNING_RATE}) on its model's own loss from z_mean (semi-amortised inference, "
+              "`ssvae_tf.inference`): not the paper's protocol, which decodes z_mean.\n"),
         table + "\n",
         f"Brackets: 95 % bootstrap CI over the {n_evaluated} evaluated {items}, {N_RESAMPLES} resamples "
         "(percentile bootstrap of the mean or percentage).\n",
@@ -171,7 +176,7 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
 
 
 def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir: str | Path,
-                 n_images: int = DEFAULT_N_IMAGES, progress: bool = True) -> Comparison:
+                 n_images: int = DEFAULT_N_IMAGES, progress: bool = True, refine_steps: int = 0) -> Comparison:
     """Evaluate a run (and a baseline run) and write the report directory.
 
     Writes ``out_dir/report.md``, ``out_dir/metrics.csv`` (one row per model
@@ -188,6 +193,9 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
         out_dir: the report directory (created).
         n_images: validation images evaluated (the first ones; the paper: 1000).
         progress: print progress and show progress bars.
+        refine_steps: 0: decode each image's ``z_mean`` (the paper's protocol);
+            else refine each code first by this many steps of its model's own
+            loss (semi-amortised inference, :mod:`ssvae_tf.inference`).
 
     Returns:
         The :class:`Comparison` (its table is also in ``report.md``).
@@ -197,6 +205,8 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
             data, or data that do not fit the model.
     """
     check_positive_int(n_images, "n_images")
+    if refine_steps != 0:
+        check_positive_int(refine_steps, "refine_steps")
     started = time.perf_counter()
     runs = [load_run(model_dir)] + ([load_run(baseline_dir)] if baseline_dir is not None else [])
     _check_same_data(runs)
@@ -204,8 +214,8 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
         runs[1] = Run(runs[1].path, f"{runs[1].label}-2", runs[1].config, runs[1].model, runs[1].record)
     runs.sort(key=lambda run: run.label != "baseline")  # baseline first, as in the paper's table
     data = evaluation_data(runs[0], n_images, progress=progress)
-    evaluations = [evaluate_model(run.model, data.train, data.validation, run.label, run.has_lines, progress)
-                   for run in runs]
+    evaluations = [evaluate_model(run.model, data.train, data.validation, run.label, run.has_lines, progress,
+                                  refine_steps) for run in runs]
     summaries = {e.label: summarise(e) for e in evaluations}
 
     out_dir = Path(out_dir)
@@ -221,6 +231,6 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     seconds = time.perf_counter() - started
     table = comparison_table(summaries, runs[0].config.data)
     ratio_ci = stats_ratio_interval({e.label: e for e in evaluations})
-    report = _report_md(runs, evaluations, summaries, table, len(data.train), seconds, ratio_ci)
+    report = _report_md(runs, evaluations, summaries, table, len(data.train), seconds, ratio_ci, refine_steps)
     atomic_write(out_dir / "report.md", lambda tmp: tmp.write_text(report))
     return Comparison(table, summaries, stats_ratio(summaries), seconds, ratio_ci)
