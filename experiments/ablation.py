@@ -56,6 +56,8 @@ VARIANTS = {
     "eps-wide": ("indicator width annealed 0.4 -> 0.25 (white pixels get a gradient early)",
                  {"eps_start": 0.4}),
     "shift": ("random periodic shifts of the training images", {"shift_augment": True}),
+    "statistics-encoder": ("the encoder sees the images' periodic autocorrelations instead of the images",
+                           {"encoder_input": "statistics"}),
 }
 
 

@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTES_MARKER = "<!-- notes: everything below this line is kept when the script rewrites the file -->"
 #: The TrainConfig fields of the statistics-loss techniques (issue 10), named in the doc when a run changes them.
 TECHNIQUES = ("decoder", "padding", "kl_schedule", "kl_cycles", "kl_ramp", "free_bits", "anchor", "anchor_sigma",
-              "anchor_until", "anchor_aligned", "stats_levels", "cutoff", "eps", "eps_start", "shift_augment")
+              "anchor_until", "anchor_aligned", "stats_levels", "cutoff", "eps", "eps_start", "shift_augment",
+              "encoder_input")
 SET_TITLES = {"lines": "1-4 lines (the paper's set)", "lines-hard": "3-7 lines (the authors' harder set)"}
 _PAPER_SS_VAE = PAPER_NUMBERS["lines"]["ss-vae"]
 #: Targets on the 1-4 line set: (label, summary key, required = the paper's number, aimed, higher is better).

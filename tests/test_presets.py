@@ -15,6 +15,7 @@ def test_presets():
     assert preset("ours", baseline=True, data="lines-hard").loss_weights((64, 64)) == (0.0, 0.001, 1.0)
     # each model with the padding that suits it (docs/reproduction.md)
     assert (preset("ours").padding, preset("ours", baseline=True).padding) == ("circular", "zeros")
+    assert (preset("ours").encoder_input, preset("ours", baseline=True).encoder_input) == ("statistics", "image")
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("mine")
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
