@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 #: Loops over fewer items than this never show a progress bar.
 MIN_ITEMS_FOR_PROGRESS = 200
@@ -31,3 +31,11 @@ def progress_range(n: int, progress: bool) -> Iterator[int]:
         yield i
         if bar is not None:
             bar.update(i + 1)
+
+
+def ticker(total: int, progress: bool) -> Callable[[], None]:
+    """A function to call after each of ``total`` iterations: it advances a progress bar, shown as
+    :func:`progress_range` decides (on a terminal, long loops)."""
+    ticks = progress_range(total, progress)
+    next(ticks, None)
+    return lambda: next(ticks, None)

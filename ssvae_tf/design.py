@@ -79,7 +79,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssvae_tf._checks import check_positive_int, is_int, is_real
-from ssvae_tf._progress import progress_range
+from ssvae_tf._progress import ticker
 from ssvae_tf.evaluation.metrics import line_statistics, stats_mse
 from ssvae_tf.spatial_stats import StatsOptions
 
@@ -363,14 +363,6 @@ def latent_objective(decode: Callable[[tf.Tensor], tf.Tensor], objective: Object
 # --------------------------------------------------------------------------- #
 # Searches
 # --------------------------------------------------------------------------- #
-def _ticker(total: int, progress: bool) -> Callable[[], None]:
-    """A function to call after each of ``total`` iterations: it advances a progress bar, shown as
-    :func:`ssvae_tf._progress.progress_range` decides (on a terminal, long loops)."""
-    ticks = progress_range(total, progress)
-    next(ticks, None)
-    return lambda: next(ticks, None)
-
-
 # ------------------------------------------------------------ compiled and cached
 #: Most compiled searches and objectives kept (least recently used dropped first).  Each holds its
 #: graphs and a few variables of ``(n, latent_dim)``; a latent search also holds its model.
@@ -813,7 +805,7 @@ def design(
         if model is None:
             raise ValueError(f"method {method!r} needs a model; only 'pixel' designs without one")
         check_fits(model, target.shape)
-    tick = _ticker(_iterations(method, settings), progress)
+    tick = ticker(_iterations(method, settings), progress)
     started = time.perf_counter()
     images, latents, history, clock = _search(model, target, method, settings, options, tick)
     final = compiled_objective(target.shape, options).values(images, *_target_tensors(target, options))
@@ -840,7 +832,7 @@ def refine_designs(start: Designs, target: np.ndarray | TargetStatistics, refine
         raise ValueError(f"the designs have shape {images.shape[1:]} but the target needs "
                          f"{(*target.shape, 1)}; expected designs of the target's size")
     started = time.perf_counter()
-    tick = _ticker(len(images) * refine_steps, progress)
+    tick = ticker(len(images) * refine_steps, progress)
     images, pixel_history, pixel_clock = _pixel_phase(target, options, images, refine_steps, tick)
     final = compiled_objective(target.shape, options).values(images, *_target_tensors(target, options))
     seconds = start.seconds + time.perf_counter() - started
@@ -1006,7 +998,7 @@ def design_with_decoder(
     rng = np.random.default_rng(settings["seed"])
     n = settings["n"]
     generations = settings["steps"] if method != "encode" else 0
-    tick = _ticker(generations + (n * refine_steps if method == "refine" else 0), progress)
+    tick = ticker(generations + (n * refine_steps if method == "refine" else 0), progress)
     history, clock = {}, {}
     started = time.perf_counter()
     if method == "encode":

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssvae_tf._checks import check_positive_int
+from ssvae_tf._progress import ticker
 
 Objective = Callable[[tf.Tensor], tf.Tensor]
 #: Adam's step size on ``z`` for :func:`refine_latents` (measured on the 64 px line models:
@@ -89,7 +90,7 @@ def map_objective(model, images: tf.Tensor) -> Objective:
 
 
 def refine_latents(model, images: np.ndarray, steps: int, learning_rate: float = DEFAULT_REFINE_LEARNING_RATE,
-                   tick: Callable[[], None] = lambda: None) -> np.ndarray:
+                   progress: bool = False) -> np.ndarray:
     """Semi-amortised codes of ``images``: the encoder's ``z_mean``, then ``steps`` Adam steps on
     each image's :func:`map_objective` (module doc).
 
@@ -98,7 +99,8 @@ def refine_latents(model, images: np.ndarray, steps: int, learning_rate: float =
         images: float32 ``(n, *spatial, channels)`` in [0, 1].
         steps: Adam steps per image (0: the encoder's ``z_mean``).
         learning_rate: Adam's step size on ``z``.
-        tick: called after each step of each batch of :data:`REFINE_BATCH` images.
+        progress: a progress bar over the steps of every batch of
+            :data:`REFINE_BATCH` images (on a terminal).
 
     Returns:
         float32 ``(n, latent_dim)``: per image the best code visited, so its
@@ -107,6 +109,7 @@ def refine_latents(model, images: np.ndarray, steps: int, learning_rate: float =
     if steps != 0:
         check_positive_int(steps, "steps")
     images = np.asarray(images, np.float32)
+    tick = ticker(-(-len(images) // REFINE_BATCH) * steps, progress)
     codes = []
     for start in range(0, len(images), REFINE_BATCH):
         batch = images[start:start + REFINE_BATCH]

@@ -37,10 +37,10 @@ from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
     DATA_LOSSES,
     DECODERS,
-    ENCODER_INPUTS,
     DEFAULT_FILTERS,
     DEFAULT_HIDDEN_UNITS,
     DEFAULT_LATENT_DIM,
+    ENCODER_INPUTS,
     MAX_SIDE,
     MIN_SIDE,
     PADDINGS,

@@ -58,7 +58,7 @@ def reconstruct(model, images: np.ndarray, verbose: int = 0, refine_steps: int =
     batch_size = batch_size_for(images.shape[1:])
     if not refine_steps:
         return np.asarray(model.predict(images, batch_size=batch_size, verbose=verbose), dtype=np.float32)
-    codes = refine_latents(model, images, refine_steps)
+    codes = refine_latents(model, images, refine_steps, progress=bool(verbose))
     return np.asarray(model.decoder.predict(codes, batch_size=batch_size, verbose=verbose), dtype=np.float32)
 
 

@@ -15,7 +15,6 @@ from ssvae_tf._checks import check_positive_int
 from ssvae_tf.evaluation import figures
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model
 from ssvae_tf.evaluation.runs import Run, evaluation_data, load_run
-from ssvae_tf.inference import DEFAULT_REFINE_LEARNING_RATE
 from ssvae_tf.evaluation.summary import (
     N_RESAMPLES,
     comparison_table,
@@ -25,6 +24,7 @@ from ssvae_tf.evaluation.summary import (
     stats_ratio_interval,
     summarise,
 )
+from ssvae_tf.inference import DEFAULT_REFINE_LEARNING_RATE
 from ssvae_tf.paper import PAPER_N_EVALUATED, PAPER_SIZE, paper_ratio_note
 
 DEFAULT_N_IMAGES = PAPER_N_EVALUATED
