@@ -18,7 +18,10 @@ residual block per level), which avoid the checkerboard artefacts of uneven
 transposed-convolution overlap (Odena et al., Distill 2016) that an
 autocorrelation loss sees as spurious periodic peaks.  ``padding="circular"``
 wraps every 3x3 convolution around the image edges, so the networks treat
-images as periodic, like the statistics.
+images as periodic, like the statistics.  ``encoder_input="statistics"``
+gives the encoder the images' periodic autocorrelations
+(:class:`StatisticsInput`) instead of the images, so every periodic shift of
+an image gets the same code, as the statistics loss treats it.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ def test_evaluate_writes_every_file(runs, tmp_path, capsys):
     assert "SS-VAE / baseline statistics error" in report and "## Line counts, ss-vae" in report
     assert "95 % bootstrap CI over the 10 evaluated images, 2000 resamples" in report
     assert "`lines`, 48 images of 32x32 px" in report and "Line count and orientation are measured" in report
+    assert "decode each image's posterior mean z_mean (the paper's protocol)" in report
     rows = (out / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("model,data_index,pixel_mse,stats_mse,volume_fraction_diff_pct")
     assert len(rows) == 1 + 2 * 10   # 48 images, 30 % = 14 validation, the first 10 per model
