@@ -21,7 +21,8 @@ from ssvae_tf._io import atomic_write, check_free_space, write_json
 def checkpoint_bytes(model: keras.Model) -> int:
     """A safe size for a file of ``model``'s weights and optimizer state: their bytes, plus a quarter
     and 1 MiB for the file's own structure."""
-    variables = [*model.weights, *(model.optimizer.variables if model.optimizer is not None else [])]
+    optimizer = getattr(model, "optimizer", None)  # none before compile
+    variables = [*model.weights, *(optimizer.variables if optimizer is not None else [])]
     data = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables)
     return int(1.25 * data) + 2**20
 

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf._io import atomic_write, check_free_space, write_json
 from ssvae_tf.settings import TrainConfig
 
 
@@ -168,7 +168,11 @@ class RunDir:
 
     # ------------------------------------------------------------- model
     def save_model(self, model) -> Path:
-        """Write ``model.keras`` atomically."""
+        """Write ``model.keras`` atomically, after checking there is room (a full disk under HDF5
+        crashes the process)."""
+        from ssvae_tf.callbacks import checkpoint_bytes  # TensorFlow: loaded only when a model is saved
+
+        check_free_space(self.path, checkpoint_bytes(model), self.MODEL)
         return atomic_write(self.model_file, model.save)
 
     def load_model(self):

@@ -22,14 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._io import check_free_space
-from ssvae_tf.callbacks import (
-    AtomicBackupAndRestore,
-    ImageSummaries,
-    KeepBestEpoch,
-    checkpoint_bytes,
-    halved_for_last_tenth,
-)
+from ssvae_tf.callbacks import AtomicBackupAndRestore, ImageSummaries, KeepBestEpoch, halved_for_last_tenth
 from ssvae_tf.data import (
     HARD_LINES,
     PAPER_LINES,
@@ -337,7 +330,6 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
 
     best_epoch = keep_best.restore(model) if keep_best is not None else None
     history = run.read_history()
-    check_free_space(run.path, checkpoint_bytes(model), run.MODEL)
     run.save_model(model)
     run.write_history(history)
     epochs_run = len(next(iter(history.values()), []))
