@@ -80,6 +80,7 @@ import tensorflow as tf
 
 from ssvae_tf._checks import check_positive_int, is_int, is_real
 from ssvae_tf._progress import ticker
+from ssvae_tf.inference import Objective
 from ssvae_tf.evaluation.metrics import line_statistics, stats_mse
 from ssvae_tf.spatial_stats import StatsOptions
 
@@ -103,7 +104,6 @@ REFINE_STARTS = ("latent", "encode")
 #: Indicators with a gradient, which a search can follow.
 _DIFFERENTIABLE_KINDS = ("soft", "linear")
 
-Objective = Callable[[tf.Tensor], tf.Tensor]
 
 
 # --------------------------------------------------------------------------- #
@@ -348,16 +348,6 @@ def stats_error(target: TargetStatistics, images: np.ndarray) -> np.ndarray:
     """
     soft = line_statistics(images, "soft")
     return stats_mse(target.stats[target.lags][np.newaxis], soft[:, target.lags])
-
-
-def latent_objective(decode: Callable[[tf.Tensor], tf.Tensor], objective: Objective,
-                     prior_weight: float) -> Objective:
-    """``z`` ``(n, latent_dim)`` -> ``J(decode(z)) + prior_weight * ||z||^2``, float32 ``(n,)``."""
-
-    def value(z: tf.Tensor) -> tf.Tensor:
-        return objective(decode(z)) + prior_weight * tf.reduce_sum(tf.square(z), axis=1)
-
-    return value
 
 
 # --------------------------------------------------------------------------- #

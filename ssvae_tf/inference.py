@@ -77,16 +77,22 @@ def latent_search(loss: Objective, z0: np.ndarray, steps: int, learning_rate: fl
     return best_z.numpy(), tf.stack(history).numpy().astype(np.float64)
 
 
+def latent_objective(decode: Callable[[tf.Tensor], tf.Tensor], objective: Objective,
+                     prior_weight: float) -> Objective:
+    """``z`` ``(n, latent_dim)`` -> ``J(decode(z)) + prior_weight * ||z||^2``, float32 ``(n,)``."""
+
+    def value(z: tf.Tensor) -> tf.Tensor:
+        return objective(decode(z)) + prior_weight * tf.reduce_sum(tf.square(z), axis=1)
+
+    return value
+
+
 def map_objective(model, images: tf.Tensor) -> Objective:
     """``L(z; x)`` of the module doc for the images ``x`` ``(n, *spatial, channels)``: ``z`` ``(n,
     latent_dim)`` -> float32 ``(n,)``, each row scored against its own image."""
     images = tf.convert_to_tensor(images, tf.float32)
-
-    def objective(z: tf.Tensor) -> tf.Tensor:
-        prior = 0.5 * model.beta * tf.reduce_sum(tf.square(z), axis=1)
-        return model.reconstruction_loss(images, tf.cast(model.decode(z), tf.float32)) + prior
-
-    return objective
+    return latent_objective(lambda z: tf.cast(model.decode(z), tf.float32),
+                            lambda decoded: model.reconstruction_loss(images, decoded), 0.5 * model.beta)
 
 
 def refine_latents(model, images: np.ndarray, steps: int, learning_rate: float = DEFAULT_REFINE_LEARNING_RATE,

@@ -25,7 +25,6 @@ from ssvae_tf.design import (
     design_with_decoder,
     interpolate,
     latent_evolution,
-    latent_objective,
     latent_searcher,
     realism,
     refine_designs,
@@ -35,7 +34,7 @@ from ssvae_tf.design import (
     target_statistics,
 )
 from ssvae_tf.design_command import COMMANDS, DESIGN_FILES, INTERPOLATION_FILES
-from ssvae_tf.inference import latent_search
+from ssvae_tf.inference import latent_objective, latent_search
 from ssvae_tf.model import build_vae
 from ssvae_tf.run_dir import RunDir
 
