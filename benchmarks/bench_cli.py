@@ -31,8 +31,8 @@ from _timing import interleaved_medians, parse_args, print_machine_info, print_r
 HELP, TRAIN_HELP = "ssvae --help", "ssvae train --help"
 OLD_PARSER, PACKAGE = "import ssvae_tf.training (the old --help)", "import ssvae_tf"
 COMMANDS = {
-    HELP: ["-m", "ssvae_tf.cli", "--help"],
-    TRAIN_HELP: ["-m", "ssvae_tf.cli", "train", "--help"],
+    HELP: ["-m", "ssvae_tf", "--help"],
+    TRAIN_HELP: ["-m", "ssvae_tf", "train", "--help"],
     OLD_PARSER: ["-c", "import ssvae_tf.training"],
     PACKAGE: ["-c", "import ssvae_tf"],
 }

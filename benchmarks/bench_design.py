@@ -450,7 +450,7 @@ def figure(case: Case, result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from ssvae_tf.figures import save_figure, show_image
-    from ssvae_tf.spatial_stats import radial_average
+    from ssvae_tf.stats.two_point import radial_average
 
     target, runs = result["target"], result["runs"]
     fig = plt.figure(figsize=(15, 7.2), layout="constrained")

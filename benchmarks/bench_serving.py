@@ -107,7 +107,7 @@ def parse_args(description: str) -> argparse.Namespace:
 
 def start_server(export_root: Path, rest: bool = False) -> tuple[subprocess.Popen, str, str | None]:
     """``ssvae serve`` on free loopback ports; returns the process, its gRPC target and its REST URL (or None)."""
-    command = [sys.executable, "-m", "ssvae_tf.cli", "serve", "--models", str(export_root), "--port", "0"]
+    command = [sys.executable, "-m", "ssvae_tf", "serve", "--models", str(export_root), "--port", "0"]
     process = subprocess.Popen(command + (["--rest-port", "0"] if rest else []), cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:

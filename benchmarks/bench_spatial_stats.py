@@ -77,7 +77,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ssvae_tf.data import generate_lines  # noqa: E402
-from ssvae_tf.spatial_stats import (  # noqa: E402
+from ssvae_tf.stats.two_point import (  # noqa: E402
     StatsOptions,
     microstructure_function,
     spatial_stats_distance,

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from ssvae_tf._io import atomic_write, write_json
-from ssvae_tf.cli import import_tensorflow_quietly
+from ssvae_tf.commands.cli import import_tensorflow_quietly
 from ssvae_tf.paper import PAPER_NUMBERS, paper_ratio_note, paper_stats_ratio
 from ssvae_tf.presets import preset
 from ssvae_tf.run_dir import RunDir
@@ -87,7 +87,7 @@ def train_runs(configs: dict[str, TrainConfig], runs_dir: Path, parallel: int = 
     while pending or running:
         while pending and len(running) < parallel:
             label = pending.pop(0)
-            command = [sys.executable, "-m", "ssvae_tf.cli", "train", *cli_arguments(configs[label]),
+            command = [sys.executable, "-m", "ssvae_tf", "train", *cli_arguments(configs[label]),
                        "--out", str(runs_dir / label)]
             print(f"training {label}: {' '.join(command[2:])}", flush=True)
             with open(runs_dir / f"{label}.log", "a") as log:

@@ -11,7 +11,7 @@
 * :mod:`serving.repository` — the SavedModel versions it serves, refreshed by polling.
 * :mod:`serving.handlers` — the request handling, answering as TF Serving does
   (both APIs).
-* :mod:`serving.command` — ``ssvae export | serve | encode | decode``;
+* :mod:`ssvae_tf.commands.serving` — ``ssvae export | serve | encode | decode``;
   :mod:`serving.files` — their input and output files.
 * :mod:`serving.demo` — the serving step of ``ssvae demo``.
 * ``README.md``, ``batching.config``, ``docker-compose.yml`` — production

@@ -14,10 +14,10 @@ import wrapt
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "two_point_stats": "ssvae_tf.spatial_stats",
-    "microstructure_function": "ssvae_tf.spatial_stats",
-    "spatial_stats_distance": "ssvae_tf.spatial_stats",
-    "StatsOptions": "ssvae_tf.spatial_stats",
+    "two_point_stats": "ssvae_tf.stats.two_point",
+    "microstructure_function": "ssvae_tf.stats.two_point",
+    "spatial_stats_distance": "ssvae_tf.stats.two_point",
+    "StatsOptions": "ssvae_tf.stats.two_point",
     "SpatialStatsVAE": "ssvae_tf.model",
     "build_encoder": "ssvae_tf.model",
     "build_decoder": "ssvae_tf.model",

@@ -6,14 +6,14 @@ autocorrelation ``S2(r)`` (the probability that the points ``x`` and
 ``x + r`` both lie in the phase), as the data set's mean map on lag axes and
 as radial curves ``S2(|r|)`` with their spread over the images.
 
-Conventions (those of :mod:`ssvae_tf.spatial_stats`): images or volumes are
+Conventions (those of :mod:`ssvae_tf.stats.two_point`): images or volumes are
 ``(n, *spatial, 1)`` in [0, 1]; phase ``h`` of ``K`` is the grey level
 ``h / (K - 1)`` (two phases: 0 black, 1 white).  By default the phases are
 *hard* indicators, every value rounded to the nearest phase level (grey
 data: black below 0.5), so ``S2(0)`` is the volume fraction and, for
 periodic statistics, the mean of ``S2`` over every lag is its square.
 Radial curves average the lags with ``round(|r|) == r``
-(:func:`~ssvae_tf.spatial_stats.radial_average`) over every 2-D or 3-D lag,
+(:func:`~ssvae_tf.stats.two_point.radial_average`) over every 2-D or 3-D lag,
 up to half the smallest side of the lag window.
 
 :func:`characterise` streams batches (an array or any iterable of them, e.g.
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ssvae_tf._checks import is_int
-from ssvae_tf.spatial_stats import Cutoff, StatsOptions, radial_average
+from ssvae_tf.stats.two_point import Cutoff, StatsOptions, radial_average
 
 #: Percentiles of the band drawn around the mean radial ``S2(r)``.
 BAND_PERCENTILES = (5.0, 95.0)

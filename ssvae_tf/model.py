@@ -4,7 +4,7 @@ Loss per sample (averaged over the batch):
 
     alpha * d(f(x), f(x_hat)) + beta * KL(q(z|x) || N(0, I)) + gamma * data(x, x_hat)
 
-where ``d`` is :func:`ssvae_tf.spatial_stats.spatial_stats_distance` between
+where ``d`` is :func:`ssvae_tf.stats.two_point.spatial_stats_distance` between
 the two-point statistics of the input and its reconstruction, KL is summed over
 the latent dimensions and ``data`` is a pixel loss (summed over pixels for
 ``sse``/``bce``, averaged for ``mse``).  ``alpha=0, gamma=1`` is the paper's
@@ -48,7 +48,7 @@ from ssvae_tf.settings import (
     MIN_SIDE,
     PADDINGS,
 )
-from ssvae_tf.spatial_stats import StatsOptions, shift_aligned_sse
+from ssvae_tf.stats.two_point import StatsOptions, shift_aligned_sse
 
 
 _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
@@ -377,7 +377,7 @@ class SpatialStatsVAE(keras.Model):
         data_loss: ``"sse"`` (sum of squares, the paper's baseline), ``"mse"``
             or ``"bce"`` (summed binary cross-entropy).
         stats_options: the statistics the loss compares, a
-            :class:`~ssvae_tf.spatial_stats.StatsOptions` or a dict of its
+            :class:`~ssvae_tf.stats.two_point.StatsOptions` or a dict of its
             fields (``None``: the paper's).
         seed: seed of the reparameterisation noise.
         shift_augment: shift every training image by its own random periodic

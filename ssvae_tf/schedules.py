@@ -63,7 +63,7 @@ class LossSchedule:
         anchor_until: progress at which the anchor's weight has fallen
             linearly from ``anchor`` to 0.
         anchor_aligned: compare the blurred images after the best periodic
-            shift (:func:`ssvae_tf.spatial_stats.shift_aligned_sse`): free
+            shift (:func:`ssvae_tf.stats.two_point.shift_aligned_sse`): free
             positions, as for the statistics, but the relative arrangement
             tied to the input's.
         eps_start: width of the soft indicator at the start; it moves linearly

@@ -46,7 +46,7 @@ from ssvae_tf.distribute import (
 from ssvae_tf.model import SpatialStatsVAE, build_vae
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import BUILTIN_DATA, DEFAULT_IMAGE_SIZE, TrainConfig
-from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.stats.two_point import StatsOptions
 
 
 def _check_path_data(config: TrainConfig) -> None:

@@ -33,8 +33,8 @@ def tiny_runs(tmp_path_factory):
 
 def run_command(*argv: str) -> None:
     """Run one ``ssvae`` command in this process as the CLI parses it, letting its errors propagate
-    (``ssvae_tf.cli.main`` would turn them into one line and status 2)."""
-    from ssvae_tf.cli import build_parser
+    (``ssvae_tf.commands.cli.main`` would turn them into one line and status 2)."""
+    from ssvae_tf.commands.cli import build_parser
 
     args = build_parser().parse_args(list(argv))
     args.run(args)

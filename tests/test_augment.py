@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from ssvae_tf.augment import random_periodic_shift
-from ssvae_tf.spatial_stats import two_point_stats
+from ssvae_tf.stats.two_point import two_point_stats
 
 
 def roll_offsets(original: np.ndarray, shifted: np.ndarray) -> list[tuple[int, ...]]:

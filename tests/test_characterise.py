@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from ssvae_tf import characterise as ch
-from ssvae_tf.characterise_command import COMMANDS, SAMPLE_FILES, STATS_FILES
-from ssvae_tf.cli import main
-from ssvae_tf.commands import ArgumentParser
+from ssvae_tf.commands.stats import COMMANDS, SAMPLE_FILES, STATS_FILES
+from ssvae_tf.commands.cli import main
+from ssvae_tf.commands.base import ArgumentParser
 from ssvae_tf.model import build_vae
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import TrainConfig
-from ssvae_tf.spatial_stats import radial_average
+from ssvae_tf.stats.two_point import radial_average
 
 SIDE = 16
 
@@ -428,8 +428,8 @@ def test_sample_from_a_trained_run(tmp_path):
 
 
 def test_the_parsers_are_light_and_every_option_has_help():
-    code = ("import sys; from ssvae_tf.commands import ArgumentParser; "
-            "from ssvae_tf.characterise_command import COMMANDS; ps = [ArgumentParser() for _ in COMMANDS]; "
+    code = ("import sys; from ssvae_tf.commands.base import ArgumentParser; "
+            "from ssvae_tf.commands.stats import COMMANDS; ps = [ArgumentParser() for _ in COMMANDS]; "
             "[c.configure(p) for c, p in zip(COMMANDS, ps)]; print(' '.join(p.format_help() for p in ps)); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'matplotlib'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -444,7 +444,7 @@ def test_the_parsers_are_light_and_every_option_has_help():
 def test_both_commands_are_registered_and_every_option_shows_its_default():
     import argparse
 
-    from ssvae_tf.cli import build_parser
+    from ssvae_tf.commands.cli import build_parser
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices

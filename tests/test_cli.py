@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae_tf.cli import COMMANDS, build_parser, main
-from ssvae_tf.commands import train_config_from
+from ssvae_tf.commands.cli import COMMANDS, build_parser, main
+from ssvae_tf.commands.base import train_config_from
 from ssvae_tf.presets import preset
 from ssvae_tf.settings import TrainConfig
 
@@ -31,7 +31,7 @@ def _subparsers():
 
 
 def test_building_every_parser_and_its_help_imports_no_tensorflow():
-    code = ("import sys; from ssvae_tf.cli import build_parser; import argparse; p = build_parser(); "
+    code = ("import sys; from ssvae_tf.commands.cli import build_parser; import argparse; p = build_parser(); "
             "p.format_help(); [s.format_help() for a in p._actions if isinstance(a, argparse._SubParsersAction) "
             "for s in a.choices.values()]; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'grpc', 'keras_tuner', "
@@ -107,7 +107,7 @@ def epochs_logged(csv_path):
 
 @pytest.mark.slow
 def test_no_tensorflow_log_line_on_the_terminal(tmp_path):
-    command = [sys.executable, "-m", "ssvae_tf.cli", "train", *TINY_ARGS, "--epochs", "1", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "ssvae_tf", "train", *TINY_ARGS, "--epochs", "1", "--out", str(tmp_path)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -118,7 +118,7 @@ def test_no_tensorflow_log_line_on_the_terminal(tmp_path):
 @pytest.mark.slow
 def test_resume_after_the_process_is_killed(tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "ssvae_tf.cli", "train", "--image-size", "32", "--n-images", "600",
+    command = [sys.executable, "-m", "ssvae_tf", "train", "--image-size", "32", "--n-images", "600",
                "--batch-size", "16", "--filters", "8", "--hidden-units", "32", "--epochs", "12",
                "--out", str(out)]
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1"}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssvae_tf.commands import ArgumentParser
+from ssvae_tf.commands.base import ArgumentParser
 from ssvae_tf.design import (
     DEFAULT_LEARNING_RATE,
     DEFAULT_PRIOR_WEIGHT,
@@ -33,7 +33,7 @@ from ssvae_tf.design import (
     target_from_image,
     target_statistics,
 )
-from ssvae_tf.design_command import COMMANDS, DESIGN_FILES, INTERPOLATION_FILES
+from ssvae_tf.commands.design import COMMANDS, DESIGN_FILES, INTERPOLATION_FILES
 from ssvae_tf.inference import latent_objective, latent_search
 from ssvae_tf.model import build_vae
 from ssvae_tf.run_dir import RunDir
@@ -400,7 +400,7 @@ def test_the_command_errors_are_one_line(run, tmp_path):
 
 
 def test_the_parser_is_light_and_its_help_names_every_method_and_default_step():
-    code = ("import sys; from ssvae_tf.commands import ArgumentParser; from ssvae_tf.design_command import COMMANDS; "
+    code = ("import sys; from ssvae_tf.commands.base import ArgumentParser; from ssvae_tf.commands.design import COMMANDS; "
             "p = ArgumentParser(); COMMANDS[0].configure(p); print(p.format_help()); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'matplotlib'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

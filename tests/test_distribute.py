@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ssvae_tf.cli import main
+from ssvae_tf.commands.cli import main
 from ssvae_tf.distribute import WorkerRole, make_strategy, read_tf_config
 from ssvae_tf.run_dir import RunDir
 
@@ -39,7 +39,7 @@ def free_ports(n: int) -> list[int]:
 
 def start_worker(out: Path, ports: list[int], index: int, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "TF_CONFIG": tf_config(ports, index), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-m", "ssvae_tf.cli", "train", *TINY_ARGS, "--strategy", "multi-worker",
+    return subprocess.Popen([sys.executable, "-m", "ssvae_tf", "train", *TINY_ARGS, "--strategy", "multi-worker",
                              "--peer-timeout", "240", "--out", str(out), *extra],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -150,7 +150,7 @@ def test_a_two_worker_job_killed_mid_epoch_resumes_and_matches_one_process(tmp_p
     assert (record["strategy"], record["replicas"], record["workers"]) == ("multi-worker", 2, 2)
 
     single = tmp_path / "single"
-    subprocess.run([sys.executable, "-m", "ssvae_tf.cli", "train", *TINY_ARGS, "--quiet", "--out", str(single)],
+    subprocess.run([sys.executable, "-m", "ssvae_tf", "train", *TINY_ARGS, "--quiet", "--out", str(single)],
                    cwd=REPO, check=True, capture_output=True, timeout=600)
     alone = RunDir(single).read_history()["val_stats_distance"][-1]
     assert job["val_stats_distance"][-1] == pytest.approx(alone, rel=0.10)
@@ -161,7 +161,7 @@ def test_a_worker_whose_peers_never_come_gives_up_in_bounded_time(tmp_path):
     ports = free_ports(2)
     env = {**os.environ, "TF_CONFIG": tf_config(ports, 0), "TF_CPP_MIN_LOG_LEVEL": "3"}
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "ssvae_tf.cli", "train", *TINY_ARGS, "--strategy", "multi-worker",
+    result = subprocess.run([sys.executable, "-m", "ssvae_tf", "train", *TINY_ARGS, "--strategy", "multi-worker",
                              "--peer-timeout", "3", "--out", str(tmp_path / "run")],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr[-2000:]

@@ -18,7 +18,7 @@ from ssvae_tf.evaluation import (
 )
 from ssvae_tf.evaluation.metrics import batch_size_for
 from ssvae_tf.figures import centred_autocorrelation, mid_slices, plot_reconstructions
-from ssvae_tf.spatial_stats import radial_average
+from ssvae_tf.stats.two_point import radial_average
 
 SPATIAL = (6, 8, 10)
 

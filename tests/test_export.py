@@ -19,7 +19,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 import ssvae_tf.export as export
-from ssvae_tf.cli import main
+from ssvae_tf.commands.cli import main
 from ssvae_tf.export import export_for_serving, model_versions
 from ssvae_tf.model import build_vae
 

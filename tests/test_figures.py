@@ -10,7 +10,7 @@ from PIL import Image
 from ssvae_tf.evaluation import figures as evaluation_figures
 from ssvae_tf.evaluation.evaluate import Evaluation
 from ssvae_tf.figures import FIGURE_DPI, centred_autocorrelation, lag_extent, plot_reconstructions
-from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.stats.two_point import StatsOptions
 
 OPTIONS = StatsOptions()
 

@@ -315,7 +315,7 @@ def test_scheduled_terms_follow_the_progress():
 
 def test_an_aligned_anchor_compares_blurred_images_after_the_best_shift():
     from ssvae_tf.model import gaussian_blur
-    from ssvae_tf.spatial_stats import shift_aligned_sse
+    from ssvae_tf.stats.two_point import shift_aligned_sse
 
     x = stripes(8)
     model = build_vae((16, 16, 1), seed=0, schedule=dict(anchor=0.2, anchor_aligned=True, anchor_until=1.0), **TINY)
@@ -341,7 +341,7 @@ def test_free_bits_floor_each_dimension_s_batch_mean_kl():
 def test_annealed_eps_sharpens_the_indicator_of_the_loss_only():
     import tensorflow as tf
 
-    from ssvae_tf.spatial_stats import StatsOptions
+    from ssvae_tf.stats.two_point import StatsOptions
 
     x = stripes(8)
     model = build_vae((16, 16, 1), seed=0, schedule={"eps_start": 0.4}, stats_options={"eps": 0.1}, **TINY)

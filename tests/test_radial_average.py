@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ssvae_tf.spatial_stats import radial_average
+from ssvae_tf.stats.two_point import radial_average
 
 
 def brute_force(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import skimage.io
 
-from serving import command
+from ssvae_tf.commands import serving as command
 from ssvae_tf import export
-from ssvae_tf.cli import main
+from ssvae_tf.commands.cli import main
 from ssvae_tf.data import generate_lines
 from ssvae_tf.export import export_for_serving
 from ssvae_tf.model import build_vae
@@ -63,7 +63,7 @@ def wait_for(lines: queue.Queue, pattern: str, seconds: float = 60.0) -> re.Matc
 @pytest.mark.slow
 def test_serve_answers_encode_and_decode_and_stops_cleanly(export_root, model, tmp_path, capsys, stop_signal):
     process = subprocess.Popen(
-        [sys.executable, "-m", "ssvae_tf.cli", "serve", "--models", str(export_root), "--port", "0",
+        [sys.executable, "-m", "ssvae_tf", "serve", "--models", str(export_root), "--port", "0",
          "--rest-port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -166,7 +166,7 @@ def test_demo_roundtrip_exports_serves_and_matches_keras(model, tmp_path, capsys
 
 
 def test_the_command_module_imports_neither_tensorflow_nor_grpc():
-    probe = "import sys, serving.command; print(sorted({'tensorflow', 'grpc'} & set(sys.modules)))"
+    probe = "import sys, ssvae_tf.commands.serving; print(sorted({'tensorflow', 'grpc'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

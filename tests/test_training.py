@@ -13,7 +13,7 @@ import tensorflow as tf
 from ssvae_tf.data import generate_lines
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import TrainConfig
-from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.stats.two_point import StatsOptions
 from ssvae_tf.callbacks import halved_for_last_tenth
 from ssvae_tf.training import (
     _prepare_run_dir,

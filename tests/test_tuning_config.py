@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.command import config_overrides, configure_tune
+from ssvae_tf.commands.tune import config_overrides, configure_tune
 from tuning.config import OBJECTIVES, apply_overrides, load_config, parse_assignment, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +121,7 @@ def test_python_m_tuning_prints_one_error_line_and_exits_2(tmp_path):
 def test_distributed_flags_are_checked(tmp_path):
     import argparse
 
-    from tuning.command import set_distributed_environment
+    from ssvae_tf.commands.tune import set_distributed_environment
 
     parser = argparse.ArgumentParser()
     configure_tune(parser)
@@ -141,8 +141,8 @@ def test_distributed_flags_are_checked(tmp_path):
 
 
 def test_ssvae_tune_reports_a_bad_config_in_one_line(tmp_path, capsys):
-    pytest.importorskip("serving.command")  # ssvae's parser also configures the serving commands
-    from ssvae_tf.cli import main
+    pytest.importorskip("ssvae_tf.commands.serving")  # ssvae's parser also configures the serving commands
+    from ssvae_tf.commands.cli import main
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[space]\nbeta = { min = 1.0, max = 0.1 }\n")

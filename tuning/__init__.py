@@ -1,6 +1,6 @@
 """KerasTuner search over the latent size and the loss weights of ``ssvae_tf``'s VAE.
 
-``ssvae tune`` (or ``python -m tuning``) runs it; see ``tuning/README.md``.
+``ssvae tune`` runs it; see ``tuning/README.md``.
 Importing this package is light: the names below load TensorFlow and
 KerasTuner only when first used.
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ssvae_tf.evaluation.evaluate import Evaluation
 from ssvae_tf.figures import plot_reconstructions, plt, save_figure, show_image
-from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.stats.two_point import StatsOptions
 
 
 def plot_pairs(evaluation: Evaluation, stats_options: StatsOptions, path: str | os.PathLike, n: int = 6) -> None:

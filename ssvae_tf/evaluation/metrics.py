@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssvae_tf.spatial_stats import StatsOptions
+from ssvae_tf.stats.two_point import StatsOptions
 
 #: Pixels darker than this count as line (black) pixels, in originals and reconstructions.
 BLACK_THRESHOLD = 0.05

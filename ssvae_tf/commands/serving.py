@@ -12,7 +12,7 @@ import argparse
 import math
 from pathlib import Path
 
-from ssvae_tf.commands import Command
+from ssvae_tf.commands.base import Command
 
 _MIB = 1024 * 1024
 #: TF Serving's versions are int64 numbers (``ssvae_tf.export.MAX_VERSION``).

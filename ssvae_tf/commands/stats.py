@@ -27,7 +27,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf.commands import Command, add_setting_options
+from ssvae_tf.commands.base import Command, add_setting_options
 from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_help
 
 #: Files of ``ssvae stats``, in the order they are written (``stats.json`` last: the report is whole).
@@ -126,7 +126,7 @@ def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict
 
     from ssvae_tf import characterise as ch
     from ssvae_tf._io import atomic_write, write_json
-    from ssvae_tf.design_command import grid_figure
+    from ssvae_tf.commands.design import grid_figure
     from ssvae_tf.figures import save_figure
 
     paths = [Path(out) / name for name in SAMPLE_FILES]

@@ -25,7 +25,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf.commands import Command
+from ssvae_tf.commands.base import Command
 
 #: Files of a design run, in the order they are written (``design.json`` last: the run is whole).
 DESIGN_FILES = ("designs.npy", "designs.png", "statistics.png", "design.json")
@@ -107,7 +107,7 @@ def _draw_profiles(ax, maps: list, labels: list[str], unit: str) -> None:
     up to half the shortest side."""
     import numpy as np
 
-    from ssvae_tf.spatial_stats import radial_average
+    from ssvae_tf.stats.two_point import radial_average
 
     radii, profiles = radial_average(np.stack(maps))
     keep = radii <= min(maps[0].shape) // 2

@@ -3,8 +3,8 @@
 Every area offers its commands the same way: a tuple ``COMMANDS`` of
 :class:`Command` values, each a name, a one-line help, ``configure(parser)``
 (adds the options) and ``run(args)`` (does the work; bad input raises
-``ValueError``/``OSError`` with a one-line message).  ``ssvae_tf.cli``
-collects them from here, ``tuning.command`` and ``serving.command``.
+``ValueError``/``OSError`` with a one-line message).  ``ssvae_tf.commands.cli``
+collects them from here, ``ssvae_tf.commands.tune`` and ``ssvae_tf.commands.serving``.
 
 Light at import (no TensorFlow, Keras or gRPC): building every parser, for
 ``--help`` too, imports only the standard library and ``ssvae_tf.settings``;

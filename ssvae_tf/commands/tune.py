@@ -1,4 +1,4 @@
-"""``ssvae tune``: run, resume or join a KerasTuner search (``python -m tuning`` is the same).
+"""``ssvae tune``: run, resume or join a KerasTuner search.
 
 Light at import (see :mod:`ssvae_tf.commands`); TensorFlow and KerasTuner
 load when the command runs.
@@ -10,7 +10,7 @@ import argparse
 import os
 import socket
 
-from ssvae_tf.commands import Command, add_strategy_option
+from ssvae_tf.commands.base import Command, add_strategy_option
 
 #: Command-line flags that override one config key: flag dest -> (table, key).
 FLAG_KEYS = {

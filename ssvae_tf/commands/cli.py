@@ -2,7 +2,7 @@
 ``encode`` and ``decode`` (``ssvae --help`` lists them, ``ssvae COMMAND --help`` their options).
 
 Each area declares its commands as :class:`ssvae_tf.commands.Command` values
-(``ssvae_tf.commands``, ``ssvae_tf.design_command``, ``tuning.command``, ``serving.command``); this module
+(``ssvae_tf.commands``, ``ssvae_tf.commands.design``, ``ssvae_tf.commands.tune``, ``ssvae_tf.commands.serving``); this module
 collects them into one parser and runs the chosen one behind one error
 handler: bad input prints one line (``ssvae: error: ...``) and exits with
 status 2; an interrupted command prints how to resume and exits 130.
@@ -15,18 +15,14 @@ from __future__ import annotations
 import os
 import sys
 
-from serving import command as serving_commands
 from ssvae_tf import __version__
-from ssvae_tf import commands as library_commands
-from ssvae_tf import characterise_command, design_command
-from ssvae_tf.commands import ArgumentParser, Command
-from tuning import command as tuning_commands
+from ssvae_tf.commands import base, design, serving, stats, tune
+from ssvae_tf.commands.base import ArgumentParser, Command
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
-COMMANDS: tuple[Command, ...] = (*library_commands.COMMANDS, *design_command.COMMANDS,
-                                 *characterise_command.COMMANDS, *tuning_commands.COMMANDS,
-                                 *serving_commands.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*base.COMMANDS, *design.COMMANDS, *stats.COMMANDS, *tune.COMMANDS,
+                                 *serving.COMMANDS)
 
 
 def build_parser() -> ArgumentParser:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssvae_tf.spatial_stats import (
+from ssvae_tf.stats.two_point import (
     StatsOptions,
     microstructure_function,
     n_lags,
@@ -366,7 +366,7 @@ def test_bad_input_is_a_clear_value_error(call, message):
 def test_docstring_examples_run():
     import doctest
 
-    from ssvae_tf import spatial_stats
+    from ssvae_tf.stats import two_point as spatial_stats
 
     results = doctest.testmod(spatial_stats)
     assert results.failed == 0 and results.attempted >= 8
@@ -478,7 +478,7 @@ def test_an_eps_tensor_overrides_the_indicator_width():
 
 @pytest.mark.parametrize("shape", [(3, 8, 6, 2), (2, 4, 6, 8, 1)])
 def test_shift_aligned_sse_is_the_best_periodic_shift_by_brute_force(shape):
-    from ssvae_tf.spatial_stats import shift_aligned_sse
+    from ssvae_tf.stats.two_point import shift_aligned_sse
 
     rng = np.random.default_rng(6)
     x, y = (rng.random(shape).astype(np.float32) for _ in range(2))
@@ -497,7 +497,7 @@ def test_shift_aligned_sse_is_the_best_periodic_shift_by_brute_force(shape):
 def test_real_fft_gradients_are_the_numpy_adjoints(shape):
     """The custom gradients of the real FFT and its inverse against adjoints built column by
     column from NumPy's FFTs (and against TensorFlow's own rfft2d gradient in 2-D)."""
-    from ssvae_tf.spatial_stats import _irfft, _rfft
+    from ssvae_tf.stats.two_point import _irfft, _rfft
 
     rng = np.random.default_rng(21)
     rank, spatial = len(shape) - 1, shape[1:]
@@ -541,7 +541,7 @@ def test_real_fft_gradients_are_the_numpy_adjoints(shape):
 
 def test_real_fft_gradient_is_differentiable_again():
     """Second derivatives through the custom gradients match finite differences of the first."""
-    from ssvae_tf.spatial_stats import _power, _rfft
+    from ssvae_tf.stats.two_point import _power, _rfft
 
     rng = np.random.default_rng(22)
     weights = rng.random((2, 5, 4)).astype(np.float32)
