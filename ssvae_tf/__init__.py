@@ -11,6 +11,8 @@ from importlib import import_module
 
 import wrapt
 
+from ssvae_tf._lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 _PUBLIC = {
@@ -36,10 +38,7 @@ _PUBLIC = {
 __all__ = [*_PUBLIC, "__version__"]
 
 
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'ssvae_tf' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
 
 
 # Importing ssvae_tf.model registers SpatialStatsVAE with Keras' serialisation.

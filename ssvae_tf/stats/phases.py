@@ -1,0 +1,28 @@
+"""How a grey value becomes a phase: the one definition that statistics, metrics, design and figures read.
+
+Phase ``h`` of ``K`` is the grey level ``h / (K - 1)``: for two phases, 0 is
+black and 1 is white.  A grey pixel belongs to the nearest level, so two-phase
+images split at ``PHASE_THRESHOLD``.  The paper's evaluation protocol is
+stricter about "black": a reconstruction's pixel counts as line only below
+``PAPER_BLACK_LEVEL`` (shared/paper.md §4).  No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Two-phase images: black (phase 0) below this grey level, white (phase 1) at and above it.
+PHASE_THRESHOLD = 0.5
+#: The paper's protocol: "black" in a reconstruction is a value below 0.05.
+PAPER_BLACK_LEVEL = 0.05
+
+
+def black_mask(images: np.ndarray, level: float = PHASE_THRESHOLD) -> np.ndarray:
+    """Boolean ``(n, *spatial)``: the pixels of ``(n, *spatial, 1)`` grey images below ``level``.
+
+    >>> black_mask(np.array([[[0.0], [0.049], [0.3], [0.5]]])).astype(int).tolist()
+    [[1, 1, 1, 0]]
+    >>> black_mask(np.array([[[0.0], [0.049], [0.3], [0.5]]]), PAPER_BLACK_LEVEL).astype(int).tolist()
+    [[1, 1, 0, 0]]
+    """
+    return np.asarray(images)[..., 0] < level
