@@ -73,7 +73,8 @@ def test_the_command_errors_are_one_line(run, tmp_path):
 
 
 def test_the_parser_is_light_and_its_help_names_every_method_and_default_step():
-    code = ("import sys; from ssvae_tf.commands.base import ArgumentParser; from ssvae_tf.commands.design import COMMANDS; "
+    code = ("import sys; from ssvae_tf.commands.base import ArgumentParser; "
+            "from ssvae_tf.commands.design import COMMANDS; "
             "p = ArgumentParser(); COMMANDS[0].configure(p); print(p.format_help()); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'matplotlib'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -11,11 +11,11 @@ same searches find with the in-process decoder.
 import numpy as np
 import pytest
 
-from design_helpers import band, tiny_model
+from design_helpers import SIDE, band, tiny_model
 from ssvae_tf.design import design, design_with_decoder, latent_evolution
 from ssvae_tf.export import DECODER_INPUT, SIGNATURE, export_for_serving
 
-SIDE, LATENT = 16, 2
+LATENT = 2  # tiny_model's latent size
 ATOL = 1e-5
 
 

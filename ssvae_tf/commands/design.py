@@ -255,7 +255,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cutoff", type=int, default=None,
                         help="match lags up to this many px per axis only (default: every lag)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the starts")
-    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="--interpolate: images on the line, ends included")
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
+                        help="--interpolate: images on the line, ends included")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

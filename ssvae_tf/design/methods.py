@@ -48,7 +48,7 @@ from ssvae_tf.stats.two_point import StatsOptions
 
 #: What a start returns: ``(images (n, *spatial, 1), latents (n, latent_dim) or None, history, clock)``
 #: (:class:`Designs`' fields).
-Start = tuple[np.ndarray, "np.ndarray | None", dict[str, np.ndarray], dict[str, np.ndarray]]
+Start = tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray], dict[str, np.ndarray]]
 #: A start: ``(target, settings, options, rng, tick) -> Start``.
 StartFunction = Callable[[TargetStatistics, dict[str, Any], StatsOptions, np.random.Generator,
                           Callable[[], None]], Start]
@@ -78,19 +78,21 @@ def method_named(name: str, choices: tuple[str, ...] = METHODS) -> Method:
 
 
 def checked_settings(method: Method, n: int, steps: int | None, seed: int, prior_weight: float,
-                     learning_rate: float, refine_steps: int, refine_from: str) -> dict[str, Any]:
-    """:func:`design`'s settings, checked, as JSON types (``steps`` resolved to the method's default)."""
+                     learning_rate: float | None, refine_steps: int, refine_from: str,
+                     steps_name: str = "steps") -> dict[str, Any]:
+    """A design's settings, checked, as JSON types: ``steps`` resolved to the method's default (and
+    called ``steps_name`` in errors), ``learning_rate`` left out when ``None`` (a search without one)."""
     if refine_from not in REFINE_STARTS:
         raise ValueError(f"refine_from must be one of {REFINE_STARTS}, got {refine_from!r}")
-    return {
+    settings = {
         "n": check_positive_int(n, "n"),
-        "steps": check_count(method.default_steps if steps is None else steps, "steps"),
+        "steps": check_count(method.default_steps if steps is None else steps, steps_name),
         "seed": check_count(seed, "seed"),
         "prior_weight": check_positive_real(prior_weight, "prior_weight", allow_zero=True),
-        "learning_rate": check_positive_real(learning_rate, "learning_rate"),
-        "refine_steps": check_count(refine_steps, "refine_steps"),
-        "refine_from": refine_from,
     }
+    if learning_rate is not None:
+        settings["learning_rate"] = check_positive_real(learning_rate, "learning_rate")
+    return {**settings, "refine_steps": check_count(refine_steps, "refine_steps"), "refine_from": refine_from}
 
 
 def iterations(method: Method, settings: dict[str, Any]) -> int:

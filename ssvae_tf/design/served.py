@@ -19,6 +19,7 @@ from ssvae_tf._progress import ticker
 from ssvae_tf.design.defaults import (
     DECODER_METHODS,
     DEFAULT_GENERATIONS,
+    DEFAULT_METHOD,
     DEFAULT_POPULATION,
     DEFAULT_PRIOR_WEIGHT,
     DEFAULT_REFINE_STEPS,
@@ -29,7 +30,6 @@ from ssvae_tf.design.latent import encode_latents
 from ssvae_tf.design.methods import (
     Start,
     StartFunction,
-    check_count,
     checked_settings,
     design,
     iterations,
@@ -134,7 +134,7 @@ def design_with_decoder(
     decode: Callable[[np.ndarray], Any] | None,
     latent_dim: int | None,
     target: np.ndarray | TargetStatistics,
-    method: str = "latent",
+    method: str = DEFAULT_METHOD,
     n: int = 8,
     generations: int | None = None,
     population: int = DEFAULT_POPULATION,
@@ -172,10 +172,10 @@ def design_with_decoder(
     if not chosen.needs_model:
         return design(None, target, method, n=n, steps=generations, seed=seed, stats_options=stats_options,
                       progress=progress)
-    settings = checked_settings(chosen, n, 0, seed, prior_weight, 1.0, refine_steps, REFINE_STARTS[0])
-    settings.pop("learning_rate")
-    settings["steps"] = check_count(DEFAULT_GENERATIONS if generations is None else generations, "generations")
-    settings["population"] = check_positive_int(population, "population")
+    generations = DEFAULT_GENERATIONS if generations is None else generations
+    settings = {**checked_settings(chosen, n, generations, seed, prior_weight, None, refine_steps, REFINE_STARTS[0],
+                                   steps_name="generations"),
+                "population": check_positive_int(population, "population")}
     target = as_target(target)
     options = design_options(stats_options)
     if decode is None:
