@@ -448,7 +448,8 @@ def test_bad_requests_log_one_line_each_without_tracebacks(channel, caplog):
     with pytest.raises(grpc.RpcError) as unimplemented:
         channel.unary_unary("/tensorflow.serving.PredictionService/Classify")(b"", timeout=30)
     assert unimplemented.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    records = [r for r in caplog.records if r.levelno >= logging.INFO and not r.name.startswith("serving.dev_server.repository")]
+    records = [r for r in caplog.records
+               if r.levelno >= logging.INFO and not r.name.startswith("serving.dev_server.repository")]
     assert [r.levelname for r in records] == ["WARNING", "INFO"], [(r.name, r.getMessage()) for r in records]
     assert not any(r.exc_info for r in records) and all("\n" not in r.getMessage() for r in records)
     assert "Predict refused (INVALID_ARGUMENT): input 'images' has shape" in records[1].getMessage()

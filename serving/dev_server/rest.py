@@ -297,7 +297,8 @@ class RestApi:
         return body
 
     def answer(self, method: str, path: str, body: bytes) -> dict[str, Any]:
-        """The JSON answer to ``method path`` with ``body``; refusals raise :class:`~serving.dev_server.handlers.RequestError`."""
+        """The JSON answer to ``method path`` with ``body``; refusals raise
+        :class:`~serving.dev_server.handlers.RequestError`."""
         if not path.lower().startswith("/v1/"):
             raise handlers.RequestError(grpc.StatusCode.NOT_FOUND, f"{path} is not a TF Serving REST path "
                                                                    "(they start with /v1/models/)")

@@ -32,7 +32,8 @@ def _add_client_arguments(parser: argparse.ArgumentParser, model_flag: str, defa
     parser.add_argument("--model-version", type=int, default=None, help="model version (default: the highest)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per request")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE, help="most items per request")
-    parser.add_argument("--max-message-mb", type=float, default=DEFAULT_MAX_MESSAGE_BYTES / MIB, help="largest message in MiB")
+    parser.add_argument("--max-message-mb", type=float, default=DEFAULT_MAX_MESSAGE_BYTES / MIB,
+                        help="largest message in MiB")
     parser.add_argument("--tls", action="store_true",
                         help="connect to gRPC with TLS (system root certificates; for REST give an https:// URL)")
     parser.add_argument("--tls-ca", metavar="PEM", default=None,

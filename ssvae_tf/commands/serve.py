@@ -39,7 +39,8 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
                         help="largest request/response in MiB (REST: largest request body)")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help="threads answering gRPC requests (REST: one per connection)")
-    parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, help="how often to look for new versions, in s")
+    parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
+                        help="how often to look for new versions, in s")
     parser.add_argument("--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE,
                         help="largest batch one request may hold (larger ones get INVALID_ARGUMENT, as TF Serving's "
                              "batching answers them)")
