@@ -30,7 +30,7 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", required=True, metavar="EXPORT_ROOT|models.config",
                         help="export root to serve (new versions are picked up while running), "
                              "or a TF Serving models.config")
-    parser.add_argument("--host", default=DEFAULT_HOST, help="interface to bind (127.0.0.1: loopback only)")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind ({DEFAULT_HOST}: loopback only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="gRPC port (0 picks a free one)")
     parser.add_argument("--rest-port", type=int, default=None,
                         help="also serve TF Serving's REST API on this port (TF Serving uses 8501; 0 picks a free "
