@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from serving.client import SSVAEClient
-from serving.server import start_server
+from serving.dev_server import start_server
 from ssvae_tf.design import design, design_with_decoder
-from ssvae_tf.export import DECODER_INPUT, SIGNATURE, export_for_serving
+from ssvae_tf.export import export_for_serving
+from ssvae_tf.export_contract import DECODER_INPUT, SIGNATURE
 from ssvae_tf.model import build_vae
 
 pytestmark = pytest.mark.slow  # end to end: a gRPC server over an exported SavedModel

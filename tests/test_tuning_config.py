@@ -141,7 +141,7 @@ def test_distributed_flags_are_checked(tmp_path):
 
 
 def test_ssvae_tune_reports_a_bad_config_in_one_line(tmp_path, capsys):
-    pytest.importorskip("ssvae_tf.commands.serving")  # ssvae's parser also configures the serving commands
+    pytest.importorskip("ssvae_tf.commands.serve")  # ssvae's parser also configures the serving commands
     from ssvae_tf.commands.cli import main
 
     bad = tmp_path / "bad.toml"
