@@ -105,11 +105,11 @@ def test_unknown_config_name_and_invalid_toml(tmp_path):
 
 
 @pytest.mark.slow
-def test_python_m_tuning_prints_one_error_line_and_exits_2(tmp_path):
+def test_python_m_ssvae_tf_tune_prints_one_error_line_and_exits_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[search]\ntuner = "grid"\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "tuning", "--config", str(bad), "--out", str(tmp_path / "out")],
+    result = subprocess.run([sys.executable, "-m", "ssvae_tf", "tune", "--config", str(bad), "--out", str(tmp_path / "out")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
