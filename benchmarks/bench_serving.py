@@ -80,7 +80,8 @@ sys.path.insert(0, str(REPO))  # the serving package, also when it is not instal
 
 from serving.client import SSVAEClient  # noqa: E402
 from ssvae_tf.data import generate_lines  # noqa: E402
-from ssvae_tf.export import SIGNATURE, export_for_serving  # noqa: E402
+from ssvae_tf.export import export_for_serving  # noqa: E402
+from ssvae_tf.export_contract import SIGNATURE  # noqa: E402
 from ssvae_tf.model import build_vae  # noqa: E402
 
 SIZE, LATENT = 64, 9

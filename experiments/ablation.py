@@ -30,7 +30,7 @@ from pathlib import Path
 from reproduce import ROOT, TECHNIQUES, train_runs, wall_time
 
 from ssvae_tf._io import atomic_write, write_json
-from ssvae_tf.commands.cli import import_tensorflow_quietly
+from ssvae_tf.commands.base import import_tensorflow_quietly
 from ssvae_tf.presets import preset
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import TrainConfig

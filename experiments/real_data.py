@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs-dir", type=Path, default=ROOT / "docs",
                         help="where real-data.md and figures/ go (default docs)")
     args = parser.parse_args(argv)
-    from ssvae_tf.commands.cli import import_tensorflow_quietly
+    from ssvae_tf.commands.base import import_tensorflow_quietly
 
     files = write_data(read_volume(fetch_wheel(args.cache)), args.cache)
     import_tensorflow_quietly()

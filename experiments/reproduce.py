@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from ssvae_tf._io import atomic_write, write_json
-from ssvae_tf.commands.cli import import_tensorflow_quietly
+from ssvae_tf.commands.base import import_tensorflow_quietly
 from ssvae_tf.paper import PAPER_NUMBERS, paper_ratio_note, paper_stats_ratio
 from ssvae_tf.presets import preset
 from ssvae_tf.run_dir import RunDir

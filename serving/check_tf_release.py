@@ -60,11 +60,11 @@ for item in job["items"]:
         graph = tf.Graph()
         with tf.compat.v1.Session(graph=graph) as session:
             meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], item["path"])
-            signature = meta.signature_def["serving_default"]
+            signature = meta.signature_def[item["signature"]]
             feeds = {signature.inputs[key].name: value for key, value in inputs.items()}
             fetches = {key: signature.outputs[key].name for key in expected}
             answers["session"] = session.run(fetches, feeds)
-        function = tf.saved_model.load(item["path"]).signatures["serving_default"]
+        function = tf.saved_model.load(item["path"]).signatures[item["signature"]]
         answers["saved_model.load"] = {key: value.numpy() for key, value in
                                        function(**{key: tf.constant(value) for key, value in inputs.items()}).items()}
     except Exception as error:  # report every failure, go on with the next version
@@ -83,21 +83,22 @@ def reference_answers(export_root: Path, workdir: Path, seed: int = 0) -> list[d
     import tensorflow as tf
 
     from ssvae_tf.export import model_versions
+    from ssvae_tf.export_contract import SIGNATURE
 
     rng = np.random.default_rng(seed)
     items = []
     for model_dir in sorted(p for p in export_root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for version in model_versions(model_dir):
             path = model_dir / str(version)
-            function = tf.saved_model.load(str(path)).signatures["serving_default"]
+            function = tf.saved_model.load(str(path)).signatures[SIGNATURE]
             (input_name, spec), = function.structured_input_signature[1].items()
             shape = [N_INPUTS if side is None else side for side in spec.shape.as_list()]
             value = rng.random(shape, dtype=np.float32)
             outputs = {key: tensor.numpy() for key, tensor in function(**{input_name: tf.constant(value)}).items()}
             data = workdir / f"{model_dir.name}-{version}.npz"
             np.savez(data, input=value, **{f"output_{key}": answer for key, answer in outputs.items()})
-            items.append({"name": f"{model_dir.name}/{version}", "path": str(path), "input": input_name,
-                          "outputs": sorted(outputs), "data": str(data)})
+            items.append({"name": f"{model_dir.name}/{version}", "path": str(path), "signature": SIGNATURE,
+                          "input": input_name, "outputs": sorted(outputs), "data": str(data)})
     if not items:
         raise SystemExit(f"FAILED: no exported versions in {export_root}")
     return items

@@ -45,8 +45,18 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving.contract import (
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT,
+    MAX_BATCH_SIZE,
+    MAX_MESSAGE_BYTES,
+    MAX_TIMEOUT,
+)
 from ssvae_tf._checks import is_int
-from ssvae_tf.export import (
+from ssvae_tf.export import check_version
+from ssvae_tf.export_contract import (
     DECODER_INPUT,
     DECODER_MODEL,
     DECODER_OUTPUTS,
@@ -54,19 +64,8 @@ from ssvae_tf.export import (
     ENCODER_MODEL,
     ENCODER_OUTPUTS,
     SIGNATURE,
-    check_version,
 )
 
-DEFAULT_TARGET = "localhost:8500"
-DEFAULT_TIMEOUT = 30.0
-#: Matches ``max_batch_size`` in ``serving/batching.config``: TF Serving with
-#: batching refuses a request holding more items than that.
-DEFAULT_MAX_BATCH_SIZE = 256
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-#: gRPC's message size limits are int32 numbers of bytes.
-MAX_MESSAGE_BYTES = _MAX_INT32 = 2**31 - 1
-#: Longest timeout per request, in seconds (a day; gRPC and sockets need a finite one).
-MAX_TIMEOUT = 86400.0
 #: Room left in a request for everything but the tensor bytes.
 _ENVELOPE_BYTES = 64 * 1024
 #: Most bytes a float32 takes in JSON: its shortest round-tripping decimal (23 characters at most,
@@ -349,8 +348,8 @@ class SSVAEClient:
     ):
         if not isinstance(timeout, (int, float, np.integer, np.floating)) or not 0 < timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
-        if not is_int(max_batch_size) or not 1 <= max_batch_size <= _MAX_INT32:
-            raise ValueError(f"max_batch_size must be an integer from 1 to {_MAX_INT32}, got {max_batch_size!r}")
+        if not is_int(max_batch_size) or not 1 <= max_batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"max_batch_size must be an integer from 1 to {MAX_BATCH_SIZE}, got {max_batch_size!r}")
         if not is_int(max_message_bytes) or not _ENVELOPE_BYTES < max_message_bytes <= MAX_MESSAGE_BYTES:
             raise ValueError(f"max_message_bytes must be an integer from {_ENVELOPE_BYTES + 1} to "
                              f"{MAX_MESSAGE_BYTES} (gRPC's limit), got {max_message_bytes!r}")

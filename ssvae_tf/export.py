@@ -10,7 +10,7 @@
       ssvae_decoder/<version>/ ...
 
 Each SavedModel has one ``serving_default`` signature, float32 throughout,
-batch dimension ``None`` (the names below are stable):
+batch dimension ``None`` (the names, stable, are in :mod:`ssvae_tf.export_contract`):
 
 * encoder: ``images`` ``(batch, *image_shape)`` -> ``z_mean`` and
   ``z_log_var``, each ``(batch, latent_dim)``;
@@ -71,17 +71,21 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from ssvae_tf._checks import is_int
 from ssvae_tf._io import atomic_write, write_json
+from ssvae_tf.export_contract import (
+    DECODER_INPUT,
+    DECODER_MODEL,
+    DECODER_OUTPUTS,
+    DOCKER_MODEL_ROOT,
+    ENCODER_INPUT,
+    ENCODER_MODEL,
+    ENCODER_OUTPUTS,
+    EXPORT_RECORD,
+    MAX_VERSION,
+    MODELS_CONFIG,
+    SIGNATURE,
+)
 from ssvae_tf.model import SpatialStatsVAE
 
-ENCODER_MODEL, DECODER_MODEL = "ssvae_encoder", "ssvae_decoder"
-SIGNATURE = "serving_default"
-ENCODER_INPUT, ENCODER_OUTPUTS = "images", ("z_mean", "z_log_var")
-DECODER_INPUT, DECODER_OUTPUTS = "z", ("images",)
-MODELS_CONFIG, EXPORT_RECORD = "models.config", "ssvae_export.json"
-#: Where the Dockerfile puts the export root inside the TF Serving image.
-DOCKER_MODEL_ROOT = "/models"
-#: The largest version TF Serving accepts (versions are int64; folders named by larger numbers are ignored).
-MAX_VERSION = 2**63 - 1
 #: A staged folder (or temporary file) unchanged this long, in seconds, belongs to a killed export.
 STALE_SECONDS = 3600.0
 

@@ -1,7 +1,10 @@
-"""PNG figures: inputs, reconstructions, their centred autocorrelation maps and radial profiles.
+"""PNG figures: inputs, reconstructions, their centred autocorrelation maps and radial profiles, and the
+statistics of a data set (:class:`~ssvae_tf.stats.summary.DataStatistics`).
 
-Every figure of the package is written by :func:`save_figure` at
-:data:`FIGURE_DPI`.  Autocorrelation maps are drawn in lag coordinates
+Every figure of the package is drawn on its own :class:`matplotlib.figure.Figure`
+(never through ``pyplot``, so importing the package leaves the user's
+Matplotlib backend alone, e.g. a notebook's inline plots) and written by
+:func:`save_figure` at :data:`FIGURE_DPI`.  Autocorrelation maps are drawn in lag coordinates
 (pixels, or voxels): zero lag in the middle, the lag ``y`` growing downwards
 like the image rows.  Volumes ``(D, H, W)`` are shown by their three
 orthogonal mid-slices (:func:`mid_slices`), their maps by the planes through
@@ -11,16 +14,16 @@ the zero lag.
 from __future__ import annotations
 
 import os
-import matplotlib
+from collections.abc import Mapping, Sequence
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from ssvae_tf._io import atomic_write  # noqa: E402
-from ssvae_tf.stats.two_point import StatsOptions, radial_average  # noqa: E402
+from ssvae_tf._io import atomic_write
+from ssvae_tf.stats.phases import phase_name
+from ssvae_tf.stats.summary import BAND_PERCENTILES, DataStatistics
+from ssvae_tf.stats.two_point import StatsOptions, radial_average
 
 #: Resolution of every PNG the package writes, in dots per inch.
 FIGURE_DPI = 150
@@ -30,9 +33,16 @@ _STATS_CMAP = "viridis"
 
 
 def save_figure(fig: Figure, path: str | os.PathLike) -> None:
-    """Write ``fig`` to the PNG ``path`` atomically at :data:`FIGURE_DPI`, then close it."""
+    """Write ``fig`` to the PNG ``path`` atomically at :data:`FIGURE_DPI`, then close it.
+
+    A :class:`~matplotlib.figure.Figure` of its own needs no closing; one that ``pyplot`` made (a
+    caller's) is released from ``pyplot``'s figure list.
+    """
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=FIGURE_DPI))
-    plt.close(fig)
+    if fig.canvas.manager is not None:  # only pyplot gives a figure a manager: it is imported already
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 def centred_autocorrelation(images: np.ndarray, stats_options: StatsOptions) -> np.ndarray:
@@ -118,7 +128,8 @@ def _image_grid(images: np.ndarray, reconstructions: np.ndarray, stats: list[np.
     """:func:`plot_reconstructions` of 2-D images ``(n, H, W, 1)``, their maps ``stats`` ``[(n, H, W)] * 2``:
     one column per example."""
     n = len(images)
-    fig, axes = plt.subplots(5, n, figsize=(max(2.6 * n + 1.2, 6.5), 10.4), squeeze=False, layout="constrained")
+    fig = Figure(figsize=(max(2.6 * n + 1.2, 6.5), 10.4), layout="constrained")
+    axes = fig.subplots(5, n, squeeze=False)
     for j in range(n):
         show_image(axes[0, j], images[j])
         show_image(axes[1, j], reconstructions[j])
@@ -178,7 +189,7 @@ def _volume_grid(volumes: np.ndarray, reconstructions: np.ndarray, stats: list[n
     """:func:`plot_reconstructions` of volumes ``(n, D, H, W, 1)``, their maps ``stats``
     ``[(n, D, H, W)] * 2``: one block of two rows per example."""
     n = len(volumes)
-    fig = plt.figure(figsize=(14.0, 3.6 * n + 0.8), layout="constrained")
+    fig = Figure(figsize=(14.0, 3.6 * n + 0.8), layout="constrained")
     for j, block in enumerate(fig.subfigures(n, 1, squeeze=False)[:, 0]):
         _volume_block(block, (volumes[j], reconstructions[j]), (stats[0][j], stats[1][j]), titles)
         block.suptitle(f"example {j + 1}", fontsize=10, fontweight="bold")
@@ -215,3 +226,110 @@ def plot_reconstructions(
     stats = [centred_autocorrelation(a[..., :1], stats_options) for a in (images, reconstructions)]
     grid = _volume_grid if np.ndim(images) == 5 else _image_grid
     save_figure(grid(images, reconstructions, stats, titles), path)
+
+
+# ------------------------------------------------------- data-set statistics
+def shared_bins(groups: Sequence[np.ndarray], bins: int) -> np.ndarray:
+    """``bins + 1`` equal-width edges spanning the finite values of every group (one set for all groups)."""
+    values = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in groups])
+    return np.histogram_bin_edges(values[np.isfinite(values)], bins=bins)
+
+
+def _plural(stats: DataStatistics) -> str:
+    kind = ("image", "images") if len(stats.spatial_shape) == 2 else ("volume", "volumes")
+    return f"{stats.n_images} {kind[stats.n_images != 1]}"
+
+
+def _statistics_note(stats: DataStatistics) -> str:
+    boundary = "periodic" if stats.options.periodic else "non-periodic"
+    indicator = {"hard": "phases rounded to the nearest level", "soft": "soft phase indicators",
+                 "linear": "linear phase indicators"}[stats.options.kind]
+    return f"{boundary}, {indicator}"
+
+
+def plot_autocorrelation_maps(stats: DataStatistics, path: str | os.PathLike, title: str = "data") -> None:
+    """The mean autocorrelation map of every phase on lag axes, zero lag centred, one colour bar per phase.
+
+    Images: one panel per phase.  Volumes: one row per phase, its three planes through the zero lag
+    (lag z = 0, lag y = 0, lag x = 0; :func:`mid_slices`).  Written atomically.
+    """
+    unit, k = stats.unit, stats.n_phases
+    volumes = len(stats.spatial_shape) == 3
+    rows, columns = (k, 3) if volumes else (1, k)
+    fig = Figure(figsize=(3.3 * columns + 0.8, 3.1 * rows + 0.9), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for h, stats_map in enumerate(stats.mean_maps):
+        planes = mid_slices(stats_map) if volumes else (stats_map,)
+        row = axes[h] if volumes else axes[0, h:h + 1]
+        low, high = min(p.min() for p in planes), max(p.max() for p in planes)
+        for j, (ax, plane) in enumerate(zip(row, planes)):
+            shown = show_lag_map(ax, plane, low, high)
+            if volumes:
+                across, (ylag, xlag) = VOLUME_AXES[j], (a for a in VOLUME_AXES if a != VOLUME_AXES[j])
+                ax.set_title(f"{phase_name(h, k)}: lag {across} = 0", fontsize=9)
+            else:
+                ylag, xlag = "y", "x"
+                ax.set_title(f"{phase_name(h, k)}\nvolume fraction {stats.fraction_mean[h]:.3f}", fontsize=9)
+            ax.set_xlabel(f"lag {xlag} [{unit}]")
+            ax.set_ylabel(f"lag {ylag} [{unit}]")
+        fig.colorbar(shown, ax=list(row), shrink=0.85, label=S2_LABEL)
+    size = "x".join(str(s) for s in stats.spatial_shape)
+    planes = "; volumes: the planes through the zero lag" if volumes else ""
+    fig.suptitle(f"{title}: mean two-point autocorrelation {S2_LABEL} of each phase over {_plural(stats)} of "
+                 f"{size} {unit}\n(zero lag centred, {_statistics_note(stats)}{planes})", fontsize=10)
+    save_figure(fig, path)
+
+
+def plot_radial_s2(groups: Mapping[str, DataStatistics], path: str | os.PathLike, title: str = "") -> None:
+    """Radial ``S2(r)`` of every phase, one panel each: per group its mean curve and the band of
+    :data:`~ssvae_tf.stats.summary.BAND_PERCENTILES` over its images, and the first group's uncorrelated level (dashed,
+    the mean square volume fraction).  Written atomically.
+
+    Args:
+        groups: label -> statistics (the same phases), e.g. ``{"data": ..., "samples": ...}``.
+    """
+    stats_list = list(groups.values())
+    first = stats_list[0]
+    k, unit = first.n_phases, first.unit
+    fig = Figure(figsize=(4.6 * k + 0.4, 4.0), layout="constrained")
+    axes = fig.subplots(1, k, squeeze=False)
+    low_pct, high_pct = BAND_PERCENTILES
+    for h, ax in enumerate(axes[0]):
+        for i, (label, stats) in enumerate(groups.items()):
+            low, high = stats.radial_band
+            colour = f"C{i}"
+            ax.fill_between(stats.radii, low[h], high[h], color=colour, alpha=0.25, linewidth=0,
+                            label=f"{label}: {low_pct:g}-{high_pct:g} % band ({_plural(stats)})")
+            ax.plot(stats.radii, stats.radial_mean[h], "-", color=colour, lw=2, label=f"{label}: mean")
+        ax.axhline(first.asymptotes[h], color="0.3", ls="--", lw=1,
+                   label=r"uncorrelated: mean $\phi^2$" + (f" ({list(groups)[0]})" if len(groups) > 1 else ""))
+        fractions = ", ".join(f"{label} {stats.fraction_mean[h]:.3f}" for label, stats in groups.items())
+        ax.set_title(f"{phase_name(h, k)}, volume fraction " + (fractions if len(groups) > 1
+                                                                 else f"{first.fraction_mean[h]:.3f}"), fontsize=9)
+        ax.set_xlabel(f"r [{unit}]")
+        ax.set_ylabel(r"radial $S_2(r)$")
+        ax.set_xlim(first.radii[0], first.radii[-1])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    heading = f"{title}: " if title else ""
+    fig.suptitle(f"{heading}radial two-point autocorrelation $S_2(r)$ of each phase\nthe mean over every "
+                 f"{'3-D' if unit == 'voxels' else '2-D'} lag with round(|r|) = r ({_statistics_note(first)})",
+                 fontsize=10)
+    save_figure(fig, path)
+
+
+def plot_volume_fractions(stats: DataStatistics, path: str | os.PathLike, title: str = "data") -> None:
+    """Histogram of every phase's per-image volume fraction, bins shared by the phases, mean and std in
+    the legend.  Written atomically."""
+    edges = shared_bins(list(stats.volume_fractions.T), min(30, max(5, stats.n_images // 4)))
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for h, values in enumerate(stats.volume_fractions.T):
+        label = f"{phase_name(h, stats.n_phases)}: {values.mean():.3f} ± {values.std():.3f} (mean ± std)"
+        ax.hist(values, bins=edges, histtype="stepfilled", color=f"C{h}", alpha=0.35, label=label)
+        ax.hist(values, bins=edges, histtype="step", color=f"C{h}", linewidth=1.2)
+    ax.set_xlabel("volume fraction per image" if stats.unit == "px" else "volume fraction per volume")
+    ax.set_ylabel("images" if stats.unit == "px" else "volumes")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{title}: volume fraction of each phase over {_plural(stats)}", fontsize=10)
+    save_figure(fig, path)

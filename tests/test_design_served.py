@@ -13,7 +13,8 @@ import pytest
 
 from design_helpers import SIDE, band, tiny_model
 from ssvae_tf.design import design, design_with_decoder, latent_evolution
-from ssvae_tf.export import DECODER_INPUT, SIGNATURE, export_for_serving
+from ssvae_tf.export import export_for_serving
+from ssvae_tf.export_contract import DECODER_INPUT, SIGNATURE
 
 LATENT = 2  # tiny_model's latent size
 ATOL = 1e-5
@@ -64,7 +65,7 @@ SERVED = pytest.mark.slow  # end to end: a gRPC server over an exported SavedMod
 @pytest.fixture(scope="module")
 def client(model, tmp_path_factory):
     from serving.client import SSVAEClient
-    from serving.server import start_server
+    from serving.dev_server import start_server
 
     root = tmp_path_factory.mktemp("export")
     export_for_serving(model, root)

@@ -1,7 +1,6 @@
 """Evaluation of volumes ``(n, D, H, W, 1)``: per-volume metrics against NumPy definitions, the 3-D
 figure helpers against NumPy slicing, and ``compare_runs`` end to end on tiny 3-D runs."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from test_figures import OPTIONS, assert_png_at_least, binary_images
@@ -16,7 +15,6 @@ from ssvae_tf.evaluation import (
     stats_mse,
     volume_fraction_difference,
 )
-from ssvae_tf.evaluation.metrics import batch_size_for
 from ssvae_tf.figures import centred_autocorrelation, mid_slices, plot_reconstructions
 from ssvae_tf.stats.two_point import radial_average
 
@@ -40,11 +38,6 @@ def test_volume_metrics_are_one_value_per_volume():
     assert stats.shape == (4, *SPATIAL)
     assert stats_mse(stats, line_statistics(reconstructions, "soft")).shape == (4,)
     assert line_statistics(originals[:0], "hard").shape == (0, *SPATIAL)
-
-
-def test_batches_hold_fewer_volumes_than_images():
-    assert [batch_size_for(shape) for shape in ((64, 64, 1), (224, 224, 1), (64, 64, 64, 1), (256,) * 3 + (1,))] \
-        == [256, 256, 49, 1]
 
 
 def test_nearest_neighbours_of_volumes_match_a_loop():
@@ -85,7 +78,6 @@ def test_volume_figure_draws_mid_slices_and_3d_radial_profiles(monkeypatch):
     shown = [image.get_array() for ax in fig.axes for image in ax.get_images()]
     profiles = [line.get_ydata() for ax in fig.axes for line in ax.get_lines()]
     texts = {ax.get_xlabel() for ax in fig.axes} | {ax.get_ylabel() for ax in fig.axes}
-    plt.close(fig)
     assert len(shown) == 2 * 2 * 6  # examples x (input, reconstruction) x (3 slices + 3 lag planes)
     for j, (volume, reconstruction) in enumerate(zip(volumes, reconstructions)):
         block = shown[12 * j:12 * (j + 1)]

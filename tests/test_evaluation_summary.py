@@ -1,7 +1,6 @@
 """Bootstrap confidence intervals of the summaries against independent definitions (normal theory, a
 per-resample loop), their place in the comparison table, and the learning-curve figure."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from PIL import Image
@@ -200,8 +199,6 @@ def test_learning_curves_draw_one_log_line_per_run_with_the_metric(tmp_path, mon
     assert ax.get_legend() is not None
     evaluation_figures.plot_learning_curves(histories, tmp_path / "loss.png", metric="loss")
     assert drawn[1].axes[0].get_ylabel() == "loss"
-    for fig in drawn:
-        plt.close(fig)
 
 
 def test_learning_curves_without_the_metric_name_it():

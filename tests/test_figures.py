@@ -1,15 +1,20 @@
 """Figures: the plotted statistics are the centred autocorrelation on centred lag axes, every
-plotting function writes a PNG at ``FIGURE_DPI`` (2-D and 3-D images), and comparisons share bins."""
+plotting function writes a PNG at ``FIGURE_DPI`` (2-D and 3-D images), comparisons share bins, and importing
+the package leaves the user's Matplotlib backend alone (notebooks)."""
+
+import subprocess
+import sys
 
 import matplotlib.image
-import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 import numpy as np
 import pytest
 from PIL import Image
 
 from ssvae_tf.evaluation import figures as evaluation_figures
 from ssvae_tf.evaluation.evaluate import Evaluation
-from ssvae_tf.figures import FIGURE_DPI, centred_autocorrelation, lag_extent, plot_reconstructions
+from ssvae_tf.figures import FIGURE_DPI, centred_autocorrelation, lag_extent, plot_reconstructions, shared_bins
 from ssvae_tf.stats.two_point import StatsOptions
 
 OPTIONS = StatsOptions()
@@ -117,7 +122,7 @@ def test_line_counts_with_many_classes_stay_a_bounded_png(tmp_path):
 
 def test_shared_bins_span_every_finite_value():
     groups = [np.array([0.5, 2.0, np.nan]), np.array([1.0, 4.5, np.inf])]
-    edges = evaluation_figures.shared_bins(groups, 8)
+    edges = shared_bins(groups, 8)
     np.testing.assert_allclose(edges, np.linspace(0.5, 4.5, 9))
 
 
@@ -141,12 +146,37 @@ def test_plot_search_png_and_plain_log_ticks(tmp_path):
     results.plot_search(rows, "val_stats_distance", tmp_path / "search.png")
     assert_png_at_least(tmp_path / "search.png", width_in=9, height_in=3.5)
 
-    fig, ax = plt.subplots()
+    fig = Figure()
+    FigureCanvasAgg(fig)  # to draw the tick labels
+    ax = fig.subplots()
     ax.scatter([2, 32], [0.001, 1])
     results._scale_axis(ax, "x", np.array([2.0, 32.0]), 2)
     results._scale_axis(ax, "y", np.array([0.001, 1.0]), 10)
     fig.canvas.draw()
     shown = [visible_tick_labels(axis) for axis in (ax.xaxis, ax.yaxis)]
-    plt.close(fig)
     assert shown[0] == ["2", "4", "8", "16", "32"]
     assert set(shown[1]) >= {"0.001", "0.01", "0.1", "1"}
+
+
+def test_importing_the_package_keeps_the_users_backend(tmp_path):
+    """A notebook's backend (here svg, as the user chose it) survives importing every module that draws,
+    and the package's figures still save as PNG."""
+    backend = "svg"
+    code = f"""
+import matplotlib
+matplotlib.use({backend!r})
+import numpy as np
+import ssvae_tf.callbacks, ssvae_tf.design, ssvae_tf.evaluation, ssvae_tf.figures, ssvae_tf.training
+import ssvae_tf.evaluation.figures, ssvae_tf.evaluation.report
+from ssvae_tf.figures import plot_reconstructions, plot_volume_fractions
+from ssvae_tf.stats import StatsOptions, characterise
+images = (np.indices((2, 8, 8)).sum(axis=0) % 2).astype(np.float32)[..., None]
+plot_reconstructions(images, images, StatsOptions(), {str(tmp_path / "pairs.png")!r})
+plot_volume_fractions(characterise(images), {str(tmp_path / "fractions.png")!r})
+print(matplotlib.get_backend())
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == backend
+    for name in ("pairs.png", "fractions.png"):
+        assert_png_at_least(tmp_path / name, width_in=3, height_in=3)

@@ -1,6 +1,5 @@
 """``ssvae serve`` as a process (answers, stops on a signal), ``ssvae encode`` and ``ssvae decode``."""
 
-import argparse
 import queue
 import re
 import signal
@@ -13,7 +12,6 @@ import numpy as np
 import pytest
 import skimage.io
 
-from ssvae_tf.commands import serving as command
 from ssvae_tf import export
 from ssvae_tf.commands.cli import main
 from ssvae_tf.data import generate_lines
@@ -138,23 +136,9 @@ def test_serve_refuses_a_missing_root(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_command_defaults_are_the_export_names():
-    defaults = {}
-    for configure in (command.configure_encode, command.configure_decode):
-        parser = argparse.ArgumentParser()
-        configure(parser)
-        parsed = vars(parser.parse_args(["in.npy", "--out", "out.npy"]))
-        defaults.update({k: v for k, v in parsed.items() if k in ("encoder", "decoder")})
-    export_parser = argparse.ArgumentParser()
-    command.configure_export(export_parser)
-    names = vars(export_parser.parse_args(["--model", "m", "--out", "o"]))
-    assert defaults == {"encoder": export.ENCODER_MODEL, "decoder": export.DECODER_MODEL}
-    assert (names["encoder_name"], names["decoder_name"]) == (export.ENCODER_MODEL, export.DECODER_MODEL)
-
-
 @pytest.mark.slow
 def test_demo_roundtrip_exports_serves_and_matches_keras(model, tmp_path, capsys):
-    from serving.demo import SERVING_README, export_and_serve_roundtrip
+    from ssvae_tf.commands.demo import SERVING_README, export_and_serve_roundtrip
 
     model.save(tmp_path / "model.keras")
     report = export_and_serve_roundtrip(tmp_path / "model.keras", tmp_path / "export", n_images=3)
@@ -165,8 +149,10 @@ def test_demo_roundtrip_exports_serves_and_matches_keras(model, tmp_path, capsys
     assert str(SERVING_README) in report and SERVING_README.is_file()
 
 
-def test_the_command_module_imports_neither_tensorflow_nor_grpc():
-    probe = "import sys, ssvae_tf.commands.serving; print(sorted({'tensorflow', 'grpc'} & set(sys.modules)))"
+def test_the_command_modules_and_contracts_import_neither_tensorflow_nor_grpc():
+    probe = ("import sys, serving.contract, serving.dev_server, ssvae_tf.export_contract, ssvae_tf.commands.export, "
+             "ssvae_tf.commands.serve, ssvae_tf.commands.encode_decode, ssvae_tf.commands.demo; "
+             "print(sorted({'tensorflow', 'grpc'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -220,7 +206,7 @@ def test_client_options_are_checked_before_connecting():
 # ----------------------------------------------------------------- image layouts and values: client and `ssvae encode`
 @pytest.fixture(scope="module")
 def local_server(export_root):
-    from serving.server import start_server
+    from serving.dev_server import start_server
 
     with start_server(export_root, port=0) as server:
         yield server

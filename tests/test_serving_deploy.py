@@ -13,8 +13,9 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.client import DEFAULT_MAX_BATCH_SIZE
-from ssvae_tf.export import DOCKER_MODEL_ROOT, MODELS_CONFIG, models_config_text
+from serving.contract import DEFAULT_MAX_BATCH_SIZE
+from ssvae_tf.export import models_config_text
+from ssvae_tf.export_contract import DOCKER_MODEL_ROOT, MODELS_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = (REPO / "Dockerfile").read_text()

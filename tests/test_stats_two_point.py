@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from ssvae_tf.stats.two_point import (
     StatsOptions,
+    batch_size_for,
     microstructure_function,
     n_lags,
     spatial_stats_distance,
@@ -647,3 +648,8 @@ def test_loss_and_gradient_under_xla_at_64(options):
     d_xla, g_xla = tf.function(loss_and_grad, jit_compile=True)(x, y)
     assert float(d_xla) == pytest.approx(float(d_graph), rel=1e-4)
     np.testing.assert_allclose(g_xla.numpy(), g_graph.numpy(), rtol=1e-3, atol=1e-5 * np.abs(g_graph).max())
+
+
+def test_fft_batches_hold_fewer_volumes_than_images():
+    assert [batch_size_for(shape) for shape in ((64, 64, 1), (224, 224, 1), (64, 64, 64, 1), (256,) * 3 + (1,))] \
+        == [256, 256, 49, 1]

@@ -105,11 +105,11 @@ def test_unknown_config_name_and_invalid_toml(tmp_path):
 
 
 @pytest.mark.slow
-def test_python_m_tuning_prints_one_error_line_and_exits_2(tmp_path):
+def test_python_m_ssvae_tf_tune_prints_one_error_line_and_exits_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[search]\ntuner = "grid"\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "tuning", "--config", str(bad), "--out", str(tmp_path / "out")],
+    result = subprocess.run([sys.executable, "-m", "ssvae_tf", "tune", "--config", str(bad), "--out", str(tmp_path / "out")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -141,7 +141,7 @@ def test_distributed_flags_are_checked(tmp_path):
 
 
 def test_ssvae_tune_reports_a_bad_config_in_one_line(tmp_path, capsys):
-    pytest.importorskip("ssvae_tf.commands.serving")  # ssvae's parser also configures the serving commands
+    pytest.importorskip("ssvae_tf.commands.serve")  # ssvae's parser also configures the serving commands
     from ssvae_tf.commands.cli import main
 
     bad = tmp_path / "bad.toml"

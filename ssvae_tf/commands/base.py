@@ -1,29 +1,31 @@
-"""How an ``ssvae`` subcommand is declared, and the library's own: ``train``, ``evaluate``, ``demo``.
+"""The small base every ``ssvae`` command stands on.
 
-Every area offers its commands the same way: a tuple ``COMMANDS`` of
-:class:`Command` values, each a name, a one-line help, ``configure(parser)``
-(adds the options) and ``run(args)`` (does the work; bad input raises
-``ValueError``/``OSError`` with a one-line message).  ``ssvae_tf.commands.cli``
-collects them from here, ``ssvae_tf.commands.tune`` and ``ssvae_tf.commands.serving``.
+Each command module (``train``, ``evaluate``, ``demo``, ``design``, ``stats``,
+``tune``, ``export``, ``serve``, ``encode_decode``) offers its commands the
+same way: a tuple ``COMMANDS`` of :class:`Command` values, each a name, a
+one-line help, ``configure(parser)`` (adds the options) and ``run(args)``
+(does the work; bad input raises ``ValueError``/``OSError`` with a one-line
+message).  :mod:`ssvae_tf.commands.cli` collects them into one parser.  Here
+too: the parser classes, the options several commands share
+(:func:`add_setting_options`, :func:`add_strategy_option`), the range check
+of numeric options, and :func:`import_tensorflow_quietly`.
 
 Light at import (no TensorFlow, Keras or gRPC): building every parser, for
-``--help`` too, imports only the standard library and ``ssvae_tf.settings``;
-each ``run`` imports what it needs.
+``--help`` too, imports only the standard library and light ``ssvae_tf``
+modules (settings, presets, the contracts); each ``run`` imports what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from ssvae_tf.distribute import PEER_TIMEOUT_S
 from ssvae_tf.settings import (
     STRATEGIES,
-    TrainConfig,
-    read_settings_file,
     setting_choices,
     setting_default,
     setting_help,
@@ -62,7 +64,6 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-# ------------------------------------------------------------------ train
 def _shown(value) -> str:
     return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
@@ -94,27 +95,6 @@ def add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | 
                                help=text)
 
 
-def _configure_train(parser: argparse.ArgumentParser) -> None:
-    from ssvae_tf.presets import PRESETS
-
-    start = parser.add_mutually_exclusive_group()
-    start.add_argument("--preset", choices=PRESETS,
-                       help="start from a named configuration: the paper's settings or ours (ssvae_tf.presets; "
-                            "default: none, the defaults below)")
-    start.add_argument("--config", metavar="FILE",
-                       help="start from a settings file: a run's config.json, or a .toml/.json of settings "
-                            "(default: none)")
-    parser.add_argument("--out", required=True, help="run directory to write (resumes an interrupted run)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
-    parser.add_argument("--no-tensorboard", action="store_true",
-                        help="write no TensorBoard logs (OUT/logs; view them with `tensorboard --logdir OUT`)")
-    add_strategy_option(parser)
-    parser.add_argument("--peer-timeout", type=float, default=PEER_TIMEOUT_S,
-                        help="--strategy multi-worker: seconds to wait for every worker to come up")
-    add_setting_options(parser)
-
-
 def add_strategy_option(parser: argparse.ArgumentParser) -> None:
     """``--strategy``, shared by ``ssvae train`` and ``ssvae tune`` (``ssvae_tf.distribute``)."""
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto",
@@ -124,102 +104,38 @@ def add_strategy_option(parser: argparse.ArgumentParser) -> None:
                              "global batch")
 
 
-def train_config_from(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` that ``ssvae train``'s arguments ask for: ``--preset`` or
-    ``--config`` (if given), overridden by the setting flags given."""
-    given = {name: getattr(args, name) for name in setting_names() if hasattr(args, name)}
-    if args.preset is not None:
-        from ssvae_tf.presets import preset
-
-        return preset(args.preset, baseline=given.pop("baseline", False), **given)
-    if args.config is not None:
-        return TrainConfig.from_mapping({**read_settings_file(args.config), **given}, origin=args.config)
-    return TrainConfig(**given)
+def check_range(value: float | int | None, flag: str, low: float | int, high: float | int, unit: str = "") -> None:
+    """``ValueError`` naming ``flag``, ``value`` and the range unless ``value`` is ``None`` or in [low, high]."""
+    if value is None or ((isinstance(value, int) or math.isfinite(value)) and low <= value <= high):
+        return
+    kind = "an integer" if isinstance(low, int) and isinstance(high, int) else "a number"
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    raise ValueError(f"{flag} must be {kind} from {low} to {high}{unit}, got {shown}")
 
 
-def _run_train(args: argparse.Namespace) -> None:
-    from ssvae_tf.run_dir import RunDir
-    from ssvae_tf.training import train
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its start-up log lines on the terminal.
 
-    if not args.out.strip():
-        raise ValueError("--out is empty; expected the run directory to write, e.g. --out runs/mine")
-    config = train_config_from(args)
-    history = train(config, args.out, verbose=0 if args.quiet else 2, overwrite=args.overwrite,
-                    strategy=args.strategy, tensorboard=not args.no_tensorboard, peer_timeout=args.peer_timeout)
-    # the validation errors and losses; the per-dimension KL stays in history.csv
-    final = {key: values[-1] for key, values in history.items()
-             if key.startswith("val_") and not key.startswith("val_kl_dim_")}
-    summary = ", ".join(f"{key}={value:.4g}" for key, value in sorted(final.items()))
-    print(f"finished: {RunDir(args.out).model_file}" + (f" ({summary})" if summary else ""))
-    if config.early_stopping is not None and RunDir(args.out).training_file.is_file():
-        record = json.loads(RunDir(args.out).training_file.read_text())
-        print(f"kept epoch {record['kept_epoch']} of {record['epochs_run']} (lowest val_stats_distance)"
-              + ("; stopped early" if record["stopped_early"] else ""))
+    TensorFlow's C++ logging prints informational and CUDA-probe lines (some
+    marked ``E0000``) at import and when it first looks for devices:
+    ``TF_CPP_MIN_LOG_LEVEL=3`` (unless set already) silences the later ones,
+    and the import itself runs with the process's stderr pointed at
+    ``/dev/null``, because a few lines are written before that setting is
+    read.  Python warnings from absl are limited to errors.  Errors raised
+    by TensorFlow still reach the user as exceptions.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    import absl.logging
 
-
-# --------------------------------------------------------------- evaluate
-def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
-    from ssvae_tf.paper import PAPER_N_EVALUATED
-
-    parser.add_argument("--model", required=True, help="run directory of the model (written by `ssvae train`)")
-    parser.add_argument("--baseline", default=None,
-                        help="run directory of a second model on the same data, usually `ssvae train --baseline` "
-                             "(default: none)")
-    parser.add_argument("--out", required=True, help="report directory: report.md, metrics.csv and PNG figures")
-    parser.add_argument("--n-images", type=int, default=PAPER_N_EVALUATED,
-                        help="validation images to evaluate, the first ones (the paper: 1000)")
-    parser.add_argument("--refine-steps", type=int, default=0,
-                        help="refine each image's code by this many Adam steps on its model's own loss before "
-                             "decoding (semi-amortised inference; default 0: decode z_mean, the paper's protocol)")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-
-
-def _run_evaluate(args: argparse.Namespace) -> None:
-    for option, path in (("--model", args.model), ("--baseline", args.baseline)):
-        if path is not None and not Path(path).is_dir():
-            raise ValueError(f"{option} {path} is not a directory; expected a run directory written by "
-                             "`ssvae train --out DIR`")
-    from ssvae_tf.evaluation import compare_runs
-    from ssvae_tf.paper import paper_ratio_note
-    from ssvae_tf.run_dir import RunDir
-
-    comparison = compare_runs(args.model, args.baseline, args.out, n_images=args.n_images,
-                              progress=not args.quiet, refine_steps=args.refine_steps)
-    print(comparison.table)
-    if comparison.ratio is not None:
-        note = paper_ratio_note(RunDir(args.model).settings().data)
-        print(f"\nSS-VAE / baseline statistics error: {comparison.ratio:.2f}x" + (f" ({note})" if note else ""))
-    print(f"\nreport, metrics.csv and figures in {Path(args.out).resolve()}")
-
-
-# ------------------------------------------------------------------- demo
-def _configure_demo(parser: argparse.ArgumentParser) -> None:
-    from ssvae_tf.demo import DEMO_CONFIG
-
-    parser.add_argument("--out", default="demo_out", help="where results and figures go")
-    parser.add_argument("--epochs", type=int, default=DEMO_CONFIG.epochs, help="epochs per model")
-    parser.add_argument("--n-images", type=int, default=DEMO_CONFIG.n_images, help="generated line images")
-    parser.add_argument("--tune", action="store_true",
-                        help="also run a tiny KerasTuner search (about a minute) into OUT/tune")
-
-
-def _run_demo(args: argparse.Namespace) -> None:
-    from ssvae_tf.demo import run_demo
-
-    table = run_demo(args.out, epochs=args.epochs, n_images=args.n_images)
-    print()
-    print(table)
-    if args.tune:
-        from tuning.search import run_demo_search
-
-        run_demo_search(Path(args.out) / "tune")
-    print(f"\nresults and figures in {Path(args.out).resolve()}")
-
-
-COMMANDS = (
-    Command("train", "train a VAE and write a run directory", _configure_train, _run_train),
-    Command("evaluate", "evaluate runs on the paper's protocol: report.md, metrics.csv, figures",
-            _configure_evaluate, _run_evaluate),
-    Command("demo", "train the SS-VAE and the pixel baseline on the paper's lines, compare, export and serve "
-                    "them (a few minutes on 2 cores)", _configure_demo, _run_demo),
-)
+    absl.logging.set_verbosity(absl.logging.ERROR)

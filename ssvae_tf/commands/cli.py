@@ -1,8 +1,10 @@
-"""The ``ssvae`` command: ``train``, ``evaluate``, ``demo``, ``design``, ``tune``, ``export``, ``serve``,
-``encode`` and ``decode`` (``ssvae --help`` lists them, ``ssvae COMMAND --help`` their options).
+"""The ``ssvae`` command: ``train``, ``evaluate``, ``demo``, ``design``, ``stats``, ``sample``, ``tune``, ``export``,
+``serve``, ``encode`` and ``decode`` (``ssvae --help`` lists them, ``ssvae COMMAND --help`` their options).
 
-Each area declares its commands as :class:`ssvae_tf.commands.Command` values
-(``ssvae_tf.commands``, ``ssvae_tf.commands.design``, ``ssvae_tf.commands.tune``, ``ssvae_tf.commands.serving``); this module
+The registry: each command module (``ssvae_tf.commands.train``, ``evaluate``,
+``demo``, ``design``, ``stats``, ``tune``, ``export``, ``serve``,
+``encode_decode``) declares its commands as
+:class:`ssvae_tf.commands.base.Command` values in ``COMMANDS``; this module
 collects them into one parser and runs the chosen one behind one error
 handler: bad input prints one line (``ssvae: error: ...``) and exits with
 status 2; an interrupted command prints how to resume and exits 130.
@@ -12,17 +14,17 @@ TensorFlow is imported, quietly, only to run a command.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from ssvae_tf import __version__
-from ssvae_tf.commands import base, design, serving, stats, tune
-from ssvae_tf.commands.base import ArgumentParser, Command
+from ssvae_tf.commands import demo, design, encode_decode, evaluate, export, serve, stats, train, tune
+from ssvae_tf.commands.base import ArgumentParser, Command, import_tensorflow_quietly
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
-COMMANDS: tuple[Command, ...] = (*base.COMMANDS, *design.COMMANDS, *stats.COMMANDS, *tune.COMMANDS,
-                                 *serving.COMMANDS)
+#: The command modules, in the order ``ssvae --help`` lists their commands.
+_MODULES = (train, evaluate, demo, design, stats, tune, export, serve, encode_decode)
+COMMANDS: tuple[Command, ...] = tuple(command for module in _MODULES for command in module.COMMANDS)
 
 
 def build_parser() -> ArgumentParser:
@@ -37,34 +39,6 @@ def build_parser() -> ArgumentParser:
         command.configure(subparser)
         subparser.set_defaults(run=command.run)
     return parser
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow without its start-up log lines on the terminal.
-
-    TensorFlow's C++ logging prints informational and CUDA-probe lines (some
-    marked ``E0000``) at import and when it first looks for devices:
-    ``TF_CPP_MIN_LOG_LEVEL=3`` (unless set already) silences the later ones,
-    and the import itself runs with the process's stderr pointed at
-    ``/dev/null``, because a few lines are written before that setting is
-    read.  Python warnings from absl are limited to errors.  Errors raised
-    by TensorFlow still reach the user as exceptions.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    import absl.logging
-
-    absl.logging.set_verbosity(absl.logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,19 +16,25 @@ through the zero lag), ``radial_s2.png`` and ``volume_fractions.png``, and, last
 ``sample`` writes ``samples.npy`` (``(N, *spatial, 1)`` in (0, 1)), ``samples.png`` (the first 64;
 volumes by their middle slice), ``radial_s2.csv`` and ``radial_s2.png`` (samples against the run's
 training data) and, last, ``sample.json`` with the statistics distance.  What is computed:
-:mod:`ssvae_tf.characterise`.
+:mod:`ssvae_tf.stats.summary`; the figures: :mod:`ssvae_tf.figures`; the tables and prior samples: here.
 
-Light at import (standard library and ``ssvae_tf.settings`` only); ``run`` imports TensorFlow and Matplotlib.
+Light at import (standard library, NumPy, ``ssvae_tf.settings`` and ``ssvae_tf.stats.phases`` only); ``run``
+imports TensorFlow and Matplotlib.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ssvae_tf._checks import is_int
 from ssvae_tf.commands.base import Command, add_setting_options
 from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_help
+from ssvae_tf.stats.phases import PHASE_THRESHOLD
 
 #: Files of ``ssvae stats``, in the order they are written (``stats.json`` last: the report is whole).
 STATS_FILES = ("volume_fractions.csv", "radial_s2.csv", "autocorrelation.npy", "autocorrelation.png",
@@ -47,12 +53,14 @@ _STATS_HELP = {
     "cutoff": "largest lag kept, px per axis (default: every periodic lag, or half the side with --no-periodic)",
     "seed": "seed of the generated images and of the crops",
     "threshold": "binarise grey data: 'otsu' or a grey level in [0, 1], 1 (white) above it (default: none; the "
-                 "statistics round grey values to the nearest phase level, black below 0.5)",
+                 f"statistics round grey values to the nearest phase level, black below {PHASE_THRESHOLD})",
     "patch_size": "characterise random crops of this side (16-256 px or voxels) of images or volumes of any size "
                   "(default: whole images)",
 }
 #: Prior samples drawn in ``samples.png``.
 SHOWN_SAMPLES = 64
+#: Most prior samples one call decodes, and most values (samples x voxels) they may hold (2 GiB of float32).
+MAX_SAMPLES, MAX_SAMPLE_VALUES = 100_000, 2**29
 
 
 # ---------------------------------------------------------------- options
@@ -84,7 +92,78 @@ def stats_config_from(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**given, validation_split=0.0)
 
 
+# ---------------------------------------------------------------- samples
+def check_sample_count(n: Any, image_shape: Sequence[int] | None = None) -> int:
+    """``n`` as an int if 1 <= n <= :data:`MAX_SAMPLES` and, given their ``image_shape`` ``(*spatial, 1)``,
+    the samples hold at most :data:`MAX_SAMPLE_VALUES` values; else a one-line ``ValueError``."""
+    most, what = MAX_SAMPLES, ""
+    if image_shape is not None:
+        most = max(1, min(MAX_SAMPLES, MAX_SAMPLE_VALUES // int(np.prod(image_shape))))
+        kind = "px images" if len(image_shape) == 3 else "voxel volumes"
+        what = (f" of {'x'.join(str(s) for s in image_shape[:-1])} {kind} (at most "
+                f"{MAX_SAMPLE_VALUES * 4 // 2**30} GiB)") if most < MAX_SAMPLES else ""
+    if not is_int(n) or not 1 <= n <= most:
+        raise ValueError(f"the number of samples must be an integer from 1 to {most}{what}, got {n!r}")
+    return int(n)
+
+
+def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None) -> np.ndarray:
+    """Decode ``n`` draws ``z ~ N(0, I)`` of ``model``'s prior, in batches.
+
+    The draws are those of ``SpatialStatsVAE.sample(n, seed)``: ``numpy.random.default_rng(seed)``'s
+    standard normals ``(n, latent_dim)``, so the images are the same.
+
+    Returns:
+        float32 ``(n, *image_shape)`` in (0, 1).
+
+    Raises:
+        ValueError: (one line) for ``n`` outside :func:`check_sample_count`'s range or a negative seed.
+    """
+    from ssvae_tf.stats.two_point import batch_size_for
+
+    n = check_sample_count(n, model.image_shape)
+    if not is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
+    step = batch_size or batch_size_for(model.image_shape)
+    return np.concatenate([np.asarray(model.decode(z[start:start + step]), np.float32)
+                           for start in range(0, n, step)])
+
+
 # ------------------------------------------------------------------ files
+def radial_table(groups: Mapping[str, Any]) -> str:
+    """CSV text of the radial ``S2(r)`` of ``groups`` (label -> :class:`~ssvae_tf.stats.summary.DataStatistics`):
+    a row per radius, per group and phase its mean, std and band (``radial_s2.csv``).
+
+    Columns ``r_px`` (``r_voxels``), then ``[GROUP_]phase_H_mean``, ``_std``, ``_p5``, ``_p95`` (the group's
+    label prefixed when there are several groups).
+    """
+    from ssvae_tf.stats.summary import BAND_PERCENTILES
+
+    stats_list = list(groups.values())
+    radii = stats_list[0].radii
+    header, columns = [f"r_{stats_list[0].unit}"], [radii]
+    for label, stats in groups.items():
+        if not np.array_equal(stats.radii, radii):
+            raise ValueError("the radial curves to tabulate have different radii; expected one lag window")
+        prefix = f"{label}_" if len(groups) > 1 else ""
+        low, high = stats.radial_band
+        for h in range(stats.n_phases):
+            name = f"{prefix}phase_{h}"
+            header += [f"{name}_mean", f"{name}_std", *(f"{name}_p{p:g}" for p in BAND_PERCENTILES)]
+            columns += [stats.radial_mean[h], stats.radial[:, h].std(axis=0), low[h], high[h]]
+    rows = [",".join(header)] + [",".join(repr(float(v)) for v in row) for row in zip(*columns)]
+    return "\n".join(rows) + "\n"
+
+
+def volume_fraction_table(stats) -> str:
+    """CSV text of the per-image volume fractions of ``stats`` (a :class:`~ssvae_tf.stats.summary.DataStatistics`):
+    columns ``image`` (0, 1, ... in the order read) and ``phase_H`` (``volume_fractions.csv``)."""
+    header = ",".join(["image", *(f"phase_{h}" for h in range(stats.n_phases))])
+    rows = [",".join([str(i), *(repr(float(v)) for v in row)]) for i, row in enumerate(stats.volume_fractions)]
+    return "\n".join([header, *rows]) + "\n"
+
+
 def _write_text(path: Path, text: str) -> Path:
     from ssvae_tf._io import atomic_write
 
@@ -96,20 +175,18 @@ def _describe_shape(spatial: tuple[int, ...]) -> str:
 
 
 def write_statistics(out: str | Path, stats, record: dict[str, Any] | None = None, title: str = "data") -> list[Path]:
-    """Write ``ssvae stats``'s :data:`STATS_FILES` of ``stats`` (a :class:`~ssvae_tf.characterise.DataStatistics`)
+    """Write ``ssvae stats``'s :data:`STATS_FILES` of ``stats`` (a :class:`~ssvae_tf.stats.summary.DataStatistics`)
     into ``out``, each atomically, ``stats.json`` (its summary and ``record``) last; returns the paths."""
-    import numpy as np
-
-    from ssvae_tf import characterise as ch
     from ssvae_tf._io import atomic_write, write_json
+    from ssvae_tf.figures import plot_autocorrelation_maps, plot_radial_s2, plot_volume_fractions
 
     paths = [Path(out) / name for name in STATS_FILES]
-    _write_text(paths[0], ch.volume_fraction_table(stats))
-    _write_text(paths[1], ch.radial_table({title: stats}))
+    _write_text(paths[0], volume_fraction_table(stats))
+    _write_text(paths[1], radial_table({title: stats}))
     atomic_write(paths[2], lambda tmp: np.save(tmp, stats.mean_maps.astype(np.float32)))
-    ch.plot_autocorrelation_maps(stats, paths[3], title)
-    ch.plot_radial_s2({title: stats}, paths[4], title)
-    ch.plot_volume_fractions(stats, paths[5], title)
+    plot_autocorrelation_maps(stats, paths[3], title)
+    plot_radial_s2({title: stats}, paths[4], title)
+    plot_volume_fractions(stats, paths[5], title)
     write_json(paths[6], {**(record or {}), **stats.summary()})
     return paths
 
@@ -122,12 +199,9 @@ def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict
         groups: ``{"data": DataStatistics, "samples": DataStatistics}``, drawn and tabulated together.
         record: the content of ``sample.json``.
     """
-    import numpy as np
-
-    from ssvae_tf import characterise as ch
     from ssvae_tf._io import atomic_write, write_json
     from ssvae_tf.commands.design import grid_figure
-    from ssvae_tf.figures import save_figure
+    from ssvae_tf.figures import plot_radial_s2, save_figure
 
     paths = [Path(out) / name for name in SAMPLE_FILES]
     atomic_write(paths[0], lambda tmp: np.save(tmp, samples))
@@ -135,8 +209,8 @@ def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict
     heading = (f"decoded prior samples z ~ N(0, I): {len(shown)} of {len(samples)}" if len(samples) > len(shown)
                else f"{len(samples)} decoded prior samples z ~ N(0, I)")
     save_figure(grid_figure(shown, [f"sample {i}" for i in range(len(shown))], heading), paths[1])
-    _write_text(paths[2], ch.radial_table(groups))
-    ch.plot_radial_s2(groups, paths[3], "prior samples vs training data")
+    _write_text(paths[2], radial_table(groups))
+    plot_radial_s2(groups, paths[3], "prior samples vs training data")
     write_json(paths[4], record)
     return paths
 
@@ -154,11 +228,11 @@ def _configure_stats(parser: argparse.ArgumentParser) -> None:
 
 def _run_stats(args: argparse.Namespace) -> None:
     config = stats_config_from(args)
-    from ssvae_tf import characterise as ch
+    from ssvae_tf.stats.summary import characterise, data_batches
     from ssvae_tf.training import run_data
 
     data = run_data(config, progress=not args.quiet)
-    stats = ch.characterise(ch.data_batches(data), n_phases=config.n_phases, periodic=config.periodic,
+    stats = characterise(data_batches(data), n_phases=config.n_phases, periodic=config.periodic,
                             cutoff=config.cutoff)
     record = {"data": config.data, "data_description": config.data_description,
               "reading": data.read.to_json(), "image_shape": [int(s) for s in data.image_shape],
@@ -203,15 +277,13 @@ def _sample_run(model: str):
 
 
 def _run_sample(args: argparse.Namespace) -> None:
-    from ssvae_tf import characterise as ch
-
-    ch.check_sample_count(args.n)  # 1 <= n <= MAX_SAMPLES, before any file is read
+    check_sample_count(args.n)  # 1 <= n <= MAX_SAMPLES, before any file is read
     if args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     run = _sample_run(args.model)
     record = run.record()
     if isinstance(record.get("image_shape"), list):
-        ch.check_sample_count(args.n, tuple(record["image_shape"]))
+        check_sample_count(args.n, tuple(record["image_shape"]))
     settings = dict(run.recorded_settings(record, run.config_file))
     if args.data is not None:
         if not Path(args.data).exists():
@@ -224,6 +296,8 @@ def _run_sample(args: argparse.Namespace) -> None:
     config = TrainConfig.from_mapping(settings, origin=str(run.config_file))
 
     from ssvae_tf.run_dir import load_model
+    from ssvae_tf.stats.phases import phase_name
+    from ssvae_tf.stats.summary import characterise, data_batches, mean_statistics, statistics_distance
     from ssvae_tf.training import run_data
 
     model = load_model(run.model_file)
@@ -231,13 +305,13 @@ def _run_sample(args: argparse.Namespace) -> None:
     if tuple(data.image_shape) != tuple(model.image_shape):
         raise ValueError(f"the data are {_describe_shape(tuple(data.image_shape[:-1]))} but the model makes "
                          f"{_describe_shape(tuple(model.image_shape[:-1]))}; expected the run's data")
-    samples = ch.sample_prior(model, args.n, seed=args.seed)
+    samples = sample_prior(model, args.n, seed=args.seed)
     options = dict(n_phases=config.n_phases, periodic=config.periodic, cutoff=config.cutoff)
-    data_stats = ch.characterise(ch.data_batches(data), **options)
-    sample_stats = ch.characterise(samples, **options)
-    distance = ch.statistics_distance(sample_stats, data_stats)
-    loss_mean = ch.mean_statistics(ch.data_batches(data), model.stats_options)
-    prior_distance = float(((ch.mean_statistics(samples, model.stats_options) - loss_mean) ** 2).mean())
+    data_stats = characterise(data_batches(data), **options)
+    sample_stats = characterise(samples, **options)
+    distance = statistics_distance(sample_stats, data_stats)
+    loss_mean = mean_statistics(data_batches(data), model.stats_options)
+    prior_distance = float(((mean_statistics(samples, model.stats_options) - loss_mean) ** 2).mean())
     record = {
         "model": str(run.path.resolve()), "n": args.n, "seed": args.seed,
         "image_shape": [int(s) for s in model.image_shape], "data": config.data,
@@ -258,7 +332,7 @@ def _run_sample(args: argparse.Namespace) -> None:
           + ("" if relative is None else f" ({relative:.1%} of the data's)")
           + f"; in the run's loss statistics {prior_distance:.3g}")
     for h, difference in enumerate(distance["volume_fraction_difference"]):
-        print(f"{ch.phase_name(h, config.n_phases)}: volume fraction {sample_stats.fraction_mean[h]:.4f} (samples) "
+        print(f"{phase_name(h, config.n_phases)}: volume fraction {sample_stats.fraction_mean[h]:.4f} (samples) "
               f"vs {data_stats.fraction_mean[h]:.4f} (data), difference {difference:+.4f}")
     print(f"samples, figures and sample.json in {Path(args.out).resolve()}")
 

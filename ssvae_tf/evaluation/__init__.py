@@ -4,7 +4,8 @@ nearest training images, summaries and the SS-VAE vs baseline report.
 Everything but the line measurement takes 2-D images ``(n, H, W, 1)`` and
 volumes ``(n, D, H, W, 1)`` alike, one metric value per image or volume.
 
-Modules: ``metrics`` (pixel / statistics MSE, volume-fraction difference),
+Modules: ``metrics`` (pixel / statistics MSE, volume-fraction difference; "black" is the paper's
+:data:`~ssvae_tf.stats.phases.PAPER_BLACK_LEVEL`),
 ``line_measurement`` (line count and orientation, 2-D), ``neighbours`` (batched
 nearest-neighbour search), ``evaluate`` (one model on held-out images),
 ``summary`` (means, medians, accuracies with bootstrap confidence intervals,
@@ -14,14 +15,7 @@ tables with the paper's numbers),
 
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model, reconstruct
 from ssvae_tf.evaluation.line_measurement import UNKNOWN, LineMeasurement, measure_lines
-from ssvae_tf.evaluation.metrics import (
-    BLACK_THRESHOLD,
-    black_mask,
-    line_statistics,
-    pixel_mse,
-    stats_mse,
-    volume_fraction_difference,
-)
+from ssvae_tf.evaluation.metrics import line_statistics, pixel_mse, stats_mse, volume_fraction_difference
 from ssvae_tf.evaluation.neighbours import nearest_neighbours
 from ssvae_tf.evaluation.report import (
     DEFAULT_N_IMAGES,
@@ -41,13 +35,11 @@ from ssvae_tf.evaluation.summary import (
 )
 
 __all__ = [
-    "BLACK_THRESHOLD",
     "Comparison",
     "DEFAULT_N_IMAGES",
     "UNKNOWN",
     "Evaluation",
     "LineMeasurement",
-    "black_mask",
     "bootstrap_interval",
     "compare_runs",
     "comparison_table",

@@ -8,15 +8,10 @@ import numpy as np
 
 from ssvae_tf._progress import on_terminal
 from ssvae_tf.evaluation.line_measurement import LineMeasurement, measure_lines
-from ssvae_tf.evaluation.metrics import (
-    batch_size_for,
-    line_statistics,
-    pixel_mse,
-    stats_mse,
-    volume_fraction_difference,
-)
+from ssvae_tf.evaluation.metrics import line_statistics, pixel_mse, stats_mse, volume_fraction_difference
 from ssvae_tf.evaluation.neighbours import nearest_neighbours
 from ssvae_tf.inference import refine_latents
+from ssvae_tf.stats.two_point import batch_size_for
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The paper's evaluation figures and learning curves as PNGs (matplotlib Agg, atomic writes at ``FIGURE_DPI``).
+"""The paper's evaluation figures and learning curves as PNGs (each on its own Matplotlib ``Figure``, written
+atomically at ``FIGURE_DPI`` by :func:`~ssvae_tf.figures.save_figure`).
 
 Figures that compare models bin every model's values with the same bin edges
 and share their axes, so bar heights and positions compare directly.
@@ -10,9 +11,10 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ssvae_tf.evaluation.evaluate import Evaluation
-from ssvae_tf.figures import plot_reconstructions, plt, save_figure, show_image
+from ssvae_tf.figures import plot_reconstructions, save_figure, shared_bins, show_image
 from ssvae_tf.stats.two_point import StatsOptions
 
 
@@ -37,7 +39,8 @@ def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) ->
             ("nearest in pixels", evaluation.nn_pixel, ("pixel MSE", metrics["nn_pixel_mse"])),
             ("nearest in statistics", evaluation.nn_stats, ("stats MSE", metrics["nn_stats_mse"])))
     n = min(n, len(evaluation.originals))
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.9 * n + 0.6, 8.4), squeeze=False, layout="constrained")
+    fig = Figure(figsize=(1.9 * n + 0.6, 8.4), layout="constrained")
+    axes = fig.subplots(len(rows), n, squeeze=False)
     for i, (name, images, distance) in enumerate(rows):
         axes[i, 0].set_ylabel(name)
         for j in range(n):
@@ -50,18 +53,13 @@ def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) ->
     save_figure(fig, path)
 
 
-def shared_bins(groups: Sequence[np.ndarray], bins: int) -> np.ndarray:
-    """``bins + 1`` equal-width edges spanning the finite values of every group (one set for all models)."""
-    values = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in groups])
-    return np.histogram_bin_edges(values[np.isfinite(values)], bins=bins)
-
-
 def plot_volume_fraction_histogram(evaluations: Sequence[Evaluation], path: str | os.PathLike) -> None:
     """Histogram of the volume-fraction difference in % (the paper's Figure 2): 20 bins shared by all models."""
     groups = [e.metrics["volume_fraction_diff_pct"] for e in evaluations]
     groups = [g[np.isfinite(g)] for g in groups]
     edges = shared_bins(groups, 20)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
     for k, (evaluation, values) in enumerate(zip(evaluations, groups)):
         ax.hist(values, bins=edges, histtype="stepfilled", color=f"C{k}", alpha=0.35,
                 label=f"{evaluation.label} (mean {values.mean():.1f} %)")
@@ -123,8 +121,8 @@ def plot_line_counts(evaluations: Sequence[Evaluation], path: str | os.PathLike)
               for *_, key in compared]
     vmax = max(int(c.max()) for row in counts for c in row)
     side = min(0.35 * len(classes) + 1.6, 6.0)
-    fig, axes = plt.subplots(len(compared), len(evaluations), figsize=(side * len(evaluations) + 1.2, 2 * side),
-                             squeeze=False, layout="constrained")
+    fig = Figure(figsize=(side * len(evaluations) + 1.2, 2 * side), layout="constrained")
+    axes = fig.subplots(len(compared), len(evaluations), squeeze=False)
     for i, (name, short, _) in enumerate(compared):
         for j, evaluation in enumerate(evaluations):
             ax = axes[i, j]
@@ -149,8 +147,8 @@ def plot_error_histograms(evaluations: Sequence[Evaluation], path: str | os.Path
     """Histograms of the per-image pixel and statistics MSE, median and mean marked (the paper's B.4):
     one row per error, one column per model; the models of a row share 30 bins and both axes."""
     errors = (("pixel MSE per image", "pixel_mse"), ("statistics MSE per image", "stats_mse"))
-    fig, axes = plt.subplots(len(errors), len(evaluations), figsize=(4.5 * len(evaluations) + 0.4, 7),
-                             squeeze=False, sharex="row", sharey="row", layout="constrained")
+    fig = Figure(figsize=(4.5 * len(evaluations) + 0.4, 7), layout="constrained")
+    axes = fig.subplots(len(errors), len(evaluations), squeeze=False, sharex="row", sharey="row")
     for i, (name, key) in enumerate(errors):
         edges = shared_bins([e.metrics[key] for e in evaluations], 30)
         for j, evaluation in enumerate(evaluations):
@@ -187,7 +185,8 @@ def plot_learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]],
               for label, history in histories.items() if len(history.get(metric, ()))}
     if not curves:
         raise ValueError(f"no history has the metric {metric!r} (runs: {', '.join(histories) or 'none'})")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
     for label, values in curves.items():
         ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 30 else None,
                 markersize=3, label=label)

@@ -2,7 +2,7 @@
 
 Method, per image:
 
-1. Black pixels: value < ``BLACK_THRESHOLD`` (0.05, the paper's threshold).
+1. Black pixels: value < ``PAPER_BLACK_LEVEL`` (0.05, the paper's threshold; :mod:`ssvae_tf.stats.phases`).
 2. Connected components of the black pixels (``skimage.measure.label``,
    8-connectivity); components smaller than ``MIN_AREA_FRACTION`` of the image
    (specks of a blurry reconstruction) are ignored.  The smallest line of the
@@ -30,7 +30,7 @@ from skimage.measure import label
 
 from ssvae_tf.data import HORIZONTAL, VERTICAL
 from ssvae_tf._progress import progress_range
-from ssvae_tf.evaluation.metrics import black_mask
+from ssvae_tf.stats.phases import PAPER_BLACK_LEVEL, black_mask
 
 #: Orientation of an image without black pixels (or with no dominant direction).
 UNKNOWN = -1
@@ -118,7 +118,7 @@ def measure_lines(images: np.ndarray, min_area: int | None = None, progress: boo
     Raises:
         ValueError: for anything but 2-D images (lines are 2-D; volumes have no line count).
     """
-    masks = black_mask(images)
+    masks = black_mask(images, PAPER_BLACK_LEVEL)
     if masks.ndim != 3:
         raise ValueError(f"line measurement needs 2-D images (n, H, W, 1), got shape {np.shape(images)}")
     min_area = min_area_for(masks.shape[1:]) if min_area is None else int(min_area)

@@ -2,7 +2,8 @@
 
 Images are ``(n, H, W, 1)`` and volumes ``(n, D, H, W, 1)`` floats in [0, 1];
 line images have **black (0) lines on a white (1) background**.  "Black" in
-any image or volume is a value below ``BLACK_THRESHOLD``; every metric here is
+any image or volume, original or reconstruction, is the paper's: a value below
+:data:`~ssvae_tf.stats.phases.PAPER_BLACK_LEVEL` (0.05); every metric here is
 one value per image or volume.
 """
 
@@ -10,31 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssvae_tf.stats.two_point import StatsOptions
-
-#: Pixels darker than this count as line (black) pixels, in originals and reconstructions.
-BLACK_THRESHOLD = 0.05
-#: Most images per batch of the FFTs and of the model's predictions.
-_MAX_BATCH = 256
-#: Most pixels (voxels) per batch: 256 images of 224 x 224 px, 49 volumes of 64^3 voxels.
-_BATCH_PIXELS = 256 * 224 * 224
-
-
-def black_mask(images: np.ndarray) -> np.ndarray:
-    """Boolean ``(n, *spatial)``: the black (line) pixels of ``(n, *spatial, 1)`` images or volumes."""
-    return np.asarray(images)[..., 0] < BLACK_THRESHOLD
+from ssvae_tf.stats.phases import PAPER_BLACK_LEVEL, black_mask
+from ssvae_tf.stats.two_point import StatsOptions, batch_size_for
 
 
 def _black_count(images: np.ndarray) -> np.ndarray:
-    """Black pixels (voxels) per image or volume ``(n, *spatial, 1)``: float64 ``(n,)``."""
-    mask = black_mask(images)
+    """Black pixels (voxels, below the paper's level) per image or volume ``(n, *spatial, 1)``: float64 ``(n,)``."""
+    mask = black_mask(images, PAPER_BLACK_LEVEL)
     return mask.sum(axis=tuple(range(1, mask.ndim))).astype(np.float64)
-
-
-def batch_size_for(item_shape: tuple[int, ...]) -> int:
-    """Images or volumes of ``item_shape`` ``(*spatial, channels)`` per batch (bounds memory): up to 256,
-    fewer where 256 would hold more than 256 x 224 x 224 pixels (voxels)."""
-    return int(np.clip(_BATCH_PIXELS // max(1, int(np.prod(item_shape[:-1]))), 1, _MAX_BATCH))
 
 
 def line_statistics(images: np.ndarray, kind: str, batch_size: int | None = None) -> np.ndarray:

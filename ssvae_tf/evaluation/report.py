@@ -26,6 +26,7 @@ from ssvae_tf.evaluation.summary import (
 )
 from ssvae_tf.inference import DEFAULT_REFINE_LEARNING_RATE
 from ssvae_tf.paper import PAPER_N_EVALUATED, PAPER_SIZE, paper_ratio_note
+from ssvae_tf.stats.phases import PAPER_BLACK_LEVEL
 
 DEFAULT_N_IMAGES = PAPER_N_EVALUATED
 
@@ -151,7 +152,7 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
                      "smaller images spread over fewer lags); compare ratios and accuracies.\n")
     parts.append(
         "Statistics MSE: hard autocorrelation of the original's black phase vs the soft one (eps 0.25) of the "
-        "reconstruction, mean over all lags, unnormalised. Black = value < 0.05."
+        f"reconstruction, mean over all lags, unnormalised. Black = value < {PAPER_BLACK_LEVEL}."
         + (" Line count and orientation are measured automatically (connected components, fragments along one "
            "line merged; orientation from within-component second moments) and compared with the same "
            "measurement on the original." if runs[0].has_lines else "") + "\n")

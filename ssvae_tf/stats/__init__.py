@@ -1,1 +1,28 @@
-"""Statistics of microstructures: the differentiable FFT two-point statistics (:mod:`ssvae_tf.stats.two_point`)."""
+"""Statistics of microstructures, below the model: one home for what an image's statistics are.
+
+Modules:
+
+- :mod:`~ssvae_tf.stats.phases`: how a grey value becomes a phase (``PHASE_THRESHOLD``, the paper's
+  ``PAPER_BLACK_LEVEL``, ``black_mask``, ``phase_name``); NumPy only.
+- :mod:`~ssvae_tf.stats.two_point`: the differentiable FFT two-point statistics the loss uses
+  (``StatsOptions``, ``two_point_stats``, ``spatial_stats_distance``, ``radial_average``); TensorFlow.
+- :mod:`~ssvae_tf.stats.summary`: a data set's volume fractions, mean autocorrelations, radial ``S2(r)``
+  and correlation lengths (``characterise`` -> ``DataStatistics``, ``statistics_distance``).
+
+The names below are imported on first use, so ``import ssvae_tf.stats.phases`` does not load TensorFlow.
+"""
+
+from ssvae_tf._lazy import lazy_exports
+
+_PUBLIC = {
+    **dict.fromkeys(("PHASE_THRESHOLD", "PAPER_BLACK_LEVEL", "black_mask", "phase_name"), "ssvae_tf.stats.phases"),
+    **dict.fromkeys(("StatsOptions", "two_point_stats", "microstructure_function", "spatial_stats_distance",
+                     "shift_aligned_sse", "radial_average", "n_lags", "batch_size_for"), "ssvae_tf.stats.two_point"),
+    **dict.fromkeys(("DataStatistics", "characterise", "autocorrelation_options", "volume_fractions",
+                     "autocorrelations", "correlation_length", "statistics_distance", "mean_statistics",
+                     "data_batches"), "ssvae_tf.stats.summary"),
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

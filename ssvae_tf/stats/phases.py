@@ -26,3 +26,16 @@ def black_mask(images: np.ndarray, level: float = PHASE_THRESHOLD) -> np.ndarray
     [[1, 1, 0, 0]]
     """
     return np.asarray(images)[..., 0] < level
+
+
+def phase_name(phase: int, n_phases: int) -> str:
+    """``"phase 0 (black)"``, ``"phase 1 (white)"``; with more phases the grey level, e.g. ``"phase 1 (grey 0.5)"``.
+
+    >>> [phase_name(h, 3) for h in range(3)]
+    ['phase 0 (black)', 'phase 1 (grey 0.5)', 'phase 2 (white)']
+    """
+    if phase == 0:
+        return "phase 0 (black)"
+    if phase == n_phases - 1:
+        return f"phase {phase} (white)"
+    return f"phase {phase} (grey {phase / (n_phases - 1):.3g})"

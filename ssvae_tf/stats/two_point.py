@@ -43,6 +43,10 @@ Correlations = Sequence[Sequence[int]]
 
 MICROSTRUCTURE_KINDS = ("linear", "soft", "hard")
 DISTANCE_METRICS = ("l2", "sse", "mse")
+#: Most images per batch of the FFTs (and of a model's predictions): :func:`batch_size_for`.
+_MAX_BATCH = 256
+#: Most pixels (voxels) per batch: 256 images of 224 x 224 px, 49 volumes of 64^3 voxels.
+_BATCH_PIXELS = 256 * 224 * 224
 
 
 # --------------------------------------------------------------------------- #
@@ -179,6 +183,8 @@ def _phase_maps(images, n_phases: int, kind: str, eps, phases) -> StateMaps:
         labels = x
     else:
         _check_range(x, "images")
+        # the nearest phase level (ssvae_tf.stats.phases); a value exactly halfway rounds to the even
+        # level, so two phases put 0.5 itself in black here, in white in phases.black_mask
         labels = tf.round(x * (n_phases - 1)) if kind == "hard" else None
     if kind == "soft":
         # exp(-(x - level)^2 / (2 eps^2)) as exp((x - level)^2 * coefficient)
@@ -853,3 +859,9 @@ def radial_average(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bins = (shell_index[None, :] + n_radii * np.arange(n)[:, None]).ravel()
     sums = np.bincount(bins, weights=stats.reshape(-1), minlength=n * n_radii).reshape(n, n_radii)
     return radii, sums / np.bincount(shell_index, minlength=n_radii)
+
+
+def batch_size_for(item_shape: tuple[int, ...]) -> int:
+    """Images or volumes of ``item_shape`` ``(*spatial, channels)`` per batch (bounds memory): up to 256,
+    fewer where 256 would hold more than 256 x 224 x 224 pixels (voxels)."""
+    return int(np.clip(_BATCH_PIXELS // max(1, int(np.prod(item_shape[:-1]))), 1, _MAX_BATCH))

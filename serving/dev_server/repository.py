@@ -28,6 +28,7 @@ from google.protobuf import text_format
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
 
+from serving.contract import DEFAULT_POLL_SECONDS
 from ssvae_tf.export import model_versions
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ class ModelRepository:
     refresh: a new version is served once it has loaded.
     """
 
-    def __init__(self, path: str | os.PathLike, poll_seconds: float = 1.0):
+    def __init__(self, path: str | os.PathLike, poll_seconds: float = DEFAULT_POLL_SECONDS):
         self.path = Path(path)
         if not self.path.exists():
             raise ValueError(f"{self.path} does not exist; expected an export root or a models.config file")

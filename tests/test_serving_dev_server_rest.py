@@ -28,10 +28,10 @@ from tensorflow_serving.apis import (
 )
 
 from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
-from serving.rest import HTTP_STATUS
-from serving.server import start_server
+from serving.dev_server import start_server
+from serving.dev_server.rest import HTTP_STATUS
 from ssvae_tf.export import export_for_serving
-from test_serving_server import (  # the gRPC tests' setup
+from test_serving_dev_server import (  # the gRPC tests' setup
     ATOL,
     LATENT,
     SIZE,

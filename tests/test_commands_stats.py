@@ -1,10 +1,8 @@
-"""Statistics of a data set and of prior samples (``ssvae_tf.characterise``, ``ssvae stats``, ``ssvae sample``):
-volume fractions, mean autocorrelations and radial S2 against NumPy definitions and analytic cases, 2-D and
-3-D, the commands' files end to end on tiny data and their one-line errors.  16 px, a few images."""
+"""``ssvae stats`` and ``ssvae sample`` (``ssvae_tf.commands.stats``): their tables, prior samples, files end to
+end on tiny data and one-line errors.  16 px, a few images."""
 
 import csv
 import json
-import math
 import re
 import subprocess
 import sys
@@ -12,196 +10,34 @@ import sys
 import numpy as np
 import pytest
 
-from ssvae_tf import characterise as ch
-from ssvae_tf.commands.stats import COMMANDS, SAMPLE_FILES, STATS_FILES
-from ssvae_tf.commands.cli import main
 from ssvae_tf.commands.base import ArgumentParser
+from ssvae_tf.commands.cli import main
+from ssvae_tf.commands.stats import (
+    COMMANDS,
+    MAX_SAMPLES,
+    SAMPLE_FILES,
+    STATS_FILES,
+    check_sample_count,
+    radial_table,
+    sample_prior,
+    volume_fraction_table,
+)
 from ssvae_tf.model import build_vae
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import TrainConfig
-from ssvae_tf.stats.two_point import radial_average
-
-SIDE = 16
-
-
-# ------------------------------------------------------------ definitions
-def periodic_autocorrelation(indicator: np.ndarray) -> np.ndarray:
-    """``mean_x m(x) m(x + r)`` over every periodic lag by rolling, zero lag at ``side // 2``."""
-    out = np.empty(indicator.shape)
-    for index in np.ndindex(indicator.shape):
-        lag = tuple(i - side // 2 for i, side in zip(index, indicator.shape))
-        shifted = np.roll(indicator, tuple(-d for d in lag), axis=tuple(range(indicator.ndim)))
-        out[index] = np.mean(indicator * shifted)
-    return out
+from ssvae_tf.stats.summary import characterise
+from test_stats_summary import SIDE, binary_images, periodic_autocorrelation
 
 
-def windowed_autocorrelation(indicator: np.ndarray, cutoff: int) -> np.ndarray:
-    """Non-periodic 2-D autocorrelation by a loop over pixels: the mean of ``m(x) m(x + r)`` over the
-    placements with both points inside, lags ``-cutoff..cutoff``."""
-    rows, columns = indicator.shape
-    out = np.zeros((2 * cutoff + 1, 2 * cutoff + 1))
-    for dy in range(-cutoff, cutoff + 1):
-        for dx in range(-cutoff, cutoff + 1):
-            total, count = 0.0, 0
-            for y in range(rows):
-                for x in range(columns):
-                    if 0 <= y + dy < rows and 0 <= x + dx < columns:
-                        total += indicator[y, x] * indicator[y + dy, x + dx]
-                        count += 1
-            out[dy + cutoff, dx + cutoff] = total / count
-    return out
-
-
-def shell_means(stats_map: np.ndarray, radii) -> list[float]:
-    """The mean of a centred map over the lags ``r`` with ``round(|r|) == radius``, by a loop."""
-    values: dict[int, list[float]] = {}
-    for index in np.ndindex(stats_map.shape):
-        length = math.sqrt(sum((i - side // 2) ** 2 for i, side in zip(index, stats_map.shape)))
-        values.setdefault(int(round(length)), []).append(stats_map[index])
-    return [float(np.mean(values[int(r)])) for r in radii]
-
-
-def binary_images(n: int, shape=(SIDE, SIDE), fraction: float = 0.4, seed: int = 0) -> np.ndarray:
-    """``(n, *shape, 1)`` of 0 (black, about ``fraction``) and 1."""
-    rng = np.random.default_rng(seed)
-    return (rng.uniform(size=(n, *shape, 1)) >= fraction).astype(np.float32)
-
-
-def checkerboard(shape=(SIDE, SIDE)) -> np.ndarray:
-    return (np.indices(shape).sum(axis=0) % 2).astype(np.float32)[..., None]
-
-
-# ------------------------------------------------------------ volume fractions
-def test_volume_fractions_are_the_mean_of_each_phase():
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, 3, size=(4, SIDE, SIDE))
-    images = (labels / 2.0).astype(np.float32)[..., None]  # phase h at grey level h / 2
-    fractions = ch.volume_fractions(images, n_phases=3)
-    expected = np.stack([(labels == h).mean(axis=(1, 2)) for h in range(3)], axis=1)
-    np.testing.assert_allclose(fractions, expected, atol=1e-12)
-    grey = rng.uniform(size=(3, SIDE, SIDE, 1)).astype(np.float32)  # grey: black below 0.5
-    np.testing.assert_allclose(ch.volume_fractions(grey)[:, 0], (grey[..., 0] < 0.5).mean(axis=(1, 2)))
-    np.testing.assert_allclose(ch.volume_fractions(grey).sum(axis=1), 1.0)
-
-
-# ---------------------------------------------------------- autocorrelations
-def test_mean_autocorrelation_is_the_mean_of_the_brute_force_maps():
-    images = binary_images(3)
-    stats = ch.characterise(images, batch_size=2)  # two batches
-    for phase, indicator in ((0, images[..., 0] == 0), (1, images[..., 0] == 1)):
-        maps = np.stack([periodic_autocorrelation(m.astype(np.float64)) for m in indicator])
-        np.testing.assert_allclose(stats.mean_maps[phase], maps.mean(axis=0), atol=2e-6)
-        # every image's radial curve is the shell mean of its own map, up to half the side
-        assert list(stats.radii) == list(range(SIDE // 2 + 1))
-        for image, stats_map in enumerate(maps):
-            np.testing.assert_allclose(stats.radial[image, phase], shell_means(stats_map, stats.radii), atol=2e-6)
-    np.testing.assert_allclose(stats.volume_fractions[:, 0], (images[..., 0] == 0).mean(axis=(1, 2)))
-    assert stats.n_images == 3 and stats.n_phases == 2 and stats.unit == "px"
-
-
-def test_non_periodic_statistics_count_the_placements_inside():
-    images = binary_images(2, fraction=0.3, seed=2)
-    stats = ch.characterise(images, periodic=False, cutoff=3)
-    expected = np.mean([windowed_autocorrelation((image[..., 0] == 0).astype(float), 3) for image in images], axis=0)
-    assert stats.mean_maps.shape == (2, 7, 7) and list(stats.radii) == [0, 1, 2, 3]
-    np.testing.assert_allclose(stats.mean_maps[0], expected, atol=2e-6)
-    np.testing.assert_allclose(ch.autocorrelations(images, periodic=False, cutoff=3)[..., 0].mean(axis=0), expected,
-                               atol=2e-6)
-
-
-def test_volumes_have_3d_maps_and_radial_curves_over_3d_lags():
-    volumes = binary_images(2, shape=(6, 6, 6), seed=3)
-    stats = ch.characterise(volumes)
-    maps = np.stack([periodic_autocorrelation((v[..., 0] == 0).astype(float)) for v in volumes])
-    assert stats.mean_maps.shape == (2, 6, 6, 6) and stats.unit == "voxels"
-    np.testing.assert_allclose(stats.mean_maps[0], maps.mean(axis=0), atol=2e-6)
-    np.testing.assert_allclose(stats.radial_mean[0], shell_means(maps.mean(axis=0), stats.radii), atol=2e-6)
-
-
-# ---------------------------------------------------------------- radial S2
-def test_radial_s2_of_a_checkerboard_is_known():
-    # S2 of black: 1/2 at even lags (dy + dx), 0 at odd ones.  Shell 1: four odd lags and the four
-    # diagonals (|r| = 1.41, even); shell 2: (0, 2)-type even lags and eight (1, 2)-type odd ones.
-    images = np.stack([checkerboard(), 1 - checkerboard()])
-    stats = ch.characterise(images)
-    np.testing.assert_allclose(stats.radial_mean[0, :3], [0.5, 0.25, 1 / 6], atol=1e-6)
-    np.testing.assert_allclose(stats.fraction_mean, [0.5, 0.5])
-    low, high = stats.radial_band  # both images have the same statistics: no spread
-    np.testing.assert_allclose(low, stats.radial_mean, atol=1e-6)
-    np.testing.assert_allclose(high, stats.radial_mean, atol=1e-6)
-
-
-def test_a_single_phase_image_is_fully_correlated():
-    stats = ch.characterise(np.zeros((2, SIDE, SIDE, 1), np.float32))
-    np.testing.assert_allclose(stats.volume_fractions, [[1, 0], [1, 0]])
-    np.testing.assert_allclose(stats.radial_mean[0], 1.0, atol=1e-6)
-    np.testing.assert_allclose(stats.radial_mean[1], 0.0, atol=1e-6)
-    assert np.isnan(stats.correlation_lengths).all()
-    assert "undefined" in stats.describe()[0]
-    summary = stats.summary()["phases"][0]
-    assert summary["volume_fraction_mean"] == 1.0 and summary["correlation_length_px"] is None
-
-
-def test_band_curves_and_batches_agree_with_their_definitions():
-    images = binary_images(7, seed=4)
-    stats = ch.characterise(images)
-    low, high = stats.radial_band
-    np.testing.assert_allclose(low, np.percentile(stats.radial, 5, axis=0))
-    np.testing.assert_allclose(high, np.percentile(stats.radial, 95, axis=0))
-    assert np.all(low <= stats.radial_mean + 1e-12) and np.all(stats.radial_mean <= high + 1e-12)
-    radii, profiles = radial_average(stats.mean_maps)  # the mean curve is the curve of the mean map
-    np.testing.assert_allclose(stats.radial_mean, profiles[:, :len(stats.radii)], atol=1e-12)
-    batched = ch.characterise(iter([images[:3], images[3:]]))
-    np.testing.assert_allclose(batched.mean_maps, stats.mean_maps, atol=1e-7)
-    np.testing.assert_allclose(batched.radial, stats.radial, atol=1e-7)
-    # hard periodic S2 averages to the square volume fraction over every lag
-    np.testing.assert_allclose(stats.mean_maps.reshape(2, -1).mean(axis=1), stats.asymptotes, atol=1e-6)
-
-
-def test_correlation_length_of_an_exponential_decay():
-    radii = np.arange(12.0)
-    length, fraction = 2.5, 0.3
-    profile = fraction**2 + (fraction - fraction**2) * np.exp(-radii / length)
-    # g(2) = e^-0.8 and g(3) = e^-1.2 bracket 1/e: the straight line between them crosses it here
-    g2, g3 = np.exp(-2 / length), np.exp(-3 / length)
-    expected = 2 + (g2 - np.exp(-1)) / (g2 - g3)
-    assert ch.correlation_length(radii, profile, fraction**2) == pytest.approx(expected, rel=1e-9)
-    assert abs(expected - length) < 0.1
-    assert math.isnan(ch.correlation_length(radii[:2], profile[:2], fraction**2))  # never decays enough
-    assert math.isnan(ch.correlation_length(radii, np.full(12, 0.09), 0.09))
-
-
-def test_statistics_distance_compares_the_mean_maps():
-    data, other = ch.characterise(binary_images(4, seed=5)), ch.characterise(binary_images(3, fraction=0.6, seed=6))
-    same = ch.statistics_distance(data, data)
-    assert same["stats_mse"] == 0 and same["stats_relative"] == 0 and same["volume_fraction_difference"] == [0, 0]
-    distance = ch.statistics_distance(other, data)
-    diff = other.mean_maps - data.mean_maps
-    assert distance["stats_mse"] == pytest.approx(np.mean(diff**2))
-    assert distance["stats_mse_per_phase"][0] == pytest.approx(np.mean(diff[0] ** 2))
-    assert distance["stats_relative"] == pytest.approx(np.linalg.norm(diff) / np.linalg.norm(data.mean_maps))
-    assert distance["volume_fraction_difference"][0] == pytest.approx(other.fraction_mean[0] - data.fraction_mean[0])
-    with pytest.raises(ValueError, match="cannot compare"):
-        ch.statistics_distance(ch.characterise(binary_images(1, shape=(8, 8))), data)
-
-
+# ------------------------------------------------------------------ tables
 def test_tables_hold_every_number():
-    stats = ch.characterise(binary_images(3))
-    rows = list(csv.DictReader(ch.volume_fraction_table(stats).splitlines()))
+    stats = characterise(binary_images(3))
+    rows = list(csv.DictReader(volume_fraction_table(stats).splitlines()))
     assert [int(row["image"]) for row in rows] == [0, 1, 2]
     np.testing.assert_allclose([float(row["phase_1"]) for row in rows], stats.volume_fractions[:, 1])
-    table = list(csv.DictReader(ch.radial_table({"a": stats, "b": stats}).splitlines()))
+    table = list(csv.DictReader(radial_table({"a": stats, "b": stats}).splitlines()))
     assert len(table) == SIDE // 2 + 1 and {"r_px", "a_phase_0_mean", "b_phase_1_p95", "a_phase_0_p5"} <= set(table[0])
     np.testing.assert_allclose([float(row["a_phase_0_std"]) for row in table], stats.radial[:, 0].std(axis=0))
-
-
-def test_bad_images_are_one_line():
-    with pytest.raises(ValueError, match="no images"):
-        ch.characterise(np.zeros((0, SIDE, SIDE, 1), np.float32))
-    with pytest.raises(ValueError, match="one shape"):
-        ch.characterise(iter([binary_images(1), binary_images(1, shape=(8, 8))]))
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ch.characterise(np.full((1, SIDE, SIDE, 1), 2.0, np.float32))
 
 
 # ------------------------------------------------------------------ samples
@@ -211,17 +47,17 @@ def model():
 
 
 def test_prior_samples_are_the_models_own_draws_in_batches(model):
-    samples = ch.sample_prior(model, 7, seed=3, batch_size=3)
+    samples = sample_prior(model, 7, seed=3, batch_size=3)
     assert samples.shape == (7, SIDE, SIDE, 1) and samples.dtype == np.float32
     np.testing.assert_allclose(samples, model.sample(7, seed=3), atol=1e-6)
-    assert not np.allclose(samples, ch.sample_prior(model, 7, seed=4))
-    for n in (0, -1, 2.5, ch.MAX_SAMPLES + 1):
-        with pytest.raises(ValueError, match=f"from 1 to {ch.MAX_SAMPLES}, got"):
-            ch.sample_prior(model, n)
+    assert not np.allclose(samples, sample_prior(model, 7, seed=4))
+    for n in (0, -1, 2.5, MAX_SAMPLES + 1):
+        with pytest.raises(ValueError, match=f"from 1 to {MAX_SAMPLES}, got"):
+            sample_prior(model, n)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
-        ch.sample_prior(model, 1, seed=-1)
+        sample_prior(model, 1, seed=-1)
     with pytest.raises(ValueError, match=r"from 1 to 32 of 256x256x256 voxel volumes \(at most 2 GiB\), got 33"):
-        ch.check_sample_count(33, (256, 256, 256, 1))
+        check_sample_count(33, (256, 256, 256, 1))
 
 
 # ------------------------------------------------------------------ commands

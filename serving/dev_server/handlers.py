@@ -10,7 +10,7 @@ Protocol buffers in, protocol buffers out; a refused request raises
 
 ``signature_name`` defaults to ``serving_default``, an empty ``output_filter``
 returns every output, and responses carry the model name, the version that
-answered and the signature name.  The REST API (:mod:`serving.rest`) turns
+answered and the signature name.  The REST API (:mod:`serving.dev_server.rest`) turns
 its JSON into the same requests, so both APIs validate alike.
 
 A Predict request is checked before anything is made of it (:class:`RequestLimits`):
@@ -57,11 +57,11 @@ from tensorflow_serving.apis import (
     predict_pb2,
 )
 
-from serving.repository import LoadedVersion, ModelNotFound, ModelRepository, shown
+from serving.dev_server.repository import LoadedVersion, ModelNotFound, ModelRepository, shown
+from ssvae_tf.export_contract import SIGNATURE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIGNATURE = "serving_default"
 SIGNATURE_DEF_FIELD = "signature_def"
 _INVALID, _EXHAUSTED = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED
 #: The repeated field of a TensorProto holding values of each dtype, and how many entries one value takes.
@@ -302,7 +302,7 @@ def signature_inputs(repository: ModelRepository, spec: model_pb2.ModelSpec) -> 
     TF Serving's REST API reads them to turn JSON into tensors of the right dtype.
     """
     servable = _servable(repository, spec)
-    return _signature(servable, spec.signature_name or DEFAULT_SIGNATURE).inputs
+    return _signature(servable, spec.signature_name or SIGNATURE).inputs
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,7 @@ def run_predict(repository: ModelRepository, request: predict_pb2.PredictRequest
                 limits: RequestLimits = NO_LIMITS) -> Prediction:
     """Check the request (see the module's notes) and run the requested signature on its inputs."""
     servable = _servable(repository, request.model_spec)
-    signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+    signature_name = request.model_spec.signature_name or SIGNATURE
     signature = _signature(servable, signature_name)
     _check_input_names(request, signature)
     shapes = {key: _declared_shape(key, request.inputs[key], signature.inputs[key]) for key in sorted(request.inputs)}

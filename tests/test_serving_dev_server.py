@@ -24,8 +24,8 @@ from tensorflow_serving.apis import (
 )
 
 from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
-from serving.repository import ModelRepository, State, VersionStatus
-from serving.server import start_server
+from serving.dev_server import start_server
+from serving.dev_server.repository import ModelRepository, State, VersionStatus
 from ssvae_tf.data import generate_lines
 from ssvae_tf.export import export_for_serving
 from ssvae_tf.model import build_vae
@@ -448,7 +448,8 @@ def test_bad_requests_log_one_line_each_without_tracebacks(channel, caplog):
     with pytest.raises(grpc.RpcError) as unimplemented:
         channel.unary_unary("/tensorflow.serving.PredictionService/Classify")(b"", timeout=30)
     assert unimplemented.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    records = [r for r in caplog.records if r.levelno >= logging.INFO and not r.name.startswith("serving.repository")]
+    records = [r for r in caplog.records
+               if r.levelno >= logging.INFO and not r.name.startswith("serving.dev_server.repository")]
     assert [r.levelname for r in records] == ["WARNING", "INFO"], [(r.name, r.getMessage()) for r in records]
     assert not any(r.exc_info for r in records) and all("\n" not in r.getMessage() for r in records)
     assert "Predict refused (INVALID_ARGUMENT): input 'images' has shape" in records[1].getMessage()

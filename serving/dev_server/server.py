@@ -7,11 +7,11 @@ answer ``UNIMPLEMENTED``.  Requests and responses larger than
 ``max_message_bytes`` are refused with ``RESOURCE_EXHAUSTED``, and so are
 requests whose tensors *declare* more than that (a TensorProto of one value can
 stand for a tensor of any shape) or whose answer would be larger, before any
-tensor is made or the model runs (:class:`serving.handlers.RequestLimits`);
+tensor is made or the model runs (:class:`serving.dev_server.handlers.RequestLimits`);
 ``max_batch_size`` caps the items per request as TF Serving's batching does.
 A refused request is logged as one line (INFO; a request that cannot be parsed:
 WARNING); tracebacks are logged only for failures of the server itself.  With
-``rest_port``, TF Serving's REST API (:mod:`serving.rest`) answers on
+``rest_port``, TF Serving's REST API (:mod:`serving.dev_server.rest`) answers on
 ``host:rest_port`` too, over the same loaded models.  It is a development and
 test tool: production uses TF Serving (see ``serving/README.md``).
 """
@@ -30,15 +30,20 @@ import grpc
 from google.protobuf.message import DecodeError
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, predict_pb2
 
-from serving import handlers
-from serving.repository import ModelRepository, shown
-from serving.rest import RestServer
+from serving.dev_server import handlers
+from serving.dev_server.repository import ModelRepository, shown
+from serving.contract import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_PORT,
+    DEFAULT_WORKERS,
+    PORT_RANGE,
+)
+from serving.dev_server.rest import RestServer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8500
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-DEFAULT_WORKERS = 8
 #: Longest error message sent back: gRPC carries it in a header, and headers are limited (16 KiB by default).
 MAX_ERROR_CHARACTERS = 1000
 PREDICTION_SERVICE, MODEL_SERVICE = "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"
@@ -143,7 +148,7 @@ def start_server(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     workers: int = DEFAULT_WORKERS,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
     rest_port: int | None = None,
     max_batch_size: int | None = None,
 ) -> LocalServer:
@@ -163,8 +168,8 @@ def start_server(
             answers a task over its ``max_batch_size``); ``None``: no limit but the message size.
     """
     for name, value in (("port", port), ("rest_port", rest_port)):
-        if value is not None and not 0 <= value <= 65535:
-            raise ValueError(f"{name} must be between 0 and 65535, got {value}")
+        if value is not None and not PORT_RANGE[0] <= value <= PORT_RANGE[1]:
+            raise ValueError(f"{name} must be between {PORT_RANGE[0]} and {PORT_RANGE[1]}, got {value}")
     if max_message_bytes < 1 or workers < 1:
         raise ValueError(f"max_message_bytes and workers must be >= 1, got {max_message_bytes} and {workers}")
     if max_batch_size is not None and max_batch_size < 1:
