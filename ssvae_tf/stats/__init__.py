@@ -8,6 +8,8 @@ Modules:
   (``StatsOptions``, ``two_point_stats``, ``spatial_stats_distance``, ``radial_average``); TensorFlow.
 - :mod:`~ssvae_tf.stats.summary`: a data set's volume fractions, mean autocorrelations, radial ``S2(r)``
   and correlation lengths (``characterise`` -> ``DataStatistics``, ``statistics_distance``).
+- :mod:`~ssvae_tf.stats.morphology`: realism statistics on the hard phases (``phase_mask``,
+  ``chord_lengths``, ``component_sizes``, ``realism``); NumPy and SciPy.
 
 The names below are imported on first use, so ``import ssvae_tf.stats.phases`` does not load TensorFlow.
 """
@@ -21,6 +23,8 @@ _PUBLIC = {
     **dict.fromkeys(("DataStatistics", "characterise", "autocorrelation_options", "volume_fractions",
                      "autocorrelations", "correlation_length", "statistics_distance", "mean_statistics",
                      "data_batches"), "ssvae_tf.stats.summary"),
+    **dict.fromkeys(("phase_mask", "chord_lengths", "component_sizes", "chord_distance", "realism"),
+                    "ssvae_tf.stats.morphology"),
 }
 
 __all__ = sorted(_PUBLIC)
