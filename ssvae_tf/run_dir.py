@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ssvae_tf._io import atomic_write, check_free_space, write_json
-from ssvae_tf.settings import TrainConfig
+from ssvae_tf.settings import TrainConfig, recorded_settings
 
 
 class RunDir:
@@ -151,20 +151,8 @@ class RunDir:
         Raises:
             ValueError: (one line) if ``config.json`` is missing or not a run configuration.
         """
-        return TrainConfig.from_mapping(self.recorded_settings(self.record(), self.config_file),
+        return TrainConfig.from_mapping(recorded_settings(self.record(), self.config_file),
                                         origin=str(self.config_file))
-
-    @staticmethod
-    def recorded_settings(record: Any, origin: str | os.PathLike) -> dict[str, Any]:
-        """The ``{field: value}`` settings of a ``config.json`` record read from ``origin``.
-
-        Raises:
-            ValueError: (one line) if ``record`` is not a run configuration.
-        """
-        settings = record.get("settings") if isinstance(record, dict) else None
-        if not isinstance(settings, dict):
-            raise ValueError(f"{origin} is not a valid run configuration: it holds no table of settings")
-        return settings
 
     # ------------------------------------------------------------- model
     def save_model(self, model) -> Path:

@@ -83,10 +83,25 @@ def _threshold_value(value: Any) -> str | float:
     return level
 
 
-def _setting(default: Any, help: str, *, kind: type | None = None, choices: tuple | None = None) -> Any:
-    """A ``TrainConfig`` field with its help text, its value type (``kind``, when the default
-    is ``None``) and its allowed values: what ``ssvae train`` and a search need to know."""
-    metadata = {"help": help, "kind": kind or type(default), "choices": choices}
+#: The groups of :class:`TrainConfig`'s fields, in the order ``ssvae train --help`` shows them: name -> what
+#: its fields say.  Each field names its group (:func:`setting_group`); ``config.json`` and the command
+#: line stay flat.
+SETTING_GROUPS = {
+    "data": "What the run trains on, how it is read, cropped, split and normalised",
+    "model": "The architecture of the encoder and the decoder",
+    "loss": "The statistics, pixel and KL terms, and how they change over the run",
+    "fit": "The optimisation: epochs, batches, learning rate, augmentation, early stopping, seed",
+    "runtime": "How the steps compute: precision and XLA",
+}
+
+
+def _setting(group: str, default: Any, help: str, *, kind: type | None = None, choices: tuple | None = None) -> Any:
+    """A ``TrainConfig`` field with its group (a key of :data:`SETTING_GROUPS`), its help text, its
+    value type (``kind``, when the default is ``None``) and its allowed values: what ``ssvae train``
+    and a search need to know."""
+    if group not in SETTING_GROUPS:
+        raise ValueError(f"group must be one of {list(SETTING_GROUPS)}, got {group!r}")
+    metadata = {"group": group, "help": help, "kind": kind or type(default), "choices": choices}
     return field(default=default, metadata=metadata)
 
 
@@ -99,95 +114,111 @@ class TrainConfig:
     actually trained, ``loss_schedule`` how the loss changes over the run.
     """
 
-    data: str = _setting("lines", "lines | lines-hard | microstructure | PATH (.npy, .npz or a folder of PNG/TIFF)")
+    data: str = _setting(
+        "data", "lines", "lines | lines-hard | microstructure | PATH (.npy, .npz or a folder of PNG/TIFF)")
     image_size: int | None = _setting(
-        None, f"side of the generated images in px, {MIN_SIDE}-{MAX_SIDE} (default {DEFAULT_IMAGE_SIZE}; "
+        "data", None, f"side of the generated images in px, {MIN_SIDE}-{MAX_SIDE} (default {DEFAULT_IMAGE_SIZE}; "
         "a PATH brings its own)", kind=int)
-    n_images: int = _setting(2000, "number of generated images (built-in data sets)")
-    dims: int | None = _setting(None, "spatial dimensions: 2 (images) or 3 (volumes, microstructure only) of the "
-                                      "generated data (default 2); a PATH brings its own and is checked against it",
-                                kind=int, choices=(2, 3))
-    phases: int | None = _setting(None, "read the data as label images: integers 0..K-1 of K >= 2 phases, phase h "
-                                        "at grey level h/(K-1) (default: grey images in [0, 1], two phases)", kind=int)
+    n_images: int = _setting("data", 2000, "number of generated images (built-in data sets)")
+    dims: int | None = _setting(
+        "data", None, "spatial dimensions: 2 (images) or 3 (volumes, microstructure only) of the generated data "
+        "(default 2); a PATH brings its own and is checked against it", kind=int, choices=(2, 3))
+    phases: int | None = _setting(
+        "data", None, "read the data as label images: integers 0..K-1 of K >= 2 phases, phase h at grey level "
+        "h/(K-1) (default: grey images in [0, 1], two phases)", kind=int)
     threshold: str | float | None = _setting(
-        None, "binarise grey data: 'otsu' or a grey level in [0, 1], 1 (white) above it (default: keep the grey "
-        "values; the soft indicator sees them)", kind=str)
+        "data", None, "binarise grey data: 'otsu' or a grey level in [0, 1], 1 (white) above it (default: keep the "
+        "grey values; the soft indicator sees them)", kind=str)
     patch_size: int | None = _setting(
-        None, f"train on random crops of this side ({MIN_SIDE}-{MAX_SIDE} px or voxels) from images or volumes of "
-        "any size (default: whole images)", kind=int)
-    crops_per_epoch: int | None = _setting(None, "random crops per training epoch with --patch-size (default: enough "
-                                                 "to cover the training pixels once)", kind=int)
-    validation_slab: bool = _setting(False, "with --patch-size, hold out the last --validation-split of every image "
-                                            "or volume along its first axis, instead of whole images (for one "
-                                            "large image or volume)")
-    latent_dim: int = _setting(DEFAULT_LATENT_DIM, "size of the latent space")
-    alpha: float = _setting(1.0, "weight of the statistics loss")
+        "data", None, f"train on random crops of this side ({MIN_SIDE}-{MAX_SIDE} px or voxels) from images or "
+        "volumes of any size (default: whole images)", kind=int)
+    crops_per_epoch: int | None = _setting(
+        "data", None, "random crops per training epoch with --patch-size (default: enough to cover the training "
+        "pixels once)", kind=int)
+    validation_slab: bool = _setting(
+        "data", False, "with --patch-size, hold out the last --validation-split of every image or volume along its "
+        "first axis, instead of whole images (for one large image or volume)")
+    latent_dim: int = _setting("model", DEFAULT_LATENT_DIM, "size of the latent space")
+    alpha: float = _setting("loss", 1.0, "weight of the statistics loss")
     beta: float | None = _setting(
-        None, f"weight of the KL term (default {BETA_AT_64:g} x pixels / 64^2: keeps its balance with the "
+        "loss", None, f"weight of the KL term (default {BETA_AT_64:g} x pixels / 64^2: keeps its balance with the "
         "reconstruction sums at any image size)", kind=float)
-    gamma: float = _setting(0.0, "weight of the pixel loss")
-    baseline: bool = _setting(False, "the paper's data-space baseline: pixel loss + KL (alpha=0, gamma=1)")
-    data_loss: str = _setting("sse", "pixel loss: sum of squares, mean of squares or binary cross-entropy",
+    gamma: float = _setting("loss", 0.0, "weight of the pixel loss")
+    baseline: bool = _setting("loss", False, "the paper's data-space baseline: pixel loss + KL (alpha=0, gamma=1)")
+    data_loss: str = _setting("loss", "sse", "pixel loss: sum of squares, mean of squares or binary cross-entropy",
                               choices=DATA_LOSSES)
-    epochs: int = _setting(20, "training epochs")
-    batch_size: int = _setting(32, "images per batch")
-    learning_rate: float = _setting(1e-3, "Adam's learning rate, halved for the last 10 %% of the epochs "
-                                          "(the paper's schedule)")
-    depth: int | None = _setting(None, "stride-2 convolutions (default 4, fewer for images under 32 px)", kind=int)
-    filters: int = _setting(DEFAULT_FILTERS, "filters of the first convolution (doubling per level, capped 8x)")
-    hidden_units: int = _setting(DEFAULT_HIDDEN_UNITS, "width of the dense layer before the latent heads")
-    validation_split: float = _setting(0.3, "fraction of the images held out for validation")
+    epochs: int = _setting("fit", 20, "training epochs")
+    batch_size: int = _setting("fit", 32, "images per batch")
+    learning_rate: float = _setting(
+        "fit", 1e-3, "Adam's learning rate, halved for the last 10 %% of the epochs (the paper's schedule)")
+    depth: int | None = _setting(
+        "model", None, "stride-2 convolutions (default 4, fewer for images under 32 px)", kind=int)
+    filters: int = _setting(
+        "model", DEFAULT_FILTERS, "filters of the first convolution (doubling per level, capped 8x)")
+    hidden_units: int = _setting("model", DEFAULT_HIDDEN_UNITS, "width of the dense layer before the latent heads")
+    validation_split: float = _setting("data", 0.3, "fraction of the images held out for validation")
     stats_scale: float | None = _setting(
-        None, "divide the statistics by this (default: the largest volume fraction in the data, the paper's)",
-        kind=float)
-    indicator: str = _setting("soft", "phase indicator of the statistics loss: the paper's soft one or "
-                                      "linear (1 - x)", choices=INDICATORS)
-    shift_augment: bool = _setting(False, "shift each training image by a random periodic offset "
-                                          "(keeps periodic statistics)")
-    eps: float = _setting(0.25, "width of the soft phase indicator, in units of the spacing of the phases' grey "
-                                "levels (1 for two phases; the paper's 0.25)")
-    eps_start: float | None = _setting(None, "anneal the indicator width from this to --eps over the run "
-                                             "(default: constant)", kind=float)
-    phase: int = _setting(0, "phase whose autocorrelation the loss compares: 0 = black (the paper's), 1 = white, "
-                             "or a label 0..K-1 with --phases K")
+        "data", None, "divide the statistics by this (default: the largest volume fraction in the data, the "
+        "paper's)", kind=float)
+    indicator: str = _setting(
+        "loss", "soft", "phase indicator of the statistics loss: the paper's soft one or linear (1 - x)",
+        choices=INDICATORS)
+    shift_augment: bool = _setting(
+        "fit", False, "shift each training image by a random periodic offset (keeps periodic statistics)")
+    eps: float = _setting(
+        "loss", 0.25, "width of the soft phase indicator, in units of the spacing of the phases' grey levels "
+        "(1 for two phases; the paper's 0.25)")
+    eps_start: float | None = _setting(
+        "loss", None, "anneal the indicator width from this to --eps over the run (default: constant)", kind=float)
+    phase: int = _setting(
+        "loss", 0, "phase whose autocorrelation the loss compares: 0 = black (the paper's), 1 = white, or a label "
+        "0..K-1 with --phases K")
     correlations: str | None = _setting(
-        None, "state pairs the loss compares instead, e.g. '0,0 1,1 0,1' (0 = black, 1 = white, or labels 0..K-1 "
-        "with --phases K; default: the autocorrelation of --phase)", kind=str)
-    periodic: bool = _setting(True, "periodic statistics (images wrap around); --no-periodic for images that "
-                                    "do not, then the lags go up to half the side unless --cutoff")
-    cutoff: int | None = _setting(None, "largest lag the statistics loss compares, px per axis "
-                                        "(default: every periodic lag, the paper's)", kind=int)
-    stats_levels: int = _setting(1, "resolutions of the statistics loss: the images and their 2x, 4x... "
-                                    "average-pooled indicators, each normalised by its own zero lag")
-    decoder: str = _setting("transpose", "decoder upsampling: stride-2 transposed convolutions or "
-                                         "resize-convolutions with residual blocks (no checkerboards)",
-                            choices=DECODERS)
-    padding: str = _setting("zeros", "edges of the 3x3 convolutions: zeros, or circular (wrap around, "
-                                     "periodic like the statistics)", choices=PADDINGS)
-    encoder_input: str = _setting("image", "what the encoder sees: the image, or its periodic two-point "
-                                           "statistics (the same for every shift of the image, like the loss)",
-                                  choices=ENCODER_INPUTS)
-    kl_schedule: str = _setting("constant", "beta over the run: constant, linear warm-up or cyclical",
+        "loss", None, "state pairs the loss compares instead, e.g. '0,0 1,1 0,1' (0 = black, 1 = white, or labels "
+        "0..K-1 with --phases K; default: the autocorrelation of --phase)", kind=str)
+    periodic: bool = _setting(
+        "loss", True, "periodic statistics (images wrap around); --no-periodic for images that do not, then the "
+        "lags go up to half the side unless --cutoff")
+    cutoff: int | None = _setting(
+        "loss", None, "largest lag the statistics loss compares, px per axis (default: every periodic lag, the "
+        "paper's)", kind=int)
+    stats_levels: int = _setting(
+        "loss", 1, "resolutions of the statistics loss: the images and their 2x, 4x... average-pooled "
+        "indicators, each normalised by its own zero lag")
+    decoder: str = _setting(
+        "model", "transpose", "decoder upsampling: stride-2 transposed convolutions or resize-convolutions with "
+        "residual blocks (no checkerboards)", choices=DECODERS)
+    padding: str = _setting(
+        "model", "zeros", "edges of the 3x3 convolutions: zeros, or circular (wrap around, periodic like the "
+        "statistics)", choices=PADDINGS)
+    encoder_input: str = _setting(
+        "model", "image", "what the encoder sees: the image, or its periodic two-point statistics (the same for "
+        "every shift of the image, like the loss)", choices=ENCODER_INPUTS)
+    kl_schedule: str = _setting("loss", "constant", "beta over the run: constant, linear warm-up or cyclical",
                                 choices=KL_SCHEDULES)
-    kl_cycles: int = _setting(4, "cycles of the cyclical KL schedule")
-    kl_ramp: float = _setting(0.5, "fraction of the run (warmup) or of each cycle (cyclical) over which "
-                                   "beta rises from 0")
-    free_bits: float = _setting(0.0, "KL floor per latent dimension in nats: dimensions below it are not "
-                                     "pushed to the prior (0: off)")
-    anchor: float = _setting(0.0, "weight of a blurred-pixel loss that fades to 0 (places structures "
-                                  "early; 0: off)")
-    anchor_sigma: float = _setting(1.0, "blur of the anchor, px")
-    anchor_until: float = _setting(0.5, "fraction of the run after which the anchor is 0")
-    anchor_aligned: bool = _setting(False, "compare the anchor's blurred images after the best periodic shift "
-                                           "(positions free, arrangement tied to the input)")
+    kl_cycles: int = _setting("loss", 4, "cycles of the cyclical KL schedule")
+    kl_ramp: float = _setting(
+        "loss", 0.5, "fraction of the run (warmup) or of each cycle (cyclical) over which beta rises from 0")
+    free_bits: float = _setting(
+        "loss", 0.0, "KL floor per latent dimension in nats: dimensions below it are not pushed to the prior "
+        "(0: off)")
+    anchor: float = _setting(
+        "loss", 0.0, "weight of a blurred-pixel loss that fades to 0 (places structures early; 0: off)")
+    anchor_sigma: float = _setting("loss", 1.0, "blur of the anchor, px")
+    anchor_until: float = _setting("loss", 0.5, "fraction of the run after which the anchor is 0")
+    anchor_aligned: bool = _setting(
+        "loss", False, "compare the anchor's blurred images after the best periodic shift (positions free, "
+        "arrangement tied to the input)")
     early_stopping: int | None = _setting(
-        None, "stop when val_stats_distance has not improved for this many epochs, and keep the best epoch's "
-        "weights (default: train every epoch)", kind=int)
-    mixed_precision: bool = _setting(False, "compute in 16-bit floats where safe: mixed_float16 on a GPU, "
-                                            "mixed_bfloat16 on a CPU (the loss terms and FFTs stay float32)")
-    jit_compile: bool | None = _setting(None, "compile the training step with XLA (default: Keras' choice, on with "
-                                              "a GPU, off on a CPU)", kind=bool)
-    seed: int = _setting(0, "seed of the data, the split, the weights and the sampling noise")
+        "fit", None, "stop when val_stats_distance has not improved for this many epochs, and keep the best "
+        "epoch's weights (default: train every epoch)", kind=int)
+    mixed_precision: bool = _setting(
+        "runtime", False, "compute in 16-bit floats where safe: mixed_float16 on a GPU, mixed_bfloat16 on a CPU "
+        "(the loss terms and FFTs stay float32)")
+    jit_compile: bool | None = _setting(
+        "runtime", None, "compile the training step with XLA (default: Keras' choice, on with a GPU, off on a CPU)",
+        kind=bool)
+    seed: int = _setting("fit", 0, "seed of the data, the split, the weights and the sampling noise")
 
     def __post_init__(self):
         for name in ("n_images", "latent_dim", "epochs", "batch_size", "filters", "hidden_units", "stats_levels"):
@@ -340,9 +371,19 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def setting_names() -> list[str]:
-    """The names of :class:`TrainConfig`'s fields, in order."""
-    return [f.name for f in dataclasses.fields(TrainConfig)]
+def setting_names(group: str | None = None) -> list[str]:
+    """The names of :class:`TrainConfig`'s fields in order: every one, or those of ``group`` (a key
+    of :data:`SETTING_GROUPS`).
+
+    >>> setting_names("model")
+    ['latent_dim', 'depth', 'filters', 'hidden_units', 'decoder', 'padding', 'encoder_input']
+
+    Raises:
+        ValueError: for an unknown group.
+    """
+    if group is not None and group not in SETTING_GROUPS:
+        raise ValueError(f"group must be one of {list(SETTING_GROUPS)}, got {group!r}")
+    return [f.name for f in dataclasses.fields(TrainConfig) if group in (None, f.metadata["group"])]
 
 
 def _field(name: str) -> dataclasses.Field:
@@ -352,6 +393,11 @@ def _field(name: str) -> dataclasses.Field:
 def setting_default(name: str) -> Any:
     """The default of one :class:`TrainConfig` field."""
     return _field(name).default
+
+
+def setting_group(name: str) -> str:
+    """The group of one :class:`TrainConfig` field (a key of :data:`SETTING_GROUPS`)."""
+    return _field(name).metadata["group"]
 
 
 def setting_help(name: str) -> str:
@@ -369,6 +415,19 @@ def setting_choices(name: str) -> tuple | None:
     return _field(name).metadata["choices"]
 
 
+def recorded_settings(record: Any, origin: str | Path) -> dict[str, Any]:
+    """The ``{field: value}`` settings of a run's ``config.json`` record (its ``settings`` table),
+    read from ``origin``; :class:`ssvae_tf.run_dir.RunDir` writes and reads that file.
+
+    Raises:
+        ValueError: (one line) if ``record`` is not a run configuration.
+    """
+    settings = record.get("settings") if isinstance(record, dict) else None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{origin} is not a valid run configuration: it holds no table of settings")
+    return settings
+
+
 def read_settings_file(path: str | Path) -> dict[str, Any]:
     """``{field: value}`` from a run's ``config.json`` (its ``settings``) or a TOML/JSON file of fields.
 
@@ -381,9 +440,7 @@ def read_settings_file(path: str | Path) -> dict[str, Any]:
                          "file of TrainConfig fields")
     values = read_toml_or_json(path)
     if isinstance(values, dict) and "settings" in values:  # a run's config.json
-        from ssvae_tf.run_dir import RunDir
-
-        values = RunDir.recorded_settings(values, path)
+        values = recorded_settings(values, path)
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a table of TrainConfig fields, got {type(values).__name__}")
     TrainConfig.from_mapping(values, origin=str(path))  # unknown fields named now, with the file

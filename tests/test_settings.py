@@ -6,11 +6,14 @@ import json
 import pytest
 
 from ssvae_tf.settings import (
+    SETTING_GROUPS,
     TrainConfig,
     default_beta,
     read_settings_file,
+    recorded_settings,
     setting_choices,
     setting_default,
+    setting_group,
     setting_help,
     setting_kind,
     setting_names,
@@ -47,6 +50,27 @@ def test_every_field_has_help_a_kind_and_a_valid_default():
         assert default is None or isinstance(default, kind)
         choices = setting_choices(name)
         assert choices is None or default is None or default in choices
+
+
+def test_every_field_is_in_one_group_and_the_groups_keep_the_field_order():
+    by_group = [setting_names(group) for group in SETTING_GROUPS]
+    assert sorted(sum(by_group, [])) == sorted(setting_names())
+    for group, names in zip(SETTING_GROUPS, by_group):
+        assert names and all(setting_group(name) == group for name in names)
+        assert names == [name for name in setting_names() if name in names]
+    assert "encoder_input" in setting_names("model") and "kl_ramp" in setting_names("loss")
+    with pytest.raises(ValueError, match="group must be one of"):
+        setting_names("optimiser")
+
+
+def test_config_json_stays_one_flat_record_of_every_field():
+    assert list(TrainConfig().to_json()) == setting_names()
+
+
+def test_recorded_settings_are_the_settings_table_of_a_run_record():
+    assert recorded_settings({"settings": {"epochs": 3}, "n_images": 5}, "run/config.json") == {"epochs": 3}
+    with pytest.raises(ValueError, match="run/config.json is not a valid run configuration"):
+        recorded_settings({"n_images": 5}, "run/config.json")
 
 
 def test_the_baseline_trains_pixels_not_statistics():

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from ssvae_tf.commands.tune import config_overrides, configure_tune
-from tuning.config import OBJECTIVES, apply_overrides, load_config, parse_assignment, parse_config
+from ssvae_tf.settings import setting_group, setting_names
+from tuning.config import (
+    DATA_KEYS,
+    OBJECTIVES,
+    SPACE_KEYS,
+    apply_overrides,
+    load_config,
+    parse_assignment,
+    parse_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +63,48 @@ def test_command_line_overrides(tmp_path):
     assert config.data.image_size == 32 and config.data.source == "lines-hard"
     assert config.space["beta"].max == 0.5 and config.space["beta"].min == 0.001
     assert config.space["filters"].values == (4, 8)
+
+
+def _tune_args(*extra):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    configure_tune(parser)
+    return parser.parse_args(["--config", "lines", "--out", "unused", *extra])
+
+
+def test_every_model_and_loss_setting_can_be_searched_encoder_input_included():
+    args = _tune_args("--set", 'space.encoder_input={values=["image","statistics"]}')
+    config = load_config(args.config, config_overrides(args))
+    assert config.space["encoder_input"].values == ("image", "statistics")
+    assert "encoder_input" in config.searched
+    groups = {name: setting_group(name) for name in SPACE_KEYS}
+    assert set(setting_names("model")) | set(setting_names("loss")) <= set(SPACE_KEYS)
+    assert {name for name, group in groups.items() if group not in ("model", "loss")} == {"learning_rate",
+                                                                                           "shift_augment"}
+    assert set(DATA_KEYS) == {"source", "batch_size", *setting_names("data")} - {"data"}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--set", "space.encoder_input=pixels"],
+     r"^--set space.encoder_input=pixels: \[space\] encoder_input encoder_input must be one of"),
+    (["--set", "space.latent_size=3"], r"^--set space.latent_size=3: \[space\] has unknown key 'latent_size'"),
+    (["--set", "search.max_trials=0"], r"^--set search.max_trials=0: \[search\] max_trials must be an integer"),
+    (["--max-trials", "0"], r"^--max-trials 0: \[search\] max_trials must be an integer >= 1, got 0"),
+    (["--set", "space.beta.max=0.0001"],
+     r"^tuning config lines.toml with --set space.beta.max=0.0001: \[space\] beta has an empty range"),
+])
+def test_errors_in_values_from_the_command_line_name_the_option_not_the_file(extra, message):
+    args = _tune_args(*extra)
+    with pytest.raises(ValueError, match=message):
+        load_config(args.config, config_overrides(args))
+
+
+def test_an_error_in_the_file_still_names_the_file_beside_overrides(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[space]\nlatent_dim = 0\n")
+    with pytest.raises(ValueError, match=r"^tuning config bad.toml: \[space\] latent_dim"):
+        load_config(bad, [(["search", "max_trials"], 2)])
 
 
 def test_assignment_values_are_toml_or_strings():
@@ -109,8 +160,8 @@ def test_python_m_ssvae_tf_tune_prints_one_error_line_and_exits_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[search]\ntuner = "grid"\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "ssvae_tf", "tune", "--config", str(bad), "--out", str(tmp_path / "out")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "ssvae_tf", "tune", "--config", str(bad), "--out",
+                             str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines == [f"ssvae: error: tuning config bad.toml: [search] tuner must be one of "

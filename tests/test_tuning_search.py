@@ -116,7 +116,9 @@ TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "base
                 "learning_rate": 2e-3, "depth": 2, "filters": 8, "hidden_units": 24, "indicator": "linear",
                 "shift_augment": True, "eps": 0.15, "eps_start": 0.3, "stats_levels": 2, "decoder": "resize",
                 "padding": "circular", "kl_schedule": "warmup", "free_bits": 0.5, "anchor": 0.1,
-                "anchor_aligned": True, "phase": 1, "correlations": "0,0 0,1", "periodic": False, "cutoff": 3}
+                "anchor_aligned": True, "phase": 1, "correlations": "0,0 0,1", "periodic": False, "cutoff": 3,
+                "encoder_input": "statistics", "kl_cycles": 2, "kl_ramp": 0.25, "anchor_sigma": 2.0,
+                "anchor_until": 0.25}
 
 
 def _model_settings(model) -> str:
@@ -166,6 +168,21 @@ def test_hyperband_search_in_process_then_resume_and_refuse_other_settings(tmp_p
         run_search(other, out, verbose=0)
 
 
+@pytest.mark.slow
+def test_a_tiny_search_over_what_the_encoder_sees(tmp_path):
+    from tuning.config import load_config
+    from tuning.search import run_search
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML.format(max_trials=2))
+    config = load_config(path, [(["space", "encoder_input"], {"values": ["image", "statistics"]})])
+    summary = run_search(config, tmp_path / "out", verbose=0)
+    assert config.searched[-1] == "encoder_input"
+    assert {row["hp:encoder_input"] for row in summary.rows} <= {"image", "statistics"}
+    assert summary.best["status"] == "COMPLETED"
+    assert RunDir(tmp_path / "out" / "best").settings().encoder_input == summary.best["hp:encoder_input"]
+
+
 # ------------------------------------------------------------ as a command
 def _env():
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -173,7 +190,7 @@ def _env():
 
 
 def _tune(args, log):
-    return subprocess.Popen([sys.executable, "-m", "tuning", *args], cwd=ROOT, env=_env(),
+    return subprocess.Popen([sys.executable, "-m", "ssvae_tf", "tune", *args], cwd=ROOT, env=_env(),
                             stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -45,12 +45,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ssvae_tf._io import parse_toml_value, read_toml_or_json
-from ssvae_tf.settings import BUILTIN_DATA, MIN_SIDE, TrainConfig, setting_kind
+from ssvae_tf.settings import (
+    BUILTIN_DATA,
+    MIN_SIDE,
+    TrainConfig,
+    setting_default,
+    setting_group,
+    setting_kind,
+    setting_names,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Configs shipped with the package, usable by name: ``ssvae tune --config lines``
@@ -63,15 +72,22 @@ OBJECTIVES = ("val_stats_distance", "val_prior_stats_distance", "val_combined")
 COMBINABLE = ("val_stats_distance", "val_prior_stats_distance", "val_pixel_mse")
 SAMPLINGS = ("linear", "log")
 
-#: The :class:`~ssvae_tf.settings.TrainConfig` fields a search may set per trial
-#: (the model, its loss and its optimiser); a field absent from [space] keeps
-#: its ``TrainConfig`` default.  The data, the epochs and the seed are the
-#: same for every trial: [data] and [search] set them.
-#: [data] keys that say how the data are read and cropped (``TrainConfig`` fields, checked by it).
-READING_KEYS = ("dims", "phases", "threshold", "patch_size", "crops_per_epoch", "validation_slab")
-SPACE_KEYS = ("latent_dim", "alpha", "beta", "gamma", "baseline", "data_loss", "learning_rate", "depth", "filters",
-              "hidden_units", "indicator", "shift_augment", "eps", "eps_start", "stats_levels", "decoder", "padding",
-              "kl_schedule", "free_bits", "anchor", "anchor_aligned", "phase", "correlations", "periodic", "cutoff")
+#: [data] keys whose default in a search is its own (a smaller data set; the statistics scale computed once
+#: from the data), in the order ``tune_config.json`` lists them: key -> default.  ``source`` is
+#: ``TrainConfig.data``; ``batch_size``, a fit setting, is the same for every trial.
+SEARCH_DATA_DEFAULTS = {"source": "lines", "image_size": 64, "n_images": 1000, "validation_split": 0.3,
+                        "batch_size": 32, "stats_scale": "auto"}
+#: The [data] keys: every data setting of :class:`~ssvae_tf.settings.TrainConfig` and the batch size.
+DATA_KEYS = tuple(dict.fromkeys([*SEARCH_DATA_DEFAULTS, *(name for name in setting_names("data") if name != "data")]))
+#: The fit settings a trial may vary; the others are the search's own: ``batch_size`` in [data], ``epochs``
+#: and ``seed`` in [search], and the epoch a trial keeps is KerasTuner's choice (no ``early_stopping``).
+SEARCHED_FIT_SETTINGS = ("learning_rate", "shift_augment")
+#: The :class:`~ssvae_tf.settings.TrainConfig` fields a search may set per trial, in field order: every
+#: model and loss setting and :data:`SEARCHED_FIT_SETTINGS`; a field absent from [space] keeps its
+#: ``TrainConfig`` default.  The data, the epochs and the seed are the same for every trial: [data] and
+#: [search] set them.
+SPACE_KEYS = tuple(name for name in setting_names()
+                   if setting_group(name) in ("model", "loss") or name in SEARCHED_FIT_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -109,27 +125,23 @@ class Param:
         return {"min": self.min, "max": self.max, "sampling": self.sampling}
 
 
-@dataclass(frozen=True)
-class DataSettings:
-    source: str = "lines"
-    image_size: int | None = 64
-    n_images: int = 1000
-    validation_split: float = 0.3
-    batch_size: int = 32
-    stats_scale: float | str = "auto"
-    dims: int | None = None
-    phases: int | None = None
-    threshold: float | str | None = None
-    patch_size: int | None = None
-    crops_per_epoch: int | None = None
-    validation_slab: bool = False
+def _search_data_default(key: str) -> Any:
+    return SEARCH_DATA_DEFAULTS[key] if key in SEARCH_DATA_DEFAULTS else setting_default(key)
 
-    def train_settings(self) -> dict[str, Any]:
-        """These settings as ``TrainConfig`` fields."""
-        fields = dataclasses.asdict(self)
-        fields["data"] = fields.pop("source")
-        scale = fields.pop("stats_scale")
-        return {**fields, "stats_scale": None if scale == "auto" else scale}
+
+def _train_settings(self) -> dict[str, Any]:
+    """These settings as ``TrainConfig`` fields."""
+    fields = dataclasses.asdict(self)
+    fields["data"] = fields.pop("source")
+    scale = fields.pop("stats_scale")
+    return {**fields, "stats_scale": None if scale == "auto" else scale}
+
+
+#: The [data] table of a search: one field per key of :data:`DATA_KEYS`, with its default (the search's
+#: own, else ``TrainConfig``'s); ``train_settings()`` gives them as ``TrainConfig`` fields.
+DataSettings = dataclasses.make_dataclass(
+    "DataSettings", [(key, Any, field(default=_search_data_default(key))) for key in DATA_KEYS], frozen=True,
+    namespace={"train_settings": _train_settings, "__module__": __name__})
 
 
 @dataclass(frozen=True)
@@ -168,21 +180,49 @@ class TuneConfig:
 
 
 # ----------------------------------------------------------------- parsing
+def _key_path(where: str, key: str | None = None) -> tuple[str, ...]:
+    """The config keys a checker's ``where`` names: ``"[space] beta min"`` -> ``("space", "beta", "min")``
+    (a choice's ``value`` is in its ``values``), ``"the top level"`` -> ``()``; then ``key``, if given."""
+    path: list[str] = []
+    if where.startswith("["):
+        table, _, rest = where[1:].partition("]")
+        path = [table, *(part for word in rest.split() for part in word.split("."))]
+    path = ["values" if part == "value" else part for part in path]
+    return (*path, *([key] if key is not None else []))
+
+
 class _Checker:
-    """Builds ``ValueError``s that name the config file."""
+    """Builds ``ValueError``s that name where the value came from: the config file, or the override
+    (``--set TABLE.KEY=VALUE``, a flag) that set it.
 
-    def __init__(self, origin: str):
+    Args:
+        origin: the config file's name.
+        given: ``{key path: what set it}`` of the overrides applied to the file's values.
+    """
+
+    def __init__(self, origin: str, given: Mapping[tuple[str, ...], str] | None = None):
         self.origin = origin
+        self.given = dict(given or {})
 
-    def error(self, where: str, message: str) -> ValueError:
-        return ValueError(f"tuning config {self.origin}: {where} {message}")
+    def source(self, path: tuple[str, ...]) -> str:
+        """Who set the value at ``path``: the last override of it or of a table holding it; the
+        file with the overrides inside it; else the file."""
+        setters = [label for given, label in self.given.items() if path[: len(given)] == given]
+        if setters:
+            return setters[-1]
+        inside = [label for given, label in self.given.items() if given[: len(path)] == path]
+        return f"tuning config {self.origin}" + (f" with {', '.join(inside)}" if inside else "")
+
+    def error(self, where: str, message: str, key: str | None = None) -> ValueError:
+        return ValueError(f"{self.source(_key_path(where, key))}: {where} {message}")
 
     def table(self, raw: Any, where: str, allowed: tuple[str, ...] | list[str]) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise self.error(where, f"must be a table, got {raw!r}")
         unknown = sorted(set(raw) - set(allowed))
         if unknown:
-            raise self.error(where, f"has unknown key {unknown[0]!r}; expected some of {sorted(allowed)}")
+            raise self.error(where, f"has unknown key {unknown[0]!r}; expected some of {sorted(allowed)}",
+                             key=unknown[0])
         return raw
 
     def integer(self, value: Any, where: str, low: int = 1) -> int:
@@ -205,7 +245,7 @@ class _Checker:
 
 def _parse_data(check: _Checker, raw: dict[str, Any]) -> DataSettings:
     defaults = DataSettings()
-    raw = check.table(raw, "[data]", [f.name for f in dataclasses.fields(DataSettings)])
+    raw = check.table(raw, "[data]", DATA_KEYS)
     source = raw.get("source", defaults.source)
     if not isinstance(source, str) or not source:
         raise check.error("[data] source", f"must be one of {list(BUILTIN_DATA)} or a path, got {source!r}")
@@ -221,7 +261,7 @@ def _parse_data(check: _Checker, raw: dict[str, Any]) -> DataSettings:
     scale = raw.get("stats_scale", defaults.stats_scale)
     if scale != "auto":
         scale = check.number(scale, "[data] stats_scale", positive=True)
-    reading = {name: raw[name] for name in READING_KEYS if name in raw}
+    reading = {name: raw[name] for name in DATA_KEYS if name in raw and name not in SEARCH_DATA_DEFAULTS}
     data = DataSettings(
         source=source,
         image_size=image_size,
@@ -314,9 +354,17 @@ def _parse_space(check: _Checker, raw: dict[str, Any]) -> dict[str, Param]:
     return {name: _parse_param(check, name, raw[name]) for name in SPACE_KEYS if name in raw}
 
 
-def parse_config(raw: dict[str, Any], origin: str = "<dict>") -> TuneConfig:
-    """Check a config given as nested dicts (the parsed file) and return a :class:`TuneConfig`."""
-    check = _Checker(origin)
+def parse_config(raw: dict[str, Any], origin: str = "<dict>",
+                 given: Mapping[tuple[str, ...], str] | None = None) -> TuneConfig:
+    """Check a config given as nested dicts (the parsed file) and return a :class:`TuneConfig`.
+
+    Args:
+        raw: the tables.
+        origin: the file's name, for errors.
+        given: ``{key path: what set it}`` for values that overrides set (``--set ...``), named in
+            errors instead of ``origin``.
+    """
+    check = _Checker(origin, given)
     raw = check.table(raw, "the top level", ["data", "search", "space"])
     return TuneConfig(
         data=_parse_data(check, raw.get("data", {})),
@@ -367,16 +415,20 @@ def apply_overrides(raw: dict[str, Any], assignments: list[tuple[list[str], Any]
 
 
 def load_config(name_or_path: str | Path = "lines",
-                overrides: list[tuple[list[str], Any]] | None = None) -> TuneConfig:
+                overrides: Sequence[tuple[list[str], Any] | tuple[list[str], Any, str]] | None = None) -> TuneConfig:
     """Read, override and check a search config.
 
     Args:
         name_or_path: ``lines``, ``microstructure`` or a path to a ``.toml``/``.json`` file.
-        overrides: ``(["search", "max_trials"], 4)``-style assignments applied before checking.
+        overrides: ``(["search", "max_trials"], 4)``-style assignments applied before checking; a third
+            item says what set it, for errors (default ``--set search.max_trials``).
 
     Raises:
-        ValueError: one line naming the file, the key and what was expected.
+        ValueError: one line naming where the bad value came from (the file or the override), the key
+            and what was expected.
     """
     path = resolve_config_path(name_or_path)
-    raw = apply_overrides(read_toml_or_json(path), overrides or [])
-    return parse_config(raw, origin=path.name)
+    overrides = list(overrides or [])
+    raw = apply_overrides(read_toml_or_json(path), [(keys, value) for keys, value, *_ in overrides])
+    given = {tuple(keys): (label[0] if label else f"--set {'.'.join(keys)}") for keys, _, *label in overrides}
+    return parse_config(raw, origin=path.name, given=given)

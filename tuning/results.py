@@ -27,7 +27,19 @@ from typing import Any
 
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.run_dir import RunDir
-from tuning.search import BEST_RUN, TRIAL_INFO
+
+#: The KerasTuner project inside a search directory: ``oracle.json``, ``trial_*/``.
+PROJECT_NAME = "search"
+#: The resolved settings of a search (``TuneConfig.to_json()``), written when it starts.
+CONFIG_FILE = "tune_config.json"
+#: Written into each ``trial_*/`` of the project: the tuner that ran the trial and its wall time.
+TRIAL_INFO = "ssvae_trial.json"
+#: The run directory of the best trial inside a search directory.
+BEST_RUN = "best"
+#: The result files of a finished search, in the search directory.
+TRIALS_CSV, SUMMARY_MD, BEST_HYPERPARAMETERS, SEARCH_PNG = (
+    "trials.csv", "summary.md", "best_hyperparameters.json", "search.png")
+RESULT_FILES = (TRIALS_CSV, SUMMARY_MD, BEST_HYPERPARAMETERS, SEARCH_PNG)
 
 #: Metrics shown in the summary table, in this order (when logged).
 TABLE_METRICS = ("val_combined", "val_stats_distance", "val_prior_stats_distance", "val_pixel_mse")
@@ -186,17 +198,15 @@ def plot_search(rows: list[dict[str, Any]], objective: str, path: str | Path) ->
     """``search.png``: the objective against latent size and against beta, one point per completed
     trial, coloured by alpha; the best is starred.  Axes spanning more than a factor 4 are logarithmic,
     ticked with plain numbers.  Written at ``ssvae_tf.figures.FIGURE_DPI``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.figure import Figure
 
     from ssvae_tf.figures import save_figure
 
     done = [r for r in ranked(rows) if r["status"] == "COMPLETED" and r["objective"] is not None]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained", sharey=True)
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
     if done:
         y = np.array([r["objective"] for r in done], dtype=float)
         alpha = np.array([float(r.get("hp:alpha", 1.0)) for r in done])
@@ -273,13 +283,13 @@ def write_results(tuner, config, data, out_dir: str | Path, seconds: float = 0.0
     objective = config.search.objective
     rows = trial_rows(tuner)
     table = markdown_table(rows, objective, config.searched)
-    paths = {"trials.csv": out_dir / "trials.csv", "summary.md": out_dir / "summary.md"}
+    paths = {TRIALS_CSV: out_dir / TRIALS_CSV, SUMMARY_MD: out_dir / SUMMARY_MD}
     text = csv_text(rows)
-    atomic_write(paths["trials.csv"], lambda tmp: tmp.write_text(text))
+    atomic_write(paths[TRIALS_CSV], lambda tmp: tmp.write_text(text))
     done = [r for r in ranked(rows) if r["status"] == "COMPLETED" and r["objective"] is not None]
     report = (f"# Search summary\n\n{config.search.tuner} search, objective `{objective}` (min), "
               f"{len(done)} of {len(rows)} trial(s) completed.\n\n{table}\n")
-    atomic_write(paths["summary.md"], lambda tmp: tmp.write_text(report))
+    atomic_write(paths[SUMMARY_MD], lambda tmp: tmp.write_text(report))
     if verbose:
         print(f"\n{table}\n", flush=True)
     if not done:
@@ -288,11 +298,10 @@ def write_results(tuner, config, data, out_dir: str | Path, seconds: float = 0.0
         last = (message or "").strip().splitlines()[-1:] or ["no trial ran"]
         raise ValueError(f"no trial of the search in {out_dir} completed; last error: {last[0]}")
     best = done[0]
-    paths["best_hyperparameters.json"] = write_json(out_dir / "best_hyperparameters.json",
-                                                    _best_record(best, objective, data))
+    paths[BEST_HYPERPARAMETERS] = write_json(out_dir / BEST_HYPERPARAMETERS, _best_record(best, objective, data))
     paths[BEST_RUN] = write_best_run(tuner, tuner.oracle.trials[best["trial_id"]], data, out_dir / BEST_RUN)
-    paths["search.png"] = out_dir / "search.png"
-    plot_search(rows, objective, paths["search.png"])
+    paths[SEARCH_PNG] = out_dir / SEARCH_PNG
+    plot_search(rows, objective, paths[SEARCH_PNG])
     if verbose:
         hp = ", ".join(f"{k[3:]}={_fmt(v)}" for k, v in best.items()
                        if k.startswith("hp:") and not k.startswith("hp:tuner/"))

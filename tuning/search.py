@@ -3,7 +3,8 @@
 ``OUT/`` holds ``tune_config.json`` (the resolved settings), ``search/`` (the
 KerasTuner project: ``oracle.json``, ``trial_*/``), and once the search is
 over ``trials.csv``, ``summary.md``, ``best_hyperparameters.json``,
-``model.keras`` and ``search.png`` (see :mod:`tuning.results`).
+``best/`` (the best trial as a run directory) and ``search.png`` (see
+:mod:`tuning.results`, which names every file).
 
 Resuming: the same ``OUT`` and settings reload the project
 (``overwrite=False``): finished trials are kept, the trial that was running
@@ -39,15 +40,11 @@ from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.distribute import make_strategy, shardable
 from ssvae_tf.settings import TrainConfig
 from ssvae_tf.training import run_data, run_stats_options, statistics_scale
-from tuning.config import TuneConfig
+from tuning.config import TuneConfig, load_config
 from tuning.hypermodel import SpatialStatsHyperModel
 from tuning.objectives import COMBINED, tuner_objective
+from tuning.results import BEST_RUN, CONFIG_FILE, PROJECT_NAME, RESULT_FILES, TRIAL_INFO, write_results
 
-PROJECT_NAME = "search"
-CONFIG_FILE = "tune_config.json"
-TRIAL_INFO = "ssvae_trial.json"
-#: The run directory of the best trial inside a search directory.
-BEST_RUN = "best"
 #: Settings that may change when a search is resumed (raise max_trials to extend a finished search).
 RESUMABLE_CHANGES = ("max_trials",)
 
@@ -214,7 +211,7 @@ def _check_out_dir(out_dir: Path, config: TuneConfig, overwrite: bool, write: bo
     if overwrite and write:
         shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(out_dir / BEST_RUN, ignore_errors=True)
-        for name in (CONFIG_FILE, "trials.csv", "summary.md", "best_hyperparameters.json", "search.png"):
+        for name in (CONFIG_FILE, *RESULT_FILES):
             (out_dir / name).unlink(missing_ok=True)
         return False
     if record_file.exists():
@@ -244,8 +241,6 @@ def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False,
         The :class:`~tuning.results.SearchSummary` (rows, best trial, paths),
         or ``None`` on a distributed worker (the chief writes the results).
     """
-    from tuning.results import write_results
-
     if strategy == "multi-worker":
         raise ValueError("ssvae tune trains each trial in one process; to use several machines, run a chief and "
                          "workers with --distributed (each may use --strategy mirrored over its GPUs)")
@@ -284,6 +279,4 @@ def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False,
 def run_demo_search(out_dir: str | Path = "demo_out/tune", verbose: int = 1):
     """The tiny search of ``ssvae demo --tune``: ``tuning/configs/demo.toml`` into ``out_dir``
     (replacing an earlier one); returns the :class:`~tuning.results.SearchSummary`."""
-    from tuning.config import load_config
-
     return run_search(load_config("demo"), out_dir, overwrite=True, verbose=verbose)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ssvae_tf.settings import (
+    SETTING_GROUPS,
     STRATEGIES,
     setting_choices,
     setting_default,
@@ -69,8 +70,7 @@ def _shown(value) -> str:
 
 
 def add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None,
-                        title: str = "settings (each overrides --preset / --config)",
-                        helps: Mapping[str, str] | None = None) -> None:
+                        title: str | None = None, helps: Mapping[str, str] | None = None) -> None:
     """One option per :class:`TrainConfig` field (``--latent-dim``, ...), help and default from the field.
 
     Options left out are absent from the parsed namespace, so a preset or a
@@ -78,21 +78,30 @@ def add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | 
 
     Args:
         names: the fields to offer (default: every one).
-        title: the heading of the options in ``--help``.
+        title: the heading of the options in ``--help``; by default each settings group
+            (:data:`~ssvae_tf.settings.SETTING_GROUPS`) gets its own heading.
         helps: help texts that replace some fields' own; the default is added to a text that does
             not state one already.
     """
-    group = parser.add_argument_group(title)
-    for name in names or setting_names():
-        kind, default = setting_kind(name), setting_default(name)
-        text = (helps or {}).get(name, setting_help(name))
-        text += "" if default is None or "(default:" in text else f" (default: {_shown(default)})"
-        flag = "--" + name.replace("_", "-")
-        if kind is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
-        else:
-            group.add_argument(flag, type=kind, choices=setting_choices(name), default=argparse.SUPPRESS,
-                               help=text)
+    names = list(names or setting_names())
+    if title is not None:
+        headed = [(title, None, names)]
+    else:
+        headed = [(f"{group} settings", f"{what} (each overrides --preset / --config).",
+                   [name for name in setting_names(group) if name in names]) for group, what in SETTING_GROUPS.items()]
+    for heading, description, group_names in headed:
+        group = parser.add_argument_group(heading, description)
+        for name in group_names:
+            kind, default = setting_kind(name), setting_default(name)
+            text = (helps or {}).get(name, setting_help(name))
+            text += "" if default is None or "(default:" in text else f" (default: {_shown(default)})"
+            flag = "--" + name.replace("_", "-")
+            if kind is bool:
+                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                   help=text)
+            else:
+                group.add_argument(flag, type=kind, choices=setting_choices(name), default=argparse.SUPPRESS,
+                                   help=text)
 
 
 def add_strategy_option(parser: argparse.ArgumentParser) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ssvae_tf._checks import is_int
 from ssvae_tf.commands.base import Command, add_setting_options
-from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, setting_help
+from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, recorded_settings, setting_help, setting_names
 from ssvae_tf.stats.phases import PHASE_THRESHOLD
 
 #: Files of ``ssvae stats``, in the order they are written (``stats.json`` last: the report is whole).
@@ -41,8 +41,10 @@ STATS_FILES = ("volume_fractions.csv", "radial_s2.csv", "autocorrelation.npy", "
                "radial_s2.png", "volume_fractions.png", "stats.json")
 #: Files of ``ssvae sample``, in the order they are written.
 SAMPLE_FILES = ("samples.npy", "samples.png", "radial_s2.csv", "radial_s2.png", "sample.json")
-#: The ``TrainConfig`` fields ``ssvae stats`` takes: how ``ssvae train`` reads the data, and the statistics.
-DATA_SETTINGS = ("data", "image_size", "n_images", "dims", "phases", "threshold", "patch_size", "crops_per_epoch",
+#: The ``TrainConfig`` fields ``ssvae stats`` takes: its data settings, but for the validation split and the
+#: statistics scale (it characterises every image, unscaled), the statistics' boundary and lags, and the seed.
+DATA_SETTINGS = (*(name for name in setting_names("data")
+                   if name not in ("validation_slab", "validation_split", "stats_scale")),
                  "periodic", "cutoff", "seed")
 #: Help texts that say more for ``ssvae stats`` than the training ones.
 _STATS_HELP = {
@@ -284,7 +286,7 @@ def _run_sample(args: argparse.Namespace) -> None:
     record = run.record()
     if isinstance(record.get("image_shape"), list):
         check_sample_count(args.n, tuple(record["image_shape"]))
-    settings = dict(run.recorded_settings(record, run.config_file))
+    settings = dict(recorded_settings(record, run.config_file))
     if args.data is not None:
         if not Path(args.data).exists():
             raise ValueError(f"--data {args.data} does not exist; expected the run's data (.npy, .npz or a folder "

@@ -63,13 +63,13 @@ def configure_tune(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-trial output, only the final lines")
 
 
-def config_overrides(args: argparse.Namespace) -> list[tuple[list[str], object]]:
-    """The config assignments the flags and ``--set`` ask for."""
+def config_overrides(args: argparse.Namespace) -> list[tuple[list[str], object, str]]:
+    """The config assignments the flags and ``--set`` ask for: ``(keys, value, the flag that set it)``."""
     from tuning.config import parse_assignment
 
-    overrides = [([table, key], getattr(args, dest)) for dest, (table, key) in FLAG_KEYS.items()
-                 if getattr(args, dest, None) is not None]
-    return overrides + [parse_assignment(text) for text in args.set]
+    overrides = [([table, key], getattr(args, dest), f"--{dest.replace('_', '-')} {getattr(args, dest)}")
+                 for dest, (table, key) in FLAG_KEYS.items() if getattr(args, dest, None) is not None]
+    return overrides + [(*parse_assignment(text), f"--set {text}") for text in args.set]
 
 
 def set_distributed_environment(args: argparse.Namespace) -> None:
