@@ -34,6 +34,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ class RunDir:
         self.lock_file = self.path / self.LOCK
         self.training_file = self.path / self.TRAINING
         self.logs_dir = self.path / self.LOGS
+        self.image_logs_dir = self.logs_dir / "images"
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -106,6 +108,49 @@ class RunDir:
     def is_unfinished(self) -> bool:
         """A run was started here and can resume."""
         return self.backup_dir.exists() and self.config_file.is_file()
+
+    @property
+    def has_finished_epoch(self) -> bool:
+        """``history.csv`` holds a row: at least one epoch finished, so the run can resume."""
+        return self.history_csv.is_file() and len(self.history_csv.read_text().splitlines()) > 1
+
+    # ----------------------------------------------------------- removal
+    def clear_outputs(self) -> None:
+        """Remove what a run wrote besides its settings: the model, history, training record, figure,
+        TensorBoard logs and backup (before an overwrite, so an interrupted one cannot pass the old
+        run's outputs off as the new run's)."""
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        shutil.rmtree(self.logs_dir, ignore_errors=True)
+        for path in (self.model_file, self.history_csv, self.history_json, self.training_file,
+                     self.reconstructions_png):
+            path.unlink(missing_ok=True)
+
+    def remove_unstarted(self) -> None:
+        """After a failure before the first epoch finished: remove what the run wrote (settings,
+        history, logs, backup), so nothing half-written stays; a run with a finished epoch
+        (:attr:`has_finished_epoch`) is kept to resume."""
+        if self.has_finished_epoch:
+            return
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        shutil.rmtree(self.logs_dir, ignore_errors=True)
+        for path in (self.config_file, self.history_csv):
+            path.unlink(missing_ok=True)
+
+    def remove_backup(self) -> None:
+        """Remove ``backup/`` once the run has finished (what resuming needed)."""
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+    def remove_if_empty(self) -> None:
+        """Remove the directory if it exists and holds nothing."""
+        if self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()
+
+    def remove_worker_copy(self) -> None:
+        """Remove this run directory of a multi-worker job's other worker (:meth:`worker`) once the job
+        finished, and ``.workers/`` when no other worker's is left."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
 
     # ---------------------------------------------------------- settings
     def write_settings(self, config: TrainConfig, image_shape, n_images: int, stats_options: dict[str, Any],
@@ -216,6 +261,20 @@ class RunDir:
     def write_training_record(self, record: dict[str, Any]) -> Path:
         """Write ``training.json`` (atomically): how the run trained."""
         return write_json(self.training_file, record)
+
+    def training_record(self) -> dict[str, Any] | None:
+        """How the run trained (``training.json``: strategy, replicas, precision, XLA, ``epochs_run``,
+        ``kept_epoch``, ``stopped_early``, seconds); ``None`` before the run has finished.
+
+        Raises:
+            ValueError: (one line) if the file is not JSON.
+        """
+        if not self.training_file.is_file():
+            return None
+        try:
+            return json.loads(self.training_file.read_text())
+        except ValueError as error:
+            raise ValueError(f"{self.training_file} is not valid JSON: {error}") from None
 
 
 def load_model(path: str | os.PathLike):

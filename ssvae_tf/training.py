@@ -9,10 +9,8 @@ KerasTuner searches (``tuning``) build every trial with :func:`build_model` too.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -175,18 +173,15 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
 def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
     """Whether the run resumes; refuses to clobber a finished or a different run."""
     if run.is_finished and not overwrite:
-        raise ValueError(f"{run.path} already holds a finished run (model.keras); choose another --out "
+        raise ValueError(f"{run.path} already holds a finished run ({run.MODEL}); choose another --out "
                          "or pass --overwrite")
     if run.is_unfinished and not overwrite:
         if run.settings() != config:
             raise ValueError(f"{run.path} holds an unfinished run with other settings; run the same command "
                              "again to resume it, choose another --out, or pass --overwrite")
         return True
-    if overwrite:  # the old run's outputs go now, so an interrupted overwrite cannot pass them off as the new run's
-        shutil.rmtree(run.backup_dir, ignore_errors=True)
-        shutil.rmtree(run.logs_dir, ignore_errors=True)
-        for path in (run.model_file, run.history_csv, run.history_json, run.training_file, run.reconstructions_png):
-            path.unlink(missing_ok=True)
+    if overwrite:
+        run.clear_outputs()
     return False
 
 
@@ -243,15 +238,13 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
                 history = _fit(run, config, resuming, verbose, session)
             except BaseException:
                 if not resuming:
-                    _remove_unstarted(run)
+                    run.remove_unstarted()
                 raise
     finally:
-        if not existed and run.path.is_dir() and not any(run.path.iterdir()):
-            run.path.rmdir()
+        if not existed:
+            run.remove_if_empty()
     if not role.is_chief:  # the chief's run directory is the job's
-        shutil.rmtree(run.path, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            run.path.parent.rmdir()
+        run.remove_worker_copy()
     return history
 
 
@@ -265,18 +258,6 @@ class _Session:
     role: WorkerRole
     tensorboard: bool
     callbacks: tuple[keras.callbacks.Callback, ...]
-
-
-def _remove_unstarted(run: RunDir) -> None:
-    """After a failure before the first epoch finished: remove what the run wrote, so nothing
-    half-written stays (:func:`train` then removes the folder if it made it); a run with a finished
-    epoch (a row in ``history.csv``) is kept to resume."""
-    if run.history_csv.is_file() and len(run.history_csv.read_text().splitlines()) > 1:
-        return
-    shutil.rmtree(run.backup_dir, ignore_errors=True)
-    shutil.rmtree(run.logs_dir, ignore_errors=True)
-    for path in (run.config_file, run.history_csv):
-        path.unlink(missing_ok=True)
 
 
 #: Errors of a multi-worker job that lost a worker (collectives aborted or timed out).
@@ -311,7 +292,7 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
         keep_best = KeepBestEpoch(config.early_stopping, run.backup_dir, backup.resume_epoch)
         callbacks.append(keep_best)
     examples = figure_examples(val_ds if val_ds is not None else train_ds)
-    image_summaries = ImageSummaries(run.logs_dir / "images", examples) if session.tensorboard and chief else None
+    image_summaries = ImageSummaries(run.image_logs_dir, examples) if session.tensorboard and chief else None
     if image_summaries is not None:
         callbacks += [keras.callbacks.TensorBoard(str(run.logs_dir), write_graph=False), image_summaries]
     epochs = backup.resume_epoch if keep_best is not None and keep_best.stopped else config.epochs
@@ -348,5 +329,5 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
         write_reconstructions(run, model, examples)
     if image_summaries is not None:
         image_summaries.log_png(run.reconstructions_png, epochs_run - 1)
-    shutil.rmtree(run.backup_dir, ignore_errors=True)
+    run.remove_backup()
     return history

@@ -114,7 +114,7 @@ train(config, {str(tmp_path / "run")!r}, verbose=0, strategy="mirrored", tensorb
     subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, capture_output=True, timeout=600,
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     run = RunDir(tmp_path / "run")
-    record = json.loads(run.training_file.read_text())
+    record = run.training_record()
     assert (record["strategy"], record["replicas"], record["epochs_run"]) == ("mirrored", 2, 2)
     assert run.load_model().latent_dim == 2 and not run.backup_dir.exists()
 
@@ -146,7 +146,7 @@ def test_a_two_worker_job_killed_mid_epoch_resumes_and_matches_one_process(tmp_p
     job = run.read_history()
     assert all(len(values) == 3 for values in job.values())
     assert [line.split(",")[0] for line in history.read_text().splitlines()[1:]] == ["0", "1", "2"]
-    record = json.loads(run.training_file.read_text())
+    record = run.training_record()
     assert (record["strategy"], record["replicas"], record["workers"]) == ("multi-worker", 2, 2)
 
     single = tmp_path / "single"

@@ -117,3 +117,55 @@ def test_import_ssvae_tf_stays_light():
     code = "import ssvae_tf, sys; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def _touch_every_output(run: RunDir) -> None:
+    for path in (run.config_file, run.model_file, run.history_json, run.training_file, run.reconstructions_png):
+        path.write_text("{}")
+    run.history_csv.write_text("epoch,loss\n")
+    for folder in (run.backup_dir, run.image_logs_dir):
+        folder.mkdir(parents=True)
+
+
+def test_clearing_the_outputs_keeps_only_the_settings(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    _touch_every_output(run)
+    run.clear_outputs()
+    assert sorted(p.name for p in run.path.iterdir()) == [run.CONFIG]
+
+
+def test_an_unstarted_run_is_removed_and_one_with_a_finished_epoch_kept(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    _touch_every_output(run)
+    assert not run.has_finished_epoch
+    run.remove_unstarted()
+    assert not run.config_file.exists() and not run.backup_dir.exists() and not run.logs_dir.exists()
+    run.config_file.write_text("{}")
+    run.history_csv.write_text("epoch,loss\n0,1.5\n")
+    assert run.has_finished_epoch
+    run.remove_unstarted()
+    assert run.config_file.is_file() and run.history_csv.is_file()
+
+
+def test_the_training_record_is_read_by_the_run(tmp_path):
+    run = RunDir(tmp_path / "run")
+    assert run.training_record() is None
+    run.path.mkdir()
+    run.write_training_record({"epochs_run": 3, "kept_epoch": 2, "stopped_early": True})
+    assert run.training_record() == {"epochs_run": 3, "kept_epoch": 2, "stopped_early": True}
+    run.training_file.write_text("{")
+    with pytest.raises(ValueError, match="training.json is not valid JSON"):
+        run.training_record()
+
+
+def test_a_workers_copy_and_an_empty_run_are_removed(tmp_path):
+    run = RunDir(tmp_path / "run")
+    worker = run.worker("worker-1")
+    worker.backup_dir.mkdir(parents=True)
+    worker.remove_worker_copy()
+    assert not worker.path.exists() and not worker.path.parent.exists() and run.path.is_dir()
+    run.remove_if_empty()
+    assert not run.path.exists()
+    run.remove_if_empty()  # nothing there: nothing to do
