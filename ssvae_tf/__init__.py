@@ -37,8 +37,12 @@ _PUBLIC = {
 
 __all__ = [*_PUBLIC, "__version__"]
 
+__getattr__ = lazy_exports(__name__, _PUBLIC)[0]
 
-__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
+
+def __dir__() -> list[str]:
+    """The public API: what ``__all__`` lists (the lazy names and ``__version__``)."""
+    return sorted(__all__)
 
 
 # Importing ssvae_tf.model registers SpatialStatsVAE with Keras' serialisation.

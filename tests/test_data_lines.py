@@ -116,15 +116,23 @@ def test_progress_bar_only_for_many_images_on_a_terminal(capsys, monkeypatch):
     "kwargs, message",
     [
         (dict(n=0), "n must be"),
-        (dict(n=2, image_size=8), "image_size"),
-        (dict(n=2, image_size=2000), "image_size"),
-        (dict(n=2, image_size=(64,)), "image_size"),
+        (dict(n=2, shape=8), "shape must be"),
+        (dict(n=2, shape=2000), "shape must be"),
+        (dict(n=2, shape=(64,)), "shape must be"),
         (dict(n=2, n_lines=(0, 4)), r"n_lines must be a pair 1 <= lo <= hi, got \(0, 4\)"),
         (dict(n=2, n_lines=(3, 2)), "n_lines"),
         (dict(n=2, n_lines=3), "n_lines"),
-        (dict(n=2, image_size=16, n_lines=(30, 30)), "fewer lines"),
+        (dict(n=2, shape=16, n_lines=(30, 30)), "fewer lines"),
     ],
 )
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         generate_lines(progress=False, **kwargs)
+
+
+def test_the_old_name_image_size_still_works_with_a_deprecation_warning():
+    new = generate_lines(3, shape=(16, 24), seed=1, progress=False)
+    with pytest.warns(DeprecationWarning, match=r"generate_lines\(image_size=...\) is deprecated; pass shape="):
+        old = generate_lines(3, image_size=(16, 24), seed=1, progress=False)
+    np.testing.assert_array_equal(old.images, new.images)
+    assert new.images.shape == (3, 16, 24, 1)

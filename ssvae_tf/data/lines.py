@@ -10,6 +10,7 @@ spacing (rounded to whole pixels, at least 1 px).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,16 +80,16 @@ class _Geometry:
         )
 
 
-def _image_shape(image_size: int | tuple[int, int]) -> tuple[int, int]:
-    sides = (image_size, image_size) if is_int(image_size) else image_size
+def _image_shape(shape: int | tuple[int, int]) -> tuple[int, int]:
+    sides = (shape, shape) if is_int(shape) else shape
     if (
         not isinstance(sides, (tuple, list))
         or len(sides) != 2
         or not all(is_int(v) and _MIN_SIDE <= v <= _MAX_SIDE for v in sides)
     ):
         raise ValueError(
-            f"image_size must be an int or a pair (H, W) of ints in "
-            f"[{_MIN_SIDE}, {_MAX_SIDE}], got {image_size!r}"
+            f"shape must be an int or a pair (H, W) of ints in "
+            f"[{_MIN_SIDE}, {_MAX_SIDE}], got {shape!r}"
         )
     return int(sides[0]), int(sides[1])
 
@@ -148,18 +149,20 @@ def _draw(rng: np.random.Generator, geometry: _Geometry, count: int) -> np.ndarr
             return canvas
     raise ValueError(
         f"could not place {count} lines across {geometry.across} px after {_MAX_REDRAWS} "
-        "redraws; use a larger image_size or fewer lines (n_lines)"
+        "redraws; use a larger shape or fewer lines (n_lines)"
     )
 
 
 def generate_lines(
     n: int,
-    image_size: int | tuple[int, int] = 64,
+    shape: int | tuple[int, int] = 64,
     n_lines: tuple[int, int] = PAPER_LINES,
     seed: int = 0,
     progress: bool = True,
+    *,
+    image_size: int | tuple[int, int] | None = None,
 ) -> LineImages:
-    """Generate ``n`` line images with the paper's geometry scaled to ``image_size``.
+    """Generate ``n`` line images with the paper's geometry scaled to ``shape``.
 
     Each image gets one orientation (vertical or horizontal, equally likely) and
     a line count drawn uniformly from ``n_lines = (lo, hi)``. Each line is tried
@@ -170,10 +173,12 @@ def generate_lines(
 
     Args:
         n: number of images, >= 1.
-        image_size: side in pixels, or ``(H, W)``; each side in [16, 1024].
+        shape: side in pixels, or ``(H, W)``; each side in [16, 1024] (the same name as
+            ``generate_random_fields``' spatial shape).
         n_lines: inclusive range of the number of lines per image.
         seed: seed of ``numpy.random.default_rng``; equal seeds give equal sets.
         progress: show a progress bar (for n >= 200).
+        image_size: the old name of ``shape``, deprecated (a ``DeprecationWarning``).
 
     Returns:
         ``LineImages`` with images of shape (n, H, W, 1).
@@ -181,8 +186,12 @@ def generate_lines(
     Raises:
         ValueError: on invalid arguments, or when ``hi`` lines do not fit at this size.
     """
+    if image_size is not None:
+        warnings.warn("generate_lines(image_size=...) is deprecated; pass shape=... (the name "
+                      "generate_random_fields uses)", DeprecationWarning, stacklevel=2)
+        shape = image_size
     n = check_positive_int(n, "n")
-    height, width = _image_shape(image_size)
+    height, width = _image_shape(shape)
     lo, hi = _line_range(n_lines)
     geometries = {
         VERTICAL: _Geometry.scaled(along=height, across=width),
