@@ -2,9 +2,12 @@
 
 Light at import (no TensorFlow): the command line builds its options from
 these fields, their defaults and their help texts, so each is written once,
-here.  A run records its ``TrainConfig`` in ``config.json``
-(:class:`ssvae_tf.run_dir.RunDir`); a search overrides some of its fields per
-trial (``tuning``).
+here.  Each field belongs to one of :data:`SETTING_GROUPS` (data, model, loss,
+fit, runtime): ``ssvae train --help`` heads its options by group, and a search
+takes its [data] and [space] keys from the groups (``tuning.config``).  The
+record stays flat: a run writes its ``TrainConfig`` as one table in
+``config.json`` (:class:`ssvae_tf.run_dir.RunDir`), and
+:func:`recorded_settings` / :func:`read_settings_file` read it back.
 """
 
 from __future__ import annotations

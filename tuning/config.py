@@ -9,8 +9,8 @@ A config has three tables (every key is optional; the defaults are below)::
     validation_split = 0.3       # held out; the objective is measured on it
     batch_size = 32
     stats_scale = "auto"         # or a number: the statistics normalisation (see ssvae train)
-    # and, as in ssvae train (each off by default): dims (2 | 3, generated data), phases (label
-    # images), threshold ("otsu" | a grey level), patch_size, crops_per_epoch, validation_slab
+    # and every other data setting of ssvae train (DATA_KEYS; each off by default): dims (2 | 3,
+    # generated data), phases (label images), threshold ("otsu" | a grey level), patch_size, ...
 
     [search]
     tuner = "random"             # random | bayesian (needs scikit-learn) | hyperband
@@ -22,9 +22,10 @@ A config has three tables (every key is optional; the defaults are below)::
     hyperband_factor = 3
     objective_weights = { val_stats_distance = 1.0, val_prior_stats_distance = 1.0 }  # val_combined only
 
-    [space]                      # any of SPACE_KEYS, the TrainConfig fields of the model, its loss and
-                                 # its optimiser; each a value (fixed), {values = [...]} or, for numbers,
-                                 # {min, max, sampling}; a field left out keeps its TrainConfig default
+    [space]                      # any of SPACE_KEYS: every TrainConfig field of the model and loss groups,
+                                 # learning_rate and shift_augment; each a value (fixed), {values = [...]}
+                                 # or, for numbers, {min, max, sampling}; a field left out keeps its
+                                 # TrainConfig default
     latent_dim = { min = 2, max = 128, sampling = "log" }
     alpha = { min = 0.1, max = 10.0, sampling = "log" }
     beta = { min = 0.001, max = 1.0, sampling = "log" }
@@ -36,8 +37,8 @@ A config has three tables (every key is optional; the defaults are below)::
 
 Anything wrong (an unknown table or key, an empty range, an unknown
 objective or tuner, a value of the wrong type or one that ``TrainConfig``
-refuses) raises one ``ValueError`` naming the file, the key and what was
-expected.  Light at import (the standard library and ``ssvae_tf.settings``).
+refuses) raises one ``ValueError`` naming where the value came from (the file,
+or the ``--set`` or flag that set it), the key and what was expected.  Light at import (the standard library and ``ssvae_tf.settings``).
 """
 
 from __future__ import annotations
