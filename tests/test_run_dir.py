@@ -4,6 +4,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import TINY
@@ -150,6 +151,8 @@ def test_an_unstarted_run_is_removed_and_one_with_a_finished_epoch_kept(tmp_path
 
 
 def test_the_training_record_is_read_by_the_run(tmp_path):
+    old_run = RunDir(Path(__file__).parent / "fixtures" / "old_run")  # written before the restructuring
+    assert old_run.training_record()["epochs_run"] == old_run.training_record()["kept_epoch"] == 1
     run = RunDir(tmp_path / "run")
     assert run.training_record() is None
     run.path.mkdir()

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,8 @@ def test_every_field_is_in_one_group_and_the_groups_keep_the_field_order():
 
 def test_config_json_stays_one_flat_record_of_every_field():
     assert list(TrainConfig().to_json()) == setting_names()
+    old_record = Path(__file__).parent / "fixtures" / "old_run" / "config.json"  # written before the groups
+    assert sorted(read_settings_file(old_record)) == sorted(setting_names())
 
 
 def test_recorded_settings_are_the_settings_table_of_a_run_record():
