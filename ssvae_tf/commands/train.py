@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ssvae_tf.commands.base import Command, add_setting_options, add_strategy_option
 from ssvae_tf.distribute import PEER_TIMEOUT_S
@@ -57,9 +56,10 @@ def run_train(args: argparse.Namespace) -> None:
     final = {key: values[-1] for key, values in history.items()
              if key.startswith("val_") and not key.startswith("val_kl_dim_")}
     summary = ", ".join(f"{key}={value:.4g}" for key, value in sorted(final.items()))
-    print(f"finished: {RunDir(args.out).model_file}" + (f" ({summary})" if summary else ""))
-    if config.early_stopping is not None and RunDir(args.out).training_file.is_file():
-        record = json.loads(RunDir(args.out).training_file.read_text())
+    run = RunDir(args.out)
+    print(f"finished: {run.model_file}" + (f" ({summary})" if summary else ""))
+    record = run.training_record()
+    if config.early_stopping is not None and record is not None:
         print(f"kept epoch {record['kept_epoch']} of {record['epochs_run']} (lowest val_stats_distance)"
               + ("; stopped early" if record["stopped_early"] else ""))
 
