@@ -38,7 +38,8 @@ A config has three tables (every key is optional; the defaults are below)::
 Anything wrong (an unknown table or key, an empty range, an unknown
 objective or tuner, a value of the wrong type or one that ``TrainConfig``
 refuses) raises one ``ValueError`` naming where the value came from (the file,
-or the ``--set`` or flag that set it), the key and what was expected.  Light at import (the standard library and ``ssvae_tf.settings``).
+or the ``--set`` or flag that set it), the key and what was expected.  Light
+at import (the standard library and ``ssvae_tf.settings``).
 """
 
 from __future__ import annotations
