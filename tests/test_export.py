@@ -21,6 +21,7 @@ from tensorflow_serving.config import model_server_config_pb2
 import ssvae_tf.export as export
 from ssvae_tf.commands.cli import main
 from ssvae_tf.export import export_for_serving, model_versions
+from ssvae_tf.export_contract import served_model
 from ssvae_tf.model import build_vae
 
 SHAPE, LATENT = (16, 16, 1), 3
@@ -117,7 +118,7 @@ def test_a_failed_export_leaves_no_version_behind(model, tmp_path, monkeypatch):
 
     def write_then_fail(network, input_name, output_names, path):
         real_write(network, input_name, output_names, path)
-        if input_name == export.DECODER_INPUT:
+        if input_name == served_model("decoder").input_key:
             raise OSError("disk full")
 
     monkeypatch.setattr(export, "_write_savedmodel", write_then_fail)
@@ -200,7 +201,7 @@ def test_each_weight_is_stored_once(exported, model, part):
 def copy_writes(exported, monkeypatch):
     """``_write_savedmodel`` copies the module's real export (same signatures, milliseconds instead of seconds)."""
     _, result = exported
-    sources = {export.ENCODER_INPUT: result.encoder_path, export.DECODER_INPUT: result.decoder_path}
+    sources = {served_model(role).input_key: path for role, path in result.paths.items()}
 
     def copy(network, input_name, output_names, path):
         shutil.copytree(sources[input_name], path, dirs_exist_ok=True)
@@ -238,7 +239,7 @@ def test_a_signature_change_under_the_same_names_is_refused(model, tmp_path, cop
 def test_the_same_signature_is_accepted_and_read_from_the_savedmodels(model, tmp_path, copy_writes):
     result = export_for_serving(model, tmp_path)
     expected = export.ServingSignature(SHAPE, LATENT)
-    assert export.read_signature(result.encoder_path) == export.read_signature(result.decoder_path, False) == expected
+    assert export.read_signature(result.encoder_path) == export.read_signature(result.decoder_path, "decoder") == expected
     assert export.model_signature(model) == expected
     assert export_for_serving(model, tmp_path).version == 2
     (tmp_path / "ssvae_decoder" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
@@ -320,7 +321,7 @@ def test_a_pair_half_published_by_a_killed_export_is_completed(exported, tmp_pat
     export.tidy_export_root(tmp_path)
     assert model_versions(tmp_path / "ssvae_decoder") == [5]
     assert [p.name for p in (tmp_path / "ssvae_decoder").iterdir()] == ["5"]
-    assert export.read_signature(tmp_path / "ssvae_decoder" / "5", encoder=False).latent_dim == LATENT
+    assert export.read_signature(tmp_path / "ssvae_decoder" / "5", "decoder").latent_dim == LATENT
     assert "ssvae_decoder" in (tmp_path / "models.config").read_text()
     (record,) = index(tmp_path)
     assert record["version"] == 5 and record["recovered"] is True and record["image_shape"] == list(SHAPE)
@@ -418,7 +419,7 @@ def test_a_full_disk_gives_one_line_and_rolls_back(model, tmp_path, monkeypatch,
 
     def fill_the_disk(network, input_name, output_names, path):
         real_write(network, input_name, output_names, path)
-        if input_name == export.DECODER_INPUT:
+        if input_name == served_model("decoder").input_key:
             raise failure
 
     monkeypatch.setattr(export, "_write_savedmodel", fill_the_disk)
