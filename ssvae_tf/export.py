@@ -133,7 +133,7 @@ class ServingSignature:
             ([] if self.latent_dim is None else [f"latent size {self.latent_dim}"])
         return " with ".join(parts)
 
-    def shown_as(self, shown: ServingSignature) -> ServingSignature:
+    def limited_to(self, shown: ServingSignature) -> ServingSignature:
         """This signature with the parts ``shown`` lacks left out (``None``), to compare it with ``shown``."""
         return ServingSignature(None if shown.image_shape is None else self.image_shape,
                                 None if shown.latent_dim is None else self.latent_dim)
@@ -330,9 +330,10 @@ def _check_signature_unchanged(root: Path, names: Mapping[str, str], new: Servin
             old = read_signature(root / name / str(latest), role)
         except ValueError as error:
             raise ValueError(f"{error}; pass --allow-signature-change to export anyway") from None
-        if old != new.shown_as(old):
+        shown = new.limited_to(old)
+        if old != shown:
             raise ValueError(
-                f"{name} version {latest} in {root} serves {old}, this model {new.shown_as(old)}: a new version under "
+                f"{name} version {latest} in {root} serves {old}, this model {shown}: a new version under "
                 f"the same model name would change the shapes its clients get; export under new names ({flags}) "
                 "or pass --allow-signature-change")
 

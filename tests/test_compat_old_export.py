@@ -54,8 +54,9 @@ def test_the_files_records_and_models_config_are_those_of_the_old_code(exported)
 
 def test_the_command_prints_what_it_printed(tmp_path, capsys):
     assert main(["export", "--model", str(OLD_RUN), "--out", str(tmp_path)]) == 0
-    assert capsys.readouterr().out == (f"exported version 1:\n  {tmp_path}/ssvae_encoder/1\n  {tmp_path}/ssvae_decoder/1"
-                                       f"\n  {tmp_path}/models.config\n  {tmp_path}/ssvae_export.json\n")
+    assert capsys.readouterr().out == (f"exported version 1:\n  {tmp_path}/ssvae_encoder/1\n"
+                                       f"  {tmp_path}/ssvae_decoder/1\n  {tmp_path}/models.config\n"
+                                       f"  {tmp_path}/ssvae_export.json\n")
 
 
 def test_an_old_export_root_is_read_and_extended(exported, tmp_path):

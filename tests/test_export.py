@@ -239,7 +239,8 @@ def test_a_signature_change_under_the_same_names_is_refused(model, tmp_path, cop
 def test_the_same_signature_is_accepted_and_read_from_the_savedmodels(model, tmp_path, copy_writes):
     result = export_for_serving(model, tmp_path)
     expected = export.ServingSignature(SHAPE, LATENT)
-    assert export.read_signature(result.encoder_path) == export.read_signature(result.decoder_path, "decoder") == expected
+    assert export.read_signature(result.encoder_path) == expected
+    assert export.read_signature(result.decoder_path, "decoder") == expected
     assert export.model_signature(model) == expected
     assert export_for_serving(model, tmp_path).version == 2
     (tmp_path / "ssvae_decoder" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
@@ -457,3 +458,27 @@ def test_export_command_reports_a_full_disk_and_refusals_in_one_line(model, tmp_
     assert "images (16, 16, 1) with latent size 3, this model images (32, 32, 1)" in errors[1]
     assert "No space left on device" in errors[2]
     assert model_versions(out / "ssvae_encoder") == [1, 2]
+
+
+# ----------------------------------------------------------------- one more served model: one entry in the table
+def test_a_served_model_added_to_the_table_is_exported_recorded_and_flagged(model, tmp_path, copy_writes,
+                                                                            posterior_served):
+    old = export_for_serving(model, tmp_path / "root")  # records written before the third model existed
+    shutil.rmtree(tmp_path / "root" / "ssvae_posterior")  # ... and its folders
+    records = [{key: value for key, value in record.items() if key != "posterior_model"}
+               for record in index(tmp_path / "root")]
+    (tmp_path / "root" / "ssvae_export.json").write_text(json.dumps(records))
+    result = export_for_serving(model, tmp_path / "root", posterior_name="approximate_posterior")
+    assert old.version == 1 and result.version == 2
+    assert list(result.paths) == ["encoder", "decoder", "posterior"]
+    assert result.paths["posterior"] == tmp_path / "root" / "approximate_posterior" / "2"
+    records = index(tmp_path / "root")
+    assert "posterior_model" not in records[0] and records[1]["posterior_model"] == "approximate_posterior"
+    assert export.read_signature(result.paths["posterior"], "posterior") == export.ServingSignature(SHAPE, LATENT)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'statistics_name'"):
+        export_for_serving(model, tmp_path / "root", statistics_name="s")
+    model.save(tmp_path / "model.keras")
+    argv = ["export", "--model", str(tmp_path / "model.keras"), "--out", str(tmp_path / "cli")]
+    assert main([*argv, "--posterior-name", "p"]) == 0
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == [
+        "models.config", "p", "ssvae_decoder", "ssvae_encoder", "ssvae_export.json"]
