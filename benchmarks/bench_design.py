@@ -393,7 +393,7 @@ def run_served(case: Case, quick: bool) -> dict:
     from serving.client import SSVAEClient
     from serving.dev_server import start_server
     from ssvae_tf.export import export_for_serving
-    from ssvae_tf.export_contract import DECODER_INPUT, SIGNATURE
+    from ssvae_tf.export_contract import SIGNATURE, served_model
     from ssvae_tf.run_dir import load_model
 
     n, generations, population = SERVED_QUICK if quick else SERVED_FULL
@@ -403,7 +403,7 @@ def run_served(case: Case, quick: bool) -> dict:
     with tempfile.TemporaryDirectory() as root:
         export_for_serving(model, root)
         with start_server(root, port=0) as server, SSVAEClient(server.target, timeout=120) as client:
-            meta = client.metadata()[client.decoder]["signatures"][SIGNATURE]["inputs"][DECODER_INPUT]["shape"]
+            meta = client.metadata()[client.decoder]["signatures"][SIGNATURE]["inputs"][served_model("decoder").input_key]["shape"]
             latent_dim = int(meta[1])
             import tensorflow as tf
 

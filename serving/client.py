@@ -1,4 +1,4 @@
-"""``SSVAEClient``: encode and decode over TF Serving's gRPC or REST API, NumPy in, NumPy out.
+"""``SSVAEClient``: the served models (encode, decode, ...) over TF Serving's gRPC or REST API, NumPy in and out.
 
 Works against TF Serving (the Docker image) and the local server alike: a
 ``host:port`` target speaks gRPC (TF Serving's port 8500), an
@@ -56,15 +56,7 @@ from serving.contract import (
 )
 from ssvae_tf._checks import is_int
 from ssvae_tf.export import check_version
-from ssvae_tf.export_contract import (
-    DECODER_INPUT,
-    DECODER_MODEL,
-    DECODER_OUTPUTS,
-    ENCODER_INPUT,
-    ENCODER_MODEL,
-    ENCODER_OUTPUTS,
-    SIGNATURE,
-)
+from ssvae_tf.export_contract import IMAGE_TENSOR, SERVED_MODELS, SIGNATURE, served_model
 
 #: Room left in a request for everything but the tensor bytes.
 _ENVELOPE_BYTES = 64 * 1024
@@ -317,13 +309,16 @@ def _api(target: str, timeout: float, max_message_bytes: int,
 
 
 class SSVAEClient:
-    """Encode images and decode latent vectors through TF Serving's gRPC or REST API.
+    """Encode images and decode latent vectors (any served model: :meth:`predict`) through TF Serving's
+    gRPC or REST API.
 
     Args:
         target: ``host:port`` of TF Serving's gRPC port (8500 by default), or ``http://host:port``
             (``https://`` for TLS) of its REST port (8501).
         timeout: seconds to wait for each request.
         encoder, decoder: the model names (``ssvae export`` defaults).
+        models: ``{role: model name}`` of the other served models (``SERVED_MODELS``) not of their
+            default name.
         version: serve this model version instead of the highest.
         max_batch_size: most items per request; larger batches are split.
         max_message_bytes: largest request and response, in bytes (the server
@@ -338,9 +333,10 @@ class SSVAEClient:
         self,
         target: str = DEFAULT_TARGET,
         timeout: float = DEFAULT_TIMEOUT,
-        encoder: str = ENCODER_MODEL,
-        decoder: str = DECODER_MODEL,
+        encoder: str = served_model("encoder").default_name,
+        decoder: str = served_model("decoder").default_name,
         *,
+        models: Mapping[str, str] | None = None,
         version: int | None = None,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
@@ -353,15 +349,52 @@ class SSVAEClient:
         if not is_int(max_message_bytes) or not _ENVELOPE_BYTES < max_message_bytes <= MAX_MESSAGE_BYTES:
             raise ValueError(f"max_message_bytes must be an integer from {_ENVELOPE_BYTES + 1} to "
                              f"{MAX_MESSAGE_BYTES} (gRPC's limit), got {max_message_bytes!r}")
+        models = dict(models or {})
+        for role in models:
+            if role in ("encoder", "decoder"):
+                raise ValueError(f"give the {role}'s model name as {role}=, not in models")
+            served_model(role)
         if version is not None:
             version = check_version(version)
         self.target, self.timeout = target, float(timeout)
-        self.encoder, self.decoder, self.version = encoder, decoder, version
+        #: ``{role: model name}`` of every served model, in ``SERVED_MODELS``' order.
+        self.models = {served.role: served.default_name for served in SERVED_MODELS} | models | \
+            {"encoder": encoder, "decoder": decoder}
+        self.version = version
         self.max_batch_size, self.max_message_bytes = int(max_batch_size), int(max_message_bytes)
         self._api = _api(target, self.timeout, self.max_message_bytes, credentials)
         self._signatures: dict[str, dict[str, Any]] = {}
 
+    @property
+    def encoder(self) -> str:
+        """The encoder's model name."""
+        return self.models["encoder"]
+
+    @property
+    def decoder(self) -> str:
+        """The decoder's model name."""
+        return self.models["decoder"]
+
     # ------------------------------------------------------------------ API
+    def predict(self, role: str, inputs: Any) -> dict[str, np.ndarray]:
+        """The served model ``role`` (``SERVED_MODELS``) on a batch: ``{output key: float32 (n, ...)}``.
+
+        A model taking images takes them as :meth:`encode` does (its layouts, values in [0, 1], checked
+        against the served size); other inputs are a non-empty batch ``(n, ...)`` of finite numbers.
+        Arrays the model cannot take raise ``ValueError`` before a request is sent.
+        """
+        served = served_model(role)
+        name, key = self.models[role], served.input_key
+        if key == IMAGE_TENSOR:
+            batch = _real_array(inputs, key)
+            if batch.size == 0:
+                raise ValueError(f"{key} has shape {batch.shape}; expected at least one image")
+            batch = self._image_batch(role, batch)
+            check_unit_range(batch)
+        else:
+            batch = _as_batch(inputs, key)
+        return self._predict(name, key, batch, served.output_keys)
+
     def encode(self, images: Any) -> tuple[np.ndarray, np.ndarray]:
         """``images`` -> ``(z_mean, z_log_var)``, each float32 ``(n, latent_dim)``.
 
@@ -370,17 +403,12 @@ class SSVAEClient:
         ``(n, D, H, W, 1)`` or ``(D, H, W)``), of the served model's size; anything else raises
         ``ValueError`` before a request is sent.
         """
-        images = _real_array(images, "images")
-        if images.size == 0:
-            raise ValueError(f"images has shape {images.shape}; expected at least one image")
-        images = self._image_batch(images)
-        check_unit_range(images)
-        outputs = self._predict(self.encoder, ENCODER_INPUT, images, ENCODER_OUTPUTS)
+        outputs = self.predict("encoder", images)
         return outputs["z_mean"], outputs["z_log_var"]
 
     def decode(self, z: Any) -> np.ndarray:
         """``z`` ``(n, latent_dim)`` -> images, float32 ``(n, *image_shape)`` in (0, 1)."""
-        return self._predict(self.decoder, DECODER_INPUT, _as_batch(z, "z"), DECODER_OUTPUTS)["images"]
+        return self.predict("decoder", z)["images"]
 
     def metadata(self) -> dict[str, dict[str, Any]]:
         """Per model: the version answering and its signatures.
@@ -388,13 +416,13 @@ class SSVAEClient:
         ``{name: {"version": int, "signatures": {signature: {"inputs": {key: {"dtype": "float32",
         "shape": (None, ...)}}, "outputs": {...}}}}}`` (``None`` for a dimension of any size).
         """
-        return {name: self._model_metadata(name) for name in (self.encoder, self.decoder)}
+        return {name: self._model_metadata(name) for name in self.models.values()}
 
     def status(self) -> dict[str, dict[int, str]]:
         """Per model: ``{version: state}``, e.g. ``{"ssvae_encoder": {1: "AVAILABLE"}}``."""
         return {name: {entry.version: get_model_status_pb2.ModelVersionStatus.State.Name(entry.state)
                        for entry in self._api.status(self._spec(name)).model_version_status}
-                for name in (self.encoder, self.decoder)}
+                for name in self.models.values()}
 
     def close(self) -> None:
         """Close the connection."""
@@ -413,20 +441,23 @@ class SSVAEClient:
             spec.version.value = self.version
         return spec
 
-    def _image_batch(self, images: np.ndarray) -> np.ndarray:
-        """``images`` as a batch of the encoder's input shape (see :meth:`encode`), or a one-line ``ValueError``.
+    def _image_batch(self, role: str, images: np.ndarray) -> np.ndarray:
+        """``images`` as a batch of the input shape of the served model ``role`` (see :meth:`encode`), or a
+        one-line ``ValueError``.
 
         Images are not tiled or resized: a model trained on crops encodes crops of its size.
         """
-        expected = tuple(self._signature(self.encoder)["inputs"][ENCODER_INPUT]["shape"][1:])
+        name = self.models[role]
+        expected = tuple(self._signature(name)["inputs"][IMAGE_TENSOR]["shape"][1:])
         batch = image_batch(images, expected)
         if batch is None:
             sides = "x".join(str(side) for side in expected[:-1])
             # the shape of one image: the whole array's when it has the rank of a single image
             given = images.shape if images.ndim <= len(expected) - 1 else images.shape[1:]
-            raise ValueError(f"images have shape {given} but the model {self.encoder} at {self.target} "
-                             f"encodes {sides} images of shape {expected} (give {accepted_layouts(expected)}); "
-                             f"crop or resize them to {sides} first (images are not tiled)")
+            raise ValueError(f"images have shape {given} but the model {name} at {self.target} "
+                             f"{'encodes' if role == 'encoder' else 'takes'} {sides} images of shape {expected} "
+                             f"(give {accepted_layouts(expected)}); crop or resize them to {sides} first "
+                             "(images are not tiled)")
         return batch
 
     def _signature(self, model: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The encoder and decoder as TensorFlow Serving SavedModels.
+"""The served models of :data:`~ssvae_tf.export_contract.SERVED_MODELS` (the encoder and the decoder) as
+TensorFlow Serving SavedModels.
 
 ``export_for_serving`` writes TF Serving's layout::
 
@@ -10,7 +11,7 @@
       ssvae_decoder/<version>/ ...
 
 Each SavedModel has one ``serving_default`` signature, float32 throughout,
-batch dimension ``None`` (the names, stable, are in :mod:`ssvae_tf.export_contract`):
+batch dimension ``None`` (the names, stable, are in :mod:`ssvae_tf.export_contract`'s table):
 
 * encoder: ``images`` ``(batch, *image_shape)`` -> ``z_mean`` and
   ``z_log_var``, each ``(batch, latent_dim)``;
@@ -23,7 +24,7 @@ must keep their signature (image shape and latent size), unless
 ``allow_signature_change`` is given: clients asking for "the latest version"
 would otherwise get another shape.
 
-A version appears atomically: both SavedModels are written under hidden
+A version appears atomically: all SavedModels are written under hidden
 temporary names beside their final place (``.<version>-XXXX.partial``) and
 renamed when complete, so a server polling the root never sees half a model;
 an export that fails leaves no version behind.  Existing versions are never
@@ -38,9 +39,9 @@ the process's start time, so a reused PID is told apart) or, where that
 cannot be told (writers on other hosts sharing the root, no ``/proc``, no
 writer file), when nothing in it changed for ``STALE_SECONDS`` (one hour).
 A folder whose writer still runs on this host is never touched.
-Abandoned folders are removed, except the second
-half of a pair whose first half was already renamed into place: that one is
-complete and is renamed too, finishing the interrupted publish.  The index is
+Abandoned folders are removed, except a complete
+one whose version other served models of its export already renamed into place:
+that one is renamed too, finishing the interrupted publish.  The index is
 then made to match the folders: records of versions no longer on disk are
 dropped, and versions on disk without a record get one rebuilt from their
 signature (``"recovered": true``; training settings unknown).
@@ -57,7 +58,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,17 +73,16 @@ from tensorflow_serving.config import model_server_config_pb2
 from ssvae_tf._checks import is_int
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.export_contract import (
-    DECODER_INPUT,
-    DECODER_MODEL,
-    DECODER_OUTPUTS,
     DOCKER_MODEL_ROOT,
-    ENCODER_INPUT,
-    ENCODER_MODEL,
-    ENCODER_OUTPUTS,
     EXPORT_RECORD,
+    IMAGE_TENSOR,
+    LATENT_TENSORS,
     MAX_VERSION,
     MODELS_CONFIG,
+    SERVED_MODELS,
     SIGNATURE,
+    default_names,
+    served_model,
 )
 from ssvae_tf.model import SpatialStatsVAE
 
@@ -99,24 +99,44 @@ _TEMPORARY_FILE = re.compile(r"\.models-[^/]+\.config|\.ssvae_export-[^/]+\.json
 
 @dataclass(frozen=True)
 class ExportResult:
-    """Where one export went: the version and the paths written."""
+    """Where one export went: the version and the paths written.
+
+    ``paths``: the version folder of each served model, ``{role: EXPORT_ROOT/<name>/<version>}``, in table order.
+    """
 
     version: int
-    encoder_path: Path
-    decoder_path: Path
+    paths: Mapping[str, Path]
     models_config: Path
     record: Path
+
+    @property
+    def encoder_path(self) -> Path:
+        return self.paths["encoder"]
+
+    @property
+    def decoder_path(self) -> Path:
+        return self.paths["decoder"]
 
 
 @dataclass(frozen=True)
 class ServingSignature:
-    """What a pair of exported models takes and gives: the image shape and the latent size."""
+    """What the served models of an export take and give: the image shape and the latent size.
 
-    image_shape: tuple[int, ...]
-    latent_dim: int
+    Read from one served model, a part it does not show (no images, or no latent vectors) is ``None``.
+    """
+
+    image_shape: tuple[int, ...] | None
+    latent_dim: int | None
 
     def __str__(self) -> str:
-        return f"images {self.image_shape} with latent size {self.latent_dim}"
+        parts = ([] if self.image_shape is None else [f"images {self.image_shape}"]) + \
+            ([] if self.latent_dim is None else [f"latent size {self.latent_dim}"])
+        return " with ".join(parts)
+
+    def limited_to(self, shown: ServingSignature) -> ServingSignature:
+        """This signature with the parts ``shown`` lacks left out (``None``), to compare it with ``shown``."""
+        return ServingSignature(None if shown.image_shape is None else self.image_shape,
+                                None if shown.latent_dim is None else self.latent_dim)
 
 
 class ExportWriteError(OSError):
@@ -146,20 +166,21 @@ def export_for_serving(
     export_root: str | os.PathLike,
     version: int | None = None,
     *,
-    encoder_name: str = ENCODER_MODEL,
-    decoder_name: str = DECODER_MODEL,
     data_description: str | None = None,
     serving_root: str = DOCKER_MODEL_ROOT,
     allow_signature_change: bool = False,
+    **names: str,
 ) -> ExportResult:
-    """Write ``model``'s encoder and decoder as version ``version`` of two TF Serving models.
+    """Write ``model``'s served networks (``SERVED_MODELS``: encoder, decoder) as version ``version`` of
+    one TF Serving model each.
 
     Args:
-        model: a :class:`SpatialStatsVAE` (its ``encoder`` and ``decoder`` are exported).
+        model: a :class:`SpatialStatsVAE` (its networks named in ``SERVED_MODELS`` are exported).
         export_root: the directory TF Serving (or ``ssvae serve``) watches; created if missing.
-        version: an integer from 1 to ``MAX_VERSION`` not used yet by either model; default: one
-            more than the highest version of either.
-        encoder_name, decoder_name: the model names clients ask for.
+        version: an integer from 1 to ``MAX_VERSION`` not used yet by any of the models; default: one
+            more than the highest version of any.
+        names: ``<role>_name=`` the model name clients ask for, per served model (``encoder_name``,
+            ``decoder_name``); default: its ``default_name``.
         data_description: what the model was trained on (for ``ssvae_export.json``).
         serving_root: where the export root is inside the server (the Docker
             image's ``/models``); ``models.config`` base paths start with it.
@@ -175,11 +196,12 @@ def export_for_serving(
         ExportWriteError: (an ``OSError``) when writing fails, e.g. on a full disk; the
             export is rolled back.
     """
+    unknown = sorted(set(names) - {f"{served.role}_name" for served in SERVED_MODELS})
+    if unknown:
+        raise TypeError(f"export_for_serving() got an unexpected keyword argument {unknown[0]!r}")
     if not isinstance(model, SpatialStatsVAE):
         raise ValueError(f"model must be a SpatialStatsVAE, got {type(model).__name__}")
-    names = (_check_model_name(encoder_name), _check_model_name(decoder_name))
-    if names[0] == names[1]:
-        raise ValueError(f"encoder and decoder need different model names, both are {names[0]!r}")
+    names = _model_names(names)
     if version is not None:
         version = check_version(version)
     root = Path(export_root)
@@ -193,8 +215,7 @@ def export_for_serving(
         _check_signature_unchanged(root, names, signature)
     record = {
         "version": version,
-        "encoder_model": names[0],
-        "decoder_model": names[1],
+        **{served_model(role).record_key: name for role, name in names.items()},
         "signature": SIGNATURE,
         "image_shape": list(signature.image_shape),
         "latent_dim": signature.latent_dim,
@@ -215,12 +236,16 @@ def model_signature(model: SpatialStatsVAE) -> ServingSignature:
     return ServingSignature(tuple(int(side) for side in model.image_shape), int(model.latent_dim))
 
 
-def read_signature(version_dir: str | os.PathLike, encoder: bool = True) -> ServingSignature:
-    """The signature of an exported encoder (or decoder) version, read from its ``saved_model.pb``.
+def read_signature(version_dir: str | os.PathLike, role: str = "encoder") -> ServingSignature:
+    """The signature of an exported version of the served model ``role``, read from its ``saved_model.pb``.
+
+    The image shape comes from its ``images`` tensor, the latent size from its first latent tensor
+    (``z``, ``z_mean``, ...; ``IMAGE_TENSOR``, ``LATENT_TENSORS``); a part it has no tensor for is ``None``.
 
     Raises:
         ValueError: (one line) when the folder holds no SavedModel with an ssvae ``serving_default``.
     """
+    served = served_model(role)
     path = Path(version_dir) / "saved_model.pb"
     try:
         saved = saved_model_pb2.SavedModel.FromString(path.read_bytes())
@@ -228,15 +253,18 @@ def read_signature(version_dir: str | os.PathLike, encoder: bool = True) -> Serv
         if SIGNATURE not in signatures:
             raise KeyError(SIGNATURE)
         inputs, outputs = signatures[SIGNATURE].inputs, signatures[SIGNATURE].outputs
-        image_key, latent_key = ((inputs, ENCODER_INPUT), (outputs, ENCODER_OUTPUTS[0])) if encoder else \
-            ((outputs, DECODER_OUTPUTS[0]), (inputs, DECODER_INPUT))
-        image, latent = (_sides(infos, key) for infos, key in (image_key, latent_key))
+        tensors = [(inputs, served.input_key), *((outputs, key) for key in served.output_keys)]
+        image = next((_sides(infos, key) for infos, key in tensors if key == IMAGE_TENSOR), None)
+        latent_key = next(((infos, key) for infos, key in tensors if key in LATENT_TENSORS), None)
+        if latent_key is None:
+            return ServingSignature(image, None)
+        latent = _sides(*latent_key)
         if len(latent) != 1:
             raise ValueError(f"{latent_key[1]} has {len(latent)} dimensions besides the batch")
         return ServingSignature(image, latent[0])
     except (OSError, IndexError, KeyError, ValueError, protobuf_message.DecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise ValueError(f"cannot read the {SIGNATURE} signature of the {'encoder' if encoder else 'decoder'} "
+        raise ValueError(f"cannot read the {SIGNATURE} signature of the {role} "
                          f"in {version_dir} ({type(error).__name__}: {' '.join(reason.split())})") from None
 
 
@@ -256,11 +284,24 @@ def _check_model_name(name: str) -> str:
     return name
 
 
-def _choose_version(root: Path, names: Sequence[str], version: int | None) -> int:
-    existing = {v for name in names for v in model_versions(root / name)}
+def _model_names(names: Mapping[str, str]) -> dict[str, str]:
+    """``{role: model name}`` of every served model from ``export_for_serving``'s ``<role>_name`` keywords."""
+    chosen = {served.role: names.get(f"{served.role}_name", served.default_name) for served in SERVED_MODELS}
+    for name in chosen.values():
+        _check_model_name(name)
+    roles = list(chosen)
+    for index, role in enumerate(roles):
+        for other in roles[index + 1:]:
+            if chosen[role] == chosen[other]:
+                raise ValueError(f"{role} and {other} need different model names, both are {chosen[role]!r}")
+    return chosen
+
+
+def _choose_version(root: Path, names: Mapping[str, str], version: int | None) -> int:
+    existing = {v for name in names.values() for v in model_versions(root / name)}
     if version is None:
         # versions being written by a running export are skipped too
-        taken = existing | {v for name in names for v in _staged_versions(root / name)}
+        taken = existing | {v for name in names.values() for v in _staged_versions(root / name)}
         version = max(taken, default=0) + 1
         if version > MAX_VERSION:
             raise ValueError(f"{root} already holds version {MAX_VERSION}, the largest TF Serving accepts; "
@@ -277,22 +318,24 @@ def _shown_versions(versions: set[int]) -> str:
     return str(ordered) if len(ordered) <= 10 else f"{len(ordered)} from {ordered[0]} to {ordered[-1]}"
 
 
-def _check_signature_unchanged(root: Path, names: Sequence[str], new: ServingSignature) -> None:
+def _check_signature_unchanged(root: Path, names: Mapping[str, str], new: ServingSignature) -> None:
     """Refuses a version whose signature differs from the latest version's under each of ``names``."""
-    for name, encoder in zip(names, (True, False)):
+    flags = ", ".join(f"--{role}-name" for role in names)
+    for role, name in names.items():
         versions = model_versions(root / name)
         if not versions:
             continue
         latest = versions[-1]
         try:
-            old = read_signature(root / name / str(latest), encoder)
+            old = read_signature(root / name / str(latest), role)
         except ValueError as error:
             raise ValueError(f"{error}; pass --allow-signature-change to export anyway") from None
-        if old != new:
+        shown = new.limited_to(old)
+        if old != shown:
             raise ValueError(
-                f"{name} version {latest} in {root} serves {old}, this model {new}: a new version under the same "
-                "model name would change the shapes its clients get; export under new names (--encoder-name, "
-                "--decoder-name) or pass --allow-signature-change")
+                f"{name} version {latest} in {root} serves {old}, this model {shown}: a new version under "
+                f"the same model name would change the shapes its clients get; export under new names ({flags}) "
+                "or pass --allow-signature-change")
 
 
 def _write_savedmodel(network: keras.Model, input_name: str, output_names: Sequence[str], path: Path) -> None:
@@ -315,24 +358,23 @@ def _write_savedmodel(network: keras.Model, input_name: str, output_names: Seque
     archive.write_out(str(path), verbose=False)
 
 
-def _publish(model: SpatialStatsVAE, root: Path, version: int, names: Sequence[str], record: dict[str, Any],
+def _publish(model: SpatialStatsVAE, root: Path, version: int, names: Mapping[str, str], record: dict[str, Any],
              serving_root: str) -> ExportResult:
-    """Stage both SavedModels, record the export, rename both into place, rewrite ``models.config``."""
-    networks = {names[0]: (model.encoder, ENCODER_INPUT, ENCODER_OUTPUTS),
-                names[1]: (model.decoder, DECODER_INPUT, DECODER_OUTPUTS)}
+    """Stage every SavedModel, record the export, rename them all into place, rewrite ``models.config``."""
     staged: list[tuple[Path, Path]] = []
     published: list[Path] = []
     recorded = False
     try:
-        for name, (network, input_name, output_names) in networks.items():
+        for role, name in names.items():
+            served = served_model(role)
             (root / name).mkdir(parents=True, exist_ok=True)
             # a hidden, non-numeric name: servers ignore it until the rename
             tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", suffix=".partial", dir=root / name))
             staged.append((tmp, root / name / str(version)))
-            _write_writer_file(tmp, version, names, complete=False)
-            _write_savedmodel(network, input_name, output_names, tmp)
+            _write_writer_file(tmp, version, list(names.values()), complete=False)
+            _write_savedmodel(getattr(model, served.network), served.input_key, served.output_keys, tmp)
         for tmp, _ in staged:
-            _write_writer_file(tmp, version, names, complete=True)
+            _write_writer_file(tmp, version, list(names.values()), complete=True)
         record_path = _add_record(root, record)  # before the renames: no published version without a record
         recorded = True
         for tmp, final in staged:
@@ -353,7 +395,7 @@ def _publish(model: SpatialStatsVAE, root: Path, version: int, names: Sequence[s
         raise
     for tmp, _ in staged:
         _writer_file(tmp).unlink(missing_ok=True)
-    return ExportResult(version, published[0], published[1], config, record_path)
+    return ExportResult(version, dict(zip(names, published, strict=True)), config, record_path)
 
 
 def _write_error(error: BaseException, root: Path, version: int) -> ExportWriteError:
@@ -421,13 +463,20 @@ def read_export_index(export_root: str | os.PathLike) -> list[dict[str, Any]]:
         raise ValueError(f"{path} is not valid JSON ({' '.join(str(error).split())}); {expected}") from None
     if not isinstance(records, list):
         raise ValueError(f"{path} holds a JSON {_json_kind(records)}; {expected}")
+    required = [served.record_key for served in SERVED_MODELS if served.in_every_record]
     for index, record in enumerate(records):
         if not (isinstance(record, dict) and is_int(record.get("version"))
-                and all(isinstance(record.get(key), str) and _MODEL_NAME.fullmatch(record[key])
-                        for key in ("encoder_model", "decoder_model"))):
+                and all(isinstance(record.get(served.record_key), str)
+                        and _MODEL_NAME.fullmatch(record[served.record_key])
+                        for served in SERVED_MODELS if served.in_every_record or served.record_key in record)):
             raise ValueError(f"{path}: entry {index} is not an export record (an object with an integer version "
-                             f"and the encoder_model and decoder_model names); {expected}")
+                             f"and the {' and '.join(required)} names); {expected}")
     return records
+
+
+def _recorded_names(record: dict[str, Any]) -> list[str]:
+    """The model names a record of ``ssvae_export.json`` lists (older records lack later served models)."""
+    return [record[served.record_key] for served in SERVED_MODELS if served.record_key in record]
 
 
 def _json_kind(value: Any) -> str:
@@ -455,40 +504,38 @@ def _staged_versions(model_dir: Path) -> set[int]:
     return {int(match.group(1)) for p in model_dir.iterdir() if (match := _STAGED.fullmatch(p.name)) and p.is_dir()}
 
 
-def _repair_index(root: Path, names: Sequence[str]) -> None:
+def _repair_index(root: Path, names: Mapping[str, str]) -> None:
     """Make the index match the folders: drop records of versions gone from disk, rebuild missing ones."""
     records = read_export_index(root)
 
     def on_disk(record: dict[str, Any]) -> bool:
         version = record["version"]
-        return any((root / record[key] / str(version)).is_dir() or version in _staged_versions(root / record[key])
-                   for key in ("encoder_model", "decoder_model"))
+        return any((root / name / str(version)).is_dir() or version in _staged_versions(root / name)
+                   for name in _recorded_names(record))
 
     kept = [record for record in records if on_disk(record)]
-    missing = sorted({version for name in names for version in model_versions(root / name)
-                      if not any(record["version"] == version and name in (record["encoder_model"],
-                                                                           record["decoder_model"])
+    missing = sorted({version for name in names.values() for version in model_versions(root / name)
+                      if not any(record["version"] == version and name in _recorded_names(record)
                                  for record in kept)})
     if kept != records or missing:
         write_json(root / EXPORT_RECORD, kept + [_recovered_record(root, names, version) for version in missing])
 
 
-def _recovered_record(root: Path, names: Sequence[str], version: int) -> dict[str, Any]:
+def _recovered_record(root: Path, names: Mapping[str, str], version: int) -> dict[str, Any]:
     """A record for a version on disk that has none: what its SavedModels tell (training settings unknown)."""
-    folders = [(root / name / str(version), encoder) for name, encoder in zip(names, (True, False))]
-    folders = [(folder, encoder) for folder, encoder in folders if folder.is_dir()]
+    folders = [(root / name / str(version), role) for role, name in names.items()]
+    folders = [(folder, role) for folder, role in folders if folder.is_dir()]
     signature = None
-    for folder, encoder in folders:
+    for folder, role in folders:
         try:
-            signature = read_signature(folder, encoder)
+            signature = read_signature(folder, role)
             break
         except ValueError:
             continue
     written = max(folder.stat().st_mtime for folder, _ in folders)
     return {
         "version": version,
-        "encoder_model": names[0],
-        "decoder_model": names[1],
+        **{served_model(role).record_key: name for role, name in names.items()},
         "signature": SIGNATURE,
         "image_shape": None if signature is None else list(signature.image_shape),
         "latent_dim": None if signature is None else signature.latent_dim,
@@ -581,25 +628,27 @@ def _abandoned(staged: Path, writer: dict[str, Any] | None, now: float) -> bool:
 
 
 def _completes_a_publish(root: Path, name: str, version: int, writer: dict[str, Any] | None) -> bool:
-    """True when the complete staged ``version`` of ``name`` is the half of a pair left unrenamed."""
+    """True when the complete staged ``version`` of ``name`` was left unrenamed by an export that had begun
+    renaming its folders into place (another of its models has the version published)."""
     if writer is None or writer.get("complete") is not True or writer.get("version") != version:
         return False
     models = writer.get("models")
     if not isinstance(models, list) or name not in models or (root / name / str(version)).exists():
         return False
     others = [other for other in models if other != name]
-    return bool(others) and all(isinstance(other, str) and _MODEL_NAME.fullmatch(other)
-                                and (root / other / str(version)).is_dir() for other in others)
+    return (all(isinstance(other, str) and _MODEL_NAME.fullmatch(other) for other in others)
+            and any((root / other / str(version)).is_dir() for other in others))
 
 
-def tidy_export_root(export_root: str | os.PathLike, names: Sequence[str] = (ENCODER_MODEL, DECODER_MODEL),
+def tidy_export_root(export_root: str | os.PathLike, names: Mapping[str, str] | None = None,
                      now: float | None = None) -> list[Path]:
     """Clear up after killed exports (see the module's docstring); ``export_for_serving`` calls it first.
 
-    Removes abandoned staged folders (or renames the half of a pair whose other
-    half is published), their writer files, and ``atomic_write`` temporaries of
-    ``models.config``/``ssvae_export.json`` older than ``STALE_SECONDS``; then
-    makes ``ssvae_export.json`` match the version folders of ``names``.
+    Removes abandoned staged folders (or renames a complete one whose export had
+    published the version under another of its names), their writer files, and
+    ``atomic_write`` temporaries of ``models.config``/``ssvae_export.json`` older
+    than ``STALE_SECONDS``; then makes ``ssvae_export.json`` match the version
+    folders of ``names`` (``{role: model name}``; default: the default names of ``SERVED_MODELS``).
 
     Returns:
         The staged folders removed or published.
@@ -636,7 +685,7 @@ def tidy_export_root(export_root: str | os.PathLike, names: Sequence[str] = (ENC
                     temporary.unlink()
             except FileNotFoundError:
                 pass
-    _repair_index(root, names)
+    _repair_index(root, default_names() if names is None else names)
     if completed:  # a model may have got its first version
         write_models_config(root, _serving_root_of(root))
     return handled

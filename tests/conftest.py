@@ -31,6 +31,21 @@ def tiny_runs(tmp_path_factory):
     return root
 
 
+@pytest.fixture
+def posterior_served(monkeypatch):
+    """The table of served models with a third entry, ``posterior``: the encoder's network under another role
+    and name (what serving one more network takes: one entry in ``ssvae_tf.export_contract.SERVED_MODELS``)."""
+    from serving import client
+    from ssvae_tf import export, export_contract
+    from ssvae_tf.commands import export as export_command
+
+    extra = export_contract.ServedModel("posterior", "ssvae_posterior", "encoder", "images", ("z_mean", "z_log_var"))
+    table = (*export_contract.SERVED_MODELS, extra)
+    for module in (export_contract, export, export_command, client):  # each holds the table by name
+        monkeypatch.setattr(module, "SERVED_MODELS", table)
+    return extra
+
+
 def run_command(*argv: str) -> None:
     """Run one ``ssvae`` command in this process as the CLI parses it, letting its errors propagate
     (``ssvae_tf.commands.cli.main`` would turn them into one line and status 2)."""

@@ -14,7 +14,7 @@ import pytest
 from design_helpers import SIDE, band, tiny_model
 from ssvae_tf.design import design, design_with_decoder, latent_evolution
 from ssvae_tf.export import export_for_serving
-from ssvae_tf.export_contract import DECODER_INPUT, SIGNATURE
+from ssvae_tf.export_contract import SIGNATURE, served_model
 
 LATENT = 2  # tiny_model's latent size
 ATOL = 1e-5
@@ -79,7 +79,7 @@ def in_process(model):
 
 @SERVED
 def test_the_served_decoder_tells_its_latent_size(client):
-    shape = client.metadata()[client.decoder]["signatures"][SIGNATURE]["inputs"][DECODER_INPUT]["shape"]
+    shape = client.metadata()[client.decoder]["signatures"][SIGNATURE]["inputs"][served_model("decoder").input_key]["shape"]
     assert shape == (None, LATENT)
 
 

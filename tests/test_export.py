@@ -21,6 +21,7 @@ from tensorflow_serving.config import model_server_config_pb2
 import ssvae_tf.export as export
 from ssvae_tf.commands.cli import main
 from ssvae_tf.export import export_for_serving, model_versions
+from ssvae_tf.export_contract import served_model
 from ssvae_tf.model import build_vae
 
 SHAPE, LATENT = (16, 16, 1), 3
@@ -117,7 +118,7 @@ def test_a_failed_export_leaves_no_version_behind(model, tmp_path, monkeypatch):
 
     def write_then_fail(network, input_name, output_names, path):
         real_write(network, input_name, output_names, path)
-        if input_name == export.DECODER_INPUT:
+        if input_name == served_model("decoder").input_key:
             raise OSError("disk full")
 
     monkeypatch.setattr(export, "_write_savedmodel", write_then_fail)
@@ -200,7 +201,7 @@ def test_each_weight_is_stored_once(exported, model, part):
 def copy_writes(exported, monkeypatch):
     """``_write_savedmodel`` copies the module's real export (same signatures, milliseconds instead of seconds)."""
     _, result = exported
-    sources = {export.ENCODER_INPUT: result.encoder_path, export.DECODER_INPUT: result.decoder_path}
+    sources = {served_model(role).input_key: path for role, path in result.paths.items()}
 
     def copy(network, input_name, output_names, path):
         shutil.copytree(sources[input_name], path, dirs_exist_ok=True)
@@ -238,7 +239,8 @@ def test_a_signature_change_under_the_same_names_is_refused(model, tmp_path, cop
 def test_the_same_signature_is_accepted_and_read_from_the_savedmodels(model, tmp_path, copy_writes):
     result = export_for_serving(model, tmp_path)
     expected = export.ServingSignature(SHAPE, LATENT)
-    assert export.read_signature(result.encoder_path) == export.read_signature(result.decoder_path, False) == expected
+    assert export.read_signature(result.encoder_path) == expected
+    assert export.read_signature(result.decoder_path, "decoder") == expected
     assert export.model_signature(model) == expected
     assert export_for_serving(model, tmp_path).version == 2
     (tmp_path / "ssvae_decoder" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
@@ -320,7 +322,7 @@ def test_a_pair_half_published_by_a_killed_export_is_completed(exported, tmp_pat
     export.tidy_export_root(tmp_path)
     assert model_versions(tmp_path / "ssvae_decoder") == [5]
     assert [p.name for p in (tmp_path / "ssvae_decoder").iterdir()] == ["5"]
-    assert export.read_signature(tmp_path / "ssvae_decoder" / "5", encoder=False).latent_dim == LATENT
+    assert export.read_signature(tmp_path / "ssvae_decoder" / "5", "decoder").latent_dim == LATENT
     assert "ssvae_decoder" in (tmp_path / "models.config").read_text()
     (record,) = index(tmp_path)
     assert record["version"] == 5 and record["recovered"] is True and record["image_shape"] == list(SHAPE)
@@ -418,7 +420,7 @@ def test_a_full_disk_gives_one_line_and_rolls_back(model, tmp_path, monkeypatch,
 
     def fill_the_disk(network, input_name, output_names, path):
         real_write(network, input_name, output_names, path)
-        if input_name == export.DECODER_INPUT:
+        if input_name == served_model("decoder").input_key:
             raise failure
 
     monkeypatch.setattr(export, "_write_savedmodel", fill_the_disk)
@@ -456,3 +458,27 @@ def test_export_command_reports_a_full_disk_and_refusals_in_one_line(model, tmp_
     assert "images (16, 16, 1) with latent size 3, this model images (32, 32, 1)" in errors[1]
     assert "No space left on device" in errors[2]
     assert model_versions(out / "ssvae_encoder") == [1, 2]
+
+
+# ----------------------------------------------------------------- one more served model: one entry in the table
+def test_a_served_model_added_to_the_table_is_exported_recorded_and_flagged(model, tmp_path, copy_writes,
+                                                                            posterior_served):
+    old = export_for_serving(model, tmp_path / "root")  # records written before the third model existed
+    shutil.rmtree(tmp_path / "root" / "ssvae_posterior")  # ... and its folders
+    records = [{key: value for key, value in record.items() if key != "posterior_model"}
+               for record in index(tmp_path / "root")]
+    (tmp_path / "root" / "ssvae_export.json").write_text(json.dumps(records))
+    result = export_for_serving(model, tmp_path / "root", posterior_name="approximate_posterior")
+    assert old.version == 1 and result.version == 2
+    assert list(result.paths) == ["encoder", "decoder", "posterior"]
+    assert result.paths["posterior"] == tmp_path / "root" / "approximate_posterior" / "2"
+    records = index(tmp_path / "root")
+    assert "posterior_model" not in records[0] and records[1]["posterior_model"] == "approximate_posterior"
+    assert export.read_signature(result.paths["posterior"], "posterior") == export.ServingSignature(SHAPE, LATENT)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'statistics_name'"):
+        export_for_serving(model, tmp_path / "root", statistics_name="s")
+    model.save(tmp_path / "model.keras")
+    argv = ["export", "--model", str(tmp_path / "model.keras"), "--out", str(tmp_path / "cli")]
+    assert main([*argv, "--posterior-name", "p"]) == 0
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == [
+        "models.config", "p", "ssvae_decoder", "ssvae_encoder", "ssvae_export.json"]

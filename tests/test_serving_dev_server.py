@@ -486,3 +486,21 @@ def test_a_version_that_failed_to_load_is_tried_again_once_its_folder_changed(ex
     x = images(2)
     encoded = repository.get("ssvae_encoder").functions["serving_default"](images=tf.constant(x))
     np.testing.assert_allclose(encoded["z_mean"].numpy(), model.encoder(x)[0].numpy(), atol=ATOL)
+
+
+def test_a_served_model_added_to_the_table_is_called_by_its_role(model, tmp_path, posterior_served):
+    export_for_serving(model, tmp_path)
+    x = images(3)
+    with start_server(tmp_path, port=0) as running, SSVAEClient(running.target, timeout=30) as client:
+        assert list(client.models) == ["encoder", "decoder", "posterior"]
+        answer = client.predict("posterior", x)
+        np.testing.assert_allclose(answer["z_mean"], model.encoder(x)[0].numpy(), atol=ATOL)
+        np.testing.assert_allclose(answer["z_log_var"], model.encoder(x)[1].numpy(), atol=ATOL)
+        assert set(client.status()) == {"ssvae_encoder", "ssvae_decoder", "ssvae_posterior"}
+        with pytest.raises(ValueError, match="images have shape .* but the model ssvae_posterior at .* takes 16x16"):
+            client.predict("posterior", np.zeros((2, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="no served model has the role 'statistics'; the roles are encoder, "
+                                         "decoder, posterior"):
+        SSVAEClient(models={"statistics": "s"})
+    with pytest.raises(ValueError, match="give the encoder's model name as encoder="):
+        SSVAEClient(models={"encoder": "e"})

@@ -22,13 +22,14 @@ from serving.contract import (
     TIMEOUT_RANGE,
 )
 from ssvae_tf.commands.base import Command, check_range
-from ssvae_tf.export_contract import DECODER_MODEL, ENCODER_MODEL, MAX_VERSION
+from ssvae_tf.export_contract import MAX_VERSION, served_model
 
 
-def _add_client_arguments(parser: argparse.ArgumentParser, model_flag: str, default_model: str) -> None:
+def _add_client_arguments(parser: argparse.ArgumentParser, role: str) -> None:
+    """The options of a client command calling the served model ``role``, its name given by ``--<role>``."""
     parser.add_argument("--server", default=DEFAULT_TARGET, metavar="HOST:PORT|URL",
                         help="TF Serving's gRPC endpoint HOST:PORT, or its REST API http(s)://HOST:PORT")
-    parser.add_argument(model_flag, default=default_model, help="model name")
+    parser.add_argument(f"--{role}", default=served_model(role).default_name, help="model name")
     parser.add_argument("--model-version", type=int, default=None, help="model version (default: the highest)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per request")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE, help="most items per request")
@@ -70,7 +71,7 @@ def configure_encode(parser: argparse.ArgumentParser) -> None:
                                        "not tiled: crop them first)")
     parser.add_argument("--out", required=True,
                         help="z.npy (z_mean) or z.npz (arrays z_mean and z_log_var), each (n, latent_dim)")
-    _add_client_arguments(parser, "--encoder", ENCODER_MODEL)
+    _add_client_arguments(parser, "encoder")
 
 
 def run_encode(args: argparse.Namespace) -> None:
@@ -97,7 +98,7 @@ def configure_decode(parser: argparse.ArgumentParser) -> None:
                              "--out and/or --png)")
     parser.add_argument("--png", default=None, metavar="FOLDER",
                         help="also (or instead) write one PNG per image into this new folder (default: none)")
-    _add_client_arguments(parser, "--decoder", DECODER_MODEL)
+    _add_client_arguments(parser, "decoder")
 
 
 def run_decode(args: argparse.Namespace) -> None:
