@@ -29,7 +29,7 @@ _PUBLIC = {
                      "BINARY_LOW", "BINARY_HIGH", "volume_fraction", "binary_share", "specific_perimeter",
                      "perimeter_anisotropy", "chord_length_histograms", "histogram_distance",
                      "two_point_cluster_function", "component_count", "euler_number", "percolating_fraction",
-                     "effective_diffusivity", "tortuosity_factor", "descriptors", "realism_table",
+                     "effective_diffusivity", "tortuosity_factor", "descriptors", "descriptor_summary", "realism_table",
                      "format_realism_table", "pearson", "fidelity_descriptors", "fidelity"),
                     "ssvae_tf.stats.morphology"),
 }

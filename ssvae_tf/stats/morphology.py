@@ -16,7 +16,7 @@ periodic).  Every metric is one value (or one per axis) per image:
 * :func:`component_sizes`, :func:`component_count`, :func:`euler_number`;
 * :func:`percolating_fraction` per axis;
 * :func:`effective_diffusivity` and :func:`tortuosity_factor` (a finite-volume solve);
-* :func:`descriptors` (all the cheap ones) and :func:`realism_table` (generated vs real, with the
+* :func:`descriptors` (all the cheap ones; :func:`descriptor_summary` in JSON) and :func:`realism_table` (generated vs real, with the
   real-vs-real yardstick); :func:`fidelity` (do reconstructions follow their inputs);
   :func:`realism` (designs against one target image).
 
@@ -392,6 +392,18 @@ def descriptors(images: np.ndarray, phase: int = 0, transport: bool = False) -> 
     out.update({f"percolating_fraction_axis{a}": percolating[:, a] for a in range(percolating.shape[1])})
     if transport:
         out.update({f"diffusivity_axis{a}": effective_diffusivity(images, phase, a) for a in range(perimeter.shape[1])})
+    return out
+
+
+def descriptor_summary(values: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+    """Plain JSON of :func:`descriptors`' per-image values: name -> ``mean``, ``std``, ``min``, ``max`` over
+    the images' finite values (None without any)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for key, column in values.items():
+        column = np.asarray(column, np.float64)
+        column = column[np.isfinite(column)]
+        out[key] = {name: (float(reduce(column)) if column.size else None)
+                    for name, reduce in (("mean", np.mean), ("std", np.std), ("min", np.min), ("max", np.max))}
     return out
 
 
