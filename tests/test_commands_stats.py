@@ -101,7 +101,8 @@ def test_stats_of_a_built_in_set_writes_every_file(tmp_path, capsys):
     assert descriptors["volume_fraction"]["mean"] == pytest.approx(black.mean(), abs=1e-6)
     changes = (np.diff((images[..., 0] < 0.5).astype(int), axis=1) != 0).sum(axis=(1, 2)) / SIDE**2
     assert descriptors["perimeter_axis0"]["mean"] == pytest.approx(changes.mean(), abs=1e-9)
-    assert {"binary_share", "anisotropy", "components", "euler_number", "percolating_fraction_axis1"} <= set(descriptors)
+    assert {"binary_share", "anisotropy", "components", "euler_number",
+            "percolating_fraction_axis1"} <= set(descriptors)
     assert "realism (black at 0.5, mean of 6 images): volume fraction" in printed
 
 

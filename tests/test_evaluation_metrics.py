@@ -158,4 +158,5 @@ def test_binarised_metrics_read_both_images_at_the_phase_threshold():
     assert m["binarised_chord_distance"][0] > 0 and m["binarised_chord_distance"][1] == 0.0
     assert m["binarised_volume_fraction_original"].tolist() == [0.25, 0.0]
     assert m["binarised_anisotropy_reconstruction"][0] == 1.0
-    assert {f"binarised_perimeter_axis{a}_{which}" for a in (0, 1) for which in ("original", "reconstruction")} <= set(m)
+    assert {f"binarised_perimeter_axis{a}_{which}" for a in (0, 1)
+            for which in ("original", "reconstruction")} <= set(m)

@@ -16,9 +16,9 @@ periodic).  Every metric is one value (or one per axis) per image:
 * :func:`component_sizes`, :func:`component_count`, :func:`euler_number`;
 * :func:`percolating_fraction` per axis;
 * :func:`effective_diffusivity` and :func:`tortuosity_factor` (a finite-volume solve);
-* :func:`descriptors` (all the cheap ones; :func:`descriptor_summary` in JSON) and :func:`realism_table` (generated vs real, with the
-  real-vs-real yardstick); :func:`fidelity` (do reconstructions follow their inputs);
-  :func:`realism` (designs against one target image).
+* :func:`descriptors` (all the cheap ones; :func:`descriptor_summary` in JSON) and
+  :func:`realism_table` (generated vs real, with the real-vs-real yardstick);
+* :func:`fidelity` (do reconstructions follow their inputs?); :func:`realism` (designs against one target).
 
 NumPy and SciPy; no TensorFlow here.
 """
@@ -453,7 +453,8 @@ def realism_table(real: np.ndarray, generated: np.ndarray, reference: np.ndarray
     real, generated = np.asarray(real, np.float32), np.asarray(generated, np.float32)
     if reference is None:
         if len(real) < 2:
-            raise ValueError(f"realism_table needs at least 2 real images for a real-vs-real yardstick, got {len(real)}")
+            raise ValueError(f"realism_table needs at least 2 real images for a real-vs-real yardstick, "
+                             f"got {len(real)}")
         first, second = real[0::2], real[1::2]
     else:
         first, second = np.asarray(reference, np.float32), real
