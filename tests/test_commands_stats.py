@@ -95,6 +95,15 @@ def test_stats_of_a_built_in_set_writes_every_file(tmp_path, capsys):
     assert len(read_rows(out / "radial_s2.csv")) == SIDE // 2 + 1
     printed = capsys.readouterr().out
     assert "6 of 16x16 px" in printed and "phase 0 (black): volume fraction" in printed
+    # the realism descriptors of the same images, by their definition
+    descriptors = record["descriptors"]
+    assert descriptors["n_images"] == 6
+    assert descriptors["volume_fraction"]["mean"] == pytest.approx(black.mean(), abs=1e-6)
+    changes = (np.diff((images[..., 0] < 0.5).astype(int), axis=1) != 0).sum(axis=(1, 2)) / SIDE**2
+    assert descriptors["perimeter_axis0"]["mean"] == pytest.approx(changes.mean(), abs=1e-9)
+    assert {"binary_share", "anisotropy", "components", "euler_number",
+            "percolating_fraction_axis1"} <= set(descriptors)
+    assert "realism (black at 0.5, mean of 6 images): volume fraction" in printed
 
 
 def test_stats_of_label_images_on_a_path_non_periodic(tmp_path):
@@ -210,6 +219,17 @@ def test_sample_writes_samples_and_their_distance_to_the_training_data(lines_run
     assert {"data_phase_0_mean", "samples_phase_0_p95"} <= set(table[0]) and len(table) == SIDE // 2 + 1
     printed = capsys.readouterr().out
     assert "5 prior samples" in printed and "statistics distance to the 6 training images" in printed
+    # the realism table: samples against the training data, beside two halves of the data
+    from ssvae_tf.stats.morphology import realism_table
+
+    realism = record["realism"]
+    assert realism["n_data_images"] == 6 and realism["n_samples"] == 5
+    expected_rows = realism_table(training, samples)
+    for key, row in expected_rows.items():
+        for column, value in row.items():
+            assert realism["rows"][key][column] == (pytest.approx(value) if np.isfinite(value) else None)
+    assert record["descriptors"]["n_images"] == 5
+    assert "| volume_fraction |" in printed and "real vs real" in printed
 
 
 def test_sample_of_a_volume_run(tmp_path):
@@ -220,6 +240,7 @@ def test_sample_of_a_volume_run(tmp_path):
     assert np.load(out / "samples.npy").shape == (2, SIDE, SIDE, SIDE, 1)
     record = json.loads((out / "sample.json").read_text())
     assert record["n_data_images"] == 3 and record["samples"]["spatial_shape"] == [SIDE] * 3
+    assert {"perimeter_axis2", "chords_phase1_axis2"} <= set(record["realism"]["rows"])
 
 
 def test_sample_bad_input_is_one_line(lines_run, tmp_path, capsys):

@@ -137,3 +137,26 @@ def test_summaries_and_tables():
             f"3.00e-05 [{low:.2e}, {high:.2e}] / 2.50e-05 |") in table
     low, high = summary["line_count_pct_ci_low"], summary["line_count_pct_ci_high"]
     assert f"| line count correct | — | 63 % | 75 % [{low:.0f}, {high:.0f}] |" in table
+
+
+def test_binarised_metrics_read_both_images_at_the_phase_threshold():
+    from ssvae_tf.evaluation import binarised_metrics
+
+    original = np.ones((8, 8, 1), np.float32)
+    original[2:4] = 0.0  # a black band of 2 rows: black share 0.25, perimeter 2 changes x 8 columns / 64 px
+    grey = np.full((8, 8, 1), 0.6, np.float32)
+    grey[2:6] = 0.3  # a grey band of 4 rows: black at 0.5, never plainly binary
+    other = np.ones((8, 8, 1), np.float32)  # a blank "real" neighbour
+    m = binarised_metrics(np.stack([original, other]), np.stack([grey, other]))
+    assert m["binarised_volume_fraction_error_points"].tolist() == pytest.approx([25.0, 0.0])
+    assert m["binarised_perimeter_error_pct"][0] == 0.0 and np.isnan(m["binarised_perimeter_error_pct"][1])
+    assert m["binary_share_pct"].tolist() == [0.0, 100.0]
+    assert m["binary_share_original_pct"].tolist() == [100.0, 100.0]
+    # the real-vs-real yardstick pairs each original with the next one
+    assert m["real_pair_volume_fraction_error_points"].tolist() == pytest.approx([25.0, 25.0])
+    # chords of the black band: 2 px (vertical) and 8 px (horizontal); of the grey band's black: 4 and 8
+    assert m["binarised_chord_distance"][0] > 0 and m["binarised_chord_distance"][1] == 0.0
+    assert m["binarised_volume_fraction_original"].tolist() == [0.25, 0.0]
+    assert m["binarised_anisotropy_reconstruction"][0] == 1.0
+    assert {f"binarised_perimeter_axis{a}_{which}" for a in (0, 1)
+            for which in ("original", "reconstruction")} <= set(m)

@@ -204,3 +204,37 @@ def test_learning_curves_draw_one_log_line_per_run_with_the_metric(tmp_path, mon
 def test_learning_curves_without_the_metric_name_it():
     with pytest.raises(ValueError, match="'val_loss'"):
         evaluation_figures.plot_learning_curves({"ss-vae": {"loss": [1.0]}}, "unused.png", metric="val_loss")
+
+
+def test_binarised_summary_correlates_descriptors_and_tables_them_beside_the_yardstick():
+    from ssvae_tf.evaluation import binarised_table, correlation_interval, summarise_binarised
+    from ssvae_tf.stats.morphology import pearson
+
+    rng = np.random.default_rng(3)
+    n = 40
+    fraction = rng.random(n)
+    metrics = {f"{prefix}{error}": rng.random(n) * 10 for prefix in ("binarised_", "real_pair_")
+               for error in ("volume_fraction_error_points", "perimeter_error_pct", "chord_distance")}
+    metrics.update(binary_share_pct=rng.random(n) * 100, binary_share_original_pct=np.full(n, 100.0),
+                   binarised_volume_fraction_original=fraction,
+                   binarised_volume_fraction_reconstruction=fraction + 0.1 * rng.random(n),
+                   binarised_anisotropy_original=rng.random(n), binarised_anisotropy_reconstruction=np.full(n, 0.5))
+    summary = summarise_binarised(metrics)
+    assert summary["fidelity_volume_fraction"] == pytest.approx(
+        np.corrcoef(fraction, metrics["binarised_volume_fraction_reconstruction"])[0, 1])
+    assert summary["fidelity_anisotropy"] == 0.0  # the same value for every input follows none
+    low, high = summary["fidelity_volume_fraction_ci_low"], summary["fidelity_volume_fraction_ci_high"]
+    assert low <= summary["fidelity_volume_fraction"] <= high
+    assert (low, high) == correlation_interval(fraction, metrics["binarised_volume_fraction_reconstruction"])
+    assert summary["binarised_chord_distance_mean"] == pytest.approx(metrics["binarised_chord_distance"].mean())
+    assert summary["binary_share_original_pct_mean"] == 100.0
+    table = binarised_table({"baseline": summary, "ss-vae": summary, "other": {"n": 1.0}})
+    assert table.splitlines()[0] == "| metric | our baseline | our ss-vae | real vs real |"
+    assert "| fidelity r, volume fraction |" in table and "| volume-fraction error (points) |" in table
+    assert binarised_table({"baseline": {"n": 1.0}}) == ""
+    assert np.isnan(pearson(np.ones(3), np.arange(3)))
+
+
+def test_summaries_without_binarised_metrics_are_unchanged():
+    summary = summarise(line_evaluation("ss-vae"))
+    assert not any(key.startswith(("binarised_", "fidelity_", "real_pair_", "binary_share")) for key in summary)

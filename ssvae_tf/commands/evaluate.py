@@ -39,6 +39,9 @@ def run_evaluate(args: argparse.Namespace) -> None:
     if comparison.ratio is not None:
         note = paper_ratio_note(RunDir(args.model).settings().data)
         print(f"\nSS-VAE / baseline statistics error: {comparison.ratio:.2f}x" + (f" ({note})" if note else ""))
+    if comparison.binarised:
+        print(f"\nbinarised reconstructions (threshold 0.5; not the paper's protocol; see report.md):\n"
+              f"{comparison.binarised}")
     print(f"\nreport, metrics.csv and figures in {Path(args.out).resolve()}")
 
 

@@ -11,12 +11,17 @@ data options) and writes, each file atomically, into ``DIR``: ``volume_fractions
 fraction of each phase), ``radial_s2.csv`` (mean, std and 5-95 % band of each phase's radial
 ``S2(r)``), ``autocorrelation.npy`` (the mean autocorrelation map of each phase, ``(K, *window)``, zero
 lag at ``side // 2``), the figures ``autocorrelation.png`` (maps on lag axes; volumes: the planes
-through the zero lag), ``radial_s2.png`` and ``volume_fractions.png``, and, last, ``stats.json``.
+through the zero lag), ``radial_s2.png`` and ``volume_fractions.png``, and, last, ``stats.json``; for
+two-phase data ``stats.json`` also holds the realism ``descriptors`` of the first :data:`REALISM_IMAGES`
+images (:func:`~ssvae_tf.stats.morphology.descriptors`: their mean, std, min and max).
 
 ``sample`` writes ``samples.npy`` (``(N, *spatial, 1)`` in (0, 1)), ``samples.png`` (the first 64;
 volumes by their middle slice), ``radial_s2.csv`` and ``radial_s2.png`` (samples against the run's
-training data) and, last, ``sample.json`` with the statistics distance.  What is computed:
-:mod:`ssvae_tf.stats.summary`; the figures: :mod:`ssvae_tf.figures`; the tables and prior samples: here.
+training data) and, last, ``sample.json`` with the statistics distance and, for two-phase runs, the
+``realism`` table (:func:`~ssvae_tf.stats.morphology.realism_table`: samples against the training data on
+every descriptor, beside the distance between two halves of the data; the first :data:`REALISM_IMAGES` of
+each) and the samples' ``descriptors``.  What is computed:
+:mod:`ssvae_tf.stats.summary` and :mod:`ssvae_tf.stats.morphology`; the figures: :mod:`ssvae_tf.figures`; the tables and prior samples: here.
 
 Light at import (standard library, NumPy, ``ssvae_tf.settings`` and ``ssvae_tf.stats.phases`` only); ``run``
 imports TensorFlow and Matplotlib.
@@ -63,6 +68,8 @@ _STATS_HELP = {
 SHOWN_SAMPLES = 64
 #: Most prior samples one call decodes, and most values (samples x voxels) they may hold (2 GiB of float32).
 MAX_SAMPLES, MAX_SAMPLE_VALUES = 100_000, 2**29
+#: Most images (the first ones) of the data and of the samples whose realism descriptors are computed.
+REALISM_IMAGES = 1000
 
 
 # ---------------------------------------------------------------- options
@@ -217,6 +224,38 @@ def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict
     return paths
 
 
+def first_images(batches, n: int) -> np.ndarray:
+    """The first ``n`` images of an iterable of ``(b, *spatial, 1)`` batches, concatenated."""
+    parts, count = [], 0
+    for batch in batches:
+        parts.append(np.asarray(batch[:n - count], np.float32))
+        count += len(parts[-1])
+        if count >= n:
+            break
+    return np.concatenate(parts)
+
+
+def realism_record(images: np.ndarray) -> dict[str, Any]:
+    """``stats.json``'s ``descriptors`` entry: the realism descriptors of ``images`` ``(n, *spatial, 1)``
+    (the black phase at ``PHASE_THRESHOLD``) in plain JSON, with what they are."""
+    from ssvae_tf.stats.morphology import descriptor_summary, descriptors
+
+    return {"n_images": len(images), **descriptor_summary(descriptors(images))}
+
+
+def realism_lines(summary: Mapping[str, Any]) -> list[str]:
+    """One printed line of the main descriptors of a :func:`realism_record`."""
+    def mean(key: str) -> str:
+        value = summary.get(key, {}).get("mean")
+        return "—" if value is None else f"{value:.3g}"
+
+    axes = sorted(key for key in summary if key.startswith("perimeter_axis"))
+    return [f"realism (black at {PHASE_THRESHOLD}, mean of {summary['n_images']} images): volume fraction "
+            f"{mean('volume_fraction')}, binary share {mean('binary_share')}, perimeter per axis "
+            + " / ".join(mean(key) for key in axes) + f" per px, anisotropy {mean('anisotropy')}, components "
+            f"{mean('components')}, Euler number {mean('euler_number')}"]
+
+
 # ------------------------------------------------------------------ stats
 def _configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", default=None, metavar="DATA",
@@ -239,12 +278,16 @@ def _run_stats(args: argparse.Namespace) -> None:
     record = {"data": config.data, "data_description": config.data_description,
               "reading": data.read.to_json(), "image_shape": [int(s) for s in data.image_shape],
               "settings": {name: getattr(config, name) for name in DATA_SETTINGS}}
+    if config.n_phases == 2:
+        record["descriptors"] = realism_record(first_images(data_batches(data), REALISM_IMAGES))
     write_statistics(args.out, stats, record, title=Path(config.data).name if config.data not in BUILTIN_DATA
                      else config.data)
     crops = " crops" if config.patch_size is not None else ""
     print(f"{stats.n_images}{crops} of {_describe_shape(stats.spatial_shape)}, {config.data_description}; "
           f"{stats.n_phases} phases")
     print("\n".join(stats.describe()))
+    if "descriptors" in record:
+        print("\n".join(realism_lines(record["descriptors"])))
     print(f"tables, figures and stats.json in {Path(args.out).resolve()}")
 
 
@@ -324,6 +367,21 @@ def _run_sample(args: argparse.Namespace) -> None:
                                      "compares (its indicator and correlations), as val_prior_stats_distance",
         "samples": sample_stats.summary(), "training_data": data_stats.summary(),
     }
+    realism = None
+    if config.n_phases == 2:
+        from ssvae_tf.stats.morphology import format_realism_table, realism_table
+
+        shown = samples[:REALISM_IMAGES]
+        real = first_images(data_batches(data), REALISM_IMAGES)
+        record["descriptors"] = realism_record(shown)
+        if len(real) >= 2:
+            realism = realism_table(real, shown)
+            record["realism"] = {"n_data_images": len(real), "n_samples": len(shown), "rows": {key: {column: value if np.isfinite(value) else None for column, value in row.items()}
+                                          for key, row in realism.items()},
+                                 "note": "model_vs_real: Wasserstein-1 distance between the samples' and the data's "
+                                         "per-image descriptors (chord rows: between pooled chord-length "
+                                         "histograms, px); real_vs_real: the same between the even- and "
+                                         "odd-numbered halves of the data, the yardstick"}
     write_samples(args.out, samples, {"data": data_stats, "samples": sample_stats}, record)
     kind = "images" if samples.ndim == 4 else "volumes"
     print(f"{args.n} prior samples ({kind} of {_describe_shape(tuple(model.image_shape[:-1]))}) of {run.path}, "
@@ -336,6 +394,11 @@ def _run_sample(args: argparse.Namespace) -> None:
     for h, difference in enumerate(distance["volume_fraction_difference"]):
         print(f"{phase_name(h, config.n_phases)}: volume fraction {sample_stats.fraction_mean[h]:.4f} (samples) "
               f"vs {data_stats.fraction_mean[h]:.4f} (data), difference {difference:+.4f}")
+    if "descriptors" in record:
+        print("\n".join(realism_lines(record["descriptors"])))
+    if realism is not None:
+        print(f"realism of the samples against the training data (real vs real: two halves of the data):\n"
+              f"{format_realism_table(realism)}")
     print(f"samples, figures and sample.json in {Path(args.out).resolve()}")
 
 

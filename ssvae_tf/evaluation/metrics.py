@@ -4,13 +4,16 @@ Images are ``(n, H, W, 1)`` and volumes ``(n, D, H, W, 1)`` floats in [0, 1];
 line images have **black (0) lines on a white (1) background**.  "Black" in
 any image or volume, original or reconstruction, is the paper's: a value below
 :data:`~ssvae_tf.stats.phases.PAPER_BLACK_LEVEL` (0.05); every metric here is
-one value per image or volume.
+one value per image or volume.  :func:`binarised_metrics` is not the paper's
+protocol: it reads both images at :data:`~ssvae_tf.stats.phases.PHASE_THRESHOLD`
+(0.5) with the realism metrics of :mod:`ssvae_tf.stats.morphology`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ssvae_tf.stats.morphology import binary_share, chord_length_histograms, fidelity_descriptors, histogram_distance
 from ssvae_tf.stats.phases import PAPER_BLACK_LEVEL, black_mask
 from ssvae_tf.stats.two_point import StatsOptions, batch_size_for
 
@@ -68,3 +71,59 @@ def volume_fraction_difference(originals: np.ndarray, reconstructions: np.ndarra
     black_rec = _black_count(reconstructions)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(black_orig > 0, 100.0 * np.abs(black_orig - black_rec) / black_orig, np.nan)
+
+
+def _chord_distances(images: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """Per image pair: the mean over both phases and every axis of :func:`histogram_distance` between
+    their chord-length histograms (px), float64 ``(n,)``."""
+    distances = []
+    for phase in (0, 1):
+        first, second = chord_length_histograms(images, phase), chord_length_histograms(references, phase)
+        distances.append([[histogram_distance(a, b) for a, b in zip(pair_a, pair_b)]
+                          for pair_a, pair_b in zip(first, second)])
+    return np.mean(np.array(distances, np.float64), axis=(0, 2))
+
+
+def _paired_errors(originals: np.ndarray, others: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+    """Volume-fraction error (points), perimeter error (%) and chord distance (px) of ``others`` against
+    ``originals``, per image, binarised at ``PHASE_THRESHOLD``, under ``prefix``."""
+    first, second = fidelity_descriptors(originals), fidelity_descriptors(others)
+    perimeters = [sum(d[key] for key in d if key.startswith("perimeter_axis")) for d in (first, second)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        perimeter_error = np.where(perimeters[0] > 0, 100.0 * np.abs(perimeters[1] - perimeters[0]) / perimeters[0],
+                                   np.nan)
+    return {f"{prefix}volume_fraction_error_points": 100.0 * np.abs(second["volume_fraction"]
+                                                                     - first["volume_fraction"]),
+            f"{prefix}perimeter_error_pct": perimeter_error,
+            f"{prefix}chord_distance": _chord_distances(others, originals)}
+
+
+def binarised_metrics(originals: np.ndarray, reconstructions: np.ndarray) -> dict[str, np.ndarray]:
+    """Realism of each reconstruction binarised at ``PHASE_THRESHOLD`` (0.5), not the paper's protocol:
+    name -> float64 ``(n,)``.
+
+    For ``(n, *spatial, 1)`` originals and their reconstructions:
+
+    * ``binarised_volume_fraction_error_points``: ``100 |phi_rec - phi_orig|``, phi the black share
+      (percentage points);
+    * ``binarised_perimeter_error_pct``: ``100 |P_rec - P_orig| / P_orig``, P the specific perimeter
+      (surface) summed over the axes (:func:`~ssvae_tf.stats.morphology.specific_perimeter`); NaN where
+      the original has none;
+    * ``binarised_chord_distance``: chord-length distance (px, mean over both phases and every axis);
+    * ``real_pair_*``: the same three between each original and the next one (``i + 1`` mod ``n``), the
+      real-vs-real yardstick: the error of a "reconstruction" that is another real crop;
+    * ``binary_share_pct``, ``binary_share_original_pct``: plainly binary pixels (< 0.05 or > 0.95) of
+      the grey reconstruction and of the original, in %;
+    * ``binarised_{name}_original``, ``binarised_{name}_reconstruction`` for ``name`` in
+      :func:`~ssvae_tf.stats.morphology.fidelity_descriptors` (``volume_fraction``,
+      ``perimeter_axis{a}``, ``anisotropy``): what the per-crop fidelity correlates.
+    """
+    originals = np.asarray(originals, np.float32)
+    reconstructions = np.asarray(reconstructions, np.float32)
+    metrics = {**_paired_errors(originals, reconstructions, "binarised_"),
+               **_paired_errors(originals, np.roll(originals, -1, axis=0), "real_pair_"),
+               "binary_share_pct": 100.0 * binary_share(reconstructions),
+               "binary_share_original_pct": 100.0 * binary_share(originals)}
+    for which, images in (("original", originals), ("reconstruction", reconstructions)):
+        metrics.update({f"binarised_{name}_{which}": values for name, values in fidelity_descriptors(images).items()})
+    return metrics

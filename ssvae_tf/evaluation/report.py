@@ -16,7 +16,9 @@ from ssvae_tf.evaluation import figures
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model
 from ssvae_tf.evaluation.runs import Run, evaluation_data, load_run
 from ssvae_tf.evaluation.summary import (
+    BINARISED_NOTE,
     N_RESAMPLES,
+    binarised_table,
     comparison_table,
     confusion_table,
     format_interval,
@@ -42,6 +44,8 @@ class Comparison:
         seconds: wall time of the evaluation.
         ratio_ci: 95 % bootstrap CI ``(low, high)`` of ``ratio`` (the same images resampled for
             both models, :func:`~ssvae_tf.evaluation.summary.stats_ratio_interval`), or None with one run.
+        binarised: the markdown table of the reconstructions binarised at 0.5 beside the real-vs-real
+            yardstick (:func:`~ssvae_tf.evaluation.summary.binarised_table`; not the paper's protocol).
     """
 
     table: str
@@ -49,6 +53,7 @@ class Comparison:
     ratio: float | None
     seconds: float
     ratio_ci: tuple[float, float] | None = None
+    binarised: str = ""
 
 
 def _check_same_data(runs: list[Run]) -> None:
@@ -164,6 +169,10 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
             parts.append(f"\n## Line counts, {evaluation.label}\n\n{confusion_table(evaluation)}\n\n"
                          f"Nearest training image in statistics has the original's line count: "
                          f"{summary['nn_stats_line_count_pct']:.0f} %{interval}.\n")
+    binarised = binarised_table(summaries)
+    if binarised:
+        parts.append(f"\n## Binarised reconstructions (threshold 0.5), beside the paper's protocol\n\n{binarised}\n\n"
+                     f"{BINARISED_NOTE} Brackets: 95 % bootstrap CI over the {n_evaluated} evaluated {items}.\n")
     parts.append("\n## Figures\n")
     for label in (e.label for e in evaluations):
         parts.append(f"- `pairs_{label}.png`, `nearest_{label}.png`")
@@ -234,4 +243,4 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     ratio_ci = stats_ratio_interval({e.label: e for e in evaluations})
     report = _report_md(runs, evaluations, summaries, table, len(data.train), seconds, ratio_ci, refine_steps)
     atomic_write(out_dir / "report.md", lambda tmp: tmp.write_text(report))
-    return Comparison(table, summaries, stats_ratio(summaries), seconds, ratio_ci)
+    return Comparison(table, summaries, stats_ratio(summaries), seconds, ratio_ci, binarised_table(summaries))
