@@ -231,6 +231,7 @@ def _section(name: str, record: dict) -> str:
     dataset = DATASETS[name]
     ratio_met = record["ratio_ci"][1] <= TARGET_RATIO if record["ratio_ci"] else record["ratio"] <= TARGET_RATIO
     vf = ours["volume_fraction_diff_mean"]
+    vf_ci = (ours["volume_fraction_diff_mean_ci_low"], ours["volume_fraction_diff_mean_ci_high"])
     settings = record["settings"]["ss-vae"]
     seconds = record["training_seconds"]
     per_epoch = (f"{settings['crops_per_epoch']} crops" if settings["crops_per_epoch"]
@@ -246,7 +247,7 @@ def _section(name: str, record: dict) -> str:
         f"| SS-VAE / baseline statistics error | ≤ {TARGET_RATIO} | {record['ratio']:.2f}x"
         f"{format_interval(record['ratio_ci'], '{:.2f}')} | {'met' if ratio_met else '**not met**'} |\n"
         f"| volume-fraction difference, SS-VAE (%) | ≤ {TARGET_VOLUME_FRACTION_PCT:g} | {vf:.1f}"
-        f"{format_interval((ours['volume_fraction_diff_mean_ci_low'], ours['volume_fraction_diff_mean_ci_high']), '{:.1f}')}"
+        f"{format_interval(vf_ci, '{:.1f}')}"
         f" | {'met' if vf <= TARGET_VOLUME_FRACTION_PCT else '**not met**'} |\n\n"
         f"{record['table']}\n\n"
         f"![reconstructions](figures/real-data-{name}/pairs_ss-vae.png)\n\n"
@@ -270,7 +271,8 @@ def write_doc(docs_dir: Path) -> Path:
         "([image](figures/real-data-gold/image.png), [Otsu binarisation](figures/real-data-gold/otsu.png)). "
         "Both models of a data set train on random crops of the same data, thresholded with Otsu's method, at "
         "the same budget and settings (each section names them; `experiments/real_data.py` trains at "
-        f"`ssvae train`'s defaults with 64 px crops in 2-D, 32^3 in 3-D, {FULL['epochs']} epochs); the last {VALIDATION_SPLIT * 100:.0f} % of every image's rows (2-D) or "
+        f"`ssvae train`'s defaults with 64 px crops in 2-D, 32^3 in 3-D, {FULL['epochs']} epochs); the last "
+        f"{VALIDATION_SPLIT * 100:.0f} % of every image's rows (2-D) or "
         "of the volume's slices (3-D) is never trained on, and every number below is measured on fixed crops "
         "from there. Statistics error: mean squared difference of the periodic autocorrelations of the black "
         "phase (hard indicator of the input, the soft one of the reconstruction), as in docs/reproduction.md; "
