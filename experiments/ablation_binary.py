@@ -56,21 +56,25 @@ COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
                          "specific_perimeter_error"), "mean"),
 }
 #: Budgets: the ablation proper and the ``--quick`` smoke run.
-FULL = {"epochs": 10, "n_images": 3000, "n_eval": 1000}
-QUICK = {"epochs": 1, "n_images": 64, "n_eval": 32}
+#: ``crops_per_epoch`` only with ``--crops`` (None: ``ssvae train``'s default, the training pixels once).
+FULL = {"epochs": 10, "n_images": 3000, "crops_per_epoch": None, "n_eval": 1000}
+QUICK = {"epochs": 1, "n_images": 64, "crops_per_epoch": 64, "n_eval": 32}
 #: Originals (columns) shown in the figure grid.
 N_SHOWN = 8
 MISSING = "n/a"
 
 
 def train_flags(data: str, size: int, crops: bool, epochs: int, n_images: int, seed: int,
-                threshold: str | None) -> list[str]:
+                threshold: str | None, crops_per_epoch: int | None = None) -> list[str]:
     """The ``ssvae train`` flags every variant shares: the data, the size (``--patch-size`` for crops of large
-    images, else ``--image-size``), the budget and the seed."""
+    images, else ``--image-size``), the budget (``n_images`` generated images, or ``crops_per_epoch`` crops)
+    and the seed."""
     flags = ["--data", data, "--patch-size" if crops else "--image-size", str(size), "--epochs", str(epochs),
              "--seed", str(seed), "--quiet"]
     if crops:
         flags += ["--validation-slab"]
+        if crops_per_epoch is not None:
+            flags += ["--crops-per-epoch", str(crops_per_epoch)]
     else:
         flags += ["--n-images", str(n_images)]
     if threshold is not None:
@@ -78,17 +82,16 @@ def train_flags(data: str, size: int, crops: bool, epochs: int, n_images: int, s
     return flags
 
 
-def run_parallel(commands: dict[str, list[str]], logs: Path, parallel: int = PARALLEL) -> dict[str, float]:
+def run_parallel(commands: dict[str, list[str]], logs: Path, parallel: int = PARALLEL) -> None:
     """Run ``commands`` (label -> ``ssvae`` arguments) as ``python -m ssvae_tf`` subprocesses, ``parallel``
-    at a time, one TensorFlow thread each, each logging to ``logs/<label>.log``; returns label -> wall time
-    in s.
+    at a time, one TensorFlow thread each, each logging to ``logs/<label>.log``; prints each one's wall time.
 
     Raises:
         SystemExit: when a command fails (naming its log).
     """
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     logs.mkdir(parents=True, exist_ok=True)
-    pending, running, seconds = list(commands), {}, {}
+    pending, running = list(commands), {}
     while pending or running:
         while pending and len(running) < parallel:
             label = pending.pop(0)
@@ -103,9 +106,7 @@ def run_parallel(commands: dict[str, list[str]], logs: Path, parallel: int = PAR
                 del running[label]
                 if process.returncode != 0:
                     raise SystemExit(f"{label} failed with status {process.returncode}; see {logs / label}.log")
-                seconds[label] = time.perf_counter() - started
-                print(f"finished {label} ({seconds[label]:.0f} s)", flush=True)
-    return seconds
+                print(f"finished {label} ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
 def read_means(metrics_csv: Path) -> dict[str, float]:
@@ -144,7 +145,8 @@ def ablation_table(means: dict[str, dict[str, float]], seconds: dict[str, float 
 
     Args:
         means: variant -> :func:`read_means` of its report.
-        seconds: variant -> training wall time in s (None: unknown).
+        seconds: variant -> training wall time in s (None: unknown), e.g. ``reproduce.wall_time`` (from
+            ``config.json`` to ``model.keras``, so a resumed run's pause counts too).
         reference: the variant whose mean ``stats_mse`` is the ratio's denominator.
     """
     denominator = means.get(reference, {}).get("stats_mse")
@@ -235,16 +237,17 @@ def main(argv: list[str] | None = None) -> None:
     if REFERENCE not in args.variants:
         args.variants.insert(0, REFERENCE)
     shared = train_flags(args.data, args.size, args.crops, budget["epochs"], budget["n_images"], args.seed,
-                         args.threshold)
+                         args.threshold, budget["crops_per_epoch"])
     runs = {variant: args.out / "runs" / variant for variant in args.variants}
 
     from ssvae_tf.run_dir import RunDir
 
     unfinished = {v: ["train", *shared, *VARIANTS[v], "--out", str(runs[v])] for v in args.variants
                   if not RunDir(runs[v]).is_finished}
-    seconds: dict[str, float | None] = dict(run_parallel(unfinished, args.out / "logs"))
-    for variant in args.variants:
-        seconds.setdefault(variant, None)  # trained by an earlier call: its time is in that call's output
+    run_parallel(unfinished, args.out / "logs")
+    from reproduce import wall_time
+
+    seconds = {v: wall_time(runs[v]) for v in args.variants}
     reports = {v: args.out / "eval" / v for v in args.variants}
     run_parallel({f"evaluate-{v}": ["evaluate", "--model", str(runs[v]), "--out", str(reports[v]), "--n-images",
                                     str(budget["n_eval"]), "--quiet"] for v in args.variants}, args.out / "logs")

@@ -67,9 +67,10 @@ def test_the_shared_flags_choose_crops_or_generated_images(ablation):
     generated = ablation.train_flags("lines", 32, False, 2, 64, 5, None)
     assert generated == ["--data", "lines", "--image-size", "32", "--epochs", "2", "--seed", "5", "--quiet",
                          "--n-images", "64"]
-    crops = ablation.train_flags("x.npy", 32, True, 1, 64, 0, "otsu")
+    crops = ablation.train_flags("x.npy", 32, True, 1, 64, 0, "otsu", crops_per_epoch=16)
     assert crops[2:4] == ["--patch-size", "32"] and "--validation-slab" in crops and "--n-images" not in crops
-    assert crops[-2:] == ["--threshold", "otsu"]
+    assert crops[-4:] == ["--crops-per-epoch", "16", "--threshold", "otsu"]
+    assert "--crops-per-epoch" not in ablation.train_flags("x.npy", 32, True, 1, 64, 0, None)
 
 
 def test_every_variant_is_a_list_of_flags_and_the_reference_is_one(ablation):
