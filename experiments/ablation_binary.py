@@ -109,6 +109,27 @@ def run_parallel(commands: dict[str, list[str]], logs: Path, parallel: int = PAR
                 print(f"finished {label} ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
+def reusable(run_dir: Path, command: list[str]) -> bool:
+    """Whether ``run_dir`` holds a finished run of ``command`` (``ssvae train`` arguments), which is then
+    not trained again; records ``command`` in ``<run_dir>.command`` for the next call.
+
+    Raises:
+        SystemExit: if it holds a finished run of another command (other flags or budget).
+    """
+    from ssvae_tf.run_dir import RunDir
+
+    record = run_dir.with_name(run_dir.name + ".command")
+    text = " ".join(command)
+    if RunDir(run_dir).is_finished:
+        if record.is_file() and record.read_text() != text:
+            raise SystemExit(f"{run_dir} holds a finished run of `ssvae {record.read_text()}`; move it away or "
+                             "pick another --out")
+        return True
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(text)
+    return False
+
+
 def read_means(metrics_csv: Path) -> dict[str, float]:
     """Column -> mean over the images of the first model in a report's ``metrics.csv`` (numeric columns
     only; ``ssvae evaluate --model RUN`` without ``--baseline`` writes one model)."""
@@ -240,13 +261,11 @@ def main(argv: list[str] | None = None) -> None:
                          args.threshold, budget["crops_per_epoch"])
     runs = {variant: args.out / "runs" / variant for variant in args.variants}
 
-    from ssvae_tf.run_dir import RunDir
-
-    unfinished = {v: ["train", *shared, *VARIANTS[v], "--out", str(runs[v])] for v in args.variants
-                  if not RunDir(runs[v]).is_finished}
-    run_parallel(unfinished, args.out / "logs")
     from reproduce import wall_time
 
+    commands = {v: ["train", *shared, *VARIANTS[v], "--out", str(runs[v])] for v in args.variants}
+    run_parallel({v: command for v, command in commands.items() if not reusable(runs[v], command)},
+                 args.out / "logs")
     seconds = {v: wall_time(runs[v]) for v in args.variants}
     reports = {v: args.out / "eval" / v for v in args.variants}
     run_parallel({f"evaluate-{v}": ["evaluate", "--model", str(runs[v]), "--out", str(reports[v]), "--n-images",

@@ -85,3 +85,14 @@ def test_the_grid_draws_one_row_per_entry(ablation, tmp_path):
     originals = np.random.default_rng(0).random((3, 8, 8, 1)).astype(np.float32)
     ablation.draw_grid(originals, {"a recon.": originals, "a sample": originals[:2]}, tmp_path / "g.png")
     assert Image.open(tmp_path / "g.png").size[0] > 0
+
+
+def test_a_finished_run_is_reused_only_for_the_same_command(ablation, tmp_path):
+    run = tmp_path / "runs" / "a"
+    assert not ablation.reusable(run, ["train", "--epochs", "1"])  # nothing there: train it
+    assert (tmp_path / "runs" / "a.command").read_text() == "train --epochs 1"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"")  # finished: a model file and no backup folder
+    assert ablation.reusable(run, ["train", "--epochs", "1"])
+    with pytest.raises(SystemExit, match="holds a finished run of `ssvae train --epochs 1`"):
+        ablation.reusable(run, ["train", "--epochs", "2"])
