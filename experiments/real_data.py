@@ -159,6 +159,10 @@ def write_data(cache: Path, names: list[str], arrays: dict[str, np.ndarray]) -> 
     return files
 
 
+#: Side of the previews of a real micrograph in docs/figures, px: enough to judge the binarisation, not a copy.
+PREVIEW_SIDE = 256
+
+
 def run_configs(data_file: Path, patch_size: int, budget: dict, seed: int) -> dict[str, TrainConfig]:
     """The SS-VAE (``ssvae train`` defaults) and the pixel baseline of one data set: the same crops of
     ``data_file``, Otsu's threshold, held-out slab, ``budget`` (TrainConfig fields) and ``seed``."""
@@ -168,14 +172,16 @@ def run_configs(data_file: Path, patch_size: int, budget: dict, seed: int) -> di
 
 
 def write_binarisation_figures(image: np.ndarray, out: Path) -> float:
-    """``out/image.png`` (the grey image ``(H, W)`` uint8 as stored) and ``out/otsu.png`` (its Otsu
-    binarisation, as ``ssvae train --threshold otsu`` makes it: white above the threshold); returns the
+    """``out/image.png`` (the top-left ``PREVIEW_SIDE`` px of the grey image ``(H, W)`` uint8 as stored: a
+    preview, not the data set) and ``out/otsu.png`` (the same region's Otsu binarisation, as ``ssvae train
+    --threshold otsu`` makes it: white above the threshold, found on the whole image); returns the
     threshold, a grey level in [0, 1]."""
     from PIL import Image
 
     from ssvae_tf.data.sources import ReadOptions, open_source
 
     threshold = open_source(image[np.newaxis], ReadOptions(threshold="otsu")).options.threshold
+    image = image[:PREVIEW_SIDE, :PREVIEW_SIDE]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "image.png", lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
     binary = np.where(image / np.iinfo(image.dtype).max > threshold, 255, 0).astype(np.uint8)
