@@ -14,9 +14,9 @@ blurred-pixel anchor and anneal the soft indicator.
 
 Three decoders: the paper-style stack of stride-2 transposed convolutions,
 resize-convolutions (nearest-neighbour x2, then a 3x3 convolution and a
-residual block per level), or ``"upsample"`` (nearest-neighbour x2 and one 3x3
-convolution per level, no residual block: as fast as the transposed
-convolutions); the last two avoid the checkerboard artefacts of uneven
+residual block per level), or ``"upsample"`` (one 3x3 convolution at the low resolution, then linear
+interpolation x2, :class:`LinearUpsample`, per level: as fast as the
+transposed convolutions); the last two avoid the checkerboard artefacts of uneven
 transposed-convolution overlap (Odena et al., Distill 2016) that an
 autocorrelation loss sees as spurious periodic peaks.
 
@@ -179,6 +179,36 @@ def _conv3(h, rank: int, filters: int, name: str, padding: str, strides: int = 1
                        activation=activation, name=name)(h)
 
 
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class LinearUpsample(layers.Layer):
+    """Linear interpolation x2 along every spatial axis of ``(batch, *spatial, channels)``:
+    ``(batch, *(2 spatial), channels)``.  Along an axis, ``out[2i] = (a[i-1] + 3 a[i]) / 4`` and
+    ``out[2i+1] = (3 a[i] + a[i+1]) / 4`` (pixel centres, as bilinear resizing): a fixed kernel whose
+    overlaps are even, so no checkerboard (Odena et al. 2016).  The neighbours beyond an edge wrap
+    around (``periodic``) or repeat the edge."""
+
+    def __init__(self, periodic: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.periodic = bool(periodic)
+
+    def call(self, x):
+        for axis in range(1, len(x.shape) - 1):
+            n = x.shape[axis]
+            before = [n - 1 if self.periodic else 0, *range(n - 1)]
+            after = [*range(1, n), 0 if self.periodic else n - 1]
+            previous, following = (keras.ops.take(x, index, axis=axis) for index in (before, after))
+            even, odd = 0.25 * previous + 0.75 * x, 0.75 * x + 0.25 * following
+            interleaved = keras.ops.stack([even, odd], axis=axis + 1)
+            x = keras.ops.reshape(interleaved, (-1, *x.shape[1:axis], 2 * n, *x.shape[axis + 1:]))
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *(2 * s for s in input_shape[1:-1]), input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "periodic": self.periodic}
+
+
 def _residual_block(h, rank: int, filters: int, name: str, padding: str, activation: str):
     """``activation(h + conv(activation(conv(h))))``, two 3-px convolutions (He et al. 2016)."""
     r = _conv3(h, rank, filters, f"{name}_a", padding, activation=activation)
@@ -276,9 +306,10 @@ def build_decoder(
     Args:
         upsampling: ``"transpose"`` (a stride-2 3x3 transposed convolution per
             level), ``"resize"`` (nearest-neighbour x2, a 3x3 convolution
-            and a residual block per level) or ``"upsample"`` (nearest-neighbour
-            x2 and a 3x3 convolution per level); the last two draw no
-            checkerboard artefacts.
+            and a residual block per level) or ``"upsample"`` (a 3x3
+            convolution, then linear interpolation x2 per level,
+            :class:`LinearUpsample`, wrapping around with circular padding);
+            the last two draw no checkerboard artefacts.
         padding: ``"zeros"`` or ``"circular"`` for the 3x3 convolutions
             (transposed convolutions always pad with zeros).
         output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
@@ -313,6 +344,9 @@ def build_decoder(
         if upsampling == "transpose":
             h = _CONV_T[rank](level_filters, 3, strides=2, padding="same", activation=activation,
                               name=f"up_{level}")(h)
+        elif upsampling == "upsample":  # the convolution at the low resolution: the transposed one's cost
+            h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
+            h = LinearUpsample(padding == "circular", name=f"resize_{level}")(h)
         else:
             h = _UPSAMPLE[rank](2, name=f"resize_{level}")(h)
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)

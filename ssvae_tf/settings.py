@@ -42,7 +42,7 @@ DATA_LOSSES = ("sse", "mse", "bce")
 #: The architecture's defaults: latent size, first convolution's filters, dense units.
 DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 #: Decoder upsampling: stride-2 transposed convolutions, resize-convolutions with residual blocks, or
-#: nearest-neighbour x2 and one 3x3 convolution per level.
+#: one 3x3 convolution and linear interpolation x2 per level.
 DECODERS = ("transpose", "resize", "upsample")
 #: What the decoder's last layer makes of its logits (``ssvae_tf.model.PhaseOutput``): a sigmoid, a
 #: relaxed-Bernoulli (binary Concrete) sample, a straight-through hard indicator, or one softmax
@@ -195,8 +195,8 @@ class TrainConfig:
         "indicators, each normalised by its own zero lag")
     decoder: str = _setting(
         "model", "transpose", "decoder upsampling: stride-2 transposed convolutions, resize-convolutions with "
-        "residual blocks, or upsample (nearest x2 + one 3x3 convolution per level); the last two draw no "
-        "checkerboards", choices=DECODERS)
+        "residual blocks, or upsample (a 3x3 convolution, then linear interpolation x2, per level: as fast as "
+        "transpose); the last two draw no checkerboards", choices=DECODERS)
     output: str = _setting(
         "model", "sigmoid", "the decoder's output: sigmoid (grey), concrete (relaxed Bernoulli, annealed "
         "temperature), straight_through (hard 0/1 from --hard-from on) or softmax (one channel per phase, needs "

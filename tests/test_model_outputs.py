@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import keras
 from ssvae_tf.export import export_for_serving
-from ssvae_tf.model import PhaseOutput, binariness, binary_share, build_decoder, build_vae
+from ssvae_tf.model import LinearUpsample, PhaseOutput, binariness, binary_share, build_decoder, build_vae
 from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.stats.two_point import StatsOptions
 
@@ -129,11 +129,31 @@ def test_softmax_output_is_the_expected_phase_level_and_feeds_its_channels_to_th
         build_decoder(SHAPE, LATENT, depth=2, filters=4, output="softmax", n_phases=2)
 
 
-def test_upsample_decoder_is_nearest_x2_and_one_convolution_per_level():
+def test_upsample_decoder_is_one_convolution_and_a_linear_x2_per_level():
     decoder = build_decoder(SHAPE, LATENT, depth=2, filters=4, upsampling="upsample")
     kinds = [type(layer).__name__ for layer in decoder.layers]
-    assert kinds.count("UpSampling2D") == 2 and "Conv2DTranspose" not in kinds and "Add" not in kinds
+    assert kinds.count("LinearUpsample") == 2 and "Conv2DTranspose" not in kinds and "Add" not in kinds
     assert decoder.output_shape == (None, *SHAPE)
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_linear_upsample_matches_a_loop_and_bilinear_resizing(periodic):
+    a = np.random.default_rng(7).random((2, 4, 5, 3)).astype("float32")
+    out = LinearUpsample(periodic)(a).numpy()
+    expected = np.empty((2, 8, 10, 3), "float32")
+    for i in range(8):
+        for j in range(10):
+            value = 0.0
+            for (ii, wi) in (((i // 2), 0.75), ((i // 2) + (1 if i % 2 else -1), 0.25)):
+                for (jj, wj) in (((j // 2), 0.75), ((j // 2) + (1 if j % 2 else -1), 0.25)):
+                    ii_, jj_ = (ii % 4, jj % 5) if periodic else (min(max(ii, 0), 3), min(max(jj, 0), 4))
+                    value = value + wi * wj * a[:, ii_, jj_]
+            expected[:, i, j] = value
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    if not periodic:  # the same as bilinear resizing with pixel centres
+        np.testing.assert_allclose(out, tf.image.resize(a, (8, 10), "bilinear").numpy(), atol=1e-5)
+    volume = np.random.default_rng(8).random((1, 2, 3, 4, 1)).astype("float32")
+    assert LinearUpsample(periodic)(volume).shape == (1, 4, 6, 8, 1)
 
 
 def test_a_phase_output_survives_a_keras_file(tmp_path):
