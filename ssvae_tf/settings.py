@@ -195,8 +195,8 @@ class TrainConfig:
         "indicators, each normalised by its own zero lag")
     decoder: str = _setting(
         "model", "transpose", "decoder upsampling: stride-2 transposed convolutions, resize-convolutions with "
-        "residual blocks, or upsample (a 3x3 convolution, then linear interpolation x2, per level: as fast as "
-        "transpose); the last two draw no checkerboards", choices=DECODERS)
+        "residual blocks, or upsample (a 3x3 convolution, then linear interpolation x2, per level: about "
+        "1.2x transpose's time per step); the last two draw no checkerboards", choices=DECODERS)
     output: str = _setting(
         "model", "sigmoid", "the decoder's output: sigmoid (grey), concrete (relaxed Bernoulli, annealed "
         "temperature), straight_through (hard 0/1 from --hard-from on) or softmax (one channel per phase, needs "
