@@ -12,11 +12,24 @@ data-space baseline.  A :class:`~ssvae_tf.schedules.LossSchedule` can vary
 beta over training, floor the KL per dimension (free bits), add a fading
 blurred-pixel anchor and anneal the soft indicator.
 
-Two decoders: the paper-style stack of stride-2 transposed convolutions, or
+Three decoders: the paper-style stack of stride-2 transposed convolutions,
 resize-convolutions (nearest-neighbour x2, then a 3x3 convolution and a
-residual block per level), which avoid the checkerboard artefacts of uneven
+residual block per level), or ``"upsample"`` (one 3x3 convolution at the low resolution, then linear
+interpolation x2, :class:`LinearUpsample`, per level: 1.2x the transposed
+convolutions' time per step at 64 px on a CPU, the residual "resize" 4x); the
+last two avoid the checkerboard artefacts of uneven
 transposed-convolution overlap (Odena et al., Distill 2016) that an
-autocorrelation loss sees as spurious periodic peaks.  ``padding="circular"``
+autocorrelation loss sees as spurious periodic peaks.
+
+Outputs that are phases (the decoder's ``output``, :class:`PhaseOutput`): a
+sigmoid (grey, the paper's), a relaxed-Bernoulli (binary Concrete) sample
+with an annealed temperature (Maddison et al. 2017; Jang et al. 2017), a
+straight-through hard indicator late in training (Bengio et al. 2013), or one
+softmax channel per phase for K phases (as SliceGAN, Kench & Cooper 2021),
+whose channels are the statistics loss's phase indicators.  A binariness term
+``lambda(t) * sum_pixels x_hat (1 - x_hat)`` ramped in late
+(:meth:`~ssvae_tf.schedules.LossSchedule.binary_factor`) is an option for
+every output.  ``padding="circular"``
 wraps every 3x3 convolution around the image edges, so the networks treat
 images as periodic, like the statistics.  ``encoder_input="statistics"``
 gives the encoder the images' periodic autocorrelations
@@ -40,6 +53,7 @@ from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
     DATA_LOSSES,
     DECODERS,
+    OUTPUTS,
     DEFAULT_FILTERS,
     DEFAULT_HIDDEN_UNITS,
     DEFAULT_LATENT_DIM,
@@ -55,6 +69,9 @@ _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
 _CONV_T = {2: layers.Conv2DTranspose, 3: layers.Conv3DTranspose}
 _CROP = {2: layers.Cropping2D, 3: layers.Cropping3D}
 _UPSAMPLE = {2: layers.UpSampling2D, 3: layers.UpSampling3D}
+#: A pixel is plainly binary when its grey level is below this or above 1 minus it (the issue's measure;
+#: for a softmax output: when its most likely phase has a probability above 1 minus it).
+BINARY_MARGIN = 0.05
 #: A latent dimension is active when the variance of its posterior mean over the data exceeds this
 #: (Burda et al. 2016).
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -113,6 +130,47 @@ class StatisticsInput(layers.Layer):
         return {**super().get_config(), "options": self.options.to_json()}
 
 
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class PhaseOutput(layers.Layer):
+    """The decoder's last layer for outputs that are phases: logits ``(batch, *spatial, c)`` ->
+    images ``(batch, *spatial, 1)`` in [0, 1], deterministic and float32 (what ``decode``, the
+    evaluation and the exported decoder give; training draws its own outputs from the logits,
+    :meth:`SpatialStatsVAE.training_output`).
+
+    ``kind``:
+      * ``"concrete"``: ``sigmoid(logits / temperature)``, the noise-free relaxed-Bernoulli output
+        at the final temperature (grey only where the logits are within about ``3 temperature``
+        of 0);
+      * ``"straight_through"``: the hard indicator, 1 where ``logits > 0`` else 0;
+      * ``"softmax"``: ``c = K`` phases, the grey level of the expected phase,
+        ``sum_h softmax(logits)_h * h / (K - 1)`` (the data's grey level of phase h is
+        ``h / (K - 1)``; a confident output is a label image at those levels).
+    """
+
+    def __init__(self, kind: str = "concrete", temperature: float = 0.1, **kwargs):
+        super().__init__(**{**kwargs, "dtype": "float32"})
+        if kind not in OUTPUTS[1:]:
+            raise ValueError(f"kind must be one of {OUTPUTS[1:]}, got {kind!r}")
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        self.kind, self.temperature = kind, float(temperature)
+
+    def call(self, logits):
+        logits = tf.cast(logits, tf.float32)
+        if self.kind == "concrete":
+            return tf.sigmoid(logits / self.temperature)
+        if self.kind == "straight_through":
+            return tf.cast(logits > 0, tf.float32)
+        levels = tf.linspace(0.0, 1.0, logits.shape[-1])
+        return tf.reduce_sum(tf.nn.softmax(logits) * levels, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1 if self.kind == "softmax" else input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "kind": self.kind, "temperature": self.temperature}
+
+
 def _conv3(h, rank: int, filters: int, name: str, padding: str, strides: int = 1, activation=None):
     """A 3-px convolution of ``h`` keeping its size (or halving it with ``strides=2``), its edges
     zero-padded or wrapped around (``padding="circular"``)."""
@@ -120,6 +178,43 @@ def _conv3(h, rank: int, filters: int, name: str, padding: str, strides: int = 1
         h = CircularPad(1, name=f"{name}_wrap")(h)
     return _CONV[rank](filters, 3, strides=strides, padding="valid" if padding == "circular" else "same",
                        activation=activation, name=name)(h)
+
+
+def _axis_slice(x: tf.Tensor, axis: int, start: int, size: int) -> tf.Tensor:
+    """``x[..., start:start + size, ...]`` along ``axis`` (the other axes whole)."""
+    begin, sizes = [0] * len(x.shape), [-1] * len(x.shape)
+    begin[axis], sizes[axis] = start, size
+    return tf.slice(x, begin, sizes)
+
+
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class LinearUpsample(layers.Layer):
+    """Linear interpolation x2 along every spatial axis of ``(batch, *spatial, channels)``:
+    ``(batch, *(2 spatial), channels)``.  Along an axis, ``out[2i] = (a[i-1] + 3 a[i]) / 4`` and
+    ``out[2i+1] = (3 a[i] + a[i+1]) / 4`` (pixel centres, as bilinear resizing): a fixed kernel whose
+    overlaps are even, so no checkerboard (Odena et al. 2016).  The neighbours beyond an edge wrap
+    around (``periodic``) or repeat the edge."""
+
+    def __init__(self, periodic: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.periodic = bool(periodic)
+
+    def call(self, x):
+        for axis in range(1, len(x.shape) - 1):
+            n = x.shape[axis]
+            edge_first, edge_last = (n - 1, 0) if self.periodic else (0, n - 1)
+            # slices and concatenations, not gathers or resizing: the fastest on a CPU, and exact
+            previous = tf.concat([_axis_slice(x, axis, edge_first, 1), _axis_slice(x, axis, 0, n - 1)], axis)
+            following = tf.concat([_axis_slice(x, axis, 1, n - 1), _axis_slice(x, axis, edge_last, 1)], axis)
+            even, odd = 0.25 * previous + 0.75 * x, 0.75 * x + 0.25 * following
+            x = tf.reshape(tf.stack([even, odd], axis=axis + 1), [-1, *x.shape[1:axis], 2 * n, *x.shape[axis + 1:]])
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *(2 * s for s in input_shape[1:-1]), input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "periodic": self.periodic}
 
 
 def _residual_block(h, rank: int, filters: int, name: str, padding: str, activation: str):
@@ -209,26 +304,42 @@ def build_decoder(
     activation: str = "relu",
     upsampling: str = "transpose",
     padding: str = "zeros",
+    output: str = "sigmoid",
+    temperature: float = 0.1,
+    n_phases: int = 2,
     name: str = "decoder",
 ) -> keras.Model:
     """Decoder ``z -> images``, the mirror of :func:`build_encoder`.
 
     Args:
         upsampling: ``"transpose"`` (a stride-2 3x3 transposed convolution per
-            level) or ``"resize"`` (nearest-neighbour x2, a 3x3 convolution
-            and a residual block per level: no checkerboard artefacts).
+            level), ``"resize"`` (nearest-neighbour x2, a 3x3 convolution
+            and a residual block per level) or ``"upsample"`` (a 3x3
+            convolution, then linear interpolation x2 per level,
+            :class:`LinearUpsample`, wrapping around with circular padding);
+            the last two draw no checkerboard artefacts.
         padding: ``"zeros"`` or ``"circular"`` for the 3x3 convolutions
             (transposed convolutions always pad with zeros).
+        output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
+            (at ``temperature``), ``"straight_through"`` or ``"softmax"``
+            (``n_phases`` logit channels).
         The others as in :func:`build_encoder`.
 
     Returns:
         A functional model: input ``z`` float32 ``(batch, latent_dim)``, output
-        ``images`` ``(batch, *image_shape)`` in (0, 1) (sigmoid).  Sides that
-        are not multiples of ``2**depth`` are cropped to the exact size.
+        ``images`` ``(batch, *image_shape)`` in [0, 1] (sigmoid or
+        :class:`PhaseOutput`, float32); the input of its last layer is the
+        logits.  Sides that are not multiples of ``2**depth`` are cropped to
+        the exact size.
     """
     shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
     if upsampling not in DECODERS:
         raise ValueError(f"upsampling must be one of {DECODERS}, got {upsampling!r}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    if output == "softmax" and (n_phases < 3 or shape[-1] != 1):
+        raise ValueError(f"a softmax output draws one channel per phase of K > 2 phases into images of one "
+                         f"channel, got n_phases={n_phases} and {shape[-1]} channel(s)")
     rank = len(shape) - 1
     start = [math.ceil(s / 2**depth) for s in shape[:-1]]
     top = _level_filters(filters, depth - 1)
@@ -241,16 +352,22 @@ def build_decoder(
         if upsampling == "transpose":
             h = _CONV_T[rank](level_filters, 3, strides=2, padding="same", activation=activation,
                               name=f"up_{level}")(h)
+        elif upsampling == "upsample":  # the convolution at the low resolution: the transposed one's cost
+            h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
+            h = LinearUpsample(padding == "circular", name=f"resize_{level}")(h)
         else:
             h = _UPSAMPLE[rank](2, name=f"resize_{level}")(h)
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
-            h = _residual_block(h, rank, level_filters, f"res_{level}", padding, activation)
-    h = _conv3(h, rank, shape[-1], "to_image", padding)
+            if upsampling == "resize":
+                h = _residual_block(h, rank, level_filters, f"res_{level}", padding, activation)
+    h = _conv3(h, rank, n_phases if output == "softmax" else shape[-1], "to_image", padding)
     excess = [s * 2**depth - n for s, n in zip(start, shape[:-1])]
     if any(excess):
         h = _CROP[rank](tuple((0, e) for e in excess), name="crop")(h)
     # float32 even under a mixed-precision policy: a 16-bit sigmoid rounds away the values near 0 and 1
-    return keras.Model(z, layers.Activation("sigmoid", dtype="float32", name="sigmoid")(h), name=name)
+    if output == "sigmoid":
+        return keras.Model(z, layers.Activation("sigmoid", dtype="float32", name="sigmoid")(h), name=name)
+    return keras.Model(z, PhaseOutput(output, temperature, name="phase_output")(h), name=name)
 
 
 def _per_sample_data_loss(x: tf.Tensor, x_hat: tf.Tensor, kind: str) -> tf.Tensor:
@@ -260,6 +377,36 @@ def _per_sample_data_loss(x: tf.Tensor, x_hat: tf.Tensor, kind: str) -> tf.Tenso
         return -tf.reduce_sum(x * tf.math.log(p) + (1.0 - x) * tf.math.log(1.0 - p), axis=axes)
     squared = tf.square(x - x_hat)
     return tf.reduce_sum(squared, axis=axes) if kind == "sse" else tf.reduce_mean(squared, axis=axes)
+
+
+def binariness(phases: tf.Tensor) -> tf.Tensor:
+    """Each image's greyness ``sum_pixels sum_channels p (1 - p)``, float32 ``(batch,)``, of phase
+    maps ``p`` ``(batch, *spatial, channels)`` in [0, 1]: the images of a two-phase output (``x_hat
+    (1 - x_hat)``, at most 1/4 per pixel, 0 for a binary image) or the softmax channels of K phases
+    (``1 - sum_h p_h^2``, 0 for a label map).  Summed over the pixels, as the statistics distance
+    sums over the lags and the ``sse`` pixel loss over the pixels, so that its size relative to
+    them does not change with the image size: N px of a 0.5 grey cost N/4.
+
+    >>> [float(v) for v in binariness(tf.constant([[[[0.0]], [[1.0]]], [[[0.5]], [[0.5]]]]))]
+    [0.0, 0.5]
+    """
+    phases = tf.cast(phases, tf.float32)
+    return tf.reduce_sum(phases * (1.0 - phases), axis=list(range(1, phases.shape.rank)))
+
+
+def binary_share(phases: tf.Tensor) -> tf.Tensor:
+    """Each image's share of plainly binary pixels, float32 ``(batch,)`` in [0, 1]: for one channel
+    the grey levels below :data:`BINARY_MARGIN` or above ``1 - BINARY_MARGIN``; for K softmax
+    channels the pixels whose most likely phase has a probability above ``1 - BINARY_MARGIN``.
+
+    >>> [float(v) for v in binary_share(tf.constant([[[[0.01]], [[0.5]]], [[[0.99]], [[0.0]]]]))]
+    [0.5, 1.0]
+    """
+    phases = tf.cast(phases, tf.float32)
+    if phases.shape[-1] == 1:
+        phases = tf.concat([phases, 1.0 - phases], axis=-1)
+    confident = tf.cast(tf.reduce_max(phases, axis=-1) > 1.0 - BINARY_MARGIN, tf.float32)
+    return tf.reduce_mean(confident, axis=list(range(1, confident.shape.rank)))
 
 
 def _kl_per_dimension(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
@@ -390,12 +537,19 @@ class SpatialStatsVAE(keras.Model):
             (``None``: constant).  ``fit`` tells the model its length; the
             progress is the optimizer's iteration count over it.
 
+    The decoder's last layer says what its output is (``output_kind``):
+    ``"sigmoid"`` or a :class:`PhaseOutput` kind; training draws a phase
+    output's images from its logits (:meth:`training_output`), everything
+    else decodes deterministically.
+
     Metrics logged by ``fit``/``evaluate``: ``loss`` = ``stats_loss`` +
-    ``kl_loss`` + ``data_loss`` (+ ``anchor_loss`` with an anchor) (the
-    weighted terms, at the schedule's current values), and two unweighted
-    measures that compare across runs whatever alpha/beta/gamma/scale are:
-    ``stats_distance`` (mean squared difference per lag and correlation of the
-    configured statistics) and ``pixel_mse``.  Validation (``test_step``)
+    ``kl_loss`` + ``data_loss`` (+ ``anchor_loss`` with an anchor, +
+    ``binary_loss`` with a binariness weight: ``schedule.binary_factor(p) *``
+    :func:`binariness`) (the weighted terms, at the schedule's current
+    values), and three unweighted measures that compare across runs whatever
+    alpha/beta/gamma/scale are: ``stats_distance`` (mean squared difference
+    per lag and correlation of the configured statistics), ``pixel_mse`` and
+    ``binary_share`` (:func:`binary_share` of the reconstructions).  Validation (``test_step``)
     decodes ``z_mean``, the deterministic reconstruction, so ``val_*``
     metrics do not fluctuate with the sampling noise; it also logs
     ``prior_stats_distance``, how far the statistics of decoded prior samples
@@ -450,8 +604,21 @@ class SpatialStatsVAE(keras.Model):
             raise ValueError(f"anchor_sigma={self.schedule.anchor_sigma} px is too wide for images of "
                              f"{self.image_shape[:-1]} px; expected at most {min(self.image_shape[:-1]) / 3:g}")
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "stats_distance", "pixel_mse",
-                 "prior_stats_distance")
+        last = decoder.layers[-1]
+        #: "sigmoid" or the decoder's PhaseOutput kind
+        self.output_kind = last.kind if isinstance(last, PhaseOutput) else "sigmoid"
+        if self.output_kind == "straight_through" and self.schedule.hard_from is None:
+            raise ValueError("a straight-through output needs schedule.hard_from, the progress from which it is "
+                             "hard (0: throughout)")
+        if self.output_kind == "softmax" and (self.stats_options.kind is None
+                                              or self.stats_options.n_phases != last.input.shape[-1]):
+            raise ValueError(f"a softmax output of {last.input.shape[-1]} channels feeds the statistics as the "
+                             f"indicators of as many phases; the statistics options have kind "
+                             f"{self.stats_options.kind!r} and {self.stats_options.n_phases} phases")
+        # z -> the decoder's logits, sharing its layers (a keras.Function: no weights of its own to save)
+        self._logits = None if self.output_kind == "sigmoid" else keras.Function(decoder.input, last.input)
+        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "stats_distance",
+                 "pixel_mse", "binary_share", "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.latent_usage = LatentUsage(self.latent_dim)
         # Steps of the current fit (set by _ScheduleClock); a plain tf.Variable, not a weight, so
@@ -515,12 +682,18 @@ class SpatialStatsVAE(keras.Model):
             z = z_mean + tf.exp(0.5 * z_log_var) * noise
         else:
             z = z_mean
-        x_hat = tf.cast(self.decode(z, training=training), tf.float32)
         schedule, progress = self.schedule, self.progress()
+        x_hat, phases = self._reconstruct(z, training, progress)
 
         annealed = schedule.eps_start is not None
         eps = schedule.eps(progress, self.stats_options.eps) if annealed else None
-        stats = self.stats_options.distance(x, x_hat, eps=eps)
+        if self.output_kind == "softmax":  # the channels are the reconstruction's phase indicators
+            stats_options = self.stats_options.replace(kind=None)
+            x_stats, x_hat_stats = self.stats_options.indicators(x, eps), phases
+            stats = stats_options.distance(x_stats, x_hat_stats)
+        else:
+            stats_options, x_stats, x_hat_stats = self.stats_options, x, x_hat
+            stats = stats_options.distance(x, x_hat, eps=eps)
         data = _per_sample_data_loss(x, x_hat, self.data_loss)
         # A term with weight 0 is only a metric: keep its (FFT) backward pass out of the graph.
         stats = tf.stop_gradient(stats) if self.alpha == 0 else stats
@@ -528,13 +701,15 @@ class SpatialStatsVAE(keras.Model):
         kl_per_dimension = _kl_per_dimension(z_mean, z_log_var)
         # free bits: each dimension's batch-mean KL counts at least free_bits nats (0: the plain sum)
         kl = tf.reduce_sum(tf.maximum(batch_mean(kl_per_dimension), schedule.free_bits))
+        distance = None if annealed and self.output_kind != "softmax" else stats
         terms = {
             "stats_loss": self.alpha * batch_mean(stats),
             "kl_loss": self.beta * schedule.kl_factor(progress) * kl,
             "data_loss": self.gamma * batch_mean(data),
             # the run's statistics as configured: comparable across schedules and runs
-            "stats_distance": batch_mean(self.stats_options.lag_mse(x, x_hat, distance=None if annealed else stats)),
+            "stats_distance": batch_mean(stats_options.lag_mse(x_stats, x_hat_stats, distance=distance)),
             "pixel_mse": batch_mean(_per_sample_data_loss(x, x_hat, "mse")),
+            "binary_share": batch_mean(binary_share(phases)),
         }
         terms["loss"] = terms["stats_loss"] + terms["kl_loss"] + terms["data_loss"]
         if schedule.anchor > 0:
@@ -542,9 +717,47 @@ class SpatialStatsVAE(keras.Model):
             anchor = shift_aligned_sse(*blurred) if schedule.anchor_aligned else _per_sample_data_loss(*blurred, "sse")
             terms["anchor_loss"] = schedule.anchor_weight(progress) * batch_mean(anchor)
             terms["loss"] += terms["anchor_loss"]
+        if schedule.binary_weight > 0:
+            terms["binary_loss"] = schedule.binary_factor(progress) * batch_mean(binariness(phases))
+            terms["loss"] += terms["binary_loss"]
         if not training:
             self.latent_usage.update_state(z_mean, kl_per_dimension)
         return terms
+
+    def _reconstruct(self, z: tf.Tensor, training: bool, progress: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The decoded images ``(batch, *image_shape)`` of ``z`` and their phase maps: the images
+        themselves for two phases, the softmax channels ``(batch, *spatial, K)`` for a softmax
+        output; both float32.  In training, a phase output draws them from the logits as
+        :meth:`training_output` says; otherwise they are the decoder's (deterministic) output."""
+        if self._logits is None:
+            x_hat = tf.cast(self.decode(z, training=training), tf.float32)
+            return x_hat, x_hat
+        logits = tf.cast(self._logits(z), tf.float32)
+        x_hat = self.training_output(logits, progress) if training else self.decoder.layers[-1](logits)
+        return x_hat, tf.nn.softmax(logits) if self.output_kind == "softmax" else x_hat
+
+    def training_output(self, logits: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
+        """The images a phase output gives the loss in training, from the decoder's ``logits``
+        at ``progress``, float32 ``(batch, *image_shape)``:
+
+        * ``"concrete"``: a relaxed-Bernoulli sample ``sigmoid((logits + L) / T(p))``, ``L``
+          standard logistic noise (from the model's seed generator), ``T`` annealed from
+          ``schedule.temperature_start`` to the output's temperature;
+        * ``"straight_through"``: ``sigmoid(logits)``; from ``schedule.hard_from`` on, its
+          rounding in the forward pass with the sigmoid's gradient,
+          ``s + stop_gradient(round(s) - s)``;
+        * ``"softmax"``: the deterministic output (the loss uses the softmax channels).
+        """
+        output = self.decoder.layers[-1]
+        if self.output_kind == "concrete":
+            u = keras.random.uniform(tf.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=self.seed_generator)
+            noise = tf.math.log(u) - tf.math.log1p(-u)
+            return tf.sigmoid((logits + noise) / self.schedule.temperature(progress, output.temperature))
+        if self.output_kind == "straight_through":
+            soft = tf.sigmoid(logits)
+            hard = soft + tf.stop_gradient(tf.cast(logits > 0, tf.float32) - soft)
+            return tf.where(self.schedule.hard(progress), hard, soft)
+        return output(logits)
 
     def reconstruction_loss(self, x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
         """Each image's reconstruction terms of the loss as they end training: ``alpha * d(x, x_hat) +
@@ -644,13 +857,16 @@ def build_vae(
     padding: str = "zeros",
     schedule: LossSchedule | dict[str, Any] | None = None,
     encoder_input: str = "image",
+    output: str = "sigmoid",
+    temperature: float = 0.1,
 ) -> SpatialStatsVAE:
     """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled).
 
-    ``upsampling`` is the decoder's (:func:`build_decoder`), ``padding`` both
-    networks'; ``encoder_input="statistics"`` gives the encoder the images'
-    statistics as the loss computes them (:class:`StatisticsInput`); the rest
-    as in :class:`SpatialStatsVAE`.
+    ``upsampling``, ``output`` and ``temperature`` are the decoder's
+    (:func:`build_decoder`; a softmax output has the statistics' phases),
+    ``padding`` both networks'; ``encoder_input="statistics"`` gives the
+    encoder the images' statistics as the loss computes them
+    (:class:`StatisticsInput`); the rest as in :class:`SpatialStatsVAE`.
     """
     if encoder_input not in ENCODER_INPUTS:
         raise ValueError(f"encoder_input must be one of {ENCODER_INPUTS}, got {encoder_input!r}")
@@ -658,6 +874,8 @@ def build_vae(
                         hidden_units=hidden_units, padding=padding)
     statistics_input = StatsOptions.from_json(stats_options) if encoder_input == "statistics" else None
     encoder = build_encoder(**architecture, statistics_input=statistics_input)
-    return SpatialStatsVAE(encoder, build_decoder(**architecture, upsampling=upsampling),
+    decoder = build_decoder(**architecture, upsampling=upsampling, output=output, temperature=temperature,
+                            n_phases=StatsOptions.from_json(stats_options).n_phases)
+    return SpatialStatsVAE(encoder, decoder,
                            alpha=alpha, beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options,
                            seed=seed, shift_augment=shift_augment, schedule=schedule)

@@ -1,5 +1,5 @@
 """How a VAE's loss changes during training: KL schedules, free bits, a fading pixel anchor,
-an annealed indicator.
+an annealed indicator, a binariness term ramped in late, the output's temperature and hardening.
 
 Every schedule is a function of the training progress ``p = step / total steps``
 in [0, 1] (``step`` is the optimizer's iteration count, so a resumed run picks
@@ -8,7 +8,9 @@ is evaluated, so :class:`~ssvae_tf.settings.TrainConfig` can check its values
 without it.
 
 References: Bowman et al. 2016 (KL warm-up), Fu et al. 2019 (cyclical
-annealing), Kingma et al. 2016 (free bits), Burda et al. 2016 (active units).
+annealing), Kingma et al. 2016 (free bits), Burda et al. 2016 (active units),
+Maddison et al. 2017 and Jang et al. 2017 (binary Concrete, annealed
+temperature), Bengio et al. 2013 (straight-through estimator).
 
 >>> schedule = LossSchedule(kl="cyclical", kl_cycles=2, kl_ramp=0.5)
 >>> [round(float(schedule.kl_factor(p)), 2) for p in (0.0, 0.125, 0.25, 0.5, 0.625, 1.0)]
@@ -68,6 +70,18 @@ class LossSchedule:
             tied to the input's.
         eps_start: width of the soft indicator at the start; it moves linearly
             to the statistics' ``eps`` over the run (``None``: constant).
+        binary_weight: final weight lambda_max of the binariness term
+            ``sum_pixels x_hat (1 - x_hat)`` (0: off); a continuation: its
+            weight is 0 until ``binary_start`` and rises linearly to
+            ``binary_weight`` at the end of the run (a strong binariness
+            penalty from the first step stalls the optimisation).
+        binary_start: progress at which the binariness weight starts to rise,
+            in [0, 1).
+        temperature_start: temperature of a relaxed-Bernoulli (binary Concrete)
+            output at the start; it falls geometrically to the decoder's final
+            temperature over the run (``None``: the final one throughout).
+        hard_from: progress from which a straight-through output is hard
+            (``None``: never).
     """
 
     kl: str = "constant"
@@ -79,6 +93,10 @@ class LossSchedule:
     anchor_until: float = 0.5
     anchor_aligned: bool = False
     eps_start: float | None = None
+    binary_weight: float = 0.0
+    binary_start: float = 0.5
+    temperature_start: float | None = None
+    hard_from: float | None = None
 
     def __post_init__(self):
         if self.kl not in KL_SCHEDULES:
@@ -97,11 +115,23 @@ class LossSchedule:
         if self.eps_start is not None and not (isinstance(self.eps_start, (int, float))
                                                and math.isfinite(self.eps_start) and self.eps_start > 0):
             raise ValueError(f"eps_start must be a positive number or None, got {self.eps_start!r}")
+        _check_non_negative(self.binary_weight, "binary_weight")
+        _check_fraction(self.binary_start, "binary_start", low_open=False)
+        if self.binary_start == 1:
+            raise ValueError("binary_start must be below 1 (the term ramps in from there to the end of the run), "
+                             f"got {self.binary_start!r}")
+        if self.temperature_start is not None and not (isinstance(self.temperature_start, (int, float))
+                                                       and math.isfinite(self.temperature_start)
+                                                       and self.temperature_start > 0):
+            raise ValueError(f"temperature_start must be a positive number or None, got {self.temperature_start!r}")
+        if self.hard_from is not None:
+            _check_fraction(self.hard_from, "hard_from", low_open=False)
 
     @property
     def changes(self) -> bool:
         """Whether any value depends on the progress (then training needs its length)."""
-        return self.kl != "constant" or self.anchor > 0 or self.eps_start is not None
+        return (self.kl != "constant" or self.anchor > 0 or self.eps_start is not None or self.binary_weight > 0
+                or self.temperature_start is not None or self.hard_from is not None)
 
     def kl_factor(self, progress):
         """Multiplier of beta at ``progress`` (float or scalar tensor) in [0, 1]: a float32 tensor."""
@@ -129,6 +159,31 @@ class LossSchedule:
         p = tf.cast(progress, tf.float32)
         start = eps_end if self.eps_start is None else self.eps_start
         return start + (eps_end - start) * tf.clip_by_value(p, 0.0, 1.0)
+
+    def binary_factor(self, progress):
+        """Weight of the binariness term at ``progress``: ``binary_weight * clip((p - binary_start) /
+        (1 - binary_start), 0, 1)``, a float32 tensor (0 before ``binary_start``)."""
+        import tensorflow as tf
+
+        p = tf.cast(progress, tf.float32)
+        return self.binary_weight * tf.clip_by_value((p - self.binary_start) / (1.0 - self.binary_start), 0.0, 1.0)
+
+    def temperature(self, progress, temperature_end: float):
+        """Temperature of a relaxed-Bernoulli output at ``progress``: geometric from
+        ``temperature_start`` to ``temperature_end``, ``T_s (T_e / T_s)^p`` (``T_e`` throughout when
+        ``temperature_start`` is ``None``)."""
+        import tensorflow as tf
+
+        p = tf.clip_by_value(tf.cast(progress, tf.float32), 0.0, 1.0)
+        start = temperature_end if self.temperature_start is None else self.temperature_start
+        return start * tf.pow(temperature_end / start, p)
+
+    def hard(self, progress):
+        """Whether a straight-through output is hard at ``progress``: a boolean tensor (``p >= hard_from``)."""
+        import tensorflow as tf
+
+        p = tf.cast(progress, tf.float32)
+        return tf.logical_and(self.hard_from is not None, p >= (1.0 if self.hard_from is None else self.hard_from))
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON: the form stored in ``.keras`` files."""

@@ -41,8 +41,13 @@ INDICATORS = ("soft", "linear")
 DATA_LOSSES = ("sse", "mse", "bce")
 #: The architecture's defaults: latent size, first convolution's filters, dense units.
 DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
-#: Decoder upsampling: stride-2 transposed convolutions or resize-convolutions with residual blocks.
-DECODERS = ("transpose", "resize")
+#: Decoder upsampling: stride-2 transposed convolutions, resize-convolutions with residual blocks, or
+#: one 3x3 convolution and linear interpolation x2 per level.
+DECODERS = ("transpose", "resize", "upsample")
+#: What the decoder's last layer makes of its logits (``ssvae_tf.model.PhaseOutput``): a sigmoid, a
+#: relaxed-Bernoulli (binary Concrete) sample, a straight-through hard indicator, or one softmax
+#: channel per phase.
+OUTPUTS = ("sigmoid", "concrete", "straight_through", "softmax")
 #: Edge handling of the 3x3 convolutions: zero padding or periodic wrap-around.
 PADDINGS = ("zeros", "circular")
 #: What the encoder sees: the images, or their periodic two-point statistics (the same for every shift).
@@ -189,8 +194,15 @@ class TrainConfig:
         "loss", 1, "resolutions of the statistics loss: the images and their 2x, 4x... average-pooled "
         "indicators, each normalised by its own zero lag")
     decoder: str = _setting(
-        "model", "transpose", "decoder upsampling: stride-2 transposed convolutions or resize-convolutions with "
-        "residual blocks (no checkerboards)", choices=DECODERS)
+        "model", "transpose", "decoder upsampling: stride-2 transposed convolutions, resize-convolutions with "
+        "residual blocks, or upsample (a 3x3 convolution, then linear interpolation x2, per level: about "
+        "1.2x transpose's time per step); the last two draw no checkerboards", choices=DECODERS)
+    output: str = _setting(
+        "model", "sigmoid", "the decoder's output: sigmoid (grey), concrete (relaxed Bernoulli, annealed "
+        "temperature), straight_through (hard 0/1 from --hard-from on) or softmax (one channel per phase, needs "
+        "--phases K > 2; the image is the expected phase's grey level)", choices=OUTPUTS)
+    temperature_end: float = _setting(
+        "model", 0.1, "--output concrete: the final temperature; the decoded image is sigmoid(logits / it)")
     padding: str = _setting(
         "model", "zeros", "edges of the 3x3 convolutions: zeros, or circular (wrap around, periodic like the "
         "statistics)", choices=PADDINGS)
@@ -208,6 +220,14 @@ class TrainConfig:
     anchor: float = _setting(
         "loss", 0.0, "weight of a blurred-pixel loss that fades to 0 (places structures early; 0: off)")
     anchor_sigma: float = _setting("loss", 1.0, "blur of the anchor, px")
+    binary_weight: float = _setting(
+        "loss", 0.0, "final weight of the binariness term sum_pixels x_hat (1 - x_hat), ramped in linearly from "
+        "--binary-start to the end of the run (0: off)")
+    binary_start: float = _setting("loss", 0.5, "fraction of the run at which the binariness weight starts to rise")
+    temperature_start: float = _setting(
+        "loss", 1.0, "--output concrete: the temperature at the start, falling geometrically to --temperature-end")
+    hard_from: float = _setting(
+        "loss", 0.5, "--output straight_through: fraction of the run from which the output is hard")
     anchor_until: float = _setting("loss", 0.5, "fraction of the run after which the anchor is 0")
     anchor_aligned: bool = _setting(
         "loss", False, "compare the anchor's blurred images after the best periodic shift (positions free, "
@@ -267,7 +287,9 @@ class TrainConfig:
             raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
         if self.stats_scale is not None and not (math.isfinite(self.stats_scale) and self.stats_scale > 0):
             raise ValueError(f"stats_scale must be a positive number, got {self.stats_scale!r}")
-        for name in ("data_loss", "indicator", "decoder", "padding", "encoder_input", "kl_schedule", "dims"):
+        self._check_output()
+        for name in ("data_loss", "indicator", "decoder", "padding", "encoder_input", "kl_schedule", "dims",
+                     "output"):
             allowed = setting_choices(name)
             if getattr(self, name) not in allowed + (setting_default(name),):
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -277,6 +299,21 @@ class TrainConfig:
                 f"data must be one of {sorted(BUILTIN_DATA)} or an existing .npy/.npz file or image "
                 f"folder, got {self.data!r}"
             )
+
+    def _check_output(self) -> None:
+        """Checks the fields of the decoder's output (the schedule checks the rest)."""
+        for name in ("temperature_start", "temperature_end"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not (isinstance(self.hard_from, (int, float)) and 0 <= self.hard_from <= 1):
+            raise ValueError(f"hard_from must be a fraction of the run in [0, 1], got {self.hard_from!r}")
+        if self.output == "softmax" and self.n_phases < 3:
+            raise ValueError("output 'softmax' gives one channel per phase of label images; expected --phases K "
+                             f"with K > 2, got {self.n_phases} phases (use 'sigmoid' for two)")
+        if self.output == "softmax" and (self.baseline or self.indicator != "soft"):
+            raise ValueError("output 'softmax' feeds its channels to the statistics loss as the phase indicators; "
+                             "expected the soft indicator and no --baseline")
 
     def _check_data_reading(self) -> None:
         """Checks the fields that say how the data are read and cropped; canonical ``threshold``."""
@@ -350,7 +387,10 @@ class TrainConfig:
         return LossSchedule(kl=self.kl_schedule, kl_cycles=self.kl_cycles, kl_ramp=self.kl_ramp,
                             free_bits=self.free_bits, anchor=self.anchor, anchor_sigma=self.anchor_sigma,
                             anchor_until=self.anchor_until, anchor_aligned=self.anchor_aligned,
-                            eps_start=None if self.eps_start is None else self.eps_start / (self.n_phases - 1))
+                            eps_start=None if self.eps_start is None else self.eps_start / (self.n_phases - 1),
+                            binary_weight=self.binary_weight, binary_start=self.binary_start,
+                            temperature_start=self.temperature_start if self.output == "concrete" else None,
+                            hard_from=self.hard_from if self.output == "straight_through" else None)
 
     @property
     def data_description(self) -> str:
@@ -378,8 +418,8 @@ def setting_names(group: str | None = None) -> list[str]:
     """The names of :class:`TrainConfig`'s fields in order: every one, or those of ``group`` (a key
     of :data:`SETTING_GROUPS`).
 
-    >>> setting_names("model")
-    ['latent_dim', 'depth', 'filters', 'hidden_units', 'decoder', 'padding', 'encoder_input']
+    >>> setting_names("model")[:6]
+    ['latent_dim', 'depth', 'filters', 'hidden_units', 'decoder', 'output']
 
     Raises:
         ValueError: for an unknown group.

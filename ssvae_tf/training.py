@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -161,6 +162,8 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             padding=config.padding,
             schedule=config.loss_schedule,
             encoder_input=config.encoder_input,
+            output=config.output,
+            temperature=config.temperature_end,
         )
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       jit_compile="auto" if config.jit_compile is None else config.jit_compile)
@@ -199,6 +202,17 @@ def write_reconstructions(run: RunDir, model: SpatialStatsVAE, examples: np.ndar
     plot_reconstructions(examples, model(examples).numpy(), model.stats_options, run.reconstructions_png)
 
 
+def collapse_warning(history: dict[str, list[float]], epoch: int = -1) -> str | None:
+    """One line of warning when the kept ``epoch`` of ``history`` (an index; -1: the last) has no
+    active latent dimension (``val_active_units`` 0: every reconstruction is the same image);
+    ``None`` otherwise, and without validation."""
+    active = history.get("val_active_units")
+    if not active or active[epoch] > 0:
+        return None
+    return ("warning: the run ended with no active latent dimension (val_active_units 0): every "
+            "reconstruction is the same image, whatever the input; try a smaller --beta or --free-bits")
+
+
 def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto", overwrite: bool = False, *,
           strategy: str | tf.distribute.Strategy = "auto", tensorboard: bool = True,
           callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -221,7 +235,8 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
         peer_timeout: multi-worker only: seconds to wait for every worker.
 
     Returns:
-        The per-epoch history (``loss``, ``stats_distance``, ``val_*``, ...).
+        The per-epoch history (``loss``, ``stats_distance``, ``val_*``, ...).  A run whose kept epoch
+        has no active latent dimension prints :func:`collapse_warning`'s line on stderr.
     """
     if isinstance(strategy, str):  # first: a multi-worker strategy must precede other TF work
         strategy_name, strategy = strategy, make_strategy(strategy, peer_timeout)
@@ -327,6 +342,9 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
     })
     if chief:
         write_reconstructions(run, model, examples)
+        warning = collapse_warning(history, -1 if best_epoch is None else best_epoch)
+        if warning is not None:
+            print(warning, file=sys.stderr)
     if image_summaries is not None:
         image_summaries.log_png(run.reconstructions_png, epochs_run - 1)
     run.remove_backup()

@@ -67,7 +67,11 @@ def test_every_field_is_in_one_group_and_the_groups_keep_the_field_order():
 def test_config_json_stays_one_flat_record_of_every_field():
     assert list(TrainConfig().to_json()) == setting_names()
     old_record = Path(__file__).parent / "fixtures" / "old_run" / "config.json"  # written before the groups
-    assert sorted(read_settings_file(old_record)) == sorted(setting_names())
+    # every field but those added since (issue 22: outputs that are phases), which take their defaults
+    added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from"}
+    old_settings = read_settings_file(old_record)
+    assert sorted(old_settings) == sorted(set(setting_names()) - added)
+    assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
 
 
 def test_recorded_settings_are_the_settings_table_of_a_run_record():
@@ -187,3 +191,31 @@ def test_bad_settings_files_are_one_line_errors(tmp_path, text, message):
     assert "\n" not in str(error.value)
     with pytest.raises(ValueError, match="does not exist"):
         read_settings_file(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(output="gumbel"), "output must be one of"),
+    (dict(output="softmax"), "K > 2"),
+    (dict(output="softmax", phases=3, baseline=True), "soft indicator and no --baseline"),
+    (dict(temperature_end=0.0), "temperature_end must be a positive number"),
+    (dict(temperature_start=-1.0), "temperature_start must be a positive number"),
+    (dict(hard_from=1.5), "hard_from must be a fraction"),
+    (dict(binary_weight=-0.1), "binary_weight must be a finite number >= 0"),
+    (dict(binary_start=1.0), "binary_start must be below 1"),
+    (dict(decoder="pixelshuffle"), "decoder must be one of"),
+])
+def test_output_settings_are_checked(settings, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**settings)
+
+
+def test_output_settings_reach_the_schedule_only_for_their_output():
+    assert TrainConfig().loss_schedule == TrainConfig(temperature_start=2.0, hard_from=0.2).loss_schedule
+    schedule = TrainConfig(binary_weight=0.3, binary_start=0.25).loss_schedule
+    assert (schedule.binary_weight, schedule.binary_start, schedule.temperature_start, schedule.hard_from) == (
+        0.3, 0.25, None, None)
+    assert TrainConfig(output="concrete", temperature_start=2.0).loss_schedule.temperature_start == 2.0
+    assert TrainConfig(output="straight_through", hard_from=0.7).loss_schedule.hard_from == 0.7
+    assert {"output", "temperature_end"} <= set(setting_names("model"))
+    assert {"binary_weight", "binary_start", "temperature_start", "hard_from"} <= set(setting_names("loss"))
+    assert TrainConfig(output="softmax", phases=4).output == "softmax"

@@ -18,6 +18,7 @@ from ssvae_tf.callbacks import halved_for_last_tenth
 from ssvae_tf.training import (
     _prepare_run_dir,
     build_model,
+    collapse_warning,
     default_depth,
     run_stats_options,
     statistics_scale,
@@ -319,3 +320,19 @@ def test_labels_threshold_and_crops_reach_the_run(tmp_path):
     record = RunDir(tmp_path / "crops").record()
     assert record["image_shape"] == [16, 16, 1]
     assert 0.3 < record["reading"]["threshold"] < 0.7  # Otsu's level of uniform noise, found and recorded
+
+
+def test_a_run_ending_with_no_active_latent_unit_warns_in_one_line():
+    assert collapse_warning({"val_active_units": [3.0, 0.0]}) .count("\n") == 0
+    assert "no active latent dimension" in collapse_warning({"val_active_units": [3.0, 0.0]})
+    assert collapse_warning({"val_active_units": [0.0, 2.0]}) is None
+    assert collapse_warning({"val_active_units": [2.0, 0.0]}, epoch=0) is None  # the kept epoch counts
+    assert collapse_warning({"loss": [1.0]}) is None  # no validation, no measure
+
+
+def test_train_prints_the_collapse_warning(tmp_path, capfd, monkeypatch):
+    # every posterior mean pinned to 0: no latent dimension varies over the data
+    monkeypatch.setattr("ssvae_tf.model.ACTIVE_UNIT_THRESHOLD", float("inf"), raising=True)
+    train(TrainConfig(**TINY), tmp_path / "run", verbose=0, tensorboard=False)
+    lines = [line for line in capfd.readouterr().err.splitlines() if "no active latent dimension" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning:")

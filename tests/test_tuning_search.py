@@ -118,7 +118,11 @@ TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "base
                 "padding": "circular", "kl_schedule": "warmup", "free_bits": 0.5, "anchor": 0.1,
                 "anchor_aligned": True, "phase": 1, "correlations": "0,0 0,1", "periodic": False, "cutoff": 3,
                 "encoder_input": "statistics", "kl_cycles": 2, "kl_ramp": 0.25, "anchor_sigma": 2.0,
-                "anchor_until": 0.25}
+                "anchor_until": 0.25, "output": "concrete", "temperature_end": 0.3, "temperature_start": 2.0,
+                "hard_from": 0.25, "binary_weight": 0.1, "binary_start": 0.25}
+#: Settings that matter only beside another one: name -> the other settings its trial needs.
+TRIAL_COMPANIONS = {"temperature_end": {"output": "concrete"}, "temperature_start": {"output": "concrete"},
+                    "hard_from": {"output": "straight_through"}}
 
 
 def _model_settings(model) -> str:
@@ -133,12 +137,14 @@ def test_the_trial_values_cover_every_searchable_field():
 @pytest.mark.parametrize("name", sorted(TRIAL_VALUES))
 def test_every_training_option_is_honoured_in_a_search(name):
     """A trial builds the same model as ``ssvae train`` with the same settings, and the field matters."""
-    config = parse_config({"space": {"filters": 4, "hidden_units": 16, name: TRIAL_VALUES[name]}})
+    companions = TRIAL_COMPANIONS.get(name, {})
+    config = parse_config({"space": {"filters": 4, "hidden_units": 16, **companions, name: TRIAL_VALUES[name]}})
     base = base_config(config)
     tuned = SpatialStatsHyperModel(base, (16, 16, 1), config.space, stats_scale=0.2).build(
         keras_tuner.HyperParameters())
-    trained = build_model(dataclasses.replace(base, **{name: TRIAL_VALUES[name]}), (16, 16, 1), 0.2)
-    default = build_model(dataclasses.replace(base, **{name: getattr(type(base)(), name)}), (16, 16, 1), 0.2)
+    trained = build_model(dataclasses.replace(base, **companions, **{name: TRIAL_VALUES[name]}), (16, 16, 1), 0.2)
+    default = build_model(dataclasses.replace(base, **companions, **{name: getattr(type(base)(), name)}),
+                          (16, 16, 1), 0.2)
     assert _model_settings(tuned) == _model_settings(trained) != _model_settings(default)
 
 

@@ -1,0 +1,189 @@
+"""Outputs that are phases (issue 22): the binariness term and share, the binary Concrete, straight-through
+and softmax outputs, the ``upsample`` decoder; each against a NumPy definition, and each through ``.keras``
+and the SavedModel export."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+from ssvae_tf.export import export_for_serving
+from ssvae_tf.model import LinearUpsample, PhaseOutput, binariness, binary_share, build_decoder, build_vae
+from ssvae_tf.schedules import LossSchedule
+from ssvae_tf.stats.two_point import StatsOptions
+
+SHAPE, LATENT = (16, 16, 1), 3
+TINY = dict(latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=0)
+
+
+def tiny_vae(**kwargs):
+    return build_vae(SHAPE, **{**TINY, **kwargs})
+
+
+def images(n=8, seed=0):
+    return (np.random.default_rng(seed).random((n, *SHAPE)) > 0.5).astype("float32")
+
+
+def logits_of(model, z):
+    return keras.Function(model.decoder.input, model.decoder.layers[-1].input)(z).numpy()
+
+
+def test_binariness_and_binary_share_match_a_pixel_loop():
+    p = np.random.default_rng(1).random((3, 5, 4, 1)).astype("float32")
+    p[0, 0, 0, 0], p[1, 1, 1, 0] = 0.0, 0.97
+    expected_grey = [sum(v * (1 - v) for v in image.ravel()) for image in p]
+    expected_share = [np.mean([(v < 0.05) or (v > 0.95) for v in image.ravel()]) for image in p]
+    np.testing.assert_allclose(binariness(p).numpy(), expected_grey, rtol=1e-5)
+    np.testing.assert_allclose(binary_share(p).numpy(), expected_share)
+    softmax = np.random.default_rng(2).dirichlet([0.2] * 3, size=(2, 4, 4)).astype("float32")
+    np.testing.assert_allclose(binariness(softmax).numpy(), (1 - (softmax**2).sum(-1)).sum((1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(binary_share(softmax).numpy(), (softmax.max(-1) > 0.95).mean((1, 2)))
+
+
+def test_binary_weight_ramps_in_linearly_from_binary_start():
+    schedule = LossSchedule(binary_weight=2.0, binary_start=0.5)
+    assert schedule.changes and not LossSchedule().changes
+    values = [float(schedule.binary_factor(p)) for p in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    np.testing.assert_allclose(values, [0, 0, 0, 1.0, 2.0], atol=1e-6)
+    assert float(LossSchedule().binary_factor(1.0)) == 0.0
+    for bad in (dict(binary_weight=-1.0), dict(binary_start=1.0), dict(binary_start=-0.1),
+                dict(temperature_start=0.0), dict(hard_from=1.5)):
+        with pytest.raises(ValueError):
+            LossSchedule(**bad)
+
+
+def test_temperature_falls_geometrically_and_hardening_starts_at_hard_from():
+    schedule = LossSchedule(temperature_start=1.0, hard_from=0.5)
+    np.testing.assert_allclose([float(schedule.temperature(p, 0.01)) for p in (0, 0.5, 1)], [1, 0.1, 0.01],
+                               rtol=1e-5)
+    assert float(LossSchedule().temperature(0.0, 0.3)) == pytest.approx(0.3)
+    assert [bool(schedule.hard(p)) for p in (0.0, 0.49, 0.5, 1.0)] == [False, False, True, True]
+    assert not bool(LossSchedule().hard(1.0))
+
+
+def test_binary_loss_is_the_weighted_greyness_of_the_reconstructions():
+    model = tiny_vae(schedule=dict(binary_weight=0.5))
+    model.compile(optimizer="adam")
+    x = images()
+    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)  # outside fit: progress 1, full weight
+    x_hat = model.predict(x, verbose=0)
+    assert logs["binary_loss"] == pytest.approx(0.5 * np.mean((x_hat * (1 - x_hat)).sum((1, 2, 3))), rel=1e-4)
+    assert logs["binary_share"] == pytest.approx(np.mean((x_hat < 0.05) | (x_hat > 0.95)), abs=1e-6)
+    assert logs["loss"] == pytest.approx(logs["stats_loss"] + logs["kl_loss"] + logs["binary_loss"], rel=1e-5)
+    plain = tiny_vae()
+    plain.compile(optimizer="adam")
+    assert "binary_loss" not in plain.evaluate(x, verbose=0, return_dict=True)  # off: not a term
+
+
+def test_concrete_output_decodes_the_tempered_sigmoid_and_samples_bernoulli_in_training():
+    model = tiny_vae(output="concrete", temperature=0.2, schedule=dict(temperature_start=1.0))
+    z = np.random.default_rng(3).standard_normal((4, LATENT)).astype("float32")
+    logits = logits_of(model, z)
+    np.testing.assert_allclose(model.decode(z).numpy(), 1 / (1 + np.exp(-logits / 0.2)), rtol=1e-5, atol=1e-6)
+    # near T = 0 a relaxed sample is a Bernoulli draw: P(x_hat > 1/2) = sigmoid(logits)
+    draws = np.stack([model.training_output(tf.constant(logits), 1.0).numpy() for _ in range(400)])
+    cold = build_vae(SHAPE, **TINY, output="concrete", temperature=1e-3)
+    cold.decoder.set_weights(model.decoder.get_weights())
+    cold_draws = np.stack([cold.training_output(tf.constant(logits), 1.0).numpy() for _ in range(400)])
+    assert ((cold_draws < 0.01) | (cold_draws > 0.99)).mean() > 0.95
+    np.testing.assert_allclose((cold_draws > 0.5).mean(0), 1 / (1 + np.exp(-logits)), atol=0.1)
+    assert draws.min() >= 0 and draws.max() <= 1 and draws.std(0).mean() > 0  # noisy, in [0, 1]
+
+
+def test_straight_through_is_soft_then_hard_with_the_sigmoid_s_gradient():
+    model = tiny_vae(output="straight_through", schedule=dict(hard_from=0.5))
+    logits = tf.constant(np.random.default_rng(4).standard_normal((2, *SHAPE)).astype("float32"))
+    sigmoid = 1 / (1 + np.exp(-logits.numpy()))
+    np.testing.assert_allclose(model.training_output(logits, 0.25).numpy(), sigmoid, rtol=1e-5)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        hard = model.training_output(logits, 0.75)
+        total = tf.reduce_sum(hard * tf.range(hard.shape[1], dtype=tf.float32)[:, None, None])
+    np.testing.assert_array_equal(hard.numpy(), (logits.numpy() > 0).astype("float32"))
+    gradient = tape.gradient(total, logits).numpy()
+    np.testing.assert_allclose(gradient, sigmoid * (1 - sigmoid) * np.arange(16)[:, None, None], rtol=1e-4,
+                               atol=1e-6)
+    z = np.zeros((1, LATENT), "float32")
+    assert set(np.unique(model.decode(z).numpy())) <= {0.0, 1.0}  # decoded images are the hard indicator
+    with pytest.raises(ValueError, match="hard_from"):
+        tiny_vae(output="straight_through")
+
+
+@pytest.mark.slow
+def test_softmax_output_is_the_expected_phase_level_and_feeds_its_channels_to_the_statistics():
+    options = StatsOptions(n_phases=3, correlations=((0, 0), (2, 2)))
+    model = tiny_vae(output="softmax", stats_options=options)
+    model.compile(optimizer="adam")
+    z = np.random.default_rng(5).standard_normal((2, LATENT)).astype("float32")
+    logits = logits_of(model, z).astype("float64")
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(model.decode(z).numpy()[..., 0], probs @ np.array([0, 0.5, 1]), rtol=1e-5)
+    labels = np.random.default_rng(6).integers(0, 3, (4, *SHAPE)) / 2.0
+    logs = model.evaluate(labels.astype("float32"), verbose=0, return_dict=True)
+    z_mean = model.encode(labels.astype("float32"))[0]
+    probs = tf.nn.softmax(logits_of(model, z_mean))
+    expected = options.replace(kind=None).distance(options.indicators(labels.astype("float32")), probs)
+    assert logs["stats_loss"] == pytest.approx(float(tf.reduce_mean(expected)), rel=1e-4)
+    assert np.isfinite(model.fit(labels.astype("float32"), epochs=1, verbose=0).history["loss"]).all()
+    with pytest.raises(ValueError, match="K > 2"):
+        build_decoder(SHAPE, LATENT, depth=2, filters=4, output="softmax", n_phases=2)
+
+
+def test_upsample_decoder_is_one_convolution_and_a_linear_x2_per_level():
+    decoder = build_decoder(SHAPE, LATENT, depth=2, filters=4, upsampling="upsample")
+    kinds = [type(layer).__name__ for layer in decoder.layers]
+    assert kinds.count("LinearUpsample") == 2 and "Conv2DTranspose" not in kinds and "Add" not in kinds
+    assert decoder.output_shape == (None, *SHAPE)
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_linear_upsample_matches_a_loop_and_bilinear_resizing(periodic):
+    a = np.random.default_rng(7).random((2, 4, 5, 3)).astype("float32")
+    out = LinearUpsample(periodic)(a).numpy()
+    expected = np.empty((2, 8, 10, 3), "float32")
+    for i in range(8):
+        for j in range(10):
+            value = 0.0
+            for (ii, wi) in (((i // 2), 0.75), ((i // 2) + (1 if i % 2 else -1), 0.25)):
+                for (jj, wj) in (((j // 2), 0.75), ((j // 2) + (1 if j % 2 else -1), 0.25)):
+                    ii_, jj_ = (ii % 4, jj % 5) if periodic else (min(max(ii, 0), 3), min(max(jj, 0), 4))
+                    value = value + wi * wj * a[:, ii_, jj_]
+            expected[:, i, j] = value
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    if not periodic:  # the same as bilinear resizing with pixel centres
+        np.testing.assert_allclose(out, tf.image.resize(a, (8, 10), "bilinear").numpy(), atol=1e-5)
+    volume = np.random.default_rng(8).random((1, 2, 3, 4, 1)).astype("float32")
+    assert LinearUpsample(periodic)(volume).shape == (1, 4, 6, 8, 1)
+
+
+def test_a_phase_output_survives_a_keras_file(tmp_path):
+    model = tiny_vae(output="concrete", temperature=0.3, upsampling="upsample")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    x = images(2)
+    assert loaded.output_kind == "concrete" and loaded.decoder.layers[-1].temperature == 0.3
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("settings", [
+    dict(output="concrete", schedule=dict(temperature_start=1.0, binary_weight=0.1)),
+    dict(output="straight_through", schedule=dict(hard_from=0.5), upsampling="upsample"),
+    dict(output="softmax", stats_options=StatsOptions(n_phases=3)),
+])
+def test_phase_outputs_survive_keras_files_and_export(settings, tmp_path):
+    model = tiny_vae(**settings)
+    model.compile(optimizer="adam")
+    x = images(4)
+    model.fit(x, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.output_kind == model.output_kind and loaded.schedule == model.schedule
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    result = export_for_serving(model, tmp_path / "export")
+    z = model.encode(x)[0]
+    served = tf.saved_model.load(str(result.decoder_path)).signatures["serving_default"](z=z)["images"].numpy()
+    np.testing.assert_allclose(served, model.decoder(z).numpy(), atol=1e-6)
+    assert served.min() >= 0 and served.max() <= 1
+    assert isinstance(model.decoder.layers[-1], PhaseOutput)
