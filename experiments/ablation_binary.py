@@ -14,8 +14,8 @@ set, the image or crop size, the budget and the seed, the same for all).  The dr
 
 The statistics-error ratio is each variant's mean ``stats_mse`` over the reference variant's
 (:data:`REFERENCE`, the pixel baseline).  The realism columns are read from ``metrics.csv`` by name
-(:data:`COLUMNS`): the first of a column's candidate names that the report has is used, and a column no report
-has reads "n/a".
+(:data:`COLUMNS`): the binarised-reconstruction columns ``ssvae evaluate`` writes beside the paper's protocol; a
+column a report lacks reads "n/a".
 
 Not part of the test run.  Usage (from the repository root):
 
@@ -35,25 +35,31 @@ from pathlib import Path
 
 import numpy as np
 
-#: The variants: name -> extra ``ssvae train`` flags.  The first entries are the references; the lead adds the
-#: binary-output options here (e.g. a ramped binariness weight, a binary Concrete output, a straight-through hard
-#: output, an upsampling decoder) as their flags land.
+#: The variants: name -> extra ``ssvae train`` flags.  The first entries are the references (the pixel baseline,
+#: the SS-VAE at ``ssvae train``'s defaults, and with the ``ours`` preset's statistics encoder and circular
+#: padding); then each binary-output option of issue 22 on top of ``ours``.
+OURS = ["--padding", "circular", "--encoder-input", "statistics"]
 VARIANTS: dict[str, list[str]] = {
     "baseline": ["--baseline"],
     "ss-vae": [],
+    "ours": OURS,
+    "ours+binary-0.05": [*OURS, "--binary-weight", "0.05"],
+    "ours+binary-0.5": [*OURS, "--binary-weight", "0.5"],
+    "ours+concrete": [*OURS, "--output", "concrete"],
+    "ours+straight-through": [*OURS, "--output", "straight_through"],
+    "ours+upsample": [*OURS, "--decoder", "upsample"],
 }
 #: The variant whose mean statistics error is the ratio's denominator.
 REFERENCE = "baseline"
 #: Training subprocesses at once (the machine's 2 cores: one thread each).
 PARALLEL = 2
-#: Table columns: header -> (candidate ``metrics.csv`` column names, first found wins; unit note).
-COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
-    "volume-fraction error": (("volume_fraction_error_points", "volume_fraction_error_pct",
-                               "volume_fraction_error", "volume_fraction_diff_pct"), "mean"),
-    "binary share": (("binary_share_pct", "binary_share", "binary_pixels_pct", "binary_pct", "binary_fraction"),
-                     "mean"),
-    "perimeter error": (("perimeter_error_pct", "specific_perimeter_error_pct", "perimeter_error",
-                         "specific_perimeter_error"), "mean"),
+#: Table columns: header -> the ``metrics.csv`` column whose mean over the evaluated images it shows.
+COLUMNS: dict[str, str] = {
+    "paper's vf diff (%)": "volume_fraction_diff_pct",
+    "vf error at 0.5 (points)": "binarised_volume_fraction_error_points",
+    "binary pixels (%)": "binary_share_pct",
+    "perimeter error (%)": "binarised_perimeter_error_pct",
+    "chord distance (px)": "binarised_chord_distance",
 }
 #: Budgets: the ablation proper and the ``--quick`` smoke run.
 #: ``crops_per_epoch`` only with ``--crops`` (None: ``ssvae train``'s default, the training pixels once).
@@ -149,11 +155,6 @@ def read_means(metrics_csv: Path) -> dict[str, float]:
     return means
 
 
-def pick(means: dict[str, float], candidates: tuple[str, ...]) -> tuple[str, float] | None:
-    """The first of ``candidates`` in ``means`` and its value, or None."""
-    return next(((name, means[name]) for name in candidates if name in means), None)
-
-
 def _cell(value: float | None) -> str:
     return MISSING if value is None or not np.isfinite(value) else f"{value:.3g}"
 
@@ -162,7 +163,7 @@ def ablation_table(means: dict[str, dict[str, float]], seconds: dict[str, float 
                    reference: str = REFERENCE) -> str:
     """The markdown table: one row per variant (in ``means``' order) with its statistics-error ratio vs
     ``reference``, the :data:`COLUMNS` and the training wall time in min, then a line naming the
-    ``metrics.csv`` column each came from.
+    ``metrics.csv`` column of each.
 
     Args:
         means: variant -> :func:`read_means` of its report.
@@ -173,19 +174,14 @@ def ablation_table(means: dict[str, dict[str, float]], seconds: dict[str, float 
     denominator = means.get(reference, {}).get("stats_mse")
     headers = ["variant", f"stats error / {reference}", *COLUMNS, "training (min)"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    used: dict[str, str] = {}
     for variant, found in means.items():
         ratio = found["stats_mse"] / denominator if denominator and "stats_mse" in found else None
         cells = [variant, _cell(ratio)]
-        for header, (candidates, _) in COLUMNS.items():
-            hit = pick(found, candidates)
-            if hit is not None:
-                used.setdefault(header, hit[0])
-            cells.append(_cell(hit[1] if hit else None))
+        cells += [_cell(found.get(column)) for column in COLUMNS.values()]
         wall = seconds.get(variant)
         cells.append(_cell(None if wall is None else wall / 60))
         lines.append("| " + " | ".join(cells) + " |")
-    sources = "; ".join(f"{header}: `{used.get(header, MISSING)}`" for header in COLUMNS)
+    sources = "; ".join(f"{header}: `{column}`" for header, column in COLUMNS.items())
     return "\n".join(lines) + f"\n\nMeans over the evaluated images; columns read from `metrics.csv`: {sources}.\n"
 
 
