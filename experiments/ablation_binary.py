@@ -42,12 +42,17 @@ OURS = ["--padding", "circular", "--encoder-input", "statistics"]
 VARIANTS: dict[str, list[str]] = {
     "baseline": ["--baseline"],
     "ss-vae": [],
+    "ss-vae+binary-0.05": ["--binary-weight", "0.05"],
     "ours": OURS,
     "ours+binary-0.05": [*OURS, "--binary-weight", "0.05"],
     "ours+binary-0.5": [*OURS, "--binary-weight", "0.5"],
     "ours+concrete": [*OURS, "--output", "concrete"],
     "ours+straight-through": [*OURS, "--output", "straight_through"],
     "ours+upsample": [*OURS, "--decoder", "upsample"],
+    # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
+    "preset-baseline": ["--preset", "ours", "--baseline"],
+    "preset-ours": ["--preset", "ours"],
+    "preset-ours+binary-0.05": ["--preset", "ours", "--binary-weight", "0.05"],
 }
 #: The variant whose mean statistics error is the ratio's denominator.
 REFERENCE = "baseline"
@@ -240,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
                              "generated --size images")
     parser.add_argument("--threshold", default=None, help="ssvae train --threshold for grey data (e.g. otsu)")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--reference", choices=list(VARIANTS), default=REFERENCE,
+                        help=f"the variant whose statistics error is the ratio's denominator (default {REFERENCE})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help=f"default {FULL['epochs']} ({QUICK['epochs']} quick)")
     parser.add_argument("--n-images", type=int, default=None,
@@ -251,8 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     budget = {**(QUICK if args.quick else FULL),
               **{k: v for k, v in (("epochs", args.epochs), ("n_images", args.n_images), ("n_eval", args.n_eval))
                  if v is not None}}
-    if REFERENCE not in args.variants:
-        args.variants.insert(0, REFERENCE)
+    if args.reference not in args.variants:
+        args.variants.insert(0, args.reference)
     shared = train_flags(args.data, args.size, args.crops, budget["epochs"], budget["n_images"], args.seed,
                          args.threshold, budget["crops_per_epoch"])
     runs = {variant: args.out / "runs" / variant for variant in args.variants}
@@ -267,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     run_parallel({f"evaluate-{v}": ["evaluate", "--model", str(runs[v]), "--out", str(reports[v]), "--n-images",
                                     str(budget["n_eval"]), "--quiet"] for v in args.variants}, args.out / "logs")
     means = {v: read_means(reports[v] / "metrics.csv") for v in args.variants}
-    table = ablation_table(means, seconds)
+    table = ablation_table(means, seconds, args.reference)
     title = (f"# Binary-output ablation: {args.data}, {args.size} px, {budget['epochs']} epochs, seed {args.seed}\n\n"
              f"Shared flags: `ssvae train {' '.join(shared)}`; evaluated on {budget['n_eval']} held-out images.\n\n")
     variants = "\n".join(f"- `{v}`: `{' '.join(VARIANTS[v]) or '(defaults)'}`" for v in args.variants)
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     from ssvae_tf.commands.base import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    originals = validation_originals(runs[REFERENCE], N_SHOWN)
+    originals = validation_originals(runs[args.reference], N_SHOWN)
     draw_grid(originals, picture_rows(runs, originals, args.seed), args.out / "grid.png",
               title=f"{args.data}, {args.size} px: originals, reconstructions, prior samples")
     print(table)
