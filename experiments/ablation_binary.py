@@ -60,6 +60,8 @@ REFERENCE = "baseline"
 PARALLEL = 2
 #: Table columns: header -> the ``metrics.csv`` column whose mean over the evaluated images it shows.
 COLUMNS: dict[str, str] = {
+    "orientation (%)": "orientation_correct_pct",
+    "line count (%)": "line_count_correct_pct",
     "paper's vf diff (%)": "volume_fraction_diff_pct",
     "vf error at 0.5 (points)": "binarised_volume_fraction_error_points",
     "binary pixels (%)": "binary_share_pct",
@@ -143,7 +145,9 @@ def reusable(run_dir: Path, command: list[str]) -> bool:
 
 def read_means(metrics_csv: Path) -> dict[str, float]:
     """Column -> mean over the images of the first model in a report's ``metrics.csv`` (numeric columns
-    only; ``ssvae evaluate --model RUN`` without ``--baseline`` writes one model)."""
+    only; ``ssvae evaluate --model RUN`` without ``--baseline`` writes one model), and for line images
+    ``orientation_correct_pct`` and ``line_count_correct_pct``: the share of images whose reconstruction's
+    measured orientation (line count) is the original's, as the paper's protocol counts them."""
     with open(metrics_csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
@@ -157,6 +161,10 @@ def read_means(metrics_csv: Path) -> dict[str, float]:
             means[name] = float(np.mean([float(row[name]) for row in mine]))
         except ValueError:
             continue
+    for measure, column in (("orientation", "orientation_correct_pct"), ("n_lines", "line_count_correct_pct")):
+        if f"{measure}_original" in mine[0]:
+            means[column] = 100.0 * float(np.mean([row[f"{measure}_original"] == row[f"{measure}_reconstruction"]
+                                                   for row in mine]))
     return means
 
 

@@ -49,15 +49,25 @@ def test_the_table_gives_ratios_to_the_reference_and_na_for_missing_columns(abla
     table = ablation.ablation_table(means, {"baseline": 120.0, "hard": None})
     header = [cell.strip() for cell in table.splitlines()[0].strip("|").split("|")]
     assert header == ["variant", "stats error / baseline", *ablation.COLUMNS, "training (min)"]
-    assert _cells(table, "baseline") == ["baseline", "1", "20", "n/a", "n/a", "n/a", "n/a", "2"]
-    assert _cells(table, "hard") == ["hard", "0.375", "3", "n/a", "n/a", "15", "n/a", "n/a"]
+    assert _cells(table, "baseline") == ["baseline", "1", "n/a", "n/a", "20", "n/a", "n/a", "n/a", "n/a", "2"]
+    assert _cells(table, "hard") == ["hard", "0.375", "n/a", "n/a", "3", "n/a", "n/a", "15", "n/a", "n/a"]
     assert "perimeter error (%): `binarised_perimeter_error_pct`" in table
 
 
 def test_a_missing_reference_gives_na_ratios(ablation):
     means = {"a": {"stats_mse": 1.0, "volume_fraction_diff_pct": 7.0}}
     table = ablation.ablation_table(means, {"a": 60.0}, reference="absent")
-    assert _cells(table, "a")[1:3] == ["n/a", "7"]
+    assert _cells(table, "a")[1:5] == ["n/a", "n/a", "n/a", "7"]
+
+
+def test_line_images_get_the_share_of_right_orientations_and_counts(ablation, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("model,data_index,orientation_original,orientation_reconstruction,n_lines_original,"
+                    "n_lines_reconstruction\nss,0,vertical,vertical,2,2\nss,1,vertical,horizontal,3,2\n"
+                    "ss,2,horizontal,horizontal,1,1\nss,3,horizontal,horizontal,4,3\n")
+    means = ablation.read_means(path)
+    assert means["orientation_correct_pct"] == pytest.approx(75.0)
+    assert means["line_count_correct_pct"] == pytest.approx(50.0)
 
 
 def test_the_shared_flags_choose_crops_or_generated_images(ablation):
