@@ -43,6 +43,7 @@ VARIANTS: dict[str, list[str]] = {
     "baseline": ["--baseline"],
     "ss-vae": [],
     "ss-vae+binary-0.05": ["--binary-weight", "0.05"],
+    "ss-vae+binary-0.5": ["--binary-weight", "0.5"],
     "ours": OURS,
     "ours+binary-0.05": [*OURS, "--binary-weight", "0.05"],
     "ours+binary-0.5": [*OURS, "--binary-weight", "0.5"],
@@ -261,11 +262,13 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"generated images (default {FULL['n_images']}, {QUICK['n_images']} quick)")
     parser.add_argument("--n-eval", type=int, default=None,
                         help=f"validation images evaluated (default {FULL['n_eval']}, {QUICK['n_eval']} quick)")
+    parser.add_argument("--crops-per-epoch", type=int, default=None,
+                        help="with --crops: random crops per epoch (default: ssvae train's, the training pixels once)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: the QUICK budget")
     args = parser.parse_args(argv)
     budget = {**(QUICK if args.quick else FULL),
-              **{k: v for k, v in (("epochs", args.epochs), ("n_images", args.n_images), ("n_eval", args.n_eval))
-                 if v is not None}}
+              **{k: v for k, v in (("epochs", args.epochs), ("n_images", args.n_images), ("n_eval", args.n_eval),
+                                   ("crops_per_epoch", args.crops_per_epoch)) if v is not None}}
     if args.reference not in args.variants:
         args.variants.insert(0, args.reference)
     shared = train_flags(args.data, args.size, args.crops, budget["epochs"], budget["n_images"], args.seed,
