@@ -2,8 +2,6 @@
 parser that imports no TensorFlow.  A tiny untrained model, 16 px."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -72,16 +70,11 @@ def test_the_command_errors_are_one_line(run, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
-def test_the_parser_is_light_and_its_help_names_every_method_and_default_step():
-    code = ("import sys; from ssvae_tf.commands.base import ArgumentParser; "
-            "from ssvae_tf.commands.design import COMMANDS; "
-            "p = ArgumentParser(); COMMANDS[0].configure(p); print(p.format_help()); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'matplotlib'}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    help_text, modules = result.stdout.rsplit("\n", 2)[0], result.stdout.strip().splitlines()[-1]
-    assert modules == "[]"
-    flat = " ".join(help_text.split())
+def test_the_help_names_every_method_and_default_step():
+    """(That building it imports no TensorFlow is test_cli's check of every command.)"""
+    parser = ArgumentParser()
+    COMMANDS[0].configure(parser)
+    flat = " ".join(parser.format_help().split())
     assert all(method in flat for method in METHODS)
     assert all(f"{method} {steps}" in flat for method, steps in DEFAULT_STEPS.items() if steps)
 

@@ -4,8 +4,6 @@ end on tiny data and one-line errors.  16 px, a few images."""
 import csv
 import json
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -284,15 +282,12 @@ def test_sample_from_a_trained_run(tmp_path):
     assert np.load(tmp_path / "out" / "samples.npy").shape == (4, SIDE, SIDE, 1)
 
 
-def test_the_parsers_are_light_and_every_option_has_help():
-    code = ("import sys; from ssvae_tf.commands.base import ArgumentParser; "
-            "from ssvae_tf.commands.stats import COMMANDS; ps = [ArgumentParser() for _ in COMMANDS]; "
-            "[c.configure(p) for c, p in zip(COMMANDS, ps)]; print(' '.join(p.format_help() for p in ps)); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'matplotlib'}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
-    flat = " ".join(result.stdout.split())
+def test_every_option_has_help():
+    """(That building the parsers imports no TensorFlow is test_cli's check of every command.)"""
+    parsers = [ArgumentParser() for _ in COMMANDS]
+    for command, parser in zip(COMMANDS, parsers):
+        command.configure(parser)
+    flat = " ".join(" ".join(parser.format_help() for parser in parsers).split())
     for option in ("--phases", "--threshold", "--patch-size", "--dims", "--no-periodic", "--cutoff", "--n-images",
                    "--model", "--n N", "--seed"):
         assert option in flat
