@@ -1,6 +1,7 @@
 """Two-point statistics against independent definitions: a brute-force loop over
 lags, the paper's golden 9-row band, analytic identities, finite differences."""
 
+import functools
 import itertools
 import json
 
@@ -87,6 +88,15 @@ def tape_distance_and_gradient(x, y, **options):
         distance = spatial_stats_distance(np.asarray(x, np.float32), y_var, **options)
         total = tf.reduce_sum(distance)
     return distance.numpy().astype(np.float64), tape.gradient(total, y_var).numpy().astype(np.float64)
+
+
+def summed_distance_and_gradient(x, y, **options):
+    """The sum of ``spatial_stats_distance(x, y, **options)`` and its gradient with respect to ``y``, as
+    tensors: traceable, for the ``tf.function`` and XLA checks."""
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        total = tf.reduce_sum(spatial_stats_distance(x, y, **options))
+    return total, tape.gradient(total, y)
 
 
 @pytest.mark.parametrize("shape", [(2, 9, 12, 2), (2, 10, 8, 3), (1, 6, 7, 5, 2)])
@@ -301,11 +311,7 @@ def test_graph_mode_with_unknown_batch_and_xla():
     images = RNG.random((3, 16, 16, 1)).astype(np.float32)
     target = (images > 0.5).astype(np.float32)
 
-    def loss_and_grad(t, y):
-        with tf.GradientTape() as tape:
-            tape.watch(y)
-            d = tf.reduce_sum(spatial_stats_distance(t, y, cutoff="full"))
-        return d, tape.gradient(d, y)
+    loss_and_grad = functools.partial(summed_distance_and_gradient, cutoff="full")
 
     img_spec = tf.TensorSpec([None, 16, 16, 1], tf.float32)
     d_eager, g_eager = loss_and_grad(tf.constant(target), tf.constant(images))
@@ -323,11 +329,7 @@ def test_3d_loss_and_gradient_under_xla_with_unknown_batch(options):
     y = rng.uniform(0.2, 0.8, (3, 6, 5, 7, 1)).astype(np.float32)
     x = (rng.random(y.shape) > 0.5).astype(np.float32)
 
-    def loss_and_grad(t, v):
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            d = tf.reduce_sum(spatial_stats_distance(t, v, **options))
-        return d, tape.gradient(d, v)
+    loss_and_grad = functools.partial(summed_distance_and_gradient, **options)
 
     d_eager, g_eager = loss_and_grad(tf.constant(x), tf.constant(y))
     spec = tf.TensorSpec([None, 6, 5, 7, 1], tf.float32)
@@ -638,11 +640,7 @@ def test_loss_and_gradient_under_xla_at_64(options):
     y = rng.random((4, 64, 64, 1)).astype(np.float32)
     x = (rng.random(y.shape) > 0.5).astype(np.float32)
 
-    def loss_and_grad(t, v):
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            d = tf.reduce_sum(spatial_stats_distance(t, v, **options))
-        return d, tape.gradient(d, v)
+    loss_and_grad = functools.partial(summed_distance_and_gradient, **options)
 
     d_graph, g_graph = tf.function(loss_and_grad)(x, y)
     d_xla, g_xla = tf.function(loss_and_grad, jit_compile=True)(x, y)
