@@ -50,6 +50,12 @@ VARIANTS: dict[str, list[str]] = {
     "ours+concrete": [*OURS, "--output", "concrete"],
     "ours+straight-through": [*OURS, "--output", "straight_through"],
     "ours+upsample": [*OURS, "--decoder", "upsample"],
+    "ss-vae+binary-0.05+upsample": ["--binary-weight", "0.05", "--decoder", "upsample"],
+    "ss-vae+binary-0.05+pixel-0.01": ["--binary-weight", "0.05", "--gamma", "0.01"],
+    "ss-vae+binary-0.05+upsample+anchor-1": ["--binary-weight", "0.05", "--decoder", "upsample", "--anchor", "1"],
+    "ss-vae+binary-0.05+upsample+pixel-0.1": ["--binary-weight", "0.05", "--decoder", "upsample", "--gamma", "0.1"],
+    "ss-vae+binary-0.05+upsample+anchor-1+beta-0.01": ["--binary-weight", "0.05", "--decoder", "upsample",
+                                                       "--anchor", "1", "--beta", "0.01"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],
