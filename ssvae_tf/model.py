@@ -48,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from ssvae_tf._checks import check_count, check_positive_int, check_positive_real, is_int
 from ssvae_tf.augment import random_periodic_shift
 from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
@@ -225,23 +226,22 @@ def _residual_block(h, rank: int, filters: int, name: str, padding: str, activat
 
 
 def _check_architecture(image_shape: Sequence[int], latent_dim: int, depth: int, filters: int,
-                        padding: str = "zeros") -> tuple[int, ...]:
+                        hidden_units: int, padding: str = "zeros") -> tuple[int, ...]:
+    """``image_shape`` as a tuple of ints, once every argument is checked (``ValueError`` naming it)."""
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) not in (3, 4):
-        raise ValueError(
-            f"image_shape must be (height, width, channels) or (depth, height, width, channels), got {shape}"
-        )
+    shape = tuple(image_shape) if isinstance(image_shape, (Sequence, np.ndarray)) else ()
+    if isinstance(image_shape, str) or len(shape) not in (3, 4) or not all(is_int(s) for s in shape):
+        raise ValueError("image_shape must be integers (height, width, channels) or (depth, height, width, "
+                         f"channels), got {image_shape!r}")
+    shape = tuple(int(s) for s in shape)
     if not all(MIN_SIDE <= s <= MAX_SIDE for s in shape[:-1]):
         raise ValueError(f"image sides must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {shape[:-1]}")
-    if shape[-1] < 1:
-        raise ValueError(f"image_shape needs at least 1 channel, got {shape[-1]}")
-    if latent_dim < 1:
-        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-    if filters < 1:
-        raise ValueError(f"filters must be >= 1, got {filters}")
-    if not 1 <= depth <= int(math.log2(min(shape[:-1]))) - 1:
+    check_positive_int(shape[-1], "image_shape's channels")
+    for name, value in (("latent_dim", latent_dim), ("filters", filters), ("hidden_units", hidden_units),
+                        ("depth", depth)):
+        check_positive_int(value, name)
+    if not depth <= int(math.log2(min(shape[:-1]))) - 1:
         raise ValueError(
             f"depth must be between 1 and {int(math.log2(min(shape[:-1]))) - 1} for image sides "
             f"{shape[:-1]}, got {depth}"
@@ -282,7 +282,7 @@ def build_encoder(
         A functional model: input ``images`` float32 ``(batch, *image_shape)``,
         outputs ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``.
     """
-    shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
+    shape = _check_architecture(image_shape, latent_dim, depth, filters, hidden_units, padding)
     images = keras.Input(shape=shape, name="images")
     h = images if statistics_input is None else StatisticsInput(statistics_input, name="statistics")(images)
     for level in range(depth):
@@ -332,11 +332,12 @@ def build_decoder(
         logits.  Sides that are not multiples of ``2**depth`` are cropped to
         the exact size.
     """
-    shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
+    shape = _check_architecture(image_shape, latent_dim, depth, filters, hidden_units, padding)
     if upsampling not in DECODERS:
         raise ValueError(f"upsampling must be one of {DECODERS}, got {upsampling!r}")
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    check_positive_int(n_phases, "n_phases", minimum=2)
     if output == "softmax" and (n_phases < 3 or shape[-1] != 1):
         raise ValueError(f"a softmax output draws one channel per phase of K > 2 phases into images of one "
                          f"channel, got n_phases={n_phases} and {shape[-1]} channel(s)")
@@ -407,6 +408,21 @@ def binary_share(phases: tf.Tensor) -> tf.Tensor:
         phases = tf.concat([phases, 1.0 - phases], axis=-1)
     confident = tf.cast(tf.reduce_max(phases, axis=-1) > 1.0 - BINARY_MARGIN, tf.float32)
     return tf.reduce_mean(confident, axis=list(range(1, confident.shape.rank)))
+
+
+def _check_unit_images(images: Any, what: str) -> None:
+    """Refuses (``ValueError`` naming ``what``) a NumPy array or eager tensor of images holding values
+    outside [0, 1] or NaN/infinity; anything else (a dataset, ``None``) passes unchecked."""
+    if not isinstance(images, (np.ndarray, tf.Tensor)) or 0 in images.shape:
+        return
+    values = np.asarray(images)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(f"{what} holds {int(values.size - np.isfinite(values).sum())} NaN or infinite value(s); "
+                         "expected images in [0, 1]")
+    lo, hi = float(values.min()), float(values.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(f"{what} holds values in [{lo:g}, {hi:g}]; expected images in [0, 1] "
+                         "(divide 8-bit grey levels by 255)")
 
 
 def _kl_per_dimension(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
@@ -574,8 +590,7 @@ class SpatialStatsVAE(keras.Model):
     ):
         super().__init__(**kwargs)
         for label, weight in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-            if not (np.isfinite(weight) and weight >= 0):
-                raise ValueError(f"{label} must be a finite number >= 0, got {weight!r}")
+            check_positive_real(weight, label, allow_zero=True)
         if alpha == 0 and gamma == 0:
             raise ValueError("alpha and gamma are both 0: nothing would be reconstructed; set one > 0")
         if data_loss not in DATA_LOSSES:
@@ -646,8 +661,11 @@ class SpatialStatsVAE(keras.Model):
         return self.decode(z_mean, training=training)
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """Decode ``n`` draws of the prior ``z ~ N(0, I)``: ``(n, *image_shape)``."""
-        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
+        """Decode ``n`` (an integer >= 0) draws of the prior ``z ~ N(0, I)``: float32 ``(n, *image_shape)``."""
+        n = check_count(n, "n")
+        if n == 0:  # the decoder's layers would drop the batch's shape
+            return np.zeros((0, *self.image_shape), np.float32)
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
         return np.asarray(self.decode(z))
 
     @property
@@ -656,11 +674,13 @@ class SpatialStatsVAE(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         """``keras.Model.fit``, which also gives the loss schedule the run's length in steps, and
-        refuses an array holding NaN or infinity (one bad pixel would turn every weight into NaN;
-        ``make_dataset`` checks its sources the same way)."""
-        if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-            raise ValueError(f"x holds {int(np.size(x) - np.isfinite(x).sum())} NaN or infinite value(s); "
-                             "expected images in [0, 1]")
+        refuses images ``x`` (or ``validation_data``) given as an array that are not in [0, 1]:
+        NaN or infinity (one bad pixel would turn every weight into NaN) or, say, 8-bit grey levels
+        0..255 (the statistics' phase indicators and the sigmoid output assume [0, 1]).
+        ``make_dataset`` checks its sources the same way; a ``tf.data`` dataset is not checked."""
+        _check_unit_images(x, "x")
+        validation = kwargs.get("validation_data")
+        _check_unit_images(validation[0] if isinstance(validation, (tuple, list)) else validation, "validation_data")
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                            callbacks=[*(callbacks or []), _ScheduleClock()], **kwargs)
 

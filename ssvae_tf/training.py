@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ssvae_tf._checks import check_instance
 from ssvae_tf.callbacks import AtomicBackupAndRestore, ImageSummaries, KeepBestEpoch, halved_for_last_tenth
 from ssvae_tf.data import (
     HARD_LINES,
@@ -140,8 +141,11 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
     16-bit type, the decoder's sigmoid and the loss in float32; with
     ``config.jit_compile`` the steps are XLA-compiled.  The optimizer is built
     now, so a checkpoint restores its state too.
+
+    Raises:
+        TypeError: when ``config`` is not a :class:`~ssvae_tf.settings.TrainConfig`.
     """
-    alpha, beta, gamma = config.loss_weights(image_shape[:-1])
+    alpha, beta, gamma = check_instance(config, TrainConfig, "config").loss_weights(image_shape[:-1])
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(mixed_precision_policy() if config.mixed_precision else "float32")
     try:  # layers take the policy when they are made; compile wraps the optimizer for float16's loss scaling
@@ -237,7 +241,11 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     Returns:
         The per-epoch history (``loss``, ``stats_distance``, ``val_*``, ...).  A run whose kept epoch
         has no active latent dimension prints :func:`collapse_warning`'s line on stderr.
+
+    Raises:
+        TypeError: when ``config`` is not a :class:`~ssvae_tf.settings.TrainConfig`.
     """
+    check_instance(config, TrainConfig, "config")
     if isinstance(strategy, str):  # first: a multi-worker strategy must precede other TF work
         strategy_name, strategy = strategy, make_strategy(strategy, peer_timeout)
     else:
