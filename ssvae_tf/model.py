@@ -504,12 +504,18 @@ def batch_mean(values: tf.Tensor) -> tf.Tensor:
 def _step_logs(logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """A training or test step's logs as Keras can reduce them across replicas.
 
-    Under ``MultiWorkerMirroredStrategy`` Keras 3 averages a step's logs over
-    the replicas with a reduction along axis 0, which fails on scalars
-    ("Invalid reduction dimension 0", tensorflow/tensorflow#72388): there they
-    get that axis, of length 1.  Elsewhere they are unchanged.
+    Under ``MultiWorkerMirroredStrategy`` with more than one worker, Keras 3
+    averages a step's logs over the workers with a reduction along axis 0,
+    which fails on scalars ("Invalid reduction dimension 0",
+    tensorflow/tensorflow#72388): there they get that axis, of length 1, which
+    the reduction removes.  A one-worker cluster is not reduced that way
+    (Keras' ``reduce_per_replica`` asks ``_in_multi_worker_mode()``, more than
+    one worker), so its logs stay scalars, as everywhere else: a length-1 axis
+    would reach the callbacks (TensorBoard's "Expected scalar shape",
+    ``history.csv`` rows of ``[0.0]``).
     """
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
         return {name: tf.reshape(value, [1]) for name, value in logs.items()}
     return logs
 
