@@ -10,7 +10,6 @@ KerasTuner searches (``tuning``) build every trial with :func:`build_model` too.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import psutil
 import tensorflow as tf
 
 from ssvae_tf._checks import check_instance
@@ -64,7 +64,7 @@ def _check_path_data(config: TrainConfig) -> None:
 def _check_generated_size(n_images: int, spatial: tuple[int, ...]) -> None:
     """Refuses (one line) to generate more float32 images than half of this machine's memory holds."""
     needed = n_images * math.prod(spatial) * 4
-    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    available = psutil.virtual_memory().total // 2
     if needed > available:
         raise ValueError(f"n_images={n_images:,} generated images of {spatial} px need {needed / 2**30:,.1f} GiB; "
                          f"this machine has room for {available / 2**30:,.1f} GiB (half its memory): "
