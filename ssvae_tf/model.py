@@ -49,6 +49,7 @@ import tensorflow as tf
 from keras import layers
 
 from ssvae_tf._checks import check_count, check_positive_int, check_positive_real, is_int
+from ssvae_tf._progress import on_terminal
 from ssvae_tf.augment import random_periodic_shift
 from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
@@ -520,6 +521,26 @@ def _step_logs(logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     return logs
 
 
+class _ConsoleLogger(keras.callbacks.ProgbarLogger):
+    """Keras' console output of ``fit`` (a progress bar per batch with ``verbose=1``, a line per
+    epoch with ``verbose=2``) showing only the metrics named ``shown``, in that order; every other
+    callback (``history.csv``, TensorBoard) still gets all of them."""
+
+    def __init__(self, shown: Sequence[str]):
+        super().__init__()
+        self.shown = tuple(shown)
+
+    def _shown(self, logs: dict | None) -> dict:
+        logs = logs or {}
+        return {name: logs[name] for name in self.shown if name in logs}
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, self._shown(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, self._shown(logs))
+
+
 class _ScheduleClock(keras.callbacks.Callback):
     """Tells a :class:`SpatialStatsVAE` how many steps ``fit`` will take, so its loss schedule
     can compute the training progress from the optimizer's iteration count."""
@@ -678,17 +699,43 @@ class SpatialStatsVAE(keras.Model):
     def metrics(self):
         return [*self.trackers.values(), self.latent_usage]
 
+    @property
+    def console_metrics(self) -> tuple[str, ...]:
+        """The metrics ``fit`` shows on the console, in order: ``loss``; the weighted terms whose
+        weight is not 0 (``stats_loss``, ``kl_loss``, ``data_loss``, and ``anchor_loss`` and
+        ``binary_loss`` when scheduled); ``stats_distance``; ``binary_share`` for an output meant to
+        be binary (a phase output, or a binariness term); their ``val_`` twins and
+        ``val_active_units``.  The others (the KL of each latent dimension, ``pixel_mse``,
+        ``val_prior_stats_distance``, the learning rate) go to the history only: ``history.csv`` and
+        TensorBoard get every metric."""
+        weights = (("stats_loss", self.alpha), ("kl_loss", self.beta), ("data_loss", self.gamma),
+                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight))
+        names = ["loss", *(term for term, weight in weights if weight > 0), "stats_distance"]
+        if self.output_kind != "sigmoid" or self.schedule.binary_weight > 0:
+            names.append("binary_share")
+        return (*names, *(f"val_{name}" for name in names), "val_active_units")
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
-        """``keras.Model.fit``, which also gives the loss schedule the run's length in steps, and
-        refuses images ``x`` (or ``validation_data``) given as an array that are not in [0, 1]:
-        NaN or infinity (one bad pixel would turn every weight into NaN) or, say, 8-bit grey levels
-        0..255 (the statistics' phase indicators and the sigmoid output assume [0, 1]).
-        ``make_dataset`` checks its sources the same way; a ``tf.data`` dataset is not checked."""
+        """``keras.Model.fit``, which also gives the loss schedule the run's length in steps, shows
+        only :attr:`console_metrics`, and refuses images ``x`` (or ``validation_data``) given as an
+        array that are not in [0, 1]: NaN or infinity (one bad pixel would turn every weight into
+        NaN) or, say, 8-bit grey levels 0..255 (the statistics' phase indicators and the sigmoid
+        output assume [0, 1]).  ``make_dataset`` checks its sources the same way; a ``tf.data``
+        dataset is not checked.
+
+        ``verbose="auto"`` is a progress bar per batch on a terminal and one line per epoch
+        otherwise (a log file gets no bar); a ``keras.callbacks.ProgbarLogger`` among ``callbacks``
+        replaces the short console (Keras' shows every metric)."""
         _check_unit_images(x, "x")
         validation = kwargs.get("validation_data")
         _check_unit_images(validation[0] if isinstance(validation, (tuple, list)) else validation, "validation_data")
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                           callbacks=[*(callbacks or []), _ScheduleClock()], **kwargs)
+        if verbose == "auto":
+            verbose = 1 if on_terminal(True) else 2
+        callbacks = [*(callbacks or []), _ScheduleClock()]
+        if verbose and not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
+            callbacks.append(_ConsoleLogger(self.console_metrics))
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                           **kwargs)
 
     def progress(self) -> tf.Tensor:
         """Training progress in [0, 1]: optimizer steps taken over the steps of the current ``fit``

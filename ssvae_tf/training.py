@@ -227,7 +227,8 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
         config: the run's settings.
         out_dir: the run directory; an interrupted run resumes from its
             ``backup/`` when called again with the same config.
-        verbose: Keras' ``fit`` verbosity.
+        verbose: Keras' ``fit`` verbosity; ``"auto"``: a progress bar per batch on a terminal, one
+            line per epoch otherwise, either with the model's ``console_metrics`` only.
         overwrite: replace a finished run, or an unfinished one with other settings.
         strategy: a name from :data:`~ssvae_tf.settings.STRATEGIES`
             (:func:`ssvae_tf.distribute.make_strategy`) or a strategy made by

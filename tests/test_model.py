@@ -1,6 +1,9 @@
 """The VAE: shapes, the loss it reports against an independent NumPy computation,
 training lowers the loss, every weight matters, and the .keras round trip."""
 
+import re
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -422,6 +425,33 @@ def test_fit_refuses_images_outside_0_1_naming_the_range_found(where):
     with pytest.raises(ValueError, match=rf"{where} holds values in \[0, 255\]; expected images in \[0, 1\]"):
         model.fit(**arguments, epochs=1, verbose=0)
     assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, model.weights))
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_fit_shows_the_console_metrics_only_while_the_history_keeps_every_one(terminal, capsys, monkeypatch):
+    """A progress bar per batch on a terminal, one line per epoch in a log; either with the few metrics
+    people read, in order (no zero data_loss, no KL per dimension), while the history has them all."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    model = build_vae((16, 16, 1), seed=0, **TINY)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    images = stripes(12)
+    history = model.fit(images[:8], validation_data=(images[8:],), batch_size=4, epochs=1).history
+    out = capsys.readouterr().out
+    assert ("1/2" in out) == terminal and "2/2" in out  # the bar moves per batch on a terminal only
+    last = re.split(r"[\r\n]+", out.strip())[-1]
+    assert re.findall(r"(\w+): ", last) == list(model.console_metrics) == [
+        "loss", "stats_loss", "kl_loss", "stats_distance",
+        "val_loss", "val_stats_loss", "val_kl_loss", "val_stats_distance", "val_active_units"]
+    assert {"data_loss", "pixel_mse", "val_kl_dim_0", "val_prior_stats_distance"} <= set(history)
+
+
+def test_the_console_metrics_follow_the_weights_and_the_output():
+    baseline = build_vae((16, 16, 1), alpha=0.0, gamma=1.0, **TINY).console_metrics
+    assert baseline[:4] == ("loss", "kl_loss", "data_loss", "stats_distance")
+    binary = build_vae((16, 16, 1), output="concrete", schedule={"anchor": 1.0, "temperature_start": 1.0},
+                       beta=0.0, **TINY).console_metrics
+    assert binary[:5] == ("loss", "stats_loss", "anchor_loss", "stats_distance", "binary_share")
+    assert binary[-2:] == ("val_binary_share", "val_active_units")
 
 
 def test_batch_means_are_zero_for_an_empty_replica_batch_and_logs_weigh_images():
