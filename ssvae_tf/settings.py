@@ -256,10 +256,10 @@ class TrainConfig:
             raise ValueError(f"image_size must be between {MIN_SIDE} and {MAX_SIDE} px, got {self.image_size}")
         for name in ("alpha", "beta", "gamma"):
             if not (name == "beta" and self.beta is None):
-                check_positive_real(getattr(self, name), name, allow_zero=True)
+                object.__setattr__(self, name, check_positive_real(getattr(self, name), name, allow_zero=True))
         for name in setting_names():  # text such as "no" would count as true
             if isinstance(setting_default(name), bool):
-                check_bool(getattr(self, name), name)
+                object.__setattr__(self, name, check_bool(getattr(self, name), name))
         if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps) and self.eps > 0):
             raise ValueError(f"eps must be a positive number, got {self.eps!r}")
         if self.cutoff is not None and not (isinstance(self.cutoff, int) and self.cutoff >= 0):
@@ -275,7 +275,7 @@ class TrainConfig:
         if self.baseline and self.encoder_input == "statistics":
             raise ValueError("encoder_input='statistics' hides where the structures are, which the pixel baseline "
                              "must reconstruct; expected encoder_input='image' with --baseline")
-        check_positive_real(self.learning_rate, "learning_rate")
+        object.__setattr__(self, "learning_rate", check_positive_real(self.learning_rate, "learning_rate"))
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
         if self.early_stopping is not None and self.validation_split == 0:
@@ -283,7 +283,7 @@ class TrainConfig:
         if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
             raise ValueError(f"jit_compile must be true, false or unset (Keras' choice), got {self.jit_compile!r}")
         if self.stats_scale is not None:
-            check_positive_real(self.stats_scale, "stats_scale")
+            object.__setattr__(self, "stats_scale", check_positive_real(self.stats_scale, "stats_scale"))
         self._check_output()
         for name in ("data_loss", "indicator", "decoder", "padding", "encoder_input", "kl_schedule", "dims",
                      "output"):
