@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import json
 import math
 import os
@@ -38,6 +37,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 from ssvae_tf._io import atomic_write, check_free_space, write_json
 from ssvae_tf.settings import TrainConfig, recorded_settings
@@ -79,24 +80,27 @@ class RunDir:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the run's lock (``.lock``, an advisory ``flock``) while writing it, creating the
-        directory if needed; the lock file exists only while it is held.
+        """Hold the run's lock (``.lock``: ``filelock``'s lock of this platform, ``flock`` on Linux and
+        macOS, ``msvcrt`` on Windows) while writing it, creating the directory if needed; the lock file
+        exists only while it is held.
 
         Raises:
             ValueError: (one line) if another process holds it, e.g. a second ``ssvae train`` on the
                 same ``--out``.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ValueError(f"{self.path} is being written by another process (ssvae train?); wait for it "
-                                 "or choose another --out") from None
-            try:
-                yield
-            finally:
+        lock = filelock.FileLock(self.lock_file, timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ValueError(f"{self.path} is being written by another process (ssvae train?); wait for it "
+                             "or choose another --out") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # Windows removes it on release (an open file stays)
                 self.lock_file.unlink(missing_ok=True)
+            lock.release()
 
     # ------------------------------------------------------------- state
     @property

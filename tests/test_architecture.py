@@ -136,3 +136,19 @@ def test_contracts_and_help_import_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+#: Standard-library modules that exist on POSIX systems only: importing one stops the package on Windows.
+POSIX_ONLY = {"fcntl", "termios", "resource", "pwd", "grp", "posix", "tty", "pty", "syslog"}
+
+
+def test_no_module_imports_a_posix_only_module():
+    """The package runs on Linux, macOS and Windows (pyproject's classifiers): the run directory's lock
+    is ``filelock``'s, an export's writer is looked up with ``psutil``."""
+    users = {}
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            users.update({name: top} for top in (n.split(".")[0] for n in names) if top in POSIX_ONLY)
+    assert users == {}

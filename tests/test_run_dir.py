@@ -120,6 +120,30 @@ def test_import_ssvae_tf_stays_light():
     assert result.stdout.strip() == "False", result.stderr[-2000:]
 
 
+def test_the_lock_refuses_a_second_writer_where_fcntl_does_not_exist(tmp_path):
+    """Windows has no ``fcntl``: the package imports and the run's lock still refuses a second writer."""
+    code = f"""
+import os, sys, warnings
+sys.modules["fcntl"] = None  # import fcntl fails, as on Windows
+warnings.simplefilter("ignore")  # filelock says it falls back to a lock file of its own
+from ssvae_tf.run_dir import RunDir
+run = RunDir({str(tmp_path / "run")!r})
+with run.locked():
+    held = sorted(os.listdir(run.path))
+    try:
+        with run.locked():
+            print("second writer let in")
+    except ValueError as error:
+        print("refused:", error)
+print(held, sorted(os.listdir(run.path)))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    refused, files = result.stdout.strip().splitlines()
+    assert refused.startswith(f"refused: {tmp_path / 'run'} is being written by another process")
+    assert files == "['.lock'] []"  # the lock file goes with the lock
+
+
 def _touch_every_output(run: RunDir) -> None:
     for path in (run.config_file, run.model_file, run.history_json, run.training_file, run.reconstructions_png):
         path.write_text("{}")

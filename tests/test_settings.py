@@ -36,6 +36,12 @@ from ssvae_tf.settings import (
         (dict(batch_size=10**6), "batch_size must be at most 65,536"),
         (dict(early_stopping=0), "early_stopping must be an integer >= 1"),
         (dict(jit_compile="yes"), "jit_compile must be true, false or unset"),
+        # wrong types are named, not an obscure TypeError (issue 24); text such as "no" is not a bool
+        (dict(periodic="no"), r"periodic must be True or False, got 'no'"),
+        (dict(mixed_precision=1), r"mixed_precision must be True or False, got 1"),
+        (dict(learning_rate="x"), r"learning_rate must be a finite number > 0, got 'x'"),
+        (dict(stats_scale="x"), r"stats_scale must be a finite number > 0, got 'x'"),
+        (dict(phases=2.5), r"phases must be an integer >= 2, got 2.5"),
     ],
 )
 def test_bad_settings_are_clear_errors(kwargs, message):

@@ -395,11 +395,26 @@ def test_stats_options_defaults_are_the_papers_loss():
         (dict(metric="l1"), "metric must be one of"),
         (dict(scale=0.0), "scale must be a positive"),
         (dict(window_sigma=-1.0), "window_sigma must be"),
+        (dict(periodic="no"), r"periodic must be True or False, got 'no'"),
+        (dict(n_phases=2.5), r"n_phases must be an integer >= 2, got 2.5"),
+        (dict(levels=1.0), r"levels must be an integer >= 1, got 1.0"),
     ],
 )
 def test_stats_options_are_checked_once_at_construction(changes, message):
     with pytest.raises(ValueError, match=message):
         StatsOptions(**changes)
+
+
+def test_the_functions_refuse_text_for_periodic_and_a_fractional_phase_count():
+    """``periodic="no"`` would count as true; ``n_phases=2.5`` failed inside ``range`` (issue 24)."""
+    x = np.zeros((1, 8, 8, 1), np.float32)
+    calls = [lambda: two_point_stats(x, periodic="no", cutoff=2), lambda: n_lags((8, 8), periodic="no"),
+             lambda: spatial_stats_distance(x, x, periodic="no", cutoff=2)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"periodic must be True or False, got 'no'"):
+            call()
+    with pytest.raises(ValueError, match=r"n_phases must be an integer >= 2, got 2.5"):
+        microstructure_function(x, n_phases=2.5, kind="hard")
 
 
 def test_stats_options_json_round_trip_and_old_records():

@@ -54,7 +54,7 @@ def final_metrics_table(ss_history: dict, baseline_history: dict) -> str:
 
 
 def train_and_compare(out_dir: str | Path, epochs: int = DEMO_CONFIG.epochs, n_images: int = DEMO_CONFIG.n_images,
-                      verbose: int | str = 2) -> str:
+                      verbose: int | str = "auto") -> str:
     """Train both models into ``out_dir/ss-vae`` and ``out_dir/baseline`` and compare them (steps 1 and 2 of 3).
 
     Replaces an earlier demo's runs in ``out_dir``; returns the comparison tables

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ssvae_tf._checks import check_positive_int, is_int, is_real
+from ssvae_tf._checks import check_count, check_positive_int, check_positive_real
 from ssvae_tf._progress import ticker
 from ssvae_tf.design.defaults import (
     DEFAULT_FRAMES,
@@ -54,20 +54,6 @@ StartFunction = Callable[[TargetStatistics, dict[str, Any], StatsOptions, np.ran
                           Callable[[], None]], Start]
 #: The starts that iterate ``steps`` times (the others take none).
 ITERATIVE_STARTS = ("latent",)
-
-
-def check_count(value: Any, name: str) -> int:
-    """``value`` as ``int``, or ``ValueError`` unless it is an integer >= 0."""
-    if not is_int(value) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return int(value)
-
-
-def check_positive_real(value: Any, name: str, allow_zero: bool = False) -> float:
-    """``value`` as ``float``, or ``ValueError`` unless it is a finite number > 0 (>= 0 with ``allow_zero``)."""
-    if not is_real(value) or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return float(value)
 
 
 def method_named(name: str, choices: tuple[str, ...] = METHODS) -> Method:
