@@ -7,8 +7,8 @@
     ssvae sample --model RUN --n N [--seed S] --out DIR
 
 ``stats`` reads any data ``ssvae train`` accepts (a built-in set or a path, 2-D or 3-D, with the same
-data options) and writes into ``DIR``, all files or none (:func:`ssvae_tf._io.write_files`): ``volume_fractions.csv`` (every image's
-fraction of each phase), ``radial_s2.csv`` (mean, std and 5-95 % band of each phase's radial
+data options) and writes into ``DIR``, all files or none (:func:`ssvae_tf._io.write_files`):
+``volume_fractions.csv`` (every image's fraction of each phase), ``radial_s2.csv`` (mean, std and 5-95 % band of each phase's radial
 ``S2(r)``), ``autocorrelation.npy`` (the mean autocorrelation map of each phase, ``(K, *window)``, zero
 lag at ``side // 2``), the figures ``autocorrelation.png`` (maps on lag axes; volumes: the planes
 through the zero lag), ``radial_s2.png`` and ``volume_fractions.png``, and, last, ``stats.json``; for
