@@ -215,7 +215,7 @@ def export_for_serving(
     version = _choose_version(root, names, version)
     signature = model_signature(model)
     if not allow_signature_change:
-        _check_signature_unchanged(root, names, signature)
+        check_signature_unchanged(root, signature, names)
     record = {
         "version": version,
         **{served_model(role).record_key: name for role, name in names.items()},
@@ -321,8 +321,16 @@ def _shown_versions(versions: set[int]) -> str:
     return str(ordered) if len(ordered) <= 10 else f"{len(ordered)} from {ordered[0]} to {ordered[-1]}"
 
 
-def _check_signature_unchanged(root: Path, names: Mapping[str, str], new: ServingSignature) -> None:
-    """Refuses a version whose signature differs from the latest version's under each of ``names``."""
+def check_signature_unchanged(export_root: str | os.PathLike, new: ServingSignature,
+                              names: Mapping[str, str] | None = None, remedy: str | None = None) -> None:
+    """Refuse a new version of signature ``new`` under ``names`` (``{role: model name}``; default: the
+    default names) when the latest version under one of them serves another signature or cannot be read.
+
+    Raises:
+        ValueError: one line ending in ``remedy`` (default: how ``ssvae export`` gets past it).
+    """
+    root = Path(export_root)
+    names = default_names() if names is None else names
     flags = ", ".join(f"--{role}-name" for role in names)
     for role, name in names.items():
         versions = model_versions(root / name)
@@ -332,13 +340,13 @@ def _check_signature_unchanged(root: Path, names: Mapping[str, str], new: Servin
         try:
             old = read_signature(root / name / str(latest), role)
         except ValueError as error:
-            raise ValueError(f"{error}; pass --allow-signature-change to export anyway") from None
+            raise ValueError(f"{error}; {remedy or 'pass --allow-signature-change to export anyway'}") from None
         shown = new.limited_to(old)
         if old != shown:
             raise ValueError(
                 f"{name} version {latest} in {root} serves {old}, this model {shown}: a new version under "
-                f"the same model name would change the shapes its clients get; export under new names ({flags}) "
-                "or pass --allow-signature-change")
+                f"the same model name would change the shapes its clients get; "
+                f"{remedy or f'export under new names ({flags}) or pass --allow-signature-change'}")
 
 
 def _write_savedmodel(network: keras.Model, input_name: str, output_names: Sequence[str], path: Path) -> None:

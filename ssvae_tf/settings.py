@@ -55,6 +55,8 @@ ENCODER_INPUTS = ("image", "statistics")
 #: The largest value each size setting may take: beyond these a run cannot fit in memory or time.
 UPPER_LIMITS = {"latent_dim": 4096, "filters": 1024, "hidden_units": 65_536, "batch_size": 65_536,
                 "epochs": 1_000_000, "n_images": 100_000_000}
+#: The largest seed: Keras' ``set_random_seed`` takes 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 #: How ``ssvae train`` and ``ssvae tune`` spread training over devices (``ssvae_tf.distribute``).
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 #: The default KL weight at 64 x 64 px, measured (docs/reproduction.md); it scales with the pixel count.
@@ -264,6 +266,8 @@ class TrainConfig:
             raise ValueError(f"eps must be a positive number, got {self.eps!r}")
         if self.cutoff is not None and not (isinstance(self.cutoff, int) and self.cutoff >= 0):
             raise ValueError(f"cutoff must be an integer >= 0 (px), got {self.cutoff!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer from 0 to {MAX_SEED} (Keras' seeds), got {self.seed!r}")
         self._check_data_reading()
         self.correlation_pairs  # checks the pairs
         if not (isinstance(self.phase, int) and 0 <= self.phase < self.n_phases):
@@ -374,6 +378,10 @@ class TrainConfig:
             states = "0 (black) and 1 (white)" if self.phases is None else f"0..{self.n_phases - 1}"
             raise ValueError(f"correlations must be space-separated pairs of states {states} such as "
                              f"'0,0 1,1 0,1', got {self.correlations!r}")
+        repeated = sorted({pair for pair in pairs if pairs.count(pair) > 1})
+        if repeated:
+            raise ValueError(f"correlations names the pair {','.join(map(str, repeated[0]))} more than once in "
+                             f"{self.correlations!r}; expected each pair once")
         return pairs
 
     @property

@@ -178,7 +178,9 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
 
 
 def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
-    """Whether the run resumes; refuses to clobber a finished or a different run."""
+    """Whether the run resumes; refuses to clobber a finished or a different run.  Clears the hidden
+    temporaries a killed write left (the caller holds the run's lock)."""
+    run.remove_temporaries()
     if run.is_finished and not overwrite:
         raise ValueError(f"{run.path} already holds a finished run ({run.MODEL}); choose another --out "
                          "or pass --overwrite")

@@ -102,6 +102,38 @@ def test_load_model_of_a_run_or_a_file_and_its_errors(tiny_runs, tmp_path):
         RunDir(tmp_path).load_model()
 
 
+def test_a_corrupt_keras_file_is_named_in_one_line(tmp_path):
+    import zipfile
+
+    from ssvae_tf.model import build_vae
+
+    good = tmp_path / "good.keras"
+    build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8, seed=0).save(good)
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as archive:
+        weights = next(info for info in archive.infolist() if info.filename.endswith(".h5"))
+    data[weights.header_offset + 30 + len(weights.filename) + len(weights.extra) + 100] ^= 0xFF  # in its data
+    damaged = {"bad-crc.keras": bytes(data), "truncated.keras": bytes(data[: len(data) // 2]), "empty.keras": b"",
+               "text.keras": b"not a model"}
+    for name, content in damaged.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f"^{tmp_path / name} is corrupt or not a Keras model file") as error:
+            load_model(tmp_path / name)
+        assert "\n" not in str(error.value) and "File not found" not in str(error.value)
+
+
+def test_a_resumed_run_s_stale_temporaries_are_removed(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.backup_dir.mkdir(parents=True)
+    stale = [run.path / ".model-k1ll3d_x.keras", run.path / ".config-abcdefgh.json",
+             run.backup_dir / ".epoch-4-abcd1234.weights.h5", run.backup_dir / ".training_metadata-zzzzzzzz.json"]
+    kept = [run.path / ".notes-of-mine.txt", run.backup_dir / "epoch-3.weights.h5", run.path / "model.keras"]
+    for path in stale + kept:
+        path.write_bytes(b"")
+    assert sorted(run.remove_temporaries()) == sorted(stale)
+    assert all(path.exists() for path in kept) and not any(path.exists() for path in stale)
+
+
 @pytest.mark.slow
 def test_keras_load_model_works_after_a_plain_import_in_a_fresh_process(tiny_runs):
     """``import ssvae_tf`` registers the model with Keras, whichever of the two is imported first."""

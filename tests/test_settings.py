@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ssvae_tf.settings import (
+    MAX_SEED,
     SETTING_GROUPS,
     TrainConfig,
     default_beta,
@@ -121,6 +122,15 @@ def test_correlations_are_pairs_of_the_two_phases():
             TrainConfig(correlations=bad)
     with pytest.raises(ValueError, match=r"phase must be a phase 0..1 of the 2 phases, got 2"):
         TrainConfig(phase=2)
+    with pytest.raises(ValueError, match=r"correlations names the pair 0,0 more than once in '0,0 0,1 0,0'"):
+        TrainConfig(correlations="0,0 0,1 0,0")
+
+
+@pytest.mark.parametrize("seed", [-1, MAX_SEED + 1, 2**63, 2.5, True])
+def test_a_bad_seed_is_named_with_its_range(seed):
+    with pytest.raises(ValueError, match=rf"^seed must be an integer from 0 to {MAX_SEED} .*, got {seed!r}$"):
+        TrainConfig(seed=seed)
+    assert TrainConfig(seed=MAX_SEED).seed == MAX_SEED
 
 
 def test_label_images_have_their_own_phases_and_indicator_width():

@@ -203,7 +203,9 @@ def test_an_unfinished_run_resumes_only_with_its_own_settings(tmp_path):
     settings = dataclasses.asdict(TrainConfig(**TINY))
     del settings["shift_augment"]  # a record written before the field existed: its default applies
     run.config_file.write_text(json.dumps({"settings": settings}))
+    (run.path / ".model-k1ll3d_x.keras").write_bytes(b"")  # a kill during the final save left it
     assert _prepare_run_dir(run, TrainConfig(**TINY), overwrite=False)
+    assert not (run.path / ".model-k1ll3d_x.keras").exists()
     with pytest.raises(ValueError, match="unfinished run with other settings"):
         _prepare_run_dir(run, TrainConfig(**TINY, shift_augment=True), overwrite=False)
 

@@ -308,6 +308,16 @@ def _power(z: tf.Tensor) -> tf.Tensor:
     return tf.square(tf.math.real(z)) + tf.square(tf.math.imag(z)), gradient
 
 
+@tf.custom_gradient
+def _as_complex(x: tf.Tensor) -> tf.Tensor:
+    """float32 ``x`` as complex64 (imaginary part 0).  Its gradient is ``tf.math.real`` of the incoming
+    one, as ``tf.cast``'s registered gradient computes it, without that cast's warning ("casting
+    complex64 to float32 discards the imaginary part") on every step."""
+    def gradient(g):
+        return tf.math.real(g)
+    return tf.cast(x, tf.complex64), gradient
+
+
 def _used_states(pairs) -> list[int]:
     return sorted({s for pair in pairs for s in pair})
 
@@ -377,7 +387,7 @@ def _pair_statistics(maps: StateMaps, pairs, periodic: bool, lag_ranges, rank: i
     for a, b in pairs:
         spectrum = _correlation_spectrum(spectra, a, b)
         if a == b:
-            spectrum = tf.cast(spectrum, tf.complex64)
+            spectrum = _as_complex(spectrum)
         corr = _irfft(spectrum, rank, fft_shape)
         stats.append(_window(corr, lag_ranges, rank) * inverse_scale)
     return stats
@@ -495,7 +505,7 @@ def _pair_sse(mx: StateMaps, my: StateMaps, pairs, periodic: bool, cutoff: Cutof
     for a, b in pairs:
         diff = _correlation_spectrum(sy, a, b) - _correlation_spectrum(sx, a, b)
         if a == b:
-            diff = tf.cast(diff, tf.complex64)
+            diff = _as_complex(diff)
         corr = _irfft(diff, rank, fft_shape)  # N x (S_y - S_x) before normalising, every lag
         sse.append(tf.reduce_sum(tf.square(corr) * weights, axis=list(range(1, rank + 1))))
     return sse
