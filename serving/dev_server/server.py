@@ -22,6 +22,7 @@ import contextlib
 import functools
 import logging
 import os
+import resource
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from serving.contract import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_POLL_SECONDS,
     DEFAULT_PORT,
+    DEFAULT_REST_IDLE_SECONDS,
+    DEFAULT_REST_MAX_CONNECTIONS,
     DEFAULT_WORKERS,
     PORT_RANGE,
 )
@@ -137,6 +140,16 @@ class LocalServer:
         self.stop()
 
 
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (what a server's connections may take);
+    returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel does not allow as soft one: keep it
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
+
+
 def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
@@ -151,6 +164,8 @@ def start_server(
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     rest_port: int | None = None,
     max_batch_size: int | None = None,
+    rest_max_connections: int = DEFAULT_REST_MAX_CONNECTIONS,
+    rest_idle_seconds: int = DEFAULT_REST_IDLE_SECONDS,
 ) -> LocalServer:
     """Load the models and start serving them; returns once the server accepts requests.
 
@@ -160,12 +175,16 @@ def start_server(
         port: gRPC TCP port; 0 picks a free one (see ``LocalServer.port``).
         max_message_bytes: largest request and response accepted, in bytes (REST: largest request body, and
             largest answer counting the JSON text of its numbers); also the most a request's tensors may declare.
-        workers: threads answering gRPC requests (REST answers each connection in a thread of its own).
+        workers: threads answering gRPC requests, and as many answering REST requests.
         poll_seconds: how often the export root is checked for new versions.
         rest_port: also serve TF Serving's REST API on this TCP port (0 picks a free one, see
             ``LocalServer.rest_port``); ``None``: gRPC only.
         max_batch_size: most items per Predict request (more: ``INVALID_ARGUMENT``, as TF Serving's batching
             answers a task over its ``max_batch_size``); ``None``: no limit but the message size.
+        rest_max_connections: most REST connections open at once (fewer if the process may not open the files
+            they need); at the limit the longest idle one is closed for each new one.
+        rest_idle_seconds: a REST connection silent for this many seconds (between requests or inside one) is
+            closed.
     """
     for name, value in (("port", port), ("rest_port", rest_port)):
         if value is not None and not PORT_RANGE[0] <= value <= PORT_RANGE[1]:
@@ -179,7 +198,8 @@ def start_server(
     with contextlib.ExitStack() as on_failure:  # ports bound before loading: a taken port fails fast
         rest = None
         if rest_port is not None:  # bound first: a gRPC server that never started keeps its port
-            rest = RestServer(repository, host, rest_port, max_message_bytes, max_batch_size=max_batch_size)
+            rest = RestServer(repository, host, rest_port, max_message_bytes, max_batch_size=max_batch_size,
+                              workers=workers, max_connections=rest_max_connections, idle_seconds=rest_idle_seconds)
             on_failure.callback(rest.stop)
         server, bound = _grpc_server(repository, host, port, limits, max_message_bytes, workers)
         on_failure.callback(server.stop, None)

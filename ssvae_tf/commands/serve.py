@@ -16,11 +16,15 @@ from serving.contract import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_POLL_SECONDS,
     DEFAULT_PORT,
+    DEFAULT_REST_IDLE_SECONDS,
+    DEFAULT_REST_MAX_CONNECTIONS,
     DEFAULT_WORKERS,
     MESSAGE_MB_RANGE,
     MIB,
     POLL_SECONDS_RANGE,
     PORT_RANGE,
+    REST_CONNECTIONS_RANGE,
+    REST_IDLE_SECONDS_RANGE,
     WORKERS_RANGE,
 )
 from ssvae_tf.commands.base import Command, check_range
@@ -38,7 +42,12 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-message-mb", type=float, default=DEFAULT_MAX_MESSAGE_BYTES / MIB,
                         help="largest request/response in MiB (REST: largest request body)")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                        help="threads answering gRPC requests (REST: one per connection)")
+                        help="threads answering gRPC requests, and as many answering REST requests")
+    parser.add_argument("--rest-max-connections", type=int, default=DEFAULT_REST_MAX_CONNECTIONS,
+                        help="most REST connections open at once (fewer when ulimit -n is too low for them); at the "
+                             "limit the longest idle one is closed for each new one")
+    parser.add_argument("--rest-idle-seconds", type=int, default=DEFAULT_REST_IDLE_SECONDS,
+                        help="close a REST connection silent for this long, between requests or inside one, in s")
     parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
                         help="how often to look for new versions, in s")
     parser.add_argument("--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE,
@@ -52,6 +61,8 @@ def check_serve_arguments(args: argparse.Namespace) -> None:
     check_range(args.rest_port, "--rest-port", *PORT_RANGE)
     check_range(args.max_message_mb, "--max-message-mb", *MESSAGE_MB_RANGE, " MiB")
     check_range(args.workers, "--workers", *WORKERS_RANGE)
+    check_range(args.rest_max_connections, "--rest-max-connections", *REST_CONNECTIONS_RANGE)
+    check_range(args.rest_idle_seconds, "--rest-idle-seconds", *REST_IDLE_SECONDS_RANGE, " s")
     check_range(args.poll_seconds, "--poll-seconds", *POLL_SECONDS_RANGE, " s")
     check_range(args.max_batch_size, "--max-batch-size", *BATCH_SIZE_RANGE)
 
@@ -62,12 +73,14 @@ def run_serve(args: argparse.Namespace) -> None:
     import signal
     import threading
 
-    from serving.dev_server import start_server
+    from serving.dev_server import raise_open_file_limit, start_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    raise_open_file_limit()  # room for many connections, as servers do: the soft limit up to the hard one
     server = start_server(args.models, args.host, args.port, max_message_bytes=int(args.max_message_mb * MIB),
                           workers=args.workers, poll_seconds=args.poll_seconds, rest_port=args.rest_port,
-                          max_batch_size=args.max_batch_size)
+                          max_batch_size=args.max_batch_size, rest_max_connections=args.rest_max_connections,
+                          rest_idle_seconds=args.rest_idle_seconds)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
