@@ -27,6 +27,9 @@ DEFAULT_POLL_SECONDS = 1.0
 #: Most REST connections the development server keeps open; at the limit it closes the longest idle one
 #: for each new connection (fewer when the process may not open that many files).
 DEFAULT_REST_MAX_CONNECTIONS = 1024
+#: Where TF Serving's monitoring config (``serving/monitoring.config``) puts its Prometheus metrics, on the REST
+#: port; ``ssvae serve --monitoring`` answers there too.
+PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
 #: Seconds a REST connection may stay silent (idle between requests, or stalled inside one) before it is closed.
 DEFAULT_REST_IDLE_SECONDS = 30
 

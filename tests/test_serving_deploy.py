@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.contract import DEFAULT_MAX_BATCH_SIZE
+from serving.contract import DEFAULT_MAX_BATCH_SIZE, PROMETHEUS_PATH
 from ssvae_tf.export import models_config_text
 from ssvae_tf.export_contract import DOCKER_MODEL_ROOT, MODELS_CONFIG
 
@@ -47,6 +47,39 @@ def batching_parameters_class():
     message.field.add(name="pad_variable_length_inputs", number=7, type=field.TYPE_BOOL, label=field.LABEL_OPTIONAL)
     pool.Add(proto)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
+
+
+def monitoring_config_class():
+    """``tensorflow.serving.MonitoringConfig`` (monitoring_config.proto), declared here with TF Serving's field
+    names, numbers and types: tensorflow-serving-api does not ship it either."""
+    pool = descriptor_pool.DescriptorPool()
+    proto = descriptor_pb2.FileDescriptorProto(name="tensorflow_serving/monitoring_config.proto",
+                                               package="tensorflow.serving", syntax="proto3")
+    field = descriptor_pb2.FieldDescriptorProto
+    prometheus = proto.message_type.add(name="PrometheusConfig")
+    prometheus.field.add(name="enable", number=1, type=field.TYPE_BOOL, label=field.LABEL_OPTIONAL)
+    prometheus.field.add(name="path", number=2, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    monitoring = proto.message_type.add(name="MonitoringConfig")
+    monitoring.field.add(name="prometheus_config", number=1, type=field.TYPE_MESSAGE, label=field.LABEL_OPTIONAL,
+                         type_name=".tensorflow.serving.PrometheusConfig")
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig"))
+
+
+def test_monitoring_config_enables_prometheus_where_ssvae_serve_answers():
+    config = text_format.Parse((REPO / "serving" / "monitoring.config").read_text(), monitoring_config_class()())
+    assert config.prometheus_config.enable and config.prometheus_config.path == PROMETHEUS_PATH
+
+
+def test_dockerfile_has_a_health_check_that_needs_no_curl():
+    (check,) = instruction("HEALTHCHECK")
+    options, command = check.split(" CMD ", 1)
+    script = next(dest for dest, src in copies().items() if src == "serving/healthcheck.sh")
+    assert json.loads(command) == ["/bin/bash", script]
+    assert set(re.findall(r"--([a-z-]+)=", options)) == {"interval", "timeout", "start-period", "retries"}
+    commands = [line for line in (REPO / "serving" / "healthcheck.sh").read_text().splitlines()
+                if not line.lstrip().startswith("#")]
+    assert not any("curl" in line or "wget" in line for line in commands)  # neither is in the image
 
 
 def test_batching_config_parses_and_admits_the_clients_batches():
@@ -115,12 +148,14 @@ def run_entrypoint(tmp_path: Path, *args: str, **env: str) -> list[str]:
 @pytest.mark.skipif(not Path("/bin/sh").exists(), reason="needs a POSIX shell")
 def test_entrypoint_runs_tf_serving_with_the_models_config_batching_and_the_official_ports(tmp_path):
     batching = next(dest for dest, src in copies().items() if src == "serving/batching.config")
+    monitoring = next(dest for dest, src in copies().items() if src == "serving/monitoring.config")
     assert run_entrypoint(tmp_path) == [
         "--port=8500",
         "--rest_api_port=8501",
         f"--model_config_file={DOCKER_MODEL_ROOT}/{MODELS_CONFIG}",
         "--enable_batching=true",
         f"--batching_parameters_file={batching}",
+        f"--monitoring_config_file={monitoring}",
     ]
     moved = run_entrypoint(tmp_path, "--file_system_poll_wait_seconds=5", GRPC_PORT="9000", PORT="8080")
     assert moved[:2] == ["--port=9000", "--rest_api_port=8080"]

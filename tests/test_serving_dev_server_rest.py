@@ -34,6 +34,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
+from serving.contract import PROMETHEUS_PATH
 from serving.dev_server import start_server
 from serving.dev_server.rest import HTTP_STATUS, MAX_JSON_RANK, MAX_URL_BYTES
 from ssvae_tf.export import export_for_serving
@@ -510,3 +511,46 @@ def test_idle_connections_leave_both_apis_answering_and_reloading(export_root, t
             connection.close()
         process.terminate()
         process.wait(timeout=30)
+
+
+# ------------------------------------------------------------ monitoring and health (issue 24)
+def test_monitoring_answers_tensorflow_servings_metrics_path(export_root):
+    z = np.zeros((2, LATENT), np.float32)
+    with start_server(export_root, port=0, rest_port=0, monitoring=True) as running:
+        for target in (running.target, running.rest_target):
+            with SSVAEClient(target) as client:
+                client.decode(z)  # asks the signature (GetModelMetadata) once, then Predict
+        assert rest(running, "/v1/models/nope")[0] == 404
+        with urllib.request.urlopen(running.rest_target + PROMETHEUS_PATH, timeout=30) as response:
+            assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = response.read().decode()
+    for line in ['# TYPE :tensorflow:serving:request_count counter',
+                 ':tensorflow:serving:request_count{model_name="ssvae_decoder",status="OK"} 4',
+                 ':tensorflow:serving:request_count{model_name="(unknown)",status="NOT_FOUND"} 1',
+                 '# TYPE :tensorflow:serving:request_latency histogram',
+                 ':tensorflow:serving:request_latency_count{model_name="ssvae_decoder",API="Predict",entrypoint="GRPC"} 1',
+                 ':tensorflow:serving:request_latency_count{model_name="ssvae_decoder",API="Predict",entrypoint="REST"} 1',
+                 ':tensorflow:serving:request_latency_count{model_name="ssvae_decoder",API="GetModelMetadata",'
+                 'entrypoint="REST"} 1']:
+        assert line in text.splitlines(), line
+    with start_server(export_root, port=0, rest_port=0) as plain:  # off by default, as in TF Serving
+        assert rest(plain, PROMETHEUS_PATH)[0] == 404
+    with pytest.raises(ValueError, match="give a REST port too"):
+        start_server(export_root, port=0, monitoring=True)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the image's health check is a bash script")
+def test_the_images_health_check_passes_on_a_server_answering_the_rest_api(server):
+    """``serving/healthcheck.sh`` (the Dockerfile's HEALTHCHECK) against the local server's REST API, the same."""
+    script = Path(__file__).resolve().parents[1] / "serving" / "healthcheck.sh"
+
+    def check(**env: str) -> int:
+        return subprocess.run(["bash", str(script)], env={"PATH": os.environ["PATH"], **env}, capture_output=True,
+                              timeout=30).returncode
+
+    assert check(PORT=str(server.rest_port)) == 0
+    assert check(PORT=str(server.rest_port), HEALTH_MODEL="ssvae_decoder") == 0
+    assert check(PORT=str(server.rest_port), HEALTH_MODEL="no_such_model") == 1
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed = probe.getsockname()[1]
+    assert check(PORT=str(closed)) == 1

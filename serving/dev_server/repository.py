@@ -311,6 +311,10 @@ class ModelRepository:
             raise ModelNotFound(f"Could not find version {version} of model {shown(name)}")
         return {version: states[version]}
 
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is a model seen (served now or before)."""
+        return name in self._states
+
     def served(self) -> dict[str, list[int]]:
         """Model name -> versions being served."""
         return {name: sorted(versions) for name, versions in sorted(self._served.items())}

@@ -55,8 +55,14 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from werkzeug.wrappers import Request, Response
 
-from serving.contract import DEFAULT_REST_IDLE_SECONDS, DEFAULT_REST_MAX_CONNECTIONS, DEFAULT_WORKERS
+from serving.contract import (
+    DEFAULT_REST_IDLE_SECONDS,
+    DEFAULT_REST_MAX_CONNECTIONS,
+    DEFAULT_WORKERS,
+    PROMETHEUS_PATH,
+)
 from serving.dev_server import handlers
+from serving.dev_server.monitoring import PROMETHEUS_CONTENT_TYPE, Metrics
 from serving.dev_server.repository import ModelRepository, shown
 from ssvae_tf.export_contract import MAX_VERSION
 
@@ -280,12 +286,15 @@ class RestApi:
 
     Args:
         repository: the models served (shared with the gRPC server).
-        max_body_bytes: largest request body accepted, in bytes; a larger one is refused with 413
-            before it is read.
+        max_body_bytes: largest request body accepted, in bytes (the HTTP server refuses larger ones).
+        max_batch_size: most items per request (``None``: no limit but the size).
+        metrics: where requests naming a model are counted and timed.
+        monitoring: answer ``GET`` :data:`~serving.contract.PROMETHEUS_PATH` with the metrics.
     """
 
-    def __init__(self, repository: ModelRepository, max_body_bytes: int, max_batch_size: int | None = None):
-        self.repository = repository
+    def __init__(self, repository: ModelRepository, max_body_bytes: int, max_batch_size: int | None,
+                 metrics: Metrics, monitoring: bool = False):
+        self.repository, self.metrics, self.monitoring = repository, metrics, monitoring
         self.max_body_bytes = max_body_bytes
         self.max_body_values = max(1, max_body_bytes // BODY_BYTES_PER_VALUE)
         self.limits = handlers.RequestLimits(max_request_bytes=max_body_bytes, max_response_bytes=max_body_bytes,
@@ -294,6 +303,9 @@ class RestApi:
 
     def __call__(self, environ, start_response):
         request = Request(environ)
+        if self.monitoring and request.method == "GET" and request.path == PROMETHEUS_PATH:
+            return Response(self.metrics.prometheus_text(), 200,
+                            content_type=PROMETHEUS_CONTENT_TYPE)(environ, start_response)
         try:
             body = self._body(request)
             with handlers.failures_as_internal():
@@ -337,11 +349,14 @@ class RestApi:
             if verb.lower() != "predict":
                 raise handlers.RequestError(grpc.StatusCode.UNIMPLEMENTED,
                                             f"{verb.lower()} is not implemented by this server (predict is)")
-            return self.predict(_model_spec(name, version, label), body)
+            spec = _model_spec(name, version, label)
+            with self.metrics.request(name, "Predict", "REST"):
+                return self.predict(spec, body)
         if model and model.group(1):
             name, version, label, metadata = model.groups()
             spec = _model_spec(name, version, label)
-            return self.metadata(spec) if metadata else self.status(spec)
+            with self.metrics.request(name, "GetModelMetadata" if metadata else "GetModelStatus", "REST"):
+                return self.metadata(spec) if metadata else self.status(spec)
         if model:
             raise handlers.RequestError(_INVALID, "Missing model name in request.")
         raise handlers.RequestError(_INVALID, f"Malformed request: {method} {shown(path)}")
@@ -447,21 +462,20 @@ class _Server(TcpWSGIServer):
 
 
 class RestServer:
-    """:class:`RestApi` on waitress, a production WSGI server, run in a background thread.
+    """``app`` (:class:`RestApi`) on waitress, a production WSGI server, run in a background thread.
 
     One thread reads every connection's requests (``poll``, so any number of file descriptors) and
     ``workers`` threads answer the complete ones: an idle or slow connection costs a socket, not a thread.
     At most ``max_connections`` connections are open (see :func:`connection_cap`); at the limit the
     longest idle one is closed for each new one.  A connection silent for ``idle_seconds`` (between
-    requests, or inside one) is closed.  Bodies over ``max_body_bytes`` are refused (413) before they are
+    requests, or inside one) is closed.  Bodies over ``app.max_body_bytes`` are refused (413) before they are
     read when their ``Content-Length`` says so, and once they pass the limit otherwise.
 
     The port is bound on construction (``port`` 0 picks a free one: see :attr:`port`); :meth:`start`
     serves, :meth:`stop` stops accepting, lets answers in progress finish and closes every connection.
     """
 
-    def __init__(self, repository: ModelRepository, host: str, port: int, max_body_bytes: int, *,
-                 max_batch_size: int | None = None, workers: int = DEFAULT_WORKERS,
+    def __init__(self, app: RestApi, host: str, port: int, *, workers: int = DEFAULT_WORKERS,
                  max_connections: int = DEFAULT_REST_MAX_CONNECTIONS, idle_seconds: int = DEFAULT_REST_IDLE_SECONDS):
         bare_host = host.strip("[]")
         family = socket.AF_INET6 if ":" in bare_host else socket.AF_INET
@@ -471,12 +485,12 @@ class RestServer:
             raise OSError(f"cannot listen on port {port} of {host} for REST: {error.strerror or error}") from error
         adjustments = Adjustments(
             threads=workers, connection_limit=connection_cap(max_connections), channel_timeout=idle_seconds,
-            cleanup_interval=1, asyncore_use_poll=True, max_request_body_size=max_body_bytes,
+            cleanup_interval=1, asyncore_use_poll=True, max_request_body_size=app.max_body_bytes,
             max_request_header_size=MAX_HEADER_BYTES, log_socket_errors=False, ident="ssvae serve")
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(workers)
         self._map: dict = {}
-        self._server = _Server(RestApi(repository, max_body_bytes, max_batch_size), self._map, _sock=listener,
+        self._server = _Server(app, self._map, _sock=listener,
                                dispatcher=dispatcher, adj=adjustments, bind_socket=False,
                                sockinfo=(listener.family, listener.type, listener.proto, listener.getsockname()))
         self.port: int = listener.getsockname()[1]

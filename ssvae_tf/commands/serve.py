@@ -23,6 +23,7 @@ from serving.contract import (
     MIB,
     POLL_SECONDS_RANGE,
     PORT_RANGE,
+    PROMETHEUS_PATH,
     REST_CONNECTIONS_RANGE,
     REST_IDLE_SECONDS_RANGE,
     WORKERS_RANGE,
@@ -50,6 +51,9 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
                         help="close a REST connection silent for this long, between requests or inside one, in s")
     parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
                         help="how often to look for new versions, in s")
+    parser.add_argument("--monitoring", action="store_true",
+                        help=f"answer TF Serving's {PROMETHEUS_PATH} on the REST port (request counts and latencies "
+                             "in Prometheus' text format; needs --rest-port)")
     parser.add_argument("--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE,
                         help="largest batch one request may hold (larger ones get INVALID_ARGUMENT, as TF Serving's "
                              "batching answers them)")
@@ -80,13 +84,15 @@ def run_serve(args: argparse.Namespace) -> None:
     server = start_server(args.models, args.host, args.port, max_message_bytes=int(args.max_message_mb * MIB),
                           workers=args.workers, poll_seconds=args.poll_seconds, rest_port=args.rest_port,
                           max_batch_size=args.max_batch_size, rest_max_connections=args.rest_max_connections,
-                          rest_idle_seconds=args.rest_idle_seconds)
+                          rest_idle_seconds=args.rest_idle_seconds, monitoring=args.monitoring)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         served = ", ".join(f"{name} (versions {', '.join(map(str, versions)) or 'none yet'})"
                            for name, versions in server.repository.served().items()) or "no models yet"
         rest = f" and {server.rest_target} (REST)" if server.rest_target else ""
+        if args.monitoring:
+            rest += f", metrics at {server.rest_target}{PROMETHEUS_PATH}"
         print(f"serving {served} from {args.models} on {server.target} (gRPC){rest}; Ctrl-C or SIGTERM stops",
               flush=True)
         stop.wait()
