@@ -27,7 +27,7 @@ whatever else runs on the machine; throughput is images/s over all calls,
 latency the p50 and p99 of every call.
 
 ``--load``: the server under concurrent load (issue 13).  ``ssvae serve
---rest-port 0`` (8 gRPC workers, REST a thread per connection) answers encode
+--rest-port 0`` (8 gRPC workers, 8 REST threads behind one reader) answers encode
 requests (images -> z_mean, z_log_var) from 1, 8 and 32 client threads over
 gRPC and over REST, batch 1 and 64.  Requests are built once and sent as they
 are (gRPC: the serialised PredictRequest on one shared channel, the answer
