@@ -8,6 +8,8 @@ names, signature, the largest version) are in :mod:`ssvae_tf.export_contract`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 MIB = 1024 * 1024
 
 #: TF Serving's gRPC port, where the development server listens and clients connect by default.
@@ -27,6 +29,8 @@ DEFAULT_POLL_SECONDS = 1.0
 #: Most REST connections the development server keeps open; at the limit it closes the longest idle one
 #: for each new connection (fewer when the process may not open that many files).
 DEFAULT_REST_MAX_CONNECTIONS = 1024
+#: TF Serving's batching parameters for the Docker image, which ``ssvae serve --enable-batching`` reads by default.
+BATCHING_CONFIG = Path(__file__).with_name("batching.config")
 #: Where TF Serving's monitoring config (``serving/monitoring.config``) puts its Prometheus metrics, on the REST
 #: port; ``ssvae serve --monitoring`` answers there too.
 PROMETHEUS_PATH = "/monitoring/prometheus/metrics"

@@ -10,43 +10,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.contract import DEFAULT_MAX_BATCH_SIZE, PROMETHEUS_PATH
+from serving.contract import BATCHING_CONFIG, DEFAULT_MAX_BATCH_SIZE, PROMETHEUS_PATH
+from serving.dev_server.batching import BatchingParameters, batching_parameters_class, read_batching_parameters
 from ssvae_tf.export import models_config_text
 from ssvae_tf.export_contract import DOCKER_MODEL_ROOT, MODELS_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = (REPO / "Dockerfile").read_text()
-BATCHING = REPO / "serving" / "batching.config"
-
-
-def batching_parameters_class():
-    """``tensorflow.serving.BatchingParameters`` (session_bundle_config.proto).
-
-    tensorflow-serving-api does not ship this message, so it is declared here
-    with TF Serving's field names, numbers and types.
-    """
-    pool = descriptor_pool.DescriptorPool()
-    wrappers = descriptor_pb2.FileDescriptorProto()
-    wrappers_pb2.DESCRIPTOR.CopyToProto(wrappers)
-    pool.Add(wrappers)
-    proto = descriptor_pb2.FileDescriptorProto(name="tensorflow_serving/batching_parameters.proto",
-                                               package="tensorflow.serving", syntax="proto3",
-                                               dependency=["google/protobuf/wrappers.proto"])
-    message = proto.message_type.add(name="BatchingParameters")
-    field = descriptor_pb2.FieldDescriptorProto
-    for number, (name, wrapper) in enumerate([("max_batch_size", "Int64Value"), ("batch_timeout_micros", "Int64Value"),
-                                              ("max_enqueued_batches", "Int64Value"),
-                                              ("num_batch_threads", "Int64Value"),
-                                              ("thread_pool_name", "StringValue")], start=1):
-        message.field.add(name=name, number=number, type=field.TYPE_MESSAGE, label=field.LABEL_OPTIONAL,
-                          type_name=f".google.protobuf.{wrapper}")
-    message.field.add(name="allowed_batch_sizes", number=6, type=field.TYPE_INT64, label=field.LABEL_REPEATED)
-    message.field.add(name="pad_variable_length_inputs", number=7, type=field.TYPE_BOOL, label=field.LABEL_OPTIONAL)
-    pool.Add(proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
 
 
 def monitoring_config_class():
@@ -84,13 +57,29 @@ def test_dockerfile_has_a_health_check_that_needs_no_curl():
 
 def test_batching_config_parses_and_admits_the_clients_batches():
     parameters_class = batching_parameters_class()
-    parameters = text_format.Parse(BATCHING.read_text(), parameters_class())
+    parameters = text_format.Parse(BATCHING_CONFIG.read_text(), parameters_class())
     assert parameters.max_batch_size.value == DEFAULT_MAX_BATCH_SIZE
     assert parameters.HasField("batch_timeout_micros") and parameters.batch_timeout_micros.value == 0
     assert parameters.num_batch_threads.value >= 1
     assert parameters.max_enqueued_batches.value >= 1
     with pytest.raises(text_format.ParseError):  # the declared schema is strict
         text_format.Parse("max_batch_sise { value: 8 }", parameters_class())
+    assert read_batching_parameters(BATCHING_CONFIG) == BatchingParameters(  # what ssvae serve --enable-batching reads
+        max_batch_size=parameters.max_batch_size.value, batch_timeout_micros=parameters.batch_timeout_micros.value,
+        num_batch_threads=parameters.num_batch_threads.value,
+        max_enqueued_batches=parameters.max_enqueued_batches.value)
+
+
+def test_batching_parameters_left_out_take_tensorflow_servings_defaults(tmp_path):
+    partial = tmp_path / "batching.config"
+    partial.write_text("batch_timeout_micros { value: 2000 }\n")
+    assert read_batching_parameters(partial) == BatchingParameters(batch_timeout_micros=2000)
+    assert BatchingParameters().max_batch_size == 1000 and BatchingParameters().max_enqueued_batches == 10
+    for text, message in [("max_batch_sise { value: 8 }", "not a TF Serving batching parameters file"),
+                          ("num_batch_threads { value: 0 }", "num_batch_threads must be >= 1, got 0")]:
+        partial.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_batching_parameters(partial)
 
 
 def test_models_config_parses_with_docker_paths():

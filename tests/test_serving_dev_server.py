@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import time
+from concurrent import futures
 
 import grpc
 import keras
@@ -25,6 +26,7 @@ from tensorflow_serving.apis import (
 
 from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
 from serving.dev_server import start_server
+from serving.dev_server.batching import BatchingParameters
 from serving.dev_server.repository import ModelRepository, State, VersionStatus
 from ssvae_tf.data import generate_lines
 from ssvae_tf.export import export_for_serving
@@ -528,3 +530,20 @@ def test_a_served_model_added_to_the_table_is_called_by_its_role(model, tmp_path
         SSVAEClient(models={"statistics": "s"})
     with pytest.raises(ValueError, match="give the encoder's model name as encoder="):
         SSVAEClient(models={"encoder": "e"})
+
+
+def test_batching_joins_concurrent_requests_over_both_apis_with_the_same_answers(export_root, model):
+    """``ssvae serve --enable-batching``: 8 clients at once, one image each, answered by a few model calls."""
+    parameters = BatchingParameters(max_batch_size=16, batch_timeout_micros=100_000, num_batch_threads=1)
+    x = images(8)
+    with start_server(export_root, port=0, rest_port=0, batching=parameters) as running:
+        for target in (running.target, running.rest_target):
+            with SSVAEClient(target) as client, futures.ThreadPoolExecutor(8) as pool:
+                client.metadata()  # the signatures, asked once
+                before = running.batcher.batches_run
+                z_mean = np.concatenate([z for z, _ in pool.map(client.encode, x[:, np.newaxis])])
+                assert running.batcher.batches_run - before < 8, target  # some requests shared a call
+            np.testing.assert_allclose(z_mean, model.encoder(x)[0].numpy(), atol=ATOL)
+        with SSVAEClient(running.target, max_batch_size=32) as client, pytest.raises(ServingError) as caught:
+            client.encode(images(17))  # the batching max_batch_size caps a request too, as in TF Serving
+        assert "Task size 17 is larger than maximum input batch size 16" in str(caught.value)

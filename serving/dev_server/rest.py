@@ -290,11 +290,12 @@ class RestApi:
         max_batch_size: most items per request (``None``: no limit but the size).
         metrics: where requests naming a model are counted and timed.
         monitoring: answer ``GET`` :data:`~serving.contract.PROMETHEUS_PATH` with the metrics.
+        batcher: joins predictions into batches (``None``: each runs alone).
     """
 
     def __init__(self, repository: ModelRepository, max_body_bytes: int, max_batch_size: int | None,
-                 metrics: Metrics, monitoring: bool = False):
-        self.repository, self.metrics, self.monitoring = repository, metrics, monitoring
+                 metrics: Metrics, monitoring: bool = False, batcher: handlers.BatchRunner | None = None):
+        self.repository, self.metrics, self.monitoring, self.batcher = repository, metrics, monitoring, batcher
         self.max_body_bytes = max_body_bytes
         self.max_body_values = max(1, max_body_bytes // BODY_BYTES_PER_VALUE)
         self.limits = handlers.RequestLimits(max_request_bytes=max_body_bytes, max_response_bytes=max_body_bytes,
@@ -369,7 +370,8 @@ class RestApi:
             raise handlers.RequestError(_INVALID, f"'signature_name' is {_short(signature)}; expected a string")
         spec.signature_name = signature
         request, row = _predict_request(spec, document, handlers.signature_inputs(self.repository, spec))
-        outputs = dict(sorted(handlers.run_predict(self.repository, request, self.limits).outputs.items()))
+        prediction = handlers.run_predict(self.repository, request, self.limits, self.batcher)
+        outputs = dict(sorted(prediction.outputs.items()))
         return {"predictions": _predictions(outputs)} if row else {"outputs": _columns(outputs)}
 
     def metadata(self, spec: model_pb2.ModelSpec) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from serving.contract import (
     PORT_RANGE,
     PROMETHEUS_PATH,
 )
+from serving.dev_server.batching import Batcher, BatchingParameters
 from serving.dev_server.monitoring import Metrics
 from serving.dev_server.rest import RestApi, RestServer
 
@@ -88,13 +89,14 @@ def _unary(metrics: Metrics, method: str, handler: Callable, request_type) -> gr
                                                response_serializer=lambda response: response.SerializeToString())
 
 
-def services(repository: ModelRepository, limits: handlers.RequestLimits,
-             metrics: Metrics) -> list[grpc.GenericRpcHandler]:
+def services(repository: ModelRepository, limits: handlers.RequestLimits, metrics: Metrics,
+             batcher: Batcher | None = None) -> list[grpc.GenericRpcHandler]:
     """TF Serving's ``PredictionService`` (``Predict``, ``GetModelMetadata``) and ``ModelService``
-    (``GetModelStatus``) over ``repository``, counted in ``metrics``; their other methods answer
-    ``UNIMPLEMENTED``."""
+    (``GetModelStatus``) over ``repository``, counted in ``metrics``, Predict batched by ``batcher`` if any;
+    their other methods answer ``UNIMPLEMENTED``."""
     prediction = {
-        "Predict": _unary(metrics, "Predict", functools.partial(handlers.predict, repository, limits=limits),
+        "Predict": _unary(metrics, "Predict",
+                          functools.partial(handlers.predict, repository, limits=limits, batcher=batcher),
                           predict_pb2.PredictRequest),
         "GetModelMetadata": _unary(metrics, "GetModelMetadata",
                                    functools.partial(handlers.model_metadata, repository),
@@ -118,6 +120,7 @@ class LocalServer:
     port: int
     metrics: Metrics
     rest: RestServer | None = None
+    batcher: Batcher | None = None
 
     @property
     def target(self) -> str:
@@ -140,6 +143,8 @@ class LocalServer:
         if self.rest is not None:
             self.rest.stop()
         stopped.wait()
+        if self.batcher is not None:
+            self.batcher.stop()
         self.repository.stop_polling()
 
     def __enter__(self) -> LocalServer:
@@ -176,6 +181,7 @@ def start_server(
     rest_max_connections: int = DEFAULT_REST_MAX_CONNECTIONS,
     rest_idle_seconds: int = DEFAULT_REST_IDLE_SECONDS,
     monitoring: bool = False,
+    batching: BatchingParameters | None = None,
 ) -> LocalServer:
     """Load the models and start serving them; returns once the server accepts requests.
 
@@ -197,6 +203,9 @@ def start_server(
             closed.
         monitoring: answer TF Serving's ``GET /monitoring/prometheus/metrics`` on the REST port (needs
             ``rest_port``): request counts and latencies (:mod:`serving.dev_server.monitoring`).
+        batching: join concurrent Predict requests into batches with these parameters
+            (:mod:`serving.dev_server.batching`; its ``max_batch_size`` also caps the items per request);
+            ``None``: each request runs alone.
     """
     for name, value in (("port", port), ("rest_port", rest_port)):
         if value is not None and not PORT_RANGE[0] <= value <= PORT_RANGE[1]:
@@ -208,17 +217,23 @@ def start_server(
     if monitoring and rest_port is None:
         raise ValueError(f"monitoring serves {PROMETHEUS_PATH} on the REST port: give a REST port too "
                          "(ssvae serve --rest-port)")
+    if batching is not None:
+        max_batch_size = min(max_batch_size or batching.max_batch_size, batching.max_batch_size)
     limits = handlers.RequestLimits.for_messages(max_message_bytes, max_batch_size)
     repository = ModelRepository(models, poll_seconds)
     metrics = Metrics(repository.knows)
     with contextlib.ExitStack() as on_failure:  # ports bound before loading: a taken port fails fast
+        batcher = None if batching is None else Batcher(batching)
+        if batcher is not None:
+            on_failure.callback(batcher.stop)
         rest = None
         if rest_port is not None:  # bound first: a gRPC server that never started keeps its port
-            rest = RestServer(RestApi(repository, max_message_bytes, max_batch_size, metrics, monitoring), host,
-                              rest_port, workers=workers, max_connections=rest_max_connections,
-                              idle_seconds=rest_idle_seconds)
+            rest = RestServer(RestApi(repository, max_message_bytes, max_batch_size, metrics, monitoring,
+                                      batcher), host, rest_port, workers=workers,
+                              max_connections=rest_max_connections, idle_seconds=rest_idle_seconds)
             on_failure.callback(rest.stop)
-        server, bound = _grpc_server(services(repository, limits, metrics), host, port, max_message_bytes, workers)
+        server, bound = _grpc_server(services(repository, limits, metrics, batcher), host, port, max_message_bytes,
+                                     workers)
         on_failure.callback(server.stop, None)
         repository.refresh()
         on_failure.pop_all()
@@ -226,7 +241,7 @@ def start_server(
     if rest is not None:
         rest.start()
     repository.start_polling()
-    return LocalServer(server, repository, host, bound, metrics, rest)
+    return LocalServer(server, repository, host, bound, metrics, rest, batcher)
 
 
 def _grpc_server(rpc_handlers: list[grpc.GenericRpcHandler], host: str, port: int, max_message_bytes: int,

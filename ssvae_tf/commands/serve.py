@@ -23,6 +23,7 @@ from serving.contract import (
     MIB,
     POLL_SECONDS_RANGE,
     PORT_RANGE,
+    BATCHING_CONFIG,
     PROMETHEUS_PATH,
     REST_CONNECTIONS_RANGE,
     REST_IDLE_SECONDS_RANGE,
@@ -54,6 +55,13 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--monitoring", action="store_true",
                         help=f"answer TF Serving's {PROMETHEUS_PATH} on the REST port (request counts and latencies "
                              "in Prometheus' text format; needs --rest-port)")
+    parser.add_argument("--enable-batching", action="store_true",
+                        help="join concurrent Predict requests into batches, as tensorflow_model_server "
+                             "--enable_batching (parameters: --batching-parameters-file)")
+    parser.add_argument("--batching-parameters-file", default=str(BATCHING_CONFIG), metavar="FILE",
+                        help="TF Serving batching parameters (max_batch_size, batch_timeout_micros, "
+                             "num_batch_threads, max_enqueued_batches) used with --enable-batching "
+                             "(default: serving/batching.config)")
     parser.add_argument("--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE,
                         help="largest batch one request may hold (larger ones get INVALID_ARGUMENT, as TF Serving's "
                              "batching answers them)")
@@ -77,14 +85,15 @@ def run_serve(args: argparse.Namespace) -> None:
     import signal
     import threading
 
-    from serving.dev_server import raise_open_file_limit, start_server
+    from serving.dev_server import raise_open_file_limit, read_batching_parameters, start_server
 
+    batching = read_batching_parameters(args.batching_parameters_file) if args.enable_batching else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     raise_open_file_limit()  # room for many connections, as servers do: the soft limit up to the hard one
     server = start_server(args.models, args.host, args.port, max_message_bytes=int(args.max_message_mb * MIB),
                           workers=args.workers, poll_seconds=args.poll_seconds, rest_port=args.rest_port,
                           max_batch_size=args.max_batch_size, rest_max_connections=args.rest_max_connections,
-                          rest_idle_seconds=args.rest_idle_seconds, monitoring=args.monitoring)
+                          rest_idle_seconds=args.rest_idle_seconds, monitoring=args.monitoring, batching=batching)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
