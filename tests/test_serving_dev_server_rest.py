@@ -430,20 +430,21 @@ def test_a_client_leaving_mid_body_is_one_log_line(server, caplog):
 def serve_in_subprocess(models: Path, open_files: int | None, *flags: str) -> tuple[subprocess.Popen, str, int]:
     """``ssvae serve --rest-port 0`` in a process allowed ``open_files`` files (``ulimit -n``; None: as this one);
     the process, its gRPC target and REST port."""
-    def limit_files() -> None:
-        if open_files is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
-
     repository = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen([sys.executable, "-m", "ssvae_tf", "serve", "--models", str(models), "--port", "0",
-                                "--rest-port", "0", *flags], cwd=repository, preexec_fn=limit_files,
-                               env=dict(os.environ, PYTHONPATH=str(repository)), stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    command = [sys.executable, "-m", "ssvae_tf", "serve", "--models", str(models), "--port", "0", "--rest-port", "0",
+               *flags]
+    if open_files is not None:  # by the shell, as a user would: no preexec_fn (unsafe in a process with threads)
+        command = ["/bin/sh", "-c", f'ulimit -n {open_files} && exec "$0" "$@"', *command]
+    log = models / "serve.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, cwd=repository,
+                                   env=dict(os.environ, PYTHONPATH=str(repository)), stdout=subprocess.PIPE,
+                                   stderr=stderr, text=True)
     for line in process.stdout:
         found = re.search(r" on (\S+) \(gRPC\) and http://\S+:(\d+) \(REST\)", line)
         if found:
             return process, found.group(1), int(found.group(2))
-    raise RuntimeError(f"ssvae serve exited with status {process.wait()}")
+    raise RuntimeError(f"ssvae serve exited with status {process.wait()}: {log.read_text()[-2000:]}")
 
 
 def timed(call) -> tuple[object, float]:
@@ -503,6 +504,8 @@ def test_idle_connections_leave_both_apis_answering_and_reloading(export_root, t
               f"REST {during[0][1] * 1e3:.1f} and {during[2][1] * 1e3:.1f} ms, gRPC {during[1][1] * 1e3:.1f} ms, "
               f"version 2 served after {reloaded:.2f} s; once closed: REST {after[0][1] * 1e3:.1f} ms, "
               f"gRPC {after[1][1] * 1e3:.1f} ms")
+        if open_files is not None:  # the server held fewer connections than the files allow
+            assert "REST: at most 256 connections at once" in (tmp_path / "serve.log").read_text()
         assert (during[0][0], during[2][0], after[0][0]) == (200, 200, 200)
         assert during[1][0] == {1: get_model_status_pb2.ModelVersionStatus.AVAILABLE} and 2 in after[1][0]
         assert all(seconds < 1.0 for _, seconds in during + after), (during, after)

@@ -11,6 +11,8 @@ is the official ``tensorflow/serving`` image (``serving/README.md``).
   :mod:`serving.dev_server.rest` TF Serving's REST API over the same models.
 * :mod:`serving.dev_server.repository` — the SavedModel versions it serves, refreshed by polling.
 * :mod:`serving.dev_server.handlers` — the request handling, answering as TF Serving does (both APIs).
+* :mod:`serving.dev_server.monitoring` — request counts and latencies, for ``--monitoring``'s Prometheus page.
+* :mod:`serving.dev_server.batching` — server-side batching after TF Serving's (``--enable-batching``).
 
 Importing this package is light; ``start_server`` and ``LocalServer`` import
 TensorFlow and gRPC on first use.

@@ -12,8 +12,11 @@ tensor is made or the model runs (:class:`serving.dev_server.handlers.RequestLim
 A refused request is logged as one line (INFO; a request that cannot be parsed:
 WARNING); tracebacks are logged only for failures of the server itself.  With
 ``rest_port``, TF Serving's REST API (:mod:`serving.dev_server.rest`) answers on
-``host:rest_port`` too, over the same loaded models.  It is a development and
-test tool: production uses TF Serving (see ``serving/README.md``).
+``host:rest_port`` too, over the same loaded models, and with ``monitoring`` TF
+Serving's Prometheus metrics page there (:mod:`serving.dev_server.monitoring`);
+``batching`` joins concurrent Predict requests into batches
+(:mod:`serving.dev_server.batching`).  It is a development and test tool:
+production uses TF Serving (see ``serving/README.md``).
 """
 
 from __future__ import annotations
