@@ -34,7 +34,10 @@ import heapq
 import json
 import logging
 import re
-import resource
+try:
+    import resource
+except ImportError:  # Windows: no per-process limit of open files to read or raise
+    resource = None
 import socket
 import threading
 import time
@@ -395,6 +398,8 @@ class RestApi:
 def connection_cap(requested: int) -> int:
     """The most REST connections to keep open: ``requested``, or fewer when the process may not open the files
     they could take (:data:`FILES_PER_CONNECTION` each, with :data:`RESERVED_FILES` left for everything else)."""
+    if resource is None:
+        return requested
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return requested

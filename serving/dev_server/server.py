@@ -25,7 +25,10 @@ import contextlib
 import functools
 import logging
 import os
-import resource
+try:
+    import resource
+except ImportError:  # Windows: no per-process limit of open files to read or raise
+    resource = None
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -159,7 +162,9 @@ class LocalServer:
 
 def raise_open_file_limit() -> int:
     """Raise this process's soft limit of open files to its hard limit (what a server's connections may take);
-    returns the new soft limit."""
+    returns the new soft limit (-1 where there is none, on Windows)."""
+    if resource is None:
+        return -1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel does not allow as soft one: keep it
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
