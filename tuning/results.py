@@ -292,7 +292,8 @@ def write_results(tuner, config, data, out_dir: str | Path, seconds: float = 0.0
     objective = config.search.objective
     rows = trial_rows(tuner)
     table = markdown_table(rows, objective, config.searched)
-    paths = {TRIALS_CSV: out_dir / TRIALS_CSV, SUMMARY_MD: out_dir / SUMMARY_MD}
+    paths = {TRIALS_CSV: out_dir / TRIALS_CSV, SUMMARY_MD: out_dir / SUMMARY_MD,
+             TENSORBOARD_DIR: out_dir / TENSORBOARD_DIR}
     text = csv_text(rows)
     atomic_write(paths[TRIALS_CSV], lambda tmp: tmp.write_text(text))
     done = [r for r in ranked(rows) if r["status"] == "COMPLETED" and r["objective"] is not None]
