@@ -5,9 +5,9 @@ Every figure of the package is drawn on its own :class:`matplotlib.figure.Figure
 (never through ``pyplot``, so importing the package leaves the user's
 Matplotlib backend alone, e.g. a notebook's inline plots) and written by
 :func:`save_figure` at :data:`FIGURE_DPI`.  Autocorrelation maps are drawn in lag coordinates
-(pixels, or voxels): zero lag in the middle, the lag ``y`` growing downwards
-like the image rows.  Volumes ``(D, H, W)`` are shown by their three
-orthogonal mid-slices (:func:`mid_slices`), their maps by the planes through
+(pixels, or voxels, or a :class:`~ssvae_tf.stats.units.PixelSize`'s unit when a function is given
+one): zero lag in the middle, the lag ``y`` growing downwards like the image rows.  Volumes
+``(D, H, W)`` are shown by their three orthogonal mid-slices (:func:`mid_slices`), their maps by the planes through
 the zero lag.
 """
 
@@ -24,6 +24,7 @@ from ssvae_tf._io import atomic_write
 from ssvae_tf.stats.phases import phase_name
 from ssvae_tf.stats.summary import BAND_PERCENTILES, DataStatistics
 from ssvae_tf.stats.two_point import StatsOptions, radial_average
+from ssvae_tf.stats.units import PixelSize, is_physical, resolve
 
 #: Resolution of every PNG the package writes, in dots per inch.
 FIGURE_DPI = 150
@@ -55,13 +56,15 @@ def centred_autocorrelation(images: np.ndarray, stats_options: StatsOptions) -> 
     return stats_options.statistics(images, correlations=first, periodic=True, cutoff="full").numpy()[..., 0]
 
 
-def lag_extent(side: int) -> tuple[float, float]:
+def lag_extent(side: int, pixel_size: PixelSize | None = None) -> tuple[float, float]:
     """Pixel-edge range ``(first, last)`` of the lags of a centred window of ``side`` pixels.
 
     Index ``i`` is the lag ``i - side // 2`` px and each pixel spans its lag
-    +-0.5, e.g. side 64 -> ``(-32.5, 31.5)`` (lags -32..31), side 5 -> ``(-2.5, 2.5)``.
+    +-0.5, e.g. side 64 -> ``(-32.5, 31.5)`` (lags -32..31), side 5 -> ``(-2.5, 2.5)``;
+    in ``pixel_size``'s unit when given (side 64 at 5 nm -> ``(-162.5, 157.5)``).
     """
-    return -(side // 2) - 0.5, (side - 1) // 2 + 0.5
+    unit = resolve(pixel_size, 2)
+    return unit.length(-(side // 2) - 0.5), unit.length((side - 1) // 2 + 0.5)
 
 
 #: Names of a volume's spatial axes ``(D, H, W)``, in order.
@@ -103,30 +106,32 @@ def _show_slice(ax: Axes, plane: np.ndarray) -> None:
     ax.set_yticks([0, plane.shape[0] - 1])
 
 
-def show_lag_map(ax, stats_map: np.ndarray, vmin: float, vmax: float):
-    """Draw a centred 2-D map ``(rows, columns)`` on lag axes in px (voxels); ticks at the ends and 0."""
-    (x_low, x_high), (y_low, y_high) = lag_extent(stats_map.shape[1]), lag_extent(stats_map.shape[0])
+def show_lag_map(ax, stats_map: np.ndarray, vmin: float, vmax: float, pixel_size: PixelSize | None = None):
+    """Draw a centred 2-D map ``(rows, columns)`` on lag axes in px (voxels), or in ``pixel_size``'s
+    unit; ticks at the first and last lag and at 0."""
+    (x_low, x_high), (y_low, y_high) = (lag_extent(side, pixel_size) for side in stats_map.shape[::-1])
     image = ax.imshow(stats_map, cmap=_STATS_CMAP, vmin=vmin, vmax=vmax, extent=(x_low, x_high, y_high, y_low))
-    ax.set_xticks([x_low + 0.5, 0, x_high - 0.5])
-    ax.set_yticks([y_low + 0.5, 0, y_high - 0.5])
+    half = resolve(pixel_size, 2).length(0.5)  # from a pixel's edge to its centre
+    ax.set_xticks([x_low + half, 0, x_high - half])
+    ax.set_yticks([y_low + half, 0, y_high - half])
     return image
 
 
-def _plot_profiles(ax, pair: tuple[np.ndarray, np.ndarray], names: tuple[str, str], unit: str = "px") -> None:
+def _plot_profiles(ax, pair: tuple[np.ndarray, np.ndarray], names: tuple[str, str], unit: PixelSize) -> None:
     """Radial profiles of two centred maps ``(*window)``, up to half the smallest window side;
-    ``|r|`` in ``unit`` (px, voxels)."""
+    ``|r|`` in ``unit``."""
     radii, profiles = radial_average(np.stack(pair))
     keep = radii <= min(pair[0].shape) // 2
     for profile, name, style in zip(profiles, names, ("-", "--")):
-        ax.plot(radii[keep], profile[keep], style, label=name)
-    ax.set_xlabel(f"|r| [{unit}]")
+        ax.plot(unit.length(radii[keep]), profile[keep], style, label=name)
+    ax.set_xlabel(f"|r| [{unit.label}]")
     ax.grid(alpha=0.3)
 
 
 def _image_grid(images: np.ndarray, reconstructions: np.ndarray, stats: list[np.ndarray],
-                titles: tuple[str, str]) -> Figure:
+                titles: tuple[str, str], unit: PixelSize) -> Figure:
     """:func:`plot_reconstructions` of 2-D images ``(n, H, W, 1)``, their maps ``stats`` ``[(n, H, W)] * 2``:
-    one column per example."""
+    one column per example; lags in ``unit``."""
     n = len(images)
     fig = Figure(figsize=(max(2.6 * n + 1.2, 6.5), 10.4), layout="constrained")
     axes = fig.subplots(5, n, squeeze=False)
@@ -135,14 +140,14 @@ def _image_grid(images: np.ndarray, reconstructions: np.ndarray, stats: list[np.
         show_image(axes[1, j], reconstructions[j])
         low = min(s[j].min() for s in stats)
         high = max(s[j].max() for s in stats)
-        maps = [show_lag_map(axes[i, j], s[j], low, high) for i, s in enumerate(stats, start=2)]
+        maps = [show_lag_map(axes[i, j], s[j], low, high, unit) for i, s in enumerate(stats, start=2)]
         fig.colorbar(maps[0], ax=axes[2:4, j], shrink=0.8, label=S2_LABEL)
         axes[2, j].tick_params(labelbottom=False)
-        axes[3, j].set_xlabel("lag x [px]")
-        _plot_profiles(axes[4, j], (stats[0][j], stats[1][j]), titles)
+        axes[3, j].set_xlabel(f"lag x [{unit.label}]")
+        _plot_profiles(axes[4, j], (stats[0][j], stats[1][j]), titles, unit)
     for i, name in enumerate(titles):
         axes[i, 0].set_ylabel(name)
-        axes[i + 2, 0].set_ylabel(f"{S2_LABEL} of {name}\nlag y [px]")
+        axes[i + 2, 0].set_ylabel(f"{S2_LABEL} of {name}\nlag y [{unit.label}]")
     for ax in axes[2:4, 1:].ravel():
         ax.tick_params(labelleft=False)
     axes[4, 0].set_ylabel(r"radial mean $S_2(|r|)$")
@@ -153,45 +158,45 @@ def _image_grid(images: np.ndarray, reconstructions: np.ndarray, stats: list[np.
 
 
 def _volume_block(block, volumes: tuple[np.ndarray, np.ndarray], maps: tuple[np.ndarray, np.ndarray],
-                  names: tuple[str, str]) -> None:
+                  names: tuple[str, str], unit: PixelSize) -> None:
     """One example of :func:`_volume_grid` in the subfigure ``block``: a row per volume ``(D, H, W, 1)``
-    with its three mid-slices and the planes through the zero lag of its centred map ``(D, H, W)``
-    (one colour scale for both rows), both radial profiles beside them."""
+    with its three mid-slices (axes: voxel indices) and the planes through the zero lag of its centred
+    map ``(D, H, W)`` (one colour scale for both rows; lags in ``unit``), both radial profiles beside them."""
     grid = block.add_gridspec(2, 7, width_ratios=(1,) * 6 + (1.6,))
     axes = np.array([[block.add_subplot(grid[i, k]) for k in range(6)] for i in range(2)])
     low, high = min(m.min() for m in maps), max(m.max() for m in maps)
     for i, (volume, stats_map) in enumerate(zip(volumes, maps)):
         for k, (plane, lag_plane) in enumerate(zip(mid_slices(volume[..., 0]), mid_slices(stats_map))):
             _show_slice(axes[i, k], plane)
-            image = show_lag_map(axes[i, k + 3], lag_plane, low, high)
+            image = show_lag_map(axes[i, k + 3], lag_plane, low, high, unit)
     for k, (axis, side) in enumerate(zip(VOLUME_AXES, volumes[0].shape)):
         rows, columns = (other for other in VOLUME_AXES if other != axis)
         axes[0, k].set_title(f"slice {axis} = {side // 2}", fontsize=9)
         axes[0, k + 3].set_title(f"{S2_LABEL}, lag {axis} = 0", fontsize=9)
         for i in range(2):
             axes[i, k].set_ylabel(f"{rows} [voxels]")
-            axes[i, k + 3].set_ylabel(f"lag {rows} [voxels]")
+            axes[i, k + 3].set_ylabel(f"lag {rows} [{unit.label}]")
         axes[1, k].set_xlabel(f"{columns} [voxels]")
-        axes[1, k + 3].set_xlabel(f"lag {columns} [voxels]")
+        axes[1, k + 3].set_xlabel(f"lag {columns} [{unit.label}]")
     for i, name in enumerate(names):
         axes[i, 0].set_ylabel(f"{name}\n{axes[i, 0].get_ylabel()}")
     for ax in axes[0]:
         ax.tick_params(labelbottom=False)
     block.colorbar(image, ax=axes[:, 3:], shrink=0.8, label=S2_LABEL)
     profiles = block.add_subplot(grid[:, 6])
-    _plot_profiles(profiles, maps, names, unit="voxels")
+    _plot_profiles(profiles, maps, names, unit)
     profiles.set_ylabel(r"radial mean $S_2(|r|)$")
     profiles.legend(fontsize=8)
 
 
 def _volume_grid(volumes: np.ndarray, reconstructions: np.ndarray, stats: list[np.ndarray],
-                 titles: tuple[str, str]) -> Figure:
+                 titles: tuple[str, str], unit: PixelSize) -> Figure:
     """:func:`plot_reconstructions` of volumes ``(n, D, H, W, 1)``, their maps ``stats``
-    ``[(n, D, H, W)] * 2``: one block of two rows per example."""
+    ``[(n, D, H, W)] * 2``: one block of two rows per example; lags in ``unit``."""
     n = len(volumes)
     fig = Figure(figsize=(14.0, 3.6 * n + 0.8), layout="constrained")
     for j, block in enumerate(fig.subfigures(n, 1, squeeze=False)[:, 0]):
-        _volume_block(block, (volumes[j], reconstructions[j]), (stats[0][j], stats[1][j]), titles)
+        _volume_block(block, (volumes[j], reconstructions[j]), (stats[0][j], stats[1][j]), titles, unit)
         block.suptitle(f"example {j + 1}", fontsize=10, fontweight="bold")
     fig.suptitle(f"{titles[0]} vs {titles[1]}: orthogonal mid-slices (z, y, x) of the volumes, their "
                  f"two-point autocorrelations {S2_LABEL}\nin the planes through the zero lag, and their "
@@ -205,15 +210,16 @@ def plot_reconstructions(
     stats_options: StatsOptions,
     path: str | os.PathLike,
     titles: tuple[str, str] = ("input", "reconstruction"),
+    pixel_size: PixelSize | None = None,
 ) -> None:
     """Write inputs, reconstructions, their centred autocorrelation maps and radial averages ``S2(|r|)``.
 
     2-D images: one column per example; rows = input, reconstruction, both
-    maps (one colour scale per column) on lag axes in px, both radial profiles.
+    maps (one colour scale per column) on lag axes, both radial profiles.
     Volumes: one block of two rows (input, reconstruction) per example; columns
     = the three orthogonal mid-slices (z, y, x) of the volume
     (:func:`mid_slices`), the planes of its map through the zero lag (one
-    colour scale per example) on lag axes in voxels, and both radial
+    colour scale per example) on lag axes, and both radial
     profiles.  Radial profiles average every lag of the full 2-D or 3-D
     window, up to ``|r| = min(side) // 2``.
 
@@ -222,10 +228,12 @@ def plot_reconstructions(
         stats_options: the model's statistics options (maps: :func:`centred_autocorrelation`).
         path: PNG file, written atomically at :data:`FIGURE_DPI`.
         titles: names of the inputs and of the reconstructions.
+        pixel_size: the unit of the lags and radii (default: px, or voxels).
     """
     stats = [centred_autocorrelation(a[..., :1], stats_options) for a in (images, reconstructions)]
     grid = _volume_grid if np.ndim(images) == 5 else _image_grid
-    save_figure(grid(images, reconstructions, stats, titles), path)
+    unit = resolve(pixel_size, np.ndim(images) - 2)
+    save_figure(grid(images, reconstructions, stats, titles, unit), path)
 
 
 # ------------------------------------------------------- data-set statistics
@@ -240,6 +248,11 @@ def _plural(stats: DataStatistics) -> str:
     return f"{stats.n_images} {kind[stats.n_images != 1]}"
 
 
+def _pixel_note(unit: PixelSize) -> str:
+    """``", pixel size 5 nm"`` for a physical unit; nothing for px (voxels)."""
+    return f", {unit.describe()}" if is_physical(unit) else ""
+
+
 def _statistics_note(stats: DataStatistics) -> str:
     boundary = "periodic" if stats.options.periodic else "non-periodic"
     indicator = {"hard": "phases rounded to the nearest level", "soft": "soft phase indicators",
@@ -247,13 +260,15 @@ def _statistics_note(stats: DataStatistics) -> str:
     return f"{boundary}, {indicator}"
 
 
-def plot_autocorrelation_maps(stats: DataStatistics, path: str | os.PathLike, title: str = "data") -> None:
-    """The mean autocorrelation map of every phase on lag axes, zero lag centred, one colour bar per phase.
+def plot_autocorrelation_maps(stats: DataStatistics, path: str | os.PathLike, title: str = "data",
+                              pixel_size: PixelSize | None = None) -> None:
+    """The mean autocorrelation map of every phase on lag axes (px, voxels, or ``pixel_size``'s unit),
+    zero lag centred, one colour bar per phase.
 
     Images: one panel per phase.  Volumes: one row per phase, its three planes through the zero lag
     (lag z = 0, lag y = 0, lag x = 0; :func:`mid_slices`).  Written atomically.
     """
-    unit, k = stats.unit, stats.n_phases
+    unit, k = stats.length_unit(pixel_size), stats.n_phases
     volumes = len(stats.spatial_shape) == 3
     rows, columns = (k, 3) if volumes else (1, k)
     fig = Figure(figsize=(3.3 * columns + 0.8, 3.1 * rows + 0.9), layout="constrained")
@@ -263,34 +278,38 @@ def plot_autocorrelation_maps(stats: DataStatistics, path: str | os.PathLike, ti
         row = axes[h] if volumes else axes[0, h:h + 1]
         low, high = min(p.min() for p in planes), max(p.max() for p in planes)
         for j, (ax, plane) in enumerate(zip(row, planes)):
-            shown = show_lag_map(ax, plane, low, high)
+            shown = show_lag_map(ax, plane, low, high, unit)
             if volumes:
                 across, (ylag, xlag) = VOLUME_AXES[j], (a for a in VOLUME_AXES if a != VOLUME_AXES[j])
                 ax.set_title(f"{phase_name(h, k)}: lag {across} = 0", fontsize=9)
             else:
                 ylag, xlag = "y", "x"
                 ax.set_title(f"{phase_name(h, k)}\nvolume fraction {stats.fraction_mean[h]:.3f}", fontsize=9)
-            ax.set_xlabel(f"lag {xlag} [{unit}]")
-            ax.set_ylabel(f"lag {ylag} [{unit}]")
+            ax.set_xlabel(f"lag {xlag} [{unit.label}]")
+            ax.set_ylabel(f"lag {ylag} [{unit.label}]")
         fig.colorbar(shown, ax=list(row), shrink=0.85, label=S2_LABEL)
     size = "x".join(str(s) for s in stats.spatial_shape)
     planes = "; volumes: the planes through the zero lag" if volumes else ""
     fig.suptitle(f"{title}: mean two-point autocorrelation {S2_LABEL} of each phase over {_plural(stats)} of "
-                 f"{size} {unit}\n(zero lag centred, {_statistics_note(stats)}{planes})", fontsize=10)
+                 f"{size} {stats.unit}\n(zero lag centred, {_statistics_note(stats)}{planes}{_pixel_note(unit)})",
+                 fontsize=10)
     save_figure(fig, path)
 
 
-def plot_radial_s2(groups: Mapping[str, DataStatistics], path: str | os.PathLike, title: str = "") -> None:
+def plot_radial_s2(groups: Mapping[str, DataStatistics], path: str | os.PathLike, title: str = "",
+                   pixel_size: PixelSize | None = None) -> None:
     """Radial ``S2(r)`` of every phase, one panel each: per group its mean curve and the band of
     :data:`~ssvae_tf.stats.summary.BAND_PERCENTILES` over its images, and the first group's uncorrelated level (dashed,
     the mean square volume fraction).  Written atomically.
 
     Args:
         groups: label -> statistics (the same phases), e.g. ``{"data": ..., "samples": ...}``.
+        pixel_size: the unit of ``r`` (default: px, or voxels).
     """
     stats_list = list(groups.values())
     first = stats_list[0]
-    k, unit = first.n_phases, first.unit
+    k, unit = first.n_phases, first.length_unit(pixel_size)
+    radii = unit.length(first.radii)
     fig = Figure(figsize=(4.6 * k + 0.4, 4.0), layout="constrained")
     axes = fig.subplots(1, k, squeeze=False)
     low_pct, high_pct = BAND_PERCENTILES
@@ -298,22 +317,23 @@ def plot_radial_s2(groups: Mapping[str, DataStatistics], path: str | os.PathLike
         for i, (label, stats) in enumerate(groups.items()):
             low, high = stats.radial_band
             colour = f"C{i}"
-            ax.fill_between(stats.radii, low[h], high[h], color=colour, alpha=0.25, linewidth=0,
+            ax.fill_between(unit.length(stats.radii), low[h], high[h], color=colour, alpha=0.25, linewidth=0,
                             label=f"{label}: {low_pct:g}-{high_pct:g} % band ({_plural(stats)})")
-            ax.plot(stats.radii, stats.radial_mean[h], "-", color=colour, lw=2, label=f"{label}: mean")
+            ax.plot(unit.length(stats.radii), stats.radial_mean[h], "-", color=colour, lw=2, label=f"{label}: mean")
         ax.axhline(first.asymptotes[h], color="0.3", ls="--", lw=1,
                    label=r"uncorrelated: mean $\phi^2$" + (f" ({list(groups)[0]})" if len(groups) > 1 else ""))
         fractions = ", ".join(f"{label} {stats.fraction_mean[h]:.3f}" for label, stats in groups.items())
         ax.set_title(f"{phase_name(h, k)}, volume fraction " + (fractions if len(groups) > 1
                                                                  else f"{first.fraction_mean[h]:.3f}"), fontsize=9)
-        ax.set_xlabel(f"r [{unit}]")
+        ax.set_xlabel(f"r [{unit.label}]")
         ax.set_ylabel(r"radial $S_2(r)$")
-        ax.set_xlim(first.radii[0], first.radii[-1])
+        ax.set_xlim(radii[0], radii[-1])
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     heading = f"{title}: " if title else ""
     fig.suptitle(f"{heading}radial two-point autocorrelation $S_2(r)$ of each phase\nthe mean over every "
-                 f"{'3-D' if unit == 'voxels' else '2-D'} lag with round(|r|) = r ({_statistics_note(first)})",
+                 f"{'3-D' if first.unit == 'voxels' else '2-D'} lag with round(|r|) = r ({_statistics_note(first)})"
+                 f"{_pixel_note(unit)}",
                  fontsize=10)
     save_figure(fig, path)
 

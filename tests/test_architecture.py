@@ -19,7 +19,7 @@ PACKAGES = ("ssvae_tf", "tuning", "serving")
 LAYERS = (
     ("utilities and contracts", ("ssvae_tf._checks", "ssvae_tf._io", "ssvae_tf._lazy", "ssvae_tf._progress",
                                  "ssvae_tf.paper", "ssvae_tf.export_contract", "ssvae_tf.design.defaults",
-                                 "ssvae_tf.stats.phases", "serving.contract")),
+                                 "ssvae_tf.stats.phases", "ssvae_tf.stats.units", "serving.contract")),
     ("data", ("ssvae_tf.data",)),
     ("statistics", ("ssvae_tf.stats",)),
     ("settings", ("ssvae_tf.settings", "ssvae_tf.schedules", "ssvae_tf.presets")),
@@ -32,7 +32,7 @@ LAYERS = (
 )
 #: Modules that must import without TensorFlow: what ``--help`` and the contracts read.
 LIGHT = ("ssvae_tf", "ssvae_tf.commands.cli", "ssvae_tf.settings", "ssvae_tf.presets", "ssvae_tf.export_contract",
-         "ssvae_tf.design.defaults", "ssvae_tf.stats.phases", "serving.contract")
+         "ssvae_tf.design.defaults", "ssvae_tf.stats.phases", "ssvae_tf.stats.units", "serving.contract")
 
 
 def modules() -> dict[str, Path]:

@@ -173,3 +173,25 @@ def test_the_grids_draw_at_most_grid_most_images(run, tmp_path, monkeypatch):
     assert (shown, first[:2], last[:3]) == (command.GRID_MOST, "0:", f"{command.GRID_MOST - 1}:")
     assert heading.endswith(f"(the first {command.GRID_MOST} of {n})")
     assert len(np.load(tmp_path / "designs" / "designs.npy")) == n
+
+
+def test_a_pixel_size_puts_the_statistics_figure_in_its_unit_and_is_recorded(run, tmp_path, monkeypatch):
+    import ssvae_tf.figures as figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig))
+    run_design("--method", "pixel", "--target", str(run / "target.npy"), "--n", "1", "--steps", "2", "--quiet",
+               "--out", str(tmp_path / "nm"), "--pixel-size", "2", "nm")
+    run_design("--method", "pixel", "--target", str(run / "target.npy"), "--n", "1", "--steps", "2", "--quiet",
+               "--out", str(tmp_path / "px"))
+    assert json.loads((tmp_path / "nm" / "design.json").read_text())["pixel_size"] == {"value": 2.0, "unit": "nm"}
+    assert "pixel_size" not in json.loads((tmp_path / "px" / "design.json").read_text())
+    (_, statistics_nm), (_, statistics_px) = drawn[:2], drawn[2:]
+    labels = {ax.get_xlabel() for ax in statistics_nm.axes}
+    assert {"lag x [nm]", "|r| [nm]"} <= labels and {"lag x [px]", "|r| [px]"} <= {
+        ax.get_xlabel() for ax in statistics_px.axes}
+    lag_map = next(ax for ax in statistics_nm.axes if ax.get_xlabel() == "lag x [nm]")
+    assert lag_map.images[0].get_extent()[:2] == [-2 * (SIDE // 2 + 0.5), 2 * ((SIDE - 1) // 2 + 0.5)]
+    profile = next(ax for ax in statistics_nm.axes if ax.get_xlabel() == "|r| [nm]")
+    np.testing.assert_allclose(profile.lines[0].get_xdata(), 2 * np.arange(SIDE // 2 + 1))
+    assert "1 px = 2 nm" in statistics_nm._suptitle.get_text()

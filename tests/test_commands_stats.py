@@ -104,6 +104,29 @@ def test_stats_of_a_built_in_set_writes_every_file(tmp_path, capsys):
     assert "realism (black at 0.5, mean of 6 images): volume fraction" in printed
 
 
+def test_stats_with_a_pixel_size_give_every_length_in_its_unit(tmp_path, capsys):
+    common = ["microstructure", "--image-size", "16", "--n-images", "4", "--quiet"]
+    run_command("stats", *common, "--out", str(tmp_path / "px"))
+    run_command("stats", *common, "--out", str(tmp_path / "um"), "--pixel-size", "0.5", "um")
+    printed = capsys.readouterr().out.split("tables, figures")[1]
+    px, um = (json.loads((tmp_path / name / "stats.json").read_text()) for name in ("px", "um"))
+    assert "pixel_size" not in px and um["pixel_size"] == {"value": 0.5, "unit": "um"}
+    for in_px, in_um in zip(px["phases"], um["phases"]):
+        assert in_um["correlation_length_um"] == pytest.approx(0.5 * in_px["correlation_length_px"])
+        assert len(in_um["correlation_length_axes_um"]) == 2
+        assert in_um["correlation_length_axes_um"] == pytest.approx(
+            [0.5 * length for length in in_px["correlation_length_axes_px"]])
+    for axis in (0, 1):
+        for key in ("mean", "std", "min", "max"):
+            assert um["descriptors"][f"perimeter_axis{axis}_per_um"][key] == pytest.approx(
+                px["descriptors"][f"perimeter_axis{axis}"][key] / 0.5)
+    assert um["descriptors"]["components"] == px["descriptors"]["components"]  # counts have no unit
+    radii = [float(row["r_um"]) for row in read_rows(tmp_path / "um" / "radial_s2.csv")]
+    assert radii == [0.5 * float(row["r_px"]) for row in read_rows(tmp_path / "px" / "radial_s2.csv")]
+    assert re.search(r"correlation length [\d.]+ um; along each axis [\d.]+ / [\d.]+ um", printed)
+    assert " per um, anisotropy" in printed
+
+
 def test_stats_of_label_images_on_a_path_non_periodic(tmp_path):
     labels = np.random.default_rng(7).integers(0, 3, size=(3, SIDE, SIDE)).astype(np.uint8)
     np.save(tmp_path / "labels.npy", labels)

@@ -88,3 +88,13 @@ def test_runs_on_different_data_are_refused(runs, tmp_path):
     other = copy_run_with(runs / "base", tmp_path / "other", seed=1)
     with pytest.raises(ValueError, match="other data"):
         _evaluate("--model", str(runs / "ss"), "--baseline", str(other), "--out", str(tmp_path / "r"))
+
+
+def test_a_pixel_size_puts_the_reports_lengths_in_its_unit(runs, tmp_path, capsys):
+    out = tmp_path / "report"
+    _evaluate("--model", str(runs / "ss"), "--out", str(out), "--n-images", "4", "--quiet", "--pixel-size", "5", "nm")
+    report = (out / "report.md").read_text()
+    assert "Lengths: 1 px = 5 nm; the figures' lags and radii and the chord lengths below are in nm" in report
+    assert "| chord-length distance (nm) |" in report and "(px)" not in report.split("## Binarised")[1].split("\n\n")[1]
+    assert "| chord-length distance (nm) |" in capsys.readouterr().out
+    assert (out / "pairs_ss-vae.png").read_bytes()[:4] == b"\x89PNG"

@@ -238,3 +238,18 @@ def test_binarised_summary_correlates_descriptors_and_tables_them_beside_the_yar
 def test_summaries_without_binarised_metrics_are_unchanged():
     summary = summarise(line_evaluation("ss-vae"))
     assert not any(key.startswith(("binarised_", "fidelity_", "real_pair_", "binary_share")) for key in summary)
+
+
+def test_the_binarised_table_gives_chord_lengths_in_the_pixel_size():
+    from ssvae_tf.evaluation import binarised_table
+    from ssvae_tf.stats.units import PixelSize
+
+    summary = {"binarised_volume_fraction_error_points_mean": 1.0, "binarised_chord_distance_mean": 1.5,
+               "binarised_chord_distance_mean_ci_low": 1.0, "binarised_chord_distance_mean_ci_high": 2.0,
+               "real_pair_chord_distance_mean": 0.5, "binarised_perimeter_error_pct_mean": 10.0}
+    rows = {line.split(" | ")[0]: line for line in binarised_table({"ss-vae": summary}).splitlines()}
+    assert rows["| chord-length distance (px)"].endswith("| 1.50 [1.00, 2.00] | 0.50 |")
+    rows = {line.split(" | ")[0]: line
+            for line in binarised_table({"ss-vae": summary}, PixelSize(4, "nm")).splitlines()}
+    assert rows["| chord-length distance (nm)"].endswith("| 6.00 [4.00, 8.00] | 2.00 |")
+    assert rows["| perimeter error"].endswith("| 10 % | — |")  # a ratio: no unit to convert

@@ -16,6 +16,7 @@ from ssvae_tf.evaluation import figures as evaluation_figures
 from ssvae_tf.evaluation.evaluate import Evaluation
 from ssvae_tf.figures import FIGURE_DPI, centred_autocorrelation, lag_extent, plot_reconstructions, shared_bins
 from ssvae_tf.stats.two_point import StatsOptions
+from ssvae_tf.stats.units import PixelSize
 
 OPTIONS = StatsOptions()
 
@@ -79,6 +80,62 @@ def test_lag_extent_is_centred_on_the_zero_lag(side):
     assert last - first == side  # one unit per pixel
     assert first + 0.5 + side // 2 == 0  # the pixel at index side // 2 is drawn at lag 0
     assert lag_extent(64) == (-32.5, 31.5)
+
+
+def test_lag_extent_in_a_physical_unit_scales_the_pixel_edges():
+    assert lag_extent(64, PixelSize(5, "nm")) == (-162.5, 157.5)
+    assert lag_extent(5, PixelSize(0.5, "um")) == (-1.25, 1.25)
+
+
+def _drawn(monkeypatch) -> list[Figure]:
+    """The figures that ``ssvae_tf.figures`` draws from now on, kept instead of written."""
+    import ssvae_tf.figures as figures_module
+
+    drawn = []
+    monkeypatch.setattr(figures_module, "save_figure", lambda fig, path: drawn.append(fig))
+    return drawn
+
+
+def _labels(fig: Figure) -> set[str]:
+    return {label for ax in fig.axes for label in (ax.get_xlabel(), ax.get_ylabel()) if label}
+
+
+@pytest.mark.parametrize("spatial", [(8, 8), (4, 6, 6)], ids=["2d", "3d"])
+def test_reconstruction_figures_put_lags_and_radii_in_the_pixel_size(monkeypatch, spatial):
+    drawn = _drawn(monkeypatch)
+    images = binary_images((1, *spatial, 1))
+    plot_reconstructions(images, images, OPTIONS, "unused.png")
+    plot_reconstructions(images, images, OPTIONS, "unused.png", pixel_size=PixelSize(5, "nm"))
+    grid, physical = drawn
+    unit = "px" if len(spatial) == 2 else "voxels"
+    assert {"lag x [nm]", "|r| [nm]"} <= _labels(physical) and not any(f"[{unit}]" in label and "lag" in label
+                                                                        for label in _labels(physical))
+    assert {f"lag x [{unit}]", f"|r| [{unit}]"} <= _labels(grid)
+    lag_maps = [ax for ax in physical.axes if ax.get_xlabel().startswith("lag x") and ax.images]
+    x_low, x_high = lag_maps[0].images[0].get_extent()[:2]
+    side = spatial[-1]
+    assert (x_low, x_high) == lag_extent(side, PixelSize(5, "nm"))
+    assert list(lag_maps[0].get_xticks()) == [5 * (-(side // 2)), 0, 5 * ((side - 1) // 2)]
+    profile = next(ax for ax in physical.axes if ax.get_xlabel() == "|r| [nm]")
+    radii = profile.lines[0].get_xdata()
+    np.testing.assert_allclose(radii, 5 * np.arange(len(radii)))
+
+
+def test_data_set_figures_put_lags_and_radii_in_the_pixel_size(monkeypatch):
+    from ssvae_tf.figures import plot_autocorrelation_maps, plot_radial_s2
+    from ssvae_tf.stats.summary import characterise
+
+    drawn = _drawn(monkeypatch)
+    stats = characterise(binary_images((2, 8, 8, 1)))
+    plot_autocorrelation_maps(stats, "unused.png", pixel_size=PixelSize(2, "um"))
+    plot_radial_s2({"data": stats}, "unused.png", pixel_size=PixelSize(2, "um"))
+    plot_radial_s2({"data": stats}, "unused.png")
+    maps, radial, radial_px = drawn
+    assert {"lag x [um]", "lag y [um]"} == {label for label in _labels(maps) if "lag" in label}
+    assert "1 px = 2 um" in maps._suptitle.get_text()
+    assert "r [um]" in _labels(radial) and "r [px]" in _labels(radial_px)
+    np.testing.assert_allclose(radial.axes[0].lines[0].get_xdata(), 2 * stats.radii)
+    assert radial.axes[0].get_xlim() == (0, 2 * stats.radii[-1])
 
 
 @pytest.mark.parametrize("spatial", [(16, 16), (8, 12, 12)], ids=["2d", "3d"])

@@ -356,3 +356,16 @@ def test_percolating_fraction_and_volume_fraction_agree_with_porespy():
         for axis in range(2):
             assert ours[axis] == pytest.approx(ps.metrics.percolating_porosity(mask, axis=axis, conn="min"))
         assert volume_fraction(images, 0)[0] == pytest.approx(ps.metrics.porosity(mask))
+
+
+def test_descriptors_in_units_convert_the_perimeters_only():
+    from ssvae_tf.stats.morphology import descriptors_in_units
+    from ssvae_tf.stats.units import PixelSize
+
+    values = {"volume_fraction": np.array([0.5]), "perimeter_axis0": np.array([0.25]),
+              "perimeter_axis1": np.array([0.5]), "components": np.array([3.0])}
+    converted = descriptors_in_units(values, PixelSize(2, "nm"))
+    assert list(converted) == ["volume_fraction", "perimeter_axis0_per_nm", "perimeter_axis1_per_nm", "components"]
+    assert converted["perimeter_axis0_per_nm"][0] == 0.125 and converted["components"][0] == 3.0
+    assert descriptors_in_units(values, None) == values
+    assert descriptors_in_units(values, PixelSize()) == values

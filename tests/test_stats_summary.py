@@ -12,6 +12,7 @@ from ssvae_tf.stats import summary
 from ssvae_tf.stats.phases import black_mask
 from ssvae_tf.stats.summary import characterise
 from ssvae_tf.stats.two_point import radial_average
+from ssvae_tf.stats.units import PixelSize
 
 SIDE = 16
 
@@ -171,6 +172,39 @@ def test_correlation_length_of_an_exponential_decay():
     assert abs(expected - length) < 0.1
     assert math.isnan(summary.correlation_length(radii[:2], profile[:2], fraction**2))  # never decays enough
     assert math.isnan(summary.correlation_length(radii, np.full(12, 0.09), 0.09))
+
+
+def test_correlation_lengths_per_axis_of_bands_across_x():
+    # black bands 4 px wide, every 8 px along x, the same in every row: along y S2 never decays; along x
+    # S2(r) = (4 - r) / 8 for r <= 4, so g(r) = 1 - r / 2 reaches 1/e at r = 2 (1 - 1/e), on a straight line
+    row = (np.arange(SIDE) % 8 >= 4).astype(np.float32)
+    images = np.broadcast_to(row, (2, SIDE, SIDE))[..., np.newaxis].copy()
+    stats = characterise(images)
+    lengths = stats.axis_correlation_lengths
+    assert lengths.shape == (2, 2) and np.isnan(lengths[:, 0]).all()
+    np.testing.assert_allclose(lengths[:, 1], 2 * (1 - math.exp(-1)), rtol=1e-5)
+    assert "along each axis beyond 7 / 1.26 px" in stats.describe()[0]
+    phase = stats.summary(PixelSize(5, "nm"))["phases"][0]
+    assert phase["correlation_length_axes_nm"][0] is None
+    assert phase["correlation_length_axes_nm"][1] == pytest.approx(10 * (1 - math.exp(-1)), rel=1e-5)
+    assert phase["correlation_length_nm"] == pytest.approx(5 * stats.correlation_lengths[0])
+    assert "along each axis beyond 35 / 6.32 nm" in stats.describe(PixelSize(5, "nm"))[0]
+
+
+@pytest.mark.parametrize("shape", [(SIDE, SIDE), (6, 6, 6)])
+def test_correlation_lengths_per_axis_follow_the_rolled_autocorrelation(shape):
+    images = binary_images(3, shape=shape, seed=9)
+    stats = characterise(images)
+    for phase in (0, 1):
+        masks = [(image[..., 0] == phase).astype(float) for image in images]
+        for axis, side in enumerate(shape):
+            lags = np.arange(side - side // 2)
+            profile = [np.mean([np.mean(m * np.roll(m, -lag, axis=axis)) for m in masks]) for lag in lags]
+            expected = summary.correlation_length(lags, profile, stats.asymptotes[phase])
+            assert stats.axis_correlation_lengths[phase, axis] == pytest.approx(expected, rel=1e-5, nan_ok=True)
+    record = stats.summary()
+    assert "pixel_size" not in record
+    assert len(record["phases"][0][f"correlation_length_axes_{stats.unit}"]) == len(shape)
 
 
 def test_statistics_distance_compares_the_mean_maps():

@@ -167,8 +167,13 @@ def test_hyperband_search_in_process_then_resume_and_refuse_other_settings(tmp_p
     for name in ("trials.csv", "summary.md", "best_hyperparameters.json", "search.png", "best/model.keras",
                  "best/config.json", "best/history.json", "best/reconstructions.png"):
         assert (out / name).is_file(), name
+    sessions = sorted(p.name for p in (out / "tensorboard").glob("trial_*"))  # one HParams session per trial
+    assert sessions == sorted(f"trial_{r['trial_id']}" for r in rows)
     again = run_search(config, out, verbose=0)  # finished: nothing reruns, the results are rewritten
     assert [r["trial_id"] for r in again.rows] == [r["trial_id"] for r in rows]
+    assert len(list((out / "tensorboard").glob("events.*"))) == 1  # the experiment, kept
+    run_search(load_config(path, overrides + [(["search", "max_trials"], 1)]), out, overwrite=True, verbose=0)
+    assert len(list((out / "tensorboard").glob("trial_*"))) == 1
     other = load_config(path, overrides + [(["space", "filters"], 8)])
     with pytest.raises(ValueError, match="holds a search with other settings"):
         run_search(other, out, verbose=0)

@@ -13,6 +13,9 @@
   evaluate --model OUT/best`` and ``ssvae export --model OUT/best`` take it
   as they take any run.
 * ``search.png`` — the objective against latent size and against beta (colour: alpha).
+
+While the search runs, ``tensorboard/`` gathers one HParams session per ended trial
+(:mod:`tuning.tensorboard`): ``tensorboard --logdir OUT/tensorboard``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ CONFIG_FILE = "tune_config.json"
 TRIAL_INFO = "ssvae_trial.json"
 #: The run directory of the best trial inside a search directory.
 BEST_RUN = "best"
+#: TensorBoard's log directory inside a search directory: the HParams experiment, ``trial_<id>/`` per trial
+#: (see :mod:`tuning.tensorboard`).
+TENSORBOARD_DIR = "tensorboard"
 #: The result files of a finished search, in the search directory.
 TRIALS_CSV, SUMMARY_MD, BEST_HYPERPARAMETERS, SEARCH_PNG = (
     "trials.csv", "summary.md", "best_hyperparameters.json", "search.png")
@@ -76,25 +82,28 @@ def console_number(oracle, trial_id: str) -> int | None:
     return int(trial_id) + 1 if str(trial_id).isdigit() else None
 
 
+def trial_row(tuner, trial) -> dict[str, Any]:
+    """``trial`` of ``tuner``'s search as one flat dict: a row of ``trials.csv`` (see :func:`csv_text`)."""
+    info_file = Path(tuner.project_dir) / f"trial_{trial.trial_id}" / TRIAL_INFO
+    info = json.loads(info_file.read_text()) if info_file.exists() else {}
+    metrics = {name: trial.metrics.get_last_value(name) for name in sorted(trial.metrics.metrics)}
+    return {
+        "trial": console_number(tuner.oracle, trial.trial_id),
+        "trial_id": trial.trial_id,
+        "status": trial.status,
+        "objective": trial.score,
+        "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
+        **{f"hp:{name}": value for name, value in trial.hyperparameters.values.items()},
+        **{f"metric:{name}": value for name, value in metrics.items()},
+        "tuner_id": info.get("tuner_id"),
+        "seconds": info.get("seconds"),
+    }
+
+
 def trial_rows(tuner) -> list[dict[str, Any]]:
     """One flat dict per trial of ``tuner``'s oracle, in trial order."""
-    rows = []
-    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: _trial_number(t.trial_id)):
-        info_file = Path(tuner.project_dir) / f"trial_{trial.trial_id}" / TRIAL_INFO
-        info = json.loads(info_file.read_text()) if info_file.exists() else {}
-        metrics = {name: trial.metrics.get_last_value(name) for name in sorted(trial.metrics.metrics)}
-        rows.append({
-            "trial": console_number(tuner.oracle, trial.trial_id),
-            "trial_id": trial.trial_id,
-            "status": trial.status,
-            "objective": trial.score,
-            "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
-            **{f"hp:{name}": value for name, value in trial.hyperparameters.values.items()},
-            **{f"metric:{name}": value for name, value in metrics.items()},
-            "tuner_id": info.get("tuner_id"),
-            "seconds": info.get("seconds"),
-        })
-    return rows
+    return [trial_row(tuner, trial)
+            for trial in sorted(tuner.oracle.trials.values(), key=lambda t: _trial_number(t.trial_id))]
 
 
 def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -283,7 +292,8 @@ def write_results(tuner, config, data, out_dir: str | Path, seconds: float = 0.0
     objective = config.search.objective
     rows = trial_rows(tuner)
     table = markdown_table(rows, objective, config.searched)
-    paths = {TRIALS_CSV: out_dir / TRIALS_CSV, SUMMARY_MD: out_dir / SUMMARY_MD}
+    paths = {TRIALS_CSV: out_dir / TRIALS_CSV, SUMMARY_MD: out_dir / SUMMARY_MD,
+             TENSORBOARD_DIR: out_dir / TENSORBOARD_DIR}
     text = csv_text(rows)
     atomic_write(paths[TRIALS_CSV], lambda tmp: tmp.write_text(text))
     done = [r for r in ranked(rows) if r["status"] == "COMPLETED" and r["objective"] is not None]

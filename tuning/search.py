@@ -4,7 +4,8 @@
 KerasTuner project: ``oracle.json``, ``trial_*/``), and once the search is
 over ``trials.csv``, ``summary.md``, ``best_hyperparameters.json``,
 ``best/`` (the best trial as a run directory) and ``search.png`` (see
-:mod:`tuning.results`, which names every file).
+:mod:`tuning.results`, which names every file), and from the start ``tensorboard/``: TensorBoard's
+HParams experiment and one session per ended trial (:mod:`tuning.hparams_log`).
 
 Resuming: the same ``OUT`` and settings reload the project
 (``overwrite=False``): finished trials are kept, the trial that was running
@@ -41,9 +42,19 @@ from ssvae_tf.distribute import make_strategy, shardable
 from ssvae_tf.settings import TrainConfig
 from ssvae_tf.training import run_data, run_stats_options, statistics_scale
 from tuning.config import TuneConfig, load_config
+from tuning.hparams_log import HParamsLog
 from tuning.hypermodel import SpatialStatsHyperModel
 from tuning.objectives import COMBINED, tuner_objective
-from tuning.results import BEST_RUN, CONFIG_FILE, PROJECT_NAME, RESULT_FILES, TRIAL_INFO, write_results
+from tuning.results import (
+    BEST_RUN,
+    CONFIG_FILE,
+    PROJECT_NAME,
+    RESULT_FILES,
+    TENSORBOARD_DIR,
+    TRIAL_INFO,
+    trial_row,
+    write_results,
+)
 
 #: Settings that may change when a search is resumed (raise max_trials to extend a finished search).
 RESUMABLE_CHANGES = ("max_trials",)
@@ -98,7 +109,10 @@ class HyperbandOracle(_AtomicOracle, keras_tuner.oracles.HyperbandOracle):
 
 
 class _SearchTuner:
-    """Tuner mix-in: atomic tuner file; records which tuner ran a trial and how long it took."""
+    """Tuner mix-in: atomic tuner file; records which tuner ran a trial and how long it took, and
+    writes each ended trial's TensorBoard HParams session into ``hparams_log`` (when set)."""
+
+    hparams_log: HParamsLog | None = None
 
     def save(self):
         if not self._is_worker():
@@ -111,6 +125,11 @@ class _SearchTuner:
         info = {"tuner_id": self.tuner_id, "seconds": round(time.time() - start, 2)}
         _write_state(Path(self.get_trial_dir(trial.trial_id)) / TRIAL_INFO, info)
         return results
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)  # the oracle scores the trial
+        if self.hparams_log is not None:
+            self.hparams_log.write_trial(trial_row(self, self.oracle.get_trial(trial.trial_id)))
 
 
 class SearchTuner(_SearchTuner, keras_tuner.Tuner):
@@ -139,7 +158,8 @@ def check_tuner_available(tuner: str) -> None:
 def make_tuner(config: TuneConfig, hypermodel: SpatialStatsHyperModel, directory: str | Path,
                project_name: str = PROJECT_NAME, strategy=None) -> keras_tuner.Tuner:
     """The tuner ``config.search.tuner`` asks for, reloading ``directory/project_name`` if present;
-    its trials build and train under ``strategy`` (a ``tf.distribute.Strategy``; default: none)."""
+    its trials build and train under ``strategy`` (a ``tf.distribute.Strategy``; default: none) and
+    write their TensorBoard HParams sessions into ``directory/tensorboard`` (:mod:`tuning.hparams_log`)."""
     search = config.search
     # KerasTuner treats seed 0 as "no seed" (random), so the oracle gets seed + 1.
     common = dict(objective=tuner_objective(search.objective), seed=search.seed + 1)
@@ -154,9 +174,11 @@ def make_tuner(config: TuneConfig, hypermodel: SpatialStatsHyperModel, directory
     else:
         raise ValueError(f"tuner must be one of random, bayesian, hyperband, got {search.tuner!r}")
     tuner_class = HyperbandTuner if search.tuner == "hyperband" else SearchTuner
-    return tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
-                       overwrite=False, executions_per_trial=search.executions_per_trial,
-                       distribution_strategy=strategy)
+    tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
+                        overwrite=False, executions_per_trial=search.executions_per_trial,
+                        distribution_strategy=strategy)
+    tuner.hparams_log = HParamsLog(Path(directory) / TENSORBOARD_DIR, config)
+    return tuner
 
 
 # -------------------------------------------------------------------- data
@@ -211,6 +233,7 @@ def _check_out_dir(out_dir: Path, config: TuneConfig, overwrite: bool, write: bo
     if overwrite and write:
         shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(out_dir / BEST_RUN, ignore_errors=True)
+        shutil.rmtree(out_dir / TENSORBOARD_DIR, ignore_errors=True)
         for name in (CONFIG_FILE, *RESULT_FILES):
             (out_dir / name).unlink(missing_ok=True)
         return False
@@ -258,6 +281,8 @@ def run_search(config: TuneConfig, out_dir: str | Path, overwrite: bool = False,
     hypermodel = make_hypermodel(config, data.image_shape, data.stats_scale)
     with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):  # "Reloading Tuner from ..."
         tuner = make_tuner(config, hypermodel, out_dir, strategy=distribution)
+    if writes:
+        tuner.hparams_log.write_experiment()
     if verbose and writes:
         done = sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
         state = f"resuming: {done} finished trial(s) kept" if resuming else "new search"

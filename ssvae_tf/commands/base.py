@@ -7,7 +7,7 @@ one-line help, ``configure(parser)`` (adds the options) and ``run(args)``
 (does the work; bad input raises ``ValueError``/``OSError`` with a one-line
 message).  :mod:`ssvae_tf.commands.cli` collects them into one parser.  Here
 too: the parser classes, the options several commands share
-(:func:`add_setting_options`, :func:`add_strategy_option`), the range check
+(:func:`add_setting_options`, :func:`add_strategy_option`, :func:`add_pixel_size_option`), the range check
 of numeric options, and :func:`import_tensorflow_quietly`.
 
 Light at import (no TensorFlow, Keras or gRPC): building every parser, for
@@ -33,6 +33,7 @@ from ssvae_tf.settings import (
     setting_kind,
     setting_names,
 )
+from ssvae_tf.stats.units import PixelSize
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,26 @@ def add_strategy_option(parser: argparse.ArgumentParser) -> None:
                              "one-device, mirrored (every GPU, or every logical CPU), multi-worker (one process per "
                              "worker, cluster and task in the TF_CONFIG environment variable); --batch-size is the "
                              "global batch")
+
+
+class _PixelSizeAction(argparse.Action):
+    """Parses ``--pixel-size VALUE UNIT`` into a :class:`~ssvae_tf.stats.units.PixelSize` once, as the
+    option is read; a bad one is a usage error (one line, status 2)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            setattr(namespace, self.dest, PixelSize.parse(*values))
+        except ValueError as error:
+            parser.error(f"{option_string} {' '.join(values)}: {error}")
+
+
+def add_pixel_size_option(parser: argparse.ArgumentParser) -> None:
+    """``--pixel-size VALUE UNIT``, shared by ``ssvae stats``, ``evaluate`` and ``design``: the parsed
+    ``args.pixel_size`` is a :class:`~ssvae_tf.stats.units.PixelSize`, or ``None`` (lengths in px)."""
+    parser.add_argument("--pixel-size", nargs=2, metavar=("VALUE", "UNIT"), action=_PixelSizeAction, default=None,
+                        help="the side of a pixel (voxel), e.g. --pixel-size 5 nm: reported lengths (lags, radii, "
+                             "chord and correlation lengths) in UNIT and specific perimeters in 1/UNIT, in the "
+                             "figures, tables and JSON (default: none, lengths in px; the options still take px)")
 
 
 def check_range(value: float | int | None, flag: str, low: float | int, high: float | int, unit: str = "") -> None:

@@ -11,10 +11,11 @@ A design run writes into ``DIR``, all files or none (:func:`ssvae_tf._io.write_f
 ``designs.npy`` (``(n, *spatial, 1)`` in [0, 1]), ``designs.png`` (the first
 :data:`GRID_MOST` designs, each statistics error in its title; volumes by their
 middle slice), ``statistics.png`` (the target, the best designs, their
-autocorrelation maps and radial ``S2(r)``) and, last, ``design.json`` (errors,
-time, method, settings, target).  An interpolation writes ``interpolation.npy``
-and ``interpolation.png`` (at most :data:`GRID_MOST` frames, evenly spaced).
-``--n`` and ``--frames`` are bounded by the memory a search holds
+autocorrelation maps and radial ``S2(r)``, lags and radii in px, or in UNIT with
+``--pixel-size VALUE UNIT``) and, last, ``design.json`` (errors, time, method, settings, target, and
+the ``pixel_size`` when given).  ``--correlation-length`` and ``--cutoff`` take px whatever the pixel
+size.  An interpolation writes ``interpolation.npy`` and ``interpolation.png`` (at most
+:data:`GRID_MOST` frames, evenly spaced).  ``--n`` and ``--frames`` are bounded by the memory a search holds
 (:data:`~ssvae_tf.design.defaults.MAX_DESIGN_VALUES`).  Methods, objective and
 error: :mod:`ssvae_tf.design`.
 
@@ -30,7 +31,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf.commands.base import Command
+from ssvae_tf.commands.base import Command, add_pixel_size_option
 from ssvae_tf.design.defaults import (
     DEFAULT_FRAMES,
     DEFAULT_LEARNING_RATE,
@@ -46,6 +47,7 @@ from ssvae_tf.design.defaults import (
     MIN_FRAMES,
     REFINE_STARTS,
 )
+from ssvae_tf.stats.units import PixelSize, is_physical, resolve
 
 #: Files of a design run, in the order they are written (``design.json`` last: the run is whole).
 DESIGN_FILES = ("designs.npy", "designs.png", "statistics.png", "design.json")
@@ -127,45 +129,48 @@ def _target_panel(ax, target) -> None:
     ax.axis("off")
 
 
-def _draw_map(ax, stats_map, low: float, high: float, unit: str):
-    """A centred map ``(*spatial)`` (volumes: the plane lag z = 0) on lag axes, colours from ``low`` to ``high``."""
+def _draw_map(ax, stats_map, low: float, high: float, unit: PixelSize):
+    """A centred map ``(*spatial)`` (volumes: the plane lag z = 0) on lag axes in ``unit`` (a
+    :class:`~ssvae_tf.stats.units.PixelSize`), colours from ``low`` to ``high``."""
     from ssvae_tf.figures import lag_extent, middle_slice
 
     plane = middle_slice(stats_map)
-    (x_low, x_high), (y_low, y_high) = lag_extent(plane.shape[1]), lag_extent(plane.shape[0])
-    ax.set_xlabel(f"lag x [{unit}]")
+    (x_low, x_high), (y_low, y_high) = lag_extent(plane.shape[1], unit), lag_extent(plane.shape[0], unit)
+    ax.set_xlabel(f"lag x [{unit.label}]")
     return ax.imshow(plane, cmap="viridis", vmin=low, vmax=high, extent=(x_low, x_high, y_high, y_low))
 
 
-def _draw_profiles(ax, maps: list, labels: list[str], unit: str) -> None:
+def _draw_profiles(ax, maps: list, labels: list[str], unit: PixelSize) -> None:
     """Radial means ``S2(|r|)`` of centred ``maps`` (the first: the target, NaN at lags it leaves free),
-    up to half the shortest side."""
+    up to half the shortest side; ``|r|`` in ``unit`` (a :class:`~ssvae_tf.stats.units.PixelSize`)."""
     import numpy as np
 
     from ssvae_tf.stats.two_point import radial_average
 
     radii, profiles = radial_average(np.stack(maps))
     keep = radii <= min(maps[0].shape) // 2
-    ax.plot(radii[keep], profiles[0, keep], "ko-", lw=2, label=labels[0])
+    shown = unit.length(radii[keep])
+    ax.plot(shown, profiles[0, keep], "ko-", lw=2, label=labels[0])
     for profile, label in zip(profiles[1:], labels[1:]):
-        ax.plot(radii[keep], profile[keep], "-", label=label)
-    ax.set_xlabel(f"|r| [{unit}]")
+        ax.plot(shown, profile[keep], "-", label=label)
+    ax.set_xlabel(f"|r| [{unit.label}]")
     ax.set_ylabel(r"radial mean $S_2(|r|)$")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
 
-def _statistics_figure(target, designs):
+def _statistics_figure(target, designs, pixel_size: PixelSize | None = None):
     """Target and the best :data:`SHOWN_DESIGNS` designs: images (volumes: middle slice), centred
     autocorrelation maps of the black phase (target hard, designs soft: what the error compares) and
-    the radial means ``S2(|r|)`` of all of them."""
+    the radial means ``S2(|r|)`` of all of them; lags and radii in ``pixel_size``'s unit (a
+    :class:`~ssvae_tf.stats.units.PixelSize`; default px, or voxels)."""
     import numpy as np
     from matplotlib.figure import Figure
 
     from ssvae_tf.evaluation.metrics import line_statistics
     from ssvae_tf.figures import S2_LABEL, show_image
 
-    unit = "px" if len(target.shape) == 2 else "voxels"
+    unit = resolve(pixel_size, len(target.shape))
     best = np.argsort(designs.stats_error)[:SHOWN_DESIGNS]
     maps = [np.where(target.lags, target.stats, np.nan), *line_statistics(designs.images[best], "soft")]
     names = ["target", *(f"design {i}" for i in best)]
@@ -182,18 +187,20 @@ def _statistics_figure(target, designs):
             show_image(image_ax, designs.images[best[j - 1]])
             image_ax.set_title(f"{names[j]}\nerror {designs.stats_error[best[j - 1]]:.2e}", fontsize=9)
         shown = _draw_map(ax, stats_map, low, high, unit)
-    map_axes[0].set_ylabel(f"lag y [{unit}]")
+    map_axes[0].set_ylabel(f"lag y [{unit.label}]")
     fig.colorbar(shown, ax=map_axes, shrink=0.8, label=S2_LABEL)
     _draw_profiles(fig.add_subplot(grid[2, :]), maps, ["target (hard)", *(f"{name} (soft)" for name in names[1:])],
                    unit)
     planes = (f"\nvolumes: middle slice z = {target.shape[0] // 2}; maps: the plane lag z = 0; radial means: "
               "every 3-D lag") if len(target.shape) == 3 else ""
+    lengths = f", {unit.describe()}" if is_physical(unit) else ""
     fig.suptitle(f"{designs.method}: {len(designs.images)} designs for {target.description}\n"
-                 f"black-phase autocorrelation {S2_LABEL}, zero lag centred{planes}", fontsize=10)
+                 f"black-phase autocorrelation {S2_LABEL}, zero lag centred{lengths}{planes}", fontsize=10)
     return fig
 
 
-def write_designs(out: str | Path, target, designs, record: dict[str, Any] | None = None) -> list[Path]:
+def write_designs(out: str | Path, target, designs, record: dict[str, Any] | None = None,
+                  pixel_size: PixelSize | None = None) -> list[Path]:
     """Write a design run's :data:`DESIGN_FILES` into ``out``: all or none, ``design.json`` last
     (:func:`~ssvae_tf._io.write_files`).
 
@@ -201,6 +208,8 @@ def write_designs(out: str | Path, target, designs, record: dict[str, Any] | Non
         target, designs: a :class:`~ssvae_tf.design.TargetStatistics` and the
             :class:`~ssvae_tf.design.Designs` found for it.
         record: more entries for ``design.json`` (e.g. the model and the target's file).
+        pixel_size: a :class:`~ssvae_tf.stats.units.PixelSize`: ``statistics.png``'s lags and radii in
+            its unit, and ``design.json`` records it (default: px, or voxels).
 
     Returns:
         The paths written.
@@ -219,11 +228,12 @@ def write_designs(out: str | Path, target, designs, record: dict[str, Any] | Non
         f" (the first {GRID_MOST} of {n})" if n > GRID_MOST else "")
     target_record = {"description": target.description, "shape": list(target.shape),
                      "volume_fraction": target.volume_fraction}
+    lengths = {"pixel_size": pixel_size.to_json()} if is_physical(pixel_size) else {}
     return write_files(out, dict(zip(DESIGN_FILES, (
         lambda tmp: np.save(tmp, designs.images),
         lambda tmp: save_figure(grid_figure(designs.images[:GRID_MOST], titles, heading), tmp),
-        lambda tmp: save_figure(_statistics_figure(target, designs), tmp),
-        lambda tmp: write_json(tmp, {**designs.to_json(), "target": target_record, **(record or {})}),
+        lambda tmp: save_figure(_statistics_figure(target, designs, pixel_size), tmp),
+        lambda tmp: write_json(tmp, {**designs.to_json(), "target": target_record, **lengths, **(record or {})}),
     ))))
 
 
@@ -264,8 +274,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                              "(default: none)")
     parser.add_argument("--correlation-length", type=float, default=None, metavar="PX",
                         help="with --volume-fraction: also match the mean statistics of random fields with this "
-                             "correlation length in px, a finite number > 0 (default: none, the volume fraction "
-                             "alone)")
+                             "correlation length in px (whatever --pixel-size), a finite number > 0 (default: "
+                             "none, the volume fraction alone)")
     parser.add_argument("--out", required=True, help="directory to write the designs (or the interpolation) into")
     parser.add_argument("--method", default=DEFAULT_METHOD,
                         help=f"how to search: {', '.join(METHODS[:-1])} or {METHODS[-1]} (see ssvae_tf.design)")
@@ -288,6 +298,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="match lags up to this many px per axis only, at most half the target's longest side "
                              "(default: every lag)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the starts")
+    add_pixel_size_option(parser)
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
                         help=f"--interpolate: images on the line, ends included: {MIN_FRAMES} or more, {most}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -339,7 +350,7 @@ def _run_design(args: argparse.Namespace) -> None:
                             refine_steps=args.refine_steps, refine_from=args.refine_from, progress=not args.quiet)
     record = {"model": None if model is None else str(Path(args.model).resolve()),
               "target_file": None if args.target is None else str(Path(args.target).resolve())}
-    write_designs(args.out, target, designs, record)
+    write_designs(args.out, target, designs, record, args.pixel_size)
     summary = designs.to_json()
     print(f"{args.method}: {summary['n']} designs in {designs.seconds:.2f} s ({summary['seconds_per_design']:.3g} s "
           f"each); statistics error median {summary['stats_error_median']:.3g}, best "

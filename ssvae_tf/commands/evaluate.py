@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ssvae_tf.commands.base import Command
+from ssvae_tf.commands.base import Command, add_pixel_size_option
 
 
 def configure_evaluate(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +21,7 @@ def configure_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine-steps", type=int, default=0,
                         help="refine each image's code by this many Adam steps on its model's own loss before "
                              "decoding (semi-amortised inference; default 0: decode z_mean, the paper's protocol)")
+    add_pixel_size_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -34,7 +35,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from ssvae_tf.run_dir import RunDir
 
     comparison = compare_runs(args.model, args.baseline, args.out, n_images=args.n_images,
-                              progress=not args.quiet, refine_steps=args.refine_steps)
+                              progress=not args.quiet, refine_steps=args.refine_steps, pixel_size=args.pixel_size)
     print(comparison.table)
     if comparison.ratio is not None:
         note = paper_ratio_note(RunDir(args.model).settings().data)

@@ -3,7 +3,7 @@
 ::
 
     ssvae stats DATA --out DIR [--phases K | --threshold T] [--dims 3] [--image-size S] [--n-images N]
-                [--patch-size P] [--no-periodic] [--cutoff C]
+                [--patch-size P] [--no-periodic] [--cutoff C] [--pixel-size VALUE UNIT]
     ssvae sample --model RUN --n N [--seed S] --out DIR
 
 ``stats`` reads any data ``ssvae train`` accepts (a built-in set or a path, 2-D or 3-D, with the same
@@ -13,7 +13,11 @@ data options) and writes into ``DIR``, all files or none (:func:`ssvae_tf._io.wr
 lag at ``side // 2``), the figures ``autocorrelation.png`` (maps on lag axes; volumes: the planes
 through the zero lag), ``radial_s2.png`` and ``volume_fractions.png``, and, last, ``stats.json``; for
 two-phase data ``stats.json`` also holds the realism ``descriptors`` of the first :data:`REALISM_IMAGES`
-images (:func:`~ssvae_tf.stats.morphology.descriptors`: their mean, std, min and max).
+images (:func:`~ssvae_tf.stats.morphology.descriptors`: their mean, std, min and max).  Lengths are in px
+(voxels), or with ``--pixel-size 5 nm`` in nm (:class:`~ssvae_tf.stats.units.PixelSize`): the radii of
+``radial_s2.csv`` (column ``r_nm``), the lag axes and radii of the figures, the correlation lengths of
+``stats.json`` (``correlation_length_nm``, and per axis ``correlation_length_axes_nm``) and its
+perimeters (``perimeter_axis0_per_nm``, ...), which then also records the ``pixel_size``.
 
 ``sample`` writes ``samples.npy`` (``(N, *spatial, 1)`` in (0, 1)), ``samples.png`` (the first 64;
 volumes by their middle slice), ``radial_s2.csv`` and ``radial_s2.png`` (samples against the run's
@@ -37,9 +41,10 @@ from typing import Any
 import numpy as np
 
 from ssvae_tf._checks import is_int
-from ssvae_tf.commands.base import Command, add_setting_options
+from ssvae_tf.commands.base import Command, add_pixel_size_option, add_setting_options
 from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, recorded_settings, setting_help, setting_names
 from ssvae_tf.stats.phases import PHASE_THRESHOLD
+from ssvae_tf.stats.units import PixelSize, resolve
 
 #: Files of ``ssvae stats``, in the order they are written (``stats.json`` last: the report is whole).
 STATS_FILES = ("volume_fractions.csv", "radial_s2.csv", "autocorrelation.npy", "autocorrelation.png",
@@ -138,18 +143,20 @@ def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None) ->
 
 
 # ------------------------------------------------------------------ files
-def radial_table(groups: Mapping[str, Any]) -> str:
+def radial_table(groups: Mapping[str, Any], pixel_size: PixelSize | None = None) -> str:
     """CSV text of the radial ``S2(r)`` of ``groups`` (label -> :class:`~ssvae_tf.stats.summary.DataStatistics`):
     a row per radius, per group and phase its mean, std and band (``radial_s2.csv``).
 
-    Columns ``r_px`` (``r_voxels``), then ``[GROUP_]phase_H_mean``, ``_std``, ``_p5``, ``_p95`` (the group's
-    label prefixed when there are several groups).
+    Columns ``r_px`` (``r_voxels``; with ``pixel_size`` ``r_<unit>``, the radii in that unit), then
+    ``[GROUP_]phase_H_mean``, ``_std``, ``_p5``, ``_p95`` (the group's label prefixed when there are
+    several groups).
     """
     from ssvae_tf.stats.summary import BAND_PERCENTILES
 
     stats_list = list(groups.values())
     radii = stats_list[0].radii
-    header, columns = [f"r_{stats_list[0].unit}"], [radii]
+    unit = stats_list[0].length_unit(pixel_size)
+    header, columns = [f"r_{unit.label}"], [unit.length(radii)]
     for label, stats in groups.items():
         if not np.array_equal(stats.radii, radii):
             raise ValueError("the radial curves to tabulate have different radii; expected one lag window")
@@ -175,21 +182,22 @@ def _describe_shape(spatial: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in spatial) + (" px" if len(spatial) == 2 else " voxels")
 
 
-def write_statistics(out: str | Path, stats, record: dict[str, Any] | None = None, title: str = "data") -> list[Path]:
+def write_statistics(out: str | Path, stats, record: dict[str, Any] | None = None, title: str = "data",
+                     pixel_size: PixelSize | None = None) -> list[Path]:
     """Write ``ssvae stats``'s :data:`STATS_FILES` of ``stats`` (a :class:`~ssvae_tf.stats.summary.DataStatistics`)
     into ``out``, all or none (:func:`~ssvae_tf._io.write_files`), ``stats.json`` (its summary and ``record``)
-    last; returns the paths."""
+    last, lengths in ``pixel_size``'s unit (default px, or voxels); returns the paths."""
     from ssvae_tf._io import write_files, write_json
     from ssvae_tf.figures import plot_autocorrelation_maps, plot_radial_s2, plot_volume_fractions
 
     return write_files(out, dict(zip(STATS_FILES, (
         lambda tmp: tmp.write_text(volume_fraction_table(stats)),
-        lambda tmp: tmp.write_text(radial_table({title: stats})),
+        lambda tmp: tmp.write_text(radial_table({title: stats}, pixel_size)),
         lambda tmp: np.save(tmp, stats.mean_maps.astype(np.float32)),
-        lambda tmp: plot_autocorrelation_maps(stats, tmp, title),
-        lambda tmp: plot_radial_s2({title: stats}, tmp, title),
+        lambda tmp: plot_autocorrelation_maps(stats, tmp, title, pixel_size),
+        lambda tmp: plot_radial_s2({title: stats}, tmp, title, pixel_size),
         lambda tmp: plot_volume_fractions(stats, tmp, title),
-        lambda tmp: write_json(tmp, {**(record or {}), **stats.summary()}),
+        lambda tmp: write_json(tmp, {**(record or {}), **stats.summary(pixel_size)}),
     ))))
 
 
@@ -229,16 +237,17 @@ def first_images(batches, n: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def realism_record(images: np.ndarray) -> dict[str, Any]:
+def realism_record(images: np.ndarray, pixel_size: PixelSize | None = None) -> dict[str, Any]:
     """``stats.json``'s ``descriptors`` entry: the realism descriptors of ``images`` ``(n, *spatial, 1)``
-    (the black phase at ``PHASE_THRESHOLD``) in plain JSON, with what they are."""
-    from ssvae_tf.stats.morphology import descriptor_summary, descriptors
+    (the black phase at ``PHASE_THRESHOLD``) in plain JSON, with what they are; with ``pixel_size`` the
+    perimeters per its unit (:func:`~ssvae_tf.stats.morphology.descriptors_in_units`)."""
+    from ssvae_tf.stats.morphology import descriptor_summary, descriptors, descriptors_in_units
 
-    return {"n_images": len(images), **descriptor_summary(descriptors(images))}
+    return {"n_images": len(images), **descriptor_summary(descriptors_in_units(descriptors(images), pixel_size))}
 
 
-def realism_lines(summary: Mapping[str, Any]) -> list[str]:
-    """One printed line of the main descriptors of a :func:`realism_record`."""
+def realism_lines(summary: Mapping[str, Any], pixel_size: PixelSize | None = None) -> list[str]:
+    """One printed line of the main descriptors of a :func:`realism_record` (made with ``pixel_size``)."""
     def mean(key: str) -> str:
         value = summary.get(key, {}).get("mean")
         return "—" if value is None else f"{value:.3g}"
@@ -246,7 +255,8 @@ def realism_lines(summary: Mapping[str, Any]) -> list[str]:
     axes = sorted(key for key in summary if key.startswith("perimeter_axis"))
     return [f"realism (black at {PHASE_THRESHOLD}, mean of {summary['n_images']} images): volume fraction "
             f"{mean('volume_fraction')}, binary share {mean('binary_share')}, perimeter per axis "
-            + " / ".join(mean(key) for key in axes) + f" per px, anisotropy {mean('anisotropy')}, components "
+            + " / ".join(mean(key) for key in axes) + f" per {resolve(pixel_size, 2).label}, anisotropy "
+            f"{mean('anisotropy')}, components "
             f"{mean('components')}, Euler number {mean('euler_number')}"]
 
 
@@ -258,6 +268,7 @@ def _configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True,
                         help="directory for the CSV tables, the mean autocorrelation maps, PNG figures and stats.json")
     parser.add_argument("--quiet", action="store_true", help="no progress bar while built-in images are generated")
+    add_pixel_size_option(parser)
     add_data_options(parser)
 
 
@@ -273,15 +284,15 @@ def _run_stats(args: argparse.Namespace) -> None:
               "reading": data.read.to_json(), "image_shape": [int(s) for s in data.image_shape],
               "settings": {name: getattr(config, name) for name in DATA_SETTINGS}}
     if config.n_phases == 2:
-        record["descriptors"] = realism_record(first_images(data_batches(data), REALISM_IMAGES))
+        record["descriptors"] = realism_record(first_images(data_batches(data), REALISM_IMAGES), args.pixel_size)
     write_statistics(args.out, stats, record, title=Path(config.data).name if config.data not in BUILTIN_DATA
-                     else config.data)
+                     else config.data, pixel_size=args.pixel_size)
     crops = " crops" if config.patch_size is not None else ""
     print(f"{stats.n_images}{crops} of {_describe_shape(stats.spatial_shape)}, {config.data_description}; "
           f"{stats.n_phases} phases")
-    print("\n".join(stats.describe()))
+    print("\n".join(stats.describe(args.pixel_size)))
     if "descriptors" in record:
-        print("\n".join(realism_lines(record["descriptors"])))
+        print("\n".join(realism_lines(record["descriptors"], args.pixel_size)))
     print(f"tables, figures and stats.json in {Path(args.out).resolve()}")
 
 

@@ -34,7 +34,8 @@ def configure_tune(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="lines",
                         help="a built-in config (lines, microstructure, demo) or a .toml/.json file")
     parser.add_argument("--out", required=True,
-                        help="search directory; run the same command again to resume an interrupted search")
+                        help="search directory; run the same command again to resume an interrupted search; "
+                             "tensorboard --logdir OUT/tensorboard compares its trials (HParams tab)")
     group = parser.add_argument_group("overrides of the config")
     group.add_argument("--data", help="lines | lines-hard | microstructure | PATH (default: the config\'s)")
     group.add_argument("--image-size", type=int, help="side of the generated images in px (default: the config\'s)")

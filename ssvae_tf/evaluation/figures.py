@@ -16,14 +16,17 @@ from matplotlib.figure import Figure
 from ssvae_tf.evaluation.evaluate import Evaluation
 from ssvae_tf.figures import plot_reconstructions, save_figure, shared_bins, show_image
 from ssvae_tf.stats.two_point import StatsOptions
+from ssvae_tf.stats.units import PixelSize
 
 
-def plot_pairs(evaluation: Evaluation, stats_options: StatsOptions, path: str | os.PathLike, n: int = 6) -> None:
+def plot_pairs(evaluation: Evaluation, stats_options: StatsOptions, path: str | os.PathLike, n: int = 6,
+               pixel_size: PixelSize | None = None) -> None:
     """Originals, reconstructions, both centred autocorrelation maps and their radial averages
     (the paper's Tables 1-3) of the first ``n`` examples; volumes show three orthogonal mid-slices
-    and the maps' planes through the zero lag (:func:`~ssvae_tf.figures.plot_reconstructions`)."""
+    and the maps' planes through the zero lag (:func:`~ssvae_tf.figures.plot_reconstructions`); lags
+    and radii in ``pixel_size``'s unit (default px, or voxels)."""
     plot_reconstructions(evaluation.originals[:n], evaluation.reconstructions[:n], stats_options, path,
-                         titles=("original", f"{evaluation.label}"))
+                         titles=("original", f"{evaluation.label}"), pixel_size=pixel_size)
 
 
 def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) -> None:

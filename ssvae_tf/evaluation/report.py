@@ -29,6 +29,7 @@ from ssvae_tf.evaluation.summary import (
 from ssvae_tf.inference import DEFAULT_REFINE_LEARNING_RATE
 from ssvae_tf.paper import PAPER_N_EVALUATED, PAPER_SIZE, paper_ratio_note
 from ssvae_tf.stats.phases import PAPER_BLACK_LEVEL
+from ssvae_tf.stats.units import PixelSize, is_physical
 
 DEFAULT_N_IMAGES = PAPER_N_EVALUATED
 
@@ -124,7 +125,8 @@ def _items(image_shape: tuple[int, ...]) -> tuple[str, str]:
 
 
 def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, table: str, n_train: int,
-               seconds: float, ratio_ci: tuple[float, float] | None, refine_steps: int) -> str:
+               seconds: float, ratio_ci: tuple[float, float] | None, refine_steps: int,
+               pixel_size: PixelSize | None = None) -> str:
     config = runs[0].config
     n_evaluated = len(evaluations[0].metrics["pixel_mse"])
     size = runs[0].model.image_shape
@@ -136,6 +138,8 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
         f"Data: `{config.data}`, {count} {items} of {item_size}, seed {config.seed}; "
         f"the first {len(evaluations[0].originals)} validation {items}, nearest neighbours among the "
         f"{n_train} training {items}. Evaluation took {seconds:.0f} s.\n",
+        *([f"Lengths: {pixel_size.describe()}; the figures' lags and radii and the chord lengths below are in "
+           f"{pixel_size.label} (metrics.csv keeps px).\n"] if is_physical(pixel_size) else []),
         ("Reconstructions decode each image's posterior mean z_mean (the paper's protocol).\n" if not refine_steps
          else f"Reconstructions decode each image's code after {refine_steps} Adam steps (rate "
               f"{DEFAULT_REFINE_LEARNING_RATE}) on its model's own loss from z_mean (semi-amortised inference, "
@@ -169,7 +173,7 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
             parts.append(f"\n## Line counts, {evaluation.label}\n\n{confusion_table(evaluation)}\n\n"
                          f"Nearest training image in statistics has the original's line count: "
                          f"{summary['nn_stats_line_count_pct']:.0f} %{interval}.\n")
-    binarised = binarised_table(summaries)
+    binarised = binarised_table(summaries, pixel_size)
     if binarised:
         parts.append(f"\n## Binarised reconstructions (threshold 0.5), beside the paper's protocol\n\n{binarised}\n\n"
                      f"{BINARISED_NOTE} Brackets: 95 % bootstrap CI over the {n_evaluated} evaluated {items}.\n")
@@ -186,7 +190,8 @@ def _report_md(runs: list[Run], evaluations: list[Evaluation], summaries: dict, 
 
 
 def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir: str | Path,
-                 n_images: int = DEFAULT_N_IMAGES, progress: bool = True, refine_steps: int = 0) -> Comparison:
+                 n_images: int = DEFAULT_N_IMAGES, progress: bool = True, refine_steps: int = 0,
+                 pixel_size: PixelSize | None = None) -> Comparison:
     """Evaluate a run (and a baseline run) and write the report directory.
 
     Writes ``out_dir/report.md``, ``out_dir/metrics.csv`` (one row per model
@@ -206,6 +211,8 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
         refine_steps: 0: decode each image's ``z_mean`` (the paper's protocol);
             else refine each code first by this many steps of its model's own
             loss (semi-amortised inference, :mod:`ssvae_tf.inference`).
+        pixel_size: the unit of the figures' lags and radii and of the report's chord lengths
+            (default: px, or voxels); ``metrics.csv`` keeps px.
 
     Returns:
         The :class:`Comparison` (its table is also in ``report.md``).
@@ -233,7 +240,8 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     if progress:
         print(f"writing figures and report to {out_dir}")
     for run, evaluation in zip(runs, evaluations):
-        figures.plot_pairs(evaluation, run.model.stats_options, out_dir / f"pairs_{run.label}.png")
+        figures.plot_pairs(evaluation, run.model.stats_options, out_dir / f"pairs_{run.label}.png",
+                           pixel_size=pixel_size)
         figures.plot_nearest(evaluation, out_dir / f"nearest_{run.label}.png")
     _plot_metric_figures(evaluations, out_dir)
     csv_text = _metrics_csv(evaluations, data.validation_index)
@@ -241,6 +249,8 @@ def compare_runs(model_dir: str | Path, baseline_dir: str | Path | None, out_dir
     seconds = time.perf_counter() - started
     table = comparison_table(summaries, runs[0].config.data)
     ratio_ci = stats_ratio_interval({e.label: e for e in evaluations})
-    report = _report_md(runs, evaluations, summaries, table, len(data.train), seconds, ratio_ci, refine_steps)
+    report = _report_md(runs, evaluations, summaries, table, len(data.train), seconds, ratio_ci, refine_steps,
+                        pixel_size)
     atomic_write(out_dir / "report.md", lambda tmp: tmp.write_text(report))
-    return Comparison(table, summaries, stats_ratio(summaries), seconds, ratio_ci, binarised_table(summaries))
+    return Comparison(table, summaries, stats_ratio(summaries), seconds, ratio_ci,
+                      binarised_table(summaries, pixel_size))

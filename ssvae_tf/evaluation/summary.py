@@ -12,6 +12,7 @@ from ssvae_tf.evaluation.evaluate import Evaluation
 from ssvae_tf.paper import PAPER_NUMBERS
 from ssvae_tf.stats.morphology import pearson
 from ssvae_tf.stats.phases import PHASE_THRESHOLD
+from ssvae_tf.stats.units import PixelSize, resolve
 
 #: Bootstrap resamples of every confidence interval.
 N_RESAMPLES = 2000
@@ -200,10 +201,18 @@ def summarise_binarised(metrics: Mapping[str, np.ndarray]) -> dict[str, float]:
     return summary
 
 
-def binarised_table(summaries: dict[str, dict[str, float]]) -> str:
+def _chords_in(summary: Mapping[str, float], unit: PixelSize) -> dict[str, float]:
+    """``summary`` with its chord-length distances (px, and their CIs) in ``unit``."""
+    return {key: unit.length(value) if "chord_distance" in key and _is_number(value) else value
+            for key, value in summary.items()}
+
+
+def binarised_table(summaries: dict[str, dict[str, float]], pixel_size: PixelSize | None = None) -> str:
     """Markdown table of the binarised reconstructions (:func:`summarise_binarised`), one column per
-    model and a last column with the real-vs-real yardstick; empty when no summary has them."""
-    summaries = {label: summary for label, summary in summaries.items()
+    model and a last column with the real-vs-real yardstick; empty when no summary has them.  Chord
+    lengths in ``pixel_size``'s unit (default px)."""
+    unit = resolve(pixel_size, 2)
+    summaries = {label: _chords_in(summary, unit) for label, summary in summaries.items()
                  if "binarised_volume_fraction_error_points_mean" in summary}
     if not summaries:
         return ""
@@ -214,7 +223,7 @@ def binarised_table(summaries: dict[str, dict[str, float]]) -> str:
              "{:.0f}", " %"),
             ("perimeter error", "binarised_perimeter_error_pct_mean", "real_pair_perimeter_error_pct_mean",
              "{:.0f}", " %"),
-            ("chord-length distance (px)", "binarised_chord_distance_mean", "real_pair_chord_distance_mean",
+            (f"chord-length distance ({unit.label})", "binarised_chord_distance_mean", "real_pair_chord_distance_mean",
              "{:.2f}", "")]
     names = [key[len("fidelity_"):] for key in first if key.startswith("fidelity_") and not key.endswith("_ci_low")
              and not key.endswith("_ci_high")]

@@ -16,7 +16,8 @@ periodic).  Every metric is one value (or one per axis) per image:
 * :func:`component_sizes`, :func:`component_count`, :func:`euler_number`;
 * :func:`percolating_fraction` per axis;
 * :func:`effective_diffusivity` and :func:`tortuosity_factor` (a finite-volume solve);
-* :func:`descriptors` (all the cheap ones; :func:`descriptor_summary` in JSON) and
+* :func:`descriptors` (all the cheap ones; :func:`descriptors_in_units` per physical length;
+  :func:`descriptor_summary` in JSON) and
   :func:`realism_table` (generated vs real, with the real-vs-real yardstick);
 * :func:`fidelity` (do reconstructions follow their inputs?); :func:`realism` (designs against one target).
 
@@ -30,6 +31,7 @@ from itertools import combinations
 import numpy as np
 
 from ssvae_tf.stats.phases import black_mask
+from ssvae_tf.stats.units import PixelSize, is_physical
 
 
 def phase_mask(images: np.ndarray, phase: int = 0) -> np.ndarray:
@@ -393,6 +395,21 @@ def descriptors(images: np.ndarray, phase: int = 0, transport: bool = False) -> 
     if transport:
         out.update({f"diffusivity_axis{a}": effective_diffusivity(images, phase, a) for a in range(perimeter.shape[1])})
     return out
+
+
+#: The :func:`descriptors` measured per length (1/px): their names start with this.
+PER_LENGTH_DESCRIPTOR = "perimeter_axis"
+
+
+def descriptors_in_units(values: dict[str, np.ndarray], pixel_size: PixelSize | None) -> dict[str, np.ndarray]:
+    """:func:`descriptors`' values with those measured per px (:data:`PER_LENGTH_DESCRIPTOR`) per
+    ``pixel_size``'s unit, under keys naming it (``perimeter_axis0`` -> ``perimeter_axis0_per_nm``);
+    the others (shares, counts, ratios) as they are.  ``None`` (or a size in px) changes nothing."""
+    if not is_physical(pixel_size):
+        return dict(values)
+    return {(f"{key}_per_{pixel_size.label}" if key.startswith(PER_LENGTH_DESCRIPTOR) else key):
+            (pixel_size.per_length(column) if key.startswith(PER_LENGTH_DESCRIPTOR) else column)
+            for key, column in values.items()}
 
 
 def descriptor_summary(values: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:

