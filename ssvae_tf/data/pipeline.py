@@ -19,6 +19,9 @@ import tensorflow as tf
 from ssvae_tf._checks import check_positive_int, is_real
 from .sources import OpenedSource, ReadOptions, Source, describe, open_source
 
+#: The fewest random crops of a training epoch by default: one micrograph of 700 x 1000 px covers its pixels
+#: with 112 crops of 64 px, 4 batches, too few steps to learn anything in 10 epochs (docs/binary-outputs.md).
+MIN_CROPS_PER_EPOCH = 2048
 #: Seeds (with the run's seed) of the fixed crop sets, one stream each.
 _VALIDATION_STREAM, _TRAINING_SAMPLE_STREAM = 1, 2
 
@@ -30,7 +33,8 @@ class Patches:
     Attributes:
         size: side of a crop in pixels, >= 1.
         per_epoch: crops drawn per training epoch; None draws enough to cover
-            the training pixels once, ``ceil(training pixels / crop pixels)``.
+            the training pixels once, ``ceil(training pixels / crop pixels)``,
+            and at least :data:`MIN_CROPS_PER_EPOCH`.
         slab: split every image along its first spatial axis (the first rows
             or slices train, the rest validate) instead of holding out whole
             images.
@@ -386,7 +390,7 @@ def _crop_split(source: OpenedSource, validation_split: float, seed: int, patche
     else:
         train_index, held_out = split_indices(source.count, validation_split, seed)
     train = _regions(source, train_index, patches, validation_split, 0)
-    per_epoch = patches.per_epoch or max(1, math.ceil(train.pixels / patches.size ** train.rank))
+    per_epoch = patches.per_epoch or max(MIN_CROPS_PER_EPOCH, math.ceil(train.pixels / patches.size ** train.rank))
     validation = _validation_crops(source, held_out, patches, validation_split, seed, per_epoch)
     return _CropSplit(source, seed, patches, train, per_epoch, validation)
 
