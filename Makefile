@@ -6,10 +6,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test test-fast bench bench-gpu clean
 
+# The package install is not --quiet: about 2.5 GB to download (TensorFlow), so pip shows what it fetches
+# and its progress bars instead of minutes of silence.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test]"
 	touch $@
 
 demo: $(VENV)/.installed

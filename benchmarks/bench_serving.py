@@ -6,6 +6,7 @@ Run from the repository root with the project's virtualenv:
     python benchmarks/bench_serving.py --quick    # smoke run, ~20 s
     python benchmarks/bench_serving.py --load     # the server under load, ~5 min on 2 cores
     python benchmarks/bench_serving.py --load --quick   # its smoke run, ~1.5 min
+    python benchmarks/bench_serving.py --batching # server-side batching vs in-process, ~1 min
 
 What is measured: the default architecture of ``build_vae`` at 64x64
 (latent_dim 9, depth 4, filters 32, hidden_units 256, untrained: speed does
@@ -27,7 +28,7 @@ whatever else runs on the machine; throughput is images/s over all calls,
 latency the p50 and p99 of every call.
 
 ``--load``: the server under concurrent load (issue 13).  ``ssvae serve
---rest-port 0`` (8 gRPC workers, REST a thread per connection) answers encode
+--rest-port 0`` (8 gRPC workers, 8 REST threads behind one reader) answers encode
 requests (images -> z_mean, z_log_var) from 1, 8 and 32 client threads over
 gRPC and over REST, batch 1 and 64.  Requests are built once and sent as they
 are (gRPC: the serialised PredictRequest on one shared channel, the answer
@@ -43,6 +44,13 @@ NumPy) from 1 and 8 threads, at batch 1 and 256, in short blocks alternating
 with the same gRPC load (the order swapped every pair); the ratios
 gRPC / in-process are printed against the targets (>= 0.75 at batch 1,
 >= 0.9 at batch 256).
+
+``--batching``: server-side batching (``ssvae serve --enable-batching`` with
+``serving/batching.config``).  Encode at batch 1 from 8 client threads, in
+short blocks alternated (the order rotated every block): the SavedModel
+in-process (8 threads calling its signature), gRPC to ``ssvae serve``, and
+gRPC to ``ssvae serve --enable-batching`` (both servers running the whole
+time); the ratios gRPC / in-process against the target >= 0.75.
 """
 
 from __future__ import annotations
@@ -87,6 +95,7 @@ from ssvae_tf.model import build_vae  # noqa: E402
 SIZE, LATENT = 64, 9
 BATCHES = (1, 16, 256)
 IN_PROCESS, GRPC = "in-process SavedModel", "gRPC (ssvae serve)"
+BATCHED = "gRPC (ssvae serve --enable-batching)"
 #: --load: client threads, batch sizes of the load table, and of the in-process comparison.
 CONCURRENCY, LOAD_BATCHES, RATIO_BATCHES = (1, 8, 32), (1, 64), (1, 256)
 #: --load: requests of the memory check, and how much the server's resident memory may grow over them (MB).
@@ -103,12 +112,15 @@ def parse_args(description: str) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the models (default 0)")
     parser.add_argument("--load", action="store_true",
                         help="the server under concurrent load: gRPC and REST, 1/8/32 threads, memory, ratios")
+    parser.add_argument("--batching", action="store_true",
+                        help="server-side batching: gRPC with and without it vs in-process, batch 1, 8 threads")
     return parser.parse_args()
 
 
-def start_server(export_root: Path, rest: bool = False) -> tuple[subprocess.Popen, str, str | None]:
-    """``ssvae serve`` on free loopback ports; returns the process, its gRPC target and its REST URL (or None)."""
-    command = [sys.executable, "-m", "ssvae_tf", "serve", "--models", str(export_root), "--port", "0"]
+def start_server(export_root: Path, rest: bool = False, *flags: str) -> tuple[subprocess.Popen, str, str | None]:
+    """``ssvae serve [flags]`` on free loopback ports; returns the process, its gRPC target and its REST URL
+    (or None)."""
+    command = [sys.executable, "-m", "ssvae_tf", "serve", "--models", str(export_root), "--port", "0", *flags]
     process = subprocess.Popen(command + (["--rest-port", "0"] if rest else []), cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:
@@ -362,9 +374,53 @@ def load_main(args: argparse.Namespace, foreign: ForeignLoad) -> None:
                         by_path[GRPC]["p50"], target=RATIO_TARGETS.get(batch))
 
 
+def batching_main(args: argparse.Namespace) -> None:
+    """In-process vs gRPC without and with server-side batching: encode at batch 1 from 8 threads."""
+    seconds, threads = (0.4 if args.quick else 6.0), 8
+    image = generate_lines(1, SIZE, seed=args.seed, progress=False).images
+    model = build_vae((SIZE, SIZE, 1), latent_dim=LATENT, seed=args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_root = Path(tmp) / "export"
+        export_for_serving(model, export_root)
+        servers = {GRPC: start_server(export_root), BATCHED: start_server(export_root, False, "--enable-batching")}
+        try:
+            loads = {name: GrpcLoad(target) for name, (_, target, _) in servers.items()}
+            contenders = {IN_PROCESS: (in_process_load(export_root), image),
+                          **{name: (load.session, load.body(image)) for name, load in loads.items()}}
+            for session, payload in contenders.values():  # warm-up
+                run_load(session, payload, threads, requests=4 * threads)
+            runs = {name: [] for name in contenders}
+            for block in range(RATIO_BLOCKS):
+                names = list(contenders)
+                for name in names[block % len(names):] + names[:block % len(names)]:
+                    session, payload = contenders[name]
+                    runs[name].append(run_load(session, payload, threads, seconds=seconds / RATIO_BLOCKS))
+            for load in loads.values():
+                load.close()
+        finally:
+            for process, _, _ in servers.values():
+                process.terminate()
+                process.wait()
+    results = {name: summary(merged(parts), 1) for name, parts in runs.items()}
+    print()
+    print(f"Encode {SIZE}x{SIZE} images at batch 1 from {threads} threads: {RATIO_BLOCKS} blocks of "
+          f"~{seconds / RATIO_BLOCKS:g} s per path, alternated (serving/batching.config for --enable-batching)")
+    print_table(["path", "images/s", "p50 ms", "p99 ms", "errors"],
+                [[name, r["rate"], r["p50"], r["p99"], r["errors"]] for name, r in results.items()])
+    for name in (GRPC, BATCHED):
+        print_ratio(f"{name} / in-process", results[name]["rate"], results[IN_PROCESS]["rate"],
+                    target=RATIO_TARGETS[1])
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     set_seeds(args.seed)
+    if args.batching:
+        foreign = ForeignLoad()
+        print_machine_info("bench_serving --batching" + (" --quick" if args.quick else ""))
+        batching_main(args)
+        print(f"\n{foreign.report()}")
+        return
     if args.load:
         foreign = ForeignLoad()
         print_machine_info("bench_serving --load" + (" --quick" if args.quick else ""))

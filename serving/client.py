@@ -12,6 +12,11 @@ layouts ``(n, H, W)``, ``(n, H, W, 1)`` or one image ``(H, W)`` (volumes
 ``(n, D, H, W)``, ``(n, D, H, W, 1)``, ``(D, H, W)``) of the served size, the
 layouts ``ssvae encode`` reads from files too.
 
+Requests the server could not take (gRPC ``UNAVAILABLE``; over REST no
+connection, a lost one, or 503) are tried again with exponential backoff
+(:class:`RetryPolicy`, gRPC's retry policy); REST connections are kept alive
+and reused.
+
 Errors: arrays the models cannot take raise ``ValueError`` before anything is
 sent; a server that cannot be reached raises :class:`ServerUnavailableError`
 (a ``ConnectionError``), one that does not answer in time
@@ -23,18 +28,19 @@ status ``http_status`` (REST) and the server's message.  All three are
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
-import urllib.error
+import random
+import time
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import numpy as np
 import tensorflow as tf
+import urllib3
 from google.protobuf import json_format
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -58,6 +64,10 @@ from ssvae_tf._checks import is_int
 from ssvae_tf.export import check_version
 from ssvae_tf.export_contract import IMAGE_TENSOR, SERVED_MODELS, SIGNATURE, served_model
 
+#: Most attempts gRPC's retry policy allows (more are silently cut to this).
+MAX_ATTEMPTS = 5
+#: REST connections a client keeps alive for reuse (one per thread sending at the same time).
+_REST_CONNECTIONS = 8
 #: Room left in a request for everything but the tensor bytes.
 _ENVELOPE_BYTES = 64 * 1024
 #: Most bytes a float32 takes in JSON: its shortest round-tripping decimal (23 characters at most,
@@ -84,6 +94,57 @@ class ServerUnavailableError(ServingError, ConnectionError):
 
 class ServerTimeoutError(ServingError, TimeoutError):
     """The server did not answer within the client's timeout (gRPC ``DEADLINE_EXCEEDED``, HTTP 504)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a request the server could not take is tried again, as gRPC's retry policy does it.
+
+    Over gRPC the channel retries calls answered ``UNAVAILABLE`` (a server starting, restarting or
+    overloaded); over REST the client retries requests that found no connection, lost it before an
+    answer, or were answered 503.  Other answers are final.  Attempt ``n + 1`` waits a random time up to
+    ``min(initial_backoff * backoff_multiplier ** (n - 1), max_backoff)`` seconds, and all attempts
+    together stay within the client's ``timeout`` (gRPC: one deadline for all).
+
+    Attributes:
+        max_attempts: tries in all, 1 (no retry) to 5 (gRPC's limit).
+        initial_backoff, max_backoff: seconds, > 0, ``max_backoff >= initial_backoff``.
+        backoff_multiplier: growth of the backoff per attempt, >= 1.
+    """
+
+    max_attempts: int = MAX_ATTEMPTS
+    initial_backoff: float = 0.1
+    max_backoff: float = 2.0
+    backoff_multiplier: float = 2.0
+
+    def __post_init__(self):
+        if not is_int(self.max_attempts) or not 1 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"max_attempts must be an integer from 1 to {MAX_ATTEMPTS} (gRPC's limit), got "
+                             f"{self.max_attempts!r}")
+        if not 0 < self.initial_backoff <= self.max_backoff <= MAX_TIMEOUT or not 1 <= self.backoff_multiplier < 100:
+            raise ValueError(f"expected 0 < initial_backoff <= max_backoff <= {MAX_TIMEOUT} s and 1 <= "
+                             f"backoff_multiplier < 100, got {self.initial_backoff!r}, {self.max_backoff!r} and "
+                             f"{self.backoff_multiplier!r}")
+
+    def backoffs(self) -> Iterator[float]:
+        """The seconds to wait before each attempt after the first (random, as gRPC's)."""
+        for attempt in range(1, self.max_attempts):
+            yield random.uniform(0, min(self.initial_backoff * self.backoff_multiplier ** (attempt - 1),
+                                        self.max_backoff))
+
+    def grpc_options(self) -> list[tuple[str, Any]]:
+        """Channel options: the retry policy for TF Serving's services, and reconnection at the same pace."""
+        options = [("grpc.initial_reconnect_backoff_ms", max(1, round(1000 * self.initial_backoff))),
+                   ("grpc.max_reconnect_backoff_ms", max(1, round(1000 * self.max_backoff)))]
+        if self.max_attempts == 1:
+            return options + [("grpc.enable_retries", 0)]
+        policy = {"maxAttempts": self.max_attempts, "initialBackoff": f"{self.initial_backoff:.9f}s",
+                  "maxBackoff": f"{self.max_backoff:.9f}s", "backoffMultiplier": self.backoff_multiplier,
+                  "retryableStatusCodes": ["UNAVAILABLE"]}
+        config = {"methodConfig": [{"name": [{"service": "tensorflow.serving.PredictionService"},
+                                             {"service": "tensorflow.serving.ModelService"}],
+                                    "retryPolicy": policy}]}
+        return options + [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(config))]
 
 
 def _error(kind: type[ServingError], target: str, timeout: float, model: str, details: Any,
@@ -170,10 +231,10 @@ class _GrpcApi:
     """TF Serving's gRPC API at ``host:port``: protocol buffers over one channel."""
 
     def __init__(self, target: str, timeout: float, max_message_bytes: int,
-                 credentials: grpc.ChannelCredentials | None):
+                 credentials: grpc.ChannelCredentials | None, retry: RetryPolicy):
         self.target, self.timeout = target, timeout
         options = [("grpc.max_send_message_length", max_message_bytes),
-                   ("grpc.max_receive_message_length", max_message_bytes)]
+                   ("grpc.max_receive_message_length", max_message_bytes)] + retry.grpc_options()
         self._channel = (grpc.secure_channel(target, credentials, options) if credentials is not None
                          else grpc.insecure_channel(target, options))
         self._prediction = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
@@ -215,13 +276,14 @@ class _GrpcApi:
 
 
 class _RestApi:
-    """TF Serving's REST API at ``http(s)://host:port``: JSON over HTTP, one connection per request."""
+    """TF Serving's REST API at ``http(s)://host:port``: JSON over HTTP, on kept-alive connections."""
 
-    def __init__(self, target: str, timeout: float):
+    def __init__(self, target: str, timeout: float, retry: RetryPolicy):
         parts = urllib.parse.urlsplit(target)
         if not parts.hostname or parts.query or parts.fragment:
             raise ValueError(f"REST target {target!r} is not a URL http(s)://host:port")
-        self.target, self.timeout = target.rstrip("/"), timeout
+        self.target, self.timeout, self.retry = target.rstrip("/"), timeout, retry
+        self._pool = urllib3.connection_from_url(self.target, maxsize=_REST_CONNECTIONS, retries=False)
 
     @staticmethod
     def encoded_bytes(values: int, itemsize: int) -> int:
@@ -256,29 +318,45 @@ class _RestApi:
             answer, get_model_status_pb2.GetModelStatusResponse(), ignore_unknown_fields=True))
 
     def close(self) -> None:
-        """Nothing to close: every request has its own connection."""
+        """Close the kept-alive connections."""
+        self._pool.close()
 
-    def _url(self, spec: model_pb2.ModelSpec, suffix: str) -> str:
+    def _path(self, spec: model_pb2.ModelSpec, suffix: str) -> str:
         version = f"/versions/{spec.version.value}" if spec.HasField("version") else ""
-        return f"{self.target}/v1/models/{urllib.parse.quote(spec.name, safe='')}{version}{suffix}"
+        base = urllib.parse.urlsplit(self.target).path
+        return f"{base}/v1/models/{urllib.parse.quote(spec.name, safe='')}{version}{suffix}"
 
     def _call(self, spec: model_pb2.ModelSpec, suffix: str, body: dict[str, Any] | None = None) -> Any:
-        """GET (or POST ``body``) ``/v1/models/<spec>`` + ``suffix``; the answer's JSON."""
+        """GET (or POST ``body``) ``/v1/models/<spec>`` + ``suffix``; the answer's JSON.
+
+        No connection, a connection lost before the answer, and 503 are tried again (:class:`RetryPolicy`).
+        """
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        request = urllib.request.Request(self._url(spec, suffix), data=data,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read()
-        except urllib.error.HTTPError as error:
-            kind = {503: ServerUnavailableError, 504: ServerTimeoutError}.get(error.code, ServingError)
-            raise _error(kind, self.target, self.timeout, spec.name, _refusal_message(error),
-                         http_status=error.code) from None
-        except (OSError, http.client.HTTPException) as error:  # URLError, refused or reset connections, timeouts
-            reason = getattr(error, "reason", error)
-            kind = ServerTimeoutError if isinstance(reason, TimeoutError) else ServerUnavailableError
-            raise _error(kind, self.target, self.timeout, spec.name, reason) from None
-        return self._read(spec.name, text, json.loads)
+        backoffs, deadline = self.retry.backoffs(), time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                response = self._pool.request("GET" if data is None else "POST", self._path(spec, suffix),
+                                              body=data, headers={"Content-Type": "application/json"},
+                                              timeout=urllib3.Timeout(connect=left, read=left))
+            except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError) as error:
+                failure = _error(ServerUnavailableError, self.target, self.timeout, spec.name, _reason(error))
+            except urllib3.exceptions.TimeoutError:
+                raise _error(ServerTimeoutError, self.target, self.timeout, spec.name, "") from None
+            except urllib3.exceptions.HTTPError as error:  # TLS and other transport failures
+                raise _error(ServerUnavailableError, self.target, self.timeout, spec.name, _reason(error)) from None
+            else:
+                if response.status == 200:
+                    return self._read(spec.name, response.data, json.loads)
+                kind = {503: ServerUnavailableError, 504: ServerTimeoutError}.get(response.status, ServingError)
+                failure = _error(kind, self.target, self.timeout, spec.name,
+                                 _refusal_message(response.data, response.reason), http_status=response.status)
+                if kind is not ServerUnavailableError:
+                    raise failure
+            backoff = next(backoffs, None)
+            if backoff is None or time.monotonic() + backoff >= deadline:
+                raise failure
+            time.sleep(backoff)
 
     def _read(self, model: str, answer: Any, read: Callable[[Any], Any]) -> Any:
         """``read(answer)``; an answer it cannot read is a :class:`ServingError`."""
@@ -289,23 +367,31 @@ class _RestApi:
                                f"TF Serving's JSON ({type(error).__name__}: {' '.join(str(error).split())})") from None
 
 
-def _refusal_message(error: urllib.error.HTTPError) -> str:
-    """The message of TF Serving's ``{"error": ...}`` answer, or the HTTP reason when the body is not that."""
+def _refusal_message(body: bytes, reason: str | None) -> str:
+    """The message of TF Serving's ``{"error": ...}`` answer, or the HTTP reason and the start of a body that is
+    not that (an HTTP server's own refusal, in plain text)."""
     try:
-        return str(json.loads(error.read())["error"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return str(error.reason)
+        return str(json.loads(body)["error"])
+    except (ValueError, KeyError, TypeError):
+        text = " ".join(body[:300].decode("utf-8", "replace").split())
+        return text if text.startswith(str(reason)) else f"{reason}: {text}" if text else str(reason)
 
 
-def _api(target: str, timeout: float, max_message_bytes: int,
-         credentials: grpc.ChannelCredentials | None) -> _GrpcApi | _RestApi:
+def _reason(error: urllib3.exceptions.HTTPError) -> str:
+    """Why a connection failed, without urllib3's object names."""
+    cause = error.args[-1] if isinstance(error, urllib3.exceptions.ProtocolError) and error.args else error
+    return str(getattr(cause, "strerror", None) or cause).split(": ", 1)[-1]
+
+
+def _api(target: str, timeout: float, max_message_bytes: int, credentials: grpc.ChannelCredentials | None,
+         retry: RetryPolicy) -> _GrpcApi | _RestApi:
     """The API ``target`` names: REST for an ``http(s)://`` URL, gRPC otherwise."""
     if not target.lower().startswith(("http://", "https://")):
-        return _GrpcApi(target, timeout, max_message_bytes, credentials)
+        return _GrpcApi(target, timeout, max_message_bytes, credentials, retry)
     if credentials is not None:
         raise ValueError(f"credentials are for gRPC targets; the REST target {target} uses TLS (with the system's "
                          "root certificates) when it is an https:// URL")
-    return _RestApi(target, timeout)
+    return _RestApi(target, timeout, retry)
 
 
 class SSVAEClient:
@@ -325,6 +411,8 @@ class SSVAEClient:
             must allow as much).
         credentials: ``grpc.ssl_channel_credentials(...)`` for a TLS gRPC endpoint;
             ``None`` for plain text (and for REST).
+        retry: how requests the server could not take (gRPC ``UNAVAILABLE``, REST 503 or no connection)
+            are tried again; ``RetryPolicy(max_attempts=1)``: never.
 
     Use as a context manager, or call :meth:`close`.
     """
@@ -341,6 +429,7 @@ class SSVAEClient:
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         credentials: grpc.ChannelCredentials | None = None,
+        retry: RetryPolicy = RetryPolicy(),
     ):
         if not isinstance(timeout, (int, float, np.integer, np.floating)) or not 0 < timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
@@ -362,7 +451,9 @@ class SSVAEClient:
             {"encoder": encoder, "decoder": decoder}
         self.version = version
         self.max_batch_size, self.max_message_bytes = int(max_batch_size), int(max_message_bytes)
-        self._api = _api(target, self.timeout, self.max_message_bytes, credentials)
+        if not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        self._api = _api(target, self.timeout, self.max_message_bytes, credentials, retry)
         self._signatures: dict[str, dict[str, Any]] = {}
 
     @property
@@ -425,7 +516,7 @@ class SSVAEClient:
                 for name in self.models.values()}
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection(s)."""
         self._api.close()
 
     def __enter__(self) -> SSVAEClient:

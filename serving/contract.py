@@ -8,6 +8,8 @@ names, signature, the largest version) are in :mod:`ssvae_tf.export_contract`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 MIB = 1024 * 1024
 
 #: TF Serving's gRPC port, where the development server listens and clients connect by default.
@@ -24,6 +26,16 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 * MIB
 DEFAULT_WORKERS = 8
 #: How often, in seconds, the development server looks for new versions.
 DEFAULT_POLL_SECONDS = 1.0
+#: Most REST connections the development server keeps open; at the limit it closes the longest idle one
+#: for each new connection (fewer when the process may not open that many files).
+DEFAULT_REST_MAX_CONNECTIONS = 1024
+#: TF Serving's batching parameters for the Docker image, which ``ssvae serve --enable-batching`` reads by default.
+BATCHING_CONFIG = Path(__file__).with_name("batching.config")
+#: Where TF Serving's monitoring config (``serving/monitoring.config``) puts its Prometheus metrics, on the REST
+#: port; ``ssvae serve --monitoring`` answers there too.
+PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
+#: Seconds a REST connection may stay silent (idle between requests, or stalled inside one) before it is closed.
+DEFAULT_REST_IDLE_SECONDS = 30
 
 _MAX_INT32 = 2**31 - 1
 #: gRPC's message size limits are int32 numbers of bytes.
@@ -41,4 +53,7 @@ PORT_RANGE = (0, 65535)
 POLL_SECONDS_RANGE = (0.1, MAX_TIMEOUT)
 TIMEOUT_RANGE = (0.001, MAX_TIMEOUT)
 WORKERS_RANGE = (1, 1024)
+REST_CONNECTIONS_RANGE = (1, 65536)
+#: Whole seconds (the REST server's timeouts are integers), from one to a day.
+REST_IDLE_SECONDS_RANGE = (1, MAX_TIMEOUT)
 BATCH_SIZE_RANGE = (1, MAX_BATCH_SIZE)

@@ -15,4 +15,5 @@ exec tensorflow_model_server \
     --model_config_file=/models/models.config \
     --enable_batching=true \
     --batching_parameters_file=/config/batching.config \
+    --monitoring_config_file=/config/monitoring.config \
     "$@"

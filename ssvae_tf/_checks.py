@@ -42,11 +42,41 @@ def options_from_record(cls: type[Options], record: "Mapping[str, Any] | Options
     return cls(**record)
 
 
-def check_positive_int(value: object, name: str) -> int:
-    """Return ``value`` as ``int`` or raise ``ValueError`` unless it is an integer >= 1."""
-    if not is_int(value) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as ``int`` or raise ``ValueError`` unless it is an integer >= ``minimum`` (>= 1)."""
+    if not is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_count(value: object, name: str) -> int:
+    """Return ``value`` as ``int`` or raise ``ValueError`` unless it is an integer >= 0."""
+    if not is_int(value) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def check_positive_real(value: object, name: str, allow_zero: bool = False) -> float:
+    """Return ``value`` as ``float`` or raise ``ValueError`` unless it is a finite number > 0 (>= 0 with
+    ``allow_zero``)."""
+    if not is_real(value) or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return float(value)
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value`` as ``bool`` or raise ``ValueError`` unless it is a Python or NumPy bool (text such
+    as ``"no"`` is refused: it would count as true)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_instance(value: object, expected: type, name: str) -> Any:
+    """Return ``value`` or raise ``TypeError`` naming ``name`` and ``expected`` unless it is an instance of it."""
+    if not isinstance(value, expected):
+        raise TypeError(f"{name} must be a {expected.__name__}, got {type(value).__name__} {value!r:.80}")
+    return value
 
 
 def stack_layout(shape: tuple[int, ...], what: str) -> tuple[tuple[int, ...], bool]:

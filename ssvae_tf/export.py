@@ -35,9 +35,10 @@ An export that is killed can leave staged folders behind.  The next export
 to the same root tidies up (:func:`tidy_export_root`): a staged folder is
 *abandoned* when the process that wrote it is gone (same host and PID
 namespace, recorded beside it in ``.<version>-XXXX.partial.writer.json`` with
-the process's start time, so a reused PID is told apart) or, where that
-cannot be told (writers on other hosts sharing the root, no ``/proc``, no
-writer file), when nothing in it changed for ``STALE_SECONDS`` (one hour).
+the process's start time, so a reused PID is told apart; psutil asks the
+system, on Linux, macOS and Windows alike) or, where that cannot be told
+(writers on other hosts sharing the root, no writer file), when nothing in
+it changed for ``STALE_SECONDS`` (one hour).
 A folder whose writer still runs on this host is never touched.
 Abandoned folders are removed, except a complete
 one whose version other served models of its export already renamed into place:
@@ -52,6 +53,7 @@ from __future__ import annotations
 import datetime
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -64,13 +66,14 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import psutil
 import tensorflow as tf
 from google.protobuf import message as protobuf_message
 from google.protobuf import text_format
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from ssvae_tf._checks import is_int
+from ssvae_tf._checks import is_int, is_real
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.export_contract import (
     DOCKER_MODEL_ROOT,
@@ -212,7 +215,7 @@ def export_for_serving(
     version = _choose_version(root, names, version)
     signature = model_signature(model)
     if not allow_signature_change:
-        _check_signature_unchanged(root, names, signature)
+        check_signature_unchanged(root, signature, names)
     record = {
         "version": version,
         **{served_model(role).record_key: name for role, name in names.items()},
@@ -318,8 +321,16 @@ def _shown_versions(versions: set[int]) -> str:
     return str(ordered) if len(ordered) <= 10 else f"{len(ordered)} from {ordered[0]} to {ordered[-1]}"
 
 
-def _check_signature_unchanged(root: Path, names: Mapping[str, str], new: ServingSignature) -> None:
-    """Refuses a version whose signature differs from the latest version's under each of ``names``."""
+def check_signature_unchanged(export_root: str | os.PathLike, new: ServingSignature,
+                              names: Mapping[str, str] | None = None, remedy: str | None = None) -> None:
+    """Refuse a new version of signature ``new`` under ``names`` (``{role: model name}``; default: the
+    default names) when the latest version under one of them serves another signature or cannot be read.
+
+    Raises:
+        ValueError: one line ending in ``remedy`` (default: how ``ssvae export`` gets past it).
+    """
+    root = Path(export_root)
+    names = default_names() if names is None else names
     flags = ", ".join(f"--{role}-name" for role in names)
     for role, name in names.items():
         versions = model_versions(root / name)
@@ -329,13 +340,13 @@ def _check_signature_unchanged(root: Path, names: Mapping[str, str], new: Servin
         try:
             old = read_signature(root / name / str(latest), role)
         except ValueError as error:
-            raise ValueError(f"{error}; pass --allow-signature-change to export anyway") from None
+            raise ValueError(f"{error}; {remedy or 'pass --allow-signature-change to export anyway'}") from None
         shown = new.limited_to(old)
         if old != shown:
             raise ValueError(
                 f"{name} version {latest} in {root} serves {old}, this model {shown}: a new version under "
-                f"the same model name would change the shapes its clients get; export under new names ({flags}) "
-                "or pass --allow-signature-change")
+                f"the same model name would change the shapes its clients get; "
+                f"{remedy or f'export under new names ({flags}) or pass --allow-signature-change'}")
 
 
 def _write_savedmodel(network: keras.Model, input_name: str, output_names: Sequence[str], path: Path) -> None:
@@ -561,21 +572,30 @@ def _pid_namespace() -> str | None:
         return None
 
 
-def _process_start(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, from ``/proc``), telling a reused PID apart."""
+#: Start times of one process read at two moments differ by up to this, s: they are on the system clock
+#: (psutil), which NTP and users adjust.  A process that reuses a dead writer's PID starts long after it
+#: (the PIDs must wrap around first), and a writer lives longer than this before it writes its file.
+_SAME_START_S = 5.0
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (s since the epoch; psutil, on every platform), telling a reused PID
+    apart; ``None`` when no such process runs (a zombie has ended too).
+
+    Raises:
+        psutil.AccessDenied: for a process the system does not describe to this user (it runs).
+    """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, OverflowError, ValueError):
         return None
-    fields = stat.rsplit(")", 1)[-1].split()  # after the command name: fields 3, 4, ...
-    return fields[19] if len(fields) > 19 else None  # field 22, starttime
 
 
 def _write_writer_file(staged: Path, version: int, names: Sequence[str], complete: bool) -> None:
     # written in place: a damaged writer file only makes the folder wait for STALE_SECONDS
     _writer_file(staged).write_text(json.dumps({
         "version": version, "models": list(names), "complete": complete, "host": socket.gethostname(),
-        "pid": os.getpid(), "pid_namespace": _pid_namespace(), "started": _process_start(os.getpid())}))
+        "pid": os.getpid(), "pid_namespace": _pid_namespace(), "created": _process_start(os.getpid())}))
 
 
 def _read_writer_file(staged: Path) -> dict[str, Any] | None:
@@ -584,16 +604,6 @@ def _read_writer_file(staged: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return writer if isinstance(writer, dict) else None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True
 
 
 def _last_change(path: Path) -> float:
@@ -611,15 +621,18 @@ def _last_change(path: Path) -> float:
 def _abandoned(staged: Path, writer: dict[str, Any] | None, now: float) -> bool:
     """True when no running export writes ``staged``: its writer (on this host and PID namespace) is gone,
     or, when that cannot be told, nothing in it changed for ``STALE_SECONDS``."""
-    local = (os.name == "posix" and writer is not None and is_int(writer.get("pid")) and writer["pid"] > 0
+    local = (writer is not None and is_int(writer.get("pid")) and writer["pid"] > 0
              and writer.get("host") == socket.gethostname() and writer.get("pid_namespace") == _pid_namespace())
     if local:
-        pid = int(writer["pid"])
-        if not _pid_alive(pid):
-            return True
-        started, running_since = writer.get("started"), _process_start(pid)
-        if started is not None and running_since is not None:
-            return started != running_since  # another process got the PID: the writer is gone
+        try:
+            running_since = _process_start(int(writer["pid"]))
+        except psutil.AccessDenied:  # it runs, since when is not told: the age decides
+            running_since = math.nan
+        if running_since is None:
+            return True  # no such process: the writer is gone
+        # older writer files record no "created": a reused PID is not told apart, the age decides
+        if is_real(writer.get("created")) and math.isfinite(running_since):
+            return abs(writer["created"] - running_since) > _SAME_START_S  # another process got the PID
     try:
         changed = max(_last_change(staged), _writer_file(staged).lstat().st_mtime if writer is not None else 0.0)
     except FileNotFoundError:

@@ -48,6 +48,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from ssvae_tf._checks import check_count, check_positive_int, check_positive_real, is_int
+from ssvae_tf._progress import on_terminal
 from ssvae_tf.augment import random_periodic_shift
 from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
@@ -225,23 +227,22 @@ def _residual_block(h, rank: int, filters: int, name: str, padding: str, activat
 
 
 def _check_architecture(image_shape: Sequence[int], latent_dim: int, depth: int, filters: int,
-                        padding: str = "zeros") -> tuple[int, ...]:
+                        hidden_units: int, padding: str = "zeros") -> tuple[int, ...]:
+    """``image_shape`` as a tuple of ints, once every argument is checked (``ValueError`` naming it)."""
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) not in (3, 4):
-        raise ValueError(
-            f"image_shape must be (height, width, channels) or (depth, height, width, channels), got {shape}"
-        )
+    shape = tuple(image_shape) if isinstance(image_shape, (Sequence, np.ndarray)) else ()
+    if isinstance(image_shape, str) or len(shape) not in (3, 4) or not all(is_int(s) for s in shape):
+        raise ValueError("image_shape must be integers (height, width, channels) or (depth, height, width, "
+                         f"channels), got {image_shape!r}")
+    shape = tuple(int(s) for s in shape)
     if not all(MIN_SIDE <= s <= MAX_SIDE for s in shape[:-1]):
         raise ValueError(f"image sides must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {shape[:-1]}")
-    if shape[-1] < 1:
-        raise ValueError(f"image_shape needs at least 1 channel, got {shape[-1]}")
-    if latent_dim < 1:
-        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-    if filters < 1:
-        raise ValueError(f"filters must be >= 1, got {filters}")
-    if not 1 <= depth <= int(math.log2(min(shape[:-1]))) - 1:
+    check_positive_int(shape[-1], "image_shape's channels")
+    for name, value in (("latent_dim", latent_dim), ("filters", filters), ("hidden_units", hidden_units),
+                        ("depth", depth)):
+        check_positive_int(value, name)
+    if not depth <= int(math.log2(min(shape[:-1]))) - 1:
         raise ValueError(
             f"depth must be between 1 and {int(math.log2(min(shape[:-1]))) - 1} for image sides "
             f"{shape[:-1]}, got {depth}"
@@ -282,7 +283,7 @@ def build_encoder(
         A functional model: input ``images`` float32 ``(batch, *image_shape)``,
         outputs ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``.
     """
-    shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
+    shape = _check_architecture(image_shape, latent_dim, depth, filters, hidden_units, padding)
     images = keras.Input(shape=shape, name="images")
     h = images if statistics_input is None else StatisticsInput(statistics_input, name="statistics")(images)
     for level in range(depth):
@@ -332,11 +333,12 @@ def build_decoder(
         logits.  Sides that are not multiples of ``2**depth`` are cropped to
         the exact size.
     """
-    shape = _check_architecture(image_shape, latent_dim, depth, filters, padding)
+    shape = _check_architecture(image_shape, latent_dim, depth, filters, hidden_units, padding)
     if upsampling not in DECODERS:
         raise ValueError(f"upsampling must be one of {DECODERS}, got {upsampling!r}")
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    check_positive_int(n_phases, "n_phases", minimum=2)
     if output == "softmax" and (n_phases < 3 or shape[-1] != 1):
         raise ValueError(f"a softmax output draws one channel per phase of K > 2 phases into images of one "
                          f"channel, got n_phases={n_phases} and {shape[-1]} channel(s)")
@@ -407,6 +409,21 @@ def binary_share(phases: tf.Tensor) -> tf.Tensor:
         phases = tf.concat([phases, 1.0 - phases], axis=-1)
     confident = tf.cast(tf.reduce_max(phases, axis=-1) > 1.0 - BINARY_MARGIN, tf.float32)
     return tf.reduce_mean(confident, axis=list(range(1, confident.shape.rank)))
+
+
+def _check_unit_images(images: Any, what: str) -> None:
+    """Refuses (``ValueError`` naming ``what``) a NumPy array or eager tensor of images holding values
+    outside [0, 1] or NaN/infinity; anything else (a dataset, ``None``) passes unchecked."""
+    if not isinstance(images, (np.ndarray, tf.Tensor)) or 0 in images.shape:
+        return
+    values = np.asarray(images)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(f"{what} holds {int(values.size - np.isfinite(values).sum())} NaN or infinite value(s); "
+                         "expected images in [0, 1]")
+    lo, hi = float(values.min()), float(values.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(f"{what} holds values in [{lo:g}, {hi:g}]; expected images in [0, 1] "
+                         "(divide 8-bit grey levels by 255)")
 
 
 def _kl_per_dimension(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
@@ -488,14 +505,40 @@ def batch_mean(values: tf.Tensor) -> tf.Tensor:
 def _step_logs(logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """A training or test step's logs as Keras can reduce them across replicas.
 
-    Under ``MultiWorkerMirroredStrategy`` Keras 3 averages a step's logs over
-    the replicas with a reduction along axis 0, which fails on scalars
-    ("Invalid reduction dimension 0", tensorflow/tensorflow#72388): there they
-    get that axis, of length 1.  Elsewhere they are unchanged.
+    Under ``MultiWorkerMirroredStrategy`` with more than one worker, Keras 3
+    averages a step's logs over the workers with a reduction along axis 0,
+    which fails on scalars ("Invalid reduction dimension 0",
+    tensorflow/tensorflow#72388): there they get that axis, of length 1, which
+    the reduction removes.  A one-worker cluster is not reduced that way
+    (Keras' ``reduce_per_replica`` asks ``_in_multi_worker_mode()``, more than
+    one worker), so its logs stay scalars, as everywhere else: a length-1 axis
+    would reach the callbacks (TensorBoard's "Expected scalar shape",
+    ``history.csv`` rows of ``[0.0]``).
     """
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
         return {name: tf.reshape(value, [1]) for name, value in logs.items()}
     return logs
+
+
+class _ConsoleLogger(keras.callbacks.ProgbarLogger):
+    """Keras' console output of ``fit`` (a progress bar per batch with ``verbose=1``, a line per
+    epoch with ``verbose=2``) showing only the metrics named ``shown``, in that order; every other
+    callback (``history.csv``, TensorBoard) still gets all of them."""
+
+    def __init__(self, shown: Sequence[str]):
+        super().__init__()
+        self.shown = tuple(shown)
+
+    def _shown(self, logs: dict | None) -> dict:
+        logs = logs or {}
+        return {name: logs[name] for name in self.shown if name in logs}
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, self._shown(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, self._shown(logs))
 
 
 class _ScheduleClock(keras.callbacks.Callback):
@@ -578,8 +621,7 @@ class SpatialStatsVAE(keras.Model):
     ):
         super().__init__(**kwargs)
         for label, weight in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-            if not (np.isfinite(weight) and weight >= 0):
-                raise ValueError(f"{label} must be a finite number >= 0, got {weight!r}")
+            check_positive_real(weight, label, allow_zero=True)
         if alpha == 0 and gamma == 0:
             raise ValueError("alpha and gamma are both 0: nothing would be reconstructed; set one > 0")
         if data_loss not in DATA_LOSSES:
@@ -650,24 +692,55 @@ class SpatialStatsVAE(keras.Model):
         return self.decode(z_mean, training=training)
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """Decode ``n`` draws of the prior ``z ~ N(0, I)``: ``(n, *image_shape)``."""
-        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
+        """Decode ``n`` (an integer >= 0) draws of the prior ``z ~ N(0, I)``: float32 ``(n, *image_shape)``."""
+        n = check_count(n, "n")
+        if n == 0:  # the decoder's layers would drop the batch's shape
+            return np.zeros((0, *self.image_shape), np.float32)
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
         return np.asarray(self.decode(z))
 
     @property
     def metrics(self):
         return [*self.trackers.values(), self.latent_usage]
 
+    @property
+    def console_metrics(self) -> tuple[str, ...]:
+        """The metrics ``fit`` shows on the console, in order: ``loss``; the weighted terms whose
+        weight is not 0 (``stats_loss``, ``kl_loss``, ``data_loss``, and ``anchor_loss`` and
+        ``binary_loss`` when scheduled); ``stats_distance``; ``binary_share`` for an output meant to
+        be binary (a phase output, or a binariness term); their ``val_`` twins and
+        ``val_active_units``.  The others (the KL of each latent dimension, ``pixel_mse``,
+        ``val_prior_stats_distance``, the learning rate) go to the history only: ``history.csv`` and
+        TensorBoard get every metric."""
+        weights = (("stats_loss", self.alpha), ("kl_loss", self.beta), ("data_loss", self.gamma),
+                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight))
+        names = ["loss", *(term for term, weight in weights if weight > 0), "stats_distance"]
+        if self.output_kind != "sigmoid" or self.schedule.binary_weight > 0:
+            names.append("binary_share")
+        return (*names, *(f"val_{name}" for name in names), "val_active_units")
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
-        """``keras.Model.fit``, which also gives the loss schedule the run's length in steps, and
-        refuses an array holding NaN or infinity (one bad pixel would turn every weight into NaN;
-        ``make_dataset`` checks its sources the same way)."""
-        if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-            raise ValueError(f"x holds {int(np.size(x) - np.isfinite(x).sum())} NaN or infinite value(s); "
-                             "expected images in [0, 1]")
+        """``keras.Model.fit``, which also gives the loss schedule the run's length in steps, shows
+        only :attr:`console_metrics`, and refuses images ``x`` (or ``validation_data``) given as an
+        array that are not in [0, 1]: NaN or infinity (one bad pixel would turn every weight into
+        NaN) or, say, 8-bit grey levels 0..255 (the statistics' phase indicators and the sigmoid
+        output assume [0, 1]).  ``make_dataset`` checks its sources the same way; a ``tf.data``
+        dataset is not checked.
+
+        ``verbose="auto"`` is a progress bar per batch on a terminal and one line per epoch
+        otherwise (a log file gets no bar); a ``keras.callbacks.ProgbarLogger`` among ``callbacks``
+        replaces the short console (Keras' shows every metric)."""
+        _check_unit_images(x, "x")
+        validation = kwargs.get("validation_data")
+        _check_unit_images(validation[0] if isinstance(validation, (tuple, list)) else validation, "validation_data")
+        if verbose == "auto":
+            verbose = 1 if on_terminal(True) else 2
+        callbacks = [*(callbacks or []), _ScheduleClock()]
+        if verbose and not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
+            callbacks.append(_ConsoleLogger(self.console_metrics))
         self.initialise_output_bias(x)
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                           callbacks=[*(callbacks or []), _ScheduleClock()], **kwargs)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                           **kwargs)
 
     def initialise_output_bias(self, x) -> None:
         """Before the first step, start the decoder's output at the data's mean grey level: set the bias

@@ -30,16 +30,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import json
 import math
 import os
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf._io import atomic_write, check_free_space, write_json
+import filelock
+
+from ssvae_tf._io import atomic_write, check_free_space, remove_temporaries, write_json
 from ssvae_tf.settings import STATISTICS_VAE_DEFAULTS, TrainConfig, recorded_settings
 
 
@@ -79,24 +81,27 @@ class RunDir:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the run's lock (``.lock``, an advisory ``flock``) while writing it, creating the
-        directory if needed; the lock file exists only while it is held.
+        """Hold the run's lock (``.lock``: ``filelock``'s lock of this platform, ``flock`` on Linux and
+        macOS, ``msvcrt`` on Windows) while writing it, creating the directory if needed; the lock file
+        exists only while it is held.
 
         Raises:
             ValueError: (one line) if another process holds it, e.g. a second ``ssvae train`` on the
                 same ``--out``.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ValueError(f"{self.path} is being written by another process (ssvae train?); wait for it "
-                                 "or choose another --out") from None
-            try:
-                yield
-            finally:
+        lock = filelock.FileLock(self.lock_file, timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ValueError(f"{self.path} is being written by another process (ssvae train?); wait for it "
+                             "or choose another --out") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # Windows removes it on release (an open file stays)
                 self.lock_file.unlink(missing_ok=True)
+            lock.release()
 
     # ------------------------------------------------------------- state
     @property
@@ -135,6 +140,13 @@ class RunDir:
         shutil.rmtree(self.logs_dir, ignore_errors=True)
         for path in (self.config_file, self.history_csv):
             path.unlink(missing_ok=True)
+
+    def remove_temporaries(self) -> list[Path]:
+        """Remove the hidden temporaries (``.model-XXXXXXXX.keras``, ...) that a process killed while
+        writing one of the run's files left, in the run and its backup; call it holding the run's
+        lock (:meth:`locked`).  Returns the paths removed."""
+        files = (self.CONFIG, self.MODEL, self.HISTORY_CSV, self.HISTORY_JSON, self.TRAINING, self.RECONSTRUCTIONS)
+        return [*remove_temporaries(self.path, files), *remove_temporaries(self.backup_dir, ("*.weights.h5", "*.json"))]
 
     def remove_backup(self) -> None:
         """Remove ``backup/`` once the run has finished (what resuming needed)."""
@@ -285,7 +297,8 @@ def load_model(path: str | os.PathLike):
     errors.
 
     Raises:
-        ValueError: (one line) if ``path`` is neither, or holds no SpatialStatsVAE.
+        ValueError: (one line) if ``path`` is neither, is corrupt (a damaged or truncated archive, a bad
+            checksum) or holds no SpatialStatsVAE.
     """
     import keras
 
@@ -295,8 +308,13 @@ def load_model(path: str | os.PathLike):
     model_file = RunDir(path).model_file if path.is_dir() else path
     if not model_file.is_file() or model_file.suffix != ".keras":
         raise ValueError(f"{path} is neither a run directory holding {RunDir.MODEL} nor a .keras file")
+    corrupt = f"{model_file} is corrupt or not a Keras model file"
+    if not zipfile.is_zipfile(model_file):  # Keras would call it "File not found"
+        raise ValueError(f"{corrupt} (not a .keras zip archive; {model_file.stat().st_size} bytes)")
     try:
         model = keras.saving.load_model(model_file)
+    except (zipfile.BadZipFile, EOFError, KeyError, RuntimeError) as error:  # RuntimeError: h5py on a damaged file
+        raise ValueError(f"{corrupt} ({type(error).__name__}: {' '.join(str(error).split())})") from None
     except (ValueError, OSError, TypeError) as error:
         raise ValueError(f"cannot load {model_file}: {' '.join(str(error).split())}") from None
     if not isinstance(model, SpatialStatsVAE):

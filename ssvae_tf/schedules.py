@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ssvae_tf._checks import options_from_record
+from ssvae_tf._checks import check_bool, check_positive_real, options_from_record
 
 #: KL-weight schedules: constant, linear warm-up, cyclical (Fu et al. 2019).
 KL_SCHEDULES = ("constant", "warmup", "cyclical")
@@ -35,11 +35,6 @@ def _check_fraction(value: Any, name: str, low_open: bool = True) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not (ok and (0 < value <= 1 if low_open else 0 <= value <= 1)):
         raise ValueError(f"{name} must be a number in {'(0' if low_open else '[0'}, 1], got {value!r}")
-
-
-def _check_non_negative(value: Any, name: str) -> None:
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -105,17 +100,16 @@ class LossSchedule:
             raise ValueError(f"kl_cycles must be an integer >= 1, got {self.kl_cycles!r}")
         _check_fraction(self.kl_ramp, "kl_ramp")
         _check_fraction(self.anchor_until, "anchor_until")
-        _check_non_negative(self.free_bits, "free_bits")
-        _check_non_negative(self.anchor, "anchor")
-        if not isinstance(self.anchor_aligned, bool):
-            raise ValueError(f"anchor_aligned must be True or False, got {self.anchor_aligned!r}")
+        check_positive_real(self.free_bits, "free_bits", allow_zero=True)
+        check_positive_real(self.anchor, "anchor", allow_zero=True)
+        object.__setattr__(self, "anchor_aligned", check_bool(self.anchor_aligned, "anchor_aligned"))
         if not (isinstance(self.anchor_sigma, (int, float)) and math.isfinite(self.anchor_sigma)
                 and self.anchor_sigma > 0):
             raise ValueError(f"anchor_sigma must be a positive number of pixels, got {self.anchor_sigma!r}")
         if self.eps_start is not None and not (isinstance(self.eps_start, (int, float))
                                                and math.isfinite(self.eps_start) and self.eps_start > 0):
             raise ValueError(f"eps_start must be a positive number or None, got {self.eps_start!r}")
-        _check_non_negative(self.binary_weight, "binary_weight")
+        check_positive_real(self.binary_weight, "binary_weight", allow_zero=True)
         _check_fraction(self.binary_start, "binary_start", low_open=False)
         if self.binary_start == 1:
             raise ValueError("binary_start must be below 1 (the term ramps in from there to the end of the run), "

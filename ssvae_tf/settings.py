@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf._checks import check_positive_int
+from ssvae_tf._checks import check_bool, check_positive_int, check_positive_real
 from ssvae_tf._io import read_toml_or_json
 from ssvae_tf.schedules import KL_SCHEDULES, LossSchedule
 
@@ -55,6 +55,8 @@ ENCODER_INPUTS = ("image", "statistics")
 #: The largest value each size setting may take: beyond these a run cannot fit in memory or time.
 UPPER_LIMITS = {"latent_dim": 4096, "filters": 1024, "hidden_units": 65_536, "batch_size": 65_536,
                 "epochs": 1_000_000, "n_images": 100_000_000}
+#: The largest seed: Keras' ``set_random_seed`` takes 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 #: How ``ssvae train`` and ``ssvae tune`` spread training over devices (``ssvae_tf.distribute``).
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 #: The default KL weight at 64 x 64 px, measured (docs/binary-outputs.md: 0.001 left the prior samples grey on
@@ -265,15 +267,17 @@ class TrainConfig:
         if self.image_size is not None and not MIN_SIDE <= self.image_size <= MAX_SIDE:
             raise ValueError(f"image_size must be between {MIN_SIDE} and {MAX_SIDE} px, got {self.image_size}")
         for name in ("alpha", "beta", "gamma"):
-            value = getattr(self, name)
-            if name == "beta" and value is None:
-                continue
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            if not (name == "beta" and self.beta is None):
+                object.__setattr__(self, name, check_positive_real(getattr(self, name), name, allow_zero=True))
+        for name in setting_names():  # text such as "no" would count as true
+            if isinstance(setting_default(name), bool):
+                object.__setattr__(self, name, check_bool(getattr(self, name), name))
         if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps) and self.eps > 0):
             raise ValueError(f"eps must be a positive number, got {self.eps!r}")
         if self.cutoff is not None and not (isinstance(self.cutoff, int) and self.cutoff >= 0):
             raise ValueError(f"cutoff must be an integer >= 0 (px), got {self.cutoff!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer from 0 to {MAX_SEED} (Keras' seeds), got {self.seed!r}")
         self._check_data_reading()
         self.correlation_pairs  # checks the pairs
         if not (isinstance(self.phase, int) and 0 <= self.phase < self.n_phases):
@@ -285,18 +289,15 @@ class TrainConfig:
         if self.baseline and self.encoder_input == "statistics":
             raise ValueError("encoder_input='statistics' hides where the structures are, which the pixel baseline "
                              "must reconstruct; expected encoder_input='image' with --baseline")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        object.__setattr__(self, "learning_rate", check_positive_real(self.learning_rate, "learning_rate"))
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
         if self.early_stopping is not None and self.validation_split == 0:
             raise ValueError("early_stopping watches val_stats_distance; expected validation_split > 0")
         if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
             raise ValueError(f"jit_compile must be true, false or unset (Keras' choice), got {self.jit_compile!r}")
-        if not isinstance(self.mixed_precision, bool):
-            raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
-        if self.stats_scale is not None and not (math.isfinite(self.stats_scale) and self.stats_scale > 0):
-            raise ValueError(f"stats_scale must be a positive number, got {self.stats_scale!r}")
+        if self.stats_scale is not None:
+            object.__setattr__(self, "stats_scale", check_positive_real(self.stats_scale, "stats_scale"))
         self._check_output()
         for name in ("data_loss", "indicator", "decoder", "padding", "encoder_input", "kl_schedule", "dims",
                      "output"):
@@ -328,9 +329,7 @@ class TrainConfig:
     def _check_data_reading(self) -> None:
         """Checks the fields that say how the data are read and cropped; canonical ``threshold``."""
         if self.phases is not None:
-            check_positive_int(self.phases, "phases")
-            if self.phases < 2:
-                raise ValueError(f"phases must be an integer >= 2 (the number of labels), got {self.phases!r}")
+            check_positive_int(self.phases, "phases", minimum=2)
             if self.threshold is not None:
                 raise ValueError("threshold binarises grey images; label images (phases) are not thresholded: "
                                  "pass one of them")
@@ -402,6 +401,10 @@ class TrainConfig:
             states = "0 (black) and 1 (white)" if self.phases is None else f"0..{self.n_phases - 1}"
             raise ValueError(f"correlations must be space-separated pairs of states {states} such as "
                              f"'0,0 1,1 0,1', got {self.correlations!r}")
+        repeated = sorted({pair for pair in pairs if pairs.count(pair) > 1})
+        if repeated:
+            raise ValueError(f"correlations names the pair {','.join(map(str, repeated[0]))} more than once in "
+                             f"{self.correlations!r}; expected each pair once")
         return pairs
 
     @property

@@ -10,7 +10,6 @@ KerasTuner searches (``tuning``) build every trial with :func:`build_model` too.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,8 +18,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import psutil
 import tensorflow as tf
 
+from ssvae_tf._checks import check_instance
 from ssvae_tf.callbacks import AtomicBackupAndRestore, ImageSummaries, KeepBestEpoch, halved_for_last_tenth
 from ssvae_tf.data import (
     HARD_LINES,
@@ -63,7 +64,7 @@ def _check_path_data(config: TrainConfig) -> None:
 def _check_generated_size(n_images: int, spatial: tuple[int, ...]) -> None:
     """Refuses (one line) to generate more float32 images than half of this machine's memory holds."""
     needed = n_images * math.prod(spatial) * 4
-    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    available = psutil.virtual_memory().total // 2
     if needed > available:
         raise ValueError(f"n_images={n_images:,} generated images of {spatial} px need {needed / 2**30:,.1f} GiB; "
                          f"this machine has room for {available / 2**30:,.1f} GiB (half its memory): "
@@ -140,8 +141,11 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
     16-bit type, the decoder's sigmoid and the loss in float32; with
     ``config.jit_compile`` the steps are XLA-compiled.  The optimizer is built
     now, so a checkpoint restores its state too.
+
+    Raises:
+        TypeError: when ``config`` is not a :class:`~ssvae_tf.settings.TrainConfig`.
     """
-    alpha, beta, gamma = config.loss_weights(image_shape[:-1])
+    alpha, beta, gamma = check_instance(config, TrainConfig, "config").loss_weights(image_shape[:-1])
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(mixed_precision_policy() if config.mixed_precision else "float32")
     try:  # layers take the policy when they are made; compile wraps the optimizer for float16's loss scaling
@@ -174,7 +178,9 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
 
 
 def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
-    """Whether the run resumes; refuses to clobber a finished or a different run."""
+    """Whether the run resumes; refuses to clobber a finished or a different run.  Clears the hidden
+    temporaries a killed write left (the caller holds the run's lock)."""
+    run.remove_temporaries()
     if run.is_finished and not overwrite:
         raise ValueError(f"{run.path} already holds a finished run ({run.MODEL}); choose another --out "
                          "or pass --overwrite")
@@ -223,7 +229,8 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
         config: the run's settings.
         out_dir: the run directory; an interrupted run resumes from its
             ``backup/`` when called again with the same config.
-        verbose: Keras' ``fit`` verbosity.
+        verbose: Keras' ``fit`` verbosity; ``"auto"``: a progress bar per batch on a terminal, one
+            line per epoch otherwise, either with the model's ``console_metrics`` only.
         overwrite: replace a finished run, or an unfinished one with other settings.
         strategy: a name from :data:`~ssvae_tf.settings.STRATEGIES`
             (:func:`ssvae_tf.distribute.make_strategy`) or a strategy made by
@@ -237,7 +244,11 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int | str = "auto",
     Returns:
         The per-epoch history (``loss``, ``stats_distance``, ``val_*``, ...).  A run whose kept epoch
         has no active latent dimension prints :func:`collapse_warning`'s line on stderr.
+
+    Raises:
+        TypeError: when ``config`` is not a :class:`~ssvae_tf.settings.TrainConfig`.
     """
+    check_instance(config, TrainConfig, "config")
     if isinstance(strategy, str):  # first: a multi-worker strategy must precede other TF work
         strategy_name, strategy = strategy, make_strategy(strategy, peer_timeout)
     else:

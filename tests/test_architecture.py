@@ -136,3 +136,30 @@ def test_contracts_and_help_import_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+#: Standard-library modules that exist on POSIX systems only: importing one stops the package on Windows.
+POSIX_ONLY = {"fcntl", "termios", "resource", "pwd", "grp", "posix", "tty", "pty", "syslog"}
+
+
+def test_no_module_imports_a_posix_only_module():
+    """The package runs on Linux, macOS and Windows (pyproject's classifiers): the run directory's lock
+    is ``filelock``'s, an export's writer is looked up with ``psutil``."""
+    users = {}
+    for name, path in modules().items():
+        tree = ast.parse(path.read_text())
+        guarded = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.Try)
+                   and any(_catches_import_error(handler) for handler in node.handlers)
+                   for statement in node.body for inner in ast.walk(statement)}
+        for node in ast.walk(tree):
+            if id(node) in guarded:  # try: import x / except ImportError: works without it
+                continue
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            users.update({name: top for top in (n.split(".")[0] for n in names) if top in POSIX_ONLY})
+    assert users == {}
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(isinstance(kind, ast.Name) and kind.id in ("ImportError", "ModuleNotFoundError") for kind in caught)

@@ -4,6 +4,7 @@ file, training end to end, resume after a kill, the demo, no TensorFlow log line
 import argparse
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,8 +95,13 @@ def test_a_run_trains_again_from_its_own_config_json(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_train_end_to_end(tmp_path, capsys):
-    assert main(["train", *TINY_ARGS, "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
-    assert "finished" in capsys.readouterr().out
+    talking = [arg for arg in TINY_ARGS if arg != "--quiet"]
+    assert main(["train", *talking, "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    epochs = [line for line in out if "/step - " in line]  # not a terminal: one line per epoch, a short one
+    assert len(epochs) == 2 and not any("kl_dim" in line or "data_loss" in line for line in epochs)
+    finished = next(line for line in out if line.startswith("finished: "))
+    assert re.findall(r"(\w+)=", finished) == ["val_loss", "val_stats_distance", "val_pixel_mse", "val_active_units"]
     for name in ("model.keras", "config.json", "history.json", "history.csv", "reconstructions.png"):
         assert (tmp_path / "run" / name).exists(), name
 

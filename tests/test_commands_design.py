@@ -9,7 +9,7 @@ import pytest
 from design_helpers import SIDE, band, tiny_model
 from ssvae_tf.commands.base import ArgumentParser
 from ssvae_tf.commands.design import COMMANDS, DESIGN_FILES, INTERPOLATION_FILES
-from ssvae_tf.design.defaults import DEFAULT_STEPS, METHODS
+from ssvae_tf.design.defaults import DEFAULT_STEPS, MAX_DESIGN_VALUES, METHODS
 from ssvae_tf.run_dir import RunDir
 
 
@@ -89,3 +89,87 @@ def test_the_figures_are_not_pyplot_figures():
     before = plt.get_fignums()
     fig = grid_figure(np.zeros((2, 8, 8, 1), np.float32), ["a", "b"], "heading")
     assert isinstance(fig, Figure) and plt.get_fignums() == before
+
+
+def test_out_of_range_values_are_refused_naming_the_option_and_the_limit(run, tmp_path):
+    target, model = str(run / "target.npy"), str(run / "run")
+    most = MAX_DESIGN_VALUES // SIDE**2  # values in all, not a count: 16384 images of 16x16 px
+    cases = [
+        (["--model", model, "--target", target, "--n", "1000000000"],
+         rf"--n must be an integer from 1 to {most} for 16x16 px images .*, got 1000000000$"),
+        (["--model", model, "--interpolate", target, target, "--frames", str(most + 1)],
+         rf"--frames must be an integer from 2 to {most} for 16x16 px images .*, got {most + 1}$"),
+        (["--model", model, "--volume-fraction", "0.3", "--correlation-length", "inf"],
+         "correlation_length must be a finite number > 0 .* got inf"),
+        (["--model", model, "--target", target, "--cutoff", str(SIDE // 2 + 1)],
+         f"cutoff 9 px reaches beyond the 16x16 px image: its largest lag is {SIDE // 2} px"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(ValueError, match=message) as error:
+            run_design(*argv, "--out", str(tmp_path / "never"), "--quiet")
+        assert "\n" not in str(error.value)
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_target_array_is_one_image_and_uint8_reads_as_a_png_does(tmp_path):
+    from PIL import Image
+
+    from ssvae_tf.commands.design import read_target
+
+    image = band()[..., 0]
+    grey = np.round(image * 200 + 30).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "target.png")
+    arrays = {"hw.npy": image, "hw1.npy": image[..., None], "stack.npy": image[None],
+              "uint8.npy": grey, "uint8-stack.npy": grey[None, ..., None]}
+    for name, array in arrays.items():
+        np.save(tmp_path / name, array)
+    for name in ("hw.npy", "hw1.npy", "stack.npy"):
+        np.testing.assert_array_equal(read_target(tmp_path / name), band())
+    from_png = read_target(tmp_path / "target.png")
+    np.testing.assert_allclose(from_png[..., 0], grey / 255.0, rtol=1e-6)
+    for name in ("uint8.npy", "uint8-stack.npy"):
+        np.testing.assert_array_equal(read_target(tmp_path / name), from_png)
+    volume = np.stack([image] * 6)
+    np.save(tmp_path / "volume.npy", volume)
+    assert read_target(tmp_path / "volume.npy", spatial_rank=3).shape == (6, SIDE, SIDE, 1)  # a model of volumes
+    with pytest.raises(ValueError, match="holds 6 images of shape"):
+        read_target(tmp_path / "volume.npy", spatial_rank=2)  # a model of images: a stack of six
+
+
+def test_a_full_disk_leaves_no_partial_design_run(run, tmp_path, monkeypatch):
+    import errno
+
+    from ssvae_tf._io import DiskFullError
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", no_space)
+    out = tmp_path / "out"
+    with pytest.raises(DiskFullError) as error:
+        run_design("--method", "pixel", "--target", str(run / "target.npy"), "--n", "1", "--steps", "1",
+                   "--out", str(out), "--quiet")
+    assert str(error.value) == f"no space left on device writing {out / 'designs.npy'}" and not out.exists()
+
+
+def test_the_grids_draw_at_most_grid_most_images(run, tmp_path, monkeypatch):
+    """Laying out a thousand panels takes a minute: designs.png shows the first GRID_MOST designs,
+    interpolation.png GRID_MOST frames evenly spaced, both ends included; the arrays keep every one."""
+    from ssvae_tf.commands import design as command
+
+    drawn = []
+    real_grid = command.grid_figure
+    monkeypatch.setattr(command, "grid_figure", lambda images, titles, heading: (
+        drawn.append((len(images), titles[0], titles[-1], heading)), real_grid(images[:1], titles[:1], heading))[1])
+    frames = np.zeros((3 * command.GRID_MOST, 8, 8, 1), np.float32)
+    command.write_interpolation(tmp_path / "strip", frames)
+    assert drawn.pop() == (command.GRID_MOST, "t = 0.00", "t = 1.00", "decoded latent interpolation from the first "
+                           f"image to the second ({command.GRID_MOST} of {len(frames)} frames, evenly spaced)")
+    assert np.load(tmp_path / "strip" / "interpolation.npy").shape == frames.shape
+    n = command.GRID_MOST + 6
+    run_design("--model", str(run / "run"), "--method", "encode", "--target", str(run / "target.npy"), "--n", str(n),
+               "--out", str(tmp_path / "designs"), "--quiet")
+    shown, first, last, heading = drawn.pop()
+    assert (shown, first[:2], last[:3]) == (command.GRID_MOST, "0:", f"{command.GRID_MOST - 1}:")
+    assert heading.endswith(f"(the first {command.GRID_MOST} of {n})")
+    assert len(np.load(tmp_path / "designs" / "designs.npy")) == n

@@ -308,3 +308,26 @@ def test_both_commands_are_registered_and_every_option_shows_its_default():
             shown = subparser._get_formatter()._get_help_string(action)
             flag = action.nargs == 0 and action.default in (False, argparse.SUPPRESS)
             assert action.help and (flag or action.required or "default" in shown), f"{name} {action.option_strings}"
+
+
+def test_a_full_disk_leaves_no_partial_report_and_says_so_in_one_line(lines_run, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from matplotlib.figure import Figure
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "stats"
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    monkeypatch.setattr(Figure, "savefig", no_space)  # the fourth file: three tables were written before it
+    assert main(["stats", "microstructure", "--image-size", "16", "--n-images", "4", "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"ssvae: error: no space left on device writing {out / 'autocorrelation.png'}\n"
+    assert os.listdir(out) == ["mine.txt"]
+    monkeypatch.setattr(np, "save", no_space)
+    samples = tmp_path / "samples"
+    assert main(["sample", "--model", str(lines_run.path), "--n", "2", "--out", str(samples), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"ssvae: error: no space left on device writing {samples / 'samples.npy'}\n"
+    assert not samples.exists()

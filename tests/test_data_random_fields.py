@@ -93,6 +93,8 @@ def test_seeded_reproducibility():
         (dict(correlation_length=0.0), "correlation_length"),
         (dict(correlation_length=(1.0, -2.0)), "correlation_length"),
         (dict(correlation_length=(1.0, 2.0, 3.0)), "one per"),
+        (dict(correlation_length=float("inf")), "finite number > 0"),
+        (dict(correlation_length=(1.0, float("nan"))), "finite numbers > 0"),
     ],
 )
 def test_invalid_arguments(kwargs, message):

@@ -52,7 +52,7 @@ def test_a_bad_target_is_one_line(model, target, message):
 @pytest.mark.parametrize("arguments, message", [
     (dict(volume_fraction=0.0), r"volume_fraction must be a number in \(0, 1\).*got 0.0"),
     (dict(volume_fraction=1.0), r"in \(0, 1\).*got 1.0"),
-    (dict(volume_fraction=0.3, correlation_length=-1.0), "correlation_length must be a number > 0"),
+    (dict(volume_fraction=0.3, correlation_length=-1.0), "correlation_length must be a finite number > 0"),
 ])
 def test_unreachable_scalar_targets_are_one_line(arguments, message):
     with pytest.raises(ValueError, match=message):

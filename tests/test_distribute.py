@@ -157,6 +157,26 @@ def test_a_two_worker_job_killed_mid_epoch_resumes_and_matches_one_process(tmp_p
 
 
 @pytest.mark.slow
+def test_a_one_worker_cluster_trains_with_tensorboard_and_scalar_history(tmp_path):
+    """One worker in TF_CONFIG: Keras does not reduce its logs across workers, so they stay scalars
+    (a length-1 axis failed TensorBoard's scalar summaries and wrote "[0.0]" into history.csv)."""
+    out, ports = tmp_path / "job", free_ports(1)
+    with_tensorboard = [arg for arg in TINY_ARGS if arg != "--no-tensorboard"]
+    result = subprocess.run([sys.executable, "-m", "ssvae_tf", "train", *with_tensorboard, "--epochs", "2",
+                             "--strategy", "multi-worker", "--peer-timeout", "60", "--out", str(out)],
+                            cwd=REPO, env={**os.environ, "TF_CONFIG": tf_config(ports, 0), "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = RunDir(out)
+    history = run.read_history()
+    assert len(history["loss"]) == 2 and all(isinstance(v, float) for values in history.values() for v in values)
+    assert "[" not in run.history_csv.read_text()
+    record = run.training_record()
+    assert (record["strategy"], record["replicas"], record["workers"]) == ("multi-worker", 1, 1)
+    assert any((run.logs_dir / "train").iterdir())
+
+
+@pytest.mark.slow
 def test_a_worker_whose_peers_never_come_gives_up_in_bounded_time(tmp_path):
     ports = free_ports(2)
     env = {**os.environ, "TF_CONFIG": tf_config(ports, 0), "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -284,7 +284,7 @@ def stage(model_dir, version, writer=None, age=0.0, complete=False, source=None)
     if writer is not None:
         record = writer if isinstance(writer, dict) else {
             "host": socket.gethostname(), "pid": writer, "pid_namespace": export._pid_namespace(),
-            "started": export._process_start(writer)}
+            "created": export._process_start(writer)}
         marker = staged.with_name(staged.name + ".writer.json")
         marker.write_text(json.dumps({"version": version, "models": ["ssvae_encoder", "ssvae_decoder"],
                                       "complete": complete, **record}))
@@ -301,10 +301,8 @@ def test_abandoned_staged_folders_are_removed_and_running_ones_kept(tmp_path):
             stage(models, 4, age=old),                                           # no writer file, old
             stage(models, 5, writer={"host": "elsewhere", "pid": 1}, age=old)]   # another host, old
     local = {"host": socket.gethostname(), "pid": os.getpid(), "pid_namespace": export._pid_namespace()}
-    proc = export._process_start(os.getpid()) is not None  # Linux: a reused PID is told apart by its start time
-    if proc:
-        gone.append(stage(models, 9, writer={**local, "started": "1"}, age=old))
-    kept = [stage(models, 6, writer=os.getpid(), age=old if proc else 0),        # its writer runs (for long)
+    gone.append(stage(models, 9, writer={**local, "created": 1.0}))                # its PID is another process's
+    kept = [stage(models, 6, writer=os.getpid(), age=old),                       # its writer runs (for long)
             stage(models, 7),                                                    # unknown writer, recent
             stage(models, 8, writer={"host": "elsewhere", "pid": 1})]            # another host, recent
     assert sorted(export.tidy_export_root(tmp_path)) == sorted(gone)
@@ -312,6 +310,22 @@ def test_abandoned_staged_folders_are_removed_and_running_ones_kept(tmp_path):
     assert sorted(p.name for p in models.glob("*.writer.json")) == sorted(p.name + ".writer.json" for p in kept
                                                                          if p.name.startswith((".6-", ".8-")))
     assert not (tmp_path / "ssvae_export.json").exists()  # nothing to record
+
+
+def test_a_writer_is_told_running_or_gone_without_proc_or_os_kill(tmp_path, monkeypatch):
+    """macOS and Windows have no ``/proc``, and Windows' ``os.kill(pid, 0)`` would end the process: the
+    writer's state comes from psutil; an older writer file (no start time) waits for its age."""
+    monkeypatch.setattr(export.os, "readlink", lambda path: (_ for _ in ()).throw(OSError(2, "no /proc")))
+    monkeypatch.setattr(export.os, "kill", lambda *args: pytest.fail("os.kill probes no process"))
+    old, models = export.STALE_SECONDS + 60, tmp_path / "ssvae_encoder"
+    local = {"host": socket.gethostname(), "pid": os.getpid(), "pid_namespace": None}
+    gone = [stage(models, 3, writer=dead_pid()),                                      # its writer died
+            stage(models, 4, writer={**local, "created": export._process_start(os.getpid()) - 60}),  # PID reused
+            stage(models, 5, writer=local, age=old)]                                  # runs, start unknown, old
+    kept = [stage(models, 6, writer=os.getpid(), age=old),                            # its writer runs
+            stage(models, 7, writer=local)]                                           # runs, start unknown, recent
+    assert sorted(export.tidy_export_root(tmp_path)) == sorted(gone)
+    assert sorted(p for p in models.iterdir() if p.is_dir()) == sorted(kept)
 
 
 def test_a_pair_half_published_by_a_killed_export_is_completed(exported, tmp_path):

@@ -1,6 +1,9 @@
 """The VAE: shapes, the loss it reports against an independent NumPy computation,
 training lowers the loss, every weight matters, and the .keras round trip."""
 
+import re
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -212,6 +215,16 @@ def test_sample_is_seeded():
     assert not np.array_equal(a, c)
 
 
+def test_sample_takes_a_count_and_zero_gives_an_empty_stack_of_the_image_shape():
+    model = build_vae((16, 16, 1), seed=0, **TINY)
+    empty = model.sample(0)
+    assert empty.shape == (0, 16, 16, 1) and empty.dtype == np.float32
+    assert model.sample(np.int64(2)).shape == (2, 16, 16, 1)
+    for bad in (2.5, "3", -1, True):
+        with pytest.raises(ValueError, match=rf"n must be an integer >= 0, got {bad!r}"):
+            model.sample(bad)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -223,6 +236,13 @@ def test_sample_is_seeded():
         (dict(data_loss="l1"), "data_loss must be"),
         (dict(stats_options={"cutof": 3}), "unknown statistics options"),
         (dict(stats_options={"correlations": [(0, 2)]}), "out of range"),
+        # wrong types are named too, not an obscure TypeError from inside the layers (issue 24)
+        (dict(latent_dim="4"), r"latent_dim must be an integer >= 1, got '4'"),
+        (dict(hidden_units=2.5), r"hidden_units must be an integer >= 1, got 2.5"),
+        (dict(image_shape=None), r"image_shape must be integers .*, got None"),
+        (dict(image_shape="16x16"), r"image_shape must be integers .*, got '16x16'"),
+        (dict(image_shape=(16.0, 16, 1)), r"image_shape must be integers"),
+        (dict(beta="x"), r"beta must be a finite number >= 0, got 'x'"),
     ],
 )
 def test_bad_configuration_is_a_clear_value_error(kwargs, message):
@@ -391,6 +411,47 @@ def test_fit_refuses_an_array_holding_nan():
     with pytest.raises(ValueError, match=r"x holds 1 NaN or infinite value\(s\)"):
         model.fit(images, epochs=1, verbose=0)
     assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, model.weights))
+
+
+@pytest.mark.parametrize("where", ["x", "validation_data"])
+def test_fit_refuses_images_outside_0_1_naming_the_range_found(where):
+    model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    grey = np.full((4, 16, 16, 1), 0.5, np.float32)
+    eight_bit = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 1)).astype(np.float32)
+    eight_bit[0, 0, 0, 0], eight_bit[0, 0, 1, 0] = 0.0, 255.0
+    before = [w.numpy().copy() for w in model.weights]
+    arguments = dict(x=eight_bit) if where == "x" else dict(x=grey, validation_data=(eight_bit,))
+    with pytest.raises(ValueError, match=rf"{where} holds values in \[0, 255\]; expected images in \[0, 1\]"):
+        model.fit(**arguments, epochs=1, verbose=0)
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, model.weights))
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_fit_shows_the_console_metrics_only_while_the_history_keeps_every_one(terminal, capsys, monkeypatch):
+    """A progress bar per batch on a terminal, one line per epoch in a log; either with the few metrics
+    people read, in order (no zero data_loss, no KL per dimension), while the history has them all."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    model = build_vae((16, 16, 1), seed=0, **TINY)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    images = stripes(12)
+    history = model.fit(images[:8], validation_data=(images[8:],), batch_size=4, epochs=1).history
+    out = capsys.readouterr().out
+    assert ("1/2" in out) == terminal and "2/2" in out  # the bar moves per batch on a terminal only
+    last = re.split(r"[\r\n]+", out.strip())[-1]
+    assert re.findall(r"(\w+): ", last) == list(model.console_metrics) == [
+        "loss", "stats_loss", "kl_loss", "stats_distance",
+        "val_loss", "val_stats_loss", "val_kl_loss", "val_stats_distance", "val_active_units"]
+    assert {"data_loss", "pixel_mse", "val_kl_dim_0", "val_prior_stats_distance"} <= set(history)
+
+
+def test_the_console_metrics_follow_the_weights_and_the_output():
+    baseline = build_vae((16, 16, 1), alpha=0.0, gamma=1.0, **TINY).console_metrics
+    assert baseline[:4] == ("loss", "kl_loss", "data_loss", "stats_distance")
+    binary = build_vae((16, 16, 1), output="concrete", schedule={"anchor": 1.0, "temperature_start": 1.0},
+                       beta=0.0, **TINY).console_metrics
+    assert binary[:5] == ("loss", "stats_loss", "anchor_loss", "stats_distance", "binary_share")
+    assert binary[-2:] == ("val_binary_share", "val_active_units")
 
 
 def test_batch_means_are_zero_for_an_empty_replica_batch_and_logs_weigh_images():

@@ -22,6 +22,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+from tensorflow.python.distribute import collective_all_reduce_strategy
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("ssvae_tf", "tuning", "serving")
@@ -48,6 +49,7 @@ HOOKS = [
     ("keras_tuner.Oracle", "_display", "attribute", "tuning/results.py"),
     ("keras_tuner.Tuner", "_is_worker", "method", "tuning/search.py"),
     ("keras_tuner.Tuner", "_get_tuner_fname", "method", "tuning/search.py"),
+    ("tf.distribute.MultiWorkerMirroredStrategy.extended", "_in_multi_worker_mode", "method", "ssvae_tf/model.py"),
 ]
 
 #: The libraries whose private names are tracked here (their versions are pinned).
@@ -62,6 +64,7 @@ def owner_class(owner: str):
         "keras.Model": keras.Model,
         "keras_tuner.Oracle": keras_tuner.Oracle,
         "keras_tuner.Tuner": keras_tuner.Tuner,
+        "tf.distribute.MultiWorkerMirroredStrategy.extended": collective_all_reduce_strategy.CollectiveAllReduceExtended,
     }[owner]
 
 
@@ -120,6 +123,15 @@ def test_keras_fit_still_resumes_from_model_initial_epoch():
     from keras.src.backend.tensorflow import trainer
 
     assert "self._initial_epoch" in inspect.getsource(trainer.TensorFlowTrainer.fit)
+
+
+def test_keras_reduces_step_logs_along_axis_0_only_in_multi_worker_mode():
+    """ssvae_tf/model.py's ``_step_logs`` gives the logs a length-1 axis exactly when Keras' ``fit`` averages
+    them across workers along axis 0: when the strategy's ``extended._in_multi_worker_mode()``."""
+    from keras.src.backend.tensorflow import trainer
+
+    assert "_in_multi_worker_mode()" in inspect.getsource(trainer._collective_all_reduce_multi_worker)
+    assert 'strategy.reduce("MEAN", v, axis=0)' in inspect.getsource(trainer.reduce_per_replica)
 
 
 @pytest.mark.slow

@@ -8,10 +8,18 @@ import pytest
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
-def test_readme_opens_with_the_demo_and_test_commands():
+def test_readme_opens_with_the_demo_and_test_commands_and_how_to_reach_ssvae():
     first_block = re.search(r"```bash\n(.*?)```", README, re.S).group(1)
     commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
-    assert commands == ["make demo", "make test"]
+    assert commands == ["make demo", "make test", "make test-fast"]
+    after = README[README.index(first_block) + len(first_block):].split("\n\n")[1]  # the paragraph below
+    assert "source .venv/bin/activate" in after and ".venv/bin/ssvae" in after
+
+
+def test_readme_installs_extras_from_the_clone():
+    """No package index serves ``ssvae-tf``: an extra comes from the clone, ``pip install -e ".[extra]"``."""
+    assert "pip install ssvae-tf" not in README
+    assert 'pip install -e ".[bayesian]"' in README
 
 
 @pytest.mark.slow

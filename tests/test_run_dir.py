@@ -103,6 +103,38 @@ def test_load_model_of_a_run_or_a_file_and_its_errors(tiny_runs, tmp_path):
         RunDir(tmp_path).load_model()
 
 
+def test_a_corrupt_keras_file_is_named_in_one_line(tmp_path):
+    import zipfile
+
+    from ssvae_tf.model import build_vae
+
+    good = tmp_path / "good.keras"
+    build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8, seed=0).save(good)
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as archive:
+        weights = next(info for info in archive.infolist() if info.filename.endswith(".h5"))
+    data[weights.header_offset + 30 + len(weights.filename) + len(weights.extra) + 100] ^= 0xFF  # in its data
+    damaged = {"bad-crc.keras": bytes(data), "truncated.keras": bytes(data[: len(data) // 2]), "empty.keras": b"",
+               "text.keras": b"not a model"}
+    for name, content in damaged.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f"^{tmp_path / name} is corrupt or not a Keras model file") as error:
+            load_model(tmp_path / name)
+        assert "\n" not in str(error.value) and "File not found" not in str(error.value)
+
+
+def test_a_resumed_run_s_stale_temporaries_are_removed(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.backup_dir.mkdir(parents=True)
+    stale = [run.path / ".model-k1ll3d_x.keras", run.path / ".config-abcdefgh.json",
+             run.backup_dir / ".epoch-4-abcd1234.weights.h5", run.backup_dir / ".training_metadata-zzzzzzzz.json"]
+    kept = [run.path / ".notes-of-mine.txt", run.backup_dir / "epoch-3.weights.h5", run.path / "model.keras"]
+    for path in stale + kept:
+        path.write_bytes(b"")
+    assert sorted(run.remove_temporaries()) == sorted(stale)
+    assert all(path.exists() for path in kept) and not any(path.exists() for path in stale)
+
+
 @pytest.mark.slow
 def test_keras_load_model_works_after_a_plain_import_in_a_fresh_process(tiny_runs):
     """``import ssvae_tf`` registers the model with Keras, whichever of the two is imported first."""
@@ -119,6 +151,30 @@ def test_import_ssvae_tf_stays_light():
     code = "import ssvae_tf, sys; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def test_the_lock_refuses_a_second_writer_where_fcntl_does_not_exist(tmp_path):
+    """Windows has no ``fcntl``: the package imports and the run's lock still refuses a second writer."""
+    code = f"""
+import os, sys, warnings
+sys.modules["fcntl"] = None  # import fcntl fails, as on Windows
+warnings.simplefilter("ignore")  # filelock says it falls back to a lock file of its own
+from ssvae_tf.run_dir import RunDir
+run = RunDir({str(tmp_path / "run")!r})
+with run.locked():
+    held = sorted(os.listdir(run.path))
+    try:
+        with run.locked():
+            print("second writer let in")
+    except ValueError as error:
+        print("refused:", error)
+print(held, sorted(os.listdir(run.path)))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    refused, files = result.stdout.strip().splitlines()
+    assert refused.startswith(f"refused: {tmp_path / 'run'} is being written by another process")
+    assert files == "['.lock'] []"  # the lock file goes with the lock
 
 
 def _touch_every_output(run: RunDir) -> None:

@@ -10,54 +10,76 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.contract import DEFAULT_MAX_BATCH_SIZE
+from serving.contract import BATCHING_CONFIG, DEFAULT_MAX_BATCH_SIZE, PROMETHEUS_PATH
+from serving.dev_server.batching import BatchingParameters, batching_parameters_class, read_batching_parameters
 from ssvae_tf.export import models_config_text
 from ssvae_tf.export_contract import DOCKER_MODEL_ROOT, MODELS_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = (REPO / "Dockerfile").read_text()
-BATCHING = REPO / "serving" / "batching.config"
 
 
-def batching_parameters_class():
-    """``tensorflow.serving.BatchingParameters`` (session_bundle_config.proto).
-
-    tensorflow-serving-api does not ship this message, so it is declared here
-    with TF Serving's field names, numbers and types.
-    """
+def monitoring_config_class():
+    """``tensorflow.serving.MonitoringConfig`` (monitoring_config.proto), declared here with TF Serving's field
+    names, numbers and types: tensorflow-serving-api does not ship it either."""
     pool = descriptor_pool.DescriptorPool()
-    wrappers = descriptor_pb2.FileDescriptorProto()
-    wrappers_pb2.DESCRIPTOR.CopyToProto(wrappers)
-    pool.Add(wrappers)
-    proto = descriptor_pb2.FileDescriptorProto(name="tensorflow_serving/batching_parameters.proto",
-                                               package="tensorflow.serving", syntax="proto3",
-                                               dependency=["google/protobuf/wrappers.proto"])
-    message = proto.message_type.add(name="BatchingParameters")
+    proto = descriptor_pb2.FileDescriptorProto(name="tensorflow_serving/monitoring_config.proto",
+                                               package="tensorflow.serving", syntax="proto3")
     field = descriptor_pb2.FieldDescriptorProto
-    for number, (name, wrapper) in enumerate([("max_batch_size", "Int64Value"), ("batch_timeout_micros", "Int64Value"),
-                                              ("max_enqueued_batches", "Int64Value"),
-                                              ("num_batch_threads", "Int64Value"),
-                                              ("thread_pool_name", "StringValue")], start=1):
-        message.field.add(name=name, number=number, type=field.TYPE_MESSAGE, label=field.LABEL_OPTIONAL,
-                          type_name=f".google.protobuf.{wrapper}")
-    message.field.add(name="allowed_batch_sizes", number=6, type=field.TYPE_INT64, label=field.LABEL_REPEATED)
-    message.field.add(name="pad_variable_length_inputs", number=7, type=field.TYPE_BOOL, label=field.LABEL_OPTIONAL)
+    prometheus = proto.message_type.add(name="PrometheusConfig")
+    prometheus.field.add(name="enable", number=1, type=field.TYPE_BOOL, label=field.LABEL_OPTIONAL)
+    prometheus.field.add(name="path", number=2, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    monitoring = proto.message_type.add(name="MonitoringConfig")
+    monitoring.field.add(name="prometheus_config", number=1, type=field.TYPE_MESSAGE, label=field.LABEL_OPTIONAL,
+                         type_name=".tensorflow.serving.PrometheusConfig")
     pool.Add(proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig"))
+
+
+def test_monitoring_config_enables_prometheus_where_ssvae_serve_answers():
+    config = text_format.Parse((REPO / "serving" / "monitoring.config").read_text(), monitoring_config_class()())
+    assert config.prometheus_config.enable and config.prometheus_config.path == PROMETHEUS_PATH
+
+
+def test_dockerfile_has_a_health_check_that_needs_no_curl():
+    (check,) = instruction("HEALTHCHECK")
+    options, command = check.split(" CMD ", 1)
+    script = next(dest for dest, src in copies().items() if src == "serving/healthcheck.sh")
+    assert json.loads(command) == ["/bin/bash", script]
+    assert set(re.findall(r"--([a-z-]+)=", options)) == {"interval", "timeout", "start-period", "retries"}
+    commands = [line for line in (REPO / "serving" / "healthcheck.sh").read_text().splitlines()
+                if not line.lstrip().startswith("#")]
+    assert not any("curl" in line or "wget" in line for line in commands)  # neither is in the image
 
 
 def test_batching_config_parses_and_admits_the_clients_batches():
     parameters_class = batching_parameters_class()
-    parameters = text_format.Parse(BATCHING.read_text(), parameters_class())
+    parameters = text_format.Parse(BATCHING_CONFIG.read_text(), parameters_class())
     assert parameters.max_batch_size.value == DEFAULT_MAX_BATCH_SIZE
     assert parameters.HasField("batch_timeout_micros") and parameters.batch_timeout_micros.value == 0
     assert parameters.num_batch_threads.value >= 1
     assert parameters.max_enqueued_batches.value >= 1
     with pytest.raises(text_format.ParseError):  # the declared schema is strict
         text_format.Parse("max_batch_sise { value: 8 }", parameters_class())
+    assert read_batching_parameters(BATCHING_CONFIG) == BatchingParameters(  # what ssvae serve --enable-batching reads
+        max_batch_size=parameters.max_batch_size.value, batch_timeout_micros=parameters.batch_timeout_micros.value,
+        num_batch_threads=parameters.num_batch_threads.value,
+        max_enqueued_batches=parameters.max_enqueued_batches.value)
+
+
+def test_batching_parameters_left_out_take_tensorflow_servings_defaults(tmp_path):
+    partial = tmp_path / "batching.config"
+    partial.write_text("batch_timeout_micros { value: 2000 }\n")
+    assert read_batching_parameters(partial) == BatchingParameters(batch_timeout_micros=2000)
+    assert BatchingParameters().max_batch_size == 1000 and BatchingParameters().max_enqueued_batches == 10
+    for text, message in [("max_batch_sise { value: 8 }", "not a TF Serving batching parameters file"),
+                          ("num_batch_threads { value: 0 }", "num_batch_threads must be >= 1, got 0")]:
+        partial.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_batching_parameters(partial)
 
 
 def test_models_config_parses_with_docker_paths():
@@ -115,12 +137,14 @@ def run_entrypoint(tmp_path: Path, *args: str, **env: str) -> list[str]:
 @pytest.mark.skipif(not Path("/bin/sh").exists(), reason="needs a POSIX shell")
 def test_entrypoint_runs_tf_serving_with_the_models_config_batching_and_the_official_ports(tmp_path):
     batching = next(dest for dest, src in copies().items() if src == "serving/batching.config")
+    monitoring = next(dest for dest, src in copies().items() if src == "serving/monitoring.config")
     assert run_entrypoint(tmp_path) == [
         "--port=8500",
         "--rest_api_port=8501",
         f"--model_config_file={DOCKER_MODEL_ROOT}/{MODELS_CONFIG}",
         "--enable_batching=true",
         f"--batching_parameters_file={batching}",
+        f"--monitoring_config_file={monitoring}",
     ]
     moved = run_entrypoint(tmp_path, "--file_system_poll_wait_seconds=5", GRPC_PORT="9000", PORT="8080")
     assert moved[:2] == ["--port=9000", "--rest_api_port=8080"]

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import time
+from concurrent import futures
 
 import grpc
 import keras
@@ -25,6 +26,7 @@ from tensorflow_serving.apis import (
 
 from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
 from serving.dev_server import start_server
+from serving.dev_server.batching import BatchingParameters
 from serving.dev_server.repository import ModelRepository, State, VersionStatus
 from ssvae_tf.data import generate_lines
 from ssvae_tf.export import export_for_serving
@@ -42,6 +44,16 @@ def tiny_model(seed: int):
 
 def images(n: int, seed: int = 1) -> np.ndarray:
     return generate_lines(n, SIZE, seed=seed, progress=False).images
+
+
+def local_config(root, policy: str = "all {}", names=("ssvae_encoder", "ssvae_decoder")):
+    """A TF Serving models.config for the models of export root ``root`` with version policy ``policy``
+    (``ssvae serve`` serves an export root's latest versions only, as TF Serving by default)."""
+    config = root / "local.config"
+    config.write_text("model_config_list {\n" + "".join(
+        f"  config {{ name: '{name}' base_path: '{name}' model_platform: 'tensorflow' "
+        f"model_version_policy {{ {policy} }} }}\n" for name in names) + "}\n")
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +258,8 @@ def wait_until(condition, seconds: float = 30.0):
 
 
 def test_a_new_export_is_served_without_restart(tmp_path, model):
+    """An export root: its latest version is served (TF Serving's default policy), and a newer one replaces it
+    once it has loaded; a newer one that fails to load leaves the one served (availability first)."""
     root = tmp_path / "export"
     export_for_serving(model, root)
     newer = tiny_model(seed=5)
@@ -254,14 +268,14 @@ def test_a_new_export_is_served_without_restart(tmp_path, model):
         np.testing.assert_allclose(client.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
         export_for_serving(newer, root)
         wait_until(lambda: client.status()["ssvae_decoder"].get(2) == "AVAILABLE")
-        assert client.status() == {name: {1: "AVAILABLE", 2: "AVAILABLE"} for name in ("ssvae_encoder",
-                                                                                         "ssvae_decoder")}
+        assert client.status() == {name: {1: "END", 2: "AVAILABLE"} for name in ("ssvae_encoder", "ssvae_decoder")}
         assert {meta["version"] for meta in client.metadata().values()} == {2}
         z_mean, _ = client.encode(x)
         np.testing.assert_allclose(z_mean, newer.encoder(x)[0].numpy(), atol=ATOL)
         np.testing.assert_allclose(client.decode(z_mean), newer.decoder(z_mean).numpy(), atol=ATOL)
-        with SSVAEClient(running.target, version=1) as pinned:
-            np.testing.assert_allclose(pinned.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
+        with SSVAEClient(running.target, version=1) as pinned, pytest.raises(ServingError) as unloaded:
+            pinned.encode(x)
+        assert unloaded.value.code == grpc.StatusCode.NOT_FOUND
 
         broken = root / "ssvae_encoder" / ".3-partial"
         broken.mkdir()
@@ -275,6 +289,7 @@ def test_a_new_export_is_served_without_restart(tmp_path, model):
             failed = stub.GetModelStatus(request, timeout=30).model_version_status[2]
         assert failed.version == 3 and failed.state == get_model_status_pb2.ModelVersionStatus.END
         assert failed.status.error_message
+        assert client.status()["ssvae_encoder"] == {1: "END", 2: "AVAILABLE", 3: "END"}  # 2 still served
         np.testing.assert_allclose(client.encode(x)[0], newer.encoder(x)[0].numpy(), atol=ATOL)
 
         shutil.rmtree(root / "ssvae_encoder" / "3")  # the broken version replaced by a good one: served
@@ -282,22 +297,33 @@ def test_a_new_export_is_served_without_restart(tmp_path, model):
         wait_until(lambda: client.status()["ssvae_encoder"].get(3) == "AVAILABLE")
         with SSVAEClient(running.target, version=3) as pinned:
             np.testing.assert_allclose(pinned.encode(x)[0], newer.encoder(x)[0].numpy(), atol=ATOL)
+        assert client.status()["ssvae_encoder"] == {1: "END", 2: "END", 3: "AVAILABLE"}
 
 
-def test_a_models_config_with_local_paths_and_a_version_policy(export_root, tmp_path, model):
+@pytest.mark.parametrize(("policy", "served"), [
+    ("", [4]),  # no policy: TF Serving's default, the latest version
+    ("model_version_policy { latest { num_versions: 2 } }", [2, 4]),
+    ("model_version_policy { all {} }", [1, 2, 4]),
+    ("model_version_policy { specific { versions: 1 versions: 2 versions: 9 } }", [1, 2]),  # 9 is not on disk
+], ids=["default", "latest-2", "all", "specific"])
+def test_a_models_config_with_local_paths_and_a_version_policy(export_root, tmp_path, model, policy, served):
     for name in ("ssvae_encoder", "ssvae_decoder"):
-        shutil.copytree(export_root / name / "1", tmp_path / "models" / name / "1")
-        shutil.copytree(export_root / name / "1", tmp_path / "models" / name / "4")
+        for version in (1, 2, 4):
+            shutil.copytree(export_root / name / "1", tmp_path / "models" / name / str(version))
     config = tmp_path / "local.config"
     config.write_text("model_config_list {\n"
                       "  config { name: 'ssvae_encoder' base_path: 'models/ssvae_encoder' model_platform: 'tensorflow'"
-                      " model_version_policy { latest { num_versions: 1 } } }\n"
+                      f" {policy} }}\n"
                       "  config { name: 'ssvae_decoder' base_path: 'models/ssvae_decoder' model_platform: 'tensorflow'"
                       " }\n}\n")
     x = images(2)
     with start_server(config, port=0) as running, SSVAEClient(running.target) as client:
-        assert client.status() == {"ssvae_encoder": {4: "AVAILABLE"}, "ssvae_decoder": {4: "AVAILABLE"}}
-        np.testing.assert_allclose(client.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
+        assert client.status() == {"ssvae_encoder": dict.fromkeys(served, "AVAILABLE"),
+                                   "ssvae_decoder": {4: "AVAILABLE"}}
+        assert running.repository.served() == {"ssvae_decoder": [4], "ssvae_encoder": served}
+        for version in served:
+            with SSVAEClient(running.target, version=version) as pinned:
+                np.testing.assert_allclose(pinned.encode(x)[0], model.encoder(x)[0].numpy(), atol=ATOL)
     with pytest.raises(ValueError, match="Docker image"):
         start_server(export_root / "models.config", port=0)
 
@@ -478,9 +504,9 @@ def test_a_version_that_failed_to_load_is_tried_again_once_its_folder_changed(ex
     shutil.copytree(good["ssvae_decoder"], root / "ssvae_decoder" / ".2-partial")
     os.rename(root / "ssvae_decoder" / ".2-partial", root / "ssvae_decoder" / "2")  # replaced by a good one
     repository.refresh()  # the change is seen; tried once it has settled for one poll
-    assert repository.served() == {"ssvae_decoder": [1], "ssvae_encoder": [1]}
+    assert repository.served() == {"ssvae_decoder": [1], "ssvae_encoder": [1]}  # kept while 2 cannot load
     repository.refresh()
-    assert repository.served() == {"ssvae_decoder": [1, 2], "ssvae_encoder": [1, 2]}
+    assert repository.served() == {"ssvae_decoder": [2], "ssvae_encoder": [2]}  # the latest only, once loaded
     assert {name: repository.status(name)[2] for name in good} == {name: VersionStatus(State.AVAILABLE)
                                                                    for name in good}
     x = images(2)
@@ -504,3 +530,20 @@ def test_a_served_model_added_to_the_table_is_called_by_its_role(model, tmp_path
         SSVAEClient(models={"statistics": "s"})
     with pytest.raises(ValueError, match="give the encoder's model name as encoder="):
         SSVAEClient(models={"encoder": "e"})
+
+
+def test_batching_joins_concurrent_requests_over_both_apis_with_the_same_answers(export_root, model):
+    """``ssvae serve --enable-batching``: 8 clients at once, one image each, answered by a few model calls."""
+    parameters = BatchingParameters(max_batch_size=16, batch_timeout_micros=100_000, num_batch_threads=1)
+    x = images(8)
+    with start_server(export_root, port=0, rest_port=0, batching=parameters) as running:
+        for target in (running.target, running.rest_target):
+            with SSVAEClient(target) as client, futures.ThreadPoolExecutor(8) as pool:
+                client.metadata()  # the signatures, asked once
+                before = running.batcher.batches_run
+                z_mean = np.concatenate([z for z, _ in pool.map(client.encode, x[:, np.newaxis])])
+                assert running.batcher.batches_run - before < 8, target  # some requests shared a call
+            np.testing.assert_allclose(z_mean, model.encoder(x)[0].numpy(), atol=ATOL)
+        with SSVAEClient(running.target, max_batch_size=32) as client, pytest.raises(ServingError) as caught:
+            client.encode(images(17))  # the batching max_batch_size caps a request too, as in TF Serving
+        assert "Task size 17 is larger than maximum input batch size 16" in str(caught.value)

@@ -8,10 +8,16 @@ request.  Raw requests are made with ``urllib`` and ``http.client``, as ``curl``
 
 import http.client
 import json
+import logging
 import os
+import re
+import resource
 import shutil
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 import urllib.error
 import urllib.request
 
@@ -28,14 +34,16 @@ from tensorflow_serving.apis import (
 )
 
 from serving.client import ServerTimeoutError, ServerUnavailableError, ServingError, SSVAEClient
+from serving.contract import PROMETHEUS_PATH
 from serving.dev_server import start_server
-from serving.dev_server.rest import HTTP_STATUS
+from serving.dev_server.rest import HTTP_STATUS, MAX_JSON_RANK, MAX_URL_BYTES
 from ssvae_tf.export import export_for_serving
 from test_serving_dev_server import (  # the gRPC tests' setup
     ATOL,
     LATENT,
     SIZE,
     images,
+    local_config,
     peak_rss_growth_mb,
     status_code,
     tiny_model,
@@ -62,7 +70,7 @@ def export_root(models, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(export_root):
-    with start_server(export_root, port=0, rest_port=0) as running:
+    with start_server(local_config(export_root), port=0, rest_port=0) as running:  # both versions
         yield running
 
 
@@ -249,10 +257,8 @@ def test_an_oversized_body_is_refused_with_413(export_root, models):
         connection.putrequest("POST", "/v1/models/ssvae_decoder:predict")
         connection.putheader("Content-Length", str(10 * limit))
         connection.endheaders(b'{"inputs": [[')  # the rest is never sent
-        response = connection.getresponse()
-        assert response.status == 413 and json.loads(response.read()) == {
-            "error": f"the request body ({10 * limit} bytes) is larger than the limit of {limit} bytes "
-                     "(ssvae serve --max-message-mb)"}
+        response = connection.getresponse()  # the HTTP server's answer, before the application: plain text
+        assert response.status == 413 and f"exceeds max_body of {limit}" in response.read().decode()
         connection.close()
         connection = http.client.HTTPConnection("127.0.0.1", small.rest_port, timeout=30)
         connection.request("POST", "/v1/models/ssvae_decoder:predict", body=iter([b" " * limit, b"{}"]),
@@ -262,7 +268,7 @@ def test_an_oversized_body_is_refused_with_413(export_root, models):
         with SSVAEClient(small.rest_target, max_message_bytes=10 * limit) as careless, \
                 pytest.raises(ServingError) as caught:
             careless.encode(x)
-        assert caught.value.http_status == 413
+        assert caught.value.http_status == 413 and f"exceeds max_body of {limit}" in str(caught.value)
         with SSVAEClient(small.rest_target, max_message_bytes=limit) as client:  # requests split to fit
             np.testing.assert_allclose(client.encode(x)[0], models[2].encoder(x)[0].numpy(), atol=ATOL)
 
@@ -302,7 +308,7 @@ def test_rest_serves_a_new_version_as_grpc_does(export_root, models, tmp_path):
             shutil.copytree(export_root / name / "2", tmp_path / name / ".2-partial")
             os.rename(tmp_path / name / ".2-partial", tmp_path / name / "2")
         running.repository.refresh()  # what the poller does every poll_seconds
-        assert client.status() == {name: {1: "AVAILABLE", 2: "AVAILABLE"} for name in NAMES}
+        assert client.status() == {name: {1: "END", 2: "AVAILABLE"} for name in NAMES}  # the latest only
         np.testing.assert_allclose(client.encode(x)[0], models[2].encoder(x)[0].numpy(), atol=ATOL)
         with SSVAEClient(running.target) as over_grpc:
             assert over_grpc.status() == client.status()
@@ -360,3 +366,194 @@ def test_non_finite_numbers_and_huge_names_are_refused_over_rest(server):
     assert status == 400 and "NaN or infinite" in answer["error"]
     status, answer = rest(server, f"/v1/models/{'m' * 20_000}")
     assert status == 404 and "(20000 characters)" in answer["error"] and len(answer["error"]) < 1000
+
+
+# ------------------------------------------------ what the HTTP server refuses (issue 24)
+def raw_exchange(server, data: bytes, shutdown: bool = False) -> bytes:
+    """Send ``data`` on a fresh connection (then close its sending side if ``shutdown``); all that comes back."""
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=10) as connection:
+        connection.sendall(data)
+        if shutdown:
+            connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def refusal_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("serving.dev_server.rest") and r.levelno >= logging.INFO]
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [
+    (b"\x16\x03\x01 not HTTP at all\r\n\r\n", 400),  # garbage request line (here: the start of a TLS hello)
+    (b"GET /v1/models/" + b"m" * MAX_URL_BYTES + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 414),
+], ids=["garbage", "long-url"])
+def test_malformed_requests_get_an_answer_and_one_log_line(server, caplog, request_bytes, status):
+    """Werkzeug's server answered nothing to these (its log_request read an unset ``self.path``)."""
+    caplog.set_level(logging.INFO)
+    answer = raw_exchange(server, request_bytes)
+    assert re.match(rb"HTTP/1\.[01] %d " % status, answer), answer[:200]
+    lines = refusal_lines(caplog)
+    assert len(lines) == 1 and f"({status}" in lines[0].getMessage() and not lines[0].exc_info
+    assert rest(server, "/v1/models/ssvae_decoder")[0] == 200
+
+
+def test_lists_nested_deeper_than_a_tensor_can_be_are_a_bad_request(server):
+    """40 levels of lists made an array NumPy cannot iterate: 500, now 400."""
+    value = [0.0]
+    for _ in range(MAX_JSON_RANK + 8):
+        value = [value]
+    status, answer = rest(server, "/v1/models/ssvae_decoder:predict", {"inputs": value})
+    assert status == 400 and f"nested {MAX_JSON_RANK + 9} lists deep" in answer["error"], answer
+    deep = b"[" * 100_000 + b"0" + b"]" * 100_000  # deeper than Python's JSON parser recurses
+    status, answer = rest(server, "/v1/models/ssvae_decoder:predict", b'{"inputs": ' + deep + b"}")
+    assert status == 400 and "JSON Parse error" in answer["error"]
+
+
+def test_a_client_leaving_mid_body_is_one_log_line(server, caplog):
+    """Werkzeug logged ~20 lines of traceback for this; the README promises one line per refused request."""
+    caplog.set_level(logging.INFO)
+    head = b"POST /v1/models/ssvae_decoder:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+    assert raw_exchange(server, head + b'{"inputs": [[0', shutdown=True) == b""  # closed without an answer
+    deadline = time.monotonic() + 10
+    while not refusal_lines(caplog) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lines = refusal_lines(caplog)
+    assert len(lines) == 1 and not lines[0].exc_info, [r.getMessage() for r in lines]
+    assert "request incomplete (POST /v1/models/ssvae_decoder:predict after 14 of 1000 body bytes)" in \
+        lines[0].getMessage()
+    assert rest(server, "/v1/models/ssvae_decoder")[0] == 200
+
+
+# ------------------------------------------------ idle connections (issue 24)
+def serve_in_subprocess(models: Path, open_files: int | None, *flags: str) -> tuple[subprocess.Popen, str, int]:
+    """``ssvae serve --rest-port 0`` in a process allowed ``open_files`` files (``ulimit -n``; None: as this one);
+    the process, its gRPC target and REST port."""
+    repository = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "ssvae_tf", "serve", "--models", str(models), "--port", "0", "--rest-port", "0",
+               *flags]
+    if open_files is not None:  # by the shell, as a user would: no preexec_fn (unsafe in a process with threads)
+        command = ["/bin/sh", "-c", f'ulimit -n {open_files} && exec "$0" "$@"', *command]
+    log = models / "serve.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, cwd=repository,
+                                   env=dict(os.environ, PYTHONPATH=str(repository)), stdout=subprocess.PIPE,
+                                   stderr=stderr, text=True)
+    for line in process.stdout:
+        found = re.search(r" on (\S+) \(gRPC\) and http://\S+:(\d+) \(REST\)", line)
+        if found:
+            return process, found.group(1), int(found.group(2))
+    raise RuntimeError(f"ssvae serve exited with status {process.wait()}: {log.read_text()[-2000:]}")
+
+
+def timed(call) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("open_files", [1024, None], ids=["ulimit-1024", "ulimit-as-is"])
+def test_idle_connections_leave_both_apis_answering_and_reloading(export_root, tmp_path, open_files):
+    """Issue 24: 1 100 idle REST connections exhausted a server's 1 024 files (Werkzeug, a thread each, no
+    timeout): REST and gRPC timed out, hot reload stopped.  Now 2 000 idle connections leave both APIs
+    answering within 1 s and a new version loading, and everything answers at once when they close."""
+    idle = 2000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < idle + 500:
+        pytest.skip(f"this process may open only {hard} files; the check needs {idle + 500}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    for name in NAMES:
+        shutil.copytree(export_root / name / "1", tmp_path / name / "1")
+    process, target, port = serve_in_subprocess(tmp_path, open_files, "--poll-seconds", "0.2")
+    sockets = []
+    try:
+        with grpc.insecure_channel(target) as channel:
+            stub = model_service_pb2_grpc.ModelServiceStub(channel)
+
+            def over_grpc() -> dict[int, int]:
+                request = get_model_status_pb2.GetModelStatusRequest()
+                request.model_spec.name = "ssvae_encoder"
+                return {s.version: s.state for s in stub.GetModelStatus(request, timeout=10).model_version_status}
+
+            def over_rest() -> int:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    connection.request("GET", "/v1/models/ssvae_encoder")
+                    return connection.getresponse().status
+                finally:
+                    connection.close()
+
+            opened = time.perf_counter()
+            sockets = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(idle)]
+            opened = time.perf_counter() - opened
+            time.sleep(1.0)  # idle
+            during = [timed(over_rest), timed(over_grpc), timed(over_rest)]
+            for name in NAMES:  # hot reload meanwhile: version 2 appears, as `ssvae export` writes it
+                shutil.copytree(export_root / name / "2", tmp_path / name / ".2-partial")
+                os.rename(tmp_path / name / ".2-partial", tmp_path / name / "2")
+            reload_started = time.perf_counter()
+            while over_grpc().get(2) != get_model_status_pb2.ModelVersionStatus.AVAILABLE:
+                assert time.perf_counter() - reload_started < 30, "version 2 never loaded"
+                time.sleep(0.05)
+            reloaded = time.perf_counter() - reload_started
+            for connection in sockets:
+                connection.close()
+            after = [timed(over_rest), timed(over_grpc)]
+        print(f"\n{idle} idle REST connections (opened in {opened:.2f} s), server files: {open_files or soft}: "
+              f"REST {during[0][1] * 1e3:.1f} and {during[2][1] * 1e3:.1f} ms, gRPC {during[1][1] * 1e3:.1f} ms, "
+              f"version 2 served after {reloaded:.2f} s; once closed: REST {after[0][1] * 1e3:.1f} ms, "
+              f"gRPC {after[1][1] * 1e3:.1f} ms")
+        if open_files is not None:  # the server held fewer connections than the files allow
+            assert "REST: at most 256 connections at once" in (tmp_path / "serve.log").read_text()
+        assert (during[0][0], during[2][0], after[0][0]) == (200, 200, 200)
+        assert during[1][0] == {1: get_model_status_pb2.ModelVersionStatus.AVAILABLE} and 2 in after[1][0]
+        assert all(seconds < 1.0 for _, seconds in during + after), (during, after)
+    finally:
+        for connection in sockets:
+            connection.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+# ------------------------------------------------------------ monitoring and health (issue 24)
+def test_monitoring_answers_tensorflow_servings_metrics_path(export_root):
+    z = np.zeros((2, LATENT), np.float32)
+    with start_server(export_root, port=0, rest_port=0, monitoring=True) as running:
+        for target in (running.target, running.rest_target):
+            with SSVAEClient(target) as client:
+                client.decode(z)  # asks the signature (GetModelMetadata) once, then Predict
+        assert rest(running, "/v1/models/nope")[0] == 404
+        with urllib.request.urlopen(running.rest_target + PROMETHEUS_PATH, timeout=30) as response:
+            assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = response.read().decode()
+    for line in ['# TYPE :tensorflow:serving:request_count counter',
+                 ':tensorflow:serving:request_count{model_name="ssvae_decoder",status="OK"} 4',
+                 ':tensorflow:serving:request_count{model_name="(unknown)",status="NOT_FOUND"} 1',
+                 '# TYPE :tensorflow:serving:request_latency histogram',
+                 ':tensorflow:serving:request_latency_count{model_name="ssvae_decoder",API="Predict",entrypoint="GRPC"} 1',
+                 ':tensorflow:serving:request_latency_count{model_name="ssvae_decoder",API="Predict",entrypoint="REST"} 1',
+                 ':tensorflow:serving:request_latency_count{model_name="ssvae_decoder",API="GetModelMetadata",'
+                 'entrypoint="REST"} 1']:
+        assert line in text.splitlines(), line
+    with start_server(export_root, port=0, rest_port=0) as plain:  # off by default, as in TF Serving
+        assert rest(plain, PROMETHEUS_PATH)[0] == 404
+    with pytest.raises(ValueError, match="give a REST port too"):
+        start_server(export_root, port=0, monitoring=True)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the image's health check is a bash script")
+def test_the_images_health_check_passes_on_a_server_answering_the_rest_api(server):
+    """``serving/healthcheck.sh`` (the Dockerfile's HEALTHCHECK) against the local server's REST API, the same."""
+    script = Path(__file__).resolve().parents[1] / "serving" / "healthcheck.sh"
+
+    def check(**env: str) -> int:
+        return subprocess.run(["bash", str(script)], env={"PATH": os.environ["PATH"], **env}, capture_output=True,
+                              timeout=30).returncode
+
+    assert check(PORT=str(server.rest_port)) == 0
+    assert check(PORT=str(server.rest_port), HEALTH_MODEL="ssvae_decoder") == 0
+    assert check(PORT=str(server.rest_port), HEALTH_MODEL="no_such_model") == 1
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed = probe.getsockname()[1]
+    assert check(PORT=str(closed)) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ssvae_tf.settings import (
+    MAX_SEED,
     SETTING_GROUPS,
     TrainConfig,
     default_beta,
@@ -36,6 +37,12 @@ from ssvae_tf.settings import (
         (dict(batch_size=10**6), "batch_size must be at most 65,536"),
         (dict(early_stopping=0), "early_stopping must be an integer >= 1"),
         (dict(jit_compile="yes"), "jit_compile must be true, false or unset"),
+        # wrong types are named, not an obscure TypeError (issue 24); text such as "no" is not a bool
+        (dict(periodic="no"), r"periodic must be True or False, got 'no'"),
+        (dict(mixed_precision=1), r"mixed_precision must be True or False, got 1"),
+        (dict(learning_rate="x"), r"learning_rate must be a finite number > 0, got 'x'"),
+        (dict(stats_scale="x"), r"stats_scale must be a finite number > 0, got 'x'"),
+        (dict(phases=2.5), r"phases must be an integer >= 2, got 2.5"),
     ],
 )
 def test_bad_settings_are_clear_errors(kwargs, message):
@@ -115,6 +122,15 @@ def test_correlations_are_pairs_of_the_two_phases():
             TrainConfig(correlations=bad)
     with pytest.raises(ValueError, match=r"phase must be a phase 0..1 of the 2 phases, got 2"):
         TrainConfig(phase=2)
+    with pytest.raises(ValueError, match=r"correlations names the pair 0,0 more than once in '0,0 0,1 0,0'"):
+        TrainConfig(correlations="0,0 0,1 0,0")
+
+
+@pytest.mark.parametrize("seed", [-1, MAX_SEED + 1, 2**63, 2.5, True])
+def test_a_bad_seed_is_named_with_its_range(seed):
+    with pytest.raises(ValueError, match=rf"^seed must be an integer from 0 to {MAX_SEED} .*, got {seed!r}$"):
+        TrainConfig(seed=seed)
+    assert TrainConfig(seed=MAX_SEED).seed == MAX_SEED
 
 
 def test_label_images_have_their_own_phases_and_indicator_width():

@@ -77,6 +77,15 @@ def test_volume_fractions_are_the_mean_of_each_phase():
     np.testing.assert_allclose(summary.volume_fractions(grey).sum(axis=1), 1.0)
 
 
+
+@pytest.mark.parametrize("call", [summary.volume_fractions, summary.autocorrelations, characterise])
+def test_a_fractional_or_textual_phase_count_is_named(call):
+    images = checkerboard()[None]
+    for bad in (2.5, "3"):
+        with pytest.raises(ValueError, match=rf"n_phases must be an integer >= 2, got {bad!r}"):
+            call(images, n_phases=bad)
+
+
 # ---------------------------------------------------------- autocorrelations
 def test_mean_autocorrelation_is_the_mean_of_the_brute_force_maps():
     images = binary_images(3)

@@ -395,11 +395,26 @@ def test_stats_options_defaults_are_the_papers_loss():
         (dict(metric="l1"), "metric must be one of"),
         (dict(scale=0.0), "scale must be a positive"),
         (dict(window_sigma=-1.0), "window_sigma must be"),
+        (dict(periodic="no"), r"periodic must be True or False, got 'no'"),
+        (dict(n_phases=2.5), r"n_phases must be an integer >= 2, got 2.5"),
+        (dict(levels=1.0), r"levels must be an integer >= 1, got 1.0"),
     ],
 )
 def test_stats_options_are_checked_once_at_construction(changes, message):
     with pytest.raises(ValueError, match=message):
         StatsOptions(**changes)
+
+
+def test_the_functions_refuse_text_for_periodic_and_a_fractional_phase_count():
+    """``periodic="no"`` would count as true; ``n_phases=2.5`` failed inside ``range`` (issue 24)."""
+    x = np.zeros((1, 8, 8, 1), np.float32)
+    calls = [lambda: two_point_stats(x, periodic="no", cutoff=2), lambda: n_lags((8, 8), periodic="no"),
+             lambda: spatial_stats_distance(x, x, periodic="no", cutoff=2)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"periodic must be True or False, got 'no'"):
+            call()
+    with pytest.raises(ValueError, match=r"n_phases must be an integer >= 2, got 2.5"):
+        microstructure_function(x, n_phases=2.5, kind="hard")
 
 
 def test_stats_options_json_round_trip_and_old_records():
@@ -651,3 +666,27 @@ def test_loss_and_gradient_under_xla_at_64(options):
 def test_fft_batches_hold_fewer_volumes_than_images():
     assert [batch_size_for(shape) for shape in ((64, 64, 1), (224, 224, 1), (64, 64, 64, 1), (256,) * 3 + (1,))] \
         == [256, 256, 49, 1]
+
+
+def test_gradients_through_an_autocorrelation_log_no_complex_cast_warning():
+    """An autocorrelation's real power spectrum becomes complex for the inverse FFT; its gradient takes the
+    real part explicitly, so TensorFlow's "casting complex64 to float32" warning is not logged on every step
+    (of a design, or a training run with a cutoff)."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    x, y = (tf.constant(RNG.uniform(size=(2, 8, 8, 1)), tf.float32) for _ in range(2))
+    try:
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([x, y])
+            stats = tf.reduce_sum(two_point_stats(microstructure_function(x, kind="soft"), [(0, 0)], cutoff=2))
+            distance = tf.reduce_sum(spatial_stats_distance(x, y, cutoff=2))  # y against the reference x
+        gradients = [tape.gradient(stats, x), tape.gradient(distance, y)]
+    finally:
+        logger.removeHandler(handler)
+    assert all(g is not None and g.dtype == tf.float32 for g in gradients)
+    assert not [r.getMessage() for r in records if "complex" in r.getMessage()]

@@ -204,9 +204,20 @@ def test_an_unfinished_run_resumes_only_with_its_own_settings(tmp_path):
     settings = dataclasses.asdict(TrainConfig(**TINY))
     del settings["shift_augment"]  # a record written before the field existed: its default applies
     run.config_file.write_text(json.dumps({"settings": settings}))
+    (run.path / ".model-k1ll3d_x.keras").write_bytes(b"")  # a kill during the final save left it
     assert _prepare_run_dir(run, TrainConfig(**TINY), overwrite=False)
+    assert not (run.path / ".model-k1ll3d_x.keras").exists()
     with pytest.raises(ValueError, match="unfinished run with other settings"):
         _prepare_run_dir(run, TrainConfig(**TINY, shift_augment=True), overwrite=False)
+
+
+@pytest.mark.parametrize("config", ["x", None, {"epochs": 2}])
+def test_build_model_and_train_name_a_config_that_is_not_a_train_config(tmp_path, config):
+    with pytest.raises(TypeError, match=r"config must be a TrainConfig, got "):
+        build_model(config, (16, 16, 1), 1.0)
+    with pytest.raises(TypeError, match=r"config must be a TrainConfig, got "):
+        train(config, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_run_directory_being_written_is_refused_to_a_second_writer(tmp_path):

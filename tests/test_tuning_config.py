@@ -91,6 +91,7 @@ def test_every_model_and_loss_setting_can_be_searched_encoder_input_included():
     (["--set", "space.latent_size=3"], r"^--set space.latent_size=3: \[space\] has unknown key 'latent_size'"),
     (["--set", "search.max_trials=0"], r"^--set search.max_trials=0: \[search\] max_trials must be an integer"),
     (["--max-trials", "0"], r"^--max-trials 0: \[search\] max_trials must be an integer >= 1, got 0"),
+    (["--seed", "4294967296"], r"^--seed 4294967296: \[search\] seed must be an integer from 0 to 4294967295, got"),
     (["--set", "space.beta.max=0.0001"],
      r"^tuning config lines.toml with --set space.beta.max=0.0001: \[space\] beta has an empty range"),
 ])
@@ -153,6 +154,10 @@ def test_unknown_config_name_and_invalid_toml(tmp_path):
     broken.write_text("[search\nmax_trials = 3\n")
     with pytest.raises(ValueError, match="broken.toml: not valid TOML"):
         load_config(broken)
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'[data]\nsource = "caf\xe9.npy"\n')
+    with pytest.raises(ValueError, match=f"^{latin1}: not UTF-8 text"):
+        load_config(latin1)
 
 
 @pytest.mark.slow

@@ -55,6 +55,7 @@ from typing import Any
 from ssvae_tf._io import parse_toml_value, read_toml_or_json
 from ssvae_tf.settings import (
     BUILTIN_DATA,
+    MAX_SEED,
     MIN_SIDE,
     TrainConfig,
     setting_default,
@@ -227,9 +228,10 @@ class _Checker:
                              key=unknown[0])
         return raw
 
-    def integer(self, value: Any, where: str, low: int = 1) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self.error(where, f"must be an integer >= {low}, got {value!r}")
+    def integer(self, value: Any, where: str, low: int = 1, high: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            span = f">= {low}" if high is None else f"from {low} to {high}"
+            raise self.error(where, f"must be an integer {span}, got {value!r}")
         return value
 
     def number(self, value: Any, where: str, positive: bool = False) -> float:
@@ -300,7 +302,7 @@ def _parse_search(check: _Checker, raw: dict[str, Any]) -> SearchSettings:
         executions_per_trial=check.integer(raw.get("executions_per_trial", defaults.executions_per_trial),
                                            "[search] executions_per_trial"),
         epochs=check.integer(raw.get("epochs", defaults.epochs), "[search] epochs"),
-        seed=check.integer(raw.get("seed", defaults.seed), "[search] seed", low=0),
+        seed=check.integer(raw.get("seed", defaults.seed), "[search] seed", low=0, high=MAX_SEED),
         hyperband_factor=factor,
         objective_weights=weights,
     )

@@ -11,6 +11,8 @@ is the official ``tensorflow/serving`` image (``serving/README.md``).
   :mod:`serving.dev_server.rest` TF Serving's REST API over the same models.
 * :mod:`serving.dev_server.repository` — the SavedModel versions it serves, refreshed by polling.
 * :mod:`serving.dev_server.handlers` — the request handling, answering as TF Serving does (both APIs).
+* :mod:`serving.dev_server.monitoring` — request counts and latencies, for ``--monitoring``'s Prometheus page.
+* :mod:`serving.dev_server.batching` — server-side batching after TF Serving's (``--enable-batching``).
 
 Importing this package is light; ``start_server`` and ``LocalServer`` import
 TensorFlow and gRPC on first use.
@@ -18,7 +20,9 @@ TensorFlow and gRPC on first use.
 
 from ssvae_tf._lazy import lazy_exports
 
-_PUBLIC = {"start_server": "serving.dev_server.server", "LocalServer": "serving.dev_server.server"}
+_PUBLIC = {"start_server": "serving.dev_server.server", "LocalServer": "serving.dev_server.server",
+           "raise_open_file_limit": "serving.dev_server.server",
+           "read_batching_parameters": "serving.dev_server.batching"}
 __all__ = list(_PUBLIC)
 
 __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

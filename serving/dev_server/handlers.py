@@ -42,8 +42,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 import numpy as np
@@ -314,24 +315,39 @@ class Prediction:
     outputs: dict[str, np.ndarray]
 
 
+class BatchRunner(Protocol):
+    """Runs signature calls together in batches (:class:`serving.dev_server.batching.Batcher`)."""
+
+    def run(self, key: Hashable, function: Callable, inputs: Mapping[str, np.ndarray],
+            outputs: tuple[str, ...]) -> dict[str, np.ndarray]: ...
+
+
 def run_predict(repository: ModelRepository, request: predict_pb2.PredictRequest,
-                limits: RequestLimits = NO_LIMITS) -> Prediction:
-    """Check the request (see the module's notes) and run the requested signature on its inputs."""
+                limits: RequestLimits = NO_LIMITS, batcher: BatchRunner | None = None) -> Prediction:
+    """Check the request (see the module's notes) and run the requested signature on its inputs; with
+    ``batcher``, in a batch with other requests when every input of the signature is batched (batch first)."""
     servable = _servable(repository, request.model_spec)
     signature_name = request.model_spec.signature_name or SIGNATURE
     signature = _signature(servable, signature_name)
     _check_input_names(request, signature)
     shapes = {key: _declared_shape(key, request.inputs[key], signature.inputs[key]) for key in sorted(request.inputs)}
     outputs = _output_names(request, signature)
-    _check_sizes(request, shapes, signature, outputs, _batch_size(shapes, signature, limits), limits)
-    inputs = {key: tf.constant(_input_array(key, request.inputs[key], shape)) for key, shape in shapes.items()}
+    batch = _batch_size(shapes, signature, limits)
+    _check_sizes(request, shapes, signature, outputs, batch, limits)
+    inputs = {key: _input_array(key, request.inputs[key], shape) for key, shape in shapes.items()}
+    function = servable.functions[signature_name]
     try:
-        results = servable.functions[signature_name](**inputs)
+        if batcher is not None and batch is not None and all(_open_batch(signature.inputs[key]) for key in inputs):
+            key = (function, tuple(outputs), tuple((name, array.shape[1:], array.dtype.str)
+                                                   for name, array in inputs.items()))
+            arrays = batcher.run(key, function, inputs, tuple(outputs))
+        else:
+            results = function(**{key: tf.constant(array) for key, array in inputs.items()})
+            arrays = {key: results[key].numpy() for key in outputs}
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
         raise RequestError(_INVALID, " ".join(str(error).split())) from error
     except tf.errors.ResourceExhaustedError as error:
         raise RequestError(_EXHAUSTED, " ".join(str(error).split())) from error
-    arrays = {key: results[key].numpy() for key in outputs}
     if limits.max_response_bytes is not None:
         answer = sum(array.size * (limits.response_bytes_per_value or array.itemsize) for array in arrays.values())
         if answer > limits.max_response_bytes:
@@ -352,9 +368,10 @@ def tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
 
 
 def predict(repository: ModelRepository, request: predict_pb2.PredictRequest,
-            limits: RequestLimits = NO_LIMITS) -> predict_pb2.PredictResponse:
-    """Run the requested signature on the request's inputs; the outputs as a PredictResponse."""
-    prediction = run_predict(repository, request, limits)
+            limits: RequestLimits = NO_LIMITS, batcher: BatchRunner | None = None) -> predict_pb2.PredictResponse:
+    """Run the requested signature on the request's inputs (see :func:`run_predict`); the outputs as a
+    PredictResponse."""
+    prediction = run_predict(repository, request, limits, batcher)
     response = predict_pb2.PredictResponse()
     _reply_spec(response.model_spec, prediction.servable, prediction.signature_name)
     for key, array in prediction.outputs.items():

@@ -1,11 +1,15 @@
 """The SavedModels a local server serves: found on disk as TF Serving finds them, loaded once.
 
-Models come from an export root (every subdirectory is a model, every version
-on disk is served, like ``model_version_policy { all {} }``) or from a TF
-Serving ``models.config`` (names, base paths and version policies as written
-there; relative base paths are relative to the config file).  A model's
-versions are its subdirectories named by an integer.  :meth:`ModelRepository.refresh`
-loads versions that appeared and drops those that went away;
+Models come from an export root (every subdirectory is a model, its latest
+version served: TF Serving's default policy) or from a TF Serving
+``models.config`` (names, base paths and version policies as written there:
+``latest { num_versions: N }``, ``all {}``, ``specific { versions: ... }``;
+relative base paths are relative to the config file).  A model's versions are
+its subdirectories named by an integer.  :meth:`ModelRepository.refresh`
+loads versions that appeared and drops those that went away or that the
+policy no longer selects, once a selected one has loaded (as TF Serving's
+availability-preserving policy: a new version that fails to load leaves the
+old ones served);
 :meth:`ModelRepository.start_polling` calls it periodically, so a new export
 is served without a restart.  A version that failed to load (a folder caught
 mid-copy, a broken SavedModel) is tried again once its folder has changed and
@@ -98,15 +102,16 @@ class LoadedVersion:
     loaded: Any  # the object tf.saved_model.load returned: keeps the variables alive
 
 
-def all_versions() -> VersionPolicy:
-    """The policy of an export root: serve every version on disk."""
+def latest_version() -> VersionPolicy:
+    """TF Serving's default policy, that of an export root: serve the highest version only."""
     policy = VersionPolicy()
-    policy.all.SetInParent()
+    policy.latest.num_versions = 1
     return policy
 
 
 def select_versions(policy: VersionPolicy, on_disk: list[int]) -> list[int]:
-    """The versions a TF Serving version policy serves out of ``on_disk`` (sorted)."""
+    """The versions a TF Serving version policy serves out of ``on_disk`` (sorted); no policy is ``latest``,
+    and ``latest`` without ``num_versions`` one version, as in TF Serving."""
     choice = policy.WhichOneof("policy_choice")
     if choice == "all":
         return sorted(on_disk)
@@ -117,8 +122,8 @@ def select_versions(policy: VersionPolicy, on_disk: list[int]) -> list[int]:
 
 
 def sources_in_root(root: Path) -> list[ModelSource]:
-    """Every subdirectory of an export root as a model serving all its versions."""
-    return [ModelSource(p.name, p, all_versions()) for p in sorted(root.iterdir())
+    """Every subdirectory of an export root as a model serving its latest version."""
+    return [ModelSource(p.name, p, latest_version()) for p in sorted(root.iterdir())
             if p.is_dir() and not p.name.startswith(".")]
 
 
@@ -245,6 +250,8 @@ class ModelRepository:
                         loaded, model_states[version] = self._load(source, version)
                         if loaded is not None:
                             versions[version] = loaded
+                if wanted and not versions:  # none of the selected versions loaded: keep those served
+                    versions = dict(current)
                 for version in set(current) - set(versions):
                     model_states[version] = VersionStatus(State.END)
                     log.info("unloaded %s version %d", source.name, version)
@@ -303,6 +310,10 @@ class ModelRepository:
         if version not in states:
             raise ModelNotFound(f"Could not find version {version} of model {shown(name)}")
         return {version: states[version]}
+
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is a model seen (served now or before)."""
+        return name in self._states
 
     def served(self) -> dict[str, list[int]]:
         """Model name -> versions being served."""

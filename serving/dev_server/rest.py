@@ -18,21 +18,29 @@ Each request becomes the protocol buffer the gRPC API takes and is answered by
 ``NOT_FOUND`` 404, ``INTERNAL`` 500...).  As TF Serving, another method or an
 unknown path under ``/v1/`` is a 400 "Malformed request", and ``:classify`` and
 ``:regress`` are answered 501 here.  A body over the size limit is refused (413)
-before it is read, and so is one holding more JSON values (arrays and numbers)
-than :data:`BODY_BYTES_PER_VALUE` allows, before it is parsed: Python's JSON
-parser takes ~100 bytes of memory per array, so a body of tiny arrays (``[0],``
-repeated) would cost gigabytes.  Answers are bounded before the model runs as
-over gRPC, counting :data:`ANSWER_BYTES_PER_NUMBER` bytes per number of JSON.
-A refused request is logged as one line (INFO).
+by the HTTP server (:class:`RestServer`) before it is read, and one holding more
+JSON values (arrays and numbers) than :data:`BODY_BYTES_PER_VALUE` allows, before
+it is parsed: Python's JSON parser takes ~100 bytes of memory per array, so a body
+of tiny arrays (``[0],`` repeated) would cost gigabytes.  A request target over
+:data:`MAX_URL_BYTES` gets 414, lists nested deeper than :data:`MAX_JSON_RANK` 400.
+Answers are bounded before the model runs as over gRPC, counting
+:data:`ANSWER_BYTES_PER_NUMBER` bytes per number of JSON.  A refused request is
+logged as one line (INFO), and so is one its client abandoned half-sent.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import re
+try:
+    import resource
+except ImportError:  # Windows: no per-process limit of open files to read or raise
+    resource = None
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,11 +51,21 @@ from google.protobuf import json_format
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2, predict_pb2
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.serving import WSGIRequestHandler, make_server
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from werkzeug.wrappers import Request, Response
 
+from serving.contract import (
+    DEFAULT_REST_IDLE_SECONDS,
+    DEFAULT_REST_MAX_CONNECTIONS,
+    DEFAULT_WORKERS,
+    PROMETHEUS_PATH,
+)
 from serving.dev_server import handlers
+from serving.dev_server.monitoring import PROMETHEUS_CONTENT_TYPE, Metrics
 from serving.dev_server.repository import ModelRepository, shown
 from ssvae_tf.export_contract import MAX_VERSION
 
@@ -75,6 +93,19 @@ BODY_BYTES_PER_VALUE = 12
 #: Bytes a number of an answer is counted for (what Python writes for a float32: up to ~20 characters,
 #: and a separator); SSVAEClient plans its requests with 27.
 ANSWER_BYTES_PER_NUMBER = 24
+#: Longest request target (path and query) answered, in bytes; a longer one gets 414 (Python's http.server's limit).
+MAX_URL_BYTES = 64 * 1024
+#: Longest request line and headers together; longer ones get 431 from the server before the application.
+MAX_HEADER_BYTES = 4 * MAX_URL_BYTES
+#: Most dimensions (depth of nested JSON lists) of a tensor sent as JSON: NumPy iterates arrays of at most 32
+#: (TensorFlow would take 254).
+MAX_JSON_RANK = 32
+#: File descriptors a REST connection may hold: its socket, and a request and an answer spooled to temporary files.
+FILES_PER_CONNECTION = 3
+#: At the connection limit, the REST server closes this fraction of the limit, the longest idle connections, at once.
+SHED_FRACTION = 32
+#: File descriptors kept out of the REST server's reach: gRPC's connections, model files, logs.
+RESERVED_FILES = 256
 #: The float dtypes JSON numbers are converted to; other input dtypes are not implemented here.
 _FLOAT_DTYPES = (types_pb2.DT_HALF, types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE)
 
@@ -87,6 +118,12 @@ def _short(value: Any, limit: int = 60) -> str:
 
 def _number_leaves(key: str, value: Any, expected: str) -> tuple[np.ndarray, set[type]]:
     """``value`` as an object array of its leaves, checked to be numbers (JSON's, not booleans), and their types."""
+    rank, first = 0, value
+    while isinstance(first, list) and first:
+        rank, first = rank + 1, first[0]
+    if rank > MAX_JSON_RANK:
+        raise handlers.RequestError(_INVALID, f"input '{key}' is nested {rank} lists deep; expected at most "
+                                              f"{MAX_JSON_RANK} (the dimensions of a tensor)")
     try:
         leaves = np.array(value, dtype=object)
     except ValueError:  # lists of unequal lengths below a common prefix
@@ -172,8 +209,12 @@ def _columnar_inputs(values: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {name: values[name] for name in inputs}
 
 
-class _TooManyValues(Exception):
-    """A body within the size limit holding too many JSON values to parse (answered 413)."""
+class _Refused(Exception):
+    """A request refused with an HTTP status of its own (no gRPC code stands for it): 413, 414."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 def _json_values(body: bytes) -> int:
@@ -248,12 +289,16 @@ class RestApi:
 
     Args:
         repository: the models served (shared with the gRPC server).
-        max_body_bytes: largest request body accepted, in bytes; a larger one is refused with 413
-            before it is read.
+        max_body_bytes: largest request body accepted, in bytes (the HTTP server refuses larger ones).
+        max_batch_size: most items per request (``None``: no limit but the size).
+        metrics: where requests naming a model are counted and timed.
+        monitoring: answer ``GET`` :data:`~serving.contract.PROMETHEUS_PATH` with the metrics.
+        batcher: joins predictions into batches (``None``: each runs alone).
     """
 
-    def __init__(self, repository: ModelRepository, max_body_bytes: int, max_batch_size: int | None = None):
-        self.repository = repository
+    def __init__(self, repository: ModelRepository, max_body_bytes: int, max_batch_size: int | None,
+                 metrics: Metrics, monitoring: bool = False, batcher: handlers.BatchRunner | None = None):
+        self.repository, self.metrics, self.monitoring, self.batcher = repository, metrics, monitoring, batcher
         self.max_body_bytes = max_body_bytes
         self.max_body_values = max(1, max_body_bytes // BODY_BYTES_PER_VALUE)
         self.limits = handlers.RequestLimits(max_request_bytes=max_body_bytes, max_response_bytes=max_body_bytes,
@@ -262,16 +307,15 @@ class RestApi:
 
     def __call__(self, environ, start_response):
         request = Request(environ)
+        if self.monitoring and request.method == "GET" and request.path == PROMETHEUS_PATH:
+            return Response(self.metrics.prometheus_text(), 200,
+                            content_type=PROMETHEUS_CONTENT_TYPE)(environ, start_response)
         try:
             body = self._body(request)
             with handlers.failures_as_internal():
                 status, answer = 200, self.answer(request.method, request.path, body)
-        except RequestEntityTooLarge:
-            size = "" if request.content_length is None else f" ({request.content_length} bytes)"
-            status, answer = 413, {"error": f"the request body{size} is larger than the limit of "
-                                            f"{self.max_body_bytes} bytes (ssvae serve --max-message-mb)"}
-        except _TooManyValues as error:
-            status, answer = 413, {"error": str(error)}
+        except _Refused as error:
+            status, answer = error.status, {"error": error.message}
         except handlers.RequestError as error:
             status, answer = HTTP_STATUS[error.code], {"error": shown(error.message, 1000)}
         if status != 200 and status != 500:  # failures of the server itself are logged with their traceback
@@ -281,19 +325,19 @@ class RestApi:
                         mimetype="application/json")(environ, start_response)
 
     def _body(self, request: Request) -> bytes:
-        """The request body, or ``RequestEntityTooLarge``: before reading it when its Content-Length is over the
-        limit, after reading one byte more than the limit of a chunked one; after reading it when it holds more
-        JSON values than :attr:`max_body_values` (before parsing it), ``_TooManyValues``."""
-        request.max_content_length = self.max_body_bytes + 1
+        """The request body (the server refused it if over the size limit), or :class:`_Refused`: a target over
+        :data:`MAX_URL_BYTES` (414, the body unread), a body holding more JSON values than
+        :attr:`max_body_values` (413, before it is parsed)."""
+        target = len(request.environ.get("PATH_INFO", "")) + len(request.environ.get("QUERY_STRING", ""))
+        if target > MAX_URL_BYTES:
+            raise _Refused(414, f"the request target is {target} bytes long, more than the limit of {MAX_URL_BYTES}")
         body = request.get_data()
-        if len(body) > self.max_body_bytes:
-            raise RequestEntityTooLarge()
         values = _json_values(body)
         if values > self.max_body_values:
-            raise _TooManyValues(f"the request body holds up to {values} JSON values (arrays and numbers), "
-                                        f"more than the {self.max_body_values} this server parses in one request "
-                                        f"(one per {BODY_BYTES_PER_VALUE} bytes of the {self.max_body_bytes}-byte "
-                                        "limit, ssvae serve --max-message-mb): send fewer items per request")
+            raise _Refused(413, f"the request body holds up to {values} JSON values (arrays and numbers), more than "
+                                f"the {self.max_body_values} this server parses in one request (one per "
+                                f"{BODY_BYTES_PER_VALUE} bytes of the {self.max_body_bytes}-byte limit, ssvae serve "
+                                "--max-message-mb): send fewer items per request")
         return body
 
     def answer(self, method: str, path: str, body: bytes) -> dict[str, Any]:
@@ -309,11 +353,14 @@ class RestApi:
             if verb.lower() != "predict":
                 raise handlers.RequestError(grpc.StatusCode.UNIMPLEMENTED,
                                             f"{verb.lower()} is not implemented by this server (predict is)")
-            return self.predict(_model_spec(name, version, label), body)
+            spec = _model_spec(name, version, label)
+            with self.metrics.request(name, "Predict", "REST"):
+                return self.predict(spec, body)
         if model and model.group(1):
             name, version, label, metadata = model.groups()
             spec = _model_spec(name, version, label)
-            return self.metadata(spec) if metadata else self.status(spec)
+            with self.metrics.request(name, "GetModelMetadata" if metadata else "GetModelStatus", "REST"):
+                return self.metadata(spec) if metadata else self.status(spec)
         if model:
             raise handlers.RequestError(_INVALID, "Missing model name in request.")
         raise handlers.RequestError(_INVALID, f"Malformed request: {method} {shown(path)}")
@@ -326,7 +373,8 @@ class RestApi:
             raise handlers.RequestError(_INVALID, f"'signature_name' is {_short(signature)}; expected a string")
         spec.signature_name = signature
         request, row = _predict_request(spec, document, handlers.signature_inputs(self.repository, spec))
-        outputs = dict(sorted(handlers.run_predict(self.repository, request, self.limits).outputs.items()))
+        prediction = handlers.run_predict(self.repository, request, self.limits, self.batcher)
+        outputs = dict(sorted(prediction.outputs.items()))
         return {"predictions": _predictions(outputs)} if row else {"outputs": _columns(outputs)}
 
     def metadata(self, spec: model_pb2.ModelSpec) -> dict[str, Any]:
@@ -347,43 +395,128 @@ class RestApi:
 
 
 # ------------------------------------------------------------------- server
-class _RequestHandler(WSGIRequestHandler):
-    """Werkzeug's request handler, logging requests at DEBUG level (the gRPC server logs none)."""
+def connection_cap(requested: int) -> int:
+    """The most REST connections to keep open: ``requested``, or fewer when the process may not open the files
+    they could take (:data:`FILES_PER_CONNECTION` each, with :data:`RESERVED_FILES` left for everything else)."""
+    if resource is None:
+        return requested
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return requested
+    allowed = max(1, (soft - RESERVED_FILES) // FILES_PER_CONNECTION)
+    if allowed < requested:
+        log.warning("REST: at most %d connections at once (not %d): the process may open %d files (ulimit -n)",
+                    allowed, requested, soft)
+    return min(requested, allowed)
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s %s", self.command, self.path, code)
+
+class _RefusalTask(ErrorTask):
+    """Waitress's answer to a request it refuses before the application sees it (malformed, headers or body too
+    large): logged in one line, as the application's refusals are."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        log.info("REST request refused (%d %s): %s", error.code, error.reason, shown(" ".join(str(error.body).split()),
+                                                                                    300))
+        super().execute()
+
+
+class _Channel(HTTPChannel):
+    """One REST connection; a request its client abandoned (closed, or went silent past the idle timeout,
+    before the request was complete) is logged in one line."""
+
+    error_task_class = _RefusalTask
+
+    def handle_close(self) -> None:
+        request = self.request
+        if request is not None and not request.completed and request.error is None:
+            what = (f"{request.command} {shown(request.path, 200)} after {request.body_bytes_received} of "
+                    f"{request.content_length} body bytes" if request.headers_finished else "inside its headers")
+            log.info("REST connection from %s closed with its request incomplete (%s)", self.addr[0], what)
+        super().handle_close()
+
+
+class _Server(TcpWSGIServer):
+    """Waitress's server with one change: at the connection limit, it closes the longest idle connections
+    (1/:data:`SHED_FRACTION` of the limit at a time) to accept new ones instead of no longer accepting
+    (nginx drains idle keep-alive connections alike), so that idle connections cannot keep anyone out."""
+
+    channel_class = _Channel
+    shedding = False
+
+    def readable(self) -> bool:
+        now = time.time()
+        if now >= self.next_channel_cleanup:  # closes connections idle for channel_timeout, as waitress does
+            self.next_channel_cleanup = now + self.adj.cleanup_interval
+            self.maintenance(now)
+        if not self.accepting:
+            return False
+        channels = list(self.active_channels.values())
+        if len(channels) < self.adj.connection_limit:
+            self.shedding = self.shedding and len(channels) >= 0.9 * self.adj.connection_limit  # logged again later
+            return True
+        if not any(channel.will_close for channel in channels):  # the last ones shed are not closed yet
+            idle = [channel for channel in channels if not channel.requests and not channel.close_when_flushed]
+            for channel in heapq.nsmallest(max(1, self.adj.connection_limit // SHED_FRACTION), idle,
+                                           key=lambda channel: channel.last_activity):
+                channel.will_close = True
+            if idle:
+                if not self.shedding:
+                    log.warning("REST: %d connections open, the limit (ssvae serve --rest-max-connections): "
+                                "closing the longest idle ones for new connections", len(channels))
+                    self.shedding = True
+        return False
 
 
 class RestServer:
-    """:class:`RestApi` on Werkzeug's threaded WSGI server (a thread per connection), run in a background thread.
+    """``app`` (:class:`RestApi`) on waitress, a production WSGI server, run in a background thread.
+
+    One thread reads every connection's requests (``poll``, so any number of file descriptors) and
+    ``workers`` threads answer the complete ones: an idle or slow connection costs a socket, not a thread.
+    At most ``max_connections`` connections are open (see :func:`connection_cap`); at the limit the
+    longest idle one is closed for each new one.  A connection silent for ``idle_seconds`` (between
+    requests, or inside one) is closed.  Bodies over ``app.max_body_bytes`` are refused (413) before they are
+    read when their ``Content-Length`` says so, and once they pass the limit otherwise.
 
     The port is bound on construction (``port`` 0 picks a free one: see :attr:`port`); :meth:`start`
-    serves, :meth:`stop` stops accepting and closes the socket.
+    serves, :meth:`stop` stops accepting, lets answers in progress finish and closes every connection.
     """
 
-    def __init__(self, repository: ModelRepository, host: str, port: int, max_body_bytes: int, *,
-                 max_batch_size: int | None = None):
+    def __init__(self, app: RestApi, host: str, port: int, *, workers: int = DEFAULT_WORKERS,
+                 max_connections: int = DEFAULT_REST_MAX_CONNECTIONS, idle_seconds: int = DEFAULT_REST_IDLE_SECONDS):
         bare_host = host.strip("[]")
         family = socket.AF_INET6 if ":" in bare_host else socket.AF_INET
-        try:  # bound here, not by Werkzeug, which exits the process when the port is taken
+        try:
             listener = socket.create_server((bare_host, port), family=family)
         except OSError as error:
             raise OSError(f"cannot listen on port {port} of {host} for REST: {error.strerror or error}") from error
-        with listener:
-            self._server = make_server(bare_host, port, RestApi(repository, max_body_bytes, max_batch_size),
-                                       threaded=True,
-                                       request_handler=_RequestHandler, fd=listener.fileno())
-        self.port: int = self._server.port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="rest-api", daemon=True)
+        adjustments = Adjustments(
+            threads=workers, connection_limit=connection_cap(max_connections), channel_timeout=idle_seconds,
+            cleanup_interval=1, asyncore_use_poll=True, max_request_body_size=app.max_body_bytes,
+            max_request_header_size=MAX_HEADER_BYTES, log_socket_errors=False, ident="ssvae serve")
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(workers)
+        self._map: dict = {}
+        self._server = _Server(app, self._map, _sock=listener,
+                               dispatcher=dispatcher, adj=adjustments, bind_socket=False,
+                               sockinfo=(listener.family, listener.type, listener.proto, listener.getsockname()))
+        self.port: int = listener.getsockname()[1]
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="rest-api", daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
 
     def start(self) -> None:
         """Answer requests in the background."""
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop accepting connections (requests in progress finish in their own threads) and close the port."""
+        """Stop accepting connections, let answers in progress finish (5 s at most) and close every connection."""
         if self._thread.is_alive():
-            self._server.shutdown()
+            self._stopping.set()
+            self._server.pull_trigger()  # wakes the loop
             self._thread.join()
-        self._server.server_close()
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._map)

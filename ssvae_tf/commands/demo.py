@@ -7,7 +7,9 @@ images, then exports the SS-VAE for TF Serving and round-trips a few images
 through the development server (``serving.dev_server``) over gRPC.  With
 ``--tune``, a tiny KerasTuner search follows.  Everything goes into one folder
 (``--out``): ``ss-vae/``, ``baseline/``, ``evaluation/``, ``comparison.md``,
-``export/`` and ``tune/``.
+``export/`` and ``tune/``.  ``export/`` gets the SS-VAE as a new version; when it
+already serves models of another image shape or latent size, the demo refuses
+before training (it never changes what an export serves).
 
 Light at import: TensorFlow, gRPC and KerasTuner load when the command runs.
 """
@@ -54,7 +56,7 @@ def final_metrics_table(ss_history: dict, baseline_history: dict) -> str:
 
 
 def train_and_compare(out_dir: str | Path, epochs: int = DEMO_CONFIG.epochs, n_images: int = DEMO_CONFIG.n_images,
-                      verbose: int | str = 2) -> str:
+                      verbose: int | str = "auto") -> str:
     """Train both models into ``out_dir/ss-vae`` and ``out_dir/baseline`` and compare them (steps 1 and 2 of 3).
 
     Replaces an earlier demo's runs in ``out_dir``; returns the comparison tables
@@ -87,6 +89,17 @@ def train_and_compare(out_dir: str | Path, epochs: int = DEMO_CONFIG.epochs, n_i
     return table
 
 
+def check_export_root(export_root: str | os.PathLike, image_shape: tuple[int, ...], latent_dim: int) -> None:
+    """Refuse (one-line ``ValueError``) to add a version serving ``image_shape`` and ``latent_dim`` to
+    ``export_root`` when its models already serve another signature: clients of that export would get
+    other shapes."""
+    from ssvae_tf.export import ServingSignature, check_signature_unchanged
+
+    check_signature_unchanged(export_root, ServingSignature(tuple(image_shape), int(latent_dim)),
+                              remedy=f"the demo does not change what an export serves: choose another --out or "
+                                     f"move {export_root} away")
+
+
 def export_and_serve_roundtrip(model_path: str | os.PathLike, export_root: str | os.PathLike,
                                n_images: int = 4, seed: int = 0) -> str:
     """Export a trained model, serve it on a free loopback port, and round-trip images over gRPC (step 3 of 3).
@@ -98,7 +111,8 @@ def export_and_serve_roundtrip(model_path: str | os.PathLike, export_root: str |
     Args:
         model_path: a run directory (``model.keras`` + ``config.json``) or a ``.keras`` file
             of a 2-D single-channel model.
-        export_root: where the SavedModels go (a new version is added; nothing there is deleted).
+        export_root: where the SavedModels go (a new version is added; nothing there is deleted); refused
+            when it serves models of another signature (:func:`check_export_root`).
 
     Returns:
         A short report (also printed): the export, the differences gRPC vs
@@ -115,9 +129,8 @@ def export_and_serve_roundtrip(model_path: str | os.PathLike, export_root: str |
     model = load_model(model_path)
     if len(model.image_shape) != 3 or model.image_shape[-1] != 1:
         raise ValueError(f"the serving demo needs a 2-D single-channel model, got image shape {model.image_shape}")
-    # the demo's own folder: a demo run at another size replaces the served shapes on purpose
-    result = export_for_serving(model, export_root, data_description=data_description(model_path),
-                                allow_signature_change=True)
+    check_export_root(export_root, model.image_shape, model.latent_dim)
+    result = export_for_serving(model, export_root, data_description=data_description(model_path))
     images = generate_lines(n_images, model.image_shape[:2], seed=seed, progress=False).images
     with start_server(export_root, port=0) as server, SSVAEClient(server.target, timeout=60.0) as client:
         z_mean, _ = client.encode(images)
@@ -138,7 +151,10 @@ def export_and_serve_roundtrip(model_path: str | os.PathLike, export_root: str |
 
 
 def configure_demo(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="demo_out", help="where results and figures go")
+    parser.add_argument("--out", default="demo_out",
+                        help="where results and figures go; OUT/export gets the SS-VAE as a new version, refused "
+                             "before training when OUT/export already serves models of another image shape or "
+                             "latent size (the demo never changes what an export serves)")
     parser.add_argument("--epochs", type=int, default=DEMO_CONFIG.epochs, help="epochs per model")
     parser.add_argument("--n-images", type=int, default=DEMO_CONFIG.n_images, help="generated line images")
     parser.add_argument("--tune", action="store_true",
@@ -147,6 +163,8 @@ def configure_demo(parser: argparse.ArgumentParser) -> None:
 
 def run_demo(args: argparse.Namespace) -> None:
     out = Path(args.out)
+    config, _ = demo_configs(args.epochs, args.n_images)
+    check_export_root(out / "export", (config.image_size, config.image_size, 1), config.latent_dim)
     table = train_and_compare(out, epochs=args.epochs, n_images=args.n_images)
     print("[3/3] export for TF Serving, serve locally, encode and decode over gRPC")
     export_and_serve_roundtrip(out / "ss-vae", out / "export", n_images=4)

@@ -7,13 +7,16 @@
     ssvae design --method pixel --target FILE --out DIR        (the pixel baseline needs no model)
     ssvae design --model RUN --interpolate A B [--frames 8] --out DIR
 
-A design run writes, each file atomically, into ``DIR``: ``designs.npy``
-(``(n, *spatial, 1)`` in [0, 1]), ``designs.png`` (every design, its
-statistics error in the title; volumes by their middle slice),
-``statistics.png`` (the target, the best designs, their autocorrelation maps
-and radial ``S2(r)``) and, last, ``design.json`` (errors, time, method,
-settings, target).  An interpolation writes ``interpolation.npy`` and
-``interpolation.png``.  Methods, objective and error: :mod:`ssvae_tf.design`.
+A design run writes into ``DIR``, all files or none (:func:`ssvae_tf._io.write_files`):
+``designs.npy`` (``(n, *spatial, 1)`` in [0, 1]), ``designs.png`` (the first
+:data:`GRID_MOST` designs, each statistics error in its title; volumes by their
+middle slice), ``statistics.png`` (the target, the best designs, their
+autocorrelation maps and radial ``S2(r)``) and, last, ``design.json`` (errors,
+time, method, settings, target).  An interpolation writes ``interpolation.npy``
+and ``interpolation.png`` (at most :data:`GRID_MOST` frames, evenly spaced).
+``--n`` and ``--frames`` are bounded by the memory a search holds
+(:data:`~ssvae_tf.design.defaults.MAX_DESIGN_VALUES`).  Methods, objective and
+error: :mod:`ssvae_tf.design`.
 
 Light at import (the standard library and :mod:`ssvae_tf.design.defaults`, whose defaults the options
 show); ``run`` imports TensorFlow and Matplotlib (figures drawn on ``matplotlib.figure.Figure``: the
@@ -37,8 +40,10 @@ from ssvae_tf.design.defaults import (
     DEFAULT_REFINE_STEPS,
     DEFAULT_SEED,
     DEFAULT_STEPS,
+    MAX_DESIGN_VALUES,
     METHOD_TABLE,
     METHODS,
+    MIN_FRAMES,
     REFINE_STARTS,
 )
 
@@ -50,29 +55,44 @@ INTERPOLATION_FILES = ("interpolation.npy", "interpolation.png")
 SHOWN_DESIGNS = 4
 #: Images per row of a PNG grid.
 GRID_COLUMNS = 8
+#: Most images a PNG grid draws (laying out a thousand takes a minute): the first designs, or evenly spaced frames.
+GRID_MOST = 64
 
 
 # ------------------------------------------------------------------ files
-def read_target(path: str | Path):
-    """The image or volume in ``path``: a PNG/TIFF file, or a ``.npy``/``.npz`` stack holding one.
+def read_target(path: str | Path, spatial_rank: int | None = None):
+    """The image or volume in ``path``: a PNG/TIFF file, or a ``.npy``/``.npz`` file holding one image
+    ``(H, W[, 1])``, a stack of one ``(1, *spatial[, 1])`` or, when ``spatial_rank`` is 3 (a model of
+    volumes), one volume ``(D, H, W[, 1])``.
+
+    Values are read as a PNG's are (:class:`~ssvae_tf.data.ReadOptions`' defaults: integers divided by
+    their dtype's maximum, e.g. uint8 by 255; bool as 0/1; floats in [0, 1]).
 
     Returns:
-        float32 ``(*spatial, 1)`` in [0, 1] (values checked by the design).
+        float32 ``(*spatial, 1)`` in [0, 1].
 
     Raises:
-        ValueError: (one line) naming the file if it cannot be read or holds another number of images.
+        ValueError: (one line) naming the file if it cannot be read, holds another number of images or
+            values outside its dtype's range.
     """
-    from ssvae_tf.data import load_array, read_image
+    from ssvae_tf._checks import with_channel_axis
+    from ssvae_tf.data import ReadOptions, load_stored, read_image
 
     path = Path(path)
     if path.suffix.lower() not in (".npy", ".npz"):
         return read_image(path)
     if not path.is_file():
-        raise ValueError(f"{path} does not exist; expected an image file (.png, .tif) or a .npy/.npz stack")
-    stack = load_array(path)
-    if len(stack) != 1:
-        raise ValueError(f"{path} holds {len(stack)} images; expected one target image or volume")
-    return stack[0]
+        raise ValueError(f"{path} does not exist; expected an image file (.png, .tif) or a .npy/.npz array")
+    stored = load_stored(path)
+    rank = stored.ndim - (stored.ndim >= 3 and stored.shape[-1] == 1)  # without a channel axis
+    if rank not in (2, spatial_rank):  # a stack (n, *spatial[, 1])
+        stack = with_channel_axis(stored, str(path))
+        if len(stack) != 1:
+            raise ValueError(f"{path} holds {len(stack)} images of shape {stack.shape[1:-1]} (array {stored.shape}); "
+                             "expected one target image or volume")
+        stored, rank = stack[0], stack.ndim - 2
+    image = ReadOptions().convert(stored, str(path))
+    return image.reshape(image.shape[:rank] + (1,))
 
 
 def grid_figure(images, titles: list[str], heading: str):
@@ -174,7 +194,8 @@ def _statistics_figure(target, designs):
 
 
 def write_designs(out: str | Path, target, designs, record: dict[str, Any] | None = None) -> list[Path]:
-    """Write a design run's :data:`DESIGN_FILES` into ``out`` (each atomically, ``design.json`` last).
+    """Write a design run's :data:`DESIGN_FILES` into ``out``: all or none, ``design.json`` last
+    (:func:`~ssvae_tf._io.write_files`).
 
     Args:
         target, designs: a :class:`~ssvae_tf.design.TargetStatistics` and the
@@ -183,39 +204,45 @@ def write_designs(out: str | Path, target, designs, record: dict[str, Any] | Non
 
     Returns:
         The paths written.
+
+    Raises:
+        OSError: when writing fails (one line naming the file when the disk is full); ``out`` is left as it was.
     """
     import numpy as np
 
-    from ssvae_tf._io import atomic_write, write_json
+    from ssvae_tf._io import write_files, write_json
     from ssvae_tf.figures import save_figure
 
-    out = Path(out)
-    paths = [out / name for name in DESIGN_FILES]
-    atomic_write(paths[0], lambda tmp: np.save(tmp, designs.images))
-    titles = [f"{i}: {error:.2e}" for i, error in enumerate(designs.stats_error)]
-    save_figure(grid_figure(designs.images, titles, f"{designs.method}: designs and their statistics errors"),
-                paths[1])
-    save_figure(_statistics_figure(target, designs), paths[2])
+    n = len(designs.images)
+    titles = [f"{i}: {error:.2e}" for i, error in enumerate(designs.stats_error[:GRID_MOST])]
+    heading = f"{designs.method}: designs and their statistics errors" + (
+        f" (the first {GRID_MOST} of {n})" if n > GRID_MOST else "")
     target_record = {"description": target.description, "shape": list(target.shape),
                      "volume_fraction": target.volume_fraction}
-    write_json(paths[3], {**designs.to_json(), "target": target_record, **(record or {})})
-    return paths
+    return write_files(out, dict(zip(DESIGN_FILES, (
+        lambda tmp: np.save(tmp, designs.images),
+        lambda tmp: save_figure(grid_figure(designs.images[:GRID_MOST], titles, heading), tmp),
+        lambda tmp: save_figure(_statistics_figure(target, designs), tmp),
+        lambda tmp: write_json(tmp, {**designs.to_json(), "target": target_record, **(record or {})}),
+    ))))
 
 
 def write_interpolation(out: str | Path, frames) -> list[Path]:
-    """Write :data:`INTERPOLATION_FILES` of ``frames`` ``(k, *spatial, 1)`` into ``out``, atomically."""
+    """Write :data:`INTERPOLATION_FILES` of ``frames`` ``(k, *spatial, 1)`` into ``out``, both or neither;
+    the figure draws at most :data:`GRID_MOST` of them, evenly spaced, both ends included."""
     import numpy as np
 
-    from ssvae_tf._io import atomic_write
+    from ssvae_tf._io import write_files
     from ssvae_tf.figures import save_figure
 
-    out = Path(out)
-    paths = [out / name for name in INTERPOLATION_FILES]
-    atomic_write(paths[0], lambda tmp: np.save(tmp, frames))
-    titles = [f"t = {t:.2f}" for t in np.linspace(0.0, 1.0, len(frames))]
-    save_figure(grid_figure(frames, titles, "decoded latent interpolation from the first image to the second"),
-                paths[1])
-    return paths
+    t = np.linspace(0.0, 1.0, len(frames))
+    shown = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), GRID_MOST)).round().astype(int))
+    heading = "decoded latent interpolation from the first image to the second" + (
+        "" if len(shown) == len(frames) else f" ({len(shown)} of {len(frames)} frames, evenly spaced)")
+    return write_files(out, dict(zip(INTERPOLATION_FILES, (
+        lambda tmp: np.save(tmp, frames),
+        lambda tmp: save_figure(grid_figure(frames[shown], [f"t = {t[i]:.2f}" for i in shown], heading), tmp),
+    ))))
 
 
 # ---------------------------------------------------------------- command
@@ -225,8 +252,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                              "--target needs none and ignores it)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--target", metavar="FILE",
-                        help="target image or volume: PNG/TIFF, or a .npy/.npz stack of one, in [0, 1] (default: "
-                             "none; give one of --target, --volume-fraction, --interpolate)")
+                        help="target image or volume: PNG/TIFF, or a .npy/.npz array of one image (H, W) (a volume "
+                             "(D, H, W) with a model of volumes) or a stack of one, read as a PNG is (uint8 / 255; "
+                             "floats in [0, 1]) (default: none; give one of --target, --volume-fraction, "
+                             "--interpolate)")
     target.add_argument("--volume-fraction", type=float, metavar="VF",
                         help="target fraction of black (phase-0) pixels in (0, 1), at the model's image size "
                              "(default: none)")
@@ -235,11 +264,14 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                              "(default: none)")
     parser.add_argument("--correlation-length", type=float, default=None, metavar="PX",
                         help="with --volume-fraction: also match the mean statistics of random fields with this "
-                             "correlation length in px (default: none, the volume fraction alone)")
+                             "correlation length in px, a finite number > 0 (default: none, the volume fraction "
+                             "alone)")
     parser.add_argument("--out", required=True, help="directory to write the designs (or the interpolation) into")
     parser.add_argument("--method", default=DEFAULT_METHOD,
                         help=f"how to search: {', '.join(METHODS[:-1])} or {METHODS[-1]} (see ssvae_tf.design)")
-    parser.add_argument("--n", type=int, default=DEFAULT_N, help="designs")
+    most = (f"at most {MAX_DESIGN_VALUES:,} values (images x pixels) in all, e.g. {MAX_DESIGN_VALUES // 64**2} of "
+            "64x64 px")
+    parser.add_argument("--n", type=int, default=DEFAULT_N, help=f"designs, {most}")
     default_steps = ", ".join(f"{method} {steps}" for method, steps in DEFAULT_STEPS.items() if steps)
     parser.add_argument("--steps", type=int, default=None,
                         help="iterations: Adam steps (latent, refine) or L-BFGS-B iterations per design (pixel) "
@@ -253,10 +285,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
                         help="Adam's step size in the latent search")
     parser.add_argument("--cutoff", type=int, default=None,
-                        help="match lags up to this many px per axis only (default: every lag)")
+                        help="match lags up to this many px per axis only, at most half the target's longest side "
+                             "(default: every lag)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the starts")
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
-                        help="--interpolate: images on the line, ends included")
+                        help=f"--interpolate: images on the line, ends included: {MIN_FRAMES} or more, {most}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -271,9 +304,13 @@ def _load(model_path: str | None, needed_for: str):
 
 def _run_interpolate(args: argparse.Namespace) -> None:
     from ssvae_tf.design import interpolate
+    from ssvae_tf.design.targets import check_image_count
 
     model = _load(args.model, "--interpolate")
-    frames = interpolate(model, read_target(args.interpolate[0]), read_target(args.interpolate[1]), args.frames)
+    spatial = tuple(model.image_shape[:-1])
+    check_image_count(args.frames, "--frames", spatial, low=MIN_FRAMES)
+    a, b = (read_target(path, len(spatial)) for path in args.interpolate)
+    frames = interpolate(model, a, b, args.frames)
     paths = write_interpolation(args.out, frames)
     print(f"{len(frames)} interpolated {'volumes' if frames.ndim == 5 else 'images'}: "
           + ", ".join(str(p) for p in paths))
@@ -281,17 +318,20 @@ def _run_interpolate(args: argparse.Namespace) -> None:
 
 def _run_design(args: argparse.Namespace) -> None:
     from ssvae_tf import design
+    from ssvae_tf.design.targets import check_image_count
 
     if args.correlation_length is not None and args.volume_fraction is None:
         raise ValueError("--correlation-length describes a --volume-fraction target; give --volume-fraction too")
     if args.target is not None:
-        target = design.target_from_image(read_target(args.target), what=f"target {args.target}")
         method = METHOD_TABLE.get(args.method)  # an unknown one is refused by design() below
         model = None if method and not method.needs_model else _load(args.model, f"--method {args.method}")
+        rank = None if model is None else len(model.image_shape) - 1  # a model of volumes reads (D, H, W) as one
+        target = design.target_from_image(read_target(args.target, rank), what=f"target {args.target}")
     else:
         model = _load(args.model, "--volume-fraction (the model gives the image size)")
         target = design.target_statistics(args.volume_fraction, args.correlation_length, model.image_shape[:-1],
                                           seed=args.seed)
+    check_image_count(args.n, "--n", target.shape)
     stats_options = None if args.cutoff is None else {"cutoff": args.cutoff}
     designs = design.design(model, target, args.method, n=args.n,
                             steps=args.steps, seed=args.seed, stats_options=stats_options,

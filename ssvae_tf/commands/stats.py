@@ -7,8 +7,8 @@
     ssvae sample --model RUN --n N [--seed S] --out DIR
 
 ``stats`` reads any data ``ssvae train`` accepts (a built-in set or a path, 2-D or 3-D, with the same
-data options) and writes, each file atomically, into ``DIR``: ``volume_fractions.csv`` (every image's
-fraction of each phase), ``radial_s2.csv`` (mean, std and 5-95 % band of each phase's radial
+data options) and writes into ``DIR``, all files or none (:func:`ssvae_tf._io.write_files`):
+``volume_fractions.csv`` (every image's fraction of each phase), ``radial_s2.csv`` (mean, std and 5-95 % band of each phase's radial
 ``S2(r)``), ``autocorrelation.npy`` (the mean autocorrelation map of each phase, ``(K, *window)``, zero
 lag at ``side // 2``), the figures ``autocorrelation.png`` (maps on lag axes; volumes: the planes
 through the zero lag), ``radial_s2.png`` and ``volume_fractions.png``, and, last, ``stats.json``; for
@@ -64,8 +64,6 @@ _STATS_HELP = {
     "patch_size": "characterise random crops of this side (16-256 px or voxels) of images or volumes of any size "
                   "(default: whole images)",
 }
-#: Prior samples drawn in ``samples.png``.
-SHOWN_SAMPLES = 64
 #: Most prior samples one call decodes, and most values (samples x voxels) they may hold (2 GiB of float32).
 MAX_SAMPLES, MAX_SAMPLE_VALUES = 100_000, 2**29
 #: Most images (the first ones) of the data and of the samples whose realism descriptors are computed.
@@ -173,55 +171,51 @@ def volume_fraction_table(stats) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
-def _write_text(path: Path, text: str) -> Path:
-    from ssvae_tf._io import atomic_write
-
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
 def _describe_shape(spatial: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in spatial) + (" px" if len(spatial) == 2 else " voxels")
 
 
 def write_statistics(out: str | Path, stats, record: dict[str, Any] | None = None, title: str = "data") -> list[Path]:
     """Write ``ssvae stats``'s :data:`STATS_FILES` of ``stats`` (a :class:`~ssvae_tf.stats.summary.DataStatistics`)
-    into ``out``, each atomically, ``stats.json`` (its summary and ``record``) last; returns the paths."""
-    from ssvae_tf._io import atomic_write, write_json
+    into ``out``, all or none (:func:`~ssvae_tf._io.write_files`), ``stats.json`` (its summary and ``record``)
+    last; returns the paths."""
+    from ssvae_tf._io import write_files, write_json
     from ssvae_tf.figures import plot_autocorrelation_maps, plot_radial_s2, plot_volume_fractions
 
-    paths = [Path(out) / name for name in STATS_FILES]
-    _write_text(paths[0], volume_fraction_table(stats))
-    _write_text(paths[1], radial_table({title: stats}))
-    atomic_write(paths[2], lambda tmp: np.save(tmp, stats.mean_maps.astype(np.float32)))
-    plot_autocorrelation_maps(stats, paths[3], title)
-    plot_radial_s2({title: stats}, paths[4], title)
-    plot_volume_fractions(stats, paths[5], title)
-    write_json(paths[6], {**(record or {}), **stats.summary()})
-    return paths
+    return write_files(out, dict(zip(STATS_FILES, (
+        lambda tmp: tmp.write_text(volume_fraction_table(stats)),
+        lambda tmp: tmp.write_text(radial_table({title: stats})),
+        lambda tmp: np.save(tmp, stats.mean_maps.astype(np.float32)),
+        lambda tmp: plot_autocorrelation_maps(stats, tmp, title),
+        lambda tmp: plot_radial_s2({title: stats}, tmp, title),
+        lambda tmp: plot_volume_fractions(stats, tmp, title),
+        lambda tmp: write_json(tmp, {**(record or {}), **stats.summary()}),
+    ))))
 
 
 def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict[str, Any]) -> list[Path]:
-    """Write ``ssvae sample``'s :data:`SAMPLE_FILES` into ``out``, each atomically, ``sample.json`` last.
+    """Write ``ssvae sample``'s :data:`SAMPLE_FILES` into ``out``, all or none (:func:`~ssvae_tf._io.write_files`),
+    ``sample.json`` last.
 
     Args:
         samples: float32 ``(n, *spatial, 1)``.
         groups: ``{"data": DataStatistics, "samples": DataStatistics}``, drawn and tabulated together.
         record: the content of ``sample.json``.
     """
-    from ssvae_tf._io import atomic_write, write_json
-    from ssvae_tf.commands.design import grid_figure
+    from ssvae_tf._io import write_files, write_json
+    from ssvae_tf.commands.design import GRID_MOST, grid_figure
     from ssvae_tf.figures import plot_radial_s2, save_figure
 
-    paths = [Path(out) / name for name in SAMPLE_FILES]
-    atomic_write(paths[0], lambda tmp: np.save(tmp, samples))
-    shown = samples[:SHOWN_SAMPLES]
+    shown = samples[:GRID_MOST]
     heading = (f"decoded prior samples z ~ N(0, I): {len(shown)} of {len(samples)}" if len(samples) > len(shown)
                else f"{len(samples)} decoded prior samples z ~ N(0, I)")
-    save_figure(grid_figure(shown, [f"sample {i}" for i in range(len(shown))], heading), paths[1])
-    _write_text(paths[2], radial_table(groups))
-    plot_radial_s2(groups, paths[3], "prior samples vs training data")
-    write_json(paths[4], record)
-    return paths
+    return write_files(out, dict(zip(SAMPLE_FILES, (
+        lambda tmp: np.save(tmp, samples),
+        lambda tmp: save_figure(grid_figure(shown, [f"sample {i}" for i in range(len(shown))], heading), tmp),
+        lambda tmp: tmp.write_text(radial_table(groups)),
+        lambda tmp: plot_radial_s2(groups, tmp, "prior samples vs training data"),
+        lambda tmp: write_json(tmp, record),
+    ))))
 
 
 def first_images(batches, n: int) -> np.ndarray:

@@ -9,6 +9,11 @@ from ssvae_tf.distribute import PEER_TIMEOUT_S
 from ssvae_tf.settings import TrainConfig, read_settings_file, setting_names
 
 
+#: The validation metrics of the line ``ssvae train`` ends with: the loss, the statistics and pixel errors
+#: (comparable across runs whatever the weights) and the latent dimensions in use.
+FINAL_METRICS = ("val_loss", "val_stats_distance", "val_pixel_mse", "val_active_units")
+
+
 def configure_train(parser: argparse.ArgumentParser) -> None:
     from ssvae_tf.presets import PRESETS
 
@@ -50,12 +55,10 @@ def run_train(args: argparse.Namespace) -> None:
     if not args.out.strip():
         raise ValueError("--out is empty; expected the run directory to write, e.g. --out runs/mine")
     config = train_config_from(args)
-    history = train(config, args.out, verbose=0 if args.quiet else 2, overwrite=args.overwrite,
+    history = train(config, args.out, verbose=0 if args.quiet else "auto", overwrite=args.overwrite,
                     strategy=args.strategy, tensorboard=not args.no_tensorboard, peer_timeout=args.peer_timeout)
-    # the validation errors and losses; the per-dimension KL stays in history.csv
-    final = {key: values[-1] for key, values in history.items()
-             if key.startswith("val_") and not key.startswith("val_kl_dim_")}
-    summary = ", ".join(f"{key}={value:.4g}" for key, value in sorted(final.items()))
+    # the validation errors every run has; the rest stays in history.csv
+    summary = ", ".join(f"{key}={history[key][-1]:.4g}" for key in FINAL_METRICS if key in history)
     run = RunDir(args.out)
     print(f"finished: {run.model_file}" + (f" ({summary})" if summary else ""))
     record = run.training_record()

@@ -7,7 +7,7 @@ All images are float32 stacks (n, *spatial, 1) with values in [0, 1].
 """
 
 from .lines import HARD_LINES, HORIZONTAL, PAPER_LINES, VERTICAL, LineImages, generate_lines
-from .loaders import list_image_files, load_array, read_file, stored_shape
+from .loaders import list_image_files, load_array, load_stored, read_file, stored_shape
 from .pipeline import (
     DataSplit,
     Patches,
@@ -36,6 +36,7 @@ __all__ = [
     "image_shape_of",
     "list_image_files",
     "load_array",
+    "load_stored",
     "make_dataset",
     "open_source",
     "read_file",

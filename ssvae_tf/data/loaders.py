@@ -47,8 +47,14 @@ def _check_suffix(path: Path) -> str:
     return suffix
 
 
-def _raw_array(path: Path) -> np.ndarray:
-    """The stored array: memory-mapped for .npy, read into memory for .npz."""
+def load_stored(path: str | Path) -> np.ndarray:
+    """The array of a .npy file (memory-mapped read-only) or .npz file (key ``images``, or its only array,
+    read into memory) exactly as stored: shape and dtype untouched (``load_array`` reads it as a stack).
+
+    Raises:
+        ValueError: for a missing/unreadable file or an ambiguous .npz.
+    """
+    path = Path(path)
     suffix = _check_suffix(path)
     try:
         if suffix == ".npy":
@@ -67,7 +73,7 @@ def stored_shape(path: str | Path) -> tuple[int, ...]:
     """
     path = Path(path)
     if _check_suffix(path) == ".npy":
-        return tuple(_raw_array(path).shape)
+        return tuple(load_stored(path).shape)
     try:
         with zipfile.ZipFile(path) as archive:
             members = [name[: -len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
@@ -102,7 +108,7 @@ def load_array(path: str | Path) -> np.ndarray:
         ValueError: for a missing/unreadable file, an ambiguous .npz or a wrong rank.
     """
     path = Path(path)
-    return with_channel_axis(_raw_array(path), str(path))
+    return with_channel_axis(load_stored(path), str(path))
 
 
 def list_image_files(folder: str | Path) -> list[Path]:

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._checks import check_positive_int, is_real
+from ssvae_tf._checks import check_bool, check_positive_int, is_real
 from .sources import OpenedSource, ReadOptions, Source, describe, open_source
 
 #: The fewest random crops of a training epoch by default: one micrograph of 700 x 1000 px covers its pixels
@@ -48,8 +48,7 @@ class Patches:
         object.__setattr__(self, "size", check_positive_int(self.size, "Patches.size"))
         if self.per_epoch is not None:
             object.__setattr__(self, "per_epoch", check_positive_int(self.per_epoch, "Patches.per_epoch"))
-        if not isinstance(self.slab, bool):
-            raise ValueError(f"Patches.slab must be True or False, got {self.slab!r}")
+        object.__setattr__(self, "slab", check_bool(self.slab, "Patches.slab"))
 
 
 def count_of(source: Source) -> int:

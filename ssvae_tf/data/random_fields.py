@@ -67,11 +67,11 @@ def _check_correlation_length(
     if (
         not isinstance(lengths, (tuple, list))
         or len(lengths) != n_axes
-        or not all(is_real(v) and v > 0 for v in lengths)
+        or not all(is_real(v) and np.isfinite(v) and v > 0 for v in lengths)
     ):
         raise ValueError(
-            f"correlation_length must be a number > 0 or {n_axes} numbers > 0 (one per "
-            f"spatial axis), got {correlation_length!r}"
+            f"correlation_length must be a finite number > 0 or {n_axes} finite numbers > 0 (one per "
+            f"spatial axis, px), got {correlation_length!r}"
         )
     return np.asarray(lengths, dtype=np.float64)
 

@@ -86,3 +86,9 @@ MIN_TARGET_SIDE = 4
 PIXEL_START = (0.4, 0.6)
 #: Images on an interpolation line (both ends included) when not given, and the fewest.
 DEFAULT_FRAMES, MIN_FRAMES = 8, 2
+#: Most values (images x pixels or voxels) that the designs of one run, or the frames of one interpolation,
+#: may hold: 2**22, 16 MiB of float32, so at most 16384 designs of 16x16 px or 1024 of 64x64 px.  The search
+#: holds a few hundred times that at once (the decoder's activations and gradients for every design
+#: together: 4.6 MiB per 64x64 px design of a 32-filter model, 3.8 MiB per decoded frame, measured), so a
+#: run at the limit needs about 5 GB.
+MAX_DESIGN_VALUES = 2**22

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ssvae_tf._checks import check_positive_int, is_int, is_real
+from ssvae_tf._checks import check_count, check_positive_int, check_positive_real
 from ssvae_tf._progress import ticker
 from ssvae_tf.design.defaults import (
     DEFAULT_FRAMES,
@@ -43,7 +43,7 @@ from ssvae_tf.design.latent import encode_latents, latent_searcher
 from ssvae_tf.design.objective import compiled_objective, design_options, stats_error, target_tensors
 from ssvae_tf.design.pixel import noise_starts, pixel_phase
 from ssvae_tf.design.results import Designs
-from ssvae_tf.design.targets import TargetStatistics, as_target, check_fits, single_image
+from ssvae_tf.design.targets import TargetStatistics, as_target, check_fits, check_image_count, single_image
 from ssvae_tf.stats.two_point import StatsOptions
 
 #: What a start returns: ``(images (n, *spatial, 1), latents (n, latent_dim) or None, history, clock)``
@@ -54,20 +54,6 @@ StartFunction = Callable[[TargetStatistics, dict[str, Any], StatsOptions, np.ran
                           Callable[[], None]], Start]
 #: The starts that iterate ``steps`` times (the others take none).
 ITERATIVE_STARTS = ("latent",)
-
-
-def check_count(value: Any, name: str) -> int:
-    """``value`` as ``int``, or ``ValueError`` unless it is an integer >= 0."""
-    if not is_int(value) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return int(value)
-
-
-def check_positive_real(value: Any, name: str, allow_zero: bool = False) -> float:
-    """``value`` as ``float``, or ``ValueError`` unless it is a finite number > 0 (>= 0 with ``allow_zero``)."""
-    if not is_real(value) or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return float(value)
 
 
 def method_named(name: str, choices: tuple[str, ...] = METHODS) -> Method:
@@ -190,7 +176,8 @@ def design(
     chosen = method_named(method)
     settings = checked_settings(chosen, n, steps, seed, prior_weight, learning_rate, refine_steps, refine_from)
     target = as_target(target)
-    options = design_options(stats_options)
+    check_image_count(n, "n", target.shape)
+    options = design_options(stats_options, target.shape)
     if chosen.needs_model:
         if model is None:
             raise ValueError(f"method {method!r} needs a model; only 'pixel' designs without one")
@@ -216,7 +203,7 @@ def refine_designs(start: Designs, target: np.ndarray | TargetStatistics, refine
     """
     refine_steps = check_count(refine_steps, "refine_steps")
     target = as_target(target)
-    options = design_options(stats_options)
+    options = design_options(stats_options, target.shape)
     images = np.asarray(start.images, np.float32)
     if images.shape[1:] != (*target.shape, 1):
         raise ValueError(f"the designs have shape {images.shape[1:]} but the target needs "
@@ -239,15 +226,14 @@ def interpolate(model, a: Any, b: Any, frames: int = DEFAULT_FRAMES) -> np.ndarr
     Args:
         model: a :class:`~ssvae_tf.model.SpatialStatsVAE`.
         a, b: images or volumes of the model's size (:func:`~ssvae_tf.design.targets.single_image`).
-        frames: points on the line, both ends included (>= 2).
+        frames: points on the line, both ends included: from 2 to the most images of the model's size one
+            interpolation may output (:func:`~ssvae_tf.design.targets.check_image_count`).
 
     Returns:
         float32 ``(frames, *spatial, 1)``: ``decode((1 - t) z_a + t z_b)`` for
         ``t`` evenly spaced in [0, 1].
     """
-    frames = check_positive_int(frames, "frames")
-    if frames < MIN_FRAMES:
-        raise ValueError(f"frames must be >= {MIN_FRAMES} (both ends), got {frames}")
+    frames = check_image_count(frames, "frames", tuple(model.image_shape[:-1]), low=MIN_FRAMES)
     ends = []
     for image, what in ((a, "first image"), (b, "second image")):
         image = single_image(image, what)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf.design.targets import TargetStatistics
+from ssvae_tf.design.targets import TargetStatistics, size_in_words
 from ssvae_tf.evaluation.metrics import line_statistics, stats_mse
 from ssvae_tf.inference import Objective, cached, float_spec
 from ssvae_tf.stats.two_point import StatsOptions
@@ -42,11 +42,17 @@ DIFFERENTIABLE_KINDS = ("soft", "linear")
 ObjectiveCore = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
-def design_options(stats_options: StatsOptions | dict | None = None) -> StatsOptions:
+def design_options(stats_options: StatsOptions | dict | None = None,
+                   shape: tuple[int, ...] | None = None) -> StatsOptions:
     """The statistics options of a design objective, checked: the periodic autocorrelation of phase 0
     of two phases, with a differentiable indicator (default: :class:`StatsOptions`' defaults, the
-    evaluation's soft indicator); ``cutoff`` may set a lag window."""
+    evaluation's soft indicator); ``cutoff`` may set a lag window, at most the largest lag of a target
+    of spatial ``shape`` when it is given (half its longest side: a larger one would silently keep every lag)."""
     options = StatsOptions.from_json(stats_options)
+    largest = None if shape is None else max(side // 2 for side in shape)
+    if largest is not None and options.cutoff not in (None, "full") and options.cutoff > largest:
+        raise ValueError(f"cutoff {options.cutoff} px reaches beyond the {size_in_words(tuple(shape))}: its largest "
+                         f"lag is {largest} px; expected a cutoff from 0 to {largest} (or none: every lag)")
     if (options.correlations != ((0, 0),) or options.n_phases != 2 or not options.periodic
             or options.kind not in DIFFERENTIABLE_KINDS):
         raise ValueError(

@@ -38,7 +38,7 @@ from ssvae_tf.design.methods import (
 )
 from ssvae_tf.design.objective import compiled_objective, design_options, stats_error, target_tensors
 from ssvae_tf.design.results import Designs
-from ssvae_tf.design.targets import TargetStatistics, as_target
+from ssvae_tf.design.targets import TargetStatistics, as_target, check_image_count
 from ssvae_tf.stats.two_point import StatsOptions
 
 #: Step size of the derivative-free search: start, growth on success, shrinkage on failure, bounds.
@@ -177,7 +177,8 @@ def design_with_decoder(
                                    steps_name="generations"),
                 "population": check_positive_int(population, "population")}
     target = as_target(target)
-    options = design_options(stats_options)
+    check_image_count(n, "n", target.shape)
+    options = design_options(stats_options, target.shape)
     if decode is None:
         raise ValueError(f"method {method!r} needs a decoder; only 'pixel' designs without one")
     start = chosen.start_of(settings["refine_from"])

@@ -10,13 +10,14 @@ which lags count.  ``S*(0)`` is the target's black volume fraction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ssvae_tf._checks import check_positive_int, is_int, is_real
-from ssvae_tf.design.defaults import MIN_TARGET_SIDE
+from ssvae_tf.design.defaults import MAX_DESIGN_VALUES, MIN_TARGET_SIDE
 from ssvae_tf.evaluation.metrics import line_statistics
 
 
@@ -71,6 +72,19 @@ def zero_lag(shape: tuple[int, ...]) -> tuple[int, ...]:
 def size_in_words(shape: tuple[int, ...]) -> str:
     """``(32, 32)`` -> ``"32x32 px image"``, ``(16, 16, 16)`` -> ``"16x16x16 voxel volume"``."""
     return "x".join(str(side) for side in shape) + (" px image" if len(shape) == 2 else " voxel volume")
+
+
+def check_image_count(value: Any, name: str, shape: tuple[int, ...], low: int = 1) -> int:
+    """``value`` as ``int`` if it is an integer from ``low`` to the most images of spatial ``shape`` that
+    one design run or interpolation may output (:data:`~ssvae_tf.design.defaults.MAX_DESIGN_VALUES`
+    values in all, at least ``low`` images); else a one-line ``ValueError`` naming ``name``, the value
+    and that most."""
+    most = max(low, MAX_DESIGN_VALUES // math.prod(shape))
+    if not is_int(value) or not low <= value <= most:
+        raise ValueError(f"{name} must be an integer from {low} to {most} for {size_in_words(tuple(shape))}s (at "
+                         f"most {MAX_DESIGN_VALUES * 4 // 2**20} MiB of float32 images; computing them holds a few "
+                         f"hundred times that), got {value!r}")
+    return int(value)
 
 
 def single_image(image: Any, what: str = "target") -> np.ndarray:

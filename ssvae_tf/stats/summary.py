@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ssvae_tf._checks import check_positive_int
 from ssvae_tf.stats.phases import phase_name
 from ssvae_tf.stats.two_point import Cutoff, StatsOptions, batch_size_for, radial_average
 
@@ -49,6 +50,7 @@ def autocorrelation_options(n_phases: int = 2, kind: str = "hard", periodic: boo
     smallest side of non-periodic ones; ``eps`` is the soft indicator's width in units of the
     spacing of the phases' grey levels (as ``TrainConfig.eps``).
     """
+    n_phases = check_positive_int(n_phases, "n_phases", minimum=2)
     return StatsOptions(correlations=tuple((h, h) for h in range(n_phases)), periodic=periodic,
                         cutoff="full" if periodic and cutoff is None else cutoff, kind=kind, n_phases=n_phases,
                         eps=eps / (n_phases - 1))

@@ -36,7 +36,7 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._checks import options_from_record
+from ssvae_tf._checks import check_bool, check_positive_int, options_from_record
 
 Cutoff = Union[int, str, None]
 Correlations = Sequence[Sequence[int]]
@@ -144,8 +144,7 @@ def _resolve_cutoff(cutoff: Cutoff, spatial: tuple[int, ...], periodic: bool) ->
 def _check_indicator(kind: str, n_phases: int, eps: float) -> None:
     if kind not in MICROSTRUCTURE_KINDS:
         raise ValueError(f"kind must be one of {MICROSTRUCTURE_KINDS}, got {kind!r}")
-    if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 2:
-        raise ValueError(f"n_phases must be an integer >= 2, got {n_phases!r}")
+    check_positive_int(n_phases, "n_phases", minimum=2)
     if kind == "linear" and n_phases != 2:
         raise ValueError(f'kind="linear" is defined for n_phases=2 only, got n_phases={n_phases}')
     if kind == "soft" and not isinstance(eps, tf.Tensor) and not (
@@ -161,8 +160,8 @@ def _check_indicator(kind: str, n_phases: int, eps: float) -> None:
 StateMaps = dict
 
 
-def _phase_maps(images, n_phases: int, kind: str, eps, phases) -> StateMaps:
-    """Indicators of the listed ``phases`` of ``images`` ``(batch, *spatial, 1)``.
+def _phase_maps(images, n_phases: int, kind: str, eps, phases: Sequence[int] | None = None) -> StateMaps:
+    """Indicators of the listed ``phases`` (default: every one, in order) of ``images`` ``(batch, *spatial, 1)``.
 
     Validates as :func:`microstructure_function` documents.
     """
@@ -201,7 +200,7 @@ def _phase_maps(images, n_phases: int, kind: str, eps, phases) -> StateMaps:
         level = phase / (n_phases - 1)
         return tf.exp(tf.square(x if level == 0 else x - level) * coefficient)
 
-    return {int(phase): indicator(int(phase)) for phase in phases}
+    return {int(phase): indicator(int(phase)) for phase in (range(n_phases) if phases is None else phases)}
 
 
 def _state_maps(m: tf.Tensor, states) -> StateMaps:
@@ -238,8 +237,7 @@ def microstructure_function(
     Returns:
         float32 ``(batch, *spatial, n_phases)``.
     """
-    maps = _phase_maps(images, n_phases, kind, eps, range(n_phases))
-    return _stack_last([maps[phase] for phase in range(n_phases)])
+    return _stack_last(list(_phase_maps(images, n_phases, kind, eps).values()))
 
 
 # --------------------------------------------------------------------------- #
@@ -308,6 +306,16 @@ def _power(z: tf.Tensor) -> tf.Tensor:
     def gradient(g):
         return z * tf.cast(2.0 * g, z.dtype)
     return tf.square(tf.math.real(z)) + tf.square(tf.math.imag(z)), gradient
+
+
+@tf.custom_gradient
+def _as_complex(x: tf.Tensor) -> tf.Tensor:
+    """float32 ``x`` as complex64 (imaginary part 0).  Its gradient is ``tf.math.real`` of the incoming
+    one, as ``tf.cast``'s registered gradient computes it, without that cast's warning ("casting
+    complex64 to float32 discards the imaginary part") on every step."""
+    def gradient(g):
+        return tf.math.real(g)
+    return tf.cast(x, tf.complex64), gradient
 
 
 def _used_states(pairs) -> list[int]:
@@ -379,7 +387,7 @@ def _pair_statistics(maps: StateMaps, pairs, periodic: bool, lag_ranges, rank: i
     for a, b in pairs:
         spectrum = _correlation_spectrum(spectra, a, b)
         if a == b:
-            spectrum = tf.cast(spectrum, tf.complex64)
+            spectrum = _as_complex(spectrum)
         corr = _irfft(spectrum, rank, fft_shape)
         stats.append(_window(corr, lag_ranges, rank) * inverse_scale)
     return stats
@@ -427,9 +435,10 @@ def two_point_stats(
     x = _as_float_tensor(x, "x")
     rank = _spatial_rank(x, "x")
     pairs = _resolve_correlations(correlations, x.shape[-1])
-    lag_ranges = _resolve_cutoff(cutoff, tuple(x.shape[1:-1]), bool(periodic))
+    periodic = check_bool(periodic, "periodic")
+    lag_ranges = _resolve_cutoff(cutoff, tuple(x.shape[1:-1]), periodic)
     maps = _state_maps(x, _used_states(pairs))
-    return _stack_last(_pair_statistics(maps, pairs, bool(periodic), lag_ranges, rank))
+    return _stack_last(_pair_statistics(maps, pairs, periodic, lag_ranges, rank))
 
 
 # --------------------------------------------------------------------------- #
@@ -496,7 +505,7 @@ def _pair_sse(mx: StateMaps, my: StateMaps, pairs, periodic: bool, cutoff: Cutof
     for a, b in pairs:
         diff = _correlation_spectrum(sy, a, b) - _correlation_spectrum(sx, a, b)
         if a == b:
-            diff = tf.cast(diff, tf.complex64)
+            diff = _as_complex(diff)
         corr = _irfft(diff, rank, fft_shape)  # N x (S_y - S_x) before normalising, every lag
         sse.append(tf.reduce_sum(tf.square(corr) * weights, axis=list(range(1, rank + 1))))
     return sse
@@ -582,8 +591,9 @@ def spatial_stats_distance(
     """
     _check_comparison(metric, scale, window_sigma)
     mx, my, pairs, rank, spatial = _distance_maps(x, y, correlations, kind, n_phases, eps)
-    _check_cutoff(cutoff, bool(periodic))
-    sse = tf.add_n(_pair_sse(mx, my, pairs, bool(periodic), cutoff, window_sigma, rank))
+    periodic = check_bool(periodic, "periodic")
+    _check_cutoff(cutoff, periodic)
+    sse = tf.add_n(_pair_sse(mx, my, pairs, periodic, cutoff, window_sigma, rank))
     if float(scale) != 1.0:
         sse = sse / float(scale) ** 2
     if metric == "sse":
@@ -627,7 +637,7 @@ def shift_aligned_sse(x, y) -> tf.Tensor:
 
 def n_lags(spatial_shape: Sequence[int], periodic: bool = True, cutoff: Cutoff = None) -> int:
     """Number of lags in the window :func:`two_point_stats` returns for this shape."""
-    lag_ranges = _resolve_cutoff(cutoff, tuple(int(n) for n in spatial_shape), bool(periodic))
+    lag_ranges = _resolve_cutoff(cutoff, tuple(int(n) for n in spatial_shape), check_bool(periodic, "periodic"))
     return int(np.prod([hi - lo + 1 for lo, hi in lag_ranges]))
 
 
@@ -717,9 +727,7 @@ class StatsOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "correlations", _as_pairs(self.correlations))
-        if not isinstance(self.periodic, (bool, np.bool_)):
-            raise ValueError(f"periodic must be True or False, got {self.periodic!r}")
-        object.__setattr__(self, "periodic", bool(self.periodic))
+        object.__setattr__(self, "periodic", check_bool(self.periodic, "periodic"))
         _check_cutoff(self.cutoff, self.periodic)
         if self.kind is not None:
             _check_indicator(self.kind, self.n_phases, self.eps)
@@ -727,8 +735,7 @@ class StatsOptions:
         elif any(a < 0 or b < 0 for a, b in self.correlations):
             raise ValueError(f"correlation indices must be >= 0, got {self.correlations}")
         _check_comparison(self.metric, self.scale, self.window_sigma)
-        if isinstance(self.levels, bool) or not isinstance(self.levels, (int, np.integer)) or self.levels < 1:
-            raise ValueError(f"levels must be an integer >= 1, got {self.levels!r}")
+        check_positive_int(self.levels, "levels")
         if self.levels > 1 and self.metric != "sse":
             raise ValueError(f'levels > 1 adds squared differences: it needs metric="sse", got {self.metric!r}')
 
