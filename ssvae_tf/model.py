@@ -744,20 +744,20 @@ class SpatialStatsVAE(keras.Model):
 
     def initialise_output_bias(self, x) -> None:
         """Before the first step, start the decoder's output at the data's mean grey level: set the bias
-        of its last convolution (``to_image``) to the logit of the mean of ``x``'s first images (an array
-        ``(n, *image_shape)``, at most :data:`BIAS_SAMPLE` of them, or a dataset's first batch), clipped to
+        of its last convolution (``to_image``) to the logit of the mean of ``x``'s first images (an array or
+        tensor ``(n, *image_shape)``, at most :data:`BIAS_SAMPLE` of them, or a dataset's first batch), clipped to
         [0.01, 0.99].  A decoder that starts at 0.5 instead overshoots towards the majority phase within
         a few steps and saturates its sigmoid, where the gradient vanishes: it then draws a blank image for
         every input (data-dependent initialisation, Salimans & Kingma 2016; Karpathy's "init well").
 
         Nothing happens once the optimizer has taken a step (a resumed run, a second ``fit``), for a
         softmax output (its channels are phases, not a grey level), or for data of another kind than an
-        array or a ``tf.data.Dataset`` of images (or ``(images, ...)`` tuples).
+        array, a tensor or a ``tf.data.Dataset`` of images (or ``(images, ...)`` tuples).
         """
         if self.output_kind == "softmax" or (getattr(self, "optimizer", None) is not None
                                              and int(self.optimizer.iterations.numpy()) > 0):
             return
-        if isinstance(x, np.ndarray):
+        if isinstance(x, (np.ndarray, tf.Tensor)):
             first = x[:BIAS_SAMPLE]
         elif isinstance(x, tf.data.Dataset):
             first = next(iter(x.take(1)), None)
