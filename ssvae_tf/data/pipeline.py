@@ -19,9 +19,6 @@ import tensorflow as tf
 from ssvae_tf._checks import check_bool, check_positive_int, is_real
 from .sources import OpenedSource, ReadOptions, Source, describe, open_source
 
-#: The fewest random crops of a training epoch by default: one micrograph of 700 x 1000 px covers its pixels
-#: with 112 crops of 64 px, 4 batches, too few steps to learn anything in 10 epochs (docs/binary-outputs.md).
-MIN_CROPS_PER_EPOCH = 2048
 #: Seeds (with the run's seed) of the fixed crop sets, one stream each.
 _VALIDATION_STREAM, _TRAINING_SAMPLE_STREAM = 1, 2
 
@@ -34,21 +31,24 @@ class Patches:
         size: side of a crop in pixels, >= 1.
         per_epoch: crops drawn per training epoch; None draws enough to cover
             the training pixels once, ``ceil(training pixels / crop pixels)``,
-            and at least :data:`MIN_CROPS_PER_EPOCH`.
+            and at least ``min_pixels`` pixels.
         slab: split every image along its first spatial axis (the first rows
             or slices train, the rest validate) instead of holding out whole
             images.
+        min_pixels: with ``per_epoch`` None, the fewest pixels (voxels) the crops of an epoch hold.
     """
 
     size: int
     per_epoch: int | None = None
     slab: bool = False
+    min_pixels: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", check_positive_int(self.size, "Patches.size"))
         if self.per_epoch is not None:
             object.__setattr__(self, "per_epoch", check_positive_int(self.per_epoch, "Patches.per_epoch"))
         object.__setattr__(self, "slab", check_bool(self.slab, "Patches.slab"))
+        object.__setattr__(self, "min_pixels", check_positive_int(self.min_pixels, "Patches.min_pixels", minimum=0))
 
 
 def count_of(source: Source) -> int:
@@ -389,7 +389,7 @@ def _crop_split(source: OpenedSource, validation_split: float, seed: int, patche
     else:
         train_index, held_out = split_indices(source.count, validation_split, seed)
     train = _regions(source, train_index, patches, validation_split, 0)
-    per_epoch = patches.per_epoch or max(MIN_CROPS_PER_EPOCH, math.ceil(train.pixels / patches.size ** train.rank))
+    per_epoch = patches.per_epoch or math.ceil(max(train.pixels, patches.min_pixels) / patches.size ** train.rank)
     validation = _validation_crops(source, held_out, patches, validation_split, seed, per_epoch)
     return _CropSplit(source, seed, patches, train, per_epoch, validation)
 
