@@ -425,7 +425,7 @@ def test_fit_starts_the_output_at_the_data_s_mean_grey_level(as_dataset):
     model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
     model.compile(optimizer=keras.optimizers.Adam(0.0))  # the weights stay where they start
     data = tf.data.Dataset.from_tensor_slices(images).batch(8) if as_dataset else images
-    model.fit(data, epochs=1, batch_size=8, verbose=0)
+    model.fit(data, epochs=1, batch_size=None if as_dataset else 8, shuffle=False, verbose=0)
     mean = images[:8].mean() if as_dataset else images.mean()  # a dataset's first batch, an array's first images
     np.testing.assert_allclose(_output_bias(model), [np.log(mean / (1 - mean))], rtol=1e-5)
     decoded = model.decode(np.zeros((1, 2), np.float32)).numpy()
