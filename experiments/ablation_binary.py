@@ -56,6 +56,10 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+binary-0.05+upsample+pixel-0.1": ["--binary-weight", "0.05", "--decoder", "upsample", "--gamma", "0.1"],
     "ss-vae+binary-0.05+upsample+anchor-1+beta-0.01": ["--binary-weight", "0.05", "--decoder", "upsample",
                                                        "--anchor", "1", "--beta", "0.01"],
+    "ss-vae+linear": ["--indicator", "linear"],
+    "ss-vae+transpose": ["--decoder", "transpose"],
+    "ss-vae+anchor-until-1": ["--anchor-until", "1"],
+    "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],
@@ -74,6 +78,7 @@ COLUMNS: dict[str, str] = {
     "binary pixels (%)": "binary_share_pct",
     "perimeter error (%)": "binarised_perimeter_error_pct",
     "chord distance (px)": "binarised_chord_distance",
+    "set perimeter (%)": "set_perimeter_difference_pct",
 }
 #: Budgets: the ablation proper and the ``--quick`` smoke run.
 #: ``crops_per_epoch`` only with ``--crops`` (None: ``ssvae train``'s default, the training pixels once).
@@ -168,6 +173,11 @@ def read_means(metrics_csv: Path) -> dict[str, float]:
             means[name] = float(np.mean([float(row[name]) for row in mine]))
         except ValueError:
             continue
+    perimeters = [name for name in means if name.startswith("binarised_perimeter_axis")]
+    if perimeters:  # the reconstructions' mean perimeter against the originals' (a bias, not a per-image error)
+        totals = {which: sum(means[name] for name in perimeters if name.endswith(which))
+                  for which in ("_original", "_reconstruction")}
+        means["set_perimeter_difference_pct"] = 100.0 * (totals["_reconstruction"] / totals["_original"] - 1.0)
     for measure, column in (("orientation", "orientation_correct_pct"), ("n_lines", "line_count_correct_pct")):
         if f"{measure}_original" in mine[0]:
             means[column] = 100.0 * float(np.mean([row[f"{measure}_original"] == row[f"{measure}_reconstruction"]

@@ -104,7 +104,7 @@ VALIDATION_SPLIT = 0.35
 FULL = {"epochs": 10, "n_eval": 1000}
 QUICK = {"epochs": 1, "crops_per_epoch": 64, "batch_size": 16, "n_eval": 32}
 #: Targets (issue 22): statistics-error ratio SS-VAE / baseline, and the SS-VAE's volume-fraction difference.
-TARGET_RATIO, TARGET_VOLUME_FRACTION_PCT = 0.5, 5.0
+TARGET_RATIO = 0.5
 #: Originals shown in each data set's ``pictures.png``.
 N_SHOWN = 8
 
@@ -213,7 +213,7 @@ def run_dataset(name: str, data_file: Path, budget: dict, args: argparse.Namespa
         "settings": {label: config.to_json() for label, config in configs.items()},
         "reading": RunDir(runs_dir / "ss-vae").record().get("reading", {}),
         "summaries": comparison.summaries, "ratio": comparison.ratio, "ratio_ci": comparison.ratio_ci,
-        "table": comparison.table,
+        "table": comparison.table, "binarised_table": comparison.binarised,
         "training_seconds": {label: wall_time(runs_dir / label) for label in configs},
         "evaluation_seconds": comparison.seconds, "machine": f"{os.cpu_count()} CPU cores",
     }
@@ -229,6 +229,36 @@ def _pictures(name: str, docs_dir: Path) -> str:
             f"![originals, reconstructions and prior samples](figures/real-data-{name}/pictures.png)\n")
 
 
+#: Issue 22's targets for the SS-VAE on real crops, beyond the ratio: label -> (summary key, bound, format); the
+#: chord distance's bound is a multiple of the real-vs-real distance.
+TARGETS = {
+    "volume-fraction error, binarised (points)": ("binarised_volume_fraction_error_points_mean", 3.0, "{:.1f}"),
+    "plainly binary pixels (%)": ("binary_share_pct_mean", 95.0, "{:.0f}"),
+    "mean perimeter vs the originals' (%)": ("set_perimeter_difference_pct", 20.0, "{:+.0f}"),
+    "chord-length distance / real vs real": ("binarised_chord_distance_mean", 2.0, "{:.2f}"),
+}
+
+
+def _target_rows(ours: dict) -> str:
+    """The rows of :data:`TARGETS` for the SS-VAE's summary ``ours``, each with its 95 % CI and met or not."""
+    from ssvae_tf.evaluation.summary import format_interval
+
+    rows = []
+    for label, (key, bound, fmt) in TARGETS.items():
+        value, interval = ours[key], (ours[f"{key}_ci_low"], ours[f"{key}_ci_high"])
+        if key == "binary_share_pct_mean":
+            required, met = f"≥ {bound:g}", value >= bound
+        elif key == "binarised_chord_distance_mean":
+            yardstick = ours["real_pair_chord_distance_mean"]
+            value, interval = value / yardstick, tuple(v / yardstick for v in interval)
+            required, met = f"≤ {bound:g}", value <= bound
+        else:
+            required, met = (f"within ±{bound:g}", abs(value) <= bound)
+        rows.append(f"| {label} | {required} | {fmt.format(value)}{format_interval(interval, fmt)} | "
+                    f"{'met' if met else '**not met**'} |")
+    return "\n".join(rows)
+
+
 def _section(name: str, record: dict) -> str:
     """The numbers of data set ``name`` from its ``results.json`` ``record``."""
     from ssvae_tf.evaluation.summary import format_interval
@@ -236,12 +266,10 @@ def _section(name: str, record: dict) -> str:
     ours = record["summaries"]["ss-vae"]
     dataset = DATASETS[name]
     ratio_met = record["ratio_ci"][1] <= TARGET_RATIO if record["ratio_ci"] else record["ratio"] <= TARGET_RATIO
-    vf = ours["volume_fraction_diff_mean"]
-    vf_ci = (ours["volume_fraction_diff_mean_ci_low"], ours["volume_fraction_diff_mean_ci_high"])
     settings = record["settings"]["ss-vae"]
     seconds = record["training_seconds"]
     per_epoch = (f"{settings['crops_per_epoch']} crops" if settings["crops_per_epoch"]
-                 else "enough crops to cover the training pixels once")
+                 else "`ssvae train`'s default crops (the training pixels once, at least 2048 × 64² pixels)")
     return (
         f"### {dataset.title}: {dataset.crops}\n\n"
         f"Otsu's threshold {record['reading']['threshold']:.3f} (grey level: darker pixels are the black phase 0 "
@@ -249,12 +277,11 @@ def _section(name: str, record: dict) -> str:
         f"(batch {settings['batch_size']}, {settings['filters']} filters, {settings['decoder']} decoder); training "
         f"{seconds['ss-vae'] / 60:.1f} min (SS-VAE) and {seconds['baseline'] / 60:.1f} min (baseline), "
         f"{record['machine']}, both at once.\n\n"
-        f"| target | required | measured [95 % CI] | |\n|---|---|---|---|\n"
+        f"| target (SS-VAE) | required | measured [95 % CI] | |\n|---|---|---|---|\n"
         f"| SS-VAE / baseline statistics error | ≤ {TARGET_RATIO} | {record['ratio']:.2f}x"
         f"{format_interval(record['ratio_ci'], '{:.2f}')} | {'met' if ratio_met else '**not met**'} |\n"
-        f"| volume-fraction difference, SS-VAE (%) | ≤ {TARGET_VOLUME_FRACTION_PCT:g} | {vf:.1f}"
-        f"{format_interval(vf_ci, '{:.1f}')}"
-        f" | {'met' if vf <= TARGET_VOLUME_FRACTION_PCT else '**not met**'} |\n\n"
+        f"{_target_rows(ours)}\n\n"
+        f"{record.get('binarised_table', '')}\n\n"
         f"{record['table']}\n\n"
         f"![reconstructions](figures/real-data-{name}/pairs_ss-vae.png)\n\n"
         f"![learning curves](figures/real-data-{name}/learning_curves.png)\n\n"

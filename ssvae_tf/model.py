@@ -553,6 +553,10 @@ class _ScheduleClock(keras.callbacks.Callback):
         self.model.schedule_steps.assign(int(steps or 0) * int(epochs or 0))
 
 
+#: Images whose mean grey level starts the decoder's output (:meth:`SpatialStatsVAE.initialise_output_bias`).
+BIAS_SAMPLE = 256
+
+
 @keras.saving.register_keras_serializable(package="ssvae_tf")
 class SpatialStatsVAE(keras.Model):
     """A VAE whose reconstruction loss lives in spatial-statistics space.
@@ -734,8 +738,37 @@ class SpatialStatsVAE(keras.Model):
         callbacks = [*(callbacks or []), _ScheduleClock()]
         if verbose and not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
             callbacks.append(_ConsoleLogger(self.console_metrics))
+        self.initialise_output_bias(x)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                            **kwargs)
+
+    def initialise_output_bias(self, x) -> None:
+        """Before the first step, start the decoder's output at the data's mean grey level: set the bias
+        of its last convolution (``to_image``) to the logit of the mean of ``x``'s first images (an array or
+        tensor ``(n, *image_shape)``, at most :data:`BIAS_SAMPLE` of them, or a dataset's first batch), clipped to
+        [0.01, 0.99].  A decoder that starts at 0.5 instead overshoots towards the majority phase within
+        a few steps and saturates its sigmoid, where the gradient vanishes: it then draws a blank image for
+        every input (data-dependent initialisation, Salimans & Kingma 2016; Karpathy's "init well").
+
+        Nothing happens once the optimizer has taken a step (a resumed run, a second ``fit``), for a
+        softmax output (its channels are phases, not a grey level), or for data of another kind than an
+        array, a tensor or a ``tf.data.Dataset`` of images (or ``(images, ...)`` tuples).
+        """
+        if self.output_kind == "softmax" or (getattr(self, "optimizer", None) is not None
+                                             and int(self.optimizer.iterations.numpy()) > 0):
+            return
+        if isinstance(x, (np.ndarray, tf.Tensor)):
+            first = x[:BIAS_SAMPLE]
+        elif isinstance(x, tf.data.Dataset):
+            first = next(iter(x.take(1)), None)
+            first = first[0] if isinstance(first, (tuple, list)) else first
+        else:
+            return
+        if first is None or np.size(first) == 0:
+            return
+        mean = float(np.clip(np.mean(np.asarray(first, np.float64)), 0.01, 0.99))
+        bias = self.decoder.get_layer("to_image").bias  # a phase output starts training at temperature 1
+        bias.assign(tf.fill(tf.shape(bias), math.log(mean / (1.0 - mean))))
 
     def progress(self) -> tf.Tensor:
         """Training progress in [0, 1]: optimizer steps taken over the steps of the current ``fit``

@@ -42,7 +42,7 @@ from typing import Any
 import filelock
 
 from ssvae_tf._io import atomic_write, check_free_space, remove_temporaries, write_json
-from ssvae_tf.settings import TrainConfig, recorded_settings
+from ssvae_tf.settings import STATISTICS_VAE_DEFAULTS, TrainConfig, recorded_settings
 
 
 class RunDir:
@@ -183,7 +183,8 @@ class RunDir:
             "image_shape": [int(s) for s in image_shape],
             "n_images": int(n_images),
             "data_description": config.data_description,
-            "loss_weights": dict(zip(("alpha", "beta", "gamma"), config.loss_weights(image_shape[:-1]))),
+            "loss_weights": {**dict(zip(("alpha", "beta", "gamma"), config.loss_weights(image_shape[:-1]))),
+                             **{name: config.loss_default(name) for name in STATISTICS_VAE_DEFAULTS}},
             "stats_options": stats_options,
             "reading": reading or {},
         })

@@ -59,8 +59,18 @@ UPPER_LIMITS = {"latent_dim": 4096, "filters": 1024, "hidden_units": 65_536, "ba
 MAX_SEED = 2**32 - 1
 #: How ``ssvae train`` and ``ssvae tune`` spread training over devices (``ssvae_tf.distribute``).
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
-#: The default KL weight at 64 x 64 px, measured (docs/reproduction.md); it scales with the pixel count.
-BETA_AT_64 = 0.001
+#: The default KL weight at 64 x 64 px, measured (docs/binary-outputs.md: 0.001 left the prior samples grey on
+#: real micrographs, 0.01 draws them as sharp as the reconstructions); it scales with the pixel count.
+BETA_AT_64 = 0.01
+#: The fewest pixels (voxels) the random crops of a training epoch hold when ``crops_per_epoch`` is unset:
+#: 2048 crops of 64 x 64 px or 256 of 32^3.  One micrograph of 700 x 1000 px covers its pixels with 112 crops
+#: of 64 px, 4 batches: too few steps to learn anything in 10 epochs (docs/binary-outputs.md).
+MIN_PIXELS_PER_EPOCH = 2048 * 64 * 64
+#: The loss settings a model with a statistics loss gets when they are unset (a pixel-only model gets 0),
+#: measured in docs/binary-outputs.md: a blurred-pixel anchor fading out over the first half of the run, so
+#: that each reconstruction follows its input (without it every input decoded to nearly the same picture),
+#: and a binariness term ramped in over the second half, so that the outputs are phases, not grey.
+STATISTICS_VAE_DEFAULTS = {"anchor": 1.0, "binary_weight": 0.05}
 
 
 def default_beta(spatial_shape: tuple[int, ...]) -> float:
@@ -70,7 +80,7 @@ def default_beta(spatial_shape: tuple[int, ...]) -> float:
     is not: keeping their balance means scaling beta with the pixel count.
 
     >>> default_beta((64, 64)), default_beta((32, 32)), default_beta((224, 224))
-    (0.001, 0.00025, 0.0123)
+    (0.01, 0.0025, 0.122)
     """
     n_pixels = math.prod(int(side) for side in spatial_shape)
     return float(f"{BETA_AT_64 * n_pixels / 64**2:.3g}")
@@ -144,7 +154,7 @@ class TrainConfig:
         "volumes of any size (default: whole images)", kind=int)
     crops_per_epoch: int | None = _setting(
         "data", None, "random crops per training epoch with --patch-size (default: enough to cover the training "
-        "pixels once)", kind=int)
+        "pixels once, and at least 2048 x 64^2 pixels: 2048 crops of 64 px, 256 of 32^3)", kind=int)
     validation_slab: bool = _setting(
         "data", False, "with --patch-size, hold out the last --validation-split of every image or volume along its "
         "first axis, instead of whole images (for one large image or volume)")
@@ -196,9 +206,9 @@ class TrainConfig:
         "loss", 1, "resolutions of the statistics loss: the images and their 2x, 4x... average-pooled "
         "indicators, each normalised by its own zero lag")
     decoder: str = _setting(
-        "model", "transpose", "decoder upsampling: stride-2 transposed convolutions, resize-convolutions with "
-        "residual blocks, or upsample (a 3x3 convolution, then linear interpolation x2, per level: about "
-        "1.2x transpose's time per step); the last two draw no checkerboards", choices=DECODERS)
+        "model", "upsample", "decoder upsampling: upsample (a 3x3 convolution, then linear interpolation x2, per "
+        "level), resize-convolutions with residual blocks, or stride-2 transposed convolutions (about 0.85x "
+        "upsample's time per step, but they draw checkerboards)", choices=DECODERS)
     output: str = _setting(
         "model", "sigmoid", "the decoder's output: sigmoid (grey), concrete (relaxed Bernoulli, annealed "
         "temperature), straight_through (hard 0/1 from --hard-from on) or softmax (one channel per phase, needs "
@@ -219,12 +229,16 @@ class TrainConfig:
     free_bits: float = _setting(
         "loss", 0.0, "KL floor per latent dimension in nats: dimensions below it are not pushed to the prior "
         "(0: off)")
-    anchor: float = _setting(
-        "loss", 0.0, "weight of a blurred-pixel loss that fades to 0 (places structures early; 0: off)")
+    anchor: float | None = _setting(
+        "loss", None, "weight of a blurred-pixel loss that fades to 0 by --anchor-until: places each structure "
+        "where the input has it, so reconstructions follow their inputs (default "
+        f"{STATISTICS_VAE_DEFAULTS['anchor']:g} with a statistics loss and an encoder that sees the image, else "
+        "0; 0: off)", kind=float)
     anchor_sigma: float = _setting("loss", 1.0, "blur of the anchor, px")
-    binary_weight: float = _setting(
-        "loss", 0.0, "final weight of the binariness term sum_pixels x_hat (1 - x_hat), ramped in linearly from "
-        "--binary-start to the end of the run (0: off)")
+    binary_weight: float | None = _setting(
+        "loss", None, "final weight of the binariness term sum_pixels x_hat (1 - x_hat), ramped in linearly from "
+        f"--binary-start to the end of the run (default {STATISTICS_VAE_DEFAULTS['binary_weight']:g} with a "
+        "statistics loss, else 0; 0: off)", kind=float)
     binary_start: float = _setting("loss", 0.5, "fraction of the run at which the binariness weight starts to rise")
     temperature_start: float = _setting(
         "loss", 1.0, "--output concrete: the temperature at the start, falling geometrically to --temperature-end")
@@ -273,7 +287,7 @@ class TrainConfig:
         if not (isinstance(self.phase, int) and 0 <= self.phase < self.n_phases):
             raise ValueError(f"phase must be a phase 0..{self.n_phases - 1} of the {self.n_phases} phases, "
                              f"got {self.phase!r}")
-        if self.baseline and (self.anchor > 0 or self.stats_levels > 1 or self.eps_start is not None):
+        if self.baseline and ((self.anchor or 0) > 0 or self.stats_levels > 1 or self.eps_start is not None):
             raise ValueError("anchor, stats_levels and eps_start shape the statistics loss, which the pixel "
                              "baseline does not use; leave them at their defaults with --baseline")
         if self.baseline and self.encoder_input == "statistics":
@@ -360,6 +374,19 @@ class TrainConfig:
         beta = default_beta(spatial_shape) if self.beta is None else self.beta
         return (0.0, beta, 1.0) if self.baseline else (self.alpha, beta, self.gamma)
 
+    def loss_default(self, name: str) -> float:
+        """The value trained for ``name``, a key of :data:`STATISTICS_VAE_DEFAULTS`: the setting, or when it is
+        unset its default for a model with a statistics loss (``alpha > 0``, not the baseline), else 0.  The
+        anchor's default is 0 also for an encoder that sees only the statistics, which cannot tell where the
+        structures are."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        statistics_vae = self.alpha > 0 and not self.baseline
+        if name == "anchor" and self.encoder_input == "statistics":
+            return 0.0
+        return STATISTICS_VAE_DEFAULTS[name] if statistics_vae else 0.0
+
     @property
     def correlation_pairs(self) -> tuple[tuple[int, int], ...]:
         """The ``(a, b)`` state pairs the statistics loss compares (``correlations``, or ``phase``'s
@@ -388,10 +415,11 @@ class TrainConfig:
     def loss_schedule(self) -> LossSchedule:
         """How the run's loss changes over training (checked: a bad value raises ``ValueError``)."""
         return LossSchedule(kl=self.kl_schedule, kl_cycles=self.kl_cycles, kl_ramp=self.kl_ramp,
-                            free_bits=self.free_bits, anchor=self.anchor, anchor_sigma=self.anchor_sigma,
+                            free_bits=self.free_bits, anchor=self.loss_default("anchor"),
+                            anchor_sigma=self.anchor_sigma,
                             anchor_until=self.anchor_until, anchor_aligned=self.anchor_aligned,
                             eps_start=None if self.eps_start is None else self.eps_start / (self.n_phases - 1),
-                            binary_weight=self.binary_weight, binary_start=self.binary_start,
+                            binary_weight=self.loss_default("binary_weight"), binary_start=self.binary_start,
                             temperature_start=self.temperature_start if self.output == "concrete" else None,
                             hard_from=self.hard_from if self.output == "straight_through" else None)
 

@@ -235,6 +235,31 @@ def test_binarised_summary_correlates_descriptors_and_tables_them_beside_the_yar
     assert np.isnan(pearson(np.ones(3), np.arange(3)))
 
 
+def test_binarised_summary_compares_the_sets_means():
+    from ssvae_tf.evaluation import binarised_table, summarise_binarised
+
+    rng = np.random.default_rng(4)
+    n = 30
+    metrics = {f"{prefix}{error}": rng.random(n) for prefix in ("binarised_", "real_pair_")
+               for error in ("volume_fraction_error_points", "perimeter_error_pct", "chord_distance")}
+    original = {"volume_fraction": rng.random(n), "perimeter_axis0": 0.1 + rng.random(n),
+                "perimeter_axis1": 0.2 + rng.random(n)}
+    # reconstructions: 2 points darker, perimeters shuffled and 1.5x (so each image's error is large, the bias 50 %)
+    order = rng.permutation(n)
+    metrics.update(binary_share_pct=np.full(n, 99.0), binary_share_original_pct=np.full(n, 100.0))
+    for name, values in original.items():
+        metrics[f"binarised_{name}_original"] = values
+        metrics[f"binarised_{name}_reconstruction"] = (values + 0.02 if name == "volume_fraction"
+                                                       else 1.5 * values[order])
+    summary = summarise_binarised(metrics)
+    assert summary["set_volume_fraction_difference_points"] == pytest.approx(2.0)
+    assert summary["set_perimeter_difference_pct"] == pytest.approx(50.0)
+    assert summary["set_perimeter_difference_pct_ci_low"] <= 50.0 <= summary["set_perimeter_difference_pct_ci_high"]
+    table = binarised_table({"ss-vae": summary})
+    assert "| set: mean perimeter, reconstructions vs originals | +50 %" in table
+    assert "| set: mean volume fraction, reconstructions - originals (points) | +2.0" in table
+
+
 def test_summaries_without_binarised_metrics_are_unchanged():
     summary = summarise(line_evaluation("ss-vae"))
     assert not any(key.startswith(("binarised_", "fidelity_", "real_pair_", "binary_share")) for key in summary)

@@ -49,9 +49,17 @@ def test_the_table_gives_ratios_to_the_reference_and_na_for_missing_columns(abla
     table = ablation.ablation_table(means, {"baseline": 120.0, "hard": None})
     header = [cell.strip() for cell in table.splitlines()[0].strip("|").split("|")]
     assert header == ["variant", "stats error / baseline", *ablation.COLUMNS, "training (min)"]
-    assert _cells(table, "baseline") == ["baseline", "1", "n/a", "n/a", "20", "n/a", "n/a", "n/a", "n/a", "2"]
-    assert _cells(table, "hard") == ["hard", "0.375", "n/a", "n/a", "3", "n/a", "n/a", "15", "n/a", "n/a"]
+    assert _cells(table, "baseline") == ["baseline", "1", "n/a", "n/a", "20", "n/a", "n/a", "n/a", "n/a", "n/a", "2"]
+    assert _cells(table, "hard") == ["hard", "0.375", "n/a", "n/a", "3", "n/a", "n/a", "15", "n/a", "n/a", "n/a"]
     assert "perimeter error (%): `binarised_perimeter_error_pct`" in table
+
+
+def test_read_means_compares_the_sets_mean_perimeters(ablation, tmp_path):
+    path = _metrics(tmp_path / "m.csv", "ss-vae", {
+        "stats_mse": [1.0, 1.0], "binarised_perimeter_axis0_original": [0.1, 0.3],
+        "binarised_perimeter_axis1_original": [0.2, 0.2], "binarised_perimeter_axis0_reconstruction": [0.3, 0.3],
+        "binarised_perimeter_axis1_reconstruction": [0.3, 0.3]})
+    assert ablation.read_means(path)["set_perimeter_difference_pct"] == pytest.approx(50.0)  # 0.6 vs 0.4
 
 
 def test_a_missing_reference_gives_na_ratios(ablation):

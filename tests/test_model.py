@@ -413,6 +413,41 @@ def test_fit_refuses_an_array_holding_nan():
     assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, model.weights))
 
 
+def _output_bias(model) -> np.ndarray:
+    return model.decoder.get_layer("to_image").bias.numpy()
+
+
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_fit_starts_the_output_at_the_data_s_mean_grey_level(as_dataset):
+    import tensorflow as tf
+
+    images = (np.random.default_rng(0).random((40, 16, 16, 1)) < 0.85).astype(np.float32)
+    model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
+    model.compile(optimizer=keras.optimizers.Adam(0.0))  # the weights stay where they start
+    data = tf.data.Dataset.from_tensor_slices(images).batch(8) if as_dataset else images
+    model.fit(data, epochs=1, batch_size=None if as_dataset else 8, shuffle=False, verbose=0)
+    mean = images[:8].mean() if as_dataset else images.mean()  # a dataset's first batch, an array's first images
+    np.testing.assert_allclose(_output_bias(model), [np.log(mean / (1 - mean))], rtol=1e-5)
+    decoded = model.decode(np.zeros((1, 2), np.float32)).numpy()
+    assert 0.6 < decoded.mean() < 0.95  # not the 0.5 of a zero bias
+
+
+def test_the_output_bias_is_left_alone_after_the_first_step_and_for_a_softmax_output():
+    images = np.ones((8, 16, 16, 1), np.float32)
+    model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
+    model.compile(optimizer=keras.optimizers.Adam(0.0))
+    model.optimizer.iterations.assign(3)  # a resumed run
+    before = _output_bias(model).copy()
+    model.fit(images, epochs=1, verbose=0)
+    np.testing.assert_array_equal(_output_bias(model), before)
+    from ssvae_tf.stats.two_point import StatsOptions
+
+    softmax = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8, output="softmax",
+                        stats_options=StatsOptions(n_phases=3, correlations=((0, 0),)))
+    softmax.initialise_output_bias(images)
+    assert not _output_bias(softmax).any()
+
+
 @pytest.mark.parametrize("where", ["x", "validation_data"])
 def test_fit_refuses_images_outside_0_1_naming_the_range_found(where):
     model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)

@@ -92,10 +92,10 @@ def test_the_baseline_trains_pixels_not_statistics():
     assert TrainConfig(alpha=2.0, beta=0.5, baseline=True).loss_weights((64, 64)) == (0.0, 0.5, 1.0)
 
 
-@pytest.mark.parametrize("shape, beta", [((64, 64), 0.001), ((32, 32), 0.00025), ((128, 128), 0.004),
-                                         ((224, 224), 0.0123), ((16, 16, 16), 0.001)])
+@pytest.mark.parametrize("shape, beta", [((64, 64), 0.01), ((32, 32), 0.0025), ((128, 128), 0.04),
+                                         ((224, 224), 0.122), ((16, 16, 16), 0.01)])
 def test_beta_left_unset_keeps_its_balance_with_the_pixel_sums(shape, beta):
-    # beta = 0.001 per 64 x 64 pixels: KL per image against reconstruction sums over the pixels
+    # beta = 0.01 per 64 x 64 pixels: KL per image against reconstruction sums over the pixels
     assert default_beta(shape) == beta
     assert TrainConfig().loss_weights(shape) == (1.0, beta, 0.0)
     assert TrainConfig(baseline=True).loss_weights(shape) == (0.0, beta, 1.0)

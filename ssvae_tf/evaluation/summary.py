@@ -194,6 +194,7 @@ def summarise_binarised(metrics: Mapping[str, np.ndarray]) -> dict[str, float]:
         _add_mean(summary, f"{key}_mean", metrics[key])
     names = [key[len("binarised_"):-len("_original")] for key in metrics
              if key.startswith("binarised_") and key.endswith("_original")]
+    _add_set_differences(summary, metrics, [name for name in names if name.startswith("perimeter_axis")])
     for name in names:
         x, y = metrics[f"binarised_{name}_original"], metrics[f"binarised_{name}_reconstruction"]
         summary[f"fidelity_{name}"] = pearson(x, y)
@@ -205,6 +206,27 @@ def _chords_in(summary: Mapping[str, float], unit: PixelSize) -> dict[str, float
     """``summary`` with its chord-length distances (px, and their CIs) in ``unit``."""
     return {key: unit.length(value) if "chord_distance" in key and _is_number(value) else value
             for key, value in summary.items()}
+
+
+def _add_set_differences(summary: dict[str, float], metrics: Mapping[str, np.ndarray],
+                         perimeters: list[str]) -> None:
+    """The reconstructions as a set against the originals as a set (the bias a per-image error hides):
+    ``set_volume_fraction_difference_points``, the mean black share of the reconstructions minus the
+    originals' (percentage points), and ``set_perimeter_difference_pct``, their mean specific perimeter
+    (summed over the ``perimeters`` axis columns) relative to the originals', ``100 (P_rec / P_orig - 1)``;
+    each with ``_ci_low`` / ``_ci_high`` (the images resampled in pairs)."""
+    _add_mean(summary, "set_volume_fraction_difference_points", metrics["binarised_volume_fraction_reconstruction"]
+              - metrics["binarised_volume_fraction_original"], 100.0)
+    if not perimeters:
+        return
+    totals = [sum(metrics[f"binarised_{name}_{which}"] for name in perimeters)
+              for which in ("reconstruction", "original")]
+    both = np.isfinite(totals[0]) & np.isfinite(totals[1])
+    mean_original = float(totals[1][both].mean()) if both.any() else float("nan")
+    ratio = float(totals[0][both].mean()) / mean_original if mean_original > 0 else float("nan")
+    low, high = paired_ratio_interval(*totals) if mean_original > 0 else _NAN_INTERVAL
+    for suffix, value in (("", ratio), ("_ci_low", low), ("_ci_high", high)):
+        summary[f"set_perimeter_difference_pct{suffix}"] = 100.0 * (value - 1.0)
 
 
 def binarised_table(summaries: dict[str, dict[str, float]], pixel_size: PixelSize | None = None) -> str:
@@ -224,15 +246,20 @@ def binarised_table(summaries: dict[str, dict[str, float]], pixel_size: PixelSiz
             ("perimeter error", "binarised_perimeter_error_pct_mean", "real_pair_perimeter_error_pct_mean",
              "{:.0f}", " %"),
             (f"chord-length distance ({unit.label})", "binarised_chord_distance_mean", "real_pair_chord_distance_mean",
-             "{:.2f}", "")]
+             "{:.2f}", ""),
+            ("set: mean volume fraction, reconstructions - originals (points)",
+             "set_volume_fraction_difference_points", None, "{:+.1f}", ""),
+            ("set: mean perimeter, reconstructions vs originals", "set_perimeter_difference_pct", None, "{:+.0f}",
+             " %")]
     names = [key[len("fidelity_"):] for key in first if key.startswith("fidelity_") and not key.endswith("_ci_low")
              and not key.endswith("_ci_high")]
     rows += [(f"fidelity r, {name.replace('_', ' ')}", f"fidelity_{name}", None, "{:.2f}", "") for name in names]
     lines = ["| metric | " + " | ".join(f"our {label}" for label in summaries) + " | real vs real |",
              "|---|" + "---|" * (len(summaries) + 1)]
-    for label, key, yardstick, fmt, unit in rows:
-        cells = [_value(summary, key, fmt, unit) for summary in summaries.values()]
-        reference = _value(first, yardstick, fmt, unit) if yardstick else "1 (0: one image for all)"
+    for label, key, yardstick, fmt, suffix in rows:
+        cells = [_value(summary, key, fmt, suffix) for summary in summaries.values()]
+        reference = (_value(first, yardstick, fmt, suffix) if yardstick
+                     else "0" if key.startswith("set_") else "1 (0: one image for all)")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {reference} |")
     return "\n".join(lines)
 
@@ -244,7 +271,9 @@ BINARISED_NOTE = (
     "error: |black share of the reconstruction - of the original| in percentage points; plainly binary pixels: of "
     "the grey reconstruction (real vs real: of the originals); perimeter error: |P_rec - P_orig| / P_orig, P the "
     "phase changes between neighbours per pixel summed over the axes; chord-length distance: Wasserstein-1 "
-    "distance (px) of the chord-length histograms, mean over both phases and the axes. Real vs real: the same "
+    "distance (px) of the chord-length histograms, mean over both phases and the axes. Set rows: the "
+    "reconstructions' mean against the originals' mean (a bias that the per-image errors, which include the "
+    "spread between crops, hide). Real vs real: the same "
     "error between each original and the next validation original, the spread between real crops. Fidelity r: "
     "Pearson correlation over the images between the original's and the reconstruction's descriptor (volume "
     "fraction, perimeter along each axis, anisotropy = the first axis's share of the perimeter): 1 when each "
