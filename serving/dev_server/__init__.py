@@ -21,7 +21,7 @@ TensorFlow and gRPC on first use.
 from ssvae_tf._lazy import lazy_exports
 
 _PUBLIC = {"start_server": "serving.dev_server.server", "LocalServer": "serving.dev_server.server",
-           "raise_open_file_limit": "serving.dev_server.server",
+           "raise_open_file_limit": "serving.dev_server.rest",
            "read_batching_parameters": "serving.dev_server.batching"}
 __all__ = list(_PUBLIC)
 

@@ -30,19 +30,21 @@ logged as one line (INFO), and so is one its client abandoned half-sent.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import logging
 import re
-try:
-    import resource
-except ImportError:  # Windows: no per-process limit of open files to read or raise
-    resource = None
 import socket
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # Windows: no per-process limit of open files to read or raise
+    resource = None
 
 import grpc
 import numpy as np
@@ -408,6 +410,18 @@ def connection_cap(requested: int) -> int:
         log.warning("REST: at most %d connections at once (not %d): the process may open %d files (ulimit -n)",
                     allowed, requested, soft)
     return min(requested, allowed)
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (what a server's connections may take);
+    returns the new soft limit (-1 where there is none, on Windows)."""
+    if resource is None:
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel does not allow as soft one: keep it
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
 
 
 class _RefusalTask(ErrorTask):

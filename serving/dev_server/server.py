@@ -25,10 +25,6 @@ import contextlib
 import functools
 import logging
 import os
-try:
-    import resource
-except ImportError:  # Windows: no per-process limit of open files to read or raise
-    resource = None
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -158,18 +154,6 @@ class LocalServer:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-
-
-def raise_open_file_limit() -> int:
-    """Raise this process's soft limit of open files to its hard limit (what a server's connections may take);
-    returns the new soft limit (-1 where there is none, on Windows)."""
-    if resource is None:
-        return -1
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel does not allow as soft one: keep it
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        soft = hard
-    return soft
 
 
 def _bracketed(host: str) -> str:
