@@ -55,6 +55,14 @@ def _temporary(path: Path) -> Path:
     return Path(tmp_name)
 
 
+def temporary_folder(path: str | os.PathLike) -> Path:
+    """A new empty folder beside ``path`` with the module's temporary name (``.<name>-XXXXXXXX``), to
+    fill and rename into place as ``path``; :func:`remove_temporaries` clears one a killed process left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+
+
 def _is_disk_full(error: BaseException, folder: Path) -> bool:
     """Whether ``error`` is a write that failed for want of space: ``ENOSPC``, or NumPy's short write
     ("N requested and M written", no errno) on a file system with no space left."""
@@ -135,17 +143,22 @@ def write_files(folder: str | os.PathLike, writers: Mapping[str, Callable[[Path]
 
 
 def remove_temporaries(folder: str | os.PathLike, names: Iterable[str]) -> list[Path]:
-    """Remove the temporaries that writes of the files ``names`` (glob patterns allowed, e.g.
-    ``"epoch-*.weights.h5"``) left in ``folder`` when their process was killed; call it only while
-    no other process writes those files.  Returns the paths removed."""
+    """Remove the temporaries (files, or folders of :func:`temporary_folder`) that writes of the files
+    or folders ``names`` (glob patterns allowed, e.g. ``"epoch-*.weights.h5"``) left in ``folder``
+    when their process was killed; call it only while no other process writes them.  Returns the
+    paths removed."""
     folder = Path(folder)
     removed = []
     for name in names:
         stem, suffix = _split_name(name)
         for tmp in folder.glob(f".{stem}-{_RANDOM_PART}{suffix}"):
-            if tmp.is_file() and not tmp.is_symlink():
+            if tmp.is_symlink():
+                continue
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
                 tmp.unlink(missing_ok=True)
-                removed.append(tmp)
+            removed.append(tmp)
     return removed
 
 

@@ -125,6 +125,15 @@ def test_remove_temporaries_removes_only_those_of_the_named_files(tmp_path):
     assert remove_temporaries(tmp_path, ["model.keras"]) == [tmp_path / written[0]]
 
 
+def test_remove_temporaries_removes_a_temporary_folder_with_its_files(tmp_path):
+    from ssvae_tf._io import remove_temporaries, temporary_folder
+
+    staging = temporary_folder(tmp_path / "tensorboard")
+    (staging / "events").write_text("half")
+    assert staging.parent == tmp_path and staging.name.startswith(".tensorboard-")
+    assert remove_temporaries(tmp_path, ["tensorboard"]) == [staging] and not staging.exists()
+
+
 def test_a_settings_file_that_is_not_utf8_is_named(tmp_path):
     from ssvae_tf._io import read_toml_or_json
 

@@ -95,3 +95,17 @@ def test_a_trial_that_runs_again_replaces_its_session_and_a_resumed_search_keeps
     log.write_trial(row)
     [end] = [data for tag, _, data in _records(log.log_dir / "trial_0007") if tag == metadata.SESSION_END_INFO_TAG]
     assert end.session_end_info.status == api_pb2.STATUS_FAILURE
+
+
+def test_a_resumed_search_removes_the_staging_folders_a_killed_one_left(tmp_path):
+    from ssvae_tf._io import temporary_folder
+
+    log = HParamsLog(tmp_path / "tensorboard", parse_config(TINY))
+    log.write_experiment()
+    stale = temporary_folder(log.log_dir)  # what a kill inside write_trial leaves
+    (stale / "events.out.tfevents.1.host").write_bytes(b"half")
+    mine = tmp_path / ".tensorboard-notes"  # not one of ours: kept
+    mine.mkdir()
+    log.write_experiment()  # the resumed search
+    assert not stale.exists() and mine.is_dir()
+    assert len(_records(log.log_dir)) == 1

@@ -15,14 +15,13 @@ The tuner writes a trial's session when the trial ends (``_SearchTuner.on_trial_
 :mod:`tuning.search`), so the dashboard fills as the search runs; on a distributed search each
 worker writes the sessions of its trials.  Each folder is written whole into a temporary folder
 beside ``OUT/tensorboard`` and renamed into place: a trial that runs again (after a kill) replaces
-its session.
+its session, and the search that resumes removes the temporary folders a kill left.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from tensorboard.plugins.hparams import api as hp
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary as hparams_summary
 
+from ssvae_tf._io import remove_temporaries, temporary_folder
 from ssvae_tf.settings import setting_kind
 from tuning.config import TuneConfig
 from tuning.results import TABLE_METRICS
@@ -71,7 +71,7 @@ def _staged(log_dir: Path, write: Callable[[], None]) -> Path:
     """A new temporary folder beside ``log_dir`` (outside it: TensorBoard never lists it) holding the
     events that ``write()`` wrote under its default summary writer; makes ``log_dir`` if needed."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{log_dir.name}-", dir=log_dir.parent))
+    staging = temporary_folder(log_dir)
     try:
         writer = tf.summary.create_file_writer(str(staging))
         with writer.as_default():
@@ -93,7 +93,10 @@ class HParamsLog:
         self.metrics = metric_names(config.search.objective)
 
     def write_experiment(self) -> None:
-        """Write the experiment into ``log_dir`` unless it holds one (a resumed search keeps it)."""
+        """Write the experiment into ``log_dir`` unless it holds one (a resumed search keeps it), and
+        remove the temporary folders beside it that a killed search left; call it before any trial
+        runs."""
+        remove_temporaries(self.log_dir.parent, [self.log_dir.name])
         if any(self.log_dir.glob("events.out.tfevents.*")):
             return
         staging = _staged(self.log_dir, lambda: hp.hparams_config(
