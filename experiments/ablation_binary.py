@@ -58,6 +58,8 @@ VARIANTS: dict[str, list[str]] = {
                                                        "--anchor", "1", "--beta", "0.01"],
     "ss-vae+linear": ["--indicator", "linear"],
     "ss-vae+transpose": ["--decoder", "transpose"],
+    "ss-vae+subpixel": ["--decoder", "subpixel"],
+    "baseline+subpixel": ["--baseline", "--decoder", "subpixel"],
     "ss-vae+anchor-until-1": ["--anchor-until", "1"],
     "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)

@@ -219,6 +219,56 @@ class LinearUpsample(layers.Layer):
         return {**super().get_config(), "periodic": self.periodic}
 
 
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class PixelShuffle(layers.Layer):
+    """Sub-pixel rearrangement x2 (Shi et al., CVPR 2016): ``(batch, *spatial, 2**rank * channels)`` ->
+    ``(batch, *(2 spatial), channels)``.  Input channel ``k * channels + c``, with ``k`` the row-major
+    index of the offsets ``(d_1, ..., d_rank)`` in {0, 1}^rank, goes to output pixel
+    ``(2 i_1 + d_1, ..., 2 i_rank + d_rank)``, channel ``c``: ``tf.nn.depth_to_space``'s order in 2-D,
+    also in 3-D.  Reshapes and one transpose: no gathers, nothing XLA cannot compile."""
+
+    def call(self, x):
+        spatial, rank = x.shape[1:-1], len(x.shape) - 2
+        channels = x.shape[-1] // 2**rank
+        x = tf.reshape(x, [-1, *spatial, *([2] * rank), channels])
+        # (batch, s_1..s_rank, d_1..d_rank, c) -> (batch, s_1, d_1, ..., s_rank, d_rank, c)
+        order = [0, *(i for axis in range(rank) for i in (1 + axis, 1 + rank + axis)), 1 + 2 * rank]
+        return tf.reshape(tf.transpose(x, order), [-1, *(2 * s for s in spatial), channels])
+
+    def compute_output_shape(self, input_shape):
+        rank = len(input_shape) - 2
+        return (input_shape[0], *(2 * s for s in input_shape[1:-1]), input_shape[-1] // 2**rank)
+
+
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class SubpixelInitializer(keras.initializers.Initializer):
+    """ICNR initialisation (Aitken et al., 2017) of a convolution feeding :class:`PixelShuffle`: a
+    Glorot-uniform kernel for ``channels = shape[-1] / copies`` outputs, repeated for each of the
+    ``copies`` sub-pixel offsets, so that the shuffled output starts as a nearest-neighbour
+    upsampling of one convolution: no checkerboard at the start of training."""
+
+    def __init__(self, copies: int, seed: int | None = None):
+        self.copies, self.seed = int(copies), seed
+
+    def __call__(self, shape, dtype=None):
+        base = keras.initializers.GlorotUniform(self.seed)((*shape[:-1], shape[-1] // self.copies), dtype=dtype)
+        return tf.tile(base, [1] * (len(shape) - 1) + [self.copies])
+
+    def get_config(self) -> dict[str, Any]:
+        return {"copies": self.copies, "seed": self.seed}
+
+
+def _subpixel_conv3(h, rank: int, filters: int, name: str, padding: str):
+    """A 3-px convolution of ``h`` to ``2**rank * filters`` channels (ICNR-initialised,
+    :class:`SubpixelInitializer`) shuffled into ``filters`` channels at twice the resolution
+    (:class:`PixelShuffle`): each output pixel of a 2x2(x2) block has its own kernel."""
+    if padding == "circular":
+        h = CircularPad(1, name=f"{name}_wrap")(h)
+    h = _CONV[rank](2**rank * filters, 3, padding="valid" if padding == "circular" else "same", name=name,
+                    kernel_initializer=SubpixelInitializer(2**rank))(h)
+    return PixelShuffle(name=f"{name}_shuffle")(h)
+
+
 def _residual_block(h, rank: int, filters: int, name: str, padding: str, activation: str):
     """``activation(h + conv(activation(conv(h))))``, two 3-px convolutions (He et al. 2016)."""
     r = _conv3(h, rank, filters, f"{name}_a", padding, activation=activation)
@@ -317,8 +367,11 @@ def build_decoder(
             level), ``"resize"`` (nearest-neighbour x2, a 3x3 convolution
             and a residual block per level) or ``"upsample"`` (a 3x3
             convolution, then linear interpolation x2 per level,
-            :class:`LinearUpsample`, wrapping around with circular padding);
-            the last two draw no checkerboard artefacts.
+            :class:`LinearUpsample`, wrapping around with circular padding) or
+            ``"subpixel"`` (``"upsample"`` but for the last level, whose
+            features become the full-resolution logits through a sub-pixel
+            convolution, :func:`_subpixel_conv3`: a line one pixel wide can sit
+            on any pixel); the last three draw no checkerboard artefacts.
         padding: ``"zeros"`` or ``"circular"`` for the 3x3 convolutions
             (transposed convolutions always pad with zeros).
         output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
@@ -354,15 +407,22 @@ def build_decoder(
         if upsampling == "transpose":
             h = _CONV_T[rank](level_filters, 3, strides=2, padding="same", activation=activation,
                               name=f"up_{level}")(h)
-        elif upsampling == "upsample":  # the convolution at the low resolution: the transposed one's cost
+        elif upsampling == "upsample" or (upsampling == "subpixel" and level > 0):
+            # the convolution at the low resolution: the transposed one's cost
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
             h = LinearUpsample(padding == "circular", name=f"resize_{level}")(h)
+        elif upsampling == "subpixel":  # the last level: its convolution, then sub-pixel logits below
+            h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
         else:
             h = _UPSAMPLE[rank](2, name=f"resize_{level}")(h)
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
             if upsampling == "resize":
                 h = _residual_block(h, rank, level_filters, f"res_{level}", padding, activation)
-    h = _conv3(h, rank, n_phases if output == "softmax" else shape[-1], "to_image", padding)
+    logits = n_phases if output == "softmax" else shape[-1]
+    if upsampling == "subpixel":
+        h = _subpixel_conv3(h, rank, logits, "to_image", padding)
+    else:
+        h = _conv3(h, rank, logits, "to_image", padding)
     excess = [s * 2**depth - n for s, n in zip(start, shape[:-1])]
     if any(excess):
         h = _CROP[rank](tuple((0, e) for e in excess), name="crop")(h)

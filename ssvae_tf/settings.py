@@ -43,7 +43,7 @@ DATA_LOSSES = ("sse", "mse", "bce")
 DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 #: Decoder upsampling: stride-2 transposed convolutions, resize-convolutions with residual blocks, or
 #: one 3x3 convolution and linear interpolation x2 per level.
-DECODERS = ("transpose", "resize", "upsample")
+DECODERS = ("transpose", "resize", "upsample", "subpixel")
 #: What the decoder's last layer makes of its logits (``ssvae_tf.model.PhaseOutput``): a sigmoid, a
 #: relaxed-Bernoulli (binary Concrete) sample, a straight-through hard indicator, or one softmax
 #: channel per phase.
@@ -207,7 +207,8 @@ class TrainConfig:
         "indicators, each normalised by its own zero lag")
     decoder: str = _setting(
         "model", "upsample", "decoder upsampling: upsample (a 3x3 convolution, then linear interpolation x2, per "
-        "level), resize-convolutions with residual blocks, or stride-2 transposed convolutions (about 0.85x "
+        "level), subpixel (upsample, but the last level's logits come from a sub-pixel convolution: thin lines), "
+        "resize-convolutions with residual blocks, or stride-2 transposed convolutions (about 0.85x "
         "upsample's time per step, but they draw checkerboards)", choices=DECODERS)
     output: str = _setting(
         "model", "sigmoid", "the decoder's output: sigmoid (grey), concrete (relaxed Bernoulli, annealed "

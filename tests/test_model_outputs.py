@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import keras
 from ssvae_tf.export import export_for_serving
-from ssvae_tf.model import LinearUpsample, PhaseOutput, binariness, binary_share, build_decoder, build_vae
+from ssvae_tf.model import LinearUpsample, PhaseOutput, PixelShuffle, binariness, binary_share, build_decoder, build_vae
 from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.stats.two_point import StatsOptions
 
@@ -156,8 +156,48 @@ def test_linear_upsample_matches_a_loop_and_bilinear_resizing(periodic):
     assert LinearUpsample(periodic)(volume).shape == (1, 4, 6, 8, 1)
 
 
+def test_pixel_shuffle_matches_a_loop_in_2d_and_3d_and_depth_to_space():
+    rng = np.random.default_rng(3)
+    for spatial in ((3, 4), (2, 3, 2)):
+        rank, channels = len(spatial), 2
+        a = rng.random((2, *spatial, 2**rank * channels)).astype("float32")
+        out = PixelShuffle()(a).numpy()
+        expected = np.empty((2, *(2 * s for s in spatial), channels), "float32")
+        for index in np.ndindex(*expected.shape[1:-1]):
+            offset = np.ravel_multi_index([i % 2 for i in index], [2] * rank)  # row-major over (d_1..d_rank)
+            low = tuple(i // 2 for i in index)
+            expected[(slice(None), *index)] = a[(slice(None), *low)][:, offset * channels:(offset + 1) * channels]
+        np.testing.assert_array_equal(out, expected)
+        if rank == 2:
+            np.testing.assert_array_equal(out, tf.nn.depth_to_space(a, 2).numpy())
+
+
+@pytest.mark.parametrize("shape", [(16, 16, 1), (16, 16, 16, 1)])
+def test_subpixel_decoder_starts_as_nearest_neighbour_logits_and_can_draw_one_pixel_lines(shape):
+    decoder = build_decoder(shape, LATENT, depth=2, filters=4, upsampling="subpixel", padding="circular")
+    assert decoder.output_shape == (None, *shape)
+    kinds = [type(layer).__name__ for layer in decoder.layers]
+    assert kinds.count("LinearUpsample") == 1 and kinds.count("PixelShuffle") == 1
+    logits = keras.Function(decoder.input, decoder.layers[-1].input)(
+        np.random.default_rng(0).normal(size=(3, LATENT)).astype("float32")).numpy()
+    # ICNR: every 2x2(x2) block of the logits is one value at the start (no checkerboard) ...
+    blocks = logits.reshape(3, *(n for s in shape[:-1] for n in (s // 2, 2)), 1)
+    block_max = blocks.max(axis=tuple(range(2, 2 + 2 * (len(shape) - 1), 2)), keepdims=True)
+    np.testing.assert_allclose(blocks, np.broadcast_to(block_max, blocks.shape), atol=1e-6)
+    # ... and after training its offsets differ: the one-pixel line on odd rows is in reach of the sub-pixel
+    # kernels, which a nearest-neighbour or linear x2 of the same features cannot draw
+    to_image = decoder.get_layer("to_image")
+    kernel, bias = to_image.get_weights()
+    half = len(bias) // 2  # row-major offsets (d_1, ..., d_rank): the second half has d_1 = 1
+    bias[:half], bias[half:] = -5.0, 5.0  # odd first coordinates lit
+    to_image.set_weights([np.zeros_like(kernel), bias])
+    drawn = decoder(np.zeros((1, LATENT), "float32")).numpy()[0, ..., 0]
+    expected = np.zeros(shape[:-1]) + (np.arange(shape[0]) % 2).reshape(-1, *[1] * (len(shape) - 2))
+    np.testing.assert_allclose(drawn, 1 / (1 + np.exp(-5 * (2 * expected - 1))), rtol=1e-5)
+
+
 def test_a_phase_output_survives_a_keras_file(tmp_path):
-    model = tiny_vae(output="concrete", temperature=0.3, upsampling="upsample")
+    model = tiny_vae(output="concrete", temperature=0.3, upsampling="subpixel")
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     x = images(2)
