@@ -149,6 +149,9 @@ class TrainConfig:
     threshold: str | float | None = _setting(
         "data", None, "binarise grey data: 'otsu' or a grey level in [0, 1], 1 (white) above it (default: keep the "
         "grey values; the soft indicator sees them)", kind=str)
+    median: int = _setting(
+        "data", 1, "median filter of grey data before --threshold, side in px (odd): 3 removes the salt-and-pepper "
+        "that thresholding a noisy micrograph leaves, as Fiji's Despeckle; 1: none")
     patch_size: int | None = _setting(
         "data", None, f"train on random crops of this side ({MIN_SIDE}-{MAX_SIDE} px or voxels) from images or "
         "volumes of any size (default: whole images)", kind=int)
@@ -338,6 +341,12 @@ class TrainConfig:
             if self.threshold is not None:
                 raise ValueError("threshold binarises grey images; label images (phases) are not thresholded: "
                                  "pass one of them")
+            if self.median != 1:
+                raise ValueError(f"median={self.median!r} filters grey images; label images (phases) are not "
+                                 "filtered: pass one of them")
+        check_positive_int(self.median, "median")
+        if self.median % 2 == 0:
+            raise ValueError(f"median must be an odd number of px (1: no filter), got {self.median!r}")
         if self.threshold is not None:
             object.__setattr__(self, "threshold", _threshold_value(self.threshold))
         if self.patch_size is not None:

@@ -97,7 +97,8 @@ def run_data(config: TrainConfig, progress: bool = True) -> DataSplit:
                Patches(config.patch_size, per_epoch=config.crops_per_epoch, slab=config.validation_slab,
                        min_pixels=MIN_PIXELS_PER_EPOCH))
     return split_source(training_source(config, progress), validation_split=config.validation_split,
-                        seed=config.seed, read=ReadOptions(phases=config.phases, threshold=config.threshold),
+                        seed=config.seed, read=ReadOptions(phases=config.phases, threshold=config.threshold,
+                                                       median=config.median),
                         patches=patches)
 
 

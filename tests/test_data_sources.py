@@ -34,6 +34,10 @@ def _all_images(opened):
         (dict(threshold="mean"), r"threshold must be .* got 'mean'"),
         (dict(phases=3, threshold=0.5), r"threshold=0.5 cannot go with phases=3"),
         (dict(phases=2, threshold="otsu"), r"threshold='otsu' cannot go with phases=2"),
+        (dict(median=2), r"median must be an odd number of px >= 1 \(1: no filter\), got 2"),
+        (dict(median=0), r"median must be .* got 0"),
+        (dict(median=3.5), r"median must be .* got 3.5"),
+        (dict(phases=3, median=3), r"median=3 filters grey images; label images \(phases=3\) are not filtered"),
     ],
 )
 def test_read_options_are_validated(kwargs, message):
@@ -48,7 +52,7 @@ def test_numeric_fields_are_normalised():
 
 
 def test_json_round_trip():
-    for options in (ReadOptions(), ReadOptions(phases=4), ReadOptions(threshold=0.25)):
+    for options in (ReadOptions(), ReadOptions(phases=4), ReadOptions(threshold=0.25, median=3)):
         assert json.loads(json.dumps(options.to_json())) == options.to_json()
         assert ReadOptions.from_json(options.to_json()) == options
     assert ReadOptions.from_json({"phases": 3}) == ReadOptions(phases=3)
@@ -161,6 +165,46 @@ def test_otsu_is_recorded_by_the_split_and_other_options_resolve_to_themselves()
     assert 0.3 <= split.read.threshold < 0.7
     plain = ReadOptions(threshold=0.5)
     assert plain.resolved(images) is plain
+
+
+def _median_loop(image, side):
+    """The median over each pixel's side x side (x side) neighbourhood, edges reflected as
+    ``np.pad(mode="symmetric")`` does (the edge pixel repeated): a brute-force definition."""
+    r = side // 2
+    padded = np.pad(image, r, mode="symmetric")
+    out = np.empty_like(image)
+    for index in np.ndindex(*image.shape):
+        out[index] = np.median(padded[tuple(slice(i, i + side) for i in index)])
+    return out
+
+
+@pytest.mark.parametrize("spatial", [(9, 11), (6, 7, 5)])
+def test_median_filters_each_image_before_the_threshold_and_crops_equal_crops_of_the_filtered_image(spatial):
+    rng = np.random.default_rng(5)
+    stored = rng.integers(0, 256, (3, *spatial, 1), dtype=np.uint8)
+    options = ReadOptions(median=3, threshold=0.5)
+    opened = open_source(stored, options)
+    filtered = np.stack([_median_loop(image[..., 0] / 255.0, 3) for image in stored])[..., np.newaxis]
+    expected = (filtered > 0.5).astype(np.float32)
+    np.testing.assert_array_equal(opened.read(1), expected[1])
+    np.testing.assert_array_equal(opened.take(np.array([2, 0])), expected[[2, 0]])  # each image alone
+    for corner in [(0,) * len(spatial), (2,) * len(spatial), tuple(s - 4 for s in spatial)]:  # edges and inside
+        crop = opened.crop(1, corner, 4)
+        np.testing.assert_array_equal(crop, expected[1][tuple(slice(c, c + 4) for c in corner)])
+    grey = open_source(stored, ReadOptions(median=3)).read(0)
+    np.testing.assert_allclose(grey, filtered[0], atol=1e-6)
+
+
+def test_median_filters_a_folders_files_and_otsu_sees_the_filtered_grey(tmp_path):
+    image = np.where(np.arange(12)[:, None] < 6, 60, 200).repeat(12, axis=1).astype(np.uint8)
+    noisy = image.copy()
+    noisy[2, 3], noisy[9, 8] = 255, 0  # isolated speckle
+    folder = _save_pngs(tmp_path / "pngs", [noisy])
+    opened = open_source(folder, ReadOptions(median=3, threshold="otsu"))
+    assert 60 / 255 <= opened.options.threshold < 200 / 255
+    np.testing.assert_array_equal(opened.read(0)[..., 0], (image > 128).astype(np.float32))  # speckle gone
+    raw = open_source(folder, ReadOptions(threshold="otsu")).read(0)[..., 0]
+    assert raw[2, 3] == 1 and raw[9, 8] == 0
 
 
 def test_otsu_needs_two_grey_levels():

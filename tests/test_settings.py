@@ -143,6 +143,8 @@ def test_label_images_have_their_own_phases_and_indicator_width():
         TrainConfig(phases=1)
     with pytest.raises(ValueError, match="label images .* are not thresholded"):
         TrainConfig(phases=3, threshold="otsu")
+    with pytest.raises(ValueError, match=r"median=3 filters grey images; label images \(phases\) are not filtered"):
+        TrainConfig(phases=3, median=3)
     with pytest.raises(ValueError, match="indicator 'linear' is defined for two phases"):
         TrainConfig(phases=3, indicator="linear")
     # eps is in units of the spacing of the phases' grey levels: the same sharpness for any K
@@ -157,6 +159,8 @@ def test_threshold_is_otsu_or_a_grey_level(value, expected):
 @pytest.mark.parametrize("settings, message", [
     (dict(threshold="1.5"), r"threshold must be 'otsu' or a grey level in \[0, 1\], got '1.5'"),
     (dict(threshold="median"), "threshold must be 'otsu'"),
+    (dict(median=4), r"median must be an odd number of px \(1: no filter\), got 4"),
+    (dict(median=0), "median must be"),
     (dict(patch_size=8), "patch_size must be between 16 and 256 px, got 8"),
     (dict(patch_size=64, image_size=32), r"patch_size=64 is larger than the generated images \(32 px\)"),
     (dict(crops_per_epoch=10), "they need patch_size"),

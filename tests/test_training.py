@@ -327,11 +327,12 @@ def test_labels_threshold_and_crops_reach_the_run(tmp_path):
 
     np.save(tmp_path / "grey.npy", rng.random((3, 60, 48), dtype=np.float32))
     crops = TrainConfig(**{**TINY, "image_size": None, "data": str(tmp_path / "grey.npy"), "threshold": "otsu",
-                           "patch_size": 16, "crops_per_epoch": 20, "validation_slab": True})
+                           "median": 3, "patch_size": 16, "crops_per_epoch": 20, "validation_slab": True})
     train(crops, tmp_path / "crops", verbose=0)
     record = RunDir(tmp_path / "crops").record()
     assert record["image_shape"] == [16, 16, 1]
     assert 0.3 < record["reading"]["threshold"] < 0.7  # Otsu's level of uniform noise, found and recorded
+    assert record["reading"]["median"] == 3 and RunDir(tmp_path / "crops").settings().median == 3
 
 
 def test_a_run_ending_with_no_active_latent_unit_warns_in_one_line():

@@ -58,7 +58,7 @@ class Comparison:
 
 
 def _check_same_data(runs: list[Run]) -> None:
-    keys = ("data", "image_size", "n_images", "seed", "validation_split", "dims", "phases", "threshold",
+    keys = ("data", "image_size", "n_images", "seed", "validation_split", "dims", "phases", "threshold", "median",
             "patch_size", "crops_per_epoch", "validation_slab")
     first = {key: getattr(runs[0].config, key) for key in keys}
     for run in runs[1:]:
