@@ -60,6 +60,13 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+transpose": ["--decoder", "transpose"],
     "ss-vae+subpixel": ["--decoder", "subpixel"],
     "baseline+subpixel": ["--baseline", "--decoder", "subpixel"],
+    "ss-vae+subpixel+circular": ["--decoder", "subpixel", "--padding", "circular"],
+    "ss-vae+subpixel+anchor-until-0.8": ["--decoder", "subpixel", "--anchor-until", "0.8"],
+    "baseline+bce": ["--baseline", "--data-loss", "bce"],
+    "baseline+binary-0.05": ["--baseline", "--binary-weight", "0.05"],
+    "ss-vae+subpixel+interface-1": ["--decoder", "subpixel", "--interface-weight", "1"],
+    "ss-vae+interface-1": ["--interface-weight", "1"],
+    "baseline+bce+subpixel": ["--baseline", "--data-loss", "bce", "--decoder", "subpixel"],
     "ss-vae+anchor-until-1": ["--anchor-until", "1"],
     "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
@@ -92,10 +99,10 @@ MISSING = "n/a"
 
 
 def train_flags(data: str, size: int, crops: bool, epochs: int, n_images: int, seed: int,
-                threshold: str | None, crops_per_epoch: int | None = None) -> list[str]:
+                threshold: str | None, crops_per_epoch: int | None = None, median: int = 1) -> list[str]:
     """The ``ssvae train`` flags every variant shares: the data, the size (``--patch-size`` for crops of large
     images, else ``--image-size``), the budget (``n_images`` generated images, or ``crops_per_epoch`` crops)
-    and the seed."""
+    and the seed; ``threshold`` and ``median`` read grey data."""
     flags = ["--data", data, "--patch-size" if crops else "--image-size", str(size), "--epochs", str(epochs),
              "--seed", str(seed), "--quiet"]
     if crops:
@@ -106,6 +113,8 @@ def train_flags(data: str, size: int, crops: bool, epochs: int, n_images: int, s
         flags += ["--n-images", str(n_images)]
     if threshold is not None:
         flags += ["--threshold", threshold]
+    if median != 1:
+        flags += ["--median", str(median)]
     return flags
 
 
@@ -271,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="train on --size crops of large images (--patch-size, --validation-slab) instead of "
                              "generated --size images")
     parser.add_argument("--threshold", default=None, help="ssvae train --threshold for grey data (e.g. otsu)")
+    parser.add_argument("--median", type=int, default=1, help="ssvae train --median for grey data (default 1: none)")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--reference", choices=list(VARIANTS), default=REFERENCE,
                         help=f"the variant whose statistics error is the ratio's denominator (default {REFERENCE})")
@@ -290,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reference not in args.variants:
         args.variants.insert(0, args.reference)
     shared = train_flags(args.data, args.size, args.crops, budget["epochs"], budget["n_images"], args.seed,
-                         args.threshold, budget["crops_per_epoch"])
+                         args.threshold, budget["crops_per_epoch"], args.median)
     runs = {variant: args.out / "runs" / variant for variant in args.variants}
 
     from reproduce import wall_time

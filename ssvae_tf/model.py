@@ -64,7 +64,7 @@ from ssvae_tf.settings import (
     MIN_SIDE,
     PADDINGS,
 )
-from ssvae_tf.stats.two_point import StatsOptions, shift_aligned_sse
+from ssvae_tf.stats.two_point import StatsOptions, axis_slice, shift_aligned_sse
 
 
 _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
@@ -182,13 +182,6 @@ def _conv3(h, rank: int, filters: int, name: str, padding: str, strides: int = 1
                        activation=activation, name=name)(h)
 
 
-def _axis_slice(x: tf.Tensor, axis: int, start: int, size: int) -> tf.Tensor:
-    """``x[..., start:start + size, ...]`` along ``axis`` (the other axes whole)."""
-    begin, sizes = [0] * len(x.shape), [-1] * len(x.shape)
-    begin[axis], sizes[axis] = start, size
-    return tf.slice(x, begin, sizes)
-
-
 @keras.saving.register_keras_serializable(package="ssvae_tf")
 class LinearUpsample(layers.Layer):
     """Linear interpolation x2 along every spatial axis of ``(batch, *spatial, channels)``:
@@ -206,8 +199,8 @@ class LinearUpsample(layers.Layer):
             n = x.shape[axis]
             edge_first, edge_last = (n - 1, 0) if self.periodic else (0, n - 1)
             # slices and concatenations, not gathers or resizing: the fastest on a CPU, and exact
-            previous = tf.concat([_axis_slice(x, axis, edge_first, 1), _axis_slice(x, axis, 0, n - 1)], axis)
-            following = tf.concat([_axis_slice(x, axis, 1, n - 1), _axis_slice(x, axis, edge_last, 1)], axis)
+            previous = tf.concat([axis_slice(x, axis, edge_first, 1), axis_slice(x, axis, 0, n - 1)], axis)
+            following = tf.concat([axis_slice(x, axis, 1, n - 1), axis_slice(x, axis, edge_last, 1)], axis)
             even, odd = 0.25 * previous + 0.75 * x, 0.75 * x + 0.25 * following
             x = tf.reshape(tf.stack([even, odd], axis=axis + 1), [-1, *x.shape[1:axis], 2 * n, *x.shape[axis + 1:]])
         return x
@@ -652,7 +645,9 @@ class SpatialStatsVAE(keras.Model):
     Metrics logged by ``fit``/``evaluate``: ``loss`` = ``stats_loss`` +
     ``kl_loss`` + ``data_loss`` (+ ``anchor_loss`` with an anchor, +
     ``binary_loss`` with a binariness weight: ``schedule.binary_factor(p) *``
-    :func:`binariness`) (the weighted terms, at the schedule's current
+    :func:`binariness`, + ``interface_loss`` with an interface weight:
+    ``schedule.interface_weight *`` :meth:`StatsOptions.interface_distance
+    <ssvae_tf.stats.two_point.StatsOptions.interface_distance>`) (the weighted terms, at the schedule's current
     values), and three unweighted measures that compare across runs whatever
     alpha/beta/gamma/scale are: ``stats_distance`` (mean squared difference
     per lag and correlation of the configured statistics), ``pixel_mse`` and
@@ -723,8 +718,8 @@ class SpatialStatsVAE(keras.Model):
                              f"{self.stats_options.kind!r} and {self.stats_options.n_phases} phases")
         # z -> the decoder's logits, sharing its layers (a keras.Function: no weights of its own to save)
         self._logits = None if self.output_kind == "sigmoid" else keras.Function(decoder.input, last.input)
-        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "stats_distance",
-                 "pixel_mse", "binary_share", "prior_stats_distance")
+        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "interface_loss",
+                 "stats_distance", "pixel_mse", "binary_share", "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.latent_usage = LatentUsage(self.latent_dim)
         # Steps of the current fit (set by _ScheduleClock); a plain tf.Variable, not a weight, so
@@ -773,7 +768,8 @@ class SpatialStatsVAE(keras.Model):
         ``val_prior_stats_distance``, the learning rate) go to the history only: ``history.csv`` and
         TensorBoard get every metric."""
         weights = (("stats_loss", self.alpha), ("kl_loss", self.beta), ("data_loss", self.gamma),
-                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight))
+                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight),
+                   ("interface_loss", self.schedule.interface_weight))
         names = ["loss", *(term for term, weight in weights if weight > 0), "stats_distance"]
         if self.output_kind != "sigmoid" or self.schedule.binary_weight > 0:
             names.append("binary_share")
@@ -886,6 +882,10 @@ class SpatialStatsVAE(keras.Model):
         if schedule.binary_weight > 0:
             terms["binary_loss"] = schedule.binary_factor(progress) * batch_mean(binariness(phases))
             terms["loss"] += terms["binary_loss"]
+        if schedule.interface_weight > 0:
+            interface = stats_options.interface_distance(x_stats, x_hat_stats, eps=eps)
+            terms["interface_loss"] = schedule.interface_weight * batch_mean(interface)
+            terms["loss"] += terms["interface_loss"]
         if not training:
             self.latent_usage.update_state(z_mean, kl_per_dimension)
         return terms
