@@ -12,14 +12,18 @@ data-space baseline.  A :class:`~ssvae_tf.schedules.LossSchedule` can vary
 beta over training, floor the KL per dimension (free bits), add a fading
 blurred-pixel anchor and anneal the soft indicator.
 
-Three decoders: the paper-style stack of stride-2 transposed convolutions,
+Four decoders: the paper-style stack of stride-2 transposed convolutions,
 resize-convolutions (nearest-neighbour x2, then a 3x3 convolution and a
-residual block per level), or ``"upsample"`` (one 3x3 convolution at the low resolution, then linear
-interpolation x2, :class:`LinearUpsample`, per level: 1.2x the transposed
-convolutions' time per step at 64 px on a CPU, the residual "resize" 4x); the
-last two avoid the checkerboard artefacts of uneven
-transposed-convolution overlap (Odena et al., Distill 2016) that an
-autocorrelation loss sees as spurious periodic peaks.
+residual block per level), ``"upsample"`` (one 3x3 convolution at the low resolution, then linear
+interpolation x2, :class:`LinearUpsample`, per level), or ``"subpixel"``
+(``"upsample"`` whose last level turns its features into the full-resolution
+logits with a sub-pixel convolution, :class:`PixelShuffle`, Shi et al. 2016,
+ICNR-initialised, Aitken et al. 2017, so that a line one pixel wide can sit on
+any pixel); ``benchmarks/bench_decoders.py`` times them.  The last three avoid
+the checkerboard artefacts of uneven transposed-convolution overlap (Odena et
+al., Distill 2016) that an autocorrelation loss sees as spurious periodic
+peaks, at the start of training at least: the sub-pixel convolution's offsets
+may learn to differ.
 
 Outputs that are phases (the decoder's ``output``, :class:`PhaseOutput`): a
 sigmoid (grey, the paper's), a relaxed-Bernoulli (binary Concrete) sample

@@ -210,7 +210,8 @@ class TrainConfig:
         "indicators, each normalised by its own zero lag")
     decoder: str = _setting(
         "model", "upsample", "decoder upsampling: upsample (a 3x3 convolution, then linear interpolation x2, per "
-        "level), subpixel (upsample, but the last level's logits come from a sub-pixel convolution: thin lines), "
+        "level), subpixel (upsample, but the last level's logits come from a sub-pixel convolution: it learns lines 1-2 "
+        "px wide, which upsample misses, but draws 2 px steps along smooth interfaces), "
         "resize-convolutions with residual blocks, or stride-2 transposed convolutions (about 0.85x "
         "upsample's time per step, but they draw checkerboards)", choices=DECODERS)
     output: str = _setting(

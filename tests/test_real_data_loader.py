@@ -117,7 +117,7 @@ def test_the_models_train_at_the_ssvae_train_defaults(real_data, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 80, 80), dtype=np.uint8))
     configs = real_data.run_configs(tmp_path / "x.npy", 64, {}, seed=0)
     default = TrainConfig().to_json()
-    chosen = {"data", "image_size", "threshold", "patch_size", "validation_slab", "validation_split", "seed",
+    chosen = {"data", "image_size", "threshold", "median", "patch_size", "validation_slab", "validation_split", "seed",
               "baseline"}
     assert {k: v for k, v in configs["ss-vae"].to_json().items() if k not in chosen} == \
         {k: v for k, v in default.items() if k not in chosen}
