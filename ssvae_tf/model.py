@@ -649,9 +649,7 @@ class SpatialStatsVAE(keras.Model):
     Metrics logged by ``fit``/``evaluate``: ``loss`` = ``stats_loss`` +
     ``kl_loss`` + ``data_loss`` (+ ``anchor_loss`` with an anchor, +
     ``binary_loss`` with a binariness weight: ``schedule.binary_factor(p) *``
-    :func:`binariness`, + ``interface_loss`` with an interface weight:
-    ``schedule.interface_weight *`` :meth:`StatsOptions.interface_distance
-    <ssvae_tf.stats.two_point.StatsOptions.interface_distance>`) (the weighted terms, at the schedule's current
+    :func:`binariness`) (the weighted terms, at the schedule's current
     values), and three unweighted measures that compare across runs whatever
     alpha/beta/gamma/scale are: ``stats_distance`` (mean squared difference
     per lag and correlation of the configured statistics), ``pixel_mse`` and
@@ -722,8 +720,8 @@ class SpatialStatsVAE(keras.Model):
                              f"{self.stats_options.kind!r} and {self.stats_options.n_phases} phases")
         # z -> the decoder's logits, sharing its layers (a keras.Function: no weights of its own to save)
         self._logits = None if self.output_kind == "sigmoid" else keras.Function(decoder.input, last.input)
-        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "interface_loss",
-                 "stats_distance", "pixel_mse", "binary_share", "prior_stats_distance")
+        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "stats_distance",
+                 "pixel_mse", "binary_share", "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.latent_usage = LatentUsage(self.latent_dim)
         # Steps of the current fit (set by _ScheduleClock); a plain tf.Variable, not a weight, so
@@ -772,8 +770,7 @@ class SpatialStatsVAE(keras.Model):
         ``val_prior_stats_distance``, the learning rate) go to the history only: ``history.csv`` and
         TensorBoard get every metric."""
         weights = (("stats_loss", self.alpha), ("kl_loss", self.beta), ("data_loss", self.gamma),
-                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight),
-                   ("interface_loss", self.schedule.interface_weight))
+                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight))
         names = ["loss", *(term for term, weight in weights if weight > 0), "stats_distance"]
         if self.output_kind != "sigmoid" or self.schedule.binary_weight > 0:
             names.append("binary_share")
@@ -886,10 +883,6 @@ class SpatialStatsVAE(keras.Model):
         if schedule.binary_weight > 0:
             terms["binary_loss"] = schedule.binary_factor(progress) * batch_mean(binariness(phases))
             terms["loss"] += terms["binary_loss"]
-        if schedule.interface_weight > 0:
-            interface = stats_options.interface_distance(x_stats, x_hat_stats, eps=eps)
-            terms["interface_loss"] = schedule.interface_weight * batch_mean(interface)
-            terms["loss"] += terms["interface_loss"]
         if not training:
             self.latent_usage.update_state(z_mean, kl_per_dimension)
         return terms

@@ -72,10 +72,6 @@ class LossSchedule:
             penalty from the first step stalls the optimisation).
         binary_start: progress at which the binariness weight starts to rise,
             in [0, 1).
-        interface_weight: weight of the interface term
-            (:meth:`~ssvae_tf.stats.two_point.StatsOptions.interface_distance`:
-            the specific perimeter per axis, weighed like every lag at once),
-            constant over the run (0: off).
         temperature_start: temperature of a relaxed-Bernoulli (binary Concrete)
             output at the start; it falls geometrically to the decoder's final
             temperature over the run (``None``: the final one throughout).
@@ -94,7 +90,6 @@ class LossSchedule:
     eps_start: float | None = None
     binary_weight: float = 0.0
     binary_start: float = 0.5
-    interface_weight: float = 0.0
     temperature_start: float | None = None
     hard_from: float | None = None
 
@@ -115,7 +110,6 @@ class LossSchedule:
                                                and math.isfinite(self.eps_start) and self.eps_start > 0):
             raise ValueError(f"eps_start must be a positive number or None, got {self.eps_start!r}")
         check_positive_real(self.binary_weight, "binary_weight", allow_zero=True)
-        check_positive_real(self.interface_weight, "interface_weight", allow_zero=True)
         _check_fraction(self.binary_start, "binary_start", low_open=False)
         if self.binary_start == 1:
             raise ValueError("binary_start must be below 1 (the term ramps in from there to the end of the run), "

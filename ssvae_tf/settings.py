@@ -245,9 +245,6 @@ class TrainConfig:
         f"--binary-start to the end of the run (default {STATISTICS_VAE_DEFAULTS['binary_weight']:g} with a "
         "statistics loss, else 0; 0: off)", kind=float)
     binary_start: float = _setting("loss", 0.5, "fraction of the run at which the binariness weight starts to rise")
-    interface_weight: float = _setting(
-        "loss", 0.0, "weight of the interface term: the squared difference of the specific perimeter (surface in "
-        "3-D) per axis of input and reconstruction, weighed like every lag of the statistics at once (0: off)")
     temperature_start: float = _setting(
         "loss", 1.0, "--output concrete: the temperature at the start, falling geometrically to --temperature-end")
     hard_from: float = _setting(
@@ -434,7 +431,6 @@ class TrainConfig:
                             anchor_until=self.anchor_until, anchor_aligned=self.anchor_aligned,
                             eps_start=None if self.eps_start is None else self.eps_start / (self.n_phases - 1),
                             binary_weight=self.loss_default("binary_weight"), binary_start=self.binary_start,
-                            interface_weight=self.interface_weight,
                             temperature_start=self.temperature_start if self.output == "concrete" else None,
                             hard_from=self.hard_from if self.output == "straight_through" else None)
 

@@ -228,16 +228,3 @@ def test_phase_outputs_survive_keras_files_and_export(settings, tmp_path):
     assert served.min() >= 0 and served.max() <= 1
     assert isinstance(model.decoder.layers[-1], PhaseOutput)
 
-
-def test_the_interface_term_is_logged_and_is_the_weighted_interface_distance():
-    model = tiny_vae(schedule=dict(interface_weight=2.0), upsampling="subpixel")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    x = images(8)
-    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
-    z_mean, _ = model.encode(x)
-    expected = 2.0 * model.stats_options.interface_distance(x, model.decode(z_mean)).numpy().mean()
-    assert logs["interface_loss"] == pytest.approx(expected, rel=1e-4) and expected > 0
-    assert "interface_loss" in model.console_metrics
-    history = model.fit(x, epochs=1, batch_size=4, verbose=0).history
-    assert np.isfinite(history["interface_loss"]).all()
-    assert "interface_loss" not in tiny_vae().console_metrics

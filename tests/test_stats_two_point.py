@@ -691,31 +691,3 @@ def test_gradients_through_an_autocorrelation_log_no_complex_cast_warning():
     assert all(g is not None and g.dtype == tf.float32 for g in gradients)
     assert not [r.getMessage() for r in records if "complex" in r.getMessage()]
 
-
-@pytest.mark.parametrize("spatial", [(7, 9), (5, 6, 4)])
-@pytest.mark.parametrize("periodic", [True, False])
-def test_interface_density_is_the_specific_perimeter_of_binary_images(spatial, periodic):
-    from ssvae_tf.stats.morphology import specific_perimeter
-    from ssvae_tf.stats.two_point import interface_density
-
-    images = (np.random.default_rng(11).random((3, *spatial, 1)) > 0.6).astype(np.float32)
-    density = interface_density(tf.constant(images[..., 0]), len(spatial), periodic).numpy()
-    np.testing.assert_allclose(density, specific_perimeter(images, periodic=periodic), rtol=1e-6)
-    if periodic:  # 2 (f(0) - f(e_a)) of the periodic autocorrelation, by a loop over the pixels
-        m = images[0, ..., 0]
-        for axis in range(len(spatial)):
-            f0, fe = np.mean(m * m), np.mean(m * np.roll(m, -1, axis=axis))
-            assert density[0, axis] == pytest.approx(2 * (f0 - fe), rel=1e-6)
-
-
-def test_interface_distance_weighs_the_perimeter_difference_like_every_lag():
-    from ssvae_tf.stats.morphology import specific_perimeter
-
-    rng = np.random.default_rng(12)
-    x = (rng.random((2, 8, 8, 1)) > 0.5).astype(np.float32)
-    y = (rng.random((2, 8, 8, 1)) > 0.3).astype(np.float32)
-    options = StatsOptions(kind="hard", scale=0.5)
-    got = options.interface_distance(x, y).numpy()
-    expected = 64 / 0.5**2 * ((specific_perimeter(y, True) - specific_perimeter(x, True)) ** 2).sum(axis=1)
-    np.testing.assert_allclose(got, expected, rtol=1e-5)
-    assert options.interface_distance(x, x).numpy().tolist() == [0.0, 0.0]

@@ -604,31 +604,6 @@ def spatial_stats_distance(
     return _safe_sqrt(sse)
 
 
-def interface_density(m: tf.Tensor, rank: int, periodic: bool = True) -> tf.Tensor:
-    """Interfaces per pixel along each axis of indicator maps ``m`` ``(batch, *spatial)`` (``rank``
-    spatial axes): ``mean_x (m(x) - m(x + e_a))^2``, float32 ``(batch, rank)``.  For a binary
-    indicator it counts the neighbour pairs of different phases per pixel along axis ``a`` (the
-    specific perimeter, or surface in 3-D, :func:`ssvae_tf.stats.morphology.specific_perimeter`),
-    and equals ``2 (f(0) - f(e_a))`` for the periodic autocorrelation ``f``; a soft edge spread over
-    ``k`` pixels gives about ``1/k`` of it.  ``periodic``: the pair across the border counts; else
-    only the pairs inside, over the same ``N``.
-
-    >>> interface_density(tf.constant([[[0.0, 1.0, 1.0, 0.0]]]), 2).numpy().tolist()
-    [[0.0, 0.5]]
-    """
-    m = tf.cast(m, tf.float32)
-    columns = []
-    for axis in range(1, rank + 1):
-        if periodic:
-            steps = m - tf.roll(m, shift=-1, axis=axis)
-        else:
-            n = m.shape[axis]
-            steps = axis_slice(m, axis, 1, n - 1) - axis_slice(m, axis, 0, n - 1)
-        columns.append(tf.reduce_sum(tf.square(steps), axis=list(range(1, rank + 1))))
-    pixels = float(math.prod(m.shape[1:rank + 1]))
-    return tf.stack(columns, axis=-1) / pixels
-
-
 def axis_slice(x: tf.Tensor, axis: int, start: int, size: int) -> tf.Tensor:
     """``x[..., start:start + size, ...]`` along ``axis`` (the other axes whole): a slice, no gather."""
     begin, sizes = [0] * len(x.shape), [-1] * len(x.shape)
@@ -814,23 +789,6 @@ class StatsOptions:
             my = {state: _average_pool_2x(m) for state, m in my.items()}
             total += _level_sse(mx, my, self, full_zero_lag, rank)
         return total
-
-    def interface_distance(self, x, y, eps: float | tf.Tensor | None = None) -> tf.Tensor:
-        """Squared differences of the interface densities (:func:`interface_density`) of reference
-        ``x`` and ``y``, per axis and per state the correlations use, summed and multiplied by the
-        pixel count ``N`` over ``scale**2``, as the ``sse`` statistics distance sums over ``N``
-        lags: ``(batch,)``.  For binary images the density along an axis is the specific
-        perimeter ``2 (f(0) - f(e))``, four of the statistics' lags, which the distance weighs as
-        four lags among ``N``: this term weighs it like every lag at once.  ``eps`` overrides the
-        soft indicator's width."""
-        mx, my, _, rank, spatial = _distance_maps(x, y, self.correlations, self.kind, self.n_phases,
-                                                  self.eps if eps is None else eps)
-        total = 0.0
-        for state in mx:
-            difference = interface_density(my[state], rank, self.periodic) - tf.stop_gradient(
-                interface_density(mx[state], rank, self.periodic))
-            total += tf.reduce_sum(tf.square(difference), axis=-1)
-        return total * (math.prod(spatial) / float(self.scale) ** 2)
 
     def lag_mse(self, x, y, distance: tf.Tensor | None = None) -> tf.Tensor:
         """Per-sample mean squared statistics difference per lag and correlation, ``(batch,)``.
