@@ -275,7 +275,7 @@ def _section(name: str, record: dict) -> str:
     settings = record["settings"]["ss-vae"]
     seconds = record["training_seconds"]
     per_epoch = (f"{settings['crops_per_epoch']} crops" if settings["crops_per_epoch"]
-                 else "`ssvae train`'s default crops (the training pixels once, at least 2048 × 64² pixels)")
+                 else "`ssvae train`'s default crops (the training pixels once, at least 2048 × 64² pixels and 1024 crops)")
     return (
         f"### {dataset.title}: {dataset.crops}\n\n"
         f"Median filter {record['reading'].get('median', 1)} px, then Otsu's threshold "

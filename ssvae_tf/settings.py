@@ -66,6 +66,9 @@ BETA_AT_64 = 0.01
 #: 2048 crops of 64 x 64 px or 256 of 32^3.  One micrograph of 700 x 1000 px covers its pixels with 112 crops
 #: of 64 px, 4 batches: too few steps to learn anything in 10 epochs (docs/binary-outputs.md).
 MIN_PIXELS_PER_EPOCH = 2048 * 64 * 64
+#: ... and the fewest crops: 32 steps of 32.  256 crops of 32^3 (8 steps an epoch, 80 in 10 epochs) taught the
+#: 3-D model nothing; 1024 (320 steps) teach it (docs/real-data.md).
+MIN_CROPS_PER_EPOCH = 1024
 #: The loss settings a model with a statistics loss gets when they are unset (a pixel-only model gets 0),
 #: measured in docs/binary-outputs.md: a blurred-pixel anchor fading out over the first half of the run, so
 #: that each reconstruction follows its input (without it every input decoded to nearly the same picture),
@@ -157,7 +160,7 @@ class TrainConfig:
         "volumes of any size (default: whole images)", kind=int)
     crops_per_epoch: int | None = _setting(
         "data", None, "random crops per training epoch with --patch-size (default: enough to cover the training "
-        "pixels once, and at least 2048 x 64^2 pixels: 2048 crops of 64 px, 256 of 32^3)", kind=int)
+        "pixels once, and at least 2048 x 64^2 pixels and 1024 crops: 2048 crops of 64 px, 1024 of 32^3)", kind=int)
     validation_slab: bool = _setting(
         "data", False, "with --patch-size, hold out the last --validation-split of every image or volume along its "
         "first axis, instead of whole images (for one large image or volume)")

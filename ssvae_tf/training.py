@@ -45,7 +45,7 @@ from ssvae_tf.distribute import (
 )
 from ssvae_tf.model import SpatialStatsVAE, build_vae
 from ssvae_tf.run_dir import RunDir
-from ssvae_tf.settings import BUILTIN_DATA, DEFAULT_IMAGE_SIZE, MIN_PIXELS_PER_EPOCH, TrainConfig
+from ssvae_tf.settings import BUILTIN_DATA, DEFAULT_IMAGE_SIZE, MIN_CROPS_PER_EPOCH, MIN_PIXELS_PER_EPOCH, TrainConfig
 from ssvae_tf.stats.two_point import StatsOptions
 
 
@@ -95,7 +95,7 @@ def run_data(config: TrainConfig, progress: bool = True) -> DataSplit:
     training and validation parts with the run's seed."""
     patches = (None if config.patch_size is None else
                Patches(config.patch_size, per_epoch=config.crops_per_epoch, slab=config.validation_slab,
-                       min_pixels=MIN_PIXELS_PER_EPOCH))
+                       min_pixels=MIN_PIXELS_PER_EPOCH, min_crops=MIN_CROPS_PER_EPOCH))
     return split_source(training_source(config, progress), validation_split=config.validation_split,
                         seed=config.seed, read=ReadOptions(phases=config.phases, threshold=config.threshold,
                                                        median=config.median),

@@ -158,6 +158,7 @@ def test_crop_counts_cover_the_training_pixels():
     floor = split_source(images, validation_split=0.4, patches=Patches(4, min_pixels=1000))
     assert floor.n_train == math.ceil(1000 / 16)  # at least min_pixels, whatever the images hold
     assert split_source(images, validation_split=0.4, patches=Patches(4, min_pixels=100)).n_train == 19
+    assert split_source(images, validation_split=0.4, patches=Patches(4, min_pixels=1000, min_crops=100)).n_train == 100
     alone = split_source(images[:1, :4, :4], validation_split=0.0, patches=Patches(4))
     assert (alone.n_train, alone.n_validation) == (1, 0) and alone.validation_dataset(2) is None
     assert alone.validation_images().shape == (0, 4, 4, 1)

@@ -31,17 +31,19 @@ class Patches:
         size: side of a crop in pixels, >= 1.
         per_epoch: crops drawn per training epoch; None draws enough to cover
             the training pixels once, ``ceil(training pixels / crop pixels)``,
-            and at least ``min_pixels`` pixels.
+            and at least ``min_pixels`` pixels and ``min_crops`` crops.
         slab: split every image along its first spatial axis (the first rows
             or slices train, the rest validate) instead of holding out whole
             images.
         min_pixels: with ``per_epoch`` None, the fewest pixels (voxels) the crops of an epoch hold.
+        min_crops: with ``per_epoch`` None, the fewest crops of an epoch.
     """
 
     size: int
     per_epoch: int | None = None
     slab: bool = False
     min_pixels: int = 0
+    min_crops: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", check_positive_int(self.size, "Patches.size"))
@@ -49,6 +51,7 @@ class Patches:
             object.__setattr__(self, "per_epoch", check_positive_int(self.per_epoch, "Patches.per_epoch"))
         object.__setattr__(self, "slab", check_bool(self.slab, "Patches.slab"))
         object.__setattr__(self, "min_pixels", check_positive_int(self.min_pixels, "Patches.min_pixels", minimum=0))
+        object.__setattr__(self, "min_crops", check_positive_int(self.min_crops, "Patches.min_crops", minimum=0))
 
 
 def count_of(source: Source) -> int:
@@ -389,7 +392,8 @@ def _crop_split(source: OpenedSource, validation_split: float, seed: int, patche
     else:
         train_index, held_out = split_indices(source.count, validation_split, seed)
     train = _regions(source, train_index, patches, validation_split, 0)
-    per_epoch = patches.per_epoch or math.ceil(max(train.pixels, patches.min_pixels) / patches.size ** train.rank)
+    per_epoch = patches.per_epoch or max(math.ceil(max(train.pixels, patches.min_pixels) / patches.size ** train.rank),
+                                         patches.min_crops)
     validation = _validation_crops(source, held_out, patches, validation_split, seed, per_epoch)
     return _CropSplit(source, seed, patches, train, per_epoch, validation)
 
