@@ -207,7 +207,7 @@ def test_a_phase_output_survives_a_keras_file(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("settings", [
-    dict(output="concrete", schedule=dict(temperature_start=1.0, binary_weight=0.1)),
+    dict(output="concrete", schedule=dict(temperature_start=1.0, binary_weight=0.1), upsampling="subpixel"),
     dict(output="straight_through", schedule=dict(hard_from=0.5), upsampling="upsample"),
     dict(output="softmax", stats_options=StatsOptions(n_phases=3)),
 ])
