@@ -243,14 +243,20 @@ TARGETS = {
     "mean perimeter vs the originals' (%)": ("set_perimeter_difference_pct", 20.0, "{:+.0f}"),
     "chord-length distance / real vs real": ("binarised_chord_distance_mean", 2.0, "{:.2f}"),
 }
+#: ... and in 3-D, where issue 22 asks for less: the volume fraction within 5 points and binary voxels.
+TARGETS_3D = {
+    "volume-fraction error, binarised (points)": ("binarised_volume_fraction_error_points_mean", 5.0, "{:.1f}"),
+    "plainly binary voxels (%)": ("binary_share_pct_mean", 95.0, "{:.0f}"),
+}
 
 
-def _target_rows(ours: dict) -> str:
-    """The rows of :data:`TARGETS` for the SS-VAE's summary ``ours``, each with its 95 % CI and met or not."""
+def _target_rows(ours: dict, targets: dict) -> str:
+    """The rows of ``targets`` (:data:`TARGETS` or :data:`TARGETS_3D`) for the SS-VAE's summary ``ours``, each
+    with its 95 % CI and met or not."""
     from ssvae_tf.evaluation.summary import format_interval
 
     rows = []
-    for label, (key, bound, fmt) in TARGETS.items():
+    for label, (key, bound, fmt) in targets.items():
         value, interval = ours[key], (ours[f"{key}_ci_low"], ours[f"{key}_ci_high"])
         if key == "binary_share_pct_mean":
             required, met = f"≥ {bound:g}", value >= bound
@@ -287,7 +293,7 @@ def _section(name: str, record: dict) -> str:
         f"| target (SS-VAE) | required | measured [95 % CI] | |\n|---|---|---|---|\n"
         f"| SS-VAE / baseline statistics error | ≤ {TARGET_RATIO} | {record['ratio']:.2f}x"
         f"{format_interval(record['ratio_ci'], '{:.2f}')} | {'met' if ratio_met else '**not met**'} |\n"
-        f"{_target_rows(ours)}\n\n"
+        f"{_target_rows(ours, TARGETS_3D if name == '3d' else TARGETS)}\n\n"
         f"{record.get('binarised_table', '')}\n\n"
         f"{record['table']}\n\n"
         f"![reconstructions](figures/real-data-{name}/pairs_ss-vae.png)\n\n"
