@@ -71,6 +71,7 @@ VARIANTS: dict[str, list[str]] = {
     "baseline+binary-0.05": ["--baseline", "--binary-weight", "0.05"],
     "baseline+bce+subpixel": ["--baseline", "--data-loss", "bce", "--decoder", "subpixel"],
     "ss-vae+anchor-until-1": ["--anchor-until", "1"],
+    "ss-vae+anchor-until-0.8": ["--anchor-until", "0.8"],
     "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
