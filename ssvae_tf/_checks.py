@@ -49,6 +49,14 @@ def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_median_side(value: object) -> int:
+    """``value`` as the side of a median filter: an odd number of px >= 1 (1: no filter), else
+    ``ValueError`` naming it."""
+    if not is_int(value) or value < 1 or value % 2 == 0:
+        raise ValueError(f"median must be an odd number of px >= 1 (1: no filter), got {value!r}")
+    return int(value)
+
+
 def check_count(value: object, name: str) -> int:
     """Return ``value`` as ``int`` or raise ``ValueError`` unless it is an integer >= 0."""
     if not is_int(value) or value < 0:

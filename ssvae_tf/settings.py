@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf._checks import check_bool, check_positive_int, check_positive_real
+from ssvae_tf._checks import check_bool, check_median_side, check_positive_int, check_positive_real
 from ssvae_tf._io import read_toml_or_json
 from ssvae_tf.schedules import KL_SCHEDULES, LossSchedule
 
@@ -348,9 +348,7 @@ class TrainConfig:
             if self.median != 1:
                 raise ValueError(f"median={self.median!r} filters grey images; label images (phases) are not "
                                  "filtered: pass one of them")
-        check_positive_int(self.median, "median")
-        if self.median % 2 == 0:
-            raise ValueError(f"median must be an odd number of px (1: no filter), got {self.median!r}")
+        check_median_side(self.median)
         if self.threshold is not None:
             object.__setattr__(self, "threshold", _threshold_value(self.threshold))
         if self.patch_size is not None:

@@ -160,7 +160,7 @@ def test_threshold_is_otsu_or_a_grey_level(value, expected):
 @pytest.mark.parametrize("settings, message", [
     (dict(threshold="1.5"), r"threshold must be 'otsu' or a grey level in \[0, 1\], got '1.5'"),
     (dict(threshold="median"), "threshold must be 'otsu'"),
-    (dict(median=4), r"median must be an odd number of px \(1: no filter\), got 4"),
+    (dict(median=4), r"median must be an odd number of px >= 1 \(1: no filter\), got 4"),
     (dict(median=0), "median must be"),
     (dict(patch_size=8), "patch_size must be between 16 and 256 px, got 8"),
     (dict(patch_size=64, image_size=32), r"patch_size=64 is larger than the generated images \(32 px\)"),

@@ -19,7 +19,14 @@ import numpy as np
 import scipy.ndimage
 import skimage.filters
 
-from ssvae_tf._checks import is_int, is_real, options_from_record, stack_layout, with_channel_axis
+from ssvae_tf._checks import (
+    check_median_side,
+    is_int,
+    is_real,
+    options_from_record,
+    stack_layout,
+    with_channel_axis,
+)
 from .loaders import load_array, read_file, scan_folder, stored_shape, to_unit_range, unit_scale
 
 #: What ``make_dataset`` and friends accept: an array (n, *spatial[, 1]),
@@ -96,9 +103,7 @@ class ReadOptions:
                     f"threshold must be {OTSU!r}, a number in [0, 1] or None, got {self.threshold!r}"
                 )
             object.__setattr__(self, "threshold", float(self.threshold))
-        if not is_int(self.median) or self.median < 1 or self.median % 2 == 0:
-            raise ValueError(f"median must be an odd number of px >= 1 (1: no filter), got {self.median!r}")
-        object.__setattr__(self, "median", int(self.median))
+        object.__setattr__(self, "median", check_median_side(self.median))
         if self.phases is not None and self.median > 1:
             raise ValueError(f"median={self.median} filters grey images; label images (phases={self.phases}) "
                              "are not filtered")
