@@ -16,21 +16,19 @@ ratios to the transposed convolutions (the paper's decoder).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import (  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
     ForeignLoad,
-    interleaved_medians,
     parse_args,
     print_machine_info,
     print_ratio,
     print_table,
     set_seeds,
 )
-from bench_training import BATCH, epoch_rate  # noqa: E402
+from bench_training import BATCH, epoch_medians  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 
@@ -50,18 +48,10 @@ def volumes_dataset(shape: tuple[int, ...], n: int, seed: int) -> tf.data.Datase
 
 def bench(shape: tuple[int, ...], n: int, seed: int, rounds: int) -> dict[str, float]:
     """Median images/s of the SS-VAE with each decoder on ``n`` images of ``shape`` (spatial sides)."""
-    dataset = volumes_dataset(shape, n, seed)
-    models = {}
-    for decoder in DECODERS:
-        config = TrainConfig(data="microstructure", image_size=shape[0], dims=len(shape), decoder=decoder,
-                             seed=seed, batch_size=BATCH)
-        models[decoder] = build_model(config, (*shape, 1), scale=0.2)
-        start = time.perf_counter()
-        epoch_rate(models[decoder], dataset, n)
-        print(f"{'x'.join(map(str, shape))}: warm-up epoch of {decoder}: {time.perf_counter() - start:.1f} s",
-              flush=True)
-    return interleaved_medians({name: (lambda m=model: epoch_rate(m, dataset, n)) for name, model in models.items()},
-                               rounds)
+    models = {decoder: build_model(TrainConfig(data="microstructure", image_size=shape[0], dims=len(shape),
+                                               decoder=decoder, seed=seed, batch_size=BATCH), (*shape, 1), scale=0.2)
+              for decoder in DECODERS}
+    return epoch_medians(models, volumes_dataset(shape, n, seed), n, rounds, "x".join(map(str, shape)))
 
 
 def main() -> None:

@@ -25,21 +25,19 @@ the same measurement on a GPU.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import (  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
     ForeignLoad,
-    interleaved_medians,
     parse_args,
     print_machine_info,
     print_ratio,
     print_table,
     set_seeds,
 )
-from bench_training import BATCH, epoch_rate, make_dataset  # noqa: E402
+from bench_training import BATCH, epoch_medians, make_dataset  # noqa: E402
 
 import keras  # noqa: E402
 
@@ -63,13 +61,7 @@ def configured_model(size: int, seed: int, **settings) -> keras.Model:
 
 def measure(models: dict[str, keras.Model], size: int, n_images: int, seed: int, rounds: int) -> dict[str, float]:
     """Median images/s of each model over ``rounds`` interleaved epochs, after a warm-up epoch each."""
-    dataset = make_dataset(size, n_images, seed)
-    for name, model in models.items():
-        start = time.perf_counter()
-        epoch_rate(model, dataset, n_images)
-        print(f"{size}x{size}: warm-up epoch of {name}: {time.perf_counter() - start:.1f} s", flush=True)
-    return interleaved_medians({name: (lambda m=model: epoch_rate(m, dataset, n_images))
-                                for name, model in models.items()}, rounds)
+    return epoch_medians(models, make_dataset(size, n_images, seed), n_images, rounds, f"{size}x{size}")
 
 
 def main() -> None:

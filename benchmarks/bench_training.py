@@ -118,16 +118,22 @@ def epoch_rate(model: keras.Model, dataset: tf.data.Dataset, n_images: int) -> f
     return n_images / timer.seconds
 
 
-def bench_size(size: int, n_images: int, seed: int, rounds: int) -> dict[str, float]:
-    dataset = make_dataset(size, n_images, seed)
-    models = make_models(size, seed)
+def epoch_medians(models: dict[str, keras.Model], dataset: tf.data.Dataset, n_images: int, rounds: int,
+                  label: str) -> dict[str, float]:
+    """Median images/s of each model over ``rounds`` interleaved epochs of ``dataset`` (``n_images``
+    images), after a warm-up epoch each (its time printed after ``label``)."""
     for name, model in models.items():
         start = time.perf_counter()
         epoch_rate(model, dataset, n_images)
-        print(f"{size}x{size}: warm-up epoch of {name}: {time.perf_counter() - start:.1f} s")
-    medians = interleaved_medians(
+        print(f"{label}: warm-up epoch of {name}: {time.perf_counter() - start:.1f} s", flush=True)
+    return interleaved_medians(
         {name: (lambda m=model: epoch_rate(m, dataset, n_images)) for name, model in models.items()}, rounds
     )
+
+
+def bench_size(size: int, n_images: int, seed: int, rounds: int) -> dict[str, float]:
+    medians = epoch_medians(make_models(size, seed), make_dataset(size, n_images, seed), n_images, rounds,
+                            f"{size}x{size}")
     print(f"{size}x{size}: {rounds} interleaved round(s) done")
     return medians
 
