@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crops-per-epoch", type=int, default=None,
                         help="with --crops: random crops per epoch (default: ssvae train's, the training pixels once)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: the QUICK budget")
+    parser.add_argument("--train-flags", nargs="+", default=[],
+                        help="more ssvae train flags shared by every variant, e.g. --train-flags=--validation-split=0.35")
     args = parser.parse_args(argv)
     budget = {**(QUICK if args.quick else FULL),
               **{k: v for k, v in (("epochs", args.epochs), ("n_images", args.n_images), ("n_eval", args.n_eval),
@@ -304,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reference not in args.variants:
         args.variants.insert(0, args.reference)
     shared = train_flags(args.data, args.size, args.crops, budget["epochs"], budget["n_images"], args.seed,
-                         args.threshold, budget["crops_per_epoch"], args.median)
+                         args.threshold, budget["crops_per_epoch"], args.median) + args.train_flags
     runs = {variant: args.out / "runs" / variant for variant in args.variants}
 
     from reproduce import wall_time

@@ -643,6 +643,29 @@ def shift_aligned_sse(x, y) -> tf.Tensor:
     return tf.reduce_sum(tf.square(x), axis=axes) + tf.reduce_sum(tf.square(y), axis=axes) - 2.0 * best
 
 
+def coordinate_planes(stats: tf.Tensor, lag_ranges: Sequence[tuple[int, int]]) -> tf.Tensor:
+    """The lags of centred 3-D statistics that lie in the three coordinate planes.
+
+    Args:
+        stats: centred statistics ``(batch, A, B, C, n)`` of volumes (:func:`two_point_stats`) whose
+            window is a cube, ``A == B == C``.
+        lag_ranges: the window's inclusive lag range ``(lo, hi)`` per axis; its zero lag is at index
+            ``-lo``.
+
+    Returns:
+        ``(batch, 3, A, A, n)``: plane ``k`` holds the lags with no component along axis ``k``, the other
+        two axes in their order: ``0`` the ``(axis 1, axis 2)`` lags, ``1`` ``(axis 0, axis 2)``,
+        ``2`` ``(axis 0, axis 1)``.
+
+    For a volume that is statistically homogeneous, a plane's lags are the mean of the 2-D statistics
+    of the slices parallel to it: ``S(0, dy, dx) = mean_z S_z(dy, dx)`` with ``S_z`` the statistics of
+    slice ``z``, exactly for periodic statistics.  So a volume can be compared with 2-D micrographs
+    plane by plane (issue 23).
+    """
+    planes = [tf.gather(stats, -lo, axis=axis) for axis, (lo, _) in enumerate(lag_ranges, start=1)]
+    return tf.stack(planes, axis=1)
+
+
 def n_lags(spatial_shape: Sequence[int], periodic: bool = True, cutoff: Cutoff = None) -> int:
     """Number of lags in the window :func:`two_point_stats` returns for this shape."""
     lag_ranges = _resolve_cutoff(cutoff, tuple(int(n) for n in spatial_shape), check_bool(periodic, "periodic"))
@@ -763,13 +786,7 @@ class StatsOptions:
         """Centred statistics ``(batch, *window, n_correlations)`` of ``images`` as the loss sees
         them; ``changes`` override fields first, e.g. ``cutoff=0``."""
         options = self.replace(**changes) if changes else self
-        if options.kind is None:
-            return two_point_stats(images, options.correlations, options.periodic, options.cutoff)
-        pairs = options.correlations
-        maps = _phase_maps(images, options.n_phases, options.kind, options.eps, _used_states(pairs))
-        spatial = tuple(next(iter(maps.values())).shape[1:])
-        lag_ranges = _resolve_cutoff(options.cutoff, spatial, options.periodic)
-        return _stack_last(_pair_statistics(maps, pairs, options.periodic, lag_ranges, len(spatial)))
+        return options._statistics_at(images, None)
 
     def distance(self, x, y, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """:func:`spatial_stats_distance` of reference ``x`` and ``y`` with these options, summed
@@ -803,6 +820,63 @@ class StatsOptions:
         spatial = tuple(tf.convert_to_tensor(x).shape[1:-1])
         per_value = 1.0 if self.metric == "mse" else 1.0 / self.n_values(spatial)
         return squared * (per_value * self.scale**2)
+
+    def plane_statistics(self, volumes, eps: float | tf.Tensor | None = None) -> tf.Tensor:
+        """The statistics of ``volumes`` ``(batch, N, N, N, 1)`` at the lags in their three coordinate
+        planes (:func:`coordinate_planes`): ``(batch, 3, *window, n_correlations)``, each plane's window
+        what :meth:`statistics` gives for ``N x N`` images.  ``eps`` overrides the indicator's width."""
+        volumes = _as_float_tensor(volumes, "volumes")
+        spatial = tuple(volumes.shape[1:-1])
+        if len(spatial) != 3 or len(set(spatial)) != 1:
+            raise ValueError(f"plane statistics need cubes (batch, N, N, N, channels), got {tuple(volumes.shape)}")
+        stats = self._statistics_at(volumes, eps)
+        return coordinate_planes(stats, _resolve_cutoff(self.cutoff, spatial, self.periodic))
+
+    def slice_distance(self, slices, volumes, eps: float | tf.Tensor | None = None) -> tf.Tensor:
+        """How far the coordinate planes of ``volumes`` ``(batch, N, N, N, 1)`` are from the 2-D
+        statistics of ``slices``, ``(batch,)``: the mean over the three planes of this metric between
+        plane ``k``'s statistics (:meth:`plane_statistics`) and the statistics of the micrograph crops for
+        that plane.
+
+        ``slices``: ``(batch, N, N, 1)``, one crop per volume for all three planes (an isotropic
+        material), or ``(batch, 3, N, N, 1)``, a crop per plane in :func:`coordinate_planes`' order
+        (normal to axis 0, 1, 2).  The crops are the reference: no gradient.  ``scale``, ``metric``
+        and ``window_sigma`` as in :meth:`distance`; ``levels`` must be 1.
+        """
+        if self.levels != 1:
+            raise ValueError(f"slice_distance compares one resolution; expected levels=1, got {self.levels}")
+        slices, volumes = _as_float_tensor(slices, "slices"), _as_float_tensor(volumes, "volumes")
+        planes = self.plane_statistics(volumes, eps)
+        if slices.shape.rank == 4:
+            target = self._statistics_at(slices, eps)[:, tf.newaxis]
+        else:
+            crops = tf.reshape(slices, [-1, *slices.shape[2:]])
+            target = tf.reshape(self._statistics_at(crops, eps), [-1, 3, *planes.shape[2:]])
+        if target.shape[2:] != planes.shape[2:]:
+            raise ValueError(f"slices of {tuple(slices.shape)} and volumes of {tuple(volumes.shape)} have "
+                             "different sides; expected N x N crops for N^3 volumes")
+        squared = tf.square(planes - tf.stop_gradient(target)) / float(self.scale) ** 2
+        if self.window_sigma is not None:
+            window = _gaussian_window(_resolve_cutoff(self.cutoff, tuple(planes.shape[2:-1]), self.periodic),
+                                      float(self.window_sigma))
+            squared = squared * (window[..., np.newaxis] ** 2).astype(np.float32)
+        sse = tf.reduce_mean(tf.reduce_sum(squared, axis=[2, 3, 4]), axis=1)
+        if self.metric == "sse":
+            return sse
+        if self.metric == "mse":
+            return sse / float(self.n_values(tuple(volumes.shape[2:-1])))
+        return _safe_sqrt(sse)
+
+    def _statistics_at(self, images, eps: float | tf.Tensor | None) -> tf.Tensor:
+        """:meth:`statistics` with the indicator's width ``eps`` (a number or a scalar tensor; ``None``:
+        the options' own)."""
+        if self.kind is None:
+            return two_point_stats(images, self.correlations, self.periodic, self.cutoff)
+        pairs = self.correlations
+        maps = _phase_maps(images, self.n_phases, self.kind, self.eps if eps is None else eps, _used_states(pairs))
+        spatial = tuple(next(iter(maps.values())).shape[1:])
+        lag_ranges = _resolve_cutoff(self.cutoff, spatial, self.periodic)
+        return _stack_last(_pair_statistics(maps, pairs, self.periodic, lag_ranges, len(spatial)))
 
     def n_values(self, spatial_shape: Sequence[int]) -> int:
         """Number of statistics compared for images of ``spatial_shape``: lags x correlations."""

@@ -1,0 +1,112 @@
+"""The coordinate planes of 3-D statistics against the mean 2-D statistics of the slices, by a brute-force
+loop (the in-plane identity issue 23's training from slices rests on), and the slice distance against its
+definition."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ssvae_tf.stats.two_point import StatsOptions, coordinate_planes, two_point_stats
+from test_stats_two_point import brute_force_stats, numpy_indicators
+
+RNG = np.random.default_rng(23)
+
+
+def mean_slice_stats(volume: np.ndarray, normal_axis: int, cutoff) -> np.ndarray:
+    """Mean over the slices normal to ``normal_axis`` of their periodic 2-D statistics, by the brute-force
+    loop: ``(window, window, 1)``; ``volume`` ``(N, N, N, 1)``."""
+    slices = np.moveaxis(volume, normal_axis, 0)  # (N, rest..., 1), the other axes in their order
+    return brute_force_stats(slices, [(0, 0)], periodic=True, cutoff=cutoff).mean(axis=0)
+
+
+@pytest.mark.parametrize("side, cutoff", [(6, "full"), (7, "full"), (8, 2)])
+def test_coordinate_planes_are_the_mean_statistics_of_the_slices(side, cutoff):
+    volume = (RNG.random((1, side, side, side, 1)) < 0.4).astype(np.float32)
+    stats = two_point_stats(volume, [(0, 0)], periodic=True, cutoff=cutoff)
+    lag_ranges = ([(-(side // 2), (side - 1) // 2)] if cutoff == "full" else [(-cutoff, cutoff)]) * 3
+    planes = coordinate_planes(stats, lag_ranges).numpy()
+    assert planes.shape == (1, 3, *stats.shape[2:])
+    for axis in range(3):
+        np.testing.assert_allclose(planes[0, axis], mean_slice_stats(volume[0], axis, cutoff), atol=1e-6)
+
+
+def test_plane_statistics_of_a_volume_of_stacked_slices_equal_the_slice_statistics():
+    """A volume whose every z-slice is the same image: its in-plane (z-normal) lags are that image's
+    statistics, and its other planes are the mean over the image's columns or rows."""
+    image = (RNG.random((8, 8, 1)) < 0.5).astype(np.float32)
+    volume = np.repeat(image[np.newaxis], 8, axis=0)[np.newaxis]
+    options = StatsOptions(kind="hard")
+    planes = options.plane_statistics(volume).numpy()
+    np.testing.assert_allclose(planes[0, 0], options.statistics(image[np.newaxis])[0].numpy(), atol=1e-6)
+    black = numpy_indicators(volume, 2, "hard")[0, ..., :1]
+    for axis in (1, 2):
+        np.testing.assert_allclose(planes[0, axis], mean_slice_stats(black, axis, "full"), atol=1e-6)
+
+
+def numpy_slice_distance(slices: np.ndarray, volumes: np.ndarray, metric: str, eps: float = 0.25) -> np.ndarray:
+    """The mean over the three planes of the metric between each crop's and the volume's plane statistics
+    (soft indicator of phase 0, every periodic lag), by the brute-force loop: ``(batch,)``."""
+    crops = slices if slices.ndim == 5 else np.repeat(slices[:, np.newaxis], 3, axis=1)
+    result = []
+    for crop3, volume in zip(crops, volumes):
+        m_volume = numpy_indicators(volume[np.newaxis], 2, "soft", eps)[0]
+        per_plane = []
+        for axis in range(3):
+            plane = mean_slice_stats(m_volume, axis, "full")
+            target = brute_force_stats(numpy_indicators(crop3[axis][np.newaxis], 2, "soft", eps), [(0, 0)],
+                                       True, "full")[0]
+            sse = np.sum((plane[..., :1] - target) ** 2)
+            per_plane.append(sse)
+        sse = np.mean(per_plane)
+        result.append({"sse": sse, "mse": sse / plane[..., 0].size, "l2": np.sqrt(sse)}[metric])
+    return np.array(result)
+
+
+@pytest.mark.parametrize("metric", ["sse", "mse", "l2"])
+@pytest.mark.parametrize("per_plane", [False, True])
+def test_slice_distance_matches_its_definition(metric, per_plane):
+    volumes = RNG.random((2, 6, 6, 6, 1)).astype(np.float32)
+    slices = RNG.random((2, 3, 6, 6, 1) if per_plane else (2, 6, 6, 1)).astype(np.float32)
+    distance = StatsOptions(metric=metric).slice_distance(slices, volumes).numpy()
+    np.testing.assert_allclose(distance, numpy_slice_distance(slices, volumes, metric), rtol=1e-4)
+
+
+def test_slice_distance_is_zero_for_a_volume_of_the_slice_and_its_gradient_reaches_the_volume():
+    image = np.zeros((8, 8, 1), np.float32)
+    image[2:4] = 1.0  # an isotropic target needs an isotropic volume; a stack of one image is not
+    volume = tf.Variable(np.repeat(image[np.newaxis], 8, axis=0)[np.newaxis])
+    options = StatsOptions(kind="hard")
+    planes = options.plane_statistics(volume)
+    assert float(tf.reduce_sum(tf.abs(planes[0, 0] - options.statistics(image[np.newaxis])[0]))) < 1e-6
+    soft = StatsOptions()
+    with tf.GradientTape() as tape:
+        distance = soft.slice_distance(image[np.newaxis], volume)
+    gradient = tape.gradient(distance, volume)
+    assert float(distance[0]) > 0 and np.all(np.isfinite(gradient.numpy())) and np.any(gradient.numpy() != 0)
+
+
+def test_slice_distance_under_xla_with_an_annealed_width():
+    options = StatsOptions()
+    slices, volumes = RNG.random((2, 8, 8, 1)).astype(np.float32), RNG.random((2, 8, 8, 8, 1)).astype(np.float32)
+
+    @tf.function(jit_compile=True, input_signature=[tf.TensorSpec([None, 8, 8, 1]), tf.TensorSpec([None, 8, 8, 8, 1]),
+                                                    tf.TensorSpec([])])
+    def compiled(s, v, eps):
+        return options.slice_distance(s, v, eps=eps)
+
+    np.testing.assert_allclose(compiled(slices, volumes, tf.constant(0.5)).numpy(),
+                               options.replace(eps=0.5).slice_distance(slices, volumes).numpy(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("slices_shape, volumes_shape, message", [
+    ((1, 8, 8, 1), (1, 8, 8, 6, 1), "cubes"),
+    ((1, 6, 6, 1), (1, 8, 8, 8, 1), "different sides"),
+])
+def test_slice_distance_refuses_shapes_that_do_not_pair(slices_shape, volumes_shape, message):
+    with pytest.raises(ValueError, match=message):
+        StatsOptions().slice_distance(np.zeros(slices_shape, np.float32), np.zeros(volumes_shape, np.float32))
+
+
+def test_slice_distance_refuses_several_levels():
+    with pytest.raises(ValueError, match="levels=1"):
+        StatsOptions(levels=2).slice_distance(np.zeros((1, 8, 8, 1), np.float32), np.zeros((1, 8, 8, 8, 1), np.float32))
