@@ -157,21 +157,38 @@ def _image_grid(images: np.ndarray, reconstructions: np.ndarray, stats: list[np.
     return fig
 
 
+def _views(array: np.ndarray, stats_map: np.ndarray) -> tuple[list, list]:
+    """The three slices and the three lag planes :func:`_volume_block` draws of a volume ``(D, H, W, 1)``
+    and its centred map ``(D, H, W)`` (:func:`mid_slices`), or of a micrograph ``(H, W, 1)`` a model from
+    slices was given: the micrograph in the first place, and its map ``(H, W)`` in all three, the target
+    of every coordinate plane."""
+    if array.ndim == 3:
+        return [array[..., 0], None, None], [stats_map] * 3
+    return list(mid_slices(array[..., 0])), list(mid_slices(stats_map))
+
+
 def _volume_block(block, volumes: tuple[np.ndarray, np.ndarray], maps: tuple[np.ndarray, np.ndarray],
                   names: tuple[str, str], unit: PixelSize) -> None:
     """One example of :func:`_volume_grid` in the subfigure ``block``: a row per volume ``(D, H, W, 1)``
-    with its three mid-slices (axes: voxel indices) and the planes through the zero lag of its centred
-    map ``(D, H, W)`` (one colour scale for both rows; lags in ``unit``), both radial profiles beside them."""
+    (or micrograph ``(H, W, 1)``, :func:`_views`) with its three mid-slices (axes: voxel indices) and
+    the planes through the zero lag of its centred map (one colour scale for both rows; lags in
+    ``unit``), both radial profiles beside them (a volume's over the three planes beside a micrograph)."""
     grid = block.add_gridspec(2, 7, width_ratios=(1,) * 6 + (1.6,))
     axes = np.array([[block.add_subplot(grid[i, k]) for k in range(6)] for i in range(2)])
     low, high = min(m.min() for m in maps), max(m.max() for m in maps)
     for i, (volume, stats_map) in enumerate(zip(volumes, maps)):
-        for k, (plane, lag_plane) in enumerate(zip(mid_slices(volume[..., 0]), mid_slices(stats_map))):
-            _show_slice(axes[i, k], plane)
+        for k, (plane, lag_plane) in enumerate(zip(*_views(volume, stats_map))):
+            if plane is None:
+                axes[i, k].set_axis_off()
+            else:
+                _show_slice(axes[i, k], plane)
             image = show_lag_map(axes[i, k + 3], lag_plane, low, high, unit)
-    for k, (axis, side) in enumerate(zip(VOLUME_AXES, volumes[0].shape)):
+    micrograph = volumes[0].ndim == 3
+    if micrograph:
+        axes[0, 0].set_title("micrograph", fontsize=9)
+    for k, (axis, side) in enumerate(zip(VOLUME_AXES, volumes[1].shape)):
         rows, columns = (other for other in VOLUME_AXES if other != axis)
-        axes[0, k].set_title(f"slice {axis} = {side // 2}", fontsize=9)
+        axes[int(micrograph), k].set_title(f"slice {axis} = {side // 2}", fontsize=9)
         axes[0, k + 3].set_title(f"{S2_LABEL}, lag {axis} = 0", fontsize=9)
         for i in range(2):
             axes[i, k].set_ylabel(f"{rows} [voxels]")
@@ -184,6 +201,8 @@ def _volume_block(block, volumes: tuple[np.ndarray, np.ndarray], maps: tuple[np.
         ax.tick_params(labelbottom=False)
     block.colorbar(image, ax=axes[:, 3:], shrink=0.8, label=S2_LABEL)
     profiles = block.add_subplot(grid[:, 6])
+    if maps[0].ndim < maps[1].ndim:  # a micrograph beside a volume: compare the mean of the volume's planes
+        maps = (maps[0], np.mean(mid_slices(maps[1]), axis=0))
     _plot_profiles(profiles, maps, names, unit)
     profiles.set_ylabel(r"radial mean $S_2(|r|)$")
     profiles.legend(fontsize=8)
@@ -191,13 +210,19 @@ def _volume_block(block, volumes: tuple[np.ndarray, np.ndarray], maps: tuple[np.
 
 def _volume_grid(volumes: np.ndarray, reconstructions: np.ndarray, stats: list[np.ndarray],
                  titles: tuple[str, str], unit: PixelSize) -> Figure:
-    """:func:`plot_reconstructions` of volumes ``(n, D, H, W, 1)``, their maps ``stats``
-    ``[(n, D, H, W)] * 2``: one block of two rows per example; lags in ``unit``."""
+    """:func:`plot_reconstructions` of volumes ``(n, D, H, W, 1)`` (or a model from slices' micrographs
+    ``(n, H, W, 1)``) and reconstructed volumes, their maps ``stats``: one block of two rows per example;
+    lags in ``unit``."""
     n = len(volumes)
     fig = Figure(figsize=(14.0, 3.6 * n + 0.8), layout="constrained")
     for j, block in enumerate(fig.subfigures(n, 1, squeeze=False)[:, 0]):
         _volume_block(block, (volumes[j], reconstructions[j]), (stats[0][j], stats[1][j]), titles, unit)
         block.suptitle(f"example {j + 1}", fontsize=10, fontweight="bold")
+    if volumes.ndim == 4:  # micrographs of a model from slices
+        fig.suptitle(f"{titles[0]} (2-D micrograph) vs {titles[1]} (volume): its orthogonal mid-slices (z, y, x), "
+                     f"the three coordinate planes of its two-point autocorrelation {S2_LABEL}\nbeside the "
+                     "micrograph's (the target of every plane), and their radial averages", fontsize=11)
+        return fig
     fig.suptitle(f"{titles[0]} vs {titles[1]}: orthogonal mid-slices (z, y, x) of the volumes, their "
                  f"two-point autocorrelations {S2_LABEL}\nin the planes through the zero lag, and their "
                  "radial averages over every 3-D lag", fontsize=11)
@@ -224,15 +249,16 @@ def plot_reconstructions(
     window, up to ``|r| = min(side) // 2``.
 
     Args:
-        images, reconstructions: ``(n, H, W, C)`` or ``(n, D, H, W, C)`` in [0, 1] (first channel shown).
+        images, reconstructions: ``(n, H, W, C)`` or ``(n, D, H, W, C)`` in [0, 1] (first channel shown);
+            a model from slices reconstructs micrographs ``(n, N, N, C)`` as volumes ``(n, N, N, N, C)``.
         stats_options: the model's statistics options (maps: :func:`centred_autocorrelation`).
         path: PNG file, written atomically at :data:`FIGURE_DPI`.
         titles: names of the inputs and of the reconstructions.
         pixel_size: the unit of the lags and radii (default: px, or voxels).
     """
     stats = [centred_autocorrelation(a[..., :1], stats_options) for a in (images, reconstructions)]
-    grid = _volume_grid if np.ndim(images) == 5 else _image_grid
-    unit = resolve(pixel_size, np.ndim(images) - 2)
+    grid = _volume_grid if np.ndim(reconstructions) == 5 else _image_grid
+    unit = resolve(pixel_size, np.ndim(reconstructions) - 2)
     save_figure(grid(images, reconstructions, stats, titles, unit), path)
 
 

@@ -614,6 +614,27 @@ class _ScheduleClock(keras.callbacks.Callback):
 BIAS_SAMPLE = 256
 
 
+def is_slices_to_volume(image_shape: Sequence[int], decoded_shape: Sequence[int]) -> bool:
+    """Whether a model takes ``image_shape`` 2-D micrographs ``(N, N, C)`` and draws ``decoded_shape``
+    volumes ``(N, N, N, C)``: a model trained from slices (issue 23).
+
+    >>> is_slices_to_volume((32, 32, 1), (32, 32, 32, 1)), is_slices_to_volume((32, 32, 1), (32, 32, 1))
+    (True, False)
+    """
+    image_shape, decoded_shape = tuple(image_shape), tuple(decoded_shape)
+    return (len(image_shape) == 3 and image_shape[0] == image_shape[1]
+            and decoded_shape == (image_shape[0], *image_shape[:2], image_shape[-1]))
+
+
+def input_slice(decoded: tf.Tensor, image_rank: int) -> tf.Tensor:
+    """The part of decoded images or volumes ``(batch, *decoded_shape)`` that corresponds pixel by pixel
+    to the encoder's input of spatial rank ``image_rank``: the images themselves, or a volume's first
+    slice along axis 0, ``(batch, N, N, C)``, for a model from slices (the micrograph it was encoded from
+    is that slice's target)."""
+    return decoded if decoded.shape.rank == image_rank + 2 else decoded[:, 0]
+
+
+
 @keras.saving.register_keras_serializable(package="ssvae_tf")
 class SpatialStatsVAE(keras.Model):
     """A VAE whose reconstruction loss lives in spatial-statistics space.
@@ -683,13 +704,19 @@ class SpatialStatsVAE(keras.Model):
             raise ValueError("alpha and gamma are both 0: nothing would be reconstructed; set one > 0")
         if data_loss not in DATA_LOSSES:
             raise ValueError(f"data_loss must be one of {DATA_LOSSES}, got {data_loss!r}")
-        if tuple(encoder.input_shape[1:]) != tuple(decoder.output_shape[1:]):
-            raise ValueError(
-                f"encoder input {encoder.input_shape[1:]} and decoder output {decoder.output_shape[1:]} differ"
-            )
         self.encoder = encoder
         self.decoder = decoder
         self.image_shape = tuple(encoder.input_shape[1:])
+        self.decoded_shape = tuple(decoder.output_shape[1:])
+        #: the encoder takes 2-D micrographs (N, N, C), the decoder draws volumes (N, N, N, C) (issue 23)
+        self.from_slices = is_slices_to_volume(self.image_shape, self.decoded_shape)
+        if self.decoded_shape != self.image_shape and not self.from_slices:
+            raise ValueError(f"encoder input {self.image_shape} and decoder output {self.decoded_shape} differ; "
+                             "expected the same shape, or N x N images in and N^3 volumes out")
+        if self.from_slices and (gamma > 0 or decoder.layers[-1].name == "phase_output"
+                                 and decoder.layers[-1].kind == "softmax"):
+            raise ValueError("a model from slices compares statistics planes with micrographs: expected gamma=0 "
+                             f"(no pixel loss against a volume) and no softmax output, got gamma={gamma}")
         self.latent_dim = int(decoder.input_shape[-1])
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
         self.data_loss = data_loss
@@ -740,7 +767,7 @@ class SpatialStatsVAE(keras.Model):
         return z_mean, z_log_var
 
     def decode(self, z, training: bool = False) -> tf.Tensor:
-        """``(batch, latent_dim) -> (batch, *image_shape)`` in (0, 1)."""
+        """``(batch, latent_dim) -> (batch, *decoded_shape)`` in (0, 1)."""
         return self.decoder(z, training=training)
 
     def call(self, x, training: bool = False) -> tf.Tensor:
@@ -749,10 +776,11 @@ class SpatialStatsVAE(keras.Model):
         return self.decode(z_mean, training=training)
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """Decode ``n`` (an integer >= 0) draws of the prior ``z ~ N(0, I)``: float32 ``(n, *image_shape)``."""
+        """Decode ``n`` (an integer >= 0) draws of the prior ``z ~ N(0, I)``: float32 ``(n, *decoded_shape)``
+        (volumes for a model from slices)."""
         n = check_count(n, "n")
         if n == 0:  # the decoder's layers would drop the batch's shape
-            return np.zeros((0, *self.image_shape), np.float32)
+            return np.zeros((0, *self.decoded_shape), np.float32)
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
         return np.asarray(self.decode(z))
 
@@ -836,7 +864,14 @@ class SpatialStatsVAE(keras.Model):
         return tf.where(total > 0, tf.minimum(done / tf.maximum(total, 1.0), 1.0), 1.0)
 
     # ----------------------------------------------------------- training
-    def _loss_terms(self, x: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+    def _loss_terms(self, x: tf.Tensor, training: bool, plane_targets: tf.Tensor | None = None
+                    ) -> dict[str, tf.Tensor]:
+        """The weighted loss terms and the measures of a batch ``x`` ``(batch, *image_shape)``.
+
+        A model from slices compares its volumes' coordinate planes with ``plane_targets``
+        ``(batch, 3, N, N, C)``, one micrograph crop per plane, or with ``x`` for all three planes
+        when ``None`` (an isotropic material); its pixel terms (anchor, ``pixel_mse``) compare ``x``
+        with the volume's first slice (:func:`input_slice`)."""
         x = tf.cast(x, tf.float32)
         # float32 for the loss even under a mixed-precision policy (FFTs need it)
         z_mean, z_log_var = (tf.cast(t, tf.float32) for t in self.encode(x, training=training))
@@ -848,44 +883,54 @@ class SpatialStatsVAE(keras.Model):
         schedule, progress = self.schedule, self.progress()
         x_hat, phases = self._reconstruct(z, training, progress)
 
-        annealed = schedule.eps_start is not None
-        eps = schedule.eps(progress, self.stats_options.eps) if annealed else None
-        if self.output_kind == "softmax":  # the channels are the reconstruction's phase indicators
-            stats_options = self.stats_options.replace(kind=None)
-            x_stats, x_hat_stats = self.stats_options.indicators(x, eps), phases
-            stats = stats_options.distance(x_stats, x_hat_stats)
-        else:
-            stats_options, x_stats, x_hat_stats = self.stats_options, x, x_hat
-            stats = stats_options.distance(x, x_hat, eps=eps)
-        data = _per_sample_data_loss(x, x_hat, self.data_loss)
+        eps = schedule.eps(progress, self.stats_options.eps) if schedule.eps_start is not None else None
+        stats, stats_distance = self._statistics_terms(x, x_hat, phases, eps, plane_targets)
+        x_hat_input = input_slice(x_hat, len(self.image_shape) - 1)
+        data = _per_sample_data_loss(x, x_hat_input, self.data_loss)
         # A term with weight 0 is only a metric: keep its (FFT) backward pass out of the graph.
         stats = tf.stop_gradient(stats) if self.alpha == 0 else stats
         data = tf.stop_gradient(data) if self.gamma == 0 else data
         kl_per_dimension = _kl_per_dimension(z_mean, z_log_var)
         # free bits: each dimension's batch-mean KL counts at least free_bits nats (0: the plain sum)
         kl = tf.reduce_sum(tf.maximum(batch_mean(kl_per_dimension), schedule.free_bits))
-        distance = None if annealed and self.output_kind != "softmax" else stats
         terms = {
             "stats_loss": self.alpha * batch_mean(stats),
             "kl_loss": self.beta * schedule.kl_factor(progress) * kl,
             "data_loss": self.gamma * batch_mean(data),
-            # the run's statistics as configured: comparable across schedules and runs
-            "stats_distance": batch_mean(stats_options.lag_mse(x_stats, x_hat_stats, distance=distance)),
-            "pixel_mse": batch_mean(_per_sample_data_loss(x, x_hat, "mse")),
+            "stats_distance": batch_mean(stats_distance),
+            "pixel_mse": batch_mean(_per_sample_data_loss(x, x_hat_input, "mse")),
             "binary_share": batch_mean(binary_share(phases)),
         }
         terms["loss"] = terms["stats_loss"] + terms["kl_loss"] + terms["data_loss"]
         if schedule.anchor > 0:
-            blurred = [gaussian_blur(image, schedule.anchor_sigma) for image in (x, x_hat)]
+            blurred = [gaussian_blur(image, schedule.anchor_sigma) for image in (x, x_hat_input)]
             anchor = shift_aligned_sse(*blurred) if schedule.anchor_aligned else _per_sample_data_loss(*blurred, "sse")
             terms["anchor_loss"] = schedule.anchor_weight(progress) * batch_mean(anchor)
             terms["loss"] += terms["anchor_loss"]
         if schedule.binary_weight > 0:
-            terms["binary_loss"] = schedule.binary_factor(progress) * batch_mean(binariness(phases))
+            # per slice for a model from slices: its statistics distance is one plane's, N^2 lags, not N^3
+            per_image = math.prod(self.image_shape[:-1]) / math.prod(self.decoded_shape[:-1])
+            terms["binary_loss"] = schedule.binary_factor(progress) * per_image * batch_mean(binariness(phases))
             terms["loss"] += terms["binary_loss"]
         if not training:
             self.latent_usage.update_state(z_mean, kl_per_dimension)
         return terms
+
+    def _statistics_terms(self, x: tf.Tensor, x_hat: tf.Tensor, phases: tf.Tensor, eps: tf.Tensor | None,
+                          plane_targets: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+        """The statistics distance the loss weighs (at the indicator width ``eps``, ``None``: the
+        options') and ``stats_distance``, the mean squared difference per lag of the statistics as
+        configured, comparable across schedules and runs: ``(batch,)`` each."""
+        if self.from_slices:
+            targets = x if plane_targets is None else tf.cast(plane_targets, tf.float32)
+            measure = self.stats_options.replace(metric="mse", scale=1.0, window_sigma=None)
+            return self.stats_options.slice_distance(targets, x_hat, eps=eps), measure.slice_distance(targets, x_hat)
+        if self.output_kind == "softmax":  # the channels are the reconstruction's phase indicators
+            options, x_stats = self.stats_options.replace(kind=None), self.stats_options.indicators(x, eps)
+            stats = options.distance(x_stats, phases)
+            return stats, options.lag_mse(x_stats, phases, distance=stats)
+        stats = self.stats_options.distance(x, x_hat, eps=eps)
+        return stats, self.stats_options.lag_mse(x, x_hat, distance=None if eps is not None else stats)
 
     def _reconstruct(self, z: tf.Tensor, training: bool, progress: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The decoded images ``(batch, *image_shape)`` of ``z`` and their phase maps: the images
@@ -924,19 +969,23 @@ class SpatialStatsVAE(keras.Model):
 
     def reconstruction_loss(self, x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
         """Each image's reconstruction terms of the loss as they end training: ``alpha * d(x, x_hat) +
-        gamma * data(x, x_hat)`` (the final indicator width; no anchor), float32 ``(batch,)``.
+        gamma * data(x, x_hat)`` (the final indicator width; no anchor), float32 ``(batch,)``; a model from
+        slices compares the planes of its volumes ``x_hat`` with ``x`` (:meth:`StatsOptions.slice_distance`).
         A term with weight 0 is not computed."""
         x, x_hat = (tf.convert_to_tensor(t, tf.float32) for t in (x, x_hat))
         loss = tf.zeros(tf.shape(x)[:1], tf.float32)
         if self.alpha > 0:
-            loss += self.alpha * self.stats_options.distance(x, x_hat)
+            compare = self.stats_options.slice_distance if self.from_slices else self.stats_options.distance
+            loss += self.alpha * compare(x, x_hat)
         if self.gamma > 0:
             loss += self.gamma * _per_sample_data_loss(x, x_hat, self.data_loss)
         return loss
 
-    def _prior_stats_distance(self, x: tf.Tensor) -> tf.Tensor:
+    def _prior_stats_distance(self, x: tf.Tensor, plane_targets: tf.Tensor | None = None) -> tf.Tensor:
         """Mean squared difference per lag between the batch-mean statistics of
-        ``x`` and of as many decoded prior samples ``z ~ N(0, I)``.
+        ``x`` and of as many decoded prior samples ``z ~ N(0, I)``; for a model
+        from slices, between the mean statistics of each coordinate plane of the
+        samples and of that plane's targets (``plane_targets``, or ``x``).
 
         Measures the generative side of the latent space: a model that ignores
         its prior (e.g. trained without the KL term) decodes samples whose
@@ -944,12 +993,13 @@ class SpatialStatsVAE(keras.Model):
         so the value is repeatable.
         """
         z = tf.random.stateless_normal([tf.shape(x)[0], self.latent_dim], seed=[self.seed or 0, 1])
-
-        def mean_stats(images: tf.Tensor) -> tf.Tensor:
-            return batch_mean(self.stats_options.statistics(images))
-
         generated = tf.cast(self.decode(z, training=False), tf.float32)
-        return tf.reduce_mean(tf.square(mean_stats(generated) - mean_stats(x)))
+        if self.from_slices:
+            data = self.stats_options.slice_statistics(x if plane_targets is None else plane_targets)
+            samples = self.stats_options.plane_statistics(generated)
+        else:
+            data, samples = self.stats_options.statistics(x), self.stats_options.statistics(generated)
+        return tf.reduce_mean(tf.square(batch_mean(samples) - batch_mean(data)))
 
     def _log(self, terms: dict[str, tf.Tensor], batch_size: tf.Tensor) -> dict[str, tf.Tensor]:
         """Update the trackers named in ``terms`` with a batch's means, weighted by its ``batch_size``
@@ -959,12 +1009,19 @@ class SpatialStatsVAE(keras.Model):
             self.trackers[name].update_state(value, sample_weight=tf.cast(batch_size, tf.float32))
         return {name: self.trackers[name].result() for name in terms}
 
+    def _unpack(self, data) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """``(x, plane_targets)`` of a batch: ``x``, or ``(x, ...)`` whose second item a model from slices
+        takes as its plane targets (``(batch, 3, N, N, C)``, :meth:`_loss_terms`), other models ignore."""
+        if not isinstance(data, (tuple, list)):
+            return data, None
+        return data[0], data[1] if self.from_slices and len(data) > 1 else None
+
     def train_step(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x, plane_targets = self._unpack(data)
         if self.shift_augment:
             x = random_periodic_shift(x, self.seed_generator)
         with tf.GradientTape() as tape:
-            terms = self._loss_terms(x, training=True)
+            terms = self._loss_terms(x, training=True, plane_targets=plane_targets)
             loss = terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_weights)
@@ -972,10 +1029,10 @@ class SpatialStatsVAE(keras.Model):
         return _step_logs(self._log(terms, tf.shape(x)[0]))
 
     def test_step(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x, plane_targets = self._unpack(data)
         x = tf.cast(x, tf.float32)
-        terms = self._loss_terms(x, training=False)
-        terms["prior_stats_distance"] = self._prior_stats_distance(x)
+        terms = self._loss_terms(x, training=False, plane_targets=plane_targets)
+        terms["prior_stats_distance"] = self._prior_stats_distance(x, plane_targets)
         return _step_logs({**self._log(terms, tf.shape(x)[0]), **self.latent_usage.result()})
 
     # ------------------------------------------------------ serialisation
@@ -1022,9 +1079,12 @@ def build_vae(
     encoder_input: str = "image",
     output: str = "sigmoid",
     temperature: float = 0.1,
+    decoded_shape: Sequence[int] | None = None,
 ) -> SpatialStatsVAE:
     """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled).
 
+    The encoder takes ``image_shape``, the decoder draws ``decoded_shape`` (default: the same); a
+    model from slices takes ``(N, N, C)`` micrographs and draws ``(N, N, N, C)`` volumes.
     ``upsampling``, ``output`` and ``temperature`` are the decoder's
     (:func:`build_decoder`; a softmax output has the statistics' phases),
     ``padding`` both networks'; ``encoder_input="statistics"`` gives the
@@ -1037,7 +1097,8 @@ def build_vae(
                         hidden_units=hidden_units, padding=padding)
     statistics_input = StatsOptions.from_json(stats_options) if encoder_input == "statistics" else None
     encoder = build_encoder(**architecture, statistics_input=statistics_input)
-    decoder = build_decoder(**architecture, upsampling=upsampling, output=output, temperature=temperature,
+    decoder = build_decoder(**{**architecture, "image_shape": decoded_shape or image_shape}, upsampling=upsampling,
+                            output=output, temperature=temperature,
                             n_phases=StatsOptions.from_json(stats_options).n_phases)
     return SpatialStatsVAE(encoder, decoder,
                            alpha=alpha, beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options,

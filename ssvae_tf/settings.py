@@ -164,6 +164,18 @@ class TrainConfig:
     validation_slab: bool = _setting(
         "data", False, "with --patch-size, hold out the last --validation-split of every image or volume along its "
         "first axis, instead of whole images (for one large image or volume)")
+    from_slices: bool = _setting(
+        "data", False, "train a 3-D model on 2-D micrographs: the encoder takes N x N crops (--patch-size N, or "
+        "square images), the decoder draws N^3 volumes, and the loss compares the statistics of each of their "
+        "three coordinate planes with the crop's (an isotropic material: one micrograph for every plane; "
+        "--slices-xz and --slices-yz for an anisotropic one)")
+    slices_xz: str | None = _setting(
+        "data", None, "with --from-slices: micrographs of the x-z planes (rows z, columns x), read as --data is; "
+        "the volumes' lags with no y component are compared with their crops (default: --data's; "
+        "--slices-yz defaults to these: a material isotropic about z)", kind=str)
+    slices_yz: str | None = _setting(
+        "data", None, "with --from-slices: micrographs of the y-z planes (rows z, columns y) (default: "
+        "--slices-xz, else --data)", kind=str)
     latent_dim: int = _setting("model", DEFAULT_LATENT_DIM, "size of the latent space")
     alpha: float = _setting("loss", 1.0, "weight of the statistics loss")
     beta: float | None = _setting(
@@ -366,9 +378,40 @@ class TrainConfig:
             raise ValueError("validation_slab holds out a slab of --validation-split; expected validation_split > 0")
         if self.n_phases > 2 and self.indicator == "linear":
             raise ValueError(f"indicator 'linear' is defined for two phases, got phases={self.phases}; use 'soft'")
+        if self.from_slices:
+            self._check_from_slices()
+        for name in ("slices_xz", "slices_yz"):
+            path = getattr(self, name)
+            if path is not None and not self.from_slices:
+                raise ValueError(f"{name} gives a plane's micrographs to a model from slices; expected "
+                                 f"from_slices=True with {name}={path!r}")
+            if path is not None and not Path(path).exists():
+                raise ValueError(f"{name} must be an existing .npy/.npz file or image folder, got {path!r}")
         if self.dims == 3 and self.data in LINE_DATA:
             raise ValueError(f"the {self.data!r} data set holds 2-D line images; dims=3 needs volumes "
                              "(data 'microstructure' or a PATH of volumes)")
+
+    def _check_from_slices(self) -> None:
+        """What a model from slices cannot do: read volumes, or compare pixels, a K-phase softmax or
+        several resolutions with a volume."""
+        refused = {"dims=3 (the micrographs are 2-D)": self.dims == 3,
+                   "baseline (a pixel loss compares an image with an image, not a volume)": self.baseline,
+                   f"gamma={self.gamma} (a pixel loss)": self.gamma > 0,
+                   f"output={self.output!r} (a K-phase softmax)": self.output == "softmax",
+                   f"stats_levels={self.stats_levels}": self.stats_levels > 1}
+        for what, bad in refused.items():
+            if bad:
+                raise ValueError(f"from_slices trains volumes against the statistics of 2-D micrographs; it does "
+                                 f"not take {what}")
+
+    @property
+    def plane_data(self) -> tuple[str, str] | None:
+        """The data of the x-z and y-z planes of a model from slices with plane micrographs, else ``None``
+        (one micrograph for every plane)."""
+        if self.slices_xz is None and self.slices_yz is None:
+            return None
+        xz = self.slices_xz or self.data
+        return xz, self.slices_yz or xz
 
     @property
     def n_phases(self) -> int:

@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -89,13 +89,23 @@ def training_source(config: TrainConfig, progress: bool = True) -> np.ndarray | 
     return generate_lines(config.n_images, size, n_lines=n_lines, seed=config.seed, progress=progress).images
 
 
+def slice_crops_per_epoch(config: TrainConfig) -> int | None:
+    """The crops of a training epoch of a model from slices when ``crops_per_epoch`` is unset: each
+    crop costs a decoded volume, so the count follows the volumes' voxels, as for 3-D data
+    (:data:`MIN_PIXELS_PER_EPOCH` voxels, at least :data:`MIN_CROPS_PER_EPOCH` crops: 1024 crops of
+    32 px), not the micrographs' pixels.  ``None`` for other runs (``Patches`` decides)."""
+    if not config.from_slices or config.patch_size is None:
+        return None
+    return max(MIN_CROPS_PER_EPOCH, math.ceil(MIN_PIXELS_PER_EPOCH / config.patch_size**3))
+
+
 def run_data(config: TrainConfig, progress: bool = True) -> DataSplit:
     """A run's data as training, evaluation and searches see them: its images (generated or the
     user's), read as ``config`` says (labels, threshold), cropped (``patch_size``) and split into
     training and validation parts with the run's seed."""
     patches = (None if config.patch_size is None else
-               Patches(config.patch_size, per_epoch=config.crops_per_epoch, slab=config.validation_slab,
-                       min_pixels=MIN_PIXELS_PER_EPOCH, min_crops=MIN_CROPS_PER_EPOCH))
+               Patches(config.patch_size, per_epoch=config.crops_per_epoch or slice_crops_per_epoch(config),
+                       slab=config.validation_slab, min_pixels=MIN_PIXELS_PER_EPOCH, min_crops=MIN_CROPS_PER_EPOCH))
     return split_source(training_source(config, progress), validation_split=config.validation_split,
                         seed=config.seed, read=ReadOptions(phases=config.phases, threshold=config.threshold,
                                                        median=config.median),
@@ -130,6 +140,22 @@ def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
                         cutoff="full" if full else config.cutoff, kind=config.indicator,
                         n_phases=config.n_phases, eps=config.eps / (config.n_phases - 1), scale=scale,
                         levels=config.stats_levels)
+
+
+def decoded_shape(config: TrainConfig, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """What the decoder of ``config``'s model draws for data of ``image_shape``: the same shape, or
+    ``(N, N, N, C)`` volumes from ``(N, N, C)`` micrographs with ``config.from_slices``.
+
+    Raises:
+        ValueError: (one line) for a model from slices whose data are not square 2-D images.
+    """
+    image_shape = tuple(int(side) for side in image_shape)
+    if not config.from_slices:
+        return image_shape
+    if len(image_shape) != 3 or image_shape[0] != image_shape[1]:
+        raise ValueError(f"from_slices draws N^3 volumes from N x N micrographs; the data are {image_shape[:-1]}: "
+                         "expected square 2-D images, or 2-D data with --patch-size N")
+    return (image_shape[0], *image_shape)
 
 
 def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float) -> SpatialStatsVAE:
@@ -170,6 +196,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             encoder_input=config.encoder_input,
             output=config.output,
             temperature=config.temperature_end,
+            decoded_shape=decoded_shape(config, image_shape),
         )
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       jit_compile="auto" if config.jit_compile is None else config.jit_compile)
@@ -196,11 +223,42 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
     return False
 
 
-def figure_examples(dataset: tf.data.Dataset) -> np.ndarray:
+def figure_examples(dataset: tf.data.Dataset, volumes: bool = False) -> np.ndarray:
     """The images a run's figures show: the first of ``dataset``'s first batch (6 images, or 3
-    volumes, whose rows are longer)."""
+    when they are, or are decoded as, ``volumes``, whose rows are longer)."""
     examples = next(iter(dataset)).numpy()
-    return examples[:3 if examples.ndim == 5 else 6]
+    return examples[:3 if examples.ndim == 5 or volumes else 6]
+
+
+def plane_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
+                   ) -> tuple[tf.data.Dataset, tf.data.Dataset | None, float]:
+    """The training and validation batches of a model from slices with plane micrographs
+    (``config.plane_data``): ``(x, targets)``, ``x`` the ``data``'s crops ``(batch, N, N, C)`` the encoder
+    sees and the target of the x-y planes, ``targets`` ``(batch, 3, N, N, C)`` one crop per coordinate
+    plane (:func:`~ssvae_tf.stats.two_point.coordinate_planes`' order: x-y, x-z, y-z), drawn with seeds
+    of their own; and the largest :func:`statistics_scale` of the three data sets."""
+    splits = [data, *(run_data(replace(config, data=path, seed=config.seed + k), progress)
+                      for k, path in enumerate(config.plane_data, start=1))]
+    if any(split.image_shape != data.image_shape for split in splits):
+        raise ValueError(f"the planes' micrographs are read as {[split.image_shape[:-1] for split in splits]}; "
+                         "expected crops of one side: pass --patch-size")
+    options = run_stats_options(config)
+    scale = max(statistics_scale(split.train_dataset(config.batch_size), options) for split in splits)
+
+    def zipped(datasets: list[tf.data.Dataset | None], count: int) -> tf.data.Dataset | None:
+        """The crops of ``datasets`` (x-y, x-z, y-z), ``count`` of each, paired and batched again."""
+        if any(dataset is None for dataset in datasets):
+            return None
+        elements = tf.data.Dataset.zip(tuple(dataset.unbatch() for dataset in datasets))
+        paired = elements.map(lambda x, xz, yz: (x, tf.stack([x, xz, yz], axis=0)))
+        batches = paired.batch(config.batch_size).apply(  # fit's schedule needs the steps per epoch
+            tf.data.experimental.assert_cardinality(math.ceil(count / config.batch_size)))
+        return batches.prefetch(tf.data.AUTOTUNE)
+
+    return (zipped([split.train_dataset(config.batch_size) for split in splits],
+                   min(split.n_train for split in splits)),
+            zipped([split.validation_dataset(config.batch_size) for split in splits],
+                   min(split.n_validation for split in splits)), scale)
 
 
 def write_reconstructions(run: RunDir, model: SpatialStatsVAE, examples: np.ndarray) -> None:
@@ -298,7 +356,12 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
     chief = session.role.is_chief
     data = run_data(config, progress=verbose != 0 and chief)
     train_ds, val_ds = data.train_dataset(config.batch_size), data.validation_dataset(config.batch_size)
-    scale = config.stats_scale or statistics_scale(train_ds, run_stats_options(config))
+    examples = figure_examples(val_ds if val_ds is not None else train_ds, volumes=config.from_slices)
+    scale = config.stats_scale
+    if config.plane_data is not None:
+        train_ds, val_ds, planes_scale = plane_datasets(config, data, progress=verbose != 0 and chief)
+        scale = scale or planes_scale
+    scale = scale or statistics_scale(train_ds, run_stats_options(config))
     run.write_settings(config, data.image_shape, data.n_train + data.n_validation,
                        run_stats_options(config, scale).to_json(), data.read.to_json())
 
@@ -319,7 +382,6 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
     if config.early_stopping is not None:
         keep_best = KeepBestEpoch(config.early_stopping, run.backup_dir, backup.resume_epoch)
         callbacks.append(keep_best)
-    examples = figure_examples(val_ds if val_ds is not None else train_ds)
     image_summaries = ImageSummaries(run.image_logs_dir, examples) if session.tensorboard and chief else None
     if image_summaries is not None:
         callbacks += [keras.callbacks.TensorBoard(str(run.logs_dir), write_graph=False), image_summaries]

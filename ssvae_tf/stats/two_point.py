@@ -845,13 +845,9 @@ class StatsOptions:
         """
         if self.levels != 1:
             raise ValueError(f"slice_distance compares one resolution; expected levels=1, got {self.levels}")
-        slices, volumes = _as_float_tensor(slices, "slices"), _as_float_tensor(volumes, "volumes")
+        volumes = _as_float_tensor(volumes, "volumes")
         planes = self.plane_statistics(volumes, eps)
-        if slices.shape.rank == 4:
-            target = self._statistics_at(slices, eps)[:, tf.newaxis]
-        else:
-            crops = tf.reshape(slices, [-1, *slices.shape[2:]])
-            target = tf.reshape(self._statistics_at(crops, eps), [-1, 3, *planes.shape[2:]])
+        target = self.slice_statistics(slices, eps)
         if target.shape[2:] != planes.shape[2:]:
             raise ValueError(f"slices of {tuple(slices.shape)} and volumes of {tuple(volumes.shape)} have "
                              "different sides; expected N x N crops for N^3 volumes")
@@ -866,6 +862,18 @@ class StatsOptions:
         if self.metric == "mse":
             return sse / float(self.n_values(tuple(volumes.shape[2:-1])))
         return _safe_sqrt(sse)
+
+    def slice_statistics(self, slices, eps: float | tf.Tensor | None = None) -> tf.Tensor:
+        """The statistics of micrograph crops as :meth:`slice_distance` compares them with a volume's
+        planes: ``(batch, 1, *window, n)`` for crops ``(batch, N, N, C)`` (one for all three planes),
+        ``(batch, 3, *window, n)`` for crops ``(batch, 3, N, N, C)`` (one per plane)."""
+        slices = _as_float_tensor(slices, "slices")
+        if slices.shape.rank == 4:
+            return self._statistics_at(slices, eps)[:, tf.newaxis]
+        if slices.shape.rank != 5 or slices.shape[1] != 3:
+            raise ValueError(f"slices must be (batch, N, N, C) or (batch, 3, N, N, C), got {tuple(slices.shape)}")
+        stats = self._statistics_at(tf.reshape(slices, [-1, *slices.shape[2:]]), eps)
+        return tf.reshape(stats, [-1, 3, *stats.shape[1:]])
 
     def _statistics_at(self, images, eps: float | tf.Tensor | None) -> tf.Tensor:
         """:meth:`statistics` with the indicator's width ``eps`` (a number or a scalar tensor; ``None``:

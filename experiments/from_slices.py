@@ -1,0 +1,192 @@
+"""3-D microstructures from 2-D micrographs (issue 23), checked against a real volume: docs/3d-from-2d.md.
+
+The nanopore volume of nanomesh 0.9.1 (200^3 voxels, grey; ``real_data.py`` fetches it into
+``experiments/cache/volume.npy``) is cut along z: slices 0-129 are the *training volume*, slices 130-199
+the *test volume*, never trained on.  From the training volume come three stacks of 2-D micrographs, one
+per orientation: x-y (130 images of 200 x 200 px, rows y), x-z (200 of 130 x 200, rows z) and y-z (200 of
+130 x 200, rows z).  Models, all at ``ssvae train``'s defaults with 32 px crops, Otsu's threshold after a
+3 px median, 10 epochs, seed 0:
+
+* ``three-planes``: ``--from-slices`` on the x-y micrographs with ``--slices-xz``/``--slices-yz``;
+* ``one-plane``: ``--from-slices`` on the x-y micrographs alone (the material taken as isotropic);
+* ``volume``: the upper bound, a 3-D model trained on 32^3 crops of the training volume itself.
+
+Each model draws ``--n-eval`` volumes from its prior, compared with as many random 32^3 crops of the test
+volume (read the same way) on the full 3-D two-point statistics (including the off-plane lags no slice
+shows), the volume fraction, the specific surface and chord lengths per axis, connectivity and
+percolation (:func:`ssvae_tf.stats.morphology.realism_table`), each next to the real-vs-real spread
+(two disjoint sets of test crops of the same size).
+
+    python experiments/from_slices.py --out experiments/runs/from-slices      # ~1 h on 2 cores
+    python experiments/from_slices.py --out /tmp/fs --quick                   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ablation_binary import reusable, run_parallel  # noqa: E402
+
+CACHE = Path(__file__).resolve().parent / "cache"
+#: Slices 0..TRAIN_SLICES-1 along z train, the rest test.
+TRAIN_SLICES = 130
+SIDE = 32
+READING = ["--threshold", "otsu", "--median", "3"]
+FULL = {"epochs": 10, "crops_per_epoch": 1024, "n_eval": 64}
+QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8}
+#: The models: label -> data flags (paths are relative to the data folder).
+VARIANTS = {
+    "three-planes": ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy", "--from-slices"],
+    "one-plane": ["--data", "xy.npy", "--from-slices"],
+    "volume": ["--data", "train_volume.npy"],
+}
+
+
+def write_data(volume: np.ndarray, folder: Path) -> dict[str, Path]:
+    """The training micrographs of the three orientations and the training volume of ``volume`` ``(Z, Y, X)``,
+    as ``.npy`` files in ``folder``: name -> path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train = volume[:TRAIN_SLICES]
+    arrays = {"xy.npy": train, "xz.npy": np.moveaxis(train, 1, 0), "yz.npy": np.moveaxis(train, 2, 0),
+              "train_volume.npy": train[np.newaxis]}
+    for name, array in arrays.items():
+        np.save(folder / name, np.ascontiguousarray(array))
+    return {name: folder / name for name in arrays}
+
+
+def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path) -> np.ndarray:
+    """``n`` random ``SIDE^3`` crops of the test volume (slices ``TRAIN_SLICES`` on), read as the run in
+    ``run_dir`` read its data (its recorded median and Otsu level): float32 ``(n, SIDE, SIDE, SIDE, 1)`` of 0/1."""
+    from ssvae_tf.data.sources import ReadOptions
+
+    reading = ReadOptions.from_json(json.loads((run_dir / "config.json").read_text())["reading"])
+    test = reading.convert(volume[TRAIN_SLICES:], "test volume").reshape(volume[TRAIN_SLICES:].shape)[..., np.newaxis]
+    rng = np.random.default_rng(seed)
+    corners = [rng.integers(0, np.array(test.shape[:3]) - SIDE + 1) for _ in range(n)]
+    return np.stack([test[z:z + SIDE, y:y + SIDE, x:x + SIDE] for z, y, x in corners]).astype(np.float32)
+
+
+def statistics_error(volumes: np.ndarray, real: np.ndarray) -> float:
+    """Mean squared difference per lag between the mean periodic 3-D autocorrelations of the black phase
+    (hard indicator, every lag) of two sets of volumes ``(n, D, H, W, 1)``."""
+    from ssvae_tf.stats.summary import autocorrelations
+
+    means = [autocorrelations(np.round(v)).mean(axis=0) for v in (volumes, real)]
+    return float(np.mean((means[0] - means[1]) ** 2))
+
+
+def evaluate(run_dir: Path, real: np.ndarray, reference: np.ndarray, seed: int) -> dict:
+    """Prior samples of the model in ``run_dir`` against the ``real`` test crops (and the ``reference``
+    crops, a disjoint real set of the same size, for the yardstick): a plain-JSON record."""
+    from ssvae_tf.run_dir import RunDir
+    from ssvae_tf.stats.morphology import realism_table
+
+    model = RunDir(run_dir).load_model()
+    started = time.perf_counter()
+    samples = model.sample(len(real), seed=seed)
+    seconds = time.perf_counter() - started
+    return {"samples": samples,
+            "seconds_per_volume": seconds / len(real),
+            "statistics_error": statistics_error(samples, real),
+            "real_statistics_error": statistics_error(reference, real),
+            "realism": realism_table(real, samples, reference=reference)}
+
+
+def report_table(records: dict[str, dict]) -> str:
+    """A markdown table of the main numbers of every model's record."""
+    rows = ["| model | 3-D stats error / real-vs-real | volume fraction (%) | binary voxels (%) "
+            "| surface z, y, x error (%) | chords (black) z, y, x (px) | percolating (black) z, y, x | "
+            "s per volume |", "|---|---|---|---|---|---|---|---|"]
+    realism = next(iter(records.values()))["realism"]
+    real_surface = [realism[f"perimeter_axis{a}"]["real"] for a in range(3)]
+    rows.append("| real test crops | 1 | {:.1f} | 100 | 0, 0, 0 | {} | {} | |".format(
+        100 * realism["volume_fraction"]["real"],
+        ", ".join(f"{realism[f'chords_phase0_axis{a}']['real']:.1f}" for a in range(3)),
+        ", ".join(f"{realism[f'percolating_fraction_axis{a}']['real']:.2f}" for a in range(3))))
+    for label, record in records.items():
+        table = record["realism"]
+        surface = [100 * (table[f"perimeter_axis{a}"]["generated"] / real - 1) for a, real in enumerate(real_surface)]
+        rows.append("| {} | {:.2f} | {:.1f} | {:.1f} | {} | {} | {} | {:.3f} |".format(
+            label, record["statistics_error"] / record["real_statistics_error"],
+            100 * table["volume_fraction"]["generated"], 100 * table["binary_share"]["generated"],
+            ", ".join(f"{value:+.0f}" for value in surface),
+            ", ".join(f"{table[f'chords_phase0_axis{a}']['generated']:.1f}" for a in range(3)),
+            ", ".join(f"{table[f'percolating_fraction_axis{a}']['generated']:.2f}" for a in range(3)),
+            record["seconds_per_volume"]))
+    return "\n".join(rows) + "\n"
+
+
+def draw_volumes(rows: dict[str, np.ndarray], path: Path, n: int = 3) -> None:
+    """Three orthogonal mid-slices (z, y, x) of the first ``n`` volumes of every row (label -> ``(m, D, H, W,
+    1)``), one row per label: a labelled PNG."""
+    from matplotlib.figure import Figure
+
+    from ssvae_tf.figures import VOLUME_AXES, mid_slices, save_figure
+
+    fig = Figure(figsize=(1.3 * 3 * n + 1.8, 1.45 * len(rows) + 0.8), layout="constrained")
+    axes = fig.subplots(len(rows), 3 * n, squeeze=False)
+    for r, (label, volumes) in enumerate(rows.items()):
+        for v in range(n):
+            for k, plane in enumerate(mid_slices(volumes[v, ..., 0])):
+                ax = axes[r, 3 * v + k]
+                ax.imshow(plane, cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title(f"volume {v + 1}, {VOLUME_AXES[k]} = {SIDE // 2}", fontsize=7)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("Nanopores: real 32³ test crops and volumes drawn from each model's prior "
+                 "(orthogonal mid-slices z, y, x; black = pores)", fontsize=10)
+    save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="output folder: data/, runs/, report.md, volumes.png")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a smoke run (numbers are not meaningful)")
+    args = parser.parse_args(argv)
+    budget = QUICK if args.quick else FULL
+    volume = np.load(CACHE / "volume.npy")[0]
+    data = write_data(volume, args.out / "data")
+    shared = ["--patch-size", str(SIDE), "--validation-slab", "--validation-split", "0.3", *READING,
+              "--epochs", str(budget["epochs"]), "--crops-per-epoch", str(budget["crops_per_epoch"]),
+              "--seed", str(args.seed), "--quiet"]
+    runs = {label: args.out / "runs" / label for label in args.variants}
+    commands = {label: ["train", *[str(data[flag]) if flag in data else flag for flag in VARIANTS[label]],
+                        *shared, "--out", str(runs[label])] for label in args.variants}
+    run_parallel({label: command for label, command in commands.items() if not reusable(runs[label], command)},
+                 args.out / "logs")
+
+    from ssvae_tf.commands.base import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    crops = test_crops(volume, 2 * budget["n_eval"], args.seed, runs[args.variants[-1]])
+    real, reference = crops[0::2], crops[1::2]
+    records = {label: evaluate(runs[label], real, reference, args.seed) for label in args.variants}
+    draw_volumes({"real test crops": real, **{label: r["samples"] for label, r in records.items()}},
+                 args.out / "volumes.png")
+    wall = {label: json.loads((runs[label] / "training.json").read_text()).get("fit_seconds_last_session")
+            for label in args.variants}
+    summary = {label: {key: value for key, value in record.items() if key != "samples"}
+               for label, record in records.items()}
+    (args.out / "report.json").write_text(json.dumps({"budget": budget, "seed": args.seed, "fit_seconds": wall,
+                                                      "models": summary}, indent=1))
+    (args.out / "report.md").write_text(
+        f"# 3-D from 2-D slices: nanopores, {SIDE}^3, {budget['epochs']} epochs x {budget['crops_per_epoch']} crops, "
+        f"seed {args.seed}\n\n{report_table(records)}\nTraining (s, one thread each, two at a time): {wall}\n\n"
+        "![volumes](volumes.png)\n")
+    print(f"wrote {args.out / 'report.md'} and {args.out / 'volumes.png'}")
+
+
+if __name__ == "__main__":
+    main()
