@@ -175,6 +175,29 @@ def test_data_reading_settings_are_checked(settings, message):
         TrainConfig(**settings)
 
 
+@pytest.mark.parametrize("settings, message", [
+    (dict(data="microstructure", dims=3), "does not take dims=3"),
+    (dict(baseline=True), "does not take baseline"),
+    (dict(gamma=0.5), "does not take gamma=0.5"),
+    (dict(phases=3, output="softmax"), "does not take output='softmax'"),
+    (dict(stats_levels=2), "does not take stats_levels=2"),
+])
+def test_a_model_from_slices_refuses_what_compares_a_volume_with_an_image(settings, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(from_slices=True, **settings)
+
+
+def test_plane_micrographs_need_a_model_from_slices_and_default_to_each_other(tmp_path):
+    (tmp_path / "xz.npy").touch()
+    with pytest.raises(ValueError, match="expected from_slices=True"):
+        TrainConfig(slices_xz=str(tmp_path / "xz.npy"))
+    with pytest.raises(ValueError, match="slices_yz must be an existing"):
+        TrainConfig(from_slices=True, slices_yz=str(tmp_path / "missing.npy"))
+    assert TrainConfig(from_slices=True).plane_data is None
+    assert TrainConfig(from_slices=True, slices_xz=str(tmp_path / "xz.npy")).plane_data == (str(tmp_path / "xz.npy"),) * 2
+    assert TrainConfig(from_slices=True, slices_yz=str(tmp_path / "xz.npy")).plane_data == ("lines", str(tmp_path / "xz.npy"))
+
+
 def test_generated_data_are_2d_unless_dims_3():
     assert TrainConfig().spatial_dims == 2
     assert TrainConfig(data="microstructure", dims=3).spatial_dims == 3

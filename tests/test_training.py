@@ -19,8 +19,10 @@ from ssvae_tf.training import (
     _prepare_run_dir,
     build_model,
     collapse_warning,
+    decoded_shape,
     default_depth,
     run_stats_options,
+    slice_crops_per_epoch,
     statistics_scale,
     train,
 )
@@ -349,3 +351,34 @@ def test_train_prints_the_collapse_warning(tmp_path, capfd, monkeypatch):
     train(TrainConfig(**TINY), tmp_path / "run", verbose=0, tensorboard=False)
     lines = [line for line in capfd.readouterr().err.splitlines() if "no active latent dimension" in line]
     assert len(lines) == 1 and lines[0].startswith("warning:")
+
+
+def test_a_run_from_slices_trains_volumes_on_micrographs_of_each_plane(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("xy", "xz", "yz"):
+        np.save(tmp_path / f"{name}.npy", (rng.random((4, 56, 40)) < 0.5).astype(np.float32))
+    config = TrainConfig(**{**TINY, "image_size": None, "data": str(tmp_path / "xy.npy"), "from_slices": True,
+                            "slices_xz": str(tmp_path / "xz.npy"), "slices_yz": str(tmp_path / "yz.npy"),
+                            "patch_size": 16, "crops_per_epoch": 32, "validation_slab": True})
+    train(config, tmp_path / "run", verbose=0)
+    run = RunDir(tmp_path / "run")
+    model = run.load_model()
+    assert model.from_slices and model.sample(2, seed=0).shape == (2, 16, 16, 16, 1)
+    assert run.settings().slices_yz == str(tmp_path / "yz.npy") and run.record()["image_shape"] == [16, 16, 1]
+    assert np.isfinite(run.read_history()["val_stats_distance"]).all()
+    assert run.reconstructions_png.exists()
+
+
+def test_a_model_from_slices_needs_square_micrographs():
+    config = TrainConfig(**{**TINY, "data": "lines", "from_slices": True})
+    assert decoded_shape(config, (16, 16, 1)) == (16, 16, 16, 1)
+    with pytest.raises(ValueError, match="square 2-D images"):
+        decoded_shape(config, (16, 24, 1))
+    with pytest.raises(ValueError, match="square 2-D images"):
+        decoded_shape(config, (16, 16, 16, 1))
+
+
+def test_a_run_from_slices_draws_as_many_crops_as_a_3d_run():
+    config = TrainConfig(**{**TINY, "data": "lines", "from_slices": True, "patch_size": 32})
+    assert slice_crops_per_epoch(config) == 1024
+    assert slice_crops_per_epoch(dataclasses.replace(config, from_slices=False)) is None
