@@ -123,23 +123,30 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class ServingSignature:
-    """What the served models of an export take and give: the image shape and the latent size.
+    """What the served models of an export take and give: the shape of the images the encoder takes, the
+    latent size, and the shape of what the decoder draws (the images' shape, or volumes ``(N, N, N, 1)``
+    for a model from slices).
 
-    Read from one served model, a part it does not show (no images, or no latent vectors) is ``None``.
+    Read from one served model, a part it does not show (the encoder draws nothing, the decoder takes no
+    images) is ``None``.
     """
 
     image_shape: tuple[int, ...] | None
     latent_dim: int | None
+    decoded_shape: tuple[int, ...] | None = None
 
     def __str__(self) -> str:
         parts = ([] if self.image_shape is None else [f"images {self.image_shape}"]) + \
             ([] if self.latent_dim is None else [f"latent size {self.latent_dim}"])
+        if self.decoded_shape is not None and self.decoded_shape != self.image_shape:
+            parts.append(f"decoded shape {self.decoded_shape}")
         return " with ".join(parts)
 
     def limited_to(self, shown: ServingSignature) -> ServingSignature:
         """This signature with the parts ``shown`` lacks left out (``None``), to compare it with ``shown``."""
         return ServingSignature(None if shown.image_shape is None else self.image_shape,
-                                None if shown.latent_dim is None else self.latent_dim)
+                                None if shown.latent_dim is None else self.latent_dim,
+                                None if shown.decoded_shape is None else self.decoded_shape)
 
 
 class ExportWriteError(OSError):
@@ -221,6 +228,7 @@ def export_for_serving(
         **{served_model(role).record_key: name for role, name in names.items()},
         "signature": SIGNATURE,
         "image_shape": list(signature.image_shape),
+        "decoded_shape": list(signature.decoded_shape),
         "latent_dim": signature.latent_dim,
         "alpha": model.alpha,
         "beta": model.beta,
@@ -236,14 +244,16 @@ def export_for_serving(
 
 def model_signature(model: SpatialStatsVAE) -> ServingSignature:
     """The signature ``model``'s export serves."""
-    return ServingSignature(tuple(int(side) for side in model.image_shape), int(model.latent_dim))
+    return ServingSignature(tuple(int(side) for side in model.image_shape), int(model.latent_dim),
+                            tuple(int(side) for side in model.decoded_shape))
 
 
 def read_signature(version_dir: str | os.PathLike, role: str = "encoder") -> ServingSignature:
     """The signature of an exported version of the served model ``role``, read from its ``saved_model.pb``.
 
-    The image shape comes from its ``images`` tensor, the latent size from its first latent tensor
-    (``z``, ``z_mean``, ...; ``IMAGE_TENSOR``, ``LATENT_TENSORS``); a part it has no tensor for is ``None``.
+    The image shape comes from its input ``images`` tensor, the decoded shape from its output ``images``
+    tensor, the latent size from its first latent tensor (``z``, ``z_mean``, ...; ``IMAGE_TENSOR``,
+    ``LATENT_TENSORS``); a part it has no tensor for is ``None``.
 
     Raises:
         ValueError: (one line) when the folder holds no SavedModel with an ssvae ``serving_default``.
@@ -257,14 +267,15 @@ def read_signature(version_dir: str | os.PathLike, role: str = "encoder") -> Ser
             raise KeyError(SIGNATURE)
         inputs, outputs = signatures[SIGNATURE].inputs, signatures[SIGNATURE].outputs
         tensors = [(inputs, served.input_key), *((outputs, key) for key in served.output_keys)]
-        image = next((_sides(infos, key) for infos, key in tensors if key == IMAGE_TENSOR), None)
+        image = _sides(inputs, IMAGE_TENSOR) if served.input_key == IMAGE_TENSOR else None
+        decoded = _sides(outputs, IMAGE_TENSOR) if IMAGE_TENSOR in served.output_keys else None
         latent_key = next(((infos, key) for infos, key in tensors if key in LATENT_TENSORS), None)
         if latent_key is None:
-            return ServingSignature(image, None)
+            return ServingSignature(image, None, decoded)
         latent = _sides(*latent_key)
         if len(latent) != 1:
             raise ValueError(f"{latent_key[1]} has {len(latent)} dimensions besides the batch")
-        return ServingSignature(image, latent[0])
+        return ServingSignature(image, latent[0], decoded)
     except (OSError, IndexError, KeyError, ValueError, protobuf_message.DecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ValueError(f"cannot read the {SIGNATURE} signature of the {role} "
@@ -548,7 +559,7 @@ def _recovered_record(root: Path, names: Mapping[str, str], version: int) -> dic
         "version": version,
         **{served_model(role).record_key: name for role, name in names.items()},
         "signature": SIGNATURE,
-        "image_shape": None if signature is None else list(signature.image_shape),
+        "image_shape": None if signature is None or signature.image_shape is None else list(signature.image_shape),
         "latent_dim": None if signature is None else signature.latent_dim,
         "alpha": None,
         "beta": None,

@@ -238,10 +238,9 @@ def test_a_signature_change_under_the_same_names_is_refused(model, tmp_path, cop
 
 def test_the_same_signature_is_accepted_and_read_from_the_savedmodels(model, tmp_path, copy_writes):
     result = export_for_serving(model, tmp_path)
-    expected = export.ServingSignature(SHAPE, LATENT)
-    assert export.read_signature(result.encoder_path) == expected
-    assert export.read_signature(result.decoder_path, "decoder") == expected
-    assert export.model_signature(model) == expected
+    assert export.read_signature(result.encoder_path) == export.ServingSignature(SHAPE, LATENT)
+    assert export.read_signature(result.decoder_path, "decoder") == export.ServingSignature(None, LATENT, SHAPE)
+    assert export.model_signature(model) == export.ServingSignature(SHAPE, LATENT, SHAPE)
     assert export_for_serving(model, tmp_path).version == 2
     (tmp_path / "ssvae_decoder" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
     with pytest.raises(ValueError, match=r"cannot read the serving_default signature of the decoder in .*2 .*"

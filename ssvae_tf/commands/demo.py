@@ -95,7 +95,7 @@ def check_export_root(export_root: str | os.PathLike, image_shape: tuple[int, ..
     other shapes."""
     from ssvae_tf.export import ServingSignature, check_signature_unchanged
 
-    check_signature_unchanged(export_root, ServingSignature(tuple(image_shape), int(latent_dim)),
+    check_signature_unchanged(export_root, ServingSignature(tuple(image_shape), int(latent_dim), tuple(image_shape)),
                               remedy=f"the demo does not change what an export serves: choose another --out or "
                                      f"move {export_root} away")
 
