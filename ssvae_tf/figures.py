@@ -207,15 +207,22 @@ def _volume_block(block, volumes: tuple[np.ndarray, np.ndarray], maps: tuple[np.
     axes = np.array([[block.add_subplot(grid[i, k]) for k in range(6)] for i in range(2)])
     low, high = min(m.min() for m in maps), max(m.max() for m in maps)
     for i, (volume, stats_map) in enumerate(zip(volumes, maps)):
-        show_mid_slices(axes[i, :3], volume)
-        image = show_lag_planes(axes[i, 3:], mid_slices(stats_map), low, high, unit)
+        for k, (plane, lag_plane) in enumerate(zip(mid_slices(volume[..., 0]), mid_slices(stats_map))):
+            _show_slice(axes[i, k], plane)
+            image = show_lag_map(axes[i, k + 3], lag_plane, low, high, unit)
+    for k, (axis, side) in enumerate(zip(VOLUME_AXES, volumes[0].shape)):
+        rows, columns = (other for other in VOLUME_AXES if other != axis)
+        axes[0, k].set_title(f"slice {axis} = {side // 2}", fontsize=9)
+        axes[0, k + 3].set_title(f"{S2_LABEL}, lag {axis} = 0", fontsize=9)
+        for i in range(2):
+            axes[i, k].set_ylabel(f"{rows} [voxels]")
+            axes[i, k + 3].set_ylabel(f"lag {rows} [{unit.label}]")
+        axes[1, k].set_xlabel(f"{columns} [voxels]")
+        axes[1, k + 3].set_xlabel(f"lag {columns} [{unit.label}]")
     for i, name in enumerate(names):
         axes[i, 0].set_ylabel(f"{name}\n{axes[i, 0].get_ylabel()}")
     for ax in axes[0]:
         ax.tick_params(labelbottom=False)
-        ax.set_xlabel("")
-    for ax in axes[1]:
-        ax.set_title("")
     block.colorbar(image, ax=axes[:, 3:], shrink=0.8, label=S2_LABEL)
     profiles = block.add_subplot(grid[:, 6])
     _plot_profiles(profiles, maps, names, unit)
