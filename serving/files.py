@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import skimage.io
 
-from ssvae_tf._io import atomic_write
+from ssvae_tf._io import atomic_write, write_files
+from ssvae_tf.volume_tiff import volume_tiff_writers
 
 #: Array in an ``.npz`` of latent vectors (as ``ssvae encode`` writes it).
 LATENT_KEY = "z_mean"
@@ -71,6 +72,15 @@ def read_latents(path: str | os.PathLike) -> np.ndarray:
 def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
     """``np.save`` atomically."""
     return atomic_write(path, lambda tmp: np.save(tmp, array))
+
+
+def save_images(path: str | os.PathLike, images: np.ndarray) -> list[Path]:
+    """``np.save`` decoded ``images`` to ``path``; for volumes ``(n, D, H, W, 1)`` also one multi-page TIFF
+    per volume beside it, ``<stem>_000.tif``, ... (:mod:`ssvae_tf.volume_tiff`); all or none.  Returns the
+    paths written."""
+    path = Path(path)
+    return write_files(path.parent, {path.name: lambda tmp: np.save(tmp, images),
+                                     **volume_tiff_writers(path.stem, images)})
 
 
 def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> Path:

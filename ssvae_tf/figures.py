@@ -106,6 +106,47 @@ def _show_slice(ax: Axes, plane: np.ndarray) -> None:
     ax.set_yticks([0, plane.shape[0] - 1])
 
 
+def plane_axes(normal: int) -> tuple[str, str, str]:
+    """Names ``(normal, rows, columns)`` of the volume axes of the mid-slice or coordinate plane normal to
+    axis ``normal`` (:func:`mid_slices`' order): 0 -> ``("z", "y", "x")``, 1 -> ``("y", "z", "x")``,
+    2 -> ``("x", "z", "y")``."""
+    rows, columns = (axis for axis in VOLUME_AXES if axis != VOLUME_AXES[normal])
+    return VOLUME_AXES[normal], rows, columns
+
+
+def show_plane_images(axes: Sequence[Axes], planes: Sequence[np.ndarray], titles: Sequence[str]) -> None:
+    """Draw three images in [0, 1], one per coordinate plane in :func:`mid_slices`' order (normal to z,
+    y, x), on three ``axes``: grey, titled, rows and columns labelled with their volume axes in voxels."""
+    for normal, (ax, plane, title) in enumerate(zip(axes, planes, titles)):
+        _, rows, columns = plane_axes(normal)
+        _show_slice(ax, plane)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel(f"{rows} [voxels]")
+        ax.set_xlabel(f"{columns} [voxels]")
+
+
+def show_mid_slices(axes: Sequence[Axes], volume: np.ndarray) -> None:
+    """Draw the three orthogonal mid-slices of ``volume`` ``(D, H, W, 1)`` in [0, 1] (:func:`mid_slices`)
+    on three ``axes`` (:func:`show_plane_images`), titled by the slice (``slice z = 8``)."""
+    titles = [f"slice {VOLUME_AXES[axis]} = {side // 2}" for axis, side in enumerate(volume.shape[:3])]
+    show_plane_images(axes, mid_slices(volume[..., 0]), titles)
+
+
+def show_lag_planes(axes: Sequence[Axes], planes: Sequence[np.ndarray], vmin: float, vmax: float,
+                    pixel_size: PixelSize | None = None):
+    """Draw the three planes through the zero lag of a volume's centred statistics (``mid_slices(map)``,
+    the coordinate planes of :func:`~ssvae_tf.stats.two_point.coordinate_planes`), each ``(N, N)``, on three
+    ``axes`` (:func:`show_lag_map`), titled by the plane (``lag z = 0``); returns the last image drawn."""
+    for normal, (ax, plane) in enumerate(zip(axes, planes)):
+        axis, rows, columns = plane_axes(normal)
+        image = show_lag_map(ax, plane, vmin, vmax, pixel_size)
+        unit = resolve(pixel_size, 3).label
+        ax.set_title(f"{S2_LABEL}, lag {axis} = 0", fontsize=9)
+        ax.set_ylabel(f"lag {rows} [{unit}]")
+        ax.set_xlabel(f"lag {columns} [{unit}]")
+    return image
+
+
 def show_lag_map(ax, stats_map: np.ndarray, vmin: float, vmax: float, pixel_size: PixelSize | None = None):
     """Draw a centred 2-D map ``(rows, columns)`` on lag axes in px (voxels), or in ``pixel_size``'s
     unit; ticks at the first and last lag and at 0."""

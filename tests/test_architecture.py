@@ -18,6 +18,7 @@ PACKAGES = ("ssvae_tf", "tuning", "serving")
 #: of its own layer or below.  The same list, in words, is the table of docs/architecture.md.
 LAYERS = (
     ("utilities and contracts", ("ssvae_tf._checks", "ssvae_tf._io", "ssvae_tf._lazy", "ssvae_tf._progress",
+                                 "ssvae_tf.volume_tiff",
                                  "ssvae_tf.paper", "ssvae_tf.export_contract", "ssvae_tf.design.defaults",
                                  "ssvae_tf.stats.phases", "ssvae_tf.stats.units", "serving.contract")),
     ("data", ("ssvae_tf.data",)),

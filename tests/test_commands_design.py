@@ -2,6 +2,7 @@
 parser that imports no TensorFlow.  A tiny untrained model, 16 px."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +196,86 @@ def test_a_pixel_size_puts_the_statistics_figure_in_its_unit_and_is_recorded(run
     profile = next(ax for ax in statistics_nm.axes if ax.get_xlabel() == "|r| [nm]")
     np.testing.assert_allclose(profile.lines[0].get_xdata(), 2 * np.arange(SIDE // 2 + 1))
     assert "1 px = 2 nm" in statistics_nm._suptitle.get_text()
+
+
+def save_png(path, image: np.ndarray) -> str:
+    """``image`` ``(H, W[, 1])`` in [0, 1] as an 8-bit PNG at ``path``; returns the path."""
+    from PIL import Image
+
+    Image.fromarray(np.round(np.asarray(image)[..., 0] * 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def test_dims_3_designs_volumes_from_a_slice_and_writes_tiffs(tmp_path, capsys):
+    from PIL import Image
+
+    from ssvae_tf.stats.two_point import StatsOptions
+
+    slice_png = save_png(tmp_path / "slice.png", band((12, 14)))  # not square: its centred 12 x 12 crop
+    out = tmp_path / "out"
+    run_design("--method", "pixel", "--dims", "3", "--target", slice_png, "--n", "2", "--steps", "5", "--seed", "3",
+               "--out", str(out), "--quiet")
+    assert sorted(p.name for p in out.iterdir()) == sorted([*DESIGN_FILES, "designs_000.tif", "designs_001.tif"])
+    volumes = np.load(out / "designs.npy")
+    record = json.loads((out / "design.json").read_text())
+    assert volumes.shape == (2, 12, 12, 12, 1) and record["target"]["shape"] == [12, 12, 12]
+    crop = (band((12, 14))[:, 1:13] >= 0.5).astype(np.float32)  # one micrograph for every plane
+    distance = StatsOptions(metric="mse").slice_distance(np.repeat(crop[np.newaxis], 2, axis=0), volumes).numpy()
+    np.testing.assert_allclose(record["stats_error"], distance, rtol=1e-4)
+    np.testing.assert_allclose(np.mean(record["plane_errors"], axis=1), distance, rtol=1e-4)
+    binary = volumes >= 0.5
+    assert record["binary"]["volume_fraction"] == pytest.approx((~binary).mean(axis=(1, 2, 3, 4)).tolist())
+    np.testing.assert_allclose(record["binary"]["stats_error"], StatsOptions(metric="mse").slice_distance(
+        np.repeat(crop[np.newaxis], 2, axis=0), binary.astype(np.float32)).numpy(), rtol=1e-4)
+    assert record["target"]["planes"] == ["xy", "xz", "yz"] and record["target"]["isotropic"]
+    with Image.open(out / "designs_001.tif") as tiff:
+        pages = [np.array(tiff.seek(z) or tiff) for z in range(tiff.n_frames)]
+    np.testing.assert_array_equal(np.stack(pages), np.round(volumes[1, ..., 0] * 255).astype(np.uint8))
+    assert "slice distance median" in capsys.readouterr().out
+
+
+def test_dims_3_takes_a_micrograph_per_plane_and_a_side(tmp_path):
+    files = [save_png(tmp_path / f"{plane}.png", band((16, 16), slice(k, k + 4))) for k, plane in
+             enumerate(("xy", "xz", "yz"))]
+    out = tmp_path / "planes"
+    run_design("--method", "pixel", "--dims", "3", "--target", files[0], "--target-xz", files[1], "--target-yz",
+               files[2], "--side", "8", "--n", "1", "--steps", "2", "--out", str(out), "--quiet")
+    record = json.loads((out / "design.json").read_text())
+    assert record["target"]["shape"] == [8, 8, 8] and not record["target"]["isotropic"]
+    assert [Path(path).name for path in record["target_files"]] == ["xy.png", "xz.png", "yz.png"]
+
+
+def test_dims_3_errors_are_one_line(run, tmp_path):
+    slice_png = save_png(tmp_path / "slice.png", band())
+    cases = [
+        (["--method", "latent", "--model", str(run / "run"), "--dims", "3", "--target", slice_png],
+         "--dims 3 designs with --method pixel only for now, got --method latent: the latent methods need a model "
+         "of volumes"),
+        (["--method", "pixel", "--dims", "3", "--target", slice_png, "--target-xz", slice_png],
+         "give both --target-xz and --target-yz"),
+        (["--method", "pixel", "--target", slice_png, "--target-xz", slice_png, "--target-yz", slice_png],
+         "--target-xz describes a volume from 2-D micrographs; give --dims 3 too"),
+        (["--method", "pixel", "--dims", "3", "--target", slice_png, "--side", "17"],
+         "the volume's side must be an integer from 4 to 16 px"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(ValueError, match=message) as error:
+            run_design(*argv, "--out", str(tmp_path / "never"), "--quiet")
+        assert "\n" not in str(error.value)
+    assert not (tmp_path / "never").exists()
+
+
+def test_volume_figures_show_three_mid_slices_and_three_planes(tmp_path, monkeypatch):
+    import ssvae_tf.figures as figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig))
+    run_design("--method", "pixel", "--dims", "3", "--target", save_png(tmp_path / "s.png", band((8, 8), slice(2, 4))),
+               "--n", "2", "--steps", "1", "--out", str(tmp_path / "out"), "--quiet")
+    grid, statistics = drawn
+    titles = [ax.get_title() for ax in grid.axes]
+    assert titles == ["slice z = 4", "slice y = 4", "slice x = 4"] * 2
+    titles = {ax.get_title() for ax in statistics.axes}
+    assert {"target crop, plane xy", "target crop, plane yz", "$S_2(r)$, lag x = 0", "plane xz: radial mean over "
+            "its lags"} <= titles
+    assert {ax.get_xlabel() for ax in statistics.axes} >= {"x [voxels]", "y [voxels]", "lag y [voxels]"}

@@ -164,3 +164,50 @@ def test_methods_refuse_what_they_cannot_use(model):
         design(None, band(), "pixel", stats_options={"kind": "hard"})
     with pytest.raises(ValueError, match="steps must be an integer >= 0, got -1"):
         design(None, band(), "pixel", steps=-1)
+
+
+def slice_target(per_plane: bool = False):
+    """A 12^3 volume's target from 12 px micrographs of blobs: one for all planes, or one per plane."""
+    from ssvae_tf.design import target_from_slices
+
+    rng = np.random.default_rng(5)
+    images = [(np.roll(band((12, 12), slice(2, 6)), rng.integers(12), axis=1)[..., 0]
+               * (rng.random((12, 12)) < 0.9)) for _ in range(3 if per_plane else 1)]
+    return target_from_slices(images)
+
+
+@pytest.mark.parametrize("per_plane", [False, True])
+def test_a_volume_from_slices_reports_the_slice_distance_and_each_planes_error(per_plane):
+    from ssvae_tf.stats.two_point import StatsOptions
+
+    target = slice_target(per_plane)
+    designs = design(None, target, "pixel", n=2, steps=30, seed=1)
+    assert designs.images.shape == (2, 12, 12, 12, 1) and designs.plane_errors.shape == (2, 3)
+    slices = np.repeat(target.slices[np.newaxis], 2, axis=0)  # (n, 3, N, N, 1): a crop per plane
+    distance = StatsOptions(metric="mse").slice_distance(slices, designs.images).numpy()
+    np.testing.assert_allclose(designs.stats_error, distance, rtol=1e-4)
+    np.testing.assert_allclose(designs.plane_errors.mean(axis=1), designs.stats_error, rtol=1e-12)
+    # J is that distance over the volume fraction squared
+    np.testing.assert_allclose(designs.objective, distance / target.volume_fraction**2, rtol=1e-3)
+    history = designs.history["pixel"]
+    assert np.all(np.diff(history, axis=0) <= 1e-9) and np.all(history[-1] < 0.2 * history[0])
+    assert designs.to_json()["plane_errors"] == designs.plane_errors.tolist()
+
+
+def test_a_stack_of_the_micrograph_has_no_error_in_the_plane_of_the_micrograph():
+    """A known answer: a volume whose every z-slice is the micrograph has, in the xy plane, the mean of
+    its slices' statistics, the micrograph's own: error 0 there, not in the other planes."""
+    from ssvae_tf.design import target_from_slices
+    from ssvae_tf.design.objective import plane_errors
+
+    image = slice_target().slices[0]
+    stack = np.repeat(image[np.newaxis], 12, axis=0)[np.newaxis]  # (1, 12, 12, 12, 1)
+    errors = plane_errors(target_from_slices([image]), stack)
+    assert errors[0, 0] < 1e-12 and np.all(errors[0, 1:] > 1e-4)
+
+
+def test_the_latent_methods_refuse_a_volume_from_slices(model):
+    target = slice_target()
+    for method in ("latent", "encode", "refine"):
+        with pytest.raises(ValueError, match=f"method '{method}' cannot design a volume from 2-D slices yet"):
+            design(model, target, method, n=1, steps=1)

@@ -57,3 +57,35 @@ def test_a_bad_target_is_one_line(model, target, message):
 def test_unreachable_scalar_targets_are_one_line(arguments, message):
     with pytest.raises(ValueError, match=message):
         target_statistics(**arguments, shape=(SIDE, SIDE))
+
+
+def test_slice_targets_are_centred_binary_crops_one_per_plane():
+    from ssvae_tf.design import target_from_slices
+
+    image = np.linspace(0.0, 1.0, 12 * 10, dtype=np.float32).reshape(12, 10)  # grey: black below 0.5
+    isotropic = target_from_slices([image])
+    crop = image[1:11]  # the centred 10 x 10 square of 12 x 10: one row off the top
+    expected = (crop >= 0.5).astype(np.float32)
+    assert isotropic.shape == (10, 10, 10) and isotropic.isotropic
+    for plane in isotropic.slices:
+        np.testing.assert_array_equal(plane[..., 0], expected)
+    assert isotropic.volume_fraction == pytest.approx((crop < 0.5).mean())
+    three = target_from_slices([image, 1 - image, image.T], side=6)
+    assert three.shape == (6, 6, 6) and not three.isotropic
+    np.testing.assert_array_equal(three.slices[1, ..., 0], (1 - image[3:9, 2:8] >= 0.5))
+    np.testing.assert_array_equal(three.slices[2, ..., 0], (image.T[2:8, 3:9] >= 0.5))
+    assert three.plane_fractions.shape == (3,) and "a micrograph per plane" in three.description
+
+
+@pytest.mark.parametrize("micrographs, side, message", [
+    ([band()] * 2, None, "one micrograph .* or three .* got 2"),
+    ([band((8, 8, 8))], None, "expected a 2-D micrograph"),
+    ([band()], SIDE + 1, f"side must be an integer from 4 to {SIDE}"),
+    ([band()], 3, "side must be an integer from 4"),
+])
+def test_slice_targets_refuse_what_makes_no_volume(micrographs, side, message):
+    from ssvae_tf.design import target_from_slices
+
+    with pytest.raises(ValueError, match=message) as error:
+        target_from_slices(micrographs, side)
+    assert "\n" not in str(error.value)

@@ -5,15 +5,30 @@
     ssvae design --model RUN --target FILE [--method latent] [--n 16] [--steps N] [--seed S] --out DIR
     ssvae design --model RUN --volume-fraction 0.4 [--correlation-length 3] --out DIR
     ssvae design --method pixel --target FILE --out DIR        (the pixel baseline needs no model)
+    ssvae design --method pixel --dims 3 --target SLICE.png [--target-xz F --target-yz F] [--side N] --out DIR
     ssvae design --model RUN --interpolate A B [--frames 8] --out DIR
 
 A design run writes into ``DIR``, all files or none (:func:`ssvae_tf._io.write_files`):
-``designs.npy`` (``(n, *spatial, 1)`` in [0, 1]), ``designs.png`` (the first
-:data:`GRID_MOST` designs, each statistics error in its title; volumes by their
-middle slice), ``statistics.png`` (the target, the best designs, their
-autocorrelation maps and radial ``S2(r)``, lags and radii in px, or in UNIT with
-``--pixel-size VALUE UNIT``) and, last, ``design.json`` (errors, time, method, settings, target, and
-the ``pixel_size`` when given).  ``--correlation-length`` and ``--cutoff`` take px whatever the pixel
+``designs.npy`` (``(n, *spatial, 1)`` in [0, 1]); for volumes also one multi-page
+TIFF per design, ``designs_000.tif``, ... (:mod:`ssvae_tf.volume_tiff`: uint8, a page per z-slice);
+``designs.png`` (the first :data:`GRID_MOST` designs, each statistics error in its
+title; volumes by their three orthogonal mid-slices), ``statistics.png`` (the target,
+the best designs, their autocorrelation maps and radial ``S2(r)``, lags and radii in
+px, or in UNIT with ``--pixel-size VALUE UNIT``; volumes: per coordinate plane) and,
+last, ``design.json`` (errors, time, method, settings, target, and the ``pixel_size``
+when given).
+
+**A volume from 2-D micrographs** (``--dims 3``, issue 23; ``--method pixel`` only
+for now): the designs are ``N x N x N`` volumes whose statistics in the three
+coordinate planes match the micrographs' 2-D statistics (the slice distance,
+:class:`~ssvae_tf.design.SliceTargets`).  ``--target`` is the xy plane's micrograph,
+and every plane's when it is alone (an isotropic material); ``--target-xz`` and
+``--target-yz`` (both or neither) give the other planes' (rows along z).  ``N`` is
+``--side``, by default the micrographs' shortest side; each is cropped to its
+centred ``N x N`` square and made binary (black below 0.5).  ``design.json`` then
+holds the slice distance of each design as ``stats_error``, its error per plane
+(``plane_errors``, planes xy, xz, yz), and ``binary``: the same of the designs
+thresholded at 0.5, and their black fractions.  ``--correlation-length`` and ``--cutoff`` take px whatever the pixel
 size.  An interpolation writes ``interpolation.npy`` and ``interpolation.png`` (at most
 :data:`GRID_MOST` frames, evenly spaced).  ``--n`` and ``--frames`` are bounded by the memory a search holds
 (:data:`~ssvae_tf.design.defaults.MAX_DESIGN_VALUES`).  Methods, objective and
@@ -57,6 +72,8 @@ INTERPOLATION_FILES = ("interpolation.npy", "interpolation.png")
 SHOWN_DESIGNS = 4
 #: Images per row of a PNG grid.
 GRID_COLUMNS = 8
+#: Volumes per row of a PNG grid (three mid-slices each).
+GRID_VOLUME_COLUMNS = 3
 #: Most images a PNG grid draws (laying out a thousand takes a minute): the first designs, or evenly spaced frames.
 GRID_MOST = 64
 
@@ -98,11 +115,14 @@ def read_target(path: str | Path, spatial_rank: int | None = None):
 
 
 def grid_figure(images, titles: list[str], heading: str):
-    """A figure of ``images`` ``(n, *spatial, 1)`` (volumes: middle slice), :data:`GRID_COLUMNS` a row."""
+    """A figure of ``images`` ``(n, *spatial, 1)``, :data:`GRID_COLUMNS` a row; volumes by their three
+    orthogonal mid-slices, :data:`GRID_VOLUME_COLUMNS` a row."""
     from matplotlib.figure import Figure
 
     from ssvae_tf.figures import show_image
 
+    if images.ndim == 5:
+        return _volume_grid_figure(images, titles, heading)
     columns = min(len(images), GRID_COLUMNS)
     rows = math.ceil(len(images) / columns)
     fig = Figure(figsize=(1.7 * columns + 0.4, 1.8 * rows + 0.7), layout="constrained")
@@ -112,8 +132,23 @@ def grid_figure(images, titles: list[str], heading: str):
     for ax, image, title in zip(axes.ravel(), images, titles):
         show_image(ax, image)
         ax.set_title(title, fontsize=8)
-    slices = f" (middle slice z = {images.shape[1] // 2} of each volume)" if images.ndim == 5 else ""
-    fig.suptitle(heading + slices, fontsize=10)
+    fig.suptitle(heading, fontsize=10)
+    return fig
+
+
+def _volume_grid_figure(volumes, titles: list[str], heading: str):
+    """:func:`grid_figure` of volumes ``(n, D, H, W, 1)``: each its three orthogonal mid-slices, titled."""
+    from matplotlib.figure import Figure
+
+    from ssvae_tf.figures import show_mid_slices
+
+    columns = min(len(volumes), GRID_VOLUME_COLUMNS)
+    rows = math.ceil(len(volumes) / columns)
+    fig = Figure(figsize=(6.0 * columns + 0.4, 2.4 * rows + 0.7), layout="constrained")
+    for block, volume, title in zip(fig.subfigures(rows, columns, squeeze=False).ravel(), volumes, titles):
+        show_mid_slices(block.subplots(1, 3), volume)
+        block.suptitle(title, fontsize=9)
+    fig.suptitle(f"{heading}\nthe three orthogonal mid-slices of each volume", fontsize=10)
     return fig
 
 
@@ -199,9 +234,85 @@ def _statistics_figure(target, designs, pixel_size: PixelSize | None = None):
     return fig
 
 
+def _target_planes(target):
+    """What :func:`_plane_statistics_figure` shows of a 3-D target: its three images in the coordinate planes
+    (a volume's mid-slices, or the micrograph crops; ``None`` for statistics alone) and its statistics
+    there, ``(3, N, N)``: the planes through the zero lag (NaN at lags it leaves free), or the crops' soft
+    2-D statistics, what the slice distance compares."""
+    import numpy as np
+
+    from ssvae_tf.evaluation.metrics import line_statistics
+    from ssvae_tf.figures import mid_slices
+
+    if target.planes:
+        return target.slices[..., 0], line_statistics(target.slices, "soft")
+    images = None if target.image is None else mid_slices(target.image[..., 0])
+    return images, np.stack(mid_slices(np.where(target.lags, target.stats, np.nan)))
+
+
+def _plane_statistics_figure(target, designs, pixel_size: PixelSize | None = None):
+    """:func:`_statistics_figure` of volumes, one column per coordinate plane (xy, xz, yz): the target's
+    images and statistics in that plane, the best design's mid-slice and statistics there, and the radial
+    means ``S2(|r|)`` in the plane of the target and the best :data:`SHOWN_DESIGNS` designs."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from ssvae_tf.design.defaults import PLANE_NAMES
+    from ssvae_tf.evaluation.metrics import line_statistics
+    from ssvae_tf.figures import S2_LABEL, mid_slices, show_lag_planes, show_mid_slices, show_plane_images
+
+    unit = resolve(pixel_size, 3)
+    best = np.argsort(designs.stats_error)[:SHOWN_DESIGNS]
+    images, target_maps = _target_planes(target)
+    design_maps = [np.stack(mid_slices(stats)) for stats in line_statistics(designs.images[best], "soft")]
+    fig = Figure(figsize=(11.5, 16.0), layout="constrained")
+    axes = fig.add_gridspec(5, 3, height_ratios=(1.0, 1.0, 1.0, 1.0, 1.1)).subplots()
+    low, high = np.nanmin([target_maps, *design_maps]), np.nanmax([target_maps, *design_maps])
+    if images is None:
+        _target_panel(axes[0, 0], target)
+        for ax in axes[0, 1:]:
+            ax.axis("off")
+    else:
+        what = "crop" if target.planes else "mid-slice"
+        show_plane_images(axes[0], images, [f"target {what}, plane {plane}" for plane in PLANE_NAMES])
+    show_lag_planes(axes[1], target_maps, low, high, unit)
+    show_mid_slices(axes[2], designs.images[best[0]])
+    shown = show_lag_planes(axes[3], design_maps[0], low, high, unit)
+    for row, name in ((0, "target"), (1, "target"), (2, f"design {best[0]}"), (3, f"design {best[0]}")):
+        axes[row, 0].set_ylabel(f"{name}\n{axes[row, 0].get_ylabel()}")
+    fig.colorbar(shown, ax=axes[1:4:2].ravel().tolist(), shrink=0.6, label=S2_LABEL)
+    labels = [f"target ({'soft' if target.planes else 'hard'})", *(f"design {i} (soft)" for i in best)]
+    for k, (ax, plane) in enumerate(zip(axes[4], PLANE_NAMES)):
+        _draw_profiles(ax, [target_maps[k], *(maps[k] for maps in design_maps)], labels, unit)
+        ax.legend(fontsize=7, loc="upper right")
+        ax.set_title(f"plane {plane}: radial mean over its lags", fontsize=9)
+    error = "slice distance" if target.planes else "statistics error"
+    per_plane = "" if designs.plane_errors is None else " (planes " + ", ".join(
+        f"{plane} {value:.2e}" for plane, value in zip(PLANE_NAMES, designs.plane_errors[best[0]])) + ")"
+    lengths = f", {unit.describe()}" if is_physical(unit) else ""
+    fig.suptitle(f"{designs.method}: {len(designs.images)} designs for\n{target.description}\n"
+                 f"black-phase autocorrelation {S2_LABEL} in the three coordinate planes, zero lag centred{lengths}\n"
+                 f"best design {best[0]}: {error} {designs.stats_error[best[0]]:.2e}{per_plane}", fontsize=10)
+    return fig
+
+
+def binary_record(target, designs) -> dict[str, Any]:
+    """``design.json``'s ``binary`` entry for volumes from slices: the designs thresholded at 0.5 (the
+    binary structures they stand for, as the realism statistics take them): their slice distance, error
+    per plane and black fraction, each one per design."""
+    from ssvae_tf.design.objective import plane_errors
+    from ssvae_tf.stats.phases import black_mask
+
+    black = black_mask(designs.images)
+    errors = plane_errors(target, (~black).astype("float32")[..., None])
+    return {"stats_error": errors.mean(axis=1).tolist(), "plane_errors": errors.tolist(),
+            "volume_fraction": black.mean(axis=(1, 2, 3)).tolist()}
+
+
 def write_designs(out: str | Path, target, designs, record: dict[str, Any] | None = None,
                   pixel_size: PixelSize | None = None) -> list[Path]:
-    """Write a design run's :data:`DESIGN_FILES` into ``out``: all or none, ``design.json`` last
+    """Write a design run's :data:`DESIGN_FILES` into ``out`` (volumes: with a TIFF per design after
+    ``designs.npy``, :func:`~ssvae_tf.volume_tiff.volume_tiff_writers`): all or none, ``design.json`` last
     (:func:`~ssvae_tf._io.write_files`).
 
     Args:
@@ -221,38 +332,54 @@ def write_designs(out: str | Path, target, designs, record: dict[str, Any] | Non
 
     from ssvae_tf._io import write_files, write_json
     from ssvae_tf.figures import save_figure
+    from ssvae_tf.volume_tiff import volume_tiff_writers
 
     n = len(designs.images)
     titles = [f"{i}: {error:.2e}" for i, error in enumerate(designs.stats_error[:GRID_MOST])]
-    heading = f"{designs.method}: designs and their statistics errors" + (
+    error = "slice distances" if target.planes else "statistics errors"
+    heading = f"{designs.method}: designs and their {error}" + (
         f" (the first {GRID_MOST} of {n})" if n > GRID_MOST else "")
     target_record = {"description": target.description, "shape": list(target.shape),
                      "volume_fraction": target.volume_fraction}
+    if target.planes:
+        from ssvae_tf.design.defaults import PLANE_NAMES
+
+        target_record.update(planes=list(PLANE_NAMES), plane_fractions=target.plane_fractions.tolist(),
+                             isotropic=target.isotropic)
+        record = {**(record or {}), "binary": binary_record(target, designs)}
     lengths = {"pixel_size": pixel_size.to_json()} if is_physical(pixel_size) else {}
-    return write_files(out, dict(zip(DESIGN_FILES, (
-        lambda tmp: np.save(tmp, designs.images),
-        lambda tmp: save_figure(grid_figure(designs.images[:GRID_MOST], titles, heading), tmp),
-        lambda tmp: save_figure(_statistics_figure(target, designs, pixel_size), tmp),
-        lambda tmp: write_json(tmp, {**designs.to_json(), "target": target_record, **lengths, **(record or {})}),
-    ))))
+    statistics_figure = _plane_statistics_figure if len(target.shape) == 3 else _statistics_figure
+    npy, grid, statistics, record_file = DESIGN_FILES
+    return write_files(out, {
+        npy: lambda tmp: np.save(tmp, designs.images),
+        **volume_tiff_writers(Path(npy).stem, designs.images),
+        grid: lambda tmp: save_figure(grid_figure(designs.images[:GRID_MOST], titles, heading), tmp),
+        statistics: lambda tmp: save_figure(statistics_figure(target, designs, pixel_size), tmp),
+        record_file: lambda tmp: write_json(tmp, {**designs.to_json(), "target": target_record, **lengths,
+                                                  **(record or {})}),
+    })
 
 
 def write_interpolation(out: str | Path, frames) -> list[Path]:
-    """Write :data:`INTERPOLATION_FILES` of ``frames`` ``(k, *spatial, 1)`` into ``out``, both or neither;
-    the figure draws at most :data:`GRID_MOST` of them, evenly spaced, both ends included."""
+    """Write :data:`INTERPOLATION_FILES` of ``frames`` ``(k, *spatial, 1)`` into ``out`` (volumes: with a
+    TIFF per frame, ``interpolation_000.tif``, ...), all or none; the figure draws at most
+    :data:`GRID_MOST` of them, evenly spaced, both ends included."""
     import numpy as np
 
     from ssvae_tf._io import write_files
     from ssvae_tf.figures import save_figure
+    from ssvae_tf.volume_tiff import volume_tiff_writers
 
     t = np.linspace(0.0, 1.0, len(frames))
     shown = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), GRID_MOST)).round().astype(int))
     heading = "decoded latent interpolation from the first image to the second" + (
         "" if len(shown) == len(frames) else f" ({len(shown)} of {len(frames)} frames, evenly spaced)")
-    return write_files(out, dict(zip(INTERPOLATION_FILES, (
-        lambda tmp: np.save(tmp, frames),
-        lambda tmp: save_figure(grid_figure(frames[shown], [f"t = {t[i]:.2f}" for i in shown], heading), tmp),
-    ))))
+    npy, grid = INTERPOLATION_FILES
+    return write_files(out, {
+        npy: lambda tmp: np.save(tmp, frames),
+        **volume_tiff_writers(Path(npy).stem, frames),
+        grid: lambda tmp: save_figure(grid_figure(frames[shown], [f"t = {t[i]:.2f}" for i in shown], heading), tmp),
+    })
 
 
 # ---------------------------------------------------------------- command
@@ -272,11 +399,28 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--interpolate", nargs=2, metavar=("A", "B"),
                         help="instead of designing: decode the latent line between the images in files A and B "
                              "(default: none)")
+    parser.add_argument("--dims", type=int, choices=(2, 3), default=None,
+                        help="dimensions of the designs: 3 designs N x N x N volumes whose three coordinate planes "
+                             "have the 2-D statistics of the --target micrograph (issue 23; --method pixel only "
+                             "for now; a volume --target is designed as a volume) (default: the target's)")
+    parser.add_argument("--target-xz", metavar="FILE", default=None,
+                        help="--dims 3: the micrograph of the xz plane (rows along z, columns along x), with "
+                             "--target-yz, for a material that is not isotropic; --target is then the xy plane's "
+                             "(default: none, --target for every plane)")
+    parser.add_argument("--target-yz", metavar="FILE", default=None,
+                        help="--dims 3: the micrograph of the yz plane (rows along z, columns along y), with "
+                             "--target-xz (default: none)")
+    parser.add_argument("--side", type=int, default=None,
+                        help="--dims 3: the volume's side N in voxels; each micrograph is cropped to its centred "
+                             "N x N square (default: the micrographs' shortest side)")
     parser.add_argument("--correlation-length", type=float, default=None, metavar="PX",
                         help="with --volume-fraction: also match the mean statistics of random fields with this "
                              "correlation length in px (whatever --pixel-size), a finite number > 0 (default: "
                              "none, the volume fraction alone)")
-    parser.add_argument("--out", required=True, help="directory to write the designs (or the interpolation) into")
+    parser.add_argument("--out", required=True,
+                        help="directory to write the designs (or the interpolation) into: designs.npy, for volumes "
+                             "also one multi-page TIFF per design (designs_000.tif, ...: uint8, a page per z-slice), "
+                             "designs.png, statistics.png, design.json")
     parser.add_argument("--method", default=DEFAULT_METHOD,
                         help=f"how to search: {', '.join(METHODS[:-1])} or {METHODS[-1]} (see ssvae_tf.design)")
     most = (f"at most {MAX_DESIGN_VALUES:,} values (images x pixels) in all, e.g. {MAX_DESIGN_VALUES // 64**2} of "
@@ -327,17 +471,55 @@ def _run_interpolate(args: argparse.Namespace) -> None:
           + ", ".join(str(p) for p in paths))
 
 
+def _check_dims(args: argparse.Namespace) -> None:
+    """One-line ``ValueError`` for ``--dims``' options given without ``--dims 3``, ``--dims 3`` with another
+    target than ``--target`` or another method than pixel, and one of ``--target-xz``/``--target-yz`` alone."""
+    extras = [flag for flag, value in (("--target-xz", args.target_xz), ("--target-yz", args.target_yz),
+                                       ("--side", args.side)) if value is not None]
+    if extras and args.dims != 3:
+        raise ValueError(f"{extras[0]} describes a volume from 2-D micrographs; give --dims 3 too")
+    if args.dims != 3:
+        return
+    if args.target is None:
+        raise ValueError("--dims 3 designs a volume from a 2-D micrograph; give --target FILE")
+    if args.method != "pixel":
+        raise ValueError(f"--dims 3 designs with --method pixel only for now, got --method {args.method}: the "
+                         "latent methods need a model of volumes trained from slices (not yet)")
+    if (args.target_xz is None) != (args.target_yz is None):
+        raise ValueError("give both --target-xz and --target-yz (a micrograph per plane), or neither (--target for "
+                         "all three planes: an isotropic material)")
+
+
+def _file_target(args: argparse.Namespace, model):
+    """The target of ``--target``: its statistics (an image or volume of the designs' size), or, with
+    ``--dims 3`` and a 2-D micrograph, the :class:`~ssvae_tf.design.SliceTargets` of the micrographs."""
+    from ssvae_tf import design
+
+    rank = 3 if args.dims == 3 else None if model is None else len(model.image_shape) - 1
+    image = read_target(args.target, rank)  # a model of volumes, or --dims 3, reads (D, H, W) as one volume
+    if image.ndim == 4 and args.dims == 2:
+        raise ValueError(f"target {args.target} is a volume {image.shape[:-1]}; --dims 2 needs a 2-D image")
+    if args.dims != 3 or image.ndim == 4:
+        if args.target_xz is not None or args.side is not None:
+            raise ValueError(f"target {args.target} is a volume {image.shape[:-1]}; --target-xz, --target-yz and "
+                             "--side take 2-D micrographs")
+        return design.target_from_image(image, what=f"target {args.target}")
+    files = [args.target] if args.target_xz is None else [args.target, args.target_xz, args.target_yz]
+    return design.target_from_slices([image, *(read_target(path) for path in files[1:])], args.side,
+                                     [f"target {path}" for path in files])
+
+
 def _run_design(args: argparse.Namespace) -> None:
     from ssvae_tf import design
     from ssvae_tf.design.targets import check_image_count
 
     if args.correlation_length is not None and args.volume_fraction is None:
         raise ValueError("--correlation-length describes a --volume-fraction target; give --volume-fraction too")
+    _check_dims(args)
     if args.target is not None:
         method = METHOD_TABLE.get(args.method)  # an unknown one is refused by design() below
         model = None if method and not method.needs_model else _load(args.model, f"--method {args.method}")
-        rank = None if model is None else len(model.image_shape) - 1  # a model of volumes reads (D, H, W) as one
-        target = design.target_from_image(read_target(args.target, rank), what=f"target {args.target}")
+        target = _file_target(args, model)
     else:
         model = _load(args.model, "--volume-fraction (the model gives the image size)")
         target = design.target_statistics(args.volume_fraction, args.correlation_length, model.image_shape[:-1],
@@ -348,13 +530,32 @@ def _run_design(args: argparse.Namespace) -> None:
                             steps=args.steps, seed=args.seed, stats_options=stats_options,
                             prior_weight=args.prior_weight, learning_rate=args.learning_rate,
                             refine_steps=args.refine_steps, refine_from=args.refine_from, progress=not args.quiet)
+    files = [path for path in (args.target, args.target_xz, args.target_yz) if path is not None]
     record = {"model": None if model is None else str(Path(args.model).resolve()),
-              "target_file": None if args.target is None else str(Path(args.target).resolve())}
+              "target_file": None if args.target is None else str(Path(args.target).resolve()),
+              **({"target_files": [str(Path(path).resolve()) for path in files]} if target.planes else {})}
     write_designs(args.out, target, designs, record, args.pixel_size)
+    print(_summary_line(args.method, designs) + f"\ndesigns, figures and design.json in {Path(args.out).resolve()}")
+
+
+def _summary_line(method: str, designs) -> str:
+    """One line: designs, time per design, the median and best error (slices: the slice distance and its
+    median per plane)."""
+    import numpy as np
+
+    from ssvae_tf.design.defaults import PLANE_NAMES
+
     summary = designs.to_json()
-    print(f"{args.method}: {summary['n']} designs in {designs.seconds:.2f} s ({summary['seconds_per_design']:.3g} s "
-          f"each); statistics error median {summary['stats_error_median']:.3g}, best "
-          f"{summary['stats_error_min']:.3g}\ndesigns, figures and design.json in {Path(args.out).resolve()}")
+    error = "statistics error"
+    per_plane = ""
+    if designs.plane_errors is not None:
+        error, medians = "slice distance", np.median(designs.plane_errors, axis=0)
+        per_plane = " (median per plane: " + ", ".join(
+            f"{plane} {value:.3g}" for plane, value in zip(PLANE_NAMES, medians)) + ")"
+    kind = "volumes" if designs.images.ndim == 5 else "designs"
+    return (f"{method}: {summary['n']} {kind} in {designs.seconds:.2f} s ({summary['seconds_per_design']:.3g} s "
+            f"each); {error} median {summary['stats_error_median']:.3g}, best {summary['stats_error_min']:.3g}"
+            + per_plane)
 
 
 def _run(args: argparse.Namespace) -> None:

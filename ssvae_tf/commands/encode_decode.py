@@ -94,8 +94,9 @@ def run_encode(args: argparse.Namespace) -> None:
 def configure_decode(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("z", help="latent vectors: .npy (n, latent_dim), or the .npz of `ssvae encode`")
     parser.add_argument("--out", default=None,
-                        help="images.npy: the decoded images (n, H, W, 1) in (0, 1) (default: none; give "
-                             "--out and/or --png)")
+                        help="images.npy: the decoded images (n, H, W, 1) in (0, 1); volumes (n, D, H, W, 1) "
+                             "also as one multi-page TIFF each beside it, images_000.tif, ... (uint8, a page per "
+                             "z-slice) (default: none; give --out and/or --png)")
     parser.add_argument("--png", default=None, metavar="FOLDER",
                         help="also (or instead) write one PNG per image into this new folder (default: none)")
     _add_client_arguments(parser, "decoder")
@@ -113,7 +114,8 @@ def run_decode(args: argparse.Namespace) -> None:
         images = client.decode(z)
     written = []
     if out is not None:
-        written.append(str(files.save_array(out, images)))
+        saved = files.save_images(out, images)
+        written.append(str(out) + (f" (and {len(saved) - 1} TIFF volumes beside it)" if len(saved) > 1 else ""))
     if args.png is not None:
         files.save_pngs(args.png, images)
         written.append(f"{Path(args.png)}/ ({len(images)} PNG files)")

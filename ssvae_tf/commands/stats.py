@@ -19,8 +19,9 @@ images (:func:`~ssvae_tf.stats.morphology.descriptors`: their mean, std, min and
 ``stats.json`` (``correlation_length_nm``, and per axis ``correlation_length_axes_nm``) and its
 perimeters (``perimeter_axis0_per_nm``, ...), which then also records the ``pixel_size``.
 
-``sample`` writes ``samples.npy`` (``(N, *spatial, 1)`` in (0, 1)), ``samples.png`` (the first 64;
-volumes by their middle slice), ``radial_s2.csv`` and ``radial_s2.png`` (samples against the run's
+``sample`` writes ``samples.npy`` (``(N, *spatial, 1)`` in (0, 1)); for volumes also one multi-page TIFF
+per sample, ``samples_000.tif``, ... (uint8, a page per z-slice, :mod:`ssvae_tf.volume_tiff`);
+``samples.png`` (the first 64; volumes by their three orthogonal mid-slices), ``radial_s2.csv`` and ``radial_s2.png`` (samples against the run's
 training data) and, last, ``sample.json`` with the statistics distance and, for two-phase runs, the
 ``realism`` table (:func:`~ssvae_tf.stats.morphology.realism_table`: samples against the training data on
 every descriptor, beside the distance between two halves of the data; the first :data:`REALISM_IMAGES` of
@@ -202,7 +203,8 @@ def write_statistics(out: str | Path, stats, record: dict[str, Any] | None = Non
 
 
 def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict[str, Any]) -> list[Path]:
-    """Write ``ssvae sample``'s :data:`SAMPLE_FILES` into ``out``, all or none (:func:`~ssvae_tf._io.write_files`),
+    """Write ``ssvae sample``'s :data:`SAMPLE_FILES` into ``out`` (volumes: with a multi-page TIFF per sample,
+    ``samples_000.tif``, ..., :mod:`ssvae_tf.volume_tiff`), all or none (:func:`~ssvae_tf._io.write_files`),
     ``sample.json`` last.
 
     Args:
@@ -213,17 +215,19 @@ def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict
     from ssvae_tf._io import write_files, write_json
     from ssvae_tf.commands.design import GRID_MOST, grid_figure
     from ssvae_tf.figures import plot_radial_s2, save_figure
+    from ssvae_tf.volume_tiff import volume_tiff_writers
 
     shown = samples[:GRID_MOST]
     heading = (f"decoded prior samples z ~ N(0, I): {len(shown)} of {len(samples)}" if len(samples) > len(shown)
                else f"{len(samples)} decoded prior samples z ~ N(0, I)")
-    return write_files(out, dict(zip(SAMPLE_FILES, (
-        lambda tmp: np.save(tmp, samples),
+    npy, *rest = SAMPLE_FILES
+    return write_files(out, {npy: lambda tmp: np.save(tmp, samples), **volume_tiff_writers(Path(npy).stem, samples),
+                             **dict(zip(rest, (
         lambda tmp: save_figure(grid_figure(shown, [f"sample {i}" for i in range(len(shown))], heading), tmp),
         lambda tmp: tmp.write_text(radial_table(groups)),
         lambda tmp: plot_radial_s2(groups, tmp, "prior samples vs training data"),
         lambda tmp: write_json(tmp, record),
-    ))))
+    )))})
 
 
 def first_images(batches, n: int) -> np.ndarray:
@@ -303,8 +307,10 @@ def _configure_sample(parser: argparse.ArgumentParser) -> None:
                              "with), or the model.keras in one")
     parser.add_argument("--n", type=int, required=True, help="prior samples to decode (1 to 100000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws z ~ N(0, I)")
-    parser.add_argument("--out", required=True, help="directory for samples.npy, samples.png, the radial S2 "
-                                                     "comparison and sample.json")
+    parser.add_argument("--out", required=True, help="directory for samples.npy (volumes: also one multi-page "
+                                                     "TIFF per sample, samples_000.tif, ...: uint8, a page per "
+                                                     "z-slice), samples.png, the radial S2 comparison and "
+                                                     "sample.json")
     parser.add_argument("--data", default=None,
                         help="compare with the data at this path instead of the run's own (default: the data "
                              "recorded in the run's config.json, e.g. when they have moved)")

@@ -26,11 +26,14 @@ from ssvae_tf._lazy import lazy_exports
 _PUBLIC = {
     **{name: "ssvae_tf.design.defaults" for name in (
         "METHODS", "METHOD_TABLE", "Method", "DEFAULT_STEPS", "DECODER_METHODS", "REFINE_STARTS",
-        "DEFAULT_PRIOR_WEIGHT", "DEFAULT_LEARNING_RATE", "DEFAULT_GENERATIONS", "MIN_TARGET_SIDE", "PIXEL_START")},
+        "DEFAULT_PRIOR_WEIGHT", "DEFAULT_LEARNING_RATE", "DEFAULT_GENERATIONS", "MIN_TARGET_SIDE", "PIXEL_START",
+        "PLANE_NAMES")},
     **{name: "ssvae_tf.design.targets" for name in (
-        "TargetStatistics", "single_image", "target_from_image", "target_statistics", "as_target", "check_fits")},
+        "TargetStatistics", "SliceTargets", "single_image", "target_from_image", "target_from_slices",
+        "target_statistics", "as_target", "check_fits")},
     **{name: "ssvae_tf.design.objective" for name in (
-        "design_options", "stats_objective", "stats_error", "CompiledObjective", "compiled_objective")},
+        "design_options", "stats_objective", "stats_error", "plane_errors", "CompiledObjective",
+        "compiled_objective")},
     "latent_searcher": "ssvae_tf.design.latent",
     "pixel_search": "ssvae_tf.design.pixel",
     "Designs": "ssvae_tf.design.results",

@@ -12,7 +12,9 @@ asks for.  The methods, in order of cost:
 * ``latent``: Adam over ``z`` on ``J(D(z)) + prior_weight * ||z||^2`` (:mod:`ssvae_tf.design.latent`).
 * ``refine``: ``latent`` (or ``encode``, ``refine_from``), then ``refine_steps``
   pixel iterations (as ``pixel``) warm-started from ``D(z)``.
-* ``pixel``: the pixel-space baseline (:mod:`ssvae_tf.design.pixel`); needs no model.
+* ``pixel``: the pixel-space baseline (:mod:`ssvae_tf.design.pixel`); needs no model.  It also
+  designs volumes from 2-D micrographs (:class:`~ssvae_tf.design.targets.SliceTargets`), the only
+  method that does so far: the others would need a model of volumes trained from slices.
 """
 
 from __future__ import annotations
@@ -40,10 +42,17 @@ from ssvae_tf.design.defaults import (
     Method,
 )
 from ssvae_tf.design.latent import encode_latents, latent_searcher
-from ssvae_tf.design.objective import compiled_objective, design_options, stats_error, target_tensors
+from ssvae_tf.design.objective import design_options, objective_for, plane_errors, stats_error, target_tensors
 from ssvae_tf.design.pixel import noise_starts, pixel_phase
 from ssvae_tf.design.results import Designs
-from ssvae_tf.design.targets import TargetStatistics, as_target, check_fits, check_image_count, single_image
+from ssvae_tf.design.targets import (
+    SliceTargets,
+    TargetStatistics,
+    as_target,
+    check_fits,
+    check_image_count,
+    single_image,
+)
 from ssvae_tf.stats.two_point import StatsOptions
 
 #: What a start returns: ``(images (n, *spatial, 1), latents (n, latent_dim) or None, history, clock)``
@@ -79,6 +88,14 @@ def checked_settings(method: Method, n: int, steps: int | None, seed: int, prior
     if learning_rate is not None:
         settings["learning_rate"] = check_positive_real(learning_rate, "learning_rate")
     return {**settings, "refine_steps": check_count(refine_steps, "refine_steps"), "refine_from": refine_from}
+
+
+def check_slices_method(method: Method, target: TargetStatistics | SliceTargets) -> None:
+    """One-line ``ValueError`` when ``method`` needs a model and ``target`` asks for a volume from 2-D slices:
+    only ``pixel`` designs those for now (a latent search would need a model of volumes trained from slices)."""
+    if method.needs_model and target.planes:
+        raise ValueError(f"method {method.name!r} cannot design a volume from 2-D slices yet: it needs a model of "
+                         "volumes trained from slices; expected method 'pixel'")
 
 
 def iterations(method: Method, settings: dict[str, Any]) -> int:
@@ -134,7 +151,7 @@ def model_starts(model) -> dict[str, StartFunction]:
 
 def design(
     model,
-    target: np.ndarray | TargetStatistics,
+    target: np.ndarray | TargetStatistics | SliceTargets,
     method: str = DEFAULT_METHOD,
     n: int = DEFAULT_N,
     steps: int | None = None,
@@ -154,7 +171,9 @@ def design(
             target's size, or ``None`` for ``pixel`` (which ignores it).
         target: an image or volume ``(*spatial, 1)`` in [0, 1]
             (:func:`~ssvae_tf.design.targets.single_image` lists the shapes accepted), or
-            :class:`~ssvae_tf.design.targets.TargetStatistics` (:func:`~ssvae_tf.design.targets.target_statistics`).
+            :class:`~ssvae_tf.design.targets.TargetStatistics` (:func:`~ssvae_tf.design.targets.target_statistics`),
+            or :class:`~ssvae_tf.design.targets.SliceTargets` for volumes from 2-D micrographs
+            (:func:`~ssvae_tf.design.targets.target_from_slices`; ``pixel`` only).
         method: one of :data:`~ssvae_tf.design.defaults.METHODS`.
         n: designs.
         steps: iterations of the search: Adam steps (``latent``, and
@@ -178,6 +197,7 @@ def design(
     target = as_target(target)
     check_image_count(n, "n", target.shape)
     options = design_options(stats_options, target.shape)
+    check_slices_method(chosen, target)
     if chosen.needs_model:
         if model is None:
             raise ValueError(f"method {method!r} needs a model; only 'pixel' designs without one")
@@ -185,10 +205,11 @@ def design(
     tick = ticker(iterations(chosen, settings), progress)
     started = time.perf_counter()
     images, latents, history, clock = run_method(chosen, model_starts(model), target, settings, options, tick)
-    final = compiled_objective(target.shape, options).of(images, target, options)
+    final = objective_for(target, options).of(images, target, options)
     seconds = time.perf_counter() - started
     return Designs(images, stats_error(target, images), final, seconds, method, latents, history,
-                   {**settings, "stats_options": options.to_json()}, clock)
+                   {**settings, "stats_options": options.to_json()}, clock,
+                   plane_errors(target, images) if target.planes else None)
 
 
 def refine_designs(start: Designs, target: np.ndarray | TargetStatistics, refine_steps: int = DEFAULT_REFINE_STEPS,
@@ -211,7 +232,7 @@ def refine_designs(start: Designs, target: np.ndarray | TargetStatistics, refine
     started = time.perf_counter()
     tick = ticker(len(images) * refine_steps, progress)
     images, pixel_history, pixel_clock = pixel_phase(target, options, images, refine_steps, tick)
-    final = compiled_objective(target.shape, options).of(images, target, options)
+    final = objective_for(target, options).of(images, target, options)
     seconds = start.seconds + time.perf_counter() - started
     return Designs(images, stats_error(target, images), final, seconds, "refine",
                    start.latents, {**start.history, "pixel": pixel_history},

@@ -13,6 +13,13 @@ volume fraction squared (at least one pixel's worth, ``1 / N``) makes ``J``
 free of the volume fraction's scale, so one ``prior_weight`` suits every
 target.
 
+**Volumes from slices** (:class:`~ssvae_tf.design.targets.SliceTargets`):
+``S(x)`` is then the volume's statistics in its three coordinate planes and
+``S*`` the micrographs' 2-D statistics with the same indicator; ``J`` is the
+mean over the planes of the mean over lags, divided by ``S*(0)^2`` as above:
+:meth:`~ssvae_tf.stats.two_point.StatsOptions.slice_distance` with ``metric="mse"``,
+divided by the volume fraction squared.
+
 **Compiled once.**  :class:`CompiledObjective` takes the target as tensors and
 is cached per shape and statistics options (:func:`compiled_objective`, in
 :func:`ssvae_tf.inference.cached`), so a new target traces no graph.
@@ -20,7 +27,9 @@ is cached per shape and statistics options (:func:`compiled_objective`, in
 **Error** (:func:`stats_error`): the evaluation's metric
 (``ssvae_tf.evaluation.metrics``): the mean over the target's lags of the
 squared difference between the target's hard and the design's soft
-autocorrelation of the black phase, unnormalised.
+autocorrelation of the black phase, unnormalised.  For slices
+(:func:`plane_errors`): the slice distance, the mean over the planes of the
+mean squared difference of the volume's and the micrograph's soft statistics.
 """
 
 from __future__ import annotations
@@ -31,10 +40,10 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf.design.targets import TargetStatistics, size_in_words
+from ssvae_tf.design.targets import SliceTargets, TargetStatistics, size_in_words
 from ssvae_tf.evaluation.metrics import line_statistics, stats_mse
 from ssvae_tf.inference import Objective, cached, float_spec
-from ssvae_tf.stats.two_point import StatsOptions
+from ssvae_tf.stats.two_point import StatsOptions, batch_size_for
 
 #: Indicators with a gradient, which a search can follow.
 DIFFERENTIABLE_KINDS = ("soft", "linear")
@@ -68,38 +77,44 @@ def options_key(options: StatsOptions) -> str:
     return json.dumps(options.to_json(), sort_keys=True)
 
 
-def lag_weights(target: TargetStatistics, cutoff) -> np.ndarray:
-    """float32 ``(*spatial)``: ``1 / (count * S*(0)^2)`` on the lags of the objective (the target's,
-    within ``|r_d| <= cutoff``), 0 elsewhere."""
+def lag_weights(target: TargetStatistics | SliceTargets, cutoff) -> np.ndarray:
+    """float32 of ``target.lags``' shape (``(*spatial)``, or ``(3, N, N)`` for slices):
+    ``1 / (count * S*(0)^2)`` on the lags of the objective (the target's, within ``|r_d| <= cutoff``;
+    ``count`` over every plane), 0 elsewhere."""
     counted = target.lags.copy()
     if cutoff != "full":
-        for axis, side in enumerate(target.shape):
-            lag = np.abs(np.arange(side) - side // 2)
-            counted &= np.expand_dims(lag <= cutoff, [a for a in range(len(target.shape)) if a != axis])
+        for axis in range(counted.ndim - 2 if target.planes else 0, counted.ndim):  # the plane index is no lag
+            lag = np.abs(np.arange(counted.shape[axis]) - counted.shape[axis] // 2)
+            counted &= np.expand_dims(lag <= cutoff, [a for a in range(counted.ndim) if a != axis])
     scale = max(target.volume_fraction, 1.0 / np.prod(target.shape)) ** 2
     return (counted / (counted.sum() * scale)).astype(np.float32)
 
 
-def target_tensors(target: TargetStatistics, options: StatsOptions) -> tuple[tf.Tensor, tf.Tensor]:
-    """The target's side of ``J``: its statistics ``S*`` and the lag weights, float32 ``(*spatial)`` each."""
-    return (tf.constant(target.stats.astype(np.float32)),
-            tf.constant(lag_weights(target, options.cutoff)))
+def target_tensors(target: TargetStatistics | SliceTargets, options: StatsOptions) -> tuple[tf.Tensor, tf.Tensor]:
+    """The target's side of ``J``: its statistics ``S*`` and the lag weights, float32 ``(*spatial)`` each,
+    or ``(3, N, N)`` for slices (``S*``: the micrographs' statistics with ``options``' indicator, as
+    :meth:`~ssvae_tf.stats.two_point.StatsOptions.slice_distance` computes them)."""
+    reference = (options.replace(cutoff="full").statistics(target.slices)[..., 0] if target.planes
+                 else tf.constant(target.stats.astype(np.float32)))
+    return reference, tf.constant(lag_weights(target, options.cutoff))
 
 
-def objective_core(options: StatsOptions, rank: int) -> ObjectiveCore:
+def objective_core(options: StatsOptions, rank: int, planes: bool = False) -> ObjectiveCore:
     """``J`` with the target as arguments, so one compiled function serves every target of a shape
-    (see :class:`CompiledObjective`); ``rank``: spatial axes."""
+    (see :class:`CompiledObjective`); ``rank``: spatial axes; ``planes``: compare a volume's three
+    coordinate planes (:meth:`~ssvae_tf.stats.two_point.StatsOptions.plane_statistics`), ``(3, N, N)``."""
     every_lag = options.replace(cutoff="full")
-    axes = list(range(1, rank + 1))
+    statistics = every_lag.plane_statistics if planes else every_lag.statistics
+    axes = list(range(1, rank + 1))  # planes: (3, N, N) after the batch axis, as many as a volume's
 
     def objective(images: tf.Tensor, reference: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-        stats = every_lag.statistics(images)[..., 0]
+        stats = statistics(images)[..., 0]
         return tf.reduce_sum(weights * tf.square(stats - reference), axis=axes)
 
     return objective
 
 
-def stats_objective(target: TargetStatistics, stats_options: StatsOptions | dict | None = None) -> Objective:
+def stats_objective(target: TargetStatistics | SliceTargets, stats_options: StatsOptions | dict | None = None) -> Objective:
     """The design objective ``J`` (module doc) as a TensorFlow function.
 
     Returns:
@@ -108,7 +123,7 @@ def stats_objective(target: TargetStatistics, stats_options: StatsOptions | dict
     """
     options = design_options(stats_options)
     reference, weights = target_tensors(target, options)
-    core = objective_core(options, len(target.shape))
+    core = objective_core(options, len(target.shape), target.planes)
 
     def objective(images: tf.Tensor) -> tf.Tensor:
         return core(images, reference, weights)
@@ -116,19 +131,38 @@ def stats_objective(target: TargetStatistics, stats_options: StatsOptions | dict
     return objective
 
 
-def stats_error(target: TargetStatistics, images: np.ndarray) -> np.ndarray:
+def stats_error(target: TargetStatistics | SliceTargets, images: np.ndarray) -> np.ndarray:
     """The evaluation's statistics error of each design against the target: float64 ``(n,)``.
 
     Mean over the target's lags of the squared difference between its hard
     and the design's soft black-phase autocorrelation (``stats_mse`` of
-    ``line_statistics``), unnormalised: 0 for a perfect match.
+    ``line_statistics``), unnormalised: 0 for a perfect match.  For slices:
+    the slice distance, the mean of :func:`plane_errors` over the planes.
     """
+    if target.planes:
+        return plane_errors(target, images).mean(axis=1)
     soft = line_statistics(images, "soft")
     return stats_mse(target.stats[target.lags][np.newaxis], soft[:, target.lags])
 
 
+def plane_errors(target: SliceTargets, volumes: np.ndarray) -> np.ndarray:
+    """Each volume's error in each coordinate plane: float64 ``(n, 3)``, the mean over the plane's lags of
+    the squared difference between the volume's soft statistics there
+    (:meth:`~ssvae_tf.stats.two_point.StatsOptions.plane_statistics`) and the micrograph's soft 2-D
+    statistics (the evaluation's indicator, every lag).  Their mean over the planes is
+    ``StatsOptions(metric="mse").slice_distance(target.slices, volumes)``; 0 for a perfect match.
+    ``volumes``: ``(n, N, N, N, 1)`` in [0, 1]."""
+    volumes = np.asarray(volumes, np.float32)
+    step, options = batch_size_for(volumes.shape[1:]), StatsOptions()
+    planes = np.concatenate([options.plane_statistics(volumes[start:start + step]).numpy()[..., 0]
+                             for start in range(0, len(volumes), step)])
+    reference = line_statistics(target.slices, "soft")
+    return np.mean(np.square(planes.astype(np.float64) - reference), axis=(2, 3))
+
+
 class CompiledObjective:
-    """``J`` for one spatial shape and statistics options, compiled once, the target passed in.
+    """``J`` for one spatial shape and statistics options (and whether it compares coordinate planes),
+    compiled once, the target passed in.
 
     Attributes:
         values: ``(images (b, *spatial, 1), reference, weights) -> (b,)``, any batch size ``b``.
@@ -136,10 +170,11 @@ class CompiledObjective:
         traces: how often either has been traced (1 each once warm, whatever the target).
     """
 
-    def __init__(self, shape: tuple[int, ...], options: StatsOptions):
+    def __init__(self, shape: tuple[int, ...], options: StatsOptions, planes: bool = False):
         self.shape, self.traces = tuple(shape), 0
-        core = objective_core(options, len(shape))
-        target = [float_spec(self.shape), float_spec(self.shape)]
+        core = objective_core(options, len(shape), planes)
+        target_shape = (3, *self.shape[1:]) if planes else self.shape
+        target = [float_spec(target_shape), float_spec(target_shape)]
 
         @tf.function(input_signature=[float_spec((None, *self.shape, 1)), *target])
         def values(images, reference, weights):
@@ -156,12 +191,20 @@ class CompiledObjective:
 
         self.values, self.value_and_gradient = values, value_and_gradient
 
-    def of(self, images: np.ndarray, target: TargetStatistics, options: StatsOptions) -> np.ndarray:
+    def of(self, images: np.ndarray, target: TargetStatistics | SliceTargets, options: StatsOptions) -> np.ndarray:
         """``J`` of each of ``images`` ``(b, *spatial, 1)`` against ``target``: float64 ``(b,)``."""
         return self.values(images, *target_tensors(target, options)).numpy().astype(np.float64)
 
 
-def compiled_objective(shape: tuple[int, ...], stats_options: StatsOptions | dict | None = None) -> CompiledObjective:
-    """The cached :class:`CompiledObjective` of ``shape`` and the options (:func:`design_options`)."""
+def compiled_objective(shape: tuple[int, ...], stats_options: StatsOptions | dict | None = None,
+                       planes: bool = False) -> CompiledObjective:
+    """The cached :class:`CompiledObjective` of ``shape``, the options (:func:`design_options`) and
+    ``planes`` (whether it compares coordinate planes: a :class:`~ssvae_tf.design.targets.SliceTargets`)."""
     options = design_options(stats_options)
-    return cached(("objective", tuple(shape), options_key(options)), lambda: CompiledObjective(shape, options))
+    return cached(("objective", tuple(shape), options_key(options), planes),
+                  lambda: CompiledObjective(shape, options, planes))
+
+
+def objective_for(target: TargetStatistics | SliceTargets, options: StatsOptions) -> CompiledObjective:
+    """The cached :class:`CompiledObjective` that compares designs with ``target``."""
+    return compiled_objective(target.shape, options, target.planes)

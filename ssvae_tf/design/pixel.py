@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from ssvae_tf.design.defaults import PIXEL_START
-from ssvae_tf.design.objective import compiled_objective, target_tensors
-from ssvae_tf.design.targets import TargetStatistics
+from ssvae_tf.design.objective import objective_for, target_tensors
+from ssvae_tf.design.targets import SliceTargets, TargetStatistics
 from ssvae_tf.inference import Objective
 from ssvae_tf.stats.two_point import StatsOptions
 
@@ -96,11 +96,11 @@ def pixel_search(objective: Objective, starts: np.ndarray, steps: int,
     return images, history
 
 
-def pixel_phase(target: TargetStatistics, options: StatsOptions, starts: np.ndarray, steps: int,
+def pixel_phase(target: TargetStatistics | SliceTargets, options: StatsOptions, starts: np.ndarray, steps: int,
                 tick: Callable[[], None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``steps`` L-BFGS-B iterations on the pixels of each of ``starts`` ``(n, *spatial, 1)`` with the
     cached compiled objective: ``(images, history, clock)`` (:func:`lbfgsb`)."""
-    compiled = compiled_objective(target.shape, options)
+    compiled = objective_for(target, options)
     reference, weights = target_tensors(target, options)
 
     def value_and_gradient(x: np.ndarray):

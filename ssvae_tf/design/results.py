@@ -48,9 +48,12 @@ class Designs:
     history: dict[str, np.ndarray] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     clock: dict[str, np.ndarray] = field(default_factory=dict)
+    plane_errors: np.ndarray | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Everything but the arrays of images, latents and history, as JSON types."""
+        """Everything but the arrays of images, latents and history, as JSON types (``plane_errors`` when
+        there are some)."""
+        planes = {} if self.plane_errors is None else {"plane_errors": self.plane_errors.tolist()}
         return {
             "method": self.method,
             "n": len(self.images),
@@ -62,4 +65,5 @@ class Designs:
             "stats_error_min": float(self.stats_error.min()),
             "objective": self.objective.tolist(),
             "settings": self.settings,
+            **planes,
         }

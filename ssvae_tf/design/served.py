@@ -30,6 +30,7 @@ from ssvae_tf.design.latent import encode_latents
 from ssvae_tf.design.methods import (
     Start,
     StartFunction,
+    check_slices_method,
     checked_settings,
     design,
     iterations,
@@ -177,6 +178,7 @@ def design_with_decoder(
                                    steps_name="generations"),
                 "population": check_positive_int(population, "population")}
     target = as_target(target)
+    check_slices_method(chosen, target)
     check_image_count(n, "n", target.shape)
     options = design_options(stats_options, target.shape)
     if decode is None:

@@ -6,19 +6,26 @@ A :class:`TargetStatistics` holds the periodic autocorrelation ``S*`` of the
 every lag, zero lag centred, of the target's hard indicator
 (:func:`ssvae_tf.stats.phases.black_mask`: below ``PHASE_THRESHOLD``), and
 which lags count.  ``S*(0)`` is the target's black volume fraction.
+
+A :class:`SliceTargets` asks for a **volume** from 2-D micrographs (issue 23): its
+three coordinate planes of statistics (:func:`~ssvae_tf.stats.two_point.coordinate_planes`)
+should match the micrographs' 2-D statistics, one micrograph for all three planes
+(an isotropic material) or one per plane.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ssvae_tf._checks import check_positive_int, is_int, is_real
-from ssvae_tf.design.defaults import MAX_DESIGN_VALUES, MIN_TARGET_SIDE
+from ssvae_tf.design.defaults import MAX_DESIGN_VALUES, MIN_TARGET_SIDE, PLANE_NAMES
 from ssvae_tf.evaluation.metrics import line_statistics
+from ssvae_tf.stats.phases import black_mask
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +47,8 @@ class TargetStatistics:
     lags: np.ndarray
     image: np.ndarray | None = None
     description: str = ""
+    #: Whether a design is compared plane by plane (:class:`SliceTargets`) rather than at every lag.
+    planes: ClassVar[bool] = False
 
     def __post_init__(self):
         object.__setattr__(self, "stats", np.asarray(self.stats, np.float32))
@@ -62,6 +71,109 @@ class TargetStatistics:
     def volume_fraction(self) -> float:
         """Fraction of black (phase-0) pixels: the zero lag of ``stats``."""
         return float(self.stats[zero_lag(self.shape)])
+
+
+@dataclass(frozen=True, eq=False)
+class SliceTargets:
+    """What a volume designed from 2-D micrographs should match, plane by plane.
+
+    The statistics a design is compared with are the micrographs' own 2-D
+    statistics, computed with the objective's indicator
+    (:func:`~ssvae_tf.design.objective.target_tensors`), so the objective is
+    :meth:`~ssvae_tf.stats.two_point.StatsOptions.slice_distance`.
+
+    Attributes:
+        slices: float32 ``(3, N, N, 1)``, binary (0 black, 1 white): the micrograph
+            crop for each coordinate plane of the ``N x N x N`` volume, in
+            :func:`~ssvae_tf.stats.two_point.coordinate_planes`' order
+            (:data:`~ssvae_tf.design.defaults.PLANE_NAMES`: normal to axis 0, 1, 2).
+        isotropic: whether one micrograph stands for all three planes.
+        description: the target in words, for reports.
+    """
+
+    slices: np.ndarray
+    isotropic: bool = True
+    description: str = ""
+    planes: ClassVar[bool] = True
+    #: No volume to encode.
+    image: ClassVar[None] = None
+
+    def __post_init__(self):
+        slices = np.asarray(self.slices, np.float32)
+        side = slices.shape[1] if slices.ndim == 4 else 0
+        if slices.shape != (3, side, side, 1) or side < MIN_TARGET_SIDE or not np.isin(slices, (0.0, 1.0)).all():
+            raise ValueError(f"slice targets need 3 binary N x N crops (3, N, N, 1), N >= {MIN_TARGET_SIDE}, got "
+                             f"shape {slices.shape}")
+        object.__setattr__(self, "slices", slices)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Spatial shape ``(N, N, N)`` of the volumes designed."""
+        return (self.slices.shape[1],) * 3
+
+    @property
+    def lags(self) -> np.ndarray:
+        """bool ``(3, N, N)``: every lag of every plane counts."""
+        return np.ones(self.slices.shape[:3], bool)
+
+    @property
+    def plane_fractions(self) -> np.ndarray:
+        """float64 ``(3,)``: each crop's black fraction."""
+        return black_mask(self.slices).mean(axis=(1, 2), dtype=np.float64)
+
+    @property
+    def volume_fraction(self) -> float:
+        """The black fraction asked of the volume: the mean of the crops'."""
+        return float(self.plane_fractions.mean())
+
+
+def centred_square(image: np.ndarray, side: int) -> np.ndarray:
+    """The centred ``side x side`` crop of ``image`` ``(H, W, 1)`` (``(H - side) // 2`` rows off the top)."""
+    top, left = ((length - side) // 2 for length in image.shape[:2])
+    return image[top:top + side, left:left + side]
+
+
+def target_from_slices(micrographs: list[Any], side: int | None = None,
+                       names: list[str] | None = None) -> SliceTargets:
+    """A volume's target from 2-D micrographs: one for all three coordinate planes (an isotropic material),
+    or three, one per plane in :data:`~ssvae_tf.design.defaults.PLANE_NAMES`' order.
+
+    Each micrograph (:func:`single_image`'s 2-D shapes, values in [0, 1]) is made binary as every
+    design target is (:func:`~ssvae_tf.stats.phases.black_mask`: black below 0.5) and cropped to its
+    centred ``side x side`` square.
+
+    Args:
+        micrographs: one or three images.
+        side: the volume's side ``N`` in voxels (= the crops' side in px), from
+            :data:`~ssvae_tf.design.defaults.MIN_TARGET_SIDE` to the shortest side of the micrographs
+            (default: that shortest side).
+        names: what to call each micrograph in errors and the description (default ``"target"``, ...).
+
+    Raises:
+        ValueError: (one line) for another count of micrographs, a volume, or a bad ``side``.
+    """
+    if len(micrographs) not in (1, 3):
+        raise ValueError(f"a volume from slices needs one micrograph (isotropic) or three (one per plane "
+                         f"{', '.join(PLANE_NAMES)}), got {len(micrographs)}")
+    names = names or [f"target {plane}" for plane in PLANE_NAMES[:len(micrographs)]]
+    images = [single_image(image, name) for image, name in zip(micrographs, names)]
+    for image, name in zip(images, names):
+        if image.ndim != 3:
+            raise ValueError(f"{name} is a {size_in_words(image.shape[:-1])}; expected a 2-D micrograph (H, W) "
+                             "to design a volume from")
+    shortest = min(min(image.shape[:2]) for image in images)
+    side = shortest if side is None else side
+    if not is_int(side) or not MIN_TARGET_SIDE <= side <= shortest:
+        raise ValueError(f"the volume's side must be an integer from {MIN_TARGET_SIDE} to {shortest} px (the "
+                         f"micrographs' shortest side), got {side!r}")
+    crops = [(~black_mask(centred_square(image, int(side))[np.newaxis])[0]).astype(np.float32)[..., np.newaxis]
+             for image in images]
+    isotropic = len(crops) == 1
+    target = SliceTargets(np.stack(crops * 3 if isotropic else crops), isotropic)
+    kind = "one micrograph for every plane" if isotropic else "a micrograph per plane"
+    fractions = ", ".join(f"{fraction:.3f}" for fraction in target.plane_fractions[:len(crops)])
+    return dataclasses.replace(target, description=f"{size_in_words(target.shape)} from {int(side)}x{int(side)} px "
+                                                   f"crops of {', '.join(names)} ({kind}; black fraction {fractions})")
 
 
 def zero_lag(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -186,9 +298,9 @@ def target_statistics(
                             f"(mean of {len(fields)} random fields)")
 
 
-def as_target(target: np.ndarray | TargetStatistics) -> TargetStatistics:
+def as_target(target: np.ndarray | TargetStatistics | SliceTargets) -> TargetStatistics | SliceTargets:
     """``target`` itself, or the statistics of a target image (:func:`target_from_image`)."""
-    return target if isinstance(target, TargetStatistics) else target_from_image(target)
+    return target if isinstance(target, (TargetStatistics, SliceTargets)) else target_from_image(target)
 
 
 def check_fits(model, shape: tuple[int, ...], what: str = "target") -> None:
