@@ -228,7 +228,8 @@ def export_for_serving(
         **{served_model(role).record_key: name for role, name in names.items()},
         "signature": SIGNATURE,
         "image_shape": list(signature.image_shape),
-        "decoded_shape": list(signature.decoded_shape),
+        # only where it differs (a model from slices): the other records keep the keys their readers know
+        **({} if signature.decoded_shape == signature.image_shape else {"decoded_shape": list(signature.decoded_shape)}),
         "latent_dim": signature.latent_dim,
         "alpha": model.alpha,
         "beta": model.beta,

@@ -224,10 +224,24 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
 
 
 def figure_examples(dataset: tf.data.Dataset, volumes: bool = False) -> np.ndarray:
-    """The images a run's figures show: the first of ``dataset``'s first batch (6 images, or 3
-    when they are, or are decoded as, ``volumes``, whose rows are longer)."""
-    examples = next(iter(dataset)).numpy()
+    """The images a run's figures show: the first of ``dataset``'s first batch (of images, or of
+    ``(images, targets)``): 6 images, or 3 when they are, or are decoded as, ``volumes``, whose rows
+    are longer."""
+    first = next(iter(dataset))
+    examples = (first[0] if isinstance(first, (tuple, list)) else first).numpy()
     return examples[:3 if examples.ndim == 5 or volumes else 6]
+
+
+def run_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
+                 ) -> tuple[tf.data.Dataset, tf.data.Dataset | None, float]:
+    """The batches a run (or a search's trial) trains and validates on, from its ``data``, and its
+    statistics scale (``config.stats_scale``, else :func:`statistics_scale` of the training data): the
+    images, or a model from slices' ``(x, targets)`` with plane micrographs (:func:`plane_datasets`)."""
+    if config.plane_data is None:
+        train_ds, val_ds = data.train_dataset(config.batch_size), data.validation_dataset(config.batch_size)
+        return train_ds, val_ds, config.stats_scale or statistics_scale(train_ds, run_stats_options(config))
+    train_ds, val_ds, scale = plane_datasets(config, data, progress)
+    return train_ds, val_ds, config.stats_scale or scale
 
 
 def plane_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
@@ -355,13 +369,8 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
     """The body of :func:`train` once ``run`` is prepared."""
     chief = session.role.is_chief
     data = run_data(config, progress=verbose != 0 and chief)
-    train_ds, val_ds = data.train_dataset(config.batch_size), data.validation_dataset(config.batch_size)
+    train_ds, val_ds, scale = run_datasets(config, data, progress=verbose != 0 and chief)
     examples = figure_examples(val_ds if val_ds is not None else train_ds, volumes=config.from_slices)
-    scale = config.stats_scale
-    if config.plane_data is not None:
-        train_ds, val_ds, planes_scale = plane_datasets(config, data, progress=verbose != 0 and chief)
-        scale = scale or planes_scale
-    scale = scale or statistics_scale(train_ds, run_stats_options(config))
     run.write_settings(config, data.image_shape, data.n_train + data.n_validation,
                        run_stats_options(config, scale).to_json(), data.read.to_json())
 

@@ -197,6 +197,20 @@ def test_each_weight_is_stored_once(exported, model, part):
 
 
 # ----------------------------------------------------------------- fast exports: copies of the real SavedModels
+def test_a_model_from_slices_serves_micrographs_in_and_volumes_out(tmp_path):
+    volumes = build_vae(SHAPE, decoded_shape=(16, *SHAPE), latent_dim=LATENT, depth=2, filters=4, hidden_units=16,
+                        seed=0)
+    result = export_for_serving(volumes, tmp_path)
+    assert export.read_signature(result.encoder_path) == export.ServingSignature(SHAPE, LATENT)
+    assert export.read_signature(result.decoder_path, "decoder") == export.ServingSignature(None, LATENT, (16, *SHAPE))
+    record = json.loads((tmp_path / "ssvae_export.json").read_text())[0]
+    assert record["image_shape"] == list(SHAPE) and record["decoded_shape"] == [16, *SHAPE]
+    assert export_for_serving(volumes, tmp_path).version == 2  # the same signature: a new version is accepted
+    flat = build_vae(SHAPE, latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=0)
+    with pytest.raises(ValueError, match=r"decoded shape \(16, 16, 16, 1\)"):
+        export_for_serving(flat, tmp_path)
+
+
 @pytest.fixture
 def copy_writes(exported, monkeypatch):
     """``_write_savedmodel`` copies the module's real export (same signatures, milliseconds instead of seconds)."""

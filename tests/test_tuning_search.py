@@ -15,6 +15,7 @@ from pathlib import Path
 
 import keras
 import keras_tuner
+import numpy as np
 import pytest
 
 from conftest import run_command
@@ -192,6 +193,26 @@ def test_a_tiny_search_over_what_the_encoder_sees(tmp_path):
     assert {row["hp:encoder_input"] for row in summary.rows} <= {"image", "statistics"}
     assert summary.best["status"] == "COMPLETED"
     assert RunDir(tmp_path / "out" / "best").settings().encoder_input == summary.best["hp:encoder_input"]
+
+
+def test_a_tiny_search_of_a_model_from_slices_with_plane_micrographs(tmp_path):
+    """The [data] keys of a model from slices reach every trial: the trials train volumes on (x, targets)."""
+    from tuning.config import load_config
+    from tuning.search import run_search
+
+    rng = np.random.default_rng(0)
+    for name in ("xy", "xz"):
+        np.save(tmp_path / f"{name}.npy", (rng.random((4, 72, 40)) < 0.5).astype(np.float32))
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML.format(max_trials=1).replace(
+        'source = "lines"\nimage_size = 16\nn_images = 32',
+        f'source = "{tmp_path / "xy.npy"}"\nfrom_slices = true\nslices_xz = "{tmp_path / "xz.npy"}"\n'
+        "patch_size = 16\ncrops_per_epoch = 32\nvalidation_slab = true"))
+    summary = run_search(load_config(path), tmp_path / "out", verbose=0)
+    assert summary.best["status"] == "COMPLETED"
+    best = RunDir(tmp_path / "out" / "best")
+    assert best.settings().slices_xz == str(tmp_path / "xz.npy")
+    assert best.load_model().sample(1, seed=0).shape == (1, 16, 16, 16, 1)
 
 
 # ------------------------------------------------------------ as a command

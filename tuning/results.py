@@ -278,7 +278,7 @@ def write_best_run(tuner, trial, data, out_dir: Path) -> Path:
     run.write_settings(config, data.image_shape, data.n_images, model.stats_options.to_json(), data.reading)
     run.save_model(model)
     run.write_history(trial_history(trial))
-    write_reconstructions(run, model, figure_examples(data.validation))
+    write_reconstructions(run, model, figure_examples(data.validation, volumes=model.from_slices))
     return run.path
 
 

@@ -40,7 +40,7 @@ import keras_tuner
 from ssvae_tf._io import atomic_write, write_json
 from ssvae_tf.distribute import make_strategy, shardable
 from ssvae_tf.settings import TrainConfig
-from ssvae_tf.training import run_data, run_stats_options, statistics_scale
+from ssvae_tf.training import run_data, run_datasets
 from tuning.config import TuneConfig, load_config
 from tuning.hparams_log import HParamsLog
 from tuning.hypermodel import SpatialStatsHyperModel
@@ -205,10 +205,8 @@ def load_data(config: TuneConfig, progress: bool = True) -> SearchData:
     (``progress``: a bar while built-in images are generated)."""
     base = base_config(config)
     data = run_data(base, progress=progress)
-    train, validation = (shardable(data.train_dataset(base.batch_size)),
-                         shardable(data.validation_dataset(base.batch_size)))
-    scale = base.stats_scale or statistics_scale(train, run_stats_options(base))
-    return SearchData(train, validation, data.image_shape, float(scale), data.n_train + data.n_validation,
+    train, validation, scale = run_datasets(base, data, progress)
+    return SearchData(shardable(train), shardable(validation), data.image_shape, float(scale), data.n_train + data.n_validation,
                       data.read.to_json())
 
 
