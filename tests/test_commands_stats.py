@@ -196,10 +196,11 @@ def test_stats_of_a_path_refuses_another_image_size(tmp_path, capsys):
     assert "image_size=32 does not match" in err
 
 
-def fake_run(root, config: TrainConfig, image_shape) -> RunDir:
+def fake_run(root, config: TrainConfig, image_shape, decoded_shape=None) -> RunDir:
     """A run directory holding an untrained tiny model and the settings of ``config`` (what
     ``ssvae train`` leaves, without the training)."""
-    model = build_vae(image_shape, latent_dim=2, depth=2, filters=2, hidden_units=8, seed=0)
+    model = build_vae(image_shape, latent_dim=2, depth=2, filters=2, hidden_units=8, seed=0,
+                      decoded_shape=decoded_shape)
     run = RunDir(root)
     run.save_model(model)
     run.write_settings(config, image_shape, config.n_images, model.stats_options.to_json())
@@ -262,6 +263,20 @@ def test_sample_of_a_volume_run(tmp_path):
     record = json.loads((out / "sample.json").read_text())
     assert record["n_data_images"] == 3 and record["samples"]["spatial_shape"] == [SIDE] * 3
     assert {"perimeter_axis2", "chords_phase1_axis2"} <= set(record["realism"]["rows"])
+
+
+def test_sample_of_a_model_from_slices_draws_volumes_and_compares_their_slices_with_the_micrographs(tmp_path):
+    config = TrainConfig(data="lines", image_size=SIDE, n_images=4, validation_split=0.0, from_slices=True)
+    run = fake_run(tmp_path / "run", config, (SIDE, SIDE, 1), decoded_shape=(SIDE, SIDE, SIDE, 1))
+    out = tmp_path / "samples"
+    run_command("sample", "--model", str(run.model_file), "--n", "2", "--out", str(out), "--quiet")
+    assert np.load(out / "samples.npy").shape == (2, SIDE, SIDE, SIDE, 1) and (out / "samples_001.tif").exists()
+    record = json.loads((out / "sample.json").read_text())
+    assert record["image_shape"] == [SIDE, SIDE, SIDE, 1]
+    assert record["samples"]["spatial_shape"] == [SIDE, SIDE]  # the volumes' slices, against the micrographs
+    assert record["samples"]["n_images"] == 2 * 3 * SIDE
+    assert {"perimeter_axis1", "percolating_fraction_axis1"} <= set(record["realism"]["rows"])
+    assert "perimeter_axis2" in record["descriptors"]  # the volumes' own descriptors
 
 
 def test_sample_bad_input_is_one_line(lines_run, tmp_path, capsys):

@@ -239,3 +239,16 @@ def test_the_package_exports_the_summary_lazily():
     code = "import sys, ssvae_tf.stats.phases; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr
+
+
+def test_the_mean_statistics_of_a_volume_s_slices_are_its_coordinate_planes():
+    from ssvae_tf.stats.summary import volume_slices
+    from ssvae_tf.stats.two_point import coordinate_planes
+
+    volumes = (np.random.default_rng(3).random((2, 6, 6, 6, 1)) < 0.4).astype(np.float32)
+    options = summary.autocorrelation_options()
+    planes = coordinate_planes(options.statistics(volumes), [(-3, 2)] * 3).numpy().mean(axis=0)
+    for axis in range(3):
+        slices = volume_slices(volumes, (axis,))
+        assert slices.shape == (12, 6, 6, 1)
+        np.testing.assert_allclose(options.statistics(slices).numpy().mean(axis=0), planes[axis], atol=1e-6)

@@ -127,18 +127,18 @@ def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None) ->
     standard normals ``(n, latent_dim)``, so the images are the same.
 
     Returns:
-        float32 ``(n, *image_shape)`` in (0, 1).
+        float32 ``(n, *decoded_shape)`` in (0, 1): volumes for a model from slices.
 
     Raises:
         ValueError: (one line) for ``n`` outside :func:`check_sample_count`'s range or a negative seed.
     """
     from ssvae_tf.stats.two_point import batch_size_for
 
-    n = check_sample_count(n, model.image_shape)
+    n = check_sample_count(n, model.decoded_shape)
     if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
-    step = batch_size or batch_size_for(model.image_shape)
+    step = batch_size or batch_size_for(model.decoded_shape)
     return np.concatenate([np.asarray(model.decode(z[start:start + step]), np.float32)
                            for start in range(0, n, step)])
 
@@ -353,7 +353,8 @@ def _run_sample(args: argparse.Namespace) -> None:
 
     from ssvae_tf.run_dir import load_model
     from ssvae_tf.stats.phases import phase_name
-    from ssvae_tf.stats.summary import characterise, data_batches, mean_statistics, statistics_distance
+    from ssvae_tf.stats.summary import (characterise, data_batches, mean_statistics, statistics_distance,
+                                        volume_slices)
     from ssvae_tf.training import run_data
 
     model = load_model(run.model_file)
@@ -362,15 +363,19 @@ def _run_sample(args: argparse.Namespace) -> None:
         raise ValueError(f"the data are {_describe_shape(tuple(data.image_shape[:-1]))} but the model makes "
                          f"{_describe_shape(tuple(model.image_shape[:-1]))}; expected the run's data")
     samples = sample_prior(model, args.n, seed=args.seed)
+    # a model from slices is compared with its micrographs through its volumes' slices: all three planes'
+    # for one micrograph stack, the x-y planes' (the --data stack's) when each plane has its own
+    compared = (volume_slices(samples, (0,) if config.plane_data else (0, 1, 2)) if model.from_slices
+                else samples)
     options = dict(n_phases=config.n_phases, periodic=config.periodic, cutoff=config.cutoff)
     data_stats = characterise(data_batches(data), **options)
-    sample_stats = characterise(samples, **options)
+    sample_stats = characterise(compared, **options)
     distance = statistics_distance(sample_stats, data_stats)
     loss_mean = mean_statistics(data_batches(data), model.stats_options)
-    prior_distance = float(((mean_statistics(samples, model.stats_options) - loss_mean) ** 2).mean())
+    prior_distance = float(((mean_statistics(compared, model.stats_options) - loss_mean) ** 2).mean())
     record = {
         "model": str(run.path.resolve()), "n": args.n, "seed": args.seed,
-        "image_shape": [int(s) for s in model.image_shape], "data": config.data,
+        "image_shape": [int(s) for s in model.decoded_shape], "data": config.data,
         "data_description": config.data_description, "n_data_images": data_stats.n_images,
         "distance": distance,
         "prior_stats_distance": prior_distance,
@@ -382,9 +387,9 @@ def _run_sample(args: argparse.Namespace) -> None:
     if config.n_phases == 2:
         from ssvae_tf.stats.morphology import format_realism_table, realism_table
 
-        shown = samples[:REALISM_IMAGES]
+        shown = compared[::max(1, len(compared) // REALISM_IMAGES)][:REALISM_IMAGES]
         real = first_images(data_batches(data), REALISM_IMAGES)
-        record["descriptors"] = realism_record(shown)
+        record["descriptors"] = realism_record(samples[:REALISM_IMAGES])
         if len(real) >= 2:
             realism = realism_table(real, shown)
             record["realism"] = {"n_data_images": len(real), "n_samples": len(shown), "rows": {key: {column: value if np.isfinite(value) else None for column, value in row.items()}
@@ -395,8 +400,9 @@ def _run_sample(args: argparse.Namespace) -> None:
                                          "odd-numbered halves of the data, the yardstick"}
     write_samples(args.out, samples, {"data": data_stats, "samples": sample_stats}, record)
     kind = "images" if samples.ndim == 4 else "volumes"
-    print(f"{args.n} prior samples ({kind} of {_describe_shape(tuple(model.image_shape[:-1]))}) of {run.path}, "
-          f"seed {args.seed}")
+    print(f"{args.n} prior samples ({kind} of {_describe_shape(tuple(model.decoded_shape[:-1]))}) of {run.path}, "
+          f"seed {args.seed}" + ("; compared with the training micrographs through their slices" if model.from_slices
+                                 else ""))
     relative = distance["stats_relative"]
     print(f"statistics distance to the {data_stats.n_images} training {kind}: mean squared difference of the mean "
           f"autocorrelations {distance['stats_mse']:.3g} per lag"

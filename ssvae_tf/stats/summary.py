@@ -28,7 +28,7 @@ figures of a :class:`DataStatistics` are drawn by :mod:`ssvae_tf.figures`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -294,6 +294,21 @@ def characterise(images: np.ndarray | Iterable, n_phases: int = 2, kind: str = "
     return DataStatistics(volume_fractions=fractions, mean_maps=total / len(fractions), radii=radii[keep],
                           radial=np.concatenate(profiles)[..., keep], spatial_shape=tuple(int(s) for s in spatial),
                           options=options)
+
+
+def volume_slices(volumes: np.ndarray, axes: Sequence[int] = (0, 1, 2)) -> np.ndarray:
+    """Every slice of ``volumes`` ``(n, D, H, W, C)`` normal to each of ``axes``, as images: those normal to
+    axis 0 are ``(H, W)`` (y-x), to axis 1 ``(D, W)`` (z-x), to axis 2 ``(D, H)`` (z-y), the planes of
+    :func:`~ssvae_tf.stats.two_point.coordinate_planes`; ``(n * sum of the sides along axes, ...)``, so all
+    of one axis only for cubes.  The mean periodic 2-D statistics of the slices normal to axis ``k`` are
+    plane ``k`` of the volumes' 3-D statistics: a model from slices is compared with its micrographs so.
+
+    >>> volume_slices(np.zeros((2, 4, 4, 4, 1)), axes=(0, 2)).shape
+    (16, 4, 4, 1)
+    """
+    volumes = np.asarray(volumes)
+    return np.concatenate([np.moveaxis(volumes, axis + 1, 1).reshape(-1, *np.delete(volumes.shape[1:4], axis),
+                                                                      volumes.shape[-1]) for axis in axes])
 
 
 def data_batches(data, batch_size: int | None = None) -> Iterator[np.ndarray]:
