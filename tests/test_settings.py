@@ -74,9 +74,10 @@ def test_every_field_is_in_one_group_and_the_groups_keep_the_field_order():
 def test_config_json_stays_one_flat_record_of_every_field():
     assert list(TrainConfig().to_json()) == setting_names()
     old_record = Path(__file__).parent / "fixtures" / "old_run" / "config.json"  # written before the groups
-    # every field but those added since (issue 22: outputs that are phases), which take their defaults
+    # every field but those added since (issue 22: outputs that are phases; issue 23: models from slices),
+    # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
-             "median"}
+             "median", "from_slices", "slices_xz", "slices_yz"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
