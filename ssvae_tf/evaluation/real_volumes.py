@@ -53,8 +53,7 @@ def random_crops(volumes: np.ndarray, shape: tuple[int, int, int], n: int, seed:
     rng = np.random.default_rng(seed)
     picks = [(rng.integers(len(volumes)), *rng.integers(0, room)) for _ in range(n)]
     d, h, w = shape
-    return np.stack([volumes[i, z:z + d, y:y + h, x:x + w] for i, z, y, x in picks]) if picks else \
-        np.zeros((0, *shape, 1), np.float32)
+    return np.stack([volumes[i, z:z + d, y:y + h, x:x + w] for i, z, y, x in picks])
 
 
 def real_crop_sets(volumes: np.ndarray, shape: tuple[int, int, int], n: int, seed: int
