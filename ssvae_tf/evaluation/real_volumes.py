@@ -34,8 +34,15 @@ def read_volumes(path: str | Path, reading: ReadOptions) -> np.ndarray:
     if values.ndim not in (3, 4):
         raise ValueError(f"--volumes {path} holds an array of shape {values.shape}; expected one (D, H, W) "
                          "volume or (n, D, H, W) volumes")
+    return convert_volumes(values, reading, f"--volumes {path}")
+
+
+def convert_volumes(values: np.ndarray, reading: ReadOptions, what: str) -> np.ndarray:
+    """Stored volumes, one ``(D, H, W)`` or ``(n, D, H, W)``, read with ``reading`` (the median filter over
+    the three spatial axes, then the threshold): float32 ``(n, D, H, W, 1)`` in [0, 1]; errors name ``what``."""
+    values = np.asarray(values)
     stack = (values if values.ndim == 4 else values[np.newaxis])[..., np.newaxis]
-    return reading.convert(stack, f"--volumes {path}", stacked=True).astype(np.float32)
+    return reading.convert(stack, what, stacked=True).astype(np.float32)
 
 
 def random_crops(volumes: np.ndarray, shape: tuple[int, int, int], n: int, seed: int) -> np.ndarray:
