@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -62,42 +61,27 @@ def write_data(volume: np.ndarray, folder: Path) -> dict[str, Path]:
     return {name: folder / name for name in arrays}
 
 
-def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path) -> np.ndarray:
-    """``n`` random ``SIDE^3`` crops of the test volume (slices ``TRAIN_SLICES`` on), read as the run in
-    ``run_dir`` read its data (its recorded median and Otsu level): float32 ``(n, SIDE, SIDE, SIDE, 1)`` of 0/1."""
+def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint sets of ``n`` random ``SIDE^3`` crops of the test volume (slices ``TRAIN_SLICES`` on),
+    read as the run in ``run_dir`` read its data (its recorded median and Otsu level): float32
+    ``(n, SIDE, SIDE, SIDE, 1)`` of 0/1 each (:func:`ssvae_tf.evaluation.real_volumes.real_crop_sets`)."""
     from ssvae_tf.data.sources import ReadOptions
+    from ssvae_tf.evaluation.real_volumes import convert_volumes, real_crop_sets
 
     reading = ReadOptions.from_json(json.loads((run_dir / "config.json").read_text())["reading"])
-    test = reading.convert(volume[TRAIN_SLICES:], "test volume").reshape(volume[TRAIN_SLICES:].shape)[..., np.newaxis]
-    rng = np.random.default_rng(seed)
-    corners = [rng.integers(0, np.array(test.shape[:3]) - SIDE + 1) for _ in range(n)]
-    return np.stack([test[z:z + SIDE, y:y + SIDE, x:x + SIDE] for z, y, x in corners]).astype(np.float32)
-
-
-def statistics_error(volumes: np.ndarray, real: np.ndarray) -> float:
-    """Mean squared difference per lag between the mean periodic 3-D autocorrelations of the black phase
-    (hard indicator, every lag) of two sets of volumes ``(n, D, H, W, 1)``."""
-    from ssvae_tf.stats.summary import autocorrelations
-
-    means = [autocorrelations(np.round(v)).mean(axis=0) for v in (volumes, real)]
-    return float(np.mean((means[0] - means[1]) ** 2))
+    test = convert_volumes(volume[TRAIN_SLICES:], reading, "test volume")
+    return real_crop_sets(test, (SIDE,) * 3, n, seed)
 
 
 def evaluate(run_dir: Path, real: np.ndarray, reference: np.ndarray, seed: int) -> dict:
     """Prior samples of the model in ``run_dir`` against the ``real`` test crops (and the ``reference``
-    crops, a disjoint real set of the same size, for the yardstick): a plain-JSON record."""
+    crops, a disjoint real set of the same size, for the yardstick): the samples and the plain-JSON record
+    of :func:`ssvae_tf.evaluation.real_volumes.compare_samples`."""
+    from ssvae_tf.evaluation.real_volumes import compare_samples
     from ssvae_tf.run_dir import RunDir
-    from ssvae_tf.stats.morphology import realism_table
 
-    model = RunDir(run_dir).load_model()
-    started = time.perf_counter()
-    samples = model.sample(len(real), seed=seed)
-    seconds = time.perf_counter() - started
-    return {"samples": samples,
-            "seconds_per_volume": seconds / len(real),
-            "statistics_error": statistics_error(samples, real),
-            "real_statistics_error": statistics_error(reference, real),
-            "realism": realism_table(real, samples, reference=reference)}
+    comparison = compare_samples(RunDir(run_dir).load_model(), real, reference, seed)
+    return {"samples": comparison.samples, **comparison.record()}
 
 
 def report_table(records: dict[str, dict]) -> str:
@@ -124,30 +108,6 @@ def report_table(records: dict[str, dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def draw_volumes(rows: dict[str, np.ndarray], path: Path, n: int = 3) -> None:
-    """Three orthogonal mid-slices (z, y, x) of the first ``n`` volumes of every row (label -> ``(m, D, H, W,
-    1)``), one row per label: a labelled PNG."""
-    from matplotlib.figure import Figure
-
-    from ssvae_tf.figures import VOLUME_AXES, mid_slices, save_figure
-
-    fig = Figure(figsize=(1.3 * 3 * n + 1.8, 1.45 * len(rows) + 0.8), layout="constrained")
-    axes = fig.subplots(len(rows), 3 * n, squeeze=False)
-    for r, (label, volumes) in enumerate(rows.items()):
-        for v in range(n):
-            for k, plane in enumerate(mid_slices(volumes[v, ..., 0])):
-                ax = axes[r, 3 * v + k]
-                ax.imshow(plane, cmap="gray", vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(f"volume {v + 1}, {VOLUME_AXES[k]} = {SIDE // 2}", fontsize=7)
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle("Nanopores: real 32³ test crops and volumes drawn from each model's prior "
-                 "(orthogonal mid-slices z, y, x; black = pores)", fontsize=10)
-    save_figure(fig, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output folder: data/, runs/, report.md, volumes.png")
@@ -168,13 +128,14 @@ def main(argv: list[str] | None = None) -> None:
                  args.out / "logs")
 
     from ssvae_tf.commands.base import import_tensorflow_quietly
+    from ssvae_tf.evaluation.figures import plot_volume_rows
 
     import_tensorflow_quietly()
-    crops = test_crops(volume, 2 * budget["n_eval"], args.seed, runs[args.variants[-1]])
-    real, reference = crops[0::2], crops[1::2]
+    real, reference = test_crops(volume, budget["n_eval"], args.seed, runs[args.variants[-1]])
     records = {label: evaluate(runs[label], real, reference, args.seed) for label in args.variants}
-    draw_volumes({"real test crops": real, **{label: r["samples"] for label, r in records.items()}},
-                 args.out / "volumes.png")
+    plot_volume_rows({"real test crops": real, **{label: r["samples"] for label, r in records.items()}},
+                     args.out / "volumes.png", f"Nanopores: real {SIDE}³ test crops and volumes drawn from each "
+                     "model's prior (orthogonal mid-slices z, y, x; black = pores)")
     wall = {label: json.loads((runs[label] / "training.json").read_text()).get("fit_seconds_last_session")
             for label in args.variants}
     summary = {label: {key: value for key, value in record.items() if key != "samples"}

@@ -244,6 +244,13 @@ def run_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
     return train_ds, val_ds, config.stats_scale or scale
 
 
+def plane_data_splits(config: TrainConfig, progress: bool = True) -> list[DataSplit]:
+    """The x-z and y-z micrographs of a model from slices with plane micrographs (``config.plane_data``),
+    read and split as :func:`run_data` reads ``--data``, each with a seed of its own."""
+    return [run_data(replace(config, data=path, seed=config.seed + k), progress)
+            for k, path in enumerate(config.plane_data, start=1)]
+
+
 def plane_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
                    ) -> tuple[tf.data.Dataset, tf.data.Dataset | None, float]:
     """The training and validation batches of a model from slices with plane micrographs
@@ -251,8 +258,7 @@ def plane_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
     sees and the target of the x-y planes, ``targets`` ``(batch, 3, N, N, C)`` one crop per coordinate
     plane (:func:`~ssvae_tf.stats.two_point.coordinate_planes`' order: x-y, x-z, y-z), drawn with seeds
     of their own; and the largest :func:`statistics_scale` of the three data sets."""
-    splits = [data, *(run_data(replace(config, data=path, seed=config.seed + k), progress)
-                      for k, path in enumerate(config.plane_data, start=1))]
+    splits = [data, *plane_data_splits(config, progress)]
     if any(split.image_shape != data.image_shape for split in splits):
         raise ValueError(f"the planes' micrographs are read as {[split.image_shape[:-1] for split in splits]}; "
                          "expected crops of one side: pass --patch-size")

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ssvae_tf.evaluation.evaluate import Evaluation
-from ssvae_tf.figures import plot_reconstructions, save_figure, shared_bins, show_image
+from ssvae_tf.figures import VOLUME_AXES, mid_slices, plot_reconstructions, save_figure, shared_bins, show_image
 from ssvae_tf.stats.two_point import StatsOptions
 from ssvae_tf.stats.units import PixelSize
 
@@ -53,6 +53,27 @@ def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) ->
     volumes = evaluation.originals.ndim == 5
     fig.suptitle(f"{evaluation.label}: reconstructions and their nearest training images "
                  "(MSE of a neighbour: to the reconstruction)" + ("\nvolumes: middle z-slice" if volumes else ""))
+    save_figure(fig, path)
+
+
+def plot_volume_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike, title: str, n: int = 3) -> None:
+    """Three orthogonal mid-slices (z, y, x; :func:`~ssvae_tf.figures.mid_slices`) of the first ``n``
+    volumes of every row (label -> ``(m, D, H, W, 1)`` in [0, 1], e.g. real crops and a model's samples),
+    one labelled row per label, under ``title``: a PNG."""
+    n = min(n, *(len(volumes) for volumes in rows.values()))
+    fig = Figure(figsize=(1.3 * 3 * n + 1.8, 1.45 * len(rows) + 0.8), layout="constrained")
+    axes = fig.subplots(len(rows), 3 * n, squeeze=False)
+    for r, (label, volumes) in enumerate(rows.items()):
+        for v in range(n):
+            for k, plane in enumerate(mid_slices(volumes[v, ..., 0])):
+                ax = axes[r, 3 * v + k]
+                ax.imshow(plane, cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title(f"volume {v + 1}, {VOLUME_AXES[k]} = {volumes.shape[1 + k] // 2}", fontsize=7)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     save_figure(fig, path)
 
 
@@ -147,10 +168,14 @@ def _mark_centre(ax, values: np.ndarray) -> None:
 
 
 def plot_error_histograms(evaluations: Sequence[Evaluation], path: str | os.PathLike) -> None:
-    """Histograms of the per-image pixel and statistics MSE, median and mean marked (the paper's B.4):
-    one row per error, one column per model; the models of a row share 30 bins and both axes."""
-    errors = (("pixel MSE per image", "pixel_mse"), ("statistics MSE per image", "stats_mse"))
-    fig = Figure(figsize=(4.5 * len(evaluations) + 0.4, 7), layout="constrained")
+    """Histograms of the per-image pixel and statistics MSE (a model from slices: the slice statistics MSE),
+    median and mean marked (the paper's B.4): one row per error that every model has, one column per
+    model; the models of a row share 30 bins and both axes."""
+    errors = [(name, key) for name, key in (("pixel MSE per image", "pixel_mse"),
+                                            ("statistics MSE per image", "stats_mse"),
+                                            ("slice statistics MSE per crop (3 planes)", "slice_mse"))
+              if all(key in e.metrics for e in evaluations)]
+    fig = Figure(figsize=(4.5 * len(evaluations) + 0.4, 3.5 * len(errors)), layout="constrained")
     axes = fig.subplots(len(errors), len(evaluations), squeeze=False, sharex="row", sharey="row")
     for i, (name, key) in enumerate(errors):
         edges = shared_bins([e.metrics[key] for e in evaluations], 30)

@@ -18,10 +18,18 @@ from ssvae_tf.stats.phases import PAPER_BLACK_LEVEL, black_mask
 from ssvae_tf.stats.two_point import StatsOptions, batch_size_for
 
 
-def _black_count(images: np.ndarray) -> np.ndarray:
-    """Black pixels (voxels, below the paper's level) per image or volume ``(n, *spatial, 1)``: float64 ``(n,)``."""
+def _black_share(images: np.ndarray) -> np.ndarray:
+    """Share (0-1) of black pixels (voxels, below the paper's level) per image or volume ``(n, *spatial, 1)``:
+    float64 ``(n,)``."""
     mask = black_mask(images, PAPER_BLACK_LEVEL)
-    return mask.sum(axis=tuple(range(1, mask.ndim))).astype(np.float64)
+    return mask.mean(axis=tuple(range(1, mask.ndim)), dtype=np.float64)
+
+
+def relative_error_pct(values: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """``100 |value - reference| / reference`` per item, float64 ``(n,)``; NaN where the reference is 0."""
+    values, references = np.asarray(values, np.float64), np.asarray(references, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(references > 0, 100.0 * np.abs(values - references) / references, np.nan)
 
 
 def line_statistics(images: np.ndarray, kind: str, batch_size: int | None = None) -> np.ndarray:
@@ -64,13 +72,11 @@ def stats_mse(original_stats: np.ndarray, reconstruction_stats: np.ndarray) -> n
 def volume_fraction_difference(originals: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     """``|#black(original) - #black(reconstruction)| / #black(original)`` in %, float64 ``(n,)``.
 
-    Counts black pixels (voxels) over every spatial axis of ``(n, *spatial, 1)``;
-    ``nan`` where the original has no black pixel.
+    Counts black pixels (voxels) over every spatial axis of ``(n, *spatial, 1)``, as shares of the
+    image's pixels, so that an ``(n, N, N, 1)`` micrograph compares with the ``(n, N, N, N, 1)`` volume
+    drawn from it (a model from slices); ``nan`` where the original has no black pixel.
     """
-    black_orig = _black_count(originals)
-    black_rec = _black_count(reconstructions)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(black_orig > 0, 100.0 * np.abs(black_orig - black_rec) / black_orig, np.nan)
+    return relative_error_pct(_black_share(reconstructions), _black_share(originals))
 
 
 def _chord_distances(images: np.ndarray, references: np.ndarray) -> np.ndarray:
@@ -84,17 +90,21 @@ def _chord_distances(images: np.ndarray, references: np.ndarray) -> np.ndarray:
     return np.mean(np.array(distances, np.float64), axis=(0, 2))
 
 
+def descriptor_errors(first: dict[str, np.ndarray], second: dict[str, np.ndarray], prefix: str
+                      ) -> dict[str, np.ndarray]:
+    """Volume-fraction error (points) and perimeter error (%) of the ``second`` descriptors against the
+    ``first`` (:func:`~ssvae_tf.stats.morphology.fidelity_descriptors`' keys, ``(n,)`` each; the perimeter
+    summed over each side's ``perimeter_axis*`` keys), per item, under ``prefix``: float64 ``(n,)`` each."""
+    perimeters = [sum(d[key] for key in d if key.startswith("perimeter_axis")) for d in (first, second)]
+    return {f"{prefix}volume_fraction_error_points": 100.0 * np.abs(second["volume_fraction"]
+                                                                     - first["volume_fraction"]),
+            f"{prefix}perimeter_error_pct": relative_error_pct(perimeters[1], perimeters[0])}
+
+
 def _paired_errors(originals: np.ndarray, others: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
     """Volume-fraction error (points), perimeter error (%) and chord distance (px) of ``others`` against
     ``originals``, per image, binarised at ``PHASE_THRESHOLD``, under ``prefix``."""
-    first, second = fidelity_descriptors(originals), fidelity_descriptors(others)
-    perimeters = [sum(d[key] for key in d if key.startswith("perimeter_axis")) for d in (first, second)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        perimeter_error = np.where(perimeters[0] > 0, 100.0 * np.abs(perimeters[1] - perimeters[0]) / perimeters[0],
-                                   np.nan)
-    return {f"{prefix}volume_fraction_error_points": 100.0 * np.abs(second["volume_fraction"]
-                                                                     - first["volume_fraction"]),
-            f"{prefix}perimeter_error_pct": perimeter_error,
+    return {**descriptor_errors(fidelity_descriptors(originals), fidelity_descriptors(others), prefix),
             f"{prefix}chord_distance": _chord_distances(others, originals)}
 
 

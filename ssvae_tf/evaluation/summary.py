@@ -9,6 +9,7 @@ import numpy as np
 
 from ssvae_tf._checks import check_positive_int, is_real
 from ssvae_tf.evaluation.evaluate import Evaluation
+from ssvae_tf.evaluation.slices import PLANES
 from ssvae_tf.paper import PAPER_NUMBERS
 from ssvae_tf.stats.morphology import pearson
 from ssvae_tf.stats.phases import PHASE_THRESHOLD
@@ -147,7 +148,8 @@ def summarise(evaluation: Evaluation) -> dict[str, float]:
     """Means and medians of the errors, accuracies in %, with 95 % bootstrap CIs: name -> value.
 
     Keys: ``n``, ``{stats_mse,pixel_mse,volume_fraction_diff}_{mean,median}``
-    (the volume-fraction difference in %), and with line data
+    (the volume-fraction difference in %; a model from slices has ``slice_mse`` and
+    ``slice_mse_plane{k}`` instead of the pixel and statistics MSE), and with line data
     ``orientation_pct``, ``line_count_pct`` (reconstructions whose measured
     orientation / line count equal the original's) and ``nn_stats_line_count_pct``.
     Every mean and percentage ``key`` also has ``key_ci_low`` and ``key_ci_high``,
@@ -155,9 +157,11 @@ def summarise(evaluation: Evaluation) -> dict[str, float]:
     resamples, seed 0); medians have none.
     """
     m = evaluation.metrics
-    summary: dict[str, float] = {"n": float(len(m["pixel_mse"]))}
-    for name, key in (("stats_mse", "stats_mse"), ("pixel_mse", "pixel_mse"),
-                      ("volume_fraction_diff", "volume_fraction_diff_pct")):
+    summary: dict[str, float] = {"n": float(len(m["volume_fraction_diff_pct"]))}
+    errors = (("stats_mse", "stats_mse"), ("pixel_mse", "pixel_mse"), ("slice_mse", "slice_mse"),
+              *((f"slice_mse_plane{k}", f"slice_mse_plane{k}") for k in range(3)),
+              ("volume_fraction_diff", "volume_fraction_diff_pct"))
+    for name, key in ((name, key) for name, key in errors if key in m):
         values = _finite(m[key])
         _add_mean(summary, f"{name}_mean", values)
         summary[f"{name}_median"] = float(np.median(values)) if values.size else float("nan")
@@ -187,7 +191,7 @@ def summarise_binarised(metrics: Mapping[str, np.ndarray]) -> dict[str, float]:
     ``binarised_{name}_original`` / ``_reconstruction`` descriptor.
     """
     summary: dict[str, float] = {}
-    for error in BINARISED_ERRORS:
+    for error in (error for error in BINARISED_ERRORS if f"binarised_{error}" in metrics):
         for prefix in ("binarised_", "real_pair_"):
             _add_mean(summary, f"{prefix}{error}_mean", metrics[f"{prefix}{error}"])
     for key in ("binary_share_pct", "binary_share_original_pct"):
@@ -254,6 +258,7 @@ def binarised_table(summaries: dict[str, dict[str, float]], pixel_size: PixelSiz
     names = [key[len("fidelity_"):] for key in first if key.startswith("fidelity_") and not key.endswith("_ci_low")
              and not key.endswith("_ci_high")]
     rows += [(f"fidelity r, {name.replace('_', ' ')}", f"fidelity_{name}", None, "{:.2f}", "") for name in names]
+    rows = [row for row in rows if any(row[1] in summary for summary in summaries.values())]
     lines = ["| metric | " + " | ".join(f"our {label}" for label in summaries) + " | real vs real |",
              "|---|" + "---|" * (len(summaries) + 1)]
     for label, key, yardstick, fmt, suffix in rows:
@@ -297,6 +302,9 @@ def confusion_table(evaluation: Evaluation) -> str:
 TABLE_ROWS = (
     ("stats MSE mean / median", ("stats_mse_mean", "stats_mse_median"), "{:.2e}", ""),
     ("pixel MSE mean / median", ("pixel_mse_mean", "pixel_mse_median"), "{:.2e}", ""),
+    ("slice stats MSE (3 planes) mean / median", ("slice_mse_mean", "slice_mse_median"), "{:.2e}", ""),
+    *((f"slice stats MSE, {plane} plane, mean", (f"slice_mse_plane{k}_mean",), "{:.2e}", "")
+      for k, plane in enumerate(PLANES)),
     ("orientation correct", ("orientation_pct",), "{:.0f}", " %"),
     ("line count correct", ("line_count_pct",), "{:.0f}", " %"),
     ("volume-fraction difference, mean / median", ("volume_fraction_diff_mean", "volume_fraction_diff_median"),

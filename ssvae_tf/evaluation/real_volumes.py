@@ -1,0 +1,155 @@
+"""A model's volumes against real 3-D data: prior samples compared with random crops of real volumes on
+the full 3-D two-point statistics and the realism descriptors, each beside the spread between two
+disjoint sets of real crops (issue 23: ``ssvae evaluate --volumes``; ``experiments/from_slices.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssvae_tf.data.sources import ReadOptions
+from ssvae_tf.evaluation.metrics import line_statistics
+from ssvae_tf.stats.morphology import format_realism_table, realism_table
+
+
+def read_volumes(path: str | Path, reading: ReadOptions) -> np.ndarray:
+    """The real volumes in the ``.npy`` file ``path``, one ``(D, H, W)`` volume or ``(n, D, H, W)``, read
+    with ``reading`` (a run's recorded reading: its resolved threshold and median): float32
+    ``(n, D, H, W, 1)`` in [0, 1].
+
+    Raises:
+        ValueError: (one line) if the file is not a ``.npy`` array of one of those shapes, or its
+            values do not fit ``reading``.
+    """
+    try:
+        values = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--volumes {path}: cannot read it as a .npy array ({error}); expected a .npy file "
+                         "of one (D, H, W) volume or (n, D, H, W) volumes") from None
+    if values.ndim not in (3, 4):
+        raise ValueError(f"--volumes {path} holds an array of shape {values.shape}; expected one (D, H, W) "
+                         "volume or (n, D, H, W) volumes")
+    return convert_volumes(values, reading, f"--volumes {path}")
+
+
+def convert_volumes(values: np.ndarray, reading: ReadOptions, what: str) -> np.ndarray:
+    """Stored volumes, one ``(D, H, W)`` or ``(n, D, H, W)``, read with ``reading`` (the median filter over
+    the three spatial axes, then the threshold): float32 ``(n, D, H, W, 1)`` in [0, 1]; errors name ``what``."""
+    values = np.asarray(values)
+    stack = (values if values.ndim == 4 else values[np.newaxis])[..., np.newaxis]
+    return reading.convert(stack, what, stacked=True).astype(np.float32)
+
+
+def random_crops(volumes: np.ndarray, shape: tuple[int, int, int], n: int, seed: int) -> np.ndarray:
+    """``n`` random crops of ``shape`` ``(d, h, w)`` from ``volumes`` ``(m, D, H, W, 1)``, each from a
+    volume and a corner drawn uniformly by ``np.random.default_rng(seed)``: float32 ``(n, d, h, w, 1)``.
+
+    Raises:
+        ValueError: (one line) if the volumes are smaller than ``shape`` along an axis.
+    """
+    volumes = np.asarray(volumes, np.float32)
+    room = np.array(volumes.shape[1:4]) - np.array(shape) + 1
+    if np.any(room < 1):
+        raise ValueError(f"the real volumes are {tuple(volumes.shape[1:4])} voxels, smaller than the model's "
+                         f"{tuple(shape)} volumes; expected volumes of at least {tuple(shape)}")
+    rng = np.random.default_rng(seed)
+    picks = [(rng.integers(len(volumes)), *rng.integers(0, room)) for _ in range(n)]
+    d, h, w = shape
+    return np.stack([volumes[i, z:z + d, y:y + h, x:x + w] for i, z, y, x in picks])
+
+
+def real_crop_sets(volumes: np.ndarray, shape: tuple[int, int, int], n: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint sets of ``n`` real crops each (:func:`random_crops` of ``2 n``, alternately): the set
+    the samples are compared with and the reference set for the real-vs-real spread, ``(n, d, h, w, 1)``."""
+    crops = random_crops(volumes, shape, 2 * n, seed)
+    return crops[0::2], crops[1::2]
+
+
+def statistics_error(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean over every lag of the squared difference between the mean hard autocorrelations of the black
+    phase (periodic, every 3-D lag, including those in no coordinate plane) of two sets of volumes
+    ``(n, D, H, W, 1)`` and ``(m, D, H, W, 1)``, unnormalised (the per-volume ``stats_mse`` of sets)."""
+    means = [line_statistics(volumes, "hard").astype(np.float64).mean(axis=0) for volumes in (first, second)]
+    return float(np.mean(np.square(means[0] - means[1])))
+
+
+@dataclass(frozen=True)
+class RealComparison:
+    """A model's prior samples against real crops.
+
+    Attributes:
+        real, reference: two disjoint sets of real crops ``(n, D, H, W, 1)``.
+        samples: ``(n, D, H, W, 1)``, the model's volumes in [0, 1].
+        seconds_per_volume: wall time of sampling, per volume (s).
+        statistics_error: :func:`statistics_error` of the samples against ``real``.
+        real_statistics_error: the same of ``reference`` against ``real`` (the yardstick).
+        realism: :func:`~ssvae_tf.stats.morphology.realism_table` of ``real`` and the samples, with
+            ``reference`` as the second real set.
+    """
+
+    real: np.ndarray
+    reference: np.ndarray
+    samples: np.ndarray
+    seconds_per_volume: float
+    statistics_error: float
+    real_statistics_error: float
+    realism: dict[str, dict[str, float]]
+
+    @property
+    def statistics_ratio(self) -> float:
+        """``statistics_error / real_statistics_error``: 1 when the samples are as close as real crops."""
+        return self.statistics_error / self.real_statistics_error if self.real_statistics_error > 0 else float("nan")
+
+    def record(self) -> dict[str, Any]:
+        """The numbers as plain JSON (no arrays): ``n``, ``shape``, the errors, their ratio, the
+        seconds per volume and the realism table."""
+        return {"n": len(self.samples), "shape": list(self.samples.shape[1:4]),
+                "seconds_per_volume": self.seconds_per_volume, "statistics_error": self.statistics_error,
+                "real_statistics_error": self.real_statistics_error, "statistics_ratio": self.statistics_ratio,
+                "realism": self.realism}
+
+
+def compare_samples(model, real: np.ndarray, reference: np.ndarray, seed: int = 0) -> RealComparison:
+    """Draw ``len(real)`` volumes from ``model``'s prior (``model.sample``, ``seed``) and compare them with
+    the ``real`` crops, beside the ``reference`` crops (a disjoint real set of the same size)."""
+    started = time.perf_counter()
+    samples = np.asarray(model.sample(len(real), seed=seed), np.float32)
+    seconds = (time.perf_counter() - started) / max(len(real), 1)
+    return RealComparison(real, reference, samples, seconds, statistics_error(samples, real),
+                          statistics_error(reference, real), realism_table(real, samples, reference=reference))
+
+
+def volume_shape(model) -> tuple[int, int, int]:
+    """The ``(D, H, W)`` of the volumes ``model`` draws.
+
+    Raises:
+        ValueError: (one line) if it draws 2-D images (neither a 3-D model nor a model from slices).
+    """
+    decoded = tuple(model.decoded_shape)
+    if len(decoded) != 4:
+        raise ValueError(f"--volumes compares volumes, but this model draws {decoded[:-1]} images; expected a "
+                         "model from slices (--from-slices) or a 3-D model")
+    return decoded[:3]
+
+
+def compare_with_volumes(model, path: str | Path, reading: ReadOptions, n: int, seed: int = 0) -> RealComparison:
+    """:func:`compare_samples` of ``n`` prior samples of ``model`` against ``n`` random crops of the real
+    volumes in ``path`` (:func:`read_volumes` with ``reading``; :func:`real_crop_sets` with ``seed``)."""
+    shape = volume_shape(model)
+    real, reference = real_crop_sets(read_volumes(path, reading), shape, n, seed)
+    return compare_samples(model, real, reference, seed)
+
+
+def real_volumes_table(comparison: RealComparison) -> str:
+    """Markdown: the 3-D statistics error of the samples beside the real-vs-real one, then every
+    :func:`~ssvae_tf.stats.morphology.realism_table` row (:func:`~ssvae_tf.stats.morphology.format_realism_table`)."""
+    return (f"| 3-D statistics error | samples vs real | real vs real | ratio |\n|---|---|---|---|\n"
+            f"| mean squared difference per lag | {comparison.statistics_error:.3g} | "
+            f"{comparison.real_statistics_error:.3g} | {comparison.statistics_ratio:.2f} |\n\n"
+            + format_realism_table(comparison.realism))
