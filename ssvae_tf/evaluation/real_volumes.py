@@ -120,9 +120,16 @@ def compare_samples(model, real: np.ndarray, reference: np.ndarray, seed: int = 
     the ``real`` crops, beside the ``reference`` crops (a disjoint real set of the same size)."""
     started = time.perf_counter()
     samples = np.asarray(model.sample(len(real), seed=seed), np.float32)
-    seconds = (time.perf_counter() - started) / max(len(real), 1)
-    return RealComparison(real, reference, samples, seconds, statistics_error(samples, real),
-                          statistics_error(reference, real), realism_table(real, samples, reference=reference))
+    return compare_volumes(samples, real, reference, (time.perf_counter() - started) / max(len(real), 1))
+
+
+def compare_volumes(volumes: np.ndarray, real: np.ndarray, reference: np.ndarray,
+                    seconds_per_volume: float) -> RealComparison:
+    """Generated ``volumes`` ``(n, D, H, W, 1)`` (a model's samples, or a pixel search's designs, made in
+    ``seconds_per_volume`` each) against the ``real`` crops, beside the ``reference`` crops."""
+    volumes = np.asarray(volumes, np.float32)
+    return RealComparison(real, reference, volumes, seconds_per_volume, statistics_error(volumes, real),
+                          statistics_error(reference, real), realism_table(real, volumes, reference=reference))
 
 
 def volume_shape(model) -> tuple[int, int, int]:
