@@ -262,7 +262,8 @@ def _volume_grid(volumes: np.ndarray, reconstructions: np.ndarray, stats: list[n
     if volumes.ndim == 4:  # micrographs of a model from slices
         fig.suptitle(f"{titles[0]} (2-D micrograph) vs {titles[1]} (volume): its orthogonal mid-slices (z, y, x), "
                      f"the three coordinate planes of its two-point autocorrelation {S2_LABEL}\nbeside the "
-                     "micrograph's (the target of every plane), and their radial averages", fontsize=11)
+                     "micrograph's (the x-y planes' target; every plane's with one micrograph stack), and their "
+                     "radial averages", fontsize=11)
         return fig
     fig.suptitle(f"{titles[0]} vs {titles[1]}: orthogonal mid-slices (z, y, x) of the volumes, their "
                  f"two-point autocorrelations {S2_LABEL}\nin the planes through the zero lag, and their "

@@ -257,7 +257,7 @@ def _plane_statistics_figure(target, designs, pixel_size: PixelSize | None = Non
     import numpy as np
     from matplotlib.figure import Figure
 
-    from ssvae_tf.design.defaults import PLANE_NAMES
+    from ssvae_tf.stats.two_point import PLANE_NAMES
     from ssvae_tf.evaluation.metrics import line_statistics
     from ssvae_tf.figures import S2_LABEL, mid_slices, show_lag_planes, show_mid_slices, show_plane_images
 
@@ -342,7 +342,7 @@ def write_designs(out: str | Path, target, designs, record: dict[str, Any] | Non
     target_record = {"description": target.description, "shape": list(target.shape),
                      "volume_fraction": target.volume_fraction}
     if target.planes:
-        from ssvae_tf.design.defaults import PLANE_NAMES
+        from ssvae_tf.stats.two_point import PLANE_NAMES
 
         target_record.update(planes=list(PLANE_NAMES), plane_fractions=target.plane_fractions.tolist(),
                              isotropic=target.isotropic)
@@ -543,7 +543,7 @@ def _summary_line(method: str, designs) -> str:
     median per plane)."""
     import numpy as np
 
-    from ssvae_tf.design.defaults import PLANE_NAMES
+    from ssvae_tf.stats.two_point import PLANE_NAMES
 
     summary = designs.to_json()
     error = "statistics error"

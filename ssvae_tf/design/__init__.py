@@ -26,8 +26,7 @@ from ssvae_tf._lazy import lazy_exports
 _PUBLIC = {
     **{name: "ssvae_tf.design.defaults" for name in (
         "METHODS", "METHOD_TABLE", "Method", "DEFAULT_STEPS", "DECODER_METHODS", "REFINE_STARTS",
-        "DEFAULT_PRIOR_WEIGHT", "DEFAULT_LEARNING_RATE", "DEFAULT_GENERATIONS", "MIN_TARGET_SIDE", "PIXEL_START",
-        "PLANE_NAMES")},
+        "DEFAULT_PRIOR_WEIGHT", "DEFAULT_LEARNING_RATE", "DEFAULT_GENERATIONS", "MIN_TARGET_SIDE", "PIXEL_START")},
     **{name: "ssvae_tf.design.targets" for name in (
         "TargetStatistics", "SliceTargets", "single_image", "target_from_image", "target_from_slices",
         "target_statistics", "as_target", "check_fits")},

@@ -82,10 +82,6 @@ DEFAULT_PRIOR_WEIGHT, DEFAULT_LEARNING_RATE = 1e-5, 0.1
 DEFAULT_GENERATIONS, DEFAULT_POPULATION = 60, 16
 #: Shortest side of a target image or volume, in pixels.
 MIN_TARGET_SIDE = 4
-#: The coordinate planes of a volume ``(z, y, x)`` = axes (0, 1, 2), in
-#: :func:`~ssvae_tf.stats.two_point.coordinate_planes`' order: normal to z (rows y, columns x), to y (rows z,
-#: columns x), to x (rows z, columns y).  A micrograph for a plane has its rows and columns along those axes.
-PLANE_NAMES = ("xy", "xz", "yz")
 #: Range of the uniform noise that the ``pixel`` start draws from (grey levels).
 PIXEL_START = (0.4, 0.6)
 #: Images on an interpolation line (both ends included) when not given, and the fewest.

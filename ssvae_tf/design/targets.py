@@ -23,9 +23,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ssvae_tf._checks import check_positive_int, is_int, is_real
-from ssvae_tf.design.defaults import MAX_DESIGN_VALUES, MIN_TARGET_SIDE, PLANE_NAMES
+from ssvae_tf.design.defaults import MAX_DESIGN_VALUES, MIN_TARGET_SIDE
 from ssvae_tf.evaluation.metrics import line_statistics
 from ssvae_tf.stats.phases import black_mask
+from ssvae_tf.stats.two_point import PLANE_NAMES
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +87,7 @@ class SliceTargets:
         slices: float32 ``(3, N, N, 1)``, binary (0 black, 1 white): the micrograph
             crop for each coordinate plane of the ``N x N x N`` volume, in
             :func:`~ssvae_tf.stats.two_point.coordinate_planes`' order
-            (:data:`~ssvae_tf.design.defaults.PLANE_NAMES`: normal to axis 0, 1, 2).
+            (:data:`~ssvae_tf.stats.two_point.PLANE_NAMES`: normal to axis 0, 1, 2).
         isotropic: whether one micrograph stands for all three planes.
         description: the target in words, for reports.
     """
@@ -136,7 +137,7 @@ def centred_square(image: np.ndarray, side: int) -> np.ndarray:
 def target_from_slices(micrographs: list[Any], side: int | None = None,
                        names: list[str] | None = None) -> SliceTargets:
     """A volume's target from 2-D micrographs: one for all three coordinate planes (an isotropic material),
-    or three, one per plane in :data:`~ssvae_tf.design.defaults.PLANE_NAMES`' order.
+    or three, one per plane in :data:`~ssvae_tf.stats.two_point.PLANE_NAMES`' order.
 
     Each micrograph (:func:`single_image`'s 2-D shapes, values in [0, 1]) is made binary as every
     design target is (:func:`~ssvae_tf.stats.phases.black_mask`: black below 0.5) and cropped to its

@@ -23,10 +23,8 @@ from ssvae_tf.stats.morphology import (
     specific_perimeter,
     volume_fraction,
 )
-from ssvae_tf.stats.two_point import StatsOptions, batch_size_for
+from ssvae_tf.stats.two_point import PLANE_NAMES, StatsOptions, batch_size_for
 
-#: The coordinate planes of a volume in :func:`~ssvae_tf.stats.two_point.coordinate_planes`' order.
-PLANES = ("x-y", "x-z", "y-z")
 #: What an evaluation of a model from slices leaves out, in one line (``report.md``).
 NOT_COMPUTED = ("Not computed for a model from slices: pixel MSE and nearest training images (they compare an "
                 "image with a volume) and line metrics.")
@@ -103,7 +101,7 @@ def slice_metrics(crops: np.ndarray, volumes: np.ndarray, targets: np.ndarray | 
         targets: ``(n, 3, N, N, 1)``, each plane's crop (:func:`plane_targets`; default ``crops`` for all).
 
     Returns:
-        * ``slice_mse_plane{k}`` (:func:`slice_mse`, plane ``k`` of :data:`PLANES`) and ``slice_mse``,
+        * ``slice_mse_plane{k}`` (:func:`slice_mse`, plane ``k`` of :data:`~ssvae_tf.stats.two_point.PLANE_NAMES`) and ``slice_mse``,
           their mean;
         * ``volume_fraction_diff_pct``: the paper's volume-fraction difference, black shares of volume
           and crop (:func:`~ssvae_tf.evaluation.metrics.volume_fraction_difference`);

@@ -9,7 +9,7 @@ import numpy as np
 
 from ssvae_tf._checks import check_positive_int, is_real
 from ssvae_tf.evaluation.evaluate import Evaluation
-from ssvae_tf.evaluation.slices import PLANES
+from ssvae_tf.stats.two_point import PLANE_NAMES
 from ssvae_tf.paper import PAPER_NUMBERS
 from ssvae_tf.stats.morphology import pearson
 from ssvae_tf.stats.phases import PHASE_THRESHOLD
@@ -304,7 +304,7 @@ TABLE_ROWS = (
     ("pixel MSE mean / median", ("pixel_mse_mean", "pixel_mse_median"), "{:.2e}", ""),
     ("slice stats MSE (3 planes) mean / median", ("slice_mse_mean", "slice_mse_median"), "{:.2e}", ""),
     *((f"slice stats MSE, {plane} plane, mean", (f"slice_mse_plane{k}_mean",), "{:.2e}", "")
-      for k, plane in enumerate(PLANES)),
+      for k, plane in enumerate(PLANE_NAMES)),
     ("orientation correct", ("orientation_pct",), "{:.0f}", " %"),
     ("line count correct", ("line_count_pct",), "{:.0f}", " %"),
     ("volume-fraction difference, mean / median", ("volume_fraction_diff_mean", "volume_fraction_diff_median"),

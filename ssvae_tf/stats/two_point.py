@@ -643,6 +643,12 @@ def shift_aligned_sse(x, y) -> tf.Tensor:
     return tf.reduce_sum(tf.square(x), axis=axes) + tf.reduce_sum(tf.square(y), axis=axes) - 2.0 * best
 
 
+#: The coordinate planes of a volume ``(z, y, x)`` = axes (0, 1, 2), in :func:`coordinate_planes`' order:
+#: normal to z (rows y, columns x), to y (rows z, columns x), to x (rows z, columns y).  A micrograph for a
+#: plane has its rows and columns along those axes.
+PLANE_NAMES = ("xy", "xz", "yz")
+
+
 def coordinate_planes(stats: tf.Tensor, lag_ranges: Sequence[tuple[int, int]]) -> tf.Tensor:
     """The lags of centred 3-D statistics that lie in the three coordinate planes.
 
@@ -705,6 +711,12 @@ def _level_sse(mx: StateMaps, my: StateMaps, options: "StatsOptions", full_zero_
 # --------------------------------------------------------------------------- #
 # The options of a statistics loss, as one value
 # --------------------------------------------------------------------------- #
+#: Methods whose Python branches depend only on shapes and options, not on tensor values, are traced as
+#: written: AutoGraph's conversion of these methods, cached across the test suite's many graphs, once passed
+#: ``eps`` twice to ``plane_statistics`` inside an XLA function.
+_plain_python = tf.autograph.experimental.do_not_convert
+
+
 @dataclass(frozen=True)
 class StatsOptions:
     """Which two-point statistics a loss compares, and how: one validated value.
@@ -821,6 +833,7 @@ class StatsOptions:
         per_value = 1.0 if self.metric == "mse" else 1.0 / self.n_values(spatial)
         return squared * (per_value * self.scale**2)
 
+    @_plain_python
     def plane_statistics(self, volumes, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """The statistics of ``volumes`` ``(batch, N, N, N, 1)`` at the lags in their three coordinate
         planes (:func:`coordinate_planes`): ``(batch, 3, *window, n_correlations)``, each plane's window
@@ -832,6 +845,7 @@ class StatsOptions:
         stats = self._statistics_at(volumes, eps)
         return coordinate_planes(stats, _resolve_cutoff(self.cutoff, spatial, self.periodic))
 
+    @_plain_python
     def slice_distance(self, slices, volumes, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """How far the coordinate planes of ``volumes`` ``(batch, N, N, N, 1)`` are from the 2-D
         statistics of ``slices``, ``(batch,)``: the mean over the three planes of this metric between
@@ -863,6 +877,7 @@ class StatsOptions:
             return sse / float(self.n_values(tuple(volumes.shape[2:-1])))
         return _safe_sqrt(sse)
 
+    @_plain_python
     def slice_statistics(self, slices, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """The statistics of micrograph crops as :meth:`slice_distance` compares them with a volume's
         planes: ``(batch, 1, *window, n)`` for crops ``(batch, N, N, C)`` (one for all three planes),
@@ -875,6 +890,7 @@ class StatsOptions:
         stats = self._statistics_at(tf.reshape(slices, [-1, *slices.shape[2:]]), eps)
         return tf.reshape(stats, [-1, 3, *stats.shape[1:]])
 
+    @_plain_python
     def _statistics_at(self, images, eps: float | tf.Tensor | None) -> tf.Tensor:
         """:meth:`statistics` with the indicator's width ``eps`` (a number or a scalar tensor; ``None``:
         the options' own)."""
