@@ -290,6 +290,29 @@ def test_resize_decoder_leaves_no_checkerboard_where_transposed_convolutions_do(
     assert transpose[0, 8:-8, 8:-8, 0].std() > 1e-3  # away from the zero-padded edges
 
 
+@pytest.mark.parametrize("spatial", [(5, 6), (3, 4, 5)])
+@pytest.mark.parametrize("periodic", [False, True])
+def test_upsampled_conv_is_the_convolution_of_the_linear_x2_computed_at_the_low_resolution(spatial, periodic):
+    from ssvae_tf.model import CircularPad, LinearUpsample, UpsampledConv
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, *spatial, 3)).astype(np.float32)
+    folded = UpsampledConv(4, periodic=periodic, activation="relu")
+    folded.build(x.shape)
+    folded.bias.assign(rng.normal(size=4).astype(np.float32))
+    conv = keras.layers.Conv2D if len(spatial) == 2 else keras.layers.Conv3D
+    conv = conv(4, 3, padding="valid" if periodic else "same", activation="relu")
+    upsampled = LinearUpsample(periodic)(x)
+    upsampled = CircularPad(1)(upsampled) if periodic else upsampled
+    conv.build(upsampled.shape)
+    conv.set_weights(folded.get_weights())  # the same kernel (3, ..., 3, in, out) and bias
+    expected, out = conv(upsampled).numpy(), folded(x).numpy()
+    assert out.shape == (2, *(2 * s for s in spatial), 4) and out.dtype == np.float32
+    # wrapped around: the same everywhere; zero-padded: the edges see the edge repeated, not zeros
+    inside = (slice(None),) * (1 if periodic else 0) + (slice(None), *[slice(1, -1)] * len(spatial))
+    np.testing.assert_allclose(out[inside], expected[inside], atol=1e-5)
+
+
 def test_gaussian_blur_matches_a_wrapped_convolution_loop():
     import tensorflow as tf
 
