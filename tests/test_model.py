@@ -313,6 +313,45 @@ def test_upsampled_conv_is_the_convolution_of_the_linear_x2_computed_at_the_low_
     np.testing.assert_allclose(out[inside], expected[inside], atol=1e-5)
 
 
+def _conv_multiply_adds(decoder) -> int:
+    """Multiply-adds per image of a decoder's convolutions: output pixels x kernel size (an
+    :class:`~ssvae_tf.model.UpsampledConv` runs 2**rank kernels on 1/2**rank of its output pixels)."""
+    return sum(int(np.prod(layer.output.shape[1:-1]) * np.prod(layer.kernel.shape))
+               for layer in decoder.layers if hasattr(layer, "kernel"))
+
+
+def test_the_3d_upsample_decoder_halves_its_channels_and_folds_the_last_x2_into_its_logits():
+    from ssvae_tf.model import LinearUpsample, UpsampledConv
+
+    shape, architecture = (32, 32, 32, 1), dict(latent_dim=3, depth=3, filters=8, hidden_units=16)
+    lean = build_decoder(shape, upsampling="upsample", **architecture)
+    full = build_decoder(shape, upsampling="subpixel", **architecture)  # the same levels, full channels
+    assert isinstance(lean.get_layer("to_image"), UpsampledConv)
+    assert sum(isinstance(layer, LinearUpsample) for layer in lean.layers) == 2  # the third is folded
+    assert [lean.get_layer(f"up_{level}").filters for level in (2, 1, 0)] == [16, 8, 4]
+    assert lean.count_params() < 0.5 * full.count_params()
+    assert _conv_multiply_adds(lean) < _conv_multiply_adds(full) / 3  # 1/4 in the halved convolutions
+    images = lean(np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32))
+    assert images.shape == (2, *shape) and images.dtype == "float32"
+    assert 0 < float(np.min(images)) and float(np.max(images)) < 1
+    flat = build_decoder((16, 16, 1), upsampling="upsample", **architecture)  # 2-D keeps its decoder
+    assert sum(isinstance(layer, LinearUpsample) for layer in flat.layers) == 3
+    assert flat.get_layer("up_0").filters == 8
+
+
+def test_a_3d_upsample_vae_trains_under_xla_and_survives_a_keras_file(tmp_path):
+    shape = (16, 16, 16, 1)
+    volumes = (np.random.default_rng(2).random((4, *shape)) < 0.4).astype(np.float32)
+    model = build_vae(shape, upsampling="upsample", padding="circular", seed=0, **TINY)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    history = model.fit(volumes, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    assert np.isfinite(history["loss"]).all()
+    np.testing.assert_allclose(_output_bias(model), [np.log(0.4 / 0.6)], atol=0.1)  # from the data's mean
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded(volumes).numpy(), model(volumes).numpy(), atol=1e-6)
+
+
 def test_gaussian_blur_matches_a_wrapped_convolution_loop():
     import tensorflow as tf
 
