@@ -19,10 +19,9 @@ interpolation x2, :class:`LinearUpsample`, per level), or ``"subpixel"``
 (``"upsample"`` whose last level turns its features into the full-resolution
 logits with a sub-pixel convolution, :class:`PixelShuffle`, Shi et al. 2016,
 ICNR-initialised, Aitken et al. 2017, so that a line one pixel wide can sit on
-any pixel); ``benchmarks/bench_decoders.py`` times them.  In 3-D ``"upsample"`` is lean (issue 23): half
-the channels per level, and its last linear x2 and full-resolution convolution computed as one
-convolution at half resolution (:class:`UpsampledConv`, the same function); 3.4x faster per training
-step at 32^3 than with the 2-D channels and the full-resolution convolution.  The last three avoid
+any pixel); ``benchmarks/bench_decoders.py`` times them.  In 3-D ``"upsample"`` computes its last linear
+x2 and full-resolution convolution as one convolution at half resolution (:class:`UpsampledConv`, the
+same function but along the edges; issue 23).  The last three avoid
 the checkerboard artefacts of uneven transposed-convolution overlap (Odena et
 al., Distill 2016) that an autocorrelation loss sees as spurious periodic
 peaks, at the start of training at least: the sub-pixel convolution's offsets
@@ -376,9 +375,9 @@ def _check_architecture(image_shape: Sequence[int], latent_dim: int, depth: int,
     return shape
 
 
-def _level_filters(filters: int, level: int, halved: bool = False) -> int:
-    """Filters at a resolution level: doubling per level, capped at 8x; half that (at least 1) if ``halved``."""
-    return max(1, filters * 2 ** min(level, 3) // (2 if halved else 1))
+def _level_filters(filters: int, level: int) -> int:
+    """Filters at a resolution level: doubling per level, capped at 8x."""
+    return filters * 2 ** min(level, 3)
 
 
 def build_encoder(
@@ -448,9 +447,9 @@ def build_decoder(
             features become the full-resolution logits through a sub-pixel
             convolution, :func:`_subpixel_conv3`: a line one pixel wide can sit
             on any pixel); the last three draw no checkerboard artefacts.
-            In 3-D, ``"upsample"`` has half the filters at every level and
-            computes its last linear x2 and the logits' convolution as one
-            convolution at half resolution (:class:`UpsampledConv`).
+            In 3-D, ``"upsample"`` computes its last linear x2 and the
+            logits' convolution as one convolution at half resolution
+            (:class:`UpsampledConv`).
         padding: ``"zeros"`` or ``"circular"`` for the 3x3 convolutions
             (transposed convolutions always pad with zeros).
         output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
@@ -475,23 +474,23 @@ def build_decoder(
         raise ValueError(f"a softmax output draws one channel per phase of K > 2 phases into images of one "
                          f"channel, got n_phases={n_phases} and {shape[-1]} channel(s)")
     rank = len(shape) - 1
-    # 3-D "upsample": half the channels per level, and the last linear x2 folded into the logits' convolution
-    lean = rank == 3 and upsampling == "upsample"
+    # 3-D "upsample": the last linear x2 and the logits' convolution as one convolution at half resolution
+    folded = rank == 3 and upsampling == "upsample"
     start = [math.ceil(s / 2**depth) for s in shape[:-1]]
-    top = _level_filters(filters, depth - 1, halved=lean)
+    top = _level_filters(filters, depth - 1)
     z = keras.Input(shape=(latent_dim,), name="z")
     h = layers.Dense(hidden_units, activation=activation, name="hidden")(z)
     h = layers.Dense(int(np.prod(start)) * top, activation=activation, name="expand")(h)
     h = layers.Reshape((*start, top), name="reshape")(h)
     for level in reversed(range(depth)):
-        level_filters = _level_filters(filters, level, halved=lean)
+        level_filters = _level_filters(filters, level)
         if upsampling == "transpose":
             h = _CONV_T[rank](level_filters, 3, strides=2, padding="same", activation=activation,
                               name=f"up_{level}")(h)
         elif upsampling in ("upsample", "subpixel"):
             # the convolution at the low resolution: the transposed one's cost
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
-            if level > 0 or not (lean or upsampling == "subpixel"):  # else the logits below do the last x2
+            if level > 0 or not (folded or upsampling == "subpixel"):  # else the logits below do the last x2
                 h = LinearUpsample(padding == "circular", name=f"resize_{level}")(h)
         else:
             h = _UPSAMPLE[rank](2, name=f"resize_{level}")(h)
@@ -499,7 +498,7 @@ def build_decoder(
             if upsampling == "resize":
                 h = _residual_block(h, rank, level_filters, f"res_{level}", padding, activation)
     logits = n_phases if output == "softmax" else shape[-1]
-    if lean:
+    if folded:
         h = UpsampledConv(logits, padding == "circular", name="to_image")(h)
     elif upsampling == "subpixel":
         h = _subpixel_conv3(h, rank, logits, "to_image", padding)
