@@ -58,12 +58,11 @@ def previous_3d_upsample_decoder(config: TrainConfig, image_shape: tuple[int, ..
     ``(D, H, W, 1)`` (sides multiples of ``2**depth``); per level a 3x3x3 convolution to ``filters *
     2**min(level, 3)`` channels, then a linear x2; the logits from a 3x3x3 convolution at full resolution."""
     depth = default_depth(image_shape)
-    start = [side // 2**depth for side in image_shape[:-1]]
+    start, top = [side // 2**depth for side in image_shape[:-1]], config.filters * 2 ** min(depth - 1, 3)
     z = keras.Input(shape=(config.latent_dim,), name="z")
     h = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(z)
-    h = keras.layers.Dense(int(np.prod(start)) * config.filters * 2 ** min(depth - 1, 3), activation="relu",
-                           name="expand")(h)
-    h = keras.layers.Reshape((*start, config.filters * 2 ** min(depth - 1, 3)), name="reshape")(h)
+    h = keras.layers.Dense(int(np.prod(start)) * top, activation="relu", name="expand")(h)
+    h = keras.layers.Reshape((*start, top), name="reshape")(h)
     for level in reversed(range(depth)):
         h = keras.layers.Conv3D(config.filters * 2 ** min(level, 3), 3, padding="same", activation="relu",
                                 name=f"up_{level}")(h)
