@@ -10,7 +10,9 @@ from epoch begin to epoch end, so tracing and ``fit`` set-up are excluded) for t
 ``ssvae_tf.training.build_model`` makes from ``TrainConfig`` at ``ssvae train``'s defaults with each
 ``--decoder``: on 64x64 images and on 32x32x32 volumes (two-phase random fields), batch 32.  Each
 model gets a warm-up epoch, then they alternate for several rounds; the table shows medians and the
-ratios to the transposed convolutions (the paper's decoder).
+ratios to the transposed convolutions (the paper's decoder).  In 3-D also the ``upsample`` decoder as it
+was before issue 23 (every level's channels as in 2-D, the last convolution at full resolution after the
+last linear x2), rebuilt here from public layers, and the ratios to it.
 """
 
 from __future__ import annotations
@@ -30,14 +32,19 @@ from _timing import (  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlo
 )
 from bench_training import BATCH, epoch_medians  # noqa: E402
 
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ssvae_tf.data.random_fields import generate_random_fields  # noqa: E402
+from ssvae_tf.model import LinearUpsample, SpatialStatsVAE  # noqa: E402
 from ssvae_tf.settings import DECODERS, TrainConfig  # noqa: E402
-from ssvae_tf.training import build_model  # noqa: E402
+from ssvae_tf.training import build_model, default_depth  # noqa: E402
 
 #: The denominator of every ratio.
 REFERENCE = "transpose"
+#: The 3-D default decoder before issue 23: the denominator of the second ratio in 3-D.
+PREVIOUS_3D = "upsample before issue 23"
 
 
 def volumes_dataset(shape: tuple[int, ...], n: int, seed: int) -> tf.data.Dataset:
@@ -46,11 +53,41 @@ def volumes_dataset(shape: tuple[int, ...], n: int, seed: int) -> tf.data.Datase
     return tf.data.Dataset.from_tensor_slices(images).cache().batch(BATCH).prefetch(tf.data.AUTOTUNE)
 
 
+def previous_3d_upsample_decoder(config: TrainConfig, image_shape: tuple[int, ...]) -> keras.Model:
+    """The 3-D ``upsample`` decoder of issue 22: ``z`` ``(batch, latent_dim)`` -> volumes ``image_shape``
+    ``(D, H, W, 1)`` (sides multiples of ``2**depth``); per level a 3x3x3 convolution to ``filters *
+    2**min(level, 3)`` channels, then a linear x2; the logits from a 3x3x3 convolution at full resolution."""
+    depth = default_depth(image_shape)
+    start, top = [side // 2**depth for side in image_shape[:-1]], config.filters * 2 ** min(depth - 1, 3)
+    z = keras.Input(shape=(config.latent_dim,), name="z")
+    h = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(z)
+    h = keras.layers.Dense(int(np.prod(start)) * top, activation="relu", name="expand")(h)
+    h = keras.layers.Reshape((*start, top), name="reshape")(h)
+    for level in reversed(range(depth)):
+        h = keras.layers.Conv3D(config.filters * 2 ** min(level, 3), 3, padding="same", activation="relu",
+                                name=f"up_{level}")(h)
+        h = LinearUpsample(name=f"resize_{level}")(h)
+    h = keras.layers.Conv3D(1, 3, padding="same", name="to_image")(h)
+    return keras.Model(z, keras.layers.Activation("sigmoid", dtype="float32", name="sigmoid")(h), name="decoder")
+
+
+def with_decoder(model: SpatialStatsVAE, decoder: keras.Model, learning_rate: float) -> SpatialStatsVAE:
+    """``model`` (its encoder, loss and schedule) with another ``decoder``, compiled with Adam."""
+    other = SpatialStatsVAE.from_config({**model.get_config(), "decoder": keras.saving.serialize_keras_object(decoder)})
+    other.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return other
+
+
 def bench(shape: tuple[int, ...], n: int, seed: int, rounds: int) -> dict[str, float]:
-    """Median images/s of the SS-VAE with each decoder on ``n`` images of ``shape`` (spatial sides)."""
-    models = {decoder: build_model(TrainConfig(data="microstructure", image_size=shape[0], dims=len(shape),
-                                               decoder=decoder, seed=seed, batch_size=BATCH), (*shape, 1), scale=0.2)
-              for decoder in DECODERS}
+    """Median images/s of the SS-VAE with each decoder on ``n`` images of ``shape`` (spatial sides); in 3-D
+    also with :func:`previous_3d_upsample_decoder`."""
+    configs = {decoder: TrainConfig(data="microstructure", image_size=shape[0], dims=len(shape), decoder=decoder,
+                                    seed=seed, batch_size=BATCH) for decoder in DECODERS}
+    models = {decoder: build_model(config, (*shape, 1), scale=0.2) for decoder, config in configs.items()}
+    if len(shape) == 3:
+        config = configs["upsample"]
+        models[PREVIOUS_3D] = with_decoder(models["upsample"], previous_3d_upsample_decoder(config, (*shape, 1)),
+                                           config.learning_rate)
     return epoch_medians(models, volumes_dataset(shape, n, seed), n, rounds, "x".join(map(str, shape)))
 
 
@@ -67,9 +104,9 @@ def main() -> None:
         print(f"\nSS-VAE training throughput at {side}, batch {BATCH}, ssvae train's defaults but the decoder, "
               f"median of {rounds} epoch(s) of {n} after a warm-up epoch")
         print_table(["decoder", "images/s", "ms/step"], [[name, rate, 1000 * BATCH / rate] for name, rate in rates.items()])
-        for name in rates:
-            if name != REFERENCE:
-                print_ratio(f"{side}: {REFERENCE} time / {name} time", rates[name], rates[REFERENCE])
+        for reference in (REFERENCE, PREVIOUS_3D):
+            for name in [name for name in rates if name != reference] if reference in rates else []:
+                print_ratio(f"{side}: {reference} time / {name} time", rates[name], rates[reference])
     print(f"\n{foreign.report()}")
 
 

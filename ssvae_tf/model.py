@@ -19,7 +19,9 @@ interpolation x2, :class:`LinearUpsample`, per level), or ``"subpixel"``
 (``"upsample"`` whose last level turns its features into the full-resolution
 logits with a sub-pixel convolution, :class:`PixelShuffle`, Shi et al. 2016,
 ICNR-initialised, Aitken et al. 2017, so that a line one pixel wide can sit on
-any pixel); ``benchmarks/bench_decoders.py`` times them.  The last three avoid
+any pixel); ``benchmarks/bench_decoders.py`` times them.  In 3-D ``"upsample"`` computes its last linear
+x2 and full-resolution convolution as one convolution at half resolution (:class:`UpsampledConv`, the
+same function but along the edges; issue 23).  The last three avoid
 the checkerboard artefacts of uneven transposed-convolution overlap (Odena et
 al., Distill 2016) that an autocorrelation loss sees as spurious periodic
 peaks, at the start of training at least: the sub-pixel convolution's offsets
@@ -186,6 +188,15 @@ def _conv3(h, rank: int, filters: int, name: str, padding: str, strides: int = 1
                        activation=activation, name=name)(h)
 
 
+def pad_edges(x: tf.Tensor, axis: int, periodic: bool) -> tf.Tensor:
+    """``x`` padded by one pixel on each side of ``axis`` with its neighbours beyond the edges: they wrap
+    around (``periodic``) or repeat the edge pixel.  Slices and concatenations, not gathers: the
+    fastest on a CPU, and exact."""
+    n = x.shape[axis]
+    before, after = (n - 1, 0) if periodic else (0, n - 1)
+    return tf.concat([axis_slice(x, axis, before, 1), x, axis_slice(x, axis, after, 1)], axis)
+
+
 @keras.saving.register_keras_serializable(package="ssvae_tf")
 class LinearUpsample(layers.Layer):
     """Linear interpolation x2 along every spatial axis of ``(batch, *spatial, channels)``:
@@ -201,10 +212,8 @@ class LinearUpsample(layers.Layer):
     def call(self, x):
         for axis in range(1, len(x.shape) - 1):
             n = x.shape[axis]
-            edge_first, edge_last = (n - 1, 0) if self.periodic else (0, n - 1)
-            # slices and concatenations, not gathers or resizing: the fastest on a CPU, and exact
-            previous = tf.concat([axis_slice(x, axis, edge_first, 1), axis_slice(x, axis, 0, n - 1)], axis)
-            following = tf.concat([axis_slice(x, axis, 1, n - 1), axis_slice(x, axis, edge_last, 1)], axis)
+            padded = pad_edges(x, axis, self.periodic)
+            previous, following = axis_slice(padded, axis, 0, n), axis_slice(padded, axis, 2, n)
             even, odd = 0.25 * previous + 0.75 * x, 0.75 * x + 0.25 * following
             x = tf.reshape(tf.stack([even, odd], axis=axis + 1), [-1, *x.shape[1:axis], 2 * n, *x.shape[axis + 1:]])
         return x
@@ -216,6 +225,17 @@ class LinearUpsample(layers.Layer):
         return {**super().get_config(), "periodic": self.periodic}
 
 
+def pixel_shuffle(x: tf.Tensor) -> tf.Tensor:
+    """:class:`PixelShuffle`'s rearrangement: ``(batch, *spatial, 2**rank * channels)`` ->
+    ``(batch, *(2 spatial), channels)``."""
+    spatial, rank = x.shape[1:-1], len(x.shape) - 2
+    channels = x.shape[-1] // 2**rank
+    x = tf.reshape(x, [-1, *spatial, *([2] * rank), channels])
+    # (batch, s_1..s_rank, d_1..d_rank, c) -> (batch, s_1, d_1, ..., s_rank, d_rank, c)
+    order = [0, *(i for axis in range(rank) for i in (1 + axis, 1 + rank + axis)), 1 + 2 * rank]
+    return tf.reshape(tf.transpose(x, order), [-1, *(2 * s for s in spatial), channels])
+
+
 @keras.saving.register_keras_serializable(package="ssvae_tf")
 class PixelShuffle(layers.Layer):
     """Sub-pixel rearrangement x2 (Shi et al., CVPR 2016): ``(batch, *spatial, 2**rank * channels)`` ->
@@ -225,12 +245,7 @@ class PixelShuffle(layers.Layer):
     also in 3-D.  Reshapes and one transpose: no gathers, nothing XLA cannot compile."""
 
     def call(self, x):
-        spatial, rank = x.shape[1:-1], len(x.shape) - 2
-        channels = x.shape[-1] // 2**rank
-        x = tf.reshape(x, [-1, *spatial, *([2] * rank), channels])
-        # (batch, s_1..s_rank, d_1..d_rank, c) -> (batch, s_1, d_1, ..., s_rank, d_rank, c)
-        order = [0, *(i for axis in range(rank) for i in (1 + axis, 1 + rank + axis)), 1 + 2 * rank]
-        return tf.reshape(tf.transpose(x, order), [-1, *(2 * s for s in spatial), channels])
+        return pixel_shuffle(x)
 
     def compute_output_shape(self, input_shape):
         rank = len(input_shape) - 2
@@ -264,6 +279,69 @@ def _subpixel_conv3(h, rank: int, filters: int, name: str, padding: str):
     h = _CONV[rank](2**rank * filters, 3, padding="valid" if padding == "circular" else "same", name=name,
                     kernel_initializer=SubpixelInitializer(2**rank))(h)
     return PixelShuffle(name=f"{name}_shuffle")(h)
+
+
+def upsample_taps(rank: int) -> np.ndarray:
+    """How a 3-px convolution of the linear x2 (:class:`LinearUpsample`) of ``a`` reads ``a``: float32
+    ``(2**rank, 3**rank, 3**rank)``, the weight of ``a``'s neighbour ``e`` under the convolution's tap
+    ``t`` at the output pixel ``2 i + d``, with ``d``, ``t`` and ``e`` row-major over
+    {0, 1}^rank, {-1, 0, 1}^rank and {-1, 0, 1}^rank.  Separable: the Kronecker product of one axis'
+    ``(2, 3, 3)``, where the pixel ``2 i + d + t = 2 (i + j) + odd`` takes 3/4 of ``a[i + j]`` and 1/4
+    of its neighbour on the side of ``odd``."""
+    axis = np.zeros((2, 3, 3))
+    for d in (0, 1):
+        for t in (-1, 0, 1):
+            j, odd = divmod(d + t, 2)
+            axis[d, t + 1, j + 1] += 0.75
+            axis[d, t + 1, j + (1 if odd else -1) + 1] += 0.25
+    taps = np.ones((1, 1, 1))
+    for _ in range(rank):
+        taps = np.kron(taps, axis)  # row-major: the earlier axes' indices first
+    return taps.astype("float32")
+
+
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class UpsampledConv(layers.Layer):
+    """A 3-px convolution to ``filters`` channels of the linear x2 of its input, computed at the input's
+    resolution: ``(batch, *spatial, channels)`` -> ``(batch, *(2 spatial), filters)``.
+
+    ``conv(LinearUpsample(x))`` is linear in ``x``, so it is one sub-pixel convolution of ``x``
+    (:func:`pixel_shuffle`) whose ``2**rank`` kernels are the 3-px ``kernel`` folded with the
+    interpolation weights (:func:`upsample_taps`): the same weights and outputs, without the
+    ``2**rank`` times larger upsampled tensor and with ``2**rank`` times more outputs per
+    convolution, which a CPU computes faster (a 32^3 x 32 -> 1 convolution is slow for its size).
+    Exactly ``conv(LinearUpsample(x))`` with ``periodic`` edges (both wrapped around); otherwise the
+    output pixels along an edge see the edge repeated where a zero-padded convolution sees zeros.
+    """
+
+    def __init__(self, filters: int, periodic: bool = False, activation: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.periodic = int(filters), bool(periodic)
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        rank = len(input_shape) - 2
+        self.kernel = self.add_weight(name="kernel", shape=(*[3] * rank, input_shape[-1], self.filters),
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def call(self, x):
+        rank, channels = len(x.shape) - 2, x.shape[-1]
+        kernel = tf.reshape(tf.cast(self.kernel, x.dtype), [3**rank, channels, self.filters])
+        # (offsets d, taps t, neighbours e) x (t, in, out) -> (e, in, d, out): offset d's kernel in channels d * out..
+        folded = tf.einsum("dte,tcf->ecdf", tf.constant(upsample_taps(rank), x.dtype), kernel)
+        folded = tf.reshape(folded, [*[3] * rank, channels, 2**rank * self.filters])
+        for axis in range(1, rank + 1):
+            x = pad_edges(x, axis, self.periodic)
+        logits = tf.nn.convolution(x, folded, padding="VALID") + tf.tile(tf.cast(self.bias, x.dtype), [2**rank])
+        return self.activation(pixel_shuffle(logits))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *(2 * s for s in input_shape[1:-1]), self.filters)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "periodic": self.periodic,
+                "activation": keras.activations.serialize(self.activation)}
 
 
 def _residual_block(h, rank: int, filters: int, name: str, padding: str, activation: str):
@@ -369,6 +447,9 @@ def build_decoder(
             features become the full-resolution logits through a sub-pixel
             convolution, :func:`_subpixel_conv3`: a line one pixel wide can sit
             on any pixel); the last three draw no checkerboard artefacts.
+            In 3-D, ``"upsample"`` computes its last linear x2 and the
+            logits' convolution as one convolution at half resolution
+            (:class:`UpsampledConv`).
         padding: ``"zeros"`` or ``"circular"`` for the 3x3 convolutions
             (transposed convolutions always pad with zeros).
         output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
@@ -393,6 +474,8 @@ def build_decoder(
         raise ValueError(f"a softmax output draws one channel per phase of K > 2 phases into images of one "
                          f"channel, got n_phases={n_phases} and {shape[-1]} channel(s)")
     rank = len(shape) - 1
+    # 3-D "upsample": the last linear x2 and the logits' convolution as one convolution at half resolution
+    folded = rank == 3 and upsampling == "upsample"
     start = [math.ceil(s / 2**depth) for s in shape[:-1]]
     top = _level_filters(filters, depth - 1)
     z = keras.Input(shape=(latent_dim,), name="z")
@@ -404,19 +487,20 @@ def build_decoder(
         if upsampling == "transpose":
             h = _CONV_T[rank](level_filters, 3, strides=2, padding="same", activation=activation,
                               name=f"up_{level}")(h)
-        elif upsampling == "upsample" or (upsampling == "subpixel" and level > 0):
+        elif upsampling in ("upsample", "subpixel"):
             # the convolution at the low resolution: the transposed one's cost
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
-            h = LinearUpsample(padding == "circular", name=f"resize_{level}")(h)
-        elif upsampling == "subpixel":  # the last level: its convolution, then sub-pixel logits below
-            h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
+            if level > 0 or not (folded or upsampling == "subpixel"):  # else the logits below do the last x2
+                h = LinearUpsample(padding == "circular", name=f"resize_{level}")(h)
         else:
             h = _UPSAMPLE[rank](2, name=f"resize_{level}")(h)
             h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
             if upsampling == "resize":
                 h = _residual_block(h, rank, level_filters, f"res_{level}", padding, activation)
     logits = n_phases if output == "softmax" else shape[-1]
-    if upsampling == "subpixel":
+    if folded:
+        h = UpsampledConv(logits, padding == "circular", name="to_image")(h)
+    elif upsampling == "subpixel":
         h = _subpixel_conv3(h, rank, logits, "to_image", padding)
     else:
         h = _conv3(h, rank, logits, "to_image", padding)

@@ -291,6 +291,65 @@ def test_resize_decoder_leaves_no_checkerboard_where_transposed_convolutions_do(
     assert transpose[0, 8:-8, 8:-8, 0].std() > 1e-3  # away from the zero-padded edges
 
 
+@pytest.mark.parametrize("spatial", [(5, 6), (3, 4, 5)])
+@pytest.mark.parametrize("periodic", [False, True])
+def test_upsampled_conv_is_the_convolution_of_the_linear_x2_computed_at_the_low_resolution(spatial, periodic):
+    from ssvae_tf.model import CircularPad, LinearUpsample, UpsampledConv
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, *spatial, 3)).astype(np.float32)
+    folded = UpsampledConv(4, periodic=periodic, activation="relu")
+    folded.build(x.shape)
+    folded.bias.assign(rng.normal(size=4).astype(np.float32))
+    conv = keras.layers.Conv2D if len(spatial) == 2 else keras.layers.Conv3D
+    conv = conv(4, 3, padding="valid" if periodic else "same", activation="relu")
+    upsampled = LinearUpsample(periodic)(x)
+    upsampled = CircularPad(1)(upsampled) if periodic else upsampled
+    conv.build(upsampled.shape)
+    conv.set_weights(folded.get_weights())  # the same kernel (3, ..., 3, in, out) and bias
+    expected, out = conv(upsampled).numpy(), folded(x).numpy()
+    assert out.shape == (2, *(2 * s for s in spatial), 4) and out.dtype == np.float32
+    # wrapped around: the same everywhere; zero-padded: the edges see the edge repeated, not zeros
+    inside = (slice(None),) * (1 if periodic else 0) + (slice(None), *[slice(1, -1)] * len(spatial))
+    np.testing.assert_allclose(out[inside], expected[inside], atol=1e-5)
+
+
+def test_the_3d_upsample_decoder_computes_its_last_x2_and_logits_at_half_resolution_the_same():
+    from ssvae_tf.model import CircularPad, LinearUpsample, UpsampledConv
+
+    shape, architecture = (16, 16, 16, 1), dict(latent_dim=3, depth=2, filters=4, hidden_units=16)
+    decoder = build_decoder(shape, upsampling="upsample", padding="circular", **architecture)
+    to_image = decoder.get_layer("to_image")
+    assert isinstance(to_image, UpsampledConv) and to_image.kernel.shape == (3, 3, 3, 4, 1)
+    assert sum(isinstance(layer, LinearUpsample) for layer in decoder.layers) == 1  # of 2 levels
+    # the decoder as it was: the last linear x2 at full resolution, then the 3x3x3 convolution there
+    features = decoder.get_layer("up_0").output
+    conv = keras.layers.Conv3D(1, 3, padding="valid")
+    logits = conv(CircularPad(1)(LinearUpsample(periodic=True)(features)))
+    previous = keras.Model(decoder.input, keras.layers.Activation("sigmoid")(logits))
+    conv.set_weights(to_image.get_weights())
+    z = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
+    images = decoder(z)
+    assert images.shape == (2, *shape) and images.dtype == "float32"
+    np.testing.assert_allclose(images.numpy(), previous(z).numpy(), atol=1e-6)
+    flat = build_decoder((16, 16, 1), upsampling="upsample", **architecture)  # 2-D keeps its decoder
+    assert sum(isinstance(layer, LinearUpsample) for layer in flat.layers) == 2
+    assert not any(isinstance(layer, UpsampledConv) for layer in flat.layers)
+
+
+def test_a_3d_upsample_vae_trains_under_xla_and_survives_a_keras_file(tmp_path):
+    shape = (16, 16, 16, 1)
+    volumes = (np.random.default_rng(2).random((4, *shape)) < 0.4).astype(np.float32)
+    model = build_vae(shape, upsampling="upsample", padding="circular", seed=0, **TINY)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    history = model.fit(volumes, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    assert np.isfinite(history["loss"]).all()
+    np.testing.assert_allclose(_output_bias(model), [np.log(0.4 / 0.6)], atol=0.1)  # from the data's mean
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded(volumes).numpy(), model(volumes).numpy(), atol=1e-6)
+
+
 def test_gaussian_blur_matches_a_wrapped_convolution_loop():
     import tensorflow as tf
 
