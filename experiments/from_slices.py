@@ -9,6 +9,7 @@ per orientation: x-y (130 images of 200 x 200 px, rows y), x-z (200 of 130 x 200
 
 * ``three-planes``: ``--from-slices`` on the x-y micrographs with ``--slices-xz``/``--slices-yz``;
 * ``one-plane``: ``--from-slices`` on the x-y micrographs alone (the material taken as isotropic);
+* ``three-planes+anchor-until-0.8``: ``three-planes`` with the pixel anchor kept until 80 % of the run;
 * ``volume``: the upper bound, a 3-D model trained on 32^3 crops of the training volume itself.
 
 Each model draws ``--n-eval`` volumes from its prior, compared with as many random 32^3 crops of the test
@@ -45,6 +46,8 @@ QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8, "n_pixel": 2, "pixel_s
 VARIANTS = {
     "three-planes": ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy", "--from-slices"],
     "one-plane": ["--data", "xy.npy", "--from-slices"],
+    "three-planes+anchor-until-0.8": ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy",
+                                      "--from-slices", "--anchor-until", "0.8"],
     "volume": ["--data", "train_volume.npy"],
 }
 
@@ -82,6 +85,24 @@ def evaluate(run_dir: Path, real: np.ndarray, reference: np.ndarray, seed: int) 
 
     comparison = compare_samples(RunDir(run_dir).load_model(), real, reference, seed)
     return {"samples": comparison.samples, **comparison.record()}
+
+
+def from_micrographs(run_dir: Path, real: np.ndarray, reference: np.ndarray) -> dict:
+    """The model in ``run_dir`` given the ``reference`` crops' top z-slices, 2-D micrographs of the test volume
+    never trained on (a 3-D model is given the whole crops), against the disjoint ``real`` crops: the task
+    "a volume statistically equivalent to this micrograph".  The reference crops themselves against
+    ``real`` are the yardstick.  A record as :func:`evaluate`'s."""
+    import time
+
+    from ssvae_tf.evaluation.real_volumes import compare_volumes
+    from ssvae_tf.run_dir import RunDir
+
+    model = RunDir(run_dir).load_model()
+    inputs = reference[:, 0] if model.from_slices else reference
+    started = time.perf_counter()
+    volumes = np.asarray(model.predict(inputs, batch_size=16, verbose=0), np.float32)
+    seconds = (time.perf_counter() - started) / len(inputs)
+    return {"samples": volumes, **compare_volumes(volumes, real, reference, seconds).record()}
 
 
 def micrograph_crops(path: Path, reading, n: int, seed: int) -> np.ndarray:
@@ -186,7 +207,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import_tensorflow_quietly()
     real, reference = test_crops(volume, budget["n_eval"], args.seed, runs[args.variants[-1]])
-    records = {label: evaluate(runs[label], real, reference, args.seed) for label in args.variants}
+    records = {f"{label}, prior": evaluate(runs[label], real, reference, args.seed) for label in args.variants}
+    records.update({f"{label}, from micrographs": from_micrographs(runs[label], real, reference)
+                    for label in args.variants})
     records.update(pixel_records(data, runs[args.variants[-1]], budget, real, reference, args.seed))
     plot_volume_rows({"real test crops": real, **{label: r["samples"] for label, r in records.items()}},
                      args.out / "volumes.png", f"Nanopores: real {SIDE}³ test crops and volumes drawn from each "
