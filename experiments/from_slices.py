@@ -189,8 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a smoke run (numbers are not meaningful)")
+    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {FULL['epochs']})")
     args = parser.parse_args(argv)
-    budget = QUICK if args.quick else FULL
+    budget = {**(QUICK if args.quick else FULL), **({} if args.epochs is None else {"epochs": args.epochs})}
     volume = np.load(CACHE / "volume.npy")[0]
     data = write_data(volume, args.out / "data")
     shared = ["--patch-size", str(SIDE), "--validation-slab", "--validation-split", "0.3", *READING,
