@@ -64,14 +64,21 @@ def write_data(volume: np.ndarray, folder: Path) -> dict[str, Path]:
     return {name: folder / name for name in arrays}
 
 
+def run_reading(run_dir: Path):
+    """How the run in ``run_dir`` read its data (its recorded ``ReadOptions``: the resolved Otsu level, the median)."""
+    from ssvae_tf.data.sources import ReadOptions
+    from ssvae_tf.run_dir import RunDir
+
+    return ReadOptions.from_json(RunDir(run_dir).record()["reading"])
+
+
 def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint sets of ``n`` random ``SIDE^3`` crops of the test volume (slices ``TRAIN_SLICES`` on),
     read as the run in ``run_dir`` read its data (its recorded median and Otsu level): float32
     ``(n, SIDE, SIDE, SIDE, 1)`` of 0/1 each (:func:`ssvae_tf.evaluation.real_volumes.real_crop_sets`)."""
-    from ssvae_tf.data.sources import ReadOptions
     from ssvae_tf.evaluation.real_volumes import convert_volumes, real_crop_sets
 
-    reading = ReadOptions.from_json(json.loads((run_dir / "config.json").read_text())["reading"])
+    reading = run_reading(run_dir)
     test = convert_volumes(volume[TRAIN_SLICES:], reading, "test volume")
     return real_crop_sets(test, (SIDE,) * 3, n, seed)
 
@@ -136,10 +143,9 @@ def pixel_records(data: dict[str, Path], run_dir: Path, budget: dict, real: np.n
                   seed: int) -> dict[str, dict]:
     """The pixel baseline from one micrograph for every plane and from one per plane (:func:`pixel_baseline`),
     each against the first ``budget["n_pixel"]`` real and reference crops: records as :func:`evaluate`'s."""
-    from ssvae_tf.data.sources import ReadOptions
     from ssvae_tf.evaluation.real_volumes import compare_volumes
 
-    reading = ReadOptions.from_json(json.loads((run_dir / "config.json").read_text())["reading"])
+    reading = run_reading(run_dir)
     n = budget["n_pixel"]
     real, reference = real[:n], reference[:n]
     records = {}

@@ -860,6 +860,7 @@ class StatsOptions:
         if self.levels != 1:
             raise ValueError(f"slice_distance compares one resolution; expected levels=1, got {self.levels}")
         volumes = _as_float_tensor(volumes, "volumes")
+        side = tuple(volumes.shape[2:-1])  # a plane's sides: N x N
         planes = self.plane_statistics(volumes, eps)
         target = self.slice_statistics(slices, eps)
         if target.shape[2:] != planes.shape[2:]:
@@ -867,14 +868,13 @@ class StatsOptions:
                              "different sides; expected N x N crops for N^3 volumes")
         squared = tf.square(planes - tf.stop_gradient(target)) / float(self.scale) ** 2
         if self.window_sigma is not None:
-            window = _gaussian_window(_resolve_cutoff(self.cutoff, tuple(planes.shape[2:-1]), self.periodic),
-                                      float(self.window_sigma))
+            window = _gaussian_window(_resolve_cutoff(self.cutoff, side, self.periodic), float(self.window_sigma))
             squared = squared * (window[..., np.newaxis] ** 2).astype(np.float32)
         sse = tf.reduce_mean(tf.reduce_sum(squared, axis=[2, 3, 4]), axis=1)
         if self.metric == "sse":
             return sse
         if self.metric == "mse":
-            return sse / float(self.n_values(tuple(volumes.shape[2:-1])))
+            return sse / float(self.n_values(side))
         return _safe_sqrt(sse)
 
     @_plain_python
