@@ -39,7 +39,14 @@ CACHE = Path(__file__).resolve().parent / "cache"
 #: Slices 0..TRAIN_SLICES-1 along z train, the rest test.
 TRAIN_SLICES = 130
 SIDE = 32
-READING = ["--threshold", "otsu", "--median", "3"]
+#: The materials: name -> (how training reads them, the figure's name for them).
+MATERIALS = {
+    "nanopores": (["--threshold", "otsu", "--median", "3"], "Nanopores"),
+    "isotropic": (["--threshold", "0.5"], "Isotropic random field"),
+}
+#: The synthetic isotropic material: one periodic 200^3 thresholded Gaussian random field, pores (black) 40 %,
+#: smoothing length 2.5 px along every axis (``ssvae_tf.data.random_fields``), from this seed.
+ISOTROPIC = {"shape": (200, 200, 200), "volume_fraction": 0.6, "correlation_length": 2.5, "seed": 2023}
 FULL = {"epochs": 10, "crops_per_epoch": 1024, "n_eval": 64, "n_pixel": 8, "pixel_steps": 500}
 QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8, "n_pixel": 2, "pixel_steps": 20}
 #: The models: label -> data flags (paths are relative to the data folder).
@@ -48,8 +55,20 @@ VARIANTS = {
     "one-plane": ["--data", "xy.npy", "--from-slices"],
     "three-planes+anchor-until-0.8": ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy",
                                       "--from-slices", "--anchor-until", "0.8"],
+    "one-plane+isotropy": ["--data", "xy.npy", "--from-slices", "--isotropy", "1"],
     "volume": ["--data", "train_volume.npy"],
 }
+
+
+def material_volume(material: str) -> np.ndarray:
+    """The material's volume ``(Z, Y, X)``: the nanopore tomogram (grey uint8) from the cache, or the
+    synthetic isotropic field (0/1, 1 = white) generated from :data:`ISOTROPIC`."""
+    if material == "nanopores":
+        return np.load(CACHE / "volume.npy")[0]
+    from ssvae_tf.data.random_fields import generate_random_fields
+
+    field = generate_random_fields(1, progress=False, **ISOTROPIC)
+    return field.images[0, ..., 0]
 
 
 def write_data(volume: np.ndarray, folder: Path) -> dict[str, Path]:
@@ -115,10 +134,10 @@ def from_micrographs(run_dir: Path, real: np.ndarray, reference: np.ndarray) -> 
 def micrograph_crops(path: Path, reading, n: int, seed: int) -> np.ndarray:
     """``n`` random ``SIDE x SIDE`` crops of the micrograph stack at ``path`` ``(m, H, W)``, read as training
     reads it (``reading``: a 2-D median per image, the threshold): float32 ``(n, SIDE, SIDE)`` of 0/1."""
-    stack = reading.convert(np.load(path)[..., np.newaxis], str(path), stacked=True)[..., 0]
-    rng = np.random.default_rng(seed)
-    picks = [(rng.integers(len(stack)), *rng.integers(0, np.array(stack.shape[1:]) - SIDE + 1)) for _ in range(n)]
-    return np.stack([stack[i, y:y + SIDE, x:x + SIDE] for i, y, x in picks])
+    from ssvae_tf.evaluation.real_volumes import random_crops
+
+    stack = reading.convert(np.load(path)[..., np.newaxis], str(path), stacked=True)
+    return random_crops(stack[:, np.newaxis], (1, SIDE, SIDE), n, seed)[:, 0, ..., 0]
 
 
 def pixel_baseline(data: dict[str, Path], reading, n: int, steps: int, seed: int, planes: tuple[str, ...]
@@ -192,15 +211,19 @@ def report_table(records: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output folder: data/, runs/, report.md, volumes.png")
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--material", choices=list(MATERIALS), default="nanopores",
+                        help="the nanopore tomogram, or a synthetic isotropic random field (default nanopores)")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
+                        default=[label for label in VARIANTS if "isotropy" not in label])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a smoke run (numbers are not meaningful)")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {FULL['epochs']})")
     args = parser.parse_args(argv)
     budget = {**(QUICK if args.quick else FULL), **({} if args.epochs is None else {"epochs": args.epochs})}
-    volume = np.load(CACHE / "volume.npy")[0]
+    reading, title = MATERIALS[args.material]
+    volume = material_volume(args.material)
     data = write_data(volume, args.out / "data")
-    shared = ["--patch-size", str(SIDE), "--validation-slab", "--validation-split", "0.3", *READING,
+    shared = ["--patch-size", str(SIDE), "--validation-slab", "--validation-split", "0.3", *reading,
               "--epochs", str(budget["epochs"]), "--crops-per-epoch", str(budget["crops_per_epoch"]),
               "--seed", str(args.seed), "--quiet"]
     runs = {label: args.out / "runs" / label for label in args.variants}
@@ -219,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
                     for label in args.variants})
     records.update(pixel_records(data, runs[args.variants[-1]], budget, real, reference, args.seed))
     plot_volume_rows({"real test crops": real, **{label: r["samples"] for label, r in records.items()}},
-                     args.out / "volumes.png", f"Nanopores: real {SIDE}³ test crops and volumes drawn from each "
+                     args.out / "volumes.png", f"{title}: real {SIDE}³ test crops and volumes drawn from each "
                      "model's prior (orthogonal mid-slices z, y, x; black = pores)")
     wall = {label: json.loads((runs[label] / "training.json").read_text()).get("fit_seconds_last_session")
             for label in args.variants}
@@ -228,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "report.json").write_text(json.dumps({"budget": budget, "seed": args.seed, "fit_seconds": wall,
                                                       "models": summary}, indent=1))
     (args.out / "report.md").write_text(
-        f"# 3-D from 2-D slices: nanopores, {SIDE}^3, {budget['epochs']} epochs x {budget['crops_per_epoch']} crops, "
+        f"# 3-D from 2-D slices: {title.lower()}, {SIDE}^3, {budget['epochs']} epochs x {budget['crops_per_epoch']} crops, "
         f"seed {args.seed}\n\n{report_table(records)}\n{equal_size_errors(records, real, budget['n_pixel'])}\n"
         f"Training (s, one thread each, two at a time): {wall}\n\n"
         "![volumes](volumes.png)\n")
