@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from ssvae_tf._io import atomic_write
 from ssvae_tf.stats.phases import phase_name
 from ssvae_tf.stats.summary import BAND_PERCENTILES, DataStatistics
-from ssvae_tf.stats.two_point import StatsOptions, radial_average
+from ssvae_tf.stats.two_point import StatsOptions, plane_axes, radial_average
 from ssvae_tf.stats.units import PixelSize, is_physical, resolve
 
 #: Resolution of every PNG the package writes, in dots per inch.
@@ -106,19 +106,18 @@ def _show_slice(ax: Axes, plane: np.ndarray) -> None:
     ax.set_yticks([0, plane.shape[0] - 1])
 
 
-def plane_axes(normal: int) -> tuple[str, str, str]:
+def plane_axis_names(normal: int) -> tuple[str, str, str]:
     """Names ``(normal, rows, columns)`` of the volume axes of the mid-slice or coordinate plane normal to
-    axis ``normal`` (:func:`mid_slices`' order): 0 -> ``("z", "y", "x")``, 1 -> ``("y", "z", "x")``,
-    2 -> ``("x", "z", "y")``."""
-    rows, columns = (axis for axis in VOLUME_AXES if axis != VOLUME_AXES[normal])
-    return VOLUME_AXES[normal], rows, columns
+    axis ``normal`` (:func:`mid_slices`' order, :func:`~ssvae_tf.stats.two_point.plane_axes`): 0 ->
+    ``("z", "y", "x")``, 1 -> ``("y", "z", "x")``, 2 -> ``("x", "z", "y")``."""
+    return VOLUME_AXES[normal], *(VOLUME_AXES[axis] for axis in plane_axes(normal))
 
 
 def show_plane_images(axes: Sequence[Axes], planes: Sequence[np.ndarray], titles: Sequence[str]) -> None:
     """Draw three images in [0, 1], one per coordinate plane in :func:`mid_slices`' order (normal to z,
     y, x), on three ``axes``: grey, titled, rows and columns labelled with their volume axes in voxels."""
     for normal, (ax, plane, title) in enumerate(zip(axes, planes, titles)):
-        _, rows, columns = plane_axes(normal)
+        _, rows, columns = plane_axis_names(normal)
         _show_slice(ax, plane)
         ax.set_title(title, fontsize=9)
         ax.set_ylabel(f"{rows} [voxels]")
@@ -138,7 +137,7 @@ def show_lag_planes(axes: Sequence[Axes], planes: Sequence[np.ndarray], vmin: fl
     the coordinate planes of :func:`~ssvae_tf.stats.two_point.coordinate_planes`), each ``(N, N)``, on three
     ``axes`` (:func:`show_lag_map`), titled by the plane (``lag z = 0``); returns the last image drawn."""
     for normal, (ax, plane) in enumerate(zip(axes, planes)):
-        axis, rows, columns = plane_axes(normal)
+        axis, rows, columns = plane_axis_names(normal)
         image = show_lag_map(ax, plane, vmin, vmax, pixel_size)
         unit = resolve(pixel_size, 3).label
         ax.set_title(f"{S2_LABEL}, lag {axis} = 0", fontsize=9)

@@ -263,7 +263,8 @@ def plane_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
         raise ValueError(f"the planes' micrographs are read as {[split.image_shape[:-1] for split in splits]}; "
                          "expected crops of one side: pass --patch-size")
     options = run_stats_options(config)
-    scale = max(statistics_scale(split.train_dataset(config.batch_size), options) for split in splits)
+    train = [split.train_dataset(config.batch_size) for split in splits]
+    scale = max(statistics_scale(dataset, options) for dataset in train)
 
     def zipped(datasets: list[tf.data.Dataset | None], count: int) -> tf.data.Dataset | None:
         """The crops of ``datasets`` (x-y, x-z, y-z), ``count`` of each, paired and batched again."""
@@ -275,8 +276,7 @@ def plane_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
             tf.data.experimental.assert_cardinality(math.ceil(count / config.batch_size)))
         return batches.prefetch(tf.data.AUTOTUNE)
 
-    return (zipped([split.train_dataset(config.batch_size) for split in splits],
-                   min(split.n_train for split in splits)),
+    return (zipped(train, min(split.n_train for split in splits)),
             zipped([split.validation_dataset(config.batch_size) for split in splits],
                    min(split.n_validation for split in splits)), scale)
 

@@ -23,16 +23,11 @@ from ssvae_tf.stats.morphology import (
     specific_perimeter,
     volume_fraction,
 )
-from ssvae_tf.stats.two_point import PLANE_NAMES, StatsOptions, batch_size_for
+from ssvae_tf.stats.two_point import PLANE_NAMES, StatsOptions, batch_size_for, plane_axes
 
 #: What an evaluation of a model from slices leaves out, in one line (``report.md``).
 NOT_COMPUTED = ("Not computed for a model from slices: pixel MSE and nearest training images (they compare an "
                 "image with a volume) and line metrics.")
-
-
-def plane_axes(normal: int) -> tuple[int, int]:
-    """The volume axes ``(first, second)`` that plane ``normal`` (0, 1 or 2) holds, in their order."""
-    return tuple(axis for axis in range(3) if axis != normal)
 
 
 def plane_targets(crops: np.ndarray, planes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:

@@ -650,6 +650,17 @@ def shift_aligned_sse(x, y) -> tf.Tensor:
 PLANE_NAMES = ("xy", "xz", "yz")
 
 
+def plane_axes(normal: int) -> tuple[int, int]:
+    """The volume axes ``(rows, columns)`` of the coordinate plane normal to axis ``normal`` (0, 1 or 2), in
+    their order, as :func:`coordinate_planes` and a plane's micrographs hold them.
+
+    >>> [plane_axes(normal) for normal in range(3)]
+    [(0, 1), (0, 2), (0, 1)]
+    """
+    rows, columns = (axis for axis in range(3) if axis != normal)
+    return rows, columns
+
+
 @dataclass(frozen=True, eq=False)
 class IsotropicLags:
     """The lags of a cube window of centred 3-D statistics that lie in no coordinate plane, within the
