@@ -223,6 +223,10 @@ class TrainConfig:
     stats_levels: int = _setting(
         "loss", 1, "resolutions of the statistics loss: the images and their 2x, 4x... average-pooled "
         "indicators, each normalised by its own zero lag")
+    stats_window: float | None = _setting(
+        "loss", None, "Gaussian lag window of the statistics loss, its standard deviation in px: the squared "
+        "difference at lag r weighs exp(-|r|^2 / sigma^2), so the short lags, where the interfaces and the feature "
+        "sizes show, count over the long ones (default: every lag alike)", kind=float)
     decoder: str = _setting(
         "model", "upsample", "decoder upsampling: upsample (a 3x3 convolution, then linear interpolation x2, per "
         "level; in 3-D the last x2 and the logits' convolution run as one convolution at half resolution, the same "
@@ -313,9 +317,12 @@ class TrainConfig:
         if not (isinstance(self.phase, int) and 0 <= self.phase < self.n_phases):
             raise ValueError(f"phase must be a phase 0..{self.n_phases - 1} of the {self.n_phases} phases, "
                              f"got {self.phase!r}")
-        if self.baseline and ((self.anchor or 0) > 0 or self.stats_levels > 1 or self.eps_start is not None):
-            raise ValueError("anchor, stats_levels and eps_start shape the statistics loss, which the pixel "
-                             "baseline does not use; leave them at their defaults with --baseline")
+        if self.stats_window is not None:
+            check_positive_real(self.stats_window, "stats_window")
+        if self.baseline and ((self.anchor or 0) > 0 or self.stats_levels > 1 or self.eps_start is not None
+                              or self.stats_window is not None):
+            raise ValueError("anchor, stats_levels, stats_window and eps_start shape the statistics loss, which the "
+                             "pixel baseline does not use; leave them at their defaults with --baseline")
         if self.baseline and self.encoder_input == "statistics":
             raise ValueError("encoder_input='statistics' hides where the structures are, which the pixel baseline "
                              "must reconstruct; expected encoder_input='image' with --baseline")

@@ -188,6 +188,12 @@ def test_a_model_from_slices_refuses_what_compares_a_volume_with_an_image(settin
         TrainConfig(from_slices=True, **settings)
 
 
+def test_a_lag_window_is_a_positive_width():
+    with pytest.raises(ValueError, match="stats_window must be a finite number > 0, got 0"):
+        TrainConfig(stats_window=0)
+    assert TrainConfig(stats_window=4).stats_window == 4
+
+
 def test_the_isotropy_term_needs_a_model_from_slices_and_a_weight_of_at_least_0():
     with pytest.raises(ValueError, match="expected from_slices=True with isotropy=1.0"):
         TrainConfig(isotropy=1.0)
@@ -215,6 +221,8 @@ def test_generated_data_are_2d_unless_dims_3():
 def test_the_baseline_refuses_statistics_only_techniques():
     with pytest.raises(ValueError, match="baseline does not use"):
         TrainConfig(baseline=True, anchor=0.1)
+    with pytest.raises(ValueError, match="baseline does not use"):
+        TrainConfig(baseline=True, stats_window=4.0)
     assert TrainConfig(baseline=True, kl_schedule="warmup", decoder="resize").baseline
     with pytest.raises(ValueError, match="encoder_input='statistics' hides where the structures are"):
         TrainConfig(baseline=True, encoder_input="statistics")

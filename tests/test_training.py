@@ -359,12 +359,14 @@ def test_a_run_from_slices_trains_volumes_on_micrographs_of_each_plane(tmp_path)
         np.save(tmp_path / f"{name}.npy", (rng.random((4, 56, 40)) < 0.5).astype(np.float32))
     config = TrainConfig(**{**TINY, "image_size": None, "data": str(tmp_path / "xy.npy"), "from_slices": True,
                             "slices_xz": str(tmp_path / "xz.npy"), "slices_yz": str(tmp_path / "yz.npy"),
-                            "patch_size": 16, "crops_per_epoch": 32, "validation_slab": True, "isotropy": 0.5})
+                            "patch_size": 16, "crops_per_epoch": 32, "validation_slab": True, "isotropy": 0.5,
+                            "stats_window": 4.0})
     train(config, tmp_path / "run", verbose=0)
     run = RunDir(tmp_path / "run")
     model = run.load_model()
     assert model.from_slices and model.sample(2, seed=0).shape == (2, 16, 16, 16, 1)
     assert model.stats_options.isotropy == 0.5 and run.settings().isotropy == 0.5
+    assert model.stats_options.window_sigma == 4.0
     assert run.settings().slices_yz == str(tmp_path / "yz.npy") and run.record()["image_shape"] == [16, 16, 1]
     assert np.isfinite(run.read_history()["val_stats_distance"]).all()
     assert run.reconstructions_png.exists()
