@@ -136,6 +136,7 @@ BAD_CONFIGS = [
     ({"search": {"objective_weights": {"val_kl_loss": 1.0}}}, r"objective_weights has unknown key"),
     ({"search": {"max_trials": 0}}, r"max_trials must be an integer >= 1"),
     ({"data": {"validation_split": 0.0}}, r"validation_split must be in \(0, 1\)"),
+    ({"space": {"isotropy": {"values": [0.0, 1.0]}}}, r"\[space\] isotropy value .*expected from_slices=True"),
 ]
 
 
@@ -216,6 +217,9 @@ def test_the_data_table_takes_the_reading_and_cropping_settings(tmp_path):
     assert load_config("microstructure-3d").data.dims == 3
     with pytest.raises(ValueError, match=r"tuning config <dict>: \[data\] .*they need patch_size"):
         parse_config({"data": {"crops_per_epoch": 4}})
+    from_slices = parse_config({"data": {"source": str(tmp_path / "grey.npy"), "from_slices": True, "patch_size": 16},
+                                "space": {"isotropy": {"min": 0.0, "max": 2.0}}})  # checked beside [data]
+    assert from_slices.space["isotropy"].max == 2.0
 
 
 def test_a_config_without_a_tuner_uses_random_search_which_needs_no_extras():

@@ -120,10 +120,13 @@ TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "base
                 "anchor_aligned": True, "phase": 1, "correlations": "0,0 0,1", "periodic": False, "cutoff": 3,
                 "encoder_input": "statistics", "kl_cycles": 2, "kl_ramp": 0.25, "anchor_sigma": 2.0,
                 "anchor_until": 0.25, "output": "concrete", "temperature_end": 0.3, "temperature_start": 2.0,
-                "hard_from": 0.25, "binary_weight": 0.1, "binary_start": 0.25}
+                "hard_from": 0.25, "binary_weight": 0.1, "binary_start": 0.25, "stats_window": 4.0,
+                "isotropy": 0.5}
 #: Settings that matter only beside another one: name -> the other settings its trial needs.
 TRIAL_COMPANIONS = {"temperature_end": {"output": "concrete"}, "temperature_start": {"output": "concrete"},
                     "hard_from": {"output": "straight_through"}}
+#: Settings that need a [data] table of their own: name -> its keys (``source``: a tiny stack of micrographs).
+TRIAL_DATA = {"isotropy": {"from_slices": True, "patch_size": 16}}
 
 
 def _model_settings(model) -> str:
@@ -136,10 +139,15 @@ def test_the_trial_values_cover_every_searchable_field():
 
 
 @pytest.mark.parametrize("name", sorted(TRIAL_VALUES))
-def test_every_training_option_is_honoured_in_a_search(name):
+def test_every_training_option_is_honoured_in_a_search(name, tmp_path):
     """A trial builds the same model as ``ssvae train`` with the same settings, and the field matters."""
     companions = TRIAL_COMPANIONS.get(name, {})
-    config = parse_config({"space": {"filters": 4, "hidden_units": 16, **companions, name: TRIAL_VALUES[name]}})
+    data = {}
+    if name in TRIAL_DATA:
+        np.save(tmp_path / "micrographs.npy", (np.random.default_rng(0).random((2, 24, 24)) < 0.5).astype(np.float32))
+        data = {"source": str(tmp_path / "micrographs.npy"), **TRIAL_DATA[name]}
+    config = parse_config({"data": data,
+                           "space": {"filters": 4, "hidden_units": 16, **companions, name: TRIAL_VALUES[name]}})
     base = base_config(config)
     tuned = SpatialStatsHyperModel(base, (16, 16, 1), config.space, stats_scale=0.2).build(
         keras_tuner.HyperParameters())

@@ -308,8 +308,9 @@ def _parse_search(check: _Checker, raw: dict[str, Any]) -> SearchSettings:
     )
 
 
-def _parse_param(check: _Checker, name: str, raw: Any) -> Param:
-    """One [space] entry; every value it can take is checked as a ``TrainConfig`` field."""
+def _parse_param(check: _Checker, name: str, raw: Any, data: DataSettings) -> Param:
+    """One [space] entry; every value it can take is checked as a ``TrainConfig`` field beside ``data``'s
+    settings (``isotropy`` needs ``from_slices``)."""
     kind, where = setting_kind(name), f"[space] {name}"
 
     def scalar(value: Any, at: str) -> Any:
@@ -320,7 +321,7 @@ def _parse_param(check: _Checker, name: str, raw: Any) -> Param:
         elif not isinstance(value, kind):
             raise check.error(at, f"must be a {kind.__name__}, got {value!r}")
         try:
-            TrainConfig.from_mapping({name: value})
+            TrainConfig.from_mapping({**data.train_settings(), name: value})
         except ValueError as error:
             raise check.error(at, str(error)) from None
         return value
@@ -352,10 +353,11 @@ def _parse_param(check: _Checker, name: str, raw: Any) -> Param:
     return Param(name, "range", min=low, max=high, sampling=sampling)
 
 
-def _parse_space(check: _Checker, raw: dict[str, Any]) -> dict[str, Param]:
-    """The [space] entries given; the other searchable fields keep their ``TrainConfig`` defaults."""
+def _parse_space(check: _Checker, raw: dict[str, Any], data: DataSettings) -> dict[str, Param]:
+    """The [space] entries given, each checked beside the [data] settings; the other searchable fields keep
+    their ``TrainConfig`` defaults."""
     raw = check.table(raw, "[space]", list(SPACE_KEYS))
-    return {name: _parse_param(check, name, raw[name]) for name in SPACE_KEYS if name in raw}
+    return {name: _parse_param(check, name, raw[name], data) for name in SPACE_KEYS if name in raw}
 
 
 def parse_config(raw: dict[str, Any], origin: str = "<dict>",
@@ -370,10 +372,11 @@ def parse_config(raw: dict[str, Any], origin: str = "<dict>",
     """
     check = _Checker(origin, given)
     raw = check.table(raw, "the top level", ["data", "search", "space"])
+    data = _parse_data(check, raw.get("data", {}))
     return TuneConfig(
-        data=_parse_data(check, raw.get("data", {})),
+        data=data,
         search=_parse_search(check, raw.get("search", {})),
-        space=_parse_space(check, raw.get("space", {})),
+        space=_parse_space(check, raw.get("space", {}), data),
         source_file=origin,
     )
 

@@ -655,7 +655,7 @@ def plane_axes(normal: int) -> tuple[int, int]:
     their order, as :func:`coordinate_planes` and a plane's micrographs hold them.
 
     >>> [plane_axes(normal) for normal in range(3)]
-    [(0, 1), (0, 2), (0, 1)]
+    [(1, 2), (0, 2), (0, 1)]
     """
     rows, columns = (axis for axis in range(3) if axis != normal)
     return rows, columns
