@@ -61,6 +61,7 @@ from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
     DATA_LOSSES,
     DECODERS,
+    NOISY_DECODERS,
     OUTPUTS,
     DEFAULT_FILTERS,
     DEFAULT_HIDDEN_UNITS,
@@ -195,6 +196,42 @@ def pad_edges(x: tf.Tensor, axis: int, periodic: bool) -> tf.Tensor:
     n = x.shape[axis]
     before, after = (n - 1, 0) if periodic else (0, n - 1)
     return tf.concat([axis_slice(x, axis, before, 1), x, axis_slice(x, axis, after, 1)], axis)
+
+
+@keras.saving.register_keras_serializable(package="ssvae_tf")
+class NoiseInjection(layers.Layer):
+    """Per-voxel Gaussian noise added to a feature map ``(batch, *spatial, channels)``: one standard normal
+    image, fresh at every call, times a learned scale per channel (``noise_init`` at the start) in units of
+    the map's root-mean-square value (per example, held constant in the gradient), as StyleGAN's generator
+    adds noise to its normalised features (Karras et al., CVPR 2019).  The latent code sets what the
+    statistics depend on; the noise gives the decoder the many local arrangements of one
+    microstructure, which a statistics loss leaves free."""
+
+    def __init__(self, noise_init: float = 0.5, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.noise_init, self.seed = float(noise_init), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.Constant(
+            self.noise_init), name="scale")
+
+    def call(self, x):
+        noise = keras.random.normal(keras.ops.shape(x[..., :1]), dtype=x.dtype, seed=self.seed_generator)
+        axes = tuple(range(1, len(x.shape)))
+        rms = keras.ops.stop_gradient(keras.ops.sqrt(keras.ops.mean(keras.ops.square(x), axis=axes, keepdims=True)))
+        return x + keras.ops.cast(self.scale, x.dtype) * rms * noise
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "noise_init": self.noise_init, "seed": self.seed}
+
+
+def reseed_noise(decoder: keras.Model, seed: int) -> None:
+    """Restart the noise of every :class:`NoiseInjection` layer of ``decoder`` from ``seed``: decoding the
+    same codes after the same seed draws the same volumes."""
+    noise_layers = [layer for layer in decoder.layers if isinstance(layer, NoiseInjection)]
+    for layer, state in zip(noise_layers, np.random.default_rng(seed).integers(2**31, size=len(noise_layers))):
+        layer.seed_generator.state.assign([int(state), 0])
 
 
 @keras.saving.register_keras_serializable(package="ssvae_tf")
@@ -433,6 +470,7 @@ def build_decoder(
     output: str = "sigmoid",
     temperature: float = 0.1,
     n_phases: int = 2,
+    noise: bool = False,
     name: str = "decoder",
 ) -> keras.Model:
     """Decoder ``z -> images``, the mirror of :func:`build_encoder`.
@@ -455,6 +493,8 @@ def build_decoder(
         output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
             (at ``temperature``), ``"straight_through"`` or ``"softmax"``
             (``n_phases`` logit channels).
+        noise: with ``"upsample"`` or ``"subpixel"``, a :class:`NoiseInjection` after each level's
+            convolution, before its activation: each call draws another realisation.
         The others as in :func:`build_encoder`.
 
     Returns:
@@ -470,6 +510,9 @@ def build_decoder(
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
     check_positive_int(n_phases, "n_phases", minimum=2)
+    if noise and upsampling not in NOISY_DECODERS:
+        raise ValueError(f"noise goes into the level convolutions of the decoders {NOISY_DECODERS}, got "
+                         f"upsampling={upsampling!r}")
     if output == "softmax" and (n_phases < 3 or shape[-1] != 1):
         raise ValueError(f"a softmax output draws one channel per phase of K > 2 phases into images of one "
                          f"channel, got n_phases={n_phases} and {shape[-1]} channel(s)")
@@ -489,7 +532,12 @@ def build_decoder(
                               name=f"up_{level}")(h)
         elif upsampling in ("upsample", "subpixel"):
             # the convolution at the low resolution: the transposed one's cost
-            h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
+            if noise:
+                h = _conv3(h, rank, level_filters, f"up_{level}", padding)
+                h = NoiseInjection(name=f"noise_{level}")(h)
+                h = layers.Activation(activation, name=f"up_{level}_activation")(h)
+            else:
+                h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
             if level > 0 or not (folded or upsampling == "subpixel"):  # else the logits below do the last x2
                 h = LinearUpsample(padding == "circular", name=f"resize_{level}")(h)
         else:
@@ -861,11 +909,14 @@ class SpatialStatsVAE(keras.Model):
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
         """Decode ``n`` (an integer >= 0) draws of the prior ``z ~ N(0, I)``: float32 ``(n, *decoded_shape)``
-        (volumes for a model from slices)."""
+        (volumes for a model from slices); the same ``seed`` draws the same images, the decoder's noise
+        (``decoder_noise``) included."""
         n = check_count(n, "n")
         if n == 0:  # the decoder's layers would drop the batch's shape
             return np.zeros((0, *self.decoded_shape), np.float32)
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        if seed is not None:
+            reseed_noise(self.decoder, seed)
         return np.asarray(self.decode(z))
 
     @property
@@ -1164,12 +1215,13 @@ def build_vae(
     output: str = "sigmoid",
     temperature: float = 0.1,
     decoded_shape: Sequence[int] | None = None,
+    decoder_noise: bool = False,
 ) -> SpatialStatsVAE:
     """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled).
 
     The encoder takes ``image_shape``, the decoder draws ``decoded_shape`` (default: the same); a
     model from slices takes ``(N, N, C)`` micrographs and draws ``(N, N, N, C)`` volumes.
-    ``upsampling``, ``output`` and ``temperature`` are the decoder's
+    ``upsampling``, ``output``, ``temperature`` and ``decoder_noise`` (its ``noise``) are the decoder's
     (:func:`build_decoder`; a softmax output has the statistics' phases),
     ``padding`` both networks'; ``encoder_input="statistics"`` gives the
     encoder the images' statistics as the loss computes them
@@ -1183,7 +1235,7 @@ def build_vae(
     encoder = build_encoder(**architecture, statistics_input=statistics_input)
     decoder = build_decoder(**{**architecture, "image_shape": decoded_shape or image_shape}, upsampling=upsampling,
                             output=output, temperature=temperature,
-                            n_phases=StatsOptions.from_json(stats_options).n_phases)
+                            n_phases=StatsOptions.from_json(stats_options).n_phases, noise=decoder_noise)
     return SpatialStatsVAE(encoder, decoder,
                            alpha=alpha, beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options,
                            seed=seed, shift_augment=shift_augment, schedule=schedule)

@@ -44,6 +44,8 @@ DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 #: Decoder upsampling: stride-2 transposed convolutions, resize-convolutions with residual blocks, one 3x3
 #: convolution and linear interpolation x2 per level, or that with sub-pixel logits at the last level.
 DECODERS = ("transpose", "resize", "upsample", "subpixel")
+#: The decoders that take ``decoder_noise``: a convolution at each level's low resolution.
+NOISY_DECODERS = ("upsample", "subpixel")
 #: What the decoder's last layer makes of its logits (``ssvae_tf.model.PhaseOutput``): a sigmoid, a
 #: relaxed-Bernoulli (binary Concrete) sample, a straight-through hard indicator, or one softmax
 #: channel per phase.
@@ -247,6 +249,11 @@ class TrainConfig:
     encoder_input: str = _setting(
         "model", "image", "what the encoder sees: the image, or its periodic two-point statistics (the same for "
         "every shift of the image, like the loss)", choices=ENCODER_INPUTS)
+    decoder_noise: bool = _setting(
+        "model", False, "--decoder upsample or subpixel: add per-voxel Gaussian noise, in units of the features' "
+        "RMS with a learned scale per channel, to every level's convolution (StyleGAN's noise inputs): the code "
+        "sets the statistics, the noise the arrangement; a decoded image is then one random realisation (use it "
+        "with --padding circular, docs/3d-from-2d.md)")
     kl_schedule: str = _setting("loss", "constant", "beta over the run: constant, linear warm-up or cyclical",
                                 choices=KL_SCHEDULES)
     kl_cycles: int = _setting("loss", 4, "cycles of the cyclical KL schedule")
@@ -319,6 +326,9 @@ class TrainConfig:
                              f"got {self.phase!r}")
         if self.stats_window is not None:
             check_positive_real(self.stats_window, "stats_window")
+        if self.decoder_noise and self.decoder not in NOISY_DECODERS:
+            raise ValueError(f"decoder_noise adds noise to the convolutions of the decoders {list(NOISY_DECODERS)}; "
+                             f"expected one of them, got decoder={self.decoder!r}")
         if self.baseline and ((self.anchor or 0) > 0 or self.stats_levels > 1 or self.eps_start is not None
                               or self.stats_window is not None):
             raise ValueError("anchor, stats_levels, stats_window and eps_start shape the statistics loss, which the "

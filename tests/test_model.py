@@ -337,6 +337,42 @@ def test_the_3d_upsample_decoder_computes_its_last_x2_and_logits_at_half_resolut
     assert not any(isinstance(layer, UpsampledConv) for layer in flat.layers)
 
 
+def test_noise_injection_adds_one_standard_normal_image_per_call_in_units_of_the_features_rms():
+    from ssvae_tf.model import NoiseInjection
+
+    layer = NoiseInjection(seed=3)
+    x = np.full((4, 16, 16, 16, 3), 3.0, np.float32)  # root-mean-square 3
+    layer.build(x.shape)
+    layer.scale.assign(np.array([0.0, 1.0, -2.0], np.float32))
+    first, second = layer(x).numpy() - x, layer(x).numpy() - x
+    np.testing.assert_array_equal(first[..., 0], 0.0)
+    np.testing.assert_allclose(first[..., 2], -2.0 * first[..., 1], atol=1e-5)  # one image for every channel
+    assert abs(first[..., 1].mean()) < 0.05 and abs(first[..., 1].std() - 3.0) < 0.05
+    assert not np.allclose(first, second)  # fresh noise at every call
+
+
+def test_a_decoder_with_noise_draws_each_code_differently_and_survives_a_keras_file(tmp_path):
+    from ssvae_tf.model import NoiseInjection
+
+    shape = (16, 16, 16, 1)
+    volumes = (np.random.default_rng(2).random((4, *shape)) < 0.4).astype(np.float32)
+    model = build_vae(shape, upsampling="upsample", padding="circular", seed=0, decoder_noise=True, **TINY)
+    assert sum(isinstance(layer, NoiseInjection) for layer in model.decoder.layers) == TINY["depth"]
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    history = model.fit(volumes, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    assert np.isfinite(history["loss"]).all()
+    z = np.zeros((2, TINY["latent_dim"]), np.float32)
+    assert not np.allclose(model.decoder(z).numpy(), model.decoder(z).numpy())
+    np.testing.assert_array_equal(model.sample(2, seed=5), model.sample(2, seed=5))
+    with pytest.raises(ValueError, match="noise goes into the level convolutions"):
+        build_decoder(shape, upsampling="transpose", noise=True, **TINY)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    for name in ("noise_0", "noise_1"):
+        np.testing.assert_array_equal(loaded.decoder.get_layer(name).scale.numpy(),
+                                      model.decoder.get_layer(name).scale.numpy())
+
+
 def test_a_3d_upsample_vae_trains_under_xla_and_survives_a_keras_file(tmp_path):
     shape = (16, 16, 16, 1)
     volumes = (np.random.default_rng(2).random((4, *shape)) < 0.4).astype(np.float32)

@@ -77,7 +77,7 @@ def test_config_json_stays_one_flat_record_of_every_field():
     # every field but those added since (issue 22: outputs that are phases; issue 23: models from slices),
     # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
-             "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy"}
+             "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
@@ -192,6 +192,13 @@ def test_a_lag_window_is_a_positive_width():
     with pytest.raises(ValueError, match="stats_window must be a finite number > 0, got 0"):
         TrainConfig(stats_window=0)
     assert TrainConfig(stats_window=4).stats_window == 4
+
+
+def test_decoder_noise_needs_a_decoder_with_level_convolutions():
+    with pytest.raises(ValueError, match=r"decoders \['upsample', 'subpixel'\]; expected one of them, got "
+                                         r"decoder='transpose'"):
+        TrainConfig(decoder="transpose", decoder_noise=True)
+    assert TrainConfig(decoder="subpixel", decoder_noise=True).decoder_noise
 
 
 def test_the_isotropy_term_needs_a_model_from_slices_and_a_weight_of_at_least_0():
