@@ -250,10 +250,10 @@ class TrainConfig:
         "model", "image", "what the encoder sees: the image, or its periodic two-point statistics (the same for "
         "every shift of the image, like the loss)", choices=ENCODER_INPUTS)
     decoder_noise: bool = _setting(
-        "model", False, "--decoder upsample or subpixel: add per-voxel Gaussian noise, in units of the features' "
-        "RMS with a learned scale per channel, to every level's convolution (StyleGAN's noise inputs): the code "
-        "sets the statistics, the noise the arrangement; a decoded image is then one random realisation (use it "
-        "with --padding circular, docs/3d-from-2d.md)")
+        "model", False, "experimental, --decoder upsample or subpixel: add per-voxel Gaussian noise, in units of "
+        "the features' RMS with a learned scale per channel, to every level's convolution (StyleGAN's noise "
+        "inputs): the code sets the statistics, the noise the arrangement; a decoded image is then one random "
+        "realisation (with --padding circular; its training can die, docs/3d-from-2d.md)")
     kl_schedule: str = _setting("loss", "constant", "beta over the run: constant, linear warm-up or cyclical",
                                 choices=KL_SCHEDULES)
     kl_cycles: int = _setting("loss", 4, "cycles of the cyclical KL schedule")
