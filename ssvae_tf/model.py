@@ -530,7 +530,7 @@ def build_decoder(
         if upsampling == "transpose":
             h = _CONV_T[rank](level_filters, 3, strides=2, padding="same", activation=activation,
                               name=f"up_{level}")(h)
-        elif upsampling in ("upsample", "subpixel"):
+        elif upsampling in NOISY_DECODERS:
             # the convolution at the low resolution: the transposed one's cost
             if noise:
                 h = _conv3(h, rank, level_filters, f"up_{level}", padding)

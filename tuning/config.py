@@ -308,9 +308,9 @@ def _parse_search(check: _Checker, raw: dict[str, Any]) -> SearchSettings:
     )
 
 
-def _parse_param(check: _Checker, name: str, raw: Any, data: DataSettings) -> Param:
-    """One [space] entry; every value it can take is checked as a ``TrainConfig`` field beside ``data``'s
-    settings (``isotropy`` needs ``from_slices``)."""
+def _parse_param(check: _Checker, name: str, raw: Any, data_settings: dict[str, Any]) -> Param:
+    """One [space] entry; every value it can take is checked as a ``TrainConfig`` field beside the [data]
+    table's ``TrainConfig`` fields ``data_settings`` (``isotropy`` needs ``from_slices``)."""
     kind, where = setting_kind(name), f"[space] {name}"
 
     def scalar(value: Any, at: str) -> Any:
@@ -321,7 +321,7 @@ def _parse_param(check: _Checker, name: str, raw: Any, data: DataSettings) -> Pa
         elif not isinstance(value, kind):
             raise check.error(at, f"must be a {kind.__name__}, got {value!r}")
         try:
-            TrainConfig.from_mapping({**data.train_settings(), name: value})
+            TrainConfig.from_mapping({**data_settings, name: value})
         except ValueError as error:
             raise check.error(at, str(error)) from None
         return value
@@ -357,7 +357,8 @@ def _parse_space(check: _Checker, raw: dict[str, Any], data: DataSettings) -> di
     """The [space] entries given, each checked beside the [data] settings; the other searchable fields keep
     their ``TrainConfig`` defaults."""
     raw = check.table(raw, "[space]", list(SPACE_KEYS))
-    return {name: _parse_param(check, name, raw[name], data) for name in SPACE_KEYS if name in raw}
+    data_settings = data.train_settings()
+    return {name: _parse_param(check, name, raw[name], data_settings) for name in SPACE_KEYS if name in raw}
 
 
 def parse_config(raw: dict[str, Any], origin: str = "<dict>",
