@@ -493,8 +493,10 @@ def build_decoder(
         output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
             (at ``temperature``), ``"straight_through"`` or ``"softmax"``
             (``n_phases`` logit channels).
-        noise: with ``"upsample"`` or ``"subpixel"``, a :class:`NoiseInjection` after each level's
-            convolution, before its activation: each call draws another realisation.
+        noise: with ``"upsample"`` or ``"subpixel"`` and ``depth`` >= 2, a :class:`NoiseInjection`
+            after the convolution of every level but the finest (the one at half the output's
+            resolution), before its activation: each call draws another realisation.  Noise at the finest
+            level drew features of 1-2 px (docs/3d-from-2d.md).
         The others as in :func:`build_encoder`.
 
     Returns:
@@ -513,6 +515,9 @@ def build_decoder(
     if noise and upsampling not in NOISY_DECODERS:
         raise ValueError(f"noise goes into the level convolutions of the decoders {NOISY_DECODERS}, got "
                          f"upsampling={upsampling!r}")
+    if noise and depth < 2:
+        raise ValueError(f"noise goes into the levels coarser than the finest, which needs depth >= 2, got "
+                         f"depth={depth}")
     if output == "softmax" and (n_phases < 3 or shape[-1] != 1):
         raise ValueError(f"a softmax output draws one channel per phase of K > 2 phases into images of one "
                          f"channel, got n_phases={n_phases} and {shape[-1]} channel(s)")
@@ -532,7 +537,7 @@ def build_decoder(
                               name=f"up_{level}")(h)
         elif upsampling in NOISY_DECODERS:
             # the convolution at the low resolution: the transposed one's cost
-            if noise:
+            if noise and level > 0:  # none at the finest level, whose noise draws speckle
                 h = _conv3(h, rank, level_filters, f"up_{level}", padding)
                 h = NoiseInjection(name=f"noise_{level}")(h)
                 h = layers.Activation(activation, name=f"up_{level}_activation")(h)

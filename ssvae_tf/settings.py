@@ -44,6 +44,8 @@ DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 #: Decoder upsampling: stride-2 transposed convolutions, resize-convolutions with residual blocks, one 3x3
 #: convolution and linear interpolation x2 per level, or that with sub-pixel logits at the last level.
 DECODERS = ("transpose", "resize", "upsample", "subpixel")
+#: Adam's ``clipnorm`` unless set otherwise for a decoder with noise (measured on the nanopores, docs/3d-from-2d.md).
+NOISY_DECODER_CLIP_NORM = 1.0
 #: The decoders that take ``decoder_noise``: a convolution at each level's low resolution.
 NOISY_DECODERS = ("upsample", "subpixel")
 #: What the decoder's last layer makes of its logits (``ssvae_tf.model.PhaseOutput``): a sigmoid, a
@@ -191,6 +193,10 @@ class TrainConfig:
     batch_size: int = _setting("fit", 32, "images per batch")
     learning_rate: float = _setting(
         "fit", 1e-3, "Adam's learning rate, halved for the last 10 %% of the epochs (the paper's schedule)")
+    clip_norm: float | None = _setting(
+        "fit", None, "Adam's clipnorm: each weight's gradient is scaled down to at most this norm (default "
+        f"{NOISY_DECODER_CLIP_NORM:g} with --decoder-noise, whose training dies without it on the nanopores, "
+        "docs/3d-from-2d.md; else off; 0: off)", kind=float)
     depth: int | None = _setting(
         "model", None, "stride-2 convolutions (default 4, fewer for images under 32 px)", kind=int)
     filters: int = _setting(
@@ -251,8 +257,8 @@ class TrainConfig:
         "every shift of the image, like the loss)", choices=ENCODER_INPUTS)
     decoder_noise: bool = _setting(
         "model", False, "experimental, --decoder upsample or subpixel: add per-voxel Gaussian noise, in units of "
-        "the features' RMS with a learned scale per channel, to every level's convolution (StyleGAN's noise "
-        "inputs): the code sets the statistics, the noise the arrangement; a decoded image is then one random "
+        "the features' RMS with a learned scale per channel, to the convolution of every level but the finest "
+        "(StyleGAN's noise inputs): the code sets the statistics, the noise the arrangement; a decoded image is then one random "
         "realisation (with --padding circular; its training can die, docs/3d-from-2d.md)")
     kl_schedule: str = _setting("loss", "constant", "beta over the run: constant, linear warm-up or cyclical",
                                 choices=KL_SCHEDULES)
@@ -326,6 +332,8 @@ class TrainConfig:
                              f"got {self.phase!r}")
         if self.stats_window is not None:
             check_positive_real(self.stats_window, "stats_window")
+        if self.clip_norm is not None:
+            object.__setattr__(self, "clip_norm", check_positive_real(self.clip_norm, "clip_norm", allow_zero=True))
         if self.decoder_noise and self.decoder not in NOISY_DECODERS:
             raise ValueError(f"decoder_noise adds noise to the convolutions of the decoders {list(NOISY_DECODERS)}; "
                              f"expected one of them, got decoder={self.decoder!r}")
@@ -467,6 +475,14 @@ class TrainConfig:
         if name == "anchor" and self.encoder_input == "statistics":
             return 0.0
         return STATISTICS_VAE_DEFAULTS[name] if statistics_vae else 0.0
+
+    @property
+    def gradient_clip_norm(self) -> float | None:
+        """Adam's ``clipnorm`` as trained: the setting (0: none), or unset
+        :data:`NOISY_DECODER_CLIP_NORM` with ``decoder_noise``, else none."""
+        if self.clip_norm is None:
+            return NOISY_DECODER_CLIP_NORM if self.decoder_noise else None
+        return self.clip_norm or None
 
     @property
     def correlation_pairs(self) -> tuple[tuple[int, int], ...]:

@@ -199,7 +199,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             decoded_shape=decoded_shape(config, image_shape),
             decoder_noise=config.decoder_noise,
         )
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip_norm),
                       jit_compile="auto" if config.jit_compile is None else config.jit_compile)
     finally:
         keras.config.set_dtype_policy(previous_policy)

@@ -8,6 +8,7 @@ import pytest
 
 from ssvae_tf.settings import (
     MAX_SEED,
+    NOISY_DECODER_CLIP_NORM,
     SETTING_GROUPS,
     TrainConfig,
     default_beta,
@@ -77,7 +78,7 @@ def test_config_json_stays_one_flat_record_of_every_field():
     # every field but those added since (issue 22: outputs that are phases; issue 23: models from slices),
     # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
-             "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise"}
+             "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise", "clip_norm"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
@@ -199,6 +200,15 @@ def test_decoder_noise_needs_a_decoder_with_level_convolutions():
                                          r"decoder='transpose'"):
         TrainConfig(decoder="transpose", decoder_noise=True)
     assert TrainConfig(decoder="subpixel", decoder_noise=True).decoder_noise
+
+
+def test_gradients_are_clipped_by_default_only_for_a_decoder_with_noise():
+    assert TrainConfig().gradient_clip_norm is None
+    assert TrainConfig(decoder_noise=True).gradient_clip_norm == NOISY_DECODER_CLIP_NORM
+    assert TrainConfig(decoder_noise=True, clip_norm=0).gradient_clip_norm is None  # 0: off
+    assert TrainConfig(clip_norm=2.5).gradient_clip_norm == 2.5
+    with pytest.raises(ValueError, match="clip_norm must be a finite number >= 0, got -1"):
+        TrainConfig(clip_norm=-1)
 
 
 def test_the_isotropy_term_needs_a_model_from_slices_and_a_weight_of_at_least_0():

@@ -245,12 +245,12 @@ def test_build_model_honours_every_model_setting():
     """One builder: each setting reaches the compiled model."""
     config = TrainConfig(**{**TINY, "latent_dim": 3, "depth": 2, "alpha": 0.5, "beta": 0.2, "gamma": 0.1,
                             "data_loss": "mse", "learning_rate": 2e-3, "indicator": "linear",
-                            "shift_augment": True, "seed": 7, "encoder_input": "statistics"})
+                            "shift_augment": True, "seed": 7, "encoder_input": "statistics", "clip_norm": 0.5})
     model = build_model(config, (32, 32, 1), scale=0.25)
     assert (model.latent_dim, model.alpha, model.beta, model.gamma, model.data_loss) == (3, 0.5, 0.2, 0.1, "mse")
     assert model.stats_options.kind == "linear" and model.stats_options.scale == 0.25
     assert model.shift_augment and model.seed == 7
-    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
+    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3) and model.optimizer.clipnorm == 0.5
     assert len([layer for layer in model.encoder.layers if layer.name.startswith("down_")]) == 2
     assert model.encoder.get_layer("down_0").filters == 4 and model.encoder.get_layer("hidden").units == 16
     assert model.encoder.get_layer("statistics").options.scale == 0.25
