@@ -73,6 +73,7 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+anchor-until-1": ["--anchor-until", "1"],
     "ss-vae+anchor-until-0.8": ["--anchor-until", "0.8"],
     "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
+    "ss-vae+noise": ["--decoder-noise", "--padding", "circular"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],

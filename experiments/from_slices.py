@@ -13,8 +13,8 @@ per orientation: x-y (130 images of 200 x 200 px, rows y), x-z (200 of 130 x 200
 * ``one-plane+isotropy``: ``one-plane`` with ``--isotropy 1``, the lags in no plane held to the
   micrographs' radial profile, and ``one-plane+window``: ``one-plane`` with ``--stats-window 8``, the short
   lags weighed over the long ones, and ``one-plane+noise``: ``one-plane`` with ``--decoder-noise
-  --padding circular``, per-voxel noise in the decoder and no edges to place features by (none of the
-  three in the default set: ``--variants``);
+  --padding circular``, per-voxel noise in the decoder and no edges to place features by, and
+  ``one-plane+noise+isotropy``, both (none of the four in the default set: ``--variants``);
 * ``volume``: the upper bound, a 3-D model trained on 32^3 crops of the training volume itself.
 
 ``--material isotropic`` runs the same on a synthetic isotropic material instead (:data:`ISOTROPIC`: a
@@ -69,6 +69,8 @@ VARIANTS = {
     "one-plane+isotropy": ["--data", "xy.npy", "--from-slices", "--isotropy", "1"],
     "one-plane+window": ["--data", "xy.npy", "--from-slices", "--stats-window", "8"],
     "one-plane+noise": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding", "circular"],
+    "one-plane+noise+isotropy": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding", "circular",
+                                 "--isotropy", "1"],
     "volume": ["--data", "train_volume.npy"],
 }
 
