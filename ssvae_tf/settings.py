@@ -288,6 +288,10 @@ class TrainConfig:
         "loss", 0.0, "with --from-slices: weight of the volumes' lags in no coordinate plane, which no micrograph "
         "shows, against the micrographs' radially averaged statistics (an isotropic material), in units of one "
         "plane's distance (0: off, the lags are free)")
+    symmetric_targets: bool = _setting(
+        "loss", False, "with --from-slices and one micrograph stack (an isotropic material): compare the volume's "
+        "planes with each crop's statistics averaged over the square's 8 rotations and reflections; one crop "
+        "is anisotropic by chance, and no volume shows the same anisotropic statistics in its three planes")
     anchor_aligned: bool = _setting(
         "loss", False, "compare the anchor's blurred images after the best periodic shift (positions free, "
         "arrangement tied to the input)")
@@ -414,6 +418,9 @@ class TrainConfig:
         if self.isotropy > 0 and not self.from_slices:
             raise ValueError(f"isotropy weighs the off-plane lags of volumes trained from micrographs; expected "
                              f"from_slices=True with isotropy={self.isotropy}")
+        if self.symmetric_targets and (not self.from_slices or self.plane_data is not None):
+            raise ValueError("symmetric_targets averages one micrograph's statistics for all three planes of an "
+                             "isotropic material; expected from_slices=True without slices_xz/slices_yz")
         for name in ("slices_xz", "slices_yz"):
             path = getattr(self, name)
             if path is not None and not self.from_slices:

@@ -134,12 +134,14 @@ def default_depth(image_shape: tuple[int, ...]) -> int:
 def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
     """The statistics a run's loss compares: the paper's, with the run's correlations, boundary,
     lag cutoff, phases, indicator and its width (``eps`` is in units of the spacing of the
-    phases' grey levels), resolutions, lag window, scale and, from slices, the weight of the isotropy term."""
+    phases' grey levels), resolutions, lag window, scale and, from slices, the weight of the isotropy term
+    and the symmetrised targets."""
     full = config.cutoff is None and config.periodic
     return StatsOptions(correlations=config.correlation_pairs, periodic=config.periodic,
                         cutoff="full" if full else config.cutoff, kind=config.indicator,
                         n_phases=config.n_phases, eps=config.eps / (config.n_phases - 1), scale=scale,
-                        window_sigma=config.stats_window, levels=config.stats_levels, isotropy=config.isotropy)
+                        window_sigma=config.stats_window, levels=config.stats_levels, isotropy=config.isotropy,
+                        symmetric_targets=config.symmetric_targets)
 
 
 def decoded_shape(config: TrainConfig, image_shape: tuple[int, ...]) -> tuple[int, ...]:

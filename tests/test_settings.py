@@ -78,7 +78,8 @@ def test_config_json_stays_one_flat_record_of_every_field():
     # every field but those added since (issue 22: outputs that are phases; issue 23: models from slices),
     # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
-             "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise", "clip_norm"}
+             "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise",
+             "clip_norm", "symmetric_targets"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
@@ -209,6 +210,14 @@ def test_gradients_are_clipped_by_default_only_for_a_decoder_with_noise():
     assert TrainConfig(clip_norm=2.5).gradient_clip_norm == 2.5
     with pytest.raises(ValueError, match="clip_norm must be a finite number >= 0, got -1"):
         TrainConfig(clip_norm=-1)
+
+
+def test_symmetric_targets_need_one_micrograph_stack_for_every_plane(tmp_path):
+    with pytest.raises(ValueError, match="expected from_slices=True without slices_xz/slices_yz"):
+        TrainConfig(symmetric_targets=True)
+    with pytest.raises(ValueError, match="expected from_slices=True without slices_xz/slices_yz"):
+        TrainConfig(from_slices=True, slices_xz=str(tmp_path / "xz.npy"), symmetric_targets=True)
+    assert TrainConfig(from_slices=True, symmetric_targets=True).symmetric_targets
 
 
 def test_the_isotropy_term_needs_a_model_from_slices_and_a_weight_of_at_least_0():

@@ -189,3 +189,30 @@ def test_the_isotropy_term_refuses_a_bad_weight_and_volumes_with_no_such_lag():
         StatsOptions(isotropy=-1.0)
     with pytest.raises(ValueError, match="at least 6"):
         StatsOptions(isotropy=1.0).slice_distance(np.zeros((1, 4, 4, 1), np.float32), np.zeros((1, 4, 4, 4, 1), np.float32))
+
+
+# Symmetrised targets: one crop's statistics averaged over the square's 8 rotations and reflections
+
+
+def test_symmetric_targets_are_the_mean_statistics_of_the_crops_eight_rotations_and_reflections():
+    crops = (RNG.random((2, 8, 8, 1)) < 0.4).astype(np.float32)
+    got = StatsOptions(kind="hard", symmetric_targets=True).slice_statistics(crops).numpy()
+    assert got.shape == (2, 1, 8, 8, 1)
+    for crop, stats in zip(crops, got[:, 0]):
+        views = [np.rot90(crop, k) for k in range(4)]
+        views += [np.swapaxes(view, 0, 1) for view in views]
+        expected = np.mean([brute_force_stats(numpy_indicators(view[np.newaxis], 2, "hard"), [(0, 0)], True,
+                                              "full")[0] for view in views], axis=0)
+        np.testing.assert_allclose(stats, expected, atol=1e-6)
+
+
+def test_symmetric_targets_do_not_change_with_a_turn_or_a_reflection_of_the_crop():
+    crop = (RNG.random((1, 8, 8, 1)) < 0.4).astype(np.float32)
+    options = StatsOptions(symmetric_targets=True)
+    stats = options.slice_statistics(crop).numpy()
+    for view in (np.rot90(crop, 1, axes=(1, 2)), np.flip(crop, axis=2), np.swapaxes(crop, 1, 2)):
+        np.testing.assert_allclose(options.slice_statistics(np.ascontiguousarray(view)).numpy(), stats, atol=1e-6)
+    plain = StatsOptions().slice_statistics(crop).numpy()
+    assert not np.allclose(plain, stats)  # a random crop is not symmetric by itself
+    three = np.repeat(crop[:, np.newaxis], 3, axis=1)  # a crop per plane (an anisotropic material) is kept
+    np.testing.assert_allclose(options.slice_statistics(three).numpy(), np.repeat(plain, 3, axis=1), atol=1e-6)

@@ -824,6 +824,12 @@ class StatsOptions:
             the radially averaged statistics of the micrographs (an isotropic material, whose statistics
             depend on ``|r|`` only; :func:`isotropic_lags`), in units of one plane's distance (0: off).
             A slice shows none of these lags: without it they are free.
+        symmetric_targets: in :meth:`slice_statistics` of one crop for all three planes (an isotropic
+            material), average the crop's statistics over the square's 8 rotations and reflections.  One
+            crop's statistics are anisotropic by chance, and no volume can show the same anisotropic
+            statistics in its three planes (a crop stretched along its rows by ``a`` asks for ``y = a x`` in
+            the x-y plane, ``z = a x`` in the x-z plane and ``z = a y`` in the y-z plane); an isotropic
+            material's have those symmetries.
 
     Everything is checked once, here; a bad value raises ``ValueError``
     naming it.  ``to_json``/``from_json`` give the form stored in a run's
@@ -847,6 +853,7 @@ class StatsOptions:
     window_sigma: float | None = None
     levels: int = 1
     isotropy: float = 0.0
+    symmetric_targets: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "correlations", _as_pairs(self.correlations))
@@ -862,6 +869,7 @@ class StatsOptions:
         if self.levels > 1 and self.metric != "sse":
             raise ValueError(f'levels > 1 adds squared differences: it needs metric="sse", got {self.metric!r}')
         check_positive_real(self.isotropy, "isotropy", allow_zero=True)
+        object.__setattr__(self, "symmetric_targets", check_bool(self.symmetric_targets, "symmetric_targets"))
 
     def replace(self, **changes) -> "StatsOptions":
         """A copy with ``changes`` (field names), validated again."""
@@ -989,10 +997,17 @@ class StatsOptions:
     def slice_statistics(self, slices, eps: float | tf.Tensor | None = None) -> tf.Tensor:
         """The statistics of micrograph crops as :meth:`slice_distance` compares them with a volume's
         planes: ``(batch, 1, *window, n)`` for crops ``(batch, N, N, C)`` (one for all three planes),
-        ``(batch, 3, *window, n)`` for crops ``(batch, 3, N, N, C)`` (one per plane)."""
+        ``(batch, 3, *window, n)`` for crops ``(batch, 3, N, N, C)`` (one per plane); with
+        ``symmetric_targets`` a crop for all three planes gives the mean statistics of its 8 rotations and
+        reflections."""
         slices = _as_float_tensor(slices, "slices")
         if slices.shape.rank == 4:
-            return self._statistics_at(slices, eps)[:, tf.newaxis]
+            if not self.symmetric_targets:
+                return self._statistics_at(slices, eps)[:, tf.newaxis]
+            turns = [tf.image.rot90(slices, k) for k in range(4)]
+            views = tf.concat([*turns, *(tf.transpose(turn, [0, 2, 1, 3]) for turn in turns)], axis=0)
+            stats = self._statistics_at(views, eps)
+            return tf.reduce_mean(tf.reshape(stats, [8, -1, *stats.shape[1:]]), axis=0)[:, tf.newaxis]
         if slices.shape.rank != 5 or slices.shape[1] != 3:
             raise ValueError(f"slices must be (batch, N, N, C) or (batch, 3, N, N, C), got {tuple(slices.shape)}")
         stats = self._statistics_at(tf.reshape(slices, [-1, *slices.shape[2:]]), eps)
@@ -1015,9 +1030,10 @@ class StatsOptions:
         return n_lags(spatial_shape, self.periodic, self.cutoff) * len(self.correlations)
 
     def _distance_arguments(self) -> dict:
-        """The fields :func:`spatial_stats_distance` takes (all but ``levels`` and ``isotropy``)."""
+        """The fields :func:`spatial_stats_distance` takes (all but ``levels``, ``isotropy`` and
+        ``symmetric_targets``)."""
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-                if field.name not in ("levels", "isotropy")}
+                if field.name not in ("levels", "isotropy", "symmetric_targets")}
 
     def to_json(self) -> dict:
         """Plain JSON types: the form stored in ``config.json`` and ``.keras`` files."""
