@@ -258,8 +258,8 @@ class TrainConfig:
     decoder_noise: bool = _setting(
         "model", False, "experimental, --decoder upsample or subpixel: add per-voxel Gaussian noise, in units of "
         "the features' RMS with a learned scale per channel, to the convolution of every level but the finest "
-        "(StyleGAN's noise inputs): the code sets the statistics, the noise the arrangement; a decoded image is then one random "
-        "realisation (with --padding circular; its training can die, docs/3d-from-2d.md)")
+        "(StyleGAN's noise inputs): the code sets the statistics, the noise the arrangement; a decoded image is "
+        "then one random realisation (with --padding circular and --clip-norm; docs/3d-from-2d.md)")
     kl_schedule: str = _setting("loss", "constant", "beta over the run: constant, linear warm-up or cyclical",
                                 choices=KL_SCHEDULES)
     kl_cycles: int = _setting("loss", 4, "cycles of the cyclical KL schedule")
