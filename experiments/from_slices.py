@@ -15,8 +15,8 @@ per orientation: x-y (130 images of 200 x 200 px, rows y), x-z (200 of 130 x 200
   lags weighed over the long ones, and ``one-plane+noise``: ``one-plane`` with ``--decoder-noise
   --padding circular``, per-voxel noise in the decoder and no edges to place features by, and
   ``one-plane+noise+isotropy``, both, and ``one-plane+noise+symmetric``, the noise with ``--symmetric-targets``
-  (each crop's statistics averaged over its 8 rotations and reflections) (none of the five in the default
-  set: ``--variants``);
+  (each crop's statistics averaged over its 8 rotations and reflections), and
+  ``one-plane+noise+isotropy+symmetric``, all three (none of the six in the default set: ``--variants``);
 * ``volume``: the upper bound, a 3-D model trained on 32^3 crops of the training volume itself.
 
 ``--material isotropic`` runs the same on a synthetic isotropic material instead (:data:`ISOTROPIC`: a
@@ -75,6 +75,8 @@ VARIANTS = {
                                  "--isotropy", "1"],
     "one-plane+noise+symmetric": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding", "circular",
                                   "--symmetric-targets"],
+    "one-plane+noise+isotropy+symmetric": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding",
+                                           "circular", "--isotropy", "1", "--symmetric-targets"],
     "volume": ["--data", "train_volume.npy"],
 }
 
