@@ -335,6 +335,8 @@ class _RestApi:
         backoffs, deadline = self.retry.backoffs(), time.monotonic() + self.timeout
         while True:
             left = deadline - time.monotonic()
+            if left <= 0:  # spent before the request (a tiny timeout): urllib3 refuses a timeout <= 0
+                raise _error(ServerTimeoutError, self.target, self.timeout, spec.name, "")
             try:
                 response = self._pool.request("GET" if data is None else "POST", self._path(spec, suffix),
                                               body=data, headers={"Content-Type": "application/json"},
