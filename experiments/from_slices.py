@@ -62,21 +62,22 @@ MATERIALS = {
 ISOTROPIC = {"shape": (200, 200, 200), "volume_fraction": 0.6, "correlation_length": 2.5, "seed": 2023}
 FULL = {"epochs": 10, "crops_per_epoch": 1024, "n_eval": 64, "n_pixel": 8, "pixel_steps": 500}
 QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8, "n_pixel": 2, "pixel_steps": 20}
+#: The flags of the model from one micrograph stack (x-y), of the one from a stack per plane, and of the decoder
+#: noise (with the circular padding it needs).
+ONE_PLANE = ["--data", "xy.npy", "--from-slices"]
+THREE_PLANES = ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy", "--from-slices"]
+NOISE = ["--decoder-noise", "--padding", "circular"]
 #: The models: label -> data flags (paths are relative to the data folder).
 VARIANTS = {
-    "three-planes": ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy", "--from-slices"],
-    "one-plane": ["--data", "xy.npy", "--from-slices"],
-    "three-planes+anchor-until-0.8": ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy",
-                                      "--from-slices", "--anchor-until", "0.8"],
-    "one-plane+isotropy": ["--data", "xy.npy", "--from-slices", "--isotropy", "1"],
-    "one-plane+window": ["--data", "xy.npy", "--from-slices", "--stats-window", "8"],
-    "one-plane+noise": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding", "circular"],
-    "one-plane+noise+isotropy": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding", "circular",
-                                 "--isotropy", "1"],
-    "one-plane+noise+symmetric": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding", "circular",
-                                  "--symmetric-targets"],
-    "one-plane+noise+isotropy+symmetric": ["--data", "xy.npy", "--from-slices", "--decoder-noise", "--padding",
-                                           "circular", "--isotropy", "1", "--symmetric-targets"],
+    "three-planes": THREE_PLANES,
+    "one-plane": ONE_PLANE,
+    "three-planes+anchor-until-0.8": [*THREE_PLANES, "--anchor-until", "0.8"],
+    "one-plane+isotropy": [*ONE_PLANE, "--isotropy", "1"],
+    "one-plane+window": [*ONE_PLANE, "--stats-window", "8"],
+    "one-plane+noise": [*ONE_PLANE, *NOISE],
+    "one-plane+noise+isotropy": [*ONE_PLANE, *NOISE, "--isotropy", "1"],
+    "one-plane+noise+symmetric": [*ONE_PLANE, *NOISE, "--symmetric-targets"],
+    "one-plane+noise+isotropy+symmetric": [*ONE_PLANE, *NOISE, "--isotropy", "1", "--symmetric-targets"],
     "volume": ["--data", "train_volume.npy"],
 }
 
