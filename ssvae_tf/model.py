@@ -207,7 +207,7 @@ class NoiseInjection(layers.Layer):
     statistics depend on; the noise gives the decoder the many local arrangements of one
     microstructure, which a statistics loss leaves free."""
 
-    def __init__(self, noise_init: float = 0.5, seed: int | None = None, **kwargs):
+    def __init__(self, noise_init: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.noise_init, self.seed = float(noise_init), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -470,7 +470,7 @@ def build_decoder(
     output: str = "sigmoid",
     temperature: float = 0.1,
     n_phases: int = 2,
-    noise: bool = False,
+    noise: float = 0.0,
     name: str = "decoder",
 ) -> keras.Model:
     """Decoder ``z -> images``, the mirror of :func:`build_encoder`.
@@ -493,9 +493,10 @@ def build_decoder(
         output: ``"sigmoid"`` or a :class:`PhaseOutput` kind: ``"concrete"``
             (at ``temperature``), ``"straight_through"`` or ``"softmax"``
             (``n_phases`` logit channels).
-        noise: with ``"upsample"`` or ``"subpixel"`` and ``depth`` >= 2, a :class:`NoiseInjection`
-            after the convolution of every level but the finest (the one at half the output's
-            resolution), before its activation: each call draws another realisation.  Noise at the finest
+        noise: 0 for none; else, with ``"upsample"`` or ``"subpixel"`` and ``depth`` >= 2, a
+            :class:`NoiseInjection` starting at this scale after the convolution of every level but the
+            finest (the one at half the output's resolution), before its activation: each call draws
+            another realisation.  Noise at the finest
             level drew features of 1-2 px (docs/3d-from-2d.md).
         The others as in :func:`build_encoder`.
 
@@ -512,6 +513,9 @@ def build_decoder(
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
     check_positive_int(n_phases, "n_phases", minimum=2)
+    if isinstance(noise, bool):  # True would silently be a scale of 1
+        raise ValueError(f"noise is the noise's starting scale (0: none), a number; got {noise!r}")
+    noise = check_positive_real(noise, "noise", allow_zero=True)
     if noise and upsampling not in NOISY_DECODERS:
         raise ValueError(f"noise goes into the level convolutions of the decoders {NOISY_DECODERS}, got "
                          f"upsampling={upsampling!r}")
@@ -539,7 +543,7 @@ def build_decoder(
             # the convolution at the low resolution: the transposed one's cost
             if noise and level > 0:  # none at the finest level, whose noise draws speckle
                 h = _conv3(h, rank, level_filters, f"up_{level}", padding)
-                h = NoiseInjection(name=f"noise_{level}")(h)
+                h = NoiseInjection(noise, name=f"noise_{level}")(h)
                 h = layers.Activation(activation, name=f"up_{level}_activation")(h)
             else:
                 h = _conv3(h, rank, level_filters, f"up_{level}", padding, activation=activation)
@@ -1221,13 +1225,14 @@ def build_vae(
     output: str = "sigmoid",
     temperature: float = 0.1,
     decoded_shape: Sequence[int] | None = None,
-    decoder_noise: bool = False,
+    decoder_noise: float = 0.0,
 ) -> SpatialStatsVAE:
     """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled).
 
     The encoder takes ``image_shape``, the decoder draws ``decoded_shape`` (default: the same); a
     model from slices takes ``(N, N, C)`` micrographs and draws ``(N, N, N, C)`` volumes.
-    ``upsampling``, ``output``, ``temperature`` and ``decoder_noise`` (its ``noise``) are the decoder's
+    ``upsampling``, ``output``, ``temperature`` and ``decoder_noise`` (its ``noise``: the starting scale, 0
+    for none) are the decoder's
     (:func:`build_decoder`; a softmax output has the statistics' phases),
     ``padding`` both networks'; ``encoder_input="statistics"`` gives the
     encoder the images' statistics as the loss computes them

@@ -46,6 +46,10 @@ DEFAULT_LATENT_DIM, DEFAULT_FILTERS, DEFAULT_HIDDEN_UNITS = 9, 32, 256
 DECODERS = ("transpose", "resize", "upsample", "subpixel")
 #: Adam's ``clipnorm`` unless set otherwise for a decoder with noise (measured on the nanopores, docs/3d-from-2d.md).
 NOISY_DECODER_CLIP_NORM = 1.0
+#: The decoder noise's starting scale, in units of the features' RMS, unless set otherwise (``noise_scale``).
+#: The scale is a weight but hardly moves in a run of a few hundred steps (0.5 -> 0.45-0.50 in every run of
+#: docs/3d-from-2d.md), so this start is the noise's strength (docs/real-data.md).
+DECODER_NOISE_SCALE = 0.5
 #: The decoders that take ``decoder_noise``: a convolution at each level's low resolution.
 NOISY_DECODERS = ("upsample", "subpixel")
 #: What the decoder's last layer makes of its logits (``ssvae_tf.model.PhaseOutput``): a sigmoid, a
@@ -260,6 +264,10 @@ class TrainConfig:
         "the features' RMS with a learned scale per channel, to the convolution of every level but the finest "
         "(StyleGAN's noise inputs): the code sets the statistics, the noise the arrangement; a decoded image is "
         "then one random realisation (with --padding circular and --clip-norm; docs/3d-from-2d.md)")
+    noise_scale: float | None = _setting(
+        "model", None, f"--decoder-noise: its starting scale in units of the features' RMS (default "
+        f"{DECODER_NOISE_SCALE:g}); the scale is learned but hardly moves in a short run, so this sets the noise's "
+        "strength: 0.2 in 2-D (docs/real-data.md)", kind=float)
     kl_schedule: str = _setting("loss", "constant", "beta over the run: constant, linear warm-up or cyclical",
                                 choices=KL_SCHEDULES)
     kl_cycles: int = _setting("loss", 4, "cycles of the cyclical KL schedule")
@@ -338,6 +346,8 @@ class TrainConfig:
             check_positive_real(self.stats_window, "stats_window")
         if self.clip_norm is not None:
             object.__setattr__(self, "clip_norm", check_positive_real(self.clip_norm, "clip_norm", allow_zero=True))
+        if self.noise_scale is not None:  # unused without decoder_noise, as temperature_end without concrete
+            object.__setattr__(self, "noise_scale", check_positive_real(self.noise_scale, "noise_scale"))
         if self.decoder_noise and self.decoder not in NOISY_DECODERS:
             raise ValueError(f"decoder_noise adds noise to the convolutions of the decoders {list(NOISY_DECODERS)}; "
                              f"expected one of them, got decoder={self.decoder!r}")
@@ -482,6 +492,14 @@ class TrainConfig:
         if name == "anchor" and self.encoder_input == "statistics":
             return 0.0
         return STATISTICS_VAE_DEFAULTS[name] if statistics_vae else 0.0
+
+    @property
+    def decoder_noise_scale(self) -> float:
+        """The decoder noise's starting scale as trained: 0 without ``decoder_noise``, else ``noise_scale`` or
+        :data:`DECODER_NOISE_SCALE`."""
+        if not self.decoder_noise:
+            return 0.0
+        return DECODER_NOISE_SCALE if self.noise_scale is None else self.noise_scale
 
     @property
     def gradient_clip_norm(self) -> float | None:

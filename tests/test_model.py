@@ -340,7 +340,7 @@ def test_the_3d_upsample_decoder_computes_its_last_x2_and_logits_at_half_resolut
 def test_noise_injection_adds_one_standard_normal_image_per_call_in_units_of_the_features_rms():
     from ssvae_tf.model import NoiseInjection
 
-    layer = NoiseInjection(seed=3)
+    layer = NoiseInjection(0.5, seed=3)
     x = np.full((4, 16, 16, 16, 3), 3.0, np.float32)  # root-mean-square 3
     layer.build(x.shape)
     layer.scale.assign(np.array([0.0, 1.0, -2.0], np.float32))
@@ -356,9 +356,10 @@ def test_a_decoder_with_noise_draws_each_code_differently_and_survives_a_keras_f
 
     shape = (16, 16, 16, 1)
     volumes = (np.random.default_rng(2).random((4, *shape)) < 0.4).astype(np.float32)
-    model = build_vae(shape, upsampling="upsample", padding="circular", seed=0, decoder_noise=True, **TINY)
-    noise_layers = [layer.name for layer in model.decoder.layers if isinstance(layer, NoiseInjection)]
-    assert noise_layers == ["noise_1"]  # every level but the finest
+    model = build_vae(shape, upsampling="upsample", padding="circular", seed=0, decoder_noise=0.2, **TINY)
+    noise_layers = [layer for layer in model.decoder.layers if isinstance(layer, NoiseInjection)]
+    assert [layer.name for layer in noise_layers] == ["noise_1"]  # every level but the finest
+    np.testing.assert_allclose(noise_layers[0].scale.numpy(), 0.2)  # the starting scale asked for
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     history = model.fit(volumes, epochs=1, batch_size=4, shuffle=False, verbose=0).history
     assert np.isfinite(history["loss"]).all()
@@ -366,9 +367,13 @@ def test_a_decoder_with_noise_draws_each_code_differently_and_survives_a_keras_f
     assert not np.allclose(model.decoder(z).numpy(), model.decoder(z).numpy())
     np.testing.assert_array_equal(model.sample(2, seed=5), model.sample(2, seed=5))
     with pytest.raises(ValueError, match="noise goes into the level convolutions"):
-        build_decoder(shape, upsampling="transpose", noise=True, **TINY)
+        build_decoder(shape, upsampling="transpose", noise=0.5, **TINY)
     with pytest.raises(ValueError, match="needs depth >= 2, got depth=1"):
-        build_decoder(shape, upsampling="upsample", noise=True, **{**TINY, "depth": 1})
+        build_decoder(shape, upsampling="upsample", noise=0.5, **{**TINY, "depth": 1})
+    with pytest.raises(ValueError, match="the noise's starting scale .* got True"):
+        build_decoder(shape, upsampling="upsample", noise=True, **TINY)
+    with pytest.raises(ValueError, match="noise must be a finite number >= 0, got -0.1"):
+        build_decoder(shape, upsampling="upsample", noise=-0.1, **TINY)
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(loaded.decoder.get_layer("noise_1").scale.numpy(),

@@ -8,6 +8,7 @@ import pytest
 
 from ssvae_tf.settings import (
     MAX_SEED,
+    DECODER_NOISE_SCALE,
     NOISY_DECODER_CLIP_NORM,
     SETTING_GROUPS,
     TrainConfig,
@@ -79,7 +80,7 @@ def test_config_json_stays_one_flat_record_of_every_field():
     # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
              "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise",
-             "clip_norm", "symmetric_targets"}
+             "clip_norm", "symmetric_targets", "noise_scale"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
@@ -201,6 +202,15 @@ def test_decoder_noise_needs_a_decoder_with_level_convolutions():
                                          r"decoder='transpose'"):
         TrainConfig(decoder="transpose", decoder_noise=True)
     assert TrainConfig(decoder="subpixel", decoder_noise=True).decoder_noise
+
+
+def test_the_noise_scale_is_the_start_of_the_decoder_noise():
+    assert TrainConfig().decoder_noise_scale == 0.0
+    assert TrainConfig(decoder_noise=True).decoder_noise_scale == DECODER_NOISE_SCALE
+    assert TrainConfig(decoder_noise=True, noise_scale=0.2).decoder_noise_scale == 0.2
+    assert TrainConfig(noise_scale=0.2).decoder_noise_scale == 0.0  # no noise, nothing to start
+    with pytest.raises(ValueError, match="noise_scale must be a finite number > 0, got 0"):
+        TrainConfig(decoder_noise=True, noise_scale=0)
 
 
 def test_gradients_are_clipped_by_default_only_for_a_decoder_with_noise():
