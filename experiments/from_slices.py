@@ -16,7 +16,8 @@ per orientation: x-y (130 images of 200 x 200 px, rows y), x-z (200 of 130 x 200
   --padding circular``, per-voxel noise in the decoder and no edges to place features by, and
   ``one-plane+noise+isotropy``, both, and ``one-plane+noise+symmetric``, the noise with ``--symmetric-targets``
   (each crop's statistics averaged over its 8 rotations and reflections), and
-  ``one-plane+noise+isotropy+symmetric``, all three (none of the six in the default set: ``--variants``);
+  ``one-plane+noise+isotropy+symmetric``, all three, and ``one-plane+noise-0.25``, the noise at half its
+  default strength (``--noise-scale 0.25``; none of the seven in the default set: ``--variants``);
 * ``volume``: the upper bound, a 3-D model trained on 32^3 crops of the training volume itself.
 
 ``--material isotropic`` runs the same on a synthetic isotropic material instead (:data:`ISOTROPIC`: a
@@ -78,6 +79,7 @@ VARIANTS = {
     "one-plane+noise+isotropy": [*ONE_PLANE, *NOISE, "--isotropy", "1"],
     "one-plane+noise+symmetric": [*ONE_PLANE, *NOISE, "--symmetric-targets"],
     "one-plane+noise+isotropy+symmetric": [*ONE_PLANE, *NOISE, "--isotropy", "1", "--symmetric-targets"],
+    "one-plane+noise-0.25": [*ONE_PLANE, *NOISE, "--noise-scale", "0.25"],
     "volume": ["--data", "train_volume.npy"],
 }
 
