@@ -74,6 +74,8 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+anchor-until-0.8": ["--anchor-until", "0.8"],
     "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
     "ss-vae+noise": ["--decoder-noise", "--padding", "circular"],
+    "ss-vae+noise-0.2": ["--decoder-noise", "--padding", "circular", "--noise-scale", "0.2"],
+    "ss-vae+noise-0.1": ["--decoder-noise", "--padding", "circular", "--noise-scale", "0.1"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],
