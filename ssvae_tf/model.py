@@ -496,8 +496,7 @@ def build_decoder(
         noise: 0 for none; else, with ``"upsample"`` or ``"subpixel"`` and ``depth`` >= 2, a
             :class:`NoiseInjection` starting at this scale after the convolution of every level but the
             finest (the one at half the output's resolution), before its activation: each call draws
-            another realisation.  Noise at the finest
-            level drew features of 1-2 px (docs/3d-from-2d.md).
+            another realisation.  Noise at the finest level drew features of 1-2 px (docs/3d-from-2d.md).
         The others as in :func:`build_encoder`.
 
     Returns:
@@ -1232,8 +1231,7 @@ def build_vae(
     The encoder takes ``image_shape``, the decoder draws ``decoded_shape`` (default: the same); a
     model from slices takes ``(N, N, C)`` micrographs and draws ``(N, N, N, C)`` volumes.
     ``upsampling``, ``output``, ``temperature`` and ``decoder_noise`` (its ``noise``: the starting scale, 0
-    for none) are the decoder's
-    (:func:`build_decoder`; a softmax output has the statistics' phases),
+    for none) are the decoder's (:func:`build_decoder`; a softmax output has the statistics' phases),
     ``padding`` both networks'; ``encoder_input="statistics"`` gives the
     encoder the images' statistics as the loss computes them
     (:class:`StatisticsInput`); the rest as in :class:`SpatialStatsVAE`.
