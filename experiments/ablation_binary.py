@@ -39,6 +39,8 @@ import numpy as np
 #: the SS-VAE at ``ssvae train``'s defaults, and with the ``ours`` preset's statistics encoder and circular
 #: padding); then each binary-output option of issue 22 on top of ``ours``.
 OURS = ["--padding", "circular", "--encoder-input", "statistics"]
+#: The decoder noise, with the circular padding it needs (docs/3d-from-2d.md).
+NOISE = ["--decoder-noise", "--padding", "circular"]
 VARIANTS: dict[str, list[str]] = {
     "baseline": ["--baseline"],
     "ss-vae": [],
@@ -73,9 +75,9 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+anchor-until-1": ["--anchor-until", "1"],
     "ss-vae+anchor-until-0.8": ["--anchor-until", "0.8"],
     "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
-    "ss-vae+noise": ["--decoder-noise", "--padding", "circular"],
-    "ss-vae+noise-0.2": ["--decoder-noise", "--padding", "circular", "--noise-scale", "0.2"],
-    "ss-vae+noise-0.1": ["--decoder-noise", "--padding", "circular", "--noise-scale", "0.1"],
+    "ss-vae+noise": NOISE,
+    "ss-vae+noise-0.2": [*NOISE, "--noise-scale", "0.2"],
+    "ss-vae+noise-0.1": [*NOISE, "--noise-scale", "0.1"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],

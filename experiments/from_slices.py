@@ -47,7 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ablation_binary import reusable, run_parallel  # noqa: E402
+from ablation_binary import NOISE, reusable, run_parallel  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / "cache"
 #: Slices 0..TRAIN_SLICES-1 along z train, the rest test.
@@ -63,11 +63,9 @@ MATERIALS = {
 ISOTROPIC = {"shape": (200, 200, 200), "volume_fraction": 0.6, "correlation_length": 2.5, "seed": 2023}
 FULL = {"epochs": 10, "crops_per_epoch": 1024, "n_eval": 64, "n_pixel": 8, "pixel_steps": 500}
 QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8, "n_pixel": 2, "pixel_steps": 20}
-#: The flags of the model from one micrograph stack (x-y), of the one from a stack per plane, and of the decoder
-#: noise (with the circular padding it needs).
+#: The flags of the model from one micrograph stack (x-y) and of the one from a stack per plane.
 ONE_PLANE = ["--data", "xy.npy", "--from-slices"]
 THREE_PLANES = ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy", "--from-slices"]
-NOISE = ["--decoder-noise", "--padding", "circular"]
 #: The models: label -> data flags (paths are relative to the data folder).
 VARIANTS = {
     "three-planes": THREE_PLANES,
