@@ -75,6 +75,10 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+anchor-until-1": ["--anchor-until", "1"],
     "ss-vae+anchor-until-0.8": ["--anchor-until", "0.8"],
     "ss-vae+pixel-0.1": ["--anchor", "0", "--gamma", "0.1"],
+    "ss-vae+anchor-0": ["--anchor", "0"],
+    "ss-vae+window-4": ["--stats-window", "4"],
+    "ss-vae+window-8": ["--stats-window", "8"],
+    "ss-vae+noise+window-4": [*NOISE, "--stats-window", "4"],
     "ss-vae+noise": NOISE,
     "ss-vae+noise-0.2": [*NOISE, "--noise-scale", "0.2"],
     "ss-vae+noise-0.1": [*NOISE, "--noise-scale", "0.1"],
@@ -82,6 +86,10 @@ VARIANTS: dict[str, list[str]] = {
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],
     "preset-ours+binary-0.05": ["--preset", "ours", "--binary-weight", "0.05"],
+    "preset-ours+binary-0.02": ["--preset", "ours", "--binary-weight", "0.02"],
+    "preset-ours+binary-0.05+anchor-1": ["--preset", "ours", "--binary-weight", "0.05", "--anchor", "1"],
+    "preset-ours+binary-0.05+upsample+noise-0.2": ["--preset", "ours", "--binary-weight", "0.05", "--decoder",
+                                                   "upsample", *NOISE, "--noise-scale", "0.2"],
 }
 #: The variant whose mean statistics error is the ratio's denominator.
 REFERENCE = "baseline"
