@@ -80,6 +80,7 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+window-8": ["--stats-window", "8"],
     "ss-vae+noise+window-4": [*NOISE, "--stats-window", "4"],
     "ss-vae+noise+window-4+anchor-0": [*NOISE, "--stats-window", "4", "--anchor", "0"],
+    "ss-vae+noise+window-4+anchor-0+levels-2": [*NOISE, "--stats-window", "4", "--anchor", "0", "--stats-levels", "2"],
     "ss-vae+noise": NOISE,
     "ss-vae+noise-0.2": [*NOISE, "--noise-scale", "0.2"],
     "ss-vae+noise-0.1": [*NOISE, "--noise-scale", "0.1"],
