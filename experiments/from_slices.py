@@ -78,6 +78,8 @@ VARIANTS = {
     "one-plane+noise+symmetric": [*ONE_PLANE, *NOISE, "--symmetric-targets"],
     "one-plane+noise+isotropy+symmetric": [*ONE_PLANE, *NOISE, "--isotropy", "1", "--symmetric-targets"],
     "one-plane+noise-0.25": [*ONE_PLANE, *NOISE, "--noise-scale", "0.25"],
+    "one-plane+noise+anchor-0": [*ONE_PLANE, *NOISE, "--anchor", "0"],
+    "one-plane+noise+window-4+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "4", "--anchor", "0"],
     "volume": ["--data", "train_volume.npy"],
 }
 
