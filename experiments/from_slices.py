@@ -80,6 +80,7 @@ VARIANTS = {
     "one-plane+noise-0.25": [*ONE_PLANE, *NOISE, "--noise-scale", "0.25"],
     "one-plane+noise+anchor-0": [*ONE_PLANE, *NOISE, "--anchor", "0"],
     "one-plane+noise+window-4+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "4", "--anchor", "0"],
+    "one-plane+noise+window-8+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8", "--anchor", "0"],
     "volume": ["--data", "train_volume.npy"],
 }
 
