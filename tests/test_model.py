@@ -314,26 +314,30 @@ def test_upsampled_conv_is_the_convolution_of_the_linear_x2_computed_at_the_low_
     np.testing.assert_allclose(out[inside], expected[inside], atol=1e-5)
 
 
-def test_the_3d_upsample_decoder_computes_its_last_x2_and_logits_at_half_resolution_the_same():
-    from ssvae_tf.model import CircularPad, LinearUpsample, UpsampledConv
+def test_the_3d_upsample_decoder_computes_each_x2_and_the_convolution_after_it_at_the_low_resolution():
+    from ssvae_tf.model import FOLD_MIN_SIDE, CircularPad, LinearUpsample, UpsampledConv
 
-    shape, architecture = (16, 16, 16, 1), dict(latent_dim=3, depth=2, filters=4, hidden_units=16)
+    shape, architecture = (16, 16, 16, 1), dict(latent_dim=3, depth=3, filters=4, hidden_units=16)
     decoder = build_decoder(shape, upsampling="upsample", padding="circular", **architecture)
-    to_image = decoder.get_layer("to_image")
-    assert isinstance(to_image, UpsampledConv) and to_image.kernel.shape == (3, 3, 3, 4, 1)
-    assert sum(isinstance(layer, LinearUpsample) for layer in decoder.layers) == 1  # of 2 levels
-    # the decoder as it was: the last linear x2 at full resolution, then the 3x3x3 convolution there
-    features = decoder.get_layer("up_0").output
-    conv = keras.layers.Conv3D(1, 3, padding="valid")
-    logits = conv(CircularPad(1)(LinearUpsample(periodic=True)(features)))
-    previous = keras.Model(decoder.input, keras.layers.Activation("sigmoid")(logits))
-    conv.set_weights(to_image.get_weights())
+    # 2^3 -> 4^3 at full resolution (below FOLD_MIN_SIDE); 4^3 -> 8^3 and the logits' 8^3 -> 16^3 folded
+    assert FOLD_MIN_SIDE == 4
+    assert [layer.name for layer in decoder.layers if isinstance(layer, LinearUpsample)] == ["resize_2"]
+    assert [layer.name for layer in decoder.layers if isinstance(layer, UpsampledConv)] == ["up_0", "to_image"]
+    assert decoder.get_layer("up_0").kernel.shape == (3, 3, 3, 8, 4)
+    # the decoder unfolded: each linear x2 at the higher resolution, then the 3x3x3 convolution there
+    h = decoder.get_layer("up_1").output
+    for folded, activation in (("up_0", "relu"), ("to_image", "sigmoid")):
+        weights = decoder.get_layer(folded).get_weights()
+        conv = keras.layers.Conv3D(weights[0].shape[-1], 3, padding="valid", activation=activation)
+        h = conv(CircularPad(1)(LinearUpsample(periodic=True)(h)))
+        conv.set_weights(weights)
+    unfolded = keras.Model(decoder.input, h)
     z = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
     images = decoder(z)
     assert images.shape == (2, *shape) and images.dtype == "float32"
-    np.testing.assert_allclose(images.numpy(), previous(z).numpy(), atol=1e-6)
+    np.testing.assert_allclose(images.numpy(), unfolded(z).numpy(), atol=1e-6)
     flat = build_decoder((16, 16, 1), upsampling="upsample", **architecture)  # 2-D keeps its decoder
-    assert sum(isinstance(layer, LinearUpsample) for layer in flat.layers) == 2
+    assert sum(isinstance(layer, LinearUpsample) for layer in flat.layers) == 3
     assert not any(isinstance(layer, UpsampledConv) for layer in flat.layers)
 
 
