@@ -81,6 +81,8 @@ VARIANTS = {
     "one-plane+noise+anchor-0": [*ONE_PLANE, *NOISE, "--anchor", "0"],
     "one-plane+noise+window-4+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "4", "--anchor", "0"],
     "one-plane+noise+window-8+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8", "--anchor", "0"],
+    "one-plane+noise+window-8-floor-0.3+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8",
+                                                     "--stats-window-floor", "0.3", "--anchor", "0"],
     "volume": ["--data", "train_volume.npy"],
 }
 

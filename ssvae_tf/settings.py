@@ -239,6 +239,10 @@ class TrainConfig:
         "loss", None, "Gaussian lag window of the statistics loss, its standard deviation in px: the squared "
         "difference at lag r weighs exp(-|r|^2 / sigma^2), so the short lags, where the interfaces and the feature "
         "sizes show, count over the long ones (default: every lag alike)", kind=float)
+    stats_window_floor: float = _setting(
+        "loss", 0.0, "the lag window's value far from the zero lag, in [0, 1) (needs --stats-window): the "
+        "difference at lag r is weighed by floor + (1 - floor) exp(-|r|^2 / (2 sigma^2)), so the long lags, whose "
+        "sum pins the volume fraction, are not dropped (0: a plain Gaussian window)")
     decoder: str = _setting(
         "model", "upsample", "decoder upsampling: upsample (a 3x3 convolution, then linear interpolation x2, per "
         "level; in 3-D the last x2 and the logits' convolution run as one convolution at half resolution, the same "
@@ -325,7 +329,7 @@ class TrainConfig:
                 check_positive_int(getattr(self, name), name)
         if self.image_size is not None and not MIN_SIDE <= self.image_size <= MAX_SIDE:
             raise ValueError(f"image_size must be between {MIN_SIDE} and {MAX_SIDE} px, got {self.image_size}")
-        for name in ("alpha", "beta", "gamma", "isotropy"):
+        for name in ("alpha", "beta", "gamma", "isotropy", "stats_window_floor"):
             if not (name == "beta" and self.beta is None):
                 object.__setattr__(self, name, check_positive_real(getattr(self, name), name, allow_zero=True))
         for name in setting_names():  # text such as "no" would count as true
@@ -344,6 +348,10 @@ class TrainConfig:
                              f"got {self.phase!r}")
         if self.stats_window is not None:
             check_positive_real(self.stats_window, "stats_window")
+        if not 0 <= self.stats_window_floor < 1 or (self.stats_window_floor > 0 and self.stats_window is None):
+            raise ValueError(f"stats_window_floor is the lag window's value far from the zero lag, in [0, 1) with "
+                             f"stats_window set; got {self.stats_window_floor!r} with stats_window="
+                             f"{self.stats_window!r}")
         if self.clip_norm is not None:
             object.__setattr__(self, "clip_norm", check_positive_real(self.clip_norm, "clip_norm", allow_zero=True))
         if self.noise_scale is not None:  # unused without decoder_noise, as temperature_end without concrete

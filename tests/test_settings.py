@@ -80,7 +80,7 @@ def test_config_json_stays_one_flat_record_of_every_field():
     # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
              "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise",
-             "clip_norm", "symmetric_targets", "noise_scale"}
+             "clip_norm", "symmetric_targets", "noise_scale", "stats_window_floor"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
@@ -195,6 +195,11 @@ def test_a_lag_window_is_a_positive_width():
     with pytest.raises(ValueError, match="stats_window must be a finite number > 0, got 0"):
         TrainConfig(stats_window=0)
     assert TrainConfig(stats_window=4).stats_window == 4
+    assert TrainConfig(stats_window=4, stats_window_floor=0.3).stats_window_floor == 0.3
+    with pytest.raises(ValueError, match="stats_window_floor .* in \\[0, 1\\) with stats_window set; got 1.0"):
+        TrainConfig(stats_window=4, stats_window_floor=1.0)
+    with pytest.raises(ValueError, match="got 0.3 with stats_window=None"):
+        TrainConfig(stats_window_floor=0.3)
 
 
 def test_decoder_noise_needs_a_decoder_with_level_convolutions():

@@ -178,14 +178,14 @@ def test_microstructure_functions():
     np.testing.assert_array_equal(binary[..., 1], (x[..., 0] > 0.5).astype(np.float32))
 
 
-def explicit_distance(x, y, metric, scale=1.0, sigma=None, **stats_kw):
+def explicit_distance(x, y, metric, scale=1.0, sigma=None, floor=0.0, **stats_kw):
     mx = microstructure_function(x, kind="soft").numpy()
     my = microstructure_function(y, kind="soft").numpy()
     diff = (two_point_stats(my, **stats_kw).numpy() - two_point_stats(mx, **stats_kw).numpy()) / scale
     if sigma is not None:
         c = (diff.shape[1] - 1) // 2
         r2 = np.add.outer(np.arange(-c, c + 1) ** 2, np.arange(-c, c + 1) ** 2)
-        diff = diff * np.exp(-r2 / (2 * sigma**2))[None, :, :, None]
+        diff = diff * (floor + (1 - floor) * np.exp(-r2 / (2 * sigma**2)))[None, :, :, None]
     sse = (diff.astype(np.float64) ** 2).sum(axis=(1, 2, 3))
     return {"sse": sse, "mse": sse / diff[0].size, "l2": np.sqrt(sse)}[metric]
 
@@ -210,6 +210,31 @@ def test_windowed_and_cutoff_distance_equals_explicit(periodic):
     np.testing.assert_allclose(got, expected, rtol=1e-4)
     plain = spatial_stats_distance(x, y, periodic=periodic).numpy()
     np.testing.assert_allclose(plain, explicit_distance(x, y, "sse", periodic=periodic), rtol=1e-4)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_a_window_with_a_floor_keeps_the_long_lags_at_the_floor(periodic):
+    x = (RNG.random((2, 16, 16, 1)) > 0.6).astype(np.float32)
+    y = RNG.random((2, 16, 16, 1)).astype(np.float32)
+    got = spatial_stats_distance(x, y, periodic=periodic, cutoff=7, window_sigma=2.0, window_floor=0.3).numpy()
+    expected = explicit_distance(x, y, "sse", sigma=2.0, floor=0.3, periodic=periodic, cutoff=7)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    options = StatsOptions(periodic=periodic, cutoff=7, window_sigma=2.0, window_floor=0.3)
+    np.testing.assert_allclose(options.distance(x, y).numpy(), expected, rtol=1e-4)
+    # between the plain window (floor 0) and no window (floor 1, every lag alike)
+    plain = explicit_distance(x, y, "sse", sigma=2.0, periodic=periodic, cutoff=7)
+    unwindowed = explicit_distance(x, y, "sse", periodic=periodic, cutoff=7)
+    assert np.all((plain < got) & (got < unwindowed))
+
+
+@pytest.mark.parametrize("floor, sigma, message", [
+    (1.0, 2.0, r"window_floor must be a number in \[0, 1\), got 1.0"),
+    (-0.1, 2.0, r"window_floor must be a number in \[0, 1\), got -0.1"),
+    (0.2, None, "it needs window_sigma, got window_floor=0.2 with window_sigma=None"),
+])
+def test_a_window_floor_is_below_one_and_needs_a_window(floor, sigma, message):
+    with pytest.raises(ValueError, match=message):
+        StatsOptions(window_sigma=sigma, window_floor=floor)
 
 
 def test_distance_on_labels_with_hard_indicators():
@@ -418,7 +443,8 @@ def test_the_functions_refuse_text_for_periodic_and_a_fractional_phase_count():
 
 
 def test_stats_options_json_round_trip_and_old_records():
-    options = StatsOptions(correlations=[(0, 0), (0, 1)], periodic=False, cutoff=5, window_sigma=2.0, scale=0.1)
+    options = StatsOptions(correlations=[(0, 0), (0, 1)], periodic=False, cutoff=5, window_sigma=2.0, window_floor=0.1,
+                           scale=0.1)
     record = options.to_json()
     assert record["correlations"] == [[0, 0], [0, 1]]
     assert StatsOptions.from_json(json.loads(json.dumps(record))) == options

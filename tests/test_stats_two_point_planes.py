@@ -43,10 +43,18 @@ def test_plane_statistics_of_a_volume_of_stacked_slices_equal_the_slice_statisti
         np.testing.assert_allclose(planes[0, axis], mean_slice_stats(black, axis, "full"), atol=1e-6)
 
 
-def numpy_slice_distance(slices: np.ndarray, volumes: np.ndarray, metric: str, eps: float = 0.25) -> np.ndarray:
+def numpy_slice_distance(slices: np.ndarray, volumes: np.ndarray, metric: str, eps: float = 0.25,
+                         window: tuple[float, float] | None = None) -> np.ndarray:
     """The mean over the three planes of the metric between each crop's and the volume's plane statistics
-    (soft indicator of phase 0, every periodic lag), by the brute-force loop: ``(batch,)``."""
+    (soft indicator of phase 0, every periodic lag; the difference at lag r times ``floor + (1 - floor)
+    exp(-|r|^2 / (2 sigma^2))`` with ``window = (sigma, floor)``), by the brute-force loop: ``(batch,)``."""
     crops = slices if slices.ndim == 5 else np.repeat(slices[:, np.newaxis], 3, axis=1)
+    side = volumes.shape[1]
+    lags = np.arange(-(side // 2), (side + 1) // 2)
+    weight = np.ones((side, side, 1))
+    if window is not None:
+        sigma, floor = window
+        weight = (floor + (1 - floor) * np.exp(-np.add.outer(lags**2, lags**2) / (2 * sigma**2)))[..., np.newaxis]
     result = []
     for crop3, volume in zip(crops, volumes):
         m_volume = numpy_indicators(volume[np.newaxis], 2, "soft", eps)[0]
@@ -55,7 +63,7 @@ def numpy_slice_distance(slices: np.ndarray, volumes: np.ndarray, metric: str, e
             plane = mean_slice_stats(m_volume, axis, "full")
             target = brute_force_stats(numpy_indicators(crop3[axis][np.newaxis], 2, "soft", eps), [(0, 0)],
                                        True, "full")[0]
-            sse = np.sum((plane[..., :1] - target) ** 2)
+            sse = np.sum(((plane[..., :1] - target) * weight) ** 2)
             per_plane.append(sse)
         sse = np.mean(per_plane)
         result.append({"sse": sse, "mse": sse / plane[..., 0].size, "l2": np.sqrt(sse)}[metric])
@@ -69,6 +77,14 @@ def test_slice_distance_matches_its_definition(metric, per_plane):
     slices = RNG.random((2, 3, 6, 6, 1) if per_plane else (2, 6, 6, 1)).astype(np.float32)
     distance = StatsOptions(metric=metric).slice_distance(slices, volumes).numpy()
     np.testing.assert_allclose(distance, numpy_slice_distance(slices, volumes, metric), rtol=1e-4)
+
+
+def test_slice_distance_with_a_floored_window_matches_its_definition():
+    volumes = RNG.random((2, 6, 6, 6, 1)).astype(np.float32)
+    slices = RNG.random((2, 6, 6, 1)).astype(np.float32)
+    distance = StatsOptions(window_sigma=1.5, window_floor=0.25).slice_distance(slices, volumes).numpy()
+    np.testing.assert_allclose(distance, numpy_slice_distance(slices, volumes, "sse", window=(1.5, 0.25)),
+                               rtol=1e-4)
 
 
 def test_slice_distance_is_zero_for_a_volume_of_the_slice_and_its_gradient_reaches_the_volume():

@@ -446,9 +446,15 @@ def two_point_stats(
 # --------------------------------------------------------------------------- #
 # Distance between the statistics of two batches
 # --------------------------------------------------------------------------- #
-def _gaussian_window(lag_ranges, sigma: float) -> np.ndarray:
+def _lag_window(radius_squared: np.ndarray, sigma: float, floor: float) -> np.ndarray:
+    """The lag window at lags of squared length ``radius_squared`` (px^2), any shape:
+    ``floor + (1 - floor) exp(-|r|^2 / (2 sigma^2))``, float64."""
+    return floor + (1.0 - floor) * np.exp(-np.asarray(radius_squared, np.float64) / (2.0 * sigma**2))
+
+
+def _gaussian_window(lag_ranges, sigma: float, floor: float) -> np.ndarray:
     grids = np.meshgrid(*[np.arange(lo, hi + 1) for lo, hi in lag_ranges], indexing="ij")
-    return np.exp(-sum(g.astype(np.float64) ** 2 for g in grids) / (2.0 * sigma**2))
+    return _lag_window(sum(g.astype(np.float64) ** 2 for g in grids), sigma, floor)
 
 
 def _parseval_pair_sse(sx: StateMaps, sy: StateMaps, pairs, rank: int, spatial) -> list[tf.Tensor]:
@@ -469,7 +475,8 @@ def _parseval_pair_sse(sx: StateMaps, sy: StateMaps, pairs, rank: int, spatial) 
     return sse
 
 
-def _lag_weights(spatial, fft_shape, lag_ranges, periodic: bool, window_sigma: float | None) -> np.ndarray:
+def _lag_weights(spatial, fft_shape, lag_ranges, periodic: bool, window_sigma: float | None,
+                 window_floor: float) -> np.ndarray:
     """Weight of every uncentred lag of an inverse FFT of size ``fft_shape`` in a sum of squared
     statistics: ``(window(r) / norm(r))^2`` on the kept lags, 0 elsewhere (float32).
 
@@ -479,14 +486,14 @@ def _lag_weights(spatial, fft_shape, lag_ranges, periodic: bool, window_sigma: f
     """
     kept = 1.0 / _placements(spatial, lag_ranges, periodic)
     if window_sigma is not None:
-        kept = kept * _gaussian_window(lag_ranges, float(window_sigma))
+        kept = kept * _gaussian_window(lag_ranges, float(window_sigma), float(window_floor))
     weights = np.zeros(fft_shape)
     weights[np.ix_(*[np.arange(lo, hi + 1) % n for (lo, hi), n in zip(lag_ranges, fft_shape)])] = kept**2
     return weights.astype(np.float32)
 
 
 def _pair_sse(mx: StateMaps, my: StateMaps, pairs, periodic: bool, cutoff: Cutoff,
-              window_sigma: float | None, rank: int) -> list[tf.Tensor]:
+              window_sigma: float | None, window_floor: float, rank: int) -> list[tf.Tensor]:
     """Per pair, the (windowed) sum over kept lags of the squared statistics difference of
     state maps ``my`` and the reference ``mx`` (no gradient): ``(batch,)`` each.
 
@@ -501,7 +508,7 @@ def _pair_sse(mx: StateMaps, my: StateMaps, pairs, periodic: bool, cutoff: Cutof
         return _parseval_pair_sse(sx, sy, pairs, rank, spatial)
     lag_ranges = _resolve_cutoff(cutoff, tuple(spatial), periodic)
     fft_shape = _fft_shape(spatial, lag_ranges, periodic)
-    weights = _lag_weights(spatial, fft_shape, lag_ranges, periodic, window_sigma)
+    weights = _lag_weights(spatial, fft_shape, lag_ranges, periodic, window_sigma, window_floor)
     sx, sy = _spectra(mx, rank, fft_shape), _spectra(my, rank, fft_shape)
     sse = []
     for a, b in pairs:
@@ -518,13 +525,19 @@ def _is_positive_number(value) -> bool:
         and bool(np.isfinite(value)) and value > 0
 
 
-def _check_comparison(metric: str, scale: float, window_sigma: float | None) -> None:
+def _check_comparison(metric: str, scale: float, window_sigma: float | None, window_floor: float = 0.0) -> None:
     if metric not in DISTANCE_METRICS:
         raise ValueError(f"metric must be one of {DISTANCE_METRICS}, got {metric!r}")
     if not _is_positive_number(scale):
         raise ValueError(f"scale must be a positive finite number, got {scale!r}")
     if window_sigma is not None and not _is_positive_number(window_sigma):
         raise ValueError(f"window_sigma must be a positive number or None, got {window_sigma!r}")
+    if not (isinstance(window_floor, (int, float, np.integer, np.floating)) and not isinstance(window_floor, bool)
+            and 0 <= window_floor < 1):
+        raise ValueError(f"window_floor must be a number in [0, 1), got {window_floor!r}")
+    if window_floor > 0 and window_sigma is None:
+        raise ValueError(f"window_floor is the lag window's value far from the zero lag; it needs window_sigma, "
+                         f"got window_floor={window_floor!r} with window_sigma=None")
 
 
 def _safe_sqrt(x: tf.Tensor) -> tf.Tensor:
@@ -563,6 +576,7 @@ def spatial_stats_distance(
     metric: str = "sse",
     scale: float = 1.0,
     window_sigma: float | None = None,
+    window_floor: float = 0.0,
 ) -> tf.Tensor:
     """Per-sample distance between the two-point statistics of two batches.
 
@@ -583,6 +597,11 @@ def spatial_stats_distance(
         window_sigma: if given, the difference is weighted by a Gaussian
             ``exp(-|r|^2 / (2 sigma^2))`` of the lag ``r`` (pixels), the
             paper's "filtered" loss.
+        window_floor: the window's value far from the zero lag, in [0, 1)
+            (needs ``window_sigma``): the difference is weighted by
+            ``floor + (1 - floor) exp(-|r|^2 / (2 sigma^2))``, so the long
+            lags, whose sum is ``N <m>^2`` and pins the volume fraction, keep
+            a weight of ``floor^2`` each in the squares.
 
     Returns:
         float32 ``(batch,)``.
@@ -591,11 +610,11 @@ def spatial_stats_distance(
     is taken in Fourier space (Parseval), which skips the inverse FFT.  Only
     the indicators of the states the correlations use are computed.
     """
-    _check_comparison(metric, scale, window_sigma)
+    _check_comparison(metric, scale, window_sigma, window_floor)
     mx, my, pairs, rank, spatial = _distance_maps(x, y, correlations, kind, n_phases, eps)
     periodic = check_bool(periodic, "periodic")
     _check_cutoff(cutoff, periodic)
-    sse = tf.add_n(_pair_sse(mx, my, pairs, periodic, cutoff, window_sigma, rank))
+    sse = tf.add_n(_pair_sse(mx, my, pairs, periodic, cutoff, window_sigma, window_floor, rank))
     if float(scale) != 1.0:
         sse = sse / float(scale) ** 2
     if metric == "sse":
@@ -778,7 +797,7 @@ def _level_sse(mx: StateMaps, my: StateMaps, options: "StatsOptions", full_zero_
     lag, then divided by ``options.scale`` as level 0 is.
     """
     pairs = options.correlations
-    sse = _pair_sse(mx, my, pairs, options.periodic, options.cutoff, None, rank)
+    sse = _pair_sse(mx, my, pairs, options.periodic, options.cutoff, None, 0.0, rank)
     factors = [full / (zero * float(options.scale)) for full, zero in zip(full_zero_lag, _zero_lag(mx, pairs))]
     return tf.add_n([tf.square(factor) * value for factor, value in zip(factors, sse)])
 
@@ -808,7 +827,7 @@ class StatsOptions:
             ``"linear"``, ``"hard"``), or ``None`` for images that already are
             phase indicators ``(batch, *spatial, n_states)``.
         n_phases, eps: as in :func:`microstructure_function`.
-        metric, scale, window_sigma: as in :func:`spatial_stats_distance`.
+        metric, scale, window_sigma, window_floor: as in :func:`spatial_stats_distance`.
         levels: resolutions the distance compares (``metric="sse"`` only).
             Level 0 is the images' statistics as above; level ``l >= 1``
             average-pools the phase indicators by ``2**l`` per axis first and
@@ -851,6 +870,7 @@ class StatsOptions:
     metric: str = "sse"
     scale: float = 1.0
     window_sigma: float | None = None
+    window_floor: float = 0.0
     levels: int = 1
     isotropy: float = 0.0
     symmetric_targets: bool = False
@@ -864,7 +884,7 @@ class StatsOptions:
             _resolve_correlations(self.correlations, self.n_phases)
         elif any(a < 0 or b < 0 for a, b in self.correlations):
             raise ValueError(f"correlation indices must be >= 0, got {self.correlations}")
-        _check_comparison(self.metric, self.scale, self.window_sigma)
+        _check_comparison(self.metric, self.scale, self.window_sigma, self.window_floor)
         check_positive_int(self.levels, "levels")
         if self.levels > 1 and self.metric != "sse":
             raise ValueError(f'levels > 1 adds squared differences: it needs metric="sse", got {self.metric!r}')
@@ -899,7 +919,7 @@ class StatsOptions:
             return spatial_stats_distance(x, y, **arguments)
         mx, my, pairs, rank, _ = _distance_maps(x, y, self.correlations, self.kind, self.n_phases,
                                                 arguments["eps"])
-        sse = _pair_sse(mx, my, pairs, self.periodic, self.cutoff, self.window_sigma, rank)
+        sse = _pair_sse(mx, my, pairs, self.periodic, self.cutoff, self.window_sigma, self.window_floor, rank)
         total = tf.add_n(sse) / float(self.scale) ** 2
         full_zero_lag = _zero_lag(mx, pairs)
         for _ in range(1, self.levels):
@@ -916,7 +936,7 @@ class StatsOptions:
         is at hand: without a window it is derived from it, with no second FFT.
         """
         if distance is None or self.window_sigma is not None or self.levels > 1:
-            return self.replace(metric="mse", scale=1.0, window_sigma=None, levels=1).distance(x, y)
+            return self.replace(metric="mse", scale=1.0, window_sigma=None, window_floor=0.0, levels=1).distance(x, y)
         squared = tf.square(distance) if self.metric == "l2" else distance
         spatial = tuple(tf.convert_to_tensor(x).shape[1:-1])
         per_value = 1.0 if self.metric == "mse" else 1.0 / self.n_values(spatial)
@@ -961,7 +981,7 @@ class StatsOptions:
                              "different sides; expected N x N crops for N^3 volumes")
         squared = tf.square(planes - target)
         if self.window_sigma is not None:
-            window = _gaussian_window(lag_ranges[1:], float(self.window_sigma))
+            window = _gaussian_window(lag_ranges[1:], float(self.window_sigma), float(self.window_floor))
             squared = squared * (window[..., np.newaxis] ** 2).astype(np.float32)
         sse = tf.reduce_mean(tf.reduce_sum(squared, axis=[2, 3, 4]), axis=1)
         if self.isotropy > 0:
@@ -990,7 +1010,8 @@ class StatsOptions:
         expected = tf.gather(profile, lags.lower, axis=1) * (1.0 - weight) + tf.gather(profile, lags.upper, axis=1) * weight
         squared = tf.square(volume - expected)
         if self.window_sigma is not None:
-            squared = squared * np.exp(-lags.radius**2 / float(self.window_sigma) ** 2)[:, np.newaxis].astype(np.float32)
+            window = _lag_window(lags.radius**2, float(self.window_sigma), float(self.window_floor))
+            squared = squared * (window[:, np.newaxis] ** 2).astype(np.float32)
         return tf.reduce_mean(squared, axis=[1, 2]) * float(side**2 * n)
 
     @_plain_python
