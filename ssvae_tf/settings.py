@@ -245,8 +245,8 @@ class TrainConfig:
         "sum pins the volume fraction, are not dropped (0: a plain Gaussian window)")
     decoder: str = _setting(
         "model", "upsample", "decoder upsampling: upsample (a 3x3 convolution, then linear interpolation x2, per "
-        "level; in 3-D the last x2 and the logits' convolution run as one convolution at half resolution, the same "
-        "function, 1.6x faster per step at 32^3), subpixel (upsample, but the last level's logits come from a "
+        "level; in 3-D each x2 and the convolution after it run as one convolution at the lower resolution, the same "
+        "function, 2.1x faster per step at 32^3), subpixel (upsample, but the last level's logits come from a "
         "sub-pixel convolution: it learns lines 1-2 px wide, which upsample misses, but draws 2 px steps along "
         "smooth interfaces), "
         "resize-convolutions with residual blocks, or stride-2 transposed convolutions (about 0.94x "
