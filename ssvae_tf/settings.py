@@ -240,7 +240,7 @@ class TrainConfig:
         "difference at lag r weighs exp(-|r|^2 / sigma^2), so the short lags, where the interfaces and the feature "
         "sizes show, count over the long ones (default: every lag alike)", kind=float)
     stats_window_floor: float = _setting(
-        "loss", 0.0, "the lag window's value far from the zero lag, in [0, 1) (needs --stats-window): the "
+        "loss", 0.0, "the lag window's value far from the zero lag, in [0, 1) (unused without --stats-window): the "
         "difference at lag r is weighed by floor + (1 - floor) exp(-|r|^2 / (2 sigma^2)), so the long lags, whose "
         "sum pins the volume fraction, are not dropped (0: a plain Gaussian window)")
     decoder: str = _setting(
@@ -348,10 +348,9 @@ class TrainConfig:
                              f"got {self.phase!r}")
         if self.stats_window is not None:
             check_positive_real(self.stats_window, "stats_window")
-        if not 0 <= self.stats_window_floor < 1 or (self.stats_window_floor > 0 and self.stats_window is None):
-            raise ValueError(f"stats_window_floor is the lag window's value far from the zero lag, in [0, 1) with "
-                             f"stats_window set; got {self.stats_window_floor!r} with stats_window="
-                             f"{self.stats_window!r}")
+        if not self.stats_window_floor < 1:  # unused without stats_window, as noise_scale without decoder_noise
+            raise ValueError(f"stats_window_floor is the lag window's value far from the zero lag, in [0, 1); got "
+                             f"{self.stats_window_floor!r}")
         if self.clip_norm is not None:
             object.__setattr__(self, "clip_norm", check_positive_real(self.clip_norm, "clip_norm", allow_zero=True))
         if self.noise_scale is not None:  # unused without decoder_noise, as temperature_end without concrete

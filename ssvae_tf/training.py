@@ -141,7 +141,8 @@ def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
                         cutoff="full" if full else config.cutoff, kind=config.indicator,
                         n_phases=config.n_phases, eps=config.eps / (config.n_phases - 1), scale=scale,
                         window_sigma=config.stats_window,
-                        window_floor=config.stats_window_floor, levels=config.stats_levels, isotropy=config.isotropy,
+                        window_floor=config.stats_window_floor if config.stats_window is not None else 0.0,
+                        levels=config.stats_levels, isotropy=config.isotropy,
                         symmetric_targets=config.symmetric_targets)
 
 

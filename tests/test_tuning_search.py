@@ -121,11 +121,13 @@ TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "base
                 "encoder_input": "statistics", "kl_cycles": 2, "kl_ramp": 0.25, "anchor_sigma": 2.0,
                 "anchor_until": 0.25, "output": "concrete", "temperature_end": 0.3, "temperature_start": 2.0,
                 "hard_from": 0.25, "binary_weight": 0.1, "binary_start": 0.25, "stats_window": 4.0,
-                "isotropy": 0.5, "decoder_noise": True, "symmetric_targets": True, "noise_scale": 0.2}
+                "isotropy": 0.5, "decoder_noise": True, "symmetric_targets": True, "noise_scale": 0.2,
+                "stats_window_floor": 0.2}
 #: Settings that matter only beside another one: name -> the other settings its trial needs.
 TRIAL_COMPANIONS = {"temperature_end": {"output": "concrete"}, "temperature_start": {"output": "concrete"},
                     "hard_from": {"output": "straight_through"}, "decoder_noise": {"decoder": "upsample"},
-                    "noise_scale": {"decoder_noise": True, "decoder": "upsample"}}
+                    "noise_scale": {"decoder_noise": True, "decoder": "upsample"},
+                    "stats_window_floor": {"stats_window": 4.0}}
 #: Settings that need a [data] table of their own: name -> its keys (``source``: a tiny stack of micrographs).
 TRIAL_DATA = {"isotropy": {"from_slices": True, "patch_size": 16},
               "symmetric_targets": {"from_slices": True, "patch_size": 16}}
