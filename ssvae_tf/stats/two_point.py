@@ -38,7 +38,7 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._checks import check_bool, check_positive_int, check_positive_real, options_from_record
+from ssvae_tf._checks import check_bool, check_positive_int, check_positive_real, is_real, options_from_record
 
 Cutoff = Union[int, str, None]
 Correlations = Sequence[Sequence[int]]
@@ -525,15 +525,14 @@ def _is_positive_number(value) -> bool:
         and bool(np.isfinite(value)) and value > 0
 
 
-def _check_comparison(metric: str, scale: float, window_sigma: float | None, window_floor: float = 0.0) -> None:
+def _check_comparison(metric: str, scale: float, window_sigma: float | None, window_floor: float) -> None:
     if metric not in DISTANCE_METRICS:
         raise ValueError(f"metric must be one of {DISTANCE_METRICS}, got {metric!r}")
     if not _is_positive_number(scale):
         raise ValueError(f"scale must be a positive finite number, got {scale!r}")
     if window_sigma is not None and not _is_positive_number(window_sigma):
         raise ValueError(f"window_sigma must be a positive number or None, got {window_sigma!r}")
-    if not (isinstance(window_floor, (int, float, np.integer, np.floating)) and not isinstance(window_floor, bool)
-            and 0 <= window_floor < 1):
+    if not (is_real(window_floor) and 0 <= window_floor < 1):
         raise ValueError(f"window_floor must be a number in [0, 1), got {window_floor!r}")
     if window_floor > 0 and window_sigma is None:
         raise ValueError(f"window_floor is the lag window's value far from the zero lag; it needs window_sigma, "
