@@ -84,6 +84,16 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+noise": NOISE,
     "ss-vae+noise-0.2": [*NOISE, "--noise-scale", "0.2"],
     "ss-vae+noise-0.1": [*NOISE, "--noise-scale", "0.1"],
+    # the short lags weighed over the long ones, which keep a floor that pins the volume fraction
+    "ss-vae+window-8-floor-0.3": ["--stats-window", "8", "--stats-window-floor", "0.3"],
+    "ss-vae+noise-0.2+window-8-floor-0.3": [*NOISE, "--noise-scale", "0.2", "--stats-window", "8",
+                                            "--stats-window-floor", "0.3"],
+    "ss-vae+noise-0.1+window-8-floor-0.3": [*NOISE, "--noise-scale", "0.1", "--stats-window", "8",
+                                            "--stats-window-floor", "0.3"],
+    # the reconstruction's interface per axis held to its input's (issue 22's third identity)
+    "ss-vae+perimeter-1": ["--perimeter-weight", "1"],
+    "ss-vae+perimeter-4": ["--perimeter-weight", "4"],
+    "ss-vae+noise-0.2+perimeter-4": [*NOISE, "--noise-scale", "0.2", "--perimeter-weight", "4"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],

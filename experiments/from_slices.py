@@ -83,6 +83,9 @@ VARIANTS = {
     "one-plane+noise+window-8+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8", "--anchor", "0"],
     "one-plane+noise+window-8-floor-0.3+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8",
                                                      "--stats-window-floor", "0.3", "--anchor", "0"],
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4": [
+        *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
+        "--perimeter-weight", "4"],
     "volume": ["--data", "train_volume.npy"],
 }
 

@@ -71,7 +71,7 @@ from ssvae_tf.settings import (
     MIN_SIDE,
     PADDINGS,
 )
-from ssvae_tf.stats.two_point import StatsOptions, axis_slice, shift_aligned_sse
+from ssvae_tf.stats.two_point import StatsOptions, axis_slice, plane_axes, shift_aligned_sse
 
 
 _CONV = {2: layers.Conv2D, 3: layers.Conv3D}
@@ -605,6 +605,30 @@ def binariness(phases: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(phases * (1.0 - phases), axis=list(range(1, phases.shape.rank)))
 
 
+def soft_perimeter(phases: tf.Tensor) -> tf.Tensor:
+    """Each image's interface along each axis, float32 ``(batch, rank)``, of phase maps ``p``
+    ``(batch, *spatial, channels)`` in [0, 1]: the squared differences of the neighbour pairs
+    ``(x, x + e_a)`` inside the image, summed and divided by the number of pixels ``N`` (halved over
+    K softmax channels, where a pair of different labels differs in two).  For binary images it is
+    :func:`ssvae_tf.stats.morphology.specific_perimeter` (non-periodic, units 1/px), the phase changes
+    between neighbours per pixel; a grey edge spread over k pixels counts about 1/k of a sharp one.
+
+    >>> [[float(v) for v in row] for row in soft_perimeter(tf.constant([[[[0.0], [1.0]], [[0.0], [1.0]]]]))]
+    [[0.0, 0.5]]
+    """
+    phases = tf.cast(phases, tf.float32)
+    rank = phases.shape.rank - 2
+    pixels = math.prod(phases.shape[1:-1])
+    half = 0.5 if phases.shape[-1] > 1 else 1.0
+    columns = []
+    for axis in range(1, rank + 1):
+        ahead = tuple(slice(1, None) if a == axis else slice(None) for a in range(rank + 2))
+        behind = tuple(slice(None, -1) if a == axis else slice(None) for a in range(rank + 2))
+        squared = tf.square(phases[ahead] - phases[behind])
+        columns.append(half * tf.reduce_sum(squared, axis=list(range(1, rank + 2))) / pixels)
+    return tf.stack(columns, axis=1)
+
+
 def binary_share(phases: tf.Tensor) -> tf.Tensor:
     """Each image's share of plainly binary pixels, float32 ``(batch,)`` in [0, 1]: for one channel
     the grey levels below :data:`BINARY_MARGIN` or above ``1 - BINARY_MARGIN``; for K softmax
@@ -899,7 +923,8 @@ class SpatialStatsVAE(keras.Model):
                              f"{self.stats_options.kind!r} and {self.stats_options.n_phases} phases")
         # z -> the decoder's logits, sharing its layers (a keras.Function: no weights of its own to save)
         self._logits = None if self.output_kind == "sigmoid" else keras.Function(decoder.input, last.input)
-        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "stats_distance",
+        names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "perimeter_loss",
+                 "stats_distance",
                  "pixel_mse", "binary_share", "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.latent_usage = LatentUsage(self.latent_dim)
@@ -946,14 +971,15 @@ class SpatialStatsVAE(keras.Model):
     @property
     def console_metrics(self) -> tuple[str, ...]:
         """The metrics ``fit`` shows on the console, in order: ``loss``; the weighted terms whose
-        weight is not 0 (``stats_loss``, ``kl_loss``, ``data_loss``, and ``anchor_loss`` and
-        ``binary_loss`` when scheduled); ``stats_distance``; ``binary_share`` for an output meant to
+        weight is not 0 (``stats_loss``, ``kl_loss``, ``data_loss``, and ``anchor_loss``,
+        ``binary_loss`` and ``perimeter_loss`` when scheduled); ``stats_distance``; ``binary_share`` for an output meant to
         be binary (a phase output, or a binariness term); their ``val_`` twins and
         ``val_active_units``.  The others (the KL of each latent dimension, ``pixel_mse``,
         ``val_prior_stats_distance``, the learning rate) go to the history only: ``history.csv`` and
         TensorBoard get every metric."""
         weights = (("stats_loss", self.alpha), ("kl_loss", self.beta), ("data_loss", self.gamma),
-                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight))
+                   ("anchor_loss", self.schedule.anchor), ("binary_loss", self.schedule.binary_weight),
+                   ("perimeter_loss", self.schedule.perimeter_weight))
         names = ["loss", *(term for term, weight in weights if weight > 0), "stats_distance"]
         if self.output_kind != "sigmoid" or self.schedule.binary_weight > 0:
             names.append("binary_share")
@@ -1067,9 +1093,38 @@ class SpatialStatsVAE(keras.Model):
             per_image = math.prod(self.image_shape[:-1]) / math.prod(self.decoded_shape[:-1])
             terms["binary_loss"] = schedule.binary_factor(progress) * per_image * batch_mean(binariness(phases))
             terms["loss"] += terms["binary_loss"]
+        if schedule.perimeter_weight > 0:
+            perimeter = self.perimeter_term(x, phases, plane_targets)
+            terms["perimeter_loss"] = schedule.perimeter_factor(progress) * batch_mean(perimeter)
+            terms["loss"] += terms["perimeter_loss"]
         if not training:
             self.latent_usage.update_state(z_mean, kl_per_dimension)
         return terms
+
+    def perimeter_term(self, x: tf.Tensor, phases: tf.Tensor, plane_targets: tf.Tensor | None = None) -> tf.Tensor:
+        """Each reconstruction's perimeter error before its weight, float32 ``(batch,)``: ``N sum_a ((P_a(p)
+        - P_a(x)) / (2 scale))^2`` with ``P_a`` the :func:`soft_perimeter` along axis ``a`` of the
+        reconstruction's phase maps ``phases`` and of the input ``x`` (its phase indicators for a softmax
+        output), ``N`` the input's pixels and ``scale`` the statistics'.  For binary images ``P_a / 2 =
+        f(0) - f(e_a)`` of the autocorrelation (issue 22's third identity), so weight 1 counts the
+        perimeter's error as if every one of the N lags of the statistics distance were off by it: as much
+        as the volume fraction weighs there (``sum_r f(r) = N <m>^2``), where one lag's weight let the
+        decoders draw interfaces 40 % short.
+
+        A model from slices holds each axis of its volume to the micrograph crops of the two coordinate
+        planes that contain it (``plane_targets`` ``(batch, 3, N, N, C)``, planes normal to axis 0, 1, 2),
+        or of the one crop ``x`` for all three planes, as :meth:`StatsOptions.slice_distance` pairs them:
+        the mean of the crops' perimeters along that axis."""
+        if self.from_slices:
+            crops = x if plane_targets is None else tf.cast(plane_targets, tf.float32)
+            planes = [soft_perimeter(crops)] * 3 if crops.shape.rank == 4 else [
+                soft_perimeter(crops[:, k]) for k in range(3)]
+            target = tf.stack([sum(planes[k][:, plane_axes(k).index(axis)] for k in range(3) if k != axis) / 2.0
+                               for axis in range(3)], axis=1)
+        else:
+            target = soft_perimeter(self.stats_options.indicators(x, None) if self.output_kind == "softmax" else x)
+        error = (soft_perimeter(phases) - target) / (2.0 * self.stats_options.scale)
+        return math.prod(self.image_shape[:-1]) * tf.reduce_sum(tf.square(error), axis=1)
 
     def _statistics_terms(self, x: tf.Tensor, x_hat: tf.Tensor, phases: tf.Tensor, eps: tf.Tensor | None,
                           plane_targets: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:

@@ -72,6 +72,11 @@ class LossSchedule:
             penalty from the first step stalls the optimisation).
         binary_start: progress at which the binariness weight starts to rise,
             in [0, 1).
+        perimeter_weight: final weight of the perimeter term (0: off), which holds
+            each reconstruction's interface per axis to its input's
+            (:meth:`~ssvae_tf.model.SpatialStatsVAE.perimeter_term`); it ramps
+            in with the binariness term, from ``binary_start``: a grey output's
+            soft perimeter is not yet its phases'.
         temperature_start: temperature of a relaxed-Bernoulli (binary Concrete)
             output at the start; it falls geometrically to the decoder's final
             temperature over the run (``None``: the final one throughout).
@@ -90,6 +95,7 @@ class LossSchedule:
     eps_start: float | None = None
     binary_weight: float = 0.0
     binary_start: float = 0.5
+    perimeter_weight: float = 0.0
     temperature_start: float | None = None
     hard_from: float | None = None
 
@@ -110,6 +116,7 @@ class LossSchedule:
                                                and math.isfinite(self.eps_start) and self.eps_start > 0):
             raise ValueError(f"eps_start must be a positive number or None, got {self.eps_start!r}")
         check_positive_real(self.binary_weight, "binary_weight", allow_zero=True)
+        check_positive_real(self.perimeter_weight, "perimeter_weight", allow_zero=True)
         _check_fraction(self.binary_start, "binary_start", low_open=False)
         if self.binary_start == 1:
             raise ValueError("binary_start must be below 1 (the term ramps in from there to the end of the run), "
@@ -125,7 +132,7 @@ class LossSchedule:
     def changes(self) -> bool:
         """Whether any value depends on the progress (then training needs its length)."""
         return (self.kl != "constant" or self.anchor > 0 or self.eps_start is not None or self.binary_weight > 0
-                or self.temperature_start is not None or self.hard_from is not None)
+                or self.perimeter_weight > 0 or self.temperature_start is not None or self.hard_from is not None)
 
     def kl_factor(self, progress):
         """Multiplier of beta at ``progress`` (float or scalar tensor) in [0, 1]: a float32 tensor."""
@@ -154,13 +161,22 @@ class LossSchedule:
         start = eps_end if self.eps_start is None else self.eps_start
         return start + (eps_end - start) * tf.clip_by_value(p, 0.0, 1.0)
 
-    def binary_factor(self, progress):
-        """Weight of the binariness term at ``progress``: ``binary_weight * clip((p - binary_start) /
-        (1 - binary_start), 0, 1)``, a float32 tensor (0 before ``binary_start``)."""
+    def late_ramp(self, progress):
+        """The ramp of the terms that shape the phases late in training at ``progress``: ``clip((p -
+        binary_start) / (1 - binary_start), 0, 1)``, a float32 tensor (0 before ``binary_start``, 1 at
+        the end of the run)."""
         import tensorflow as tf
 
         p = tf.cast(progress, tf.float32)
-        return self.binary_weight * tf.clip_by_value((p - self.binary_start) / (1.0 - self.binary_start), 0.0, 1.0)
+        return tf.clip_by_value((p - self.binary_start) / (1.0 - self.binary_start), 0.0, 1.0)
+
+    def binary_factor(self, progress):
+        """Weight of the binariness term at ``progress``: ``binary_weight`` times :meth:`late_ramp`."""
+        return self.binary_weight * self.late_ramp(progress)
+
+    def perimeter_factor(self, progress):
+        """Weight of the perimeter term at ``progress``: ``perimeter_weight`` times :meth:`late_ramp`."""
+        return self.perimeter_weight * self.late_ramp(progress)
 
     def temperature(self, progress, temperature_end: float):
         """Temperature of a relaxed-Bernoulli output at ``progress``: geometric from

@@ -291,6 +291,10 @@ class TrainConfig:
         f"--binary-start to the end of the run (default {STATISTICS_VAE_DEFAULTS['binary_weight']:g} with a "
         "statistics loss, else 0; 0: off)", kind=float)
     binary_start: float = _setting("loss", 0.5, "fraction of the run at which the binariness weight starts to rise")
+    perimeter_weight: float = _setting(
+        "loss", 0.0, "final weight of the perimeter term, which holds each reconstruction's interface per axis "
+        "to its input's, ramped in with the binariness term from --binary-start (1: the perimeter weighs as "
+        "much as the volume fraction in the statistics distance; 0: off)")
     temperature_start: float = _setting(
         "loss", 1.0, "--output concrete: the temperature at the start, falling geometrically to --temperature-end")
     hard_from: float = _setting(
@@ -549,6 +553,7 @@ class TrainConfig:
                             anchor_until=self.anchor_until, anchor_aligned=self.anchor_aligned,
                             eps_start=None if self.eps_start is None else self.eps_start / (self.n_phases - 1),
                             binary_weight=self.loss_default("binary_weight"), binary_start=self.binary_start,
+                            perimeter_weight=self.perimeter_weight,
                             temperature_start=self.temperature_start if self.output == "concrete" else None,
                             hard_from=self.hard_from if self.output == "straight_through" else None)
 

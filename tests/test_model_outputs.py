@@ -1,5 +1,5 @@
-"""Outputs that are phases (issue 22): the binariness term and share, the binary Concrete, straight-through
-and softmax outputs, the ``upsample`` decoder; each against a NumPy definition, and each through ``.keras``
+"""Outputs that are phases (issue 22): the binariness term and share, the perimeter term, the binary Concrete,
+straight-through and softmax outputs, the ``upsample`` decoder; each against a NumPy definition, and each through ``.keras``
 and the SavedModel export."""
 
 import numpy as np
@@ -8,8 +8,10 @@ import tensorflow as tf
 
 import keras
 from ssvae_tf.export import export_for_serving
-from ssvae_tf.model import LinearUpsample, PhaseOutput, PixelShuffle, binariness, binary_share, build_decoder, build_vae
+from ssvae_tf.model import (LinearUpsample, PhaseOutput, PixelShuffle, binariness, binary_share, build_decoder, build_vae,
+                            soft_perimeter)
 from ssvae_tf.schedules import LossSchedule
+from ssvae_tf.stats.morphology import specific_perimeter
 from ssvae_tf.stats.two_point import StatsOptions
 
 SHAPE, LATENT = (16, 16, 1), 3
@@ -73,6 +75,74 @@ def test_binary_loss_is_the_weighted_greyness_of_the_reconstructions():
     plain = tiny_vae()
     plain.compile(optimizer="adam")
     assert "binary_loss" not in plain.evaluate(x, verbose=0, return_dict=True)  # off: not a term
+
+
+def neighbour_loop(image, axis):
+    """Sum over the neighbour pairs (x, x + e_axis) inside ``image`` (spatial..., channels) of the squared
+    channel differences, one pair at a time."""
+    total, spatial = 0.0, image.shape[:-1]
+    for index in np.ndindex(*spatial):
+        ahead = list(index)
+        ahead[axis] += 1
+        if ahead[axis] < spatial[axis]:
+            total += float(((image[index] - image[tuple(ahead)]) ** 2).sum())
+    return total
+
+
+@pytest.mark.parametrize("shape", [(5, 4, 1), (3, 4, 5, 1)])
+def test_soft_perimeter_is_the_specific_perimeter_of_binary_images_and_a_pair_loop_of_grey_ones(shape):
+    rng = np.random.default_rng(3)
+    binary = (rng.random((4, *shape)) > 0.5).astype("float32")
+    np.testing.assert_allclose(soft_perimeter(binary).numpy(), specific_perimeter(binary), rtol=1e-6)
+    grey = rng.random((2, *shape)).astype("float32")
+    expected = [[neighbour_loop(image, a) / np.prod(shape[:-1]) for a in range(len(shape) - 1)] for image in grey]
+    np.testing.assert_allclose(soft_perimeter(grey).numpy(), expected, rtol=1e-5)
+    one_hot = np.concatenate([binary, 1 - binary], axis=-1)  # two softmax channels: each pair counted once
+    np.testing.assert_allclose(soft_perimeter(one_hot).numpy(), specific_perimeter(binary), rtol=1e-6)
+
+
+def test_perimeter_weight_ramps_in_with_the_binariness_term():
+    schedule = LossSchedule(perimeter_weight=2.0, binary_start=0.5)
+    assert schedule.changes
+    values = [float(schedule.perimeter_factor(p)) for p in (0.0, 0.5, 0.75, 1.0)]
+    np.testing.assert_allclose(values, [0, 0, 1.0, 2.0], atol=1e-6)
+    with pytest.raises(ValueError, match="perimeter_weight"):
+        LossSchedule(perimeter_weight=-0.5)
+
+
+def test_perimeter_loss_is_the_weighted_squared_perimeter_error_per_axis():
+    scale = 0.5
+    model = tiny_vae(schedule=dict(perimeter_weight=2.0), stats_options=dict(scale=scale))
+    model.compile(optimizer="adam")
+    x = images()
+    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)  # outside fit: progress 1, full weight
+    x_hat = model.predict(x, verbose=0)
+    pixels = np.prod(SHAPE[:-1])
+    per_axis = [[(neighbour_loop(r, a) - neighbour_loop(o, a)) / pixels for a in range(2)] for r, o in zip(x_hat, x)]
+    expected = 2.0 * np.mean([pixels * sum((d / (2 * scale)) ** 2 for d in row) for row in per_axis])
+    assert logs["perimeter_loss"] == pytest.approx(expected, rel=1e-4)
+    assert logs["loss"] == pytest.approx(logs["stats_loss"] + logs["kl_loss"] + logs["perimeter_loss"], rel=1e-5)
+    assert "perimeter_loss" in model.console_metrics and "perimeter_loss" not in tiny_vae().console_metrics
+
+
+def test_a_model_from_slices_holds_each_volume_axis_to_the_crops_of_the_planes_containing_it():
+    model = build_vae(SHAPE, **TINY, decoded_shape=(16, 16, 16, 1), schedule=dict(perimeter_weight=1.0))
+    rng = np.random.default_rng(4)
+    volumes = rng.random((2, 16, 16, 16, 1)).astype("float32")
+    planes = (rng.random((2, 3, 16, 16, 1)) > 0.5).astype("float32")  # normal to z, y, x: axes (y,x) (z,x) (z,y)
+    pixels = 16 * 16
+
+    def expected(crop_of_plane):
+        error = 0.0
+        for axis, (k1, a1, k2, a2) in enumerate([(1, 0, 2, 0), (0, 0, 2, 1), (0, 1, 1, 1)]):
+            target = (neighbour_loop(crop_of_plane(k1), a1) + neighbour_loop(crop_of_plane(k2), a2)) / (2 * pixels)
+            error += ((neighbour_loop(volumes[0], axis) / 16**3 - target) / 2) ** 2
+        return pixels * error
+
+    term = model.perimeter_term(planes[:, 0], volumes, tf.constant(planes)).numpy()
+    assert term[0] == pytest.approx(expected(lambda k: planes[0, k]), rel=1e-4)
+    isotropic = model.perimeter_term(tf.constant(planes[:, 0]), volumes).numpy()  # one crop for every plane
+    assert isotropic[0] == pytest.approx(expected(lambda k: planes[0, 0]), rel=1e-4)
 
 
 def test_concrete_output_decodes_the_tempered_sigmoid_and_samples_bernoulli_in_training():

@@ -80,7 +80,7 @@ def test_config_json_stays_one_flat_record_of_every_field():
     # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
              "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise",
-             "clip_norm", "symmetric_targets", "noise_scale", "stats_window_floor"}
+             "clip_norm", "symmetric_targets", "noise_scale", "stats_window_floor", "perimeter_weight"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
