@@ -622,9 +622,8 @@ def soft_perimeter(phases: tf.Tensor) -> tf.Tensor:
     half = 0.5 if phases.shape[-1] > 1 else 1.0
     columns = []
     for axis in range(1, rank + 1):
-        ahead = tuple(slice(1, None) if a == axis else slice(None) for a in range(rank + 2))
-        behind = tuple(slice(None, -1) if a == axis else slice(None) for a in range(rank + 2))
-        squared = tf.square(phases[ahead] - phases[behind])
+        pairs = phases.shape[axis] - 1
+        squared = tf.square(axis_slice(phases, axis, 1, pairs) - axis_slice(phases, axis, 0, pairs))
         columns.append(half * tf.reduce_sum(squared, axis=list(range(1, rank + 2))) / pixels)
     return tf.stack(columns, axis=1)
 
@@ -924,8 +923,7 @@ class SpatialStatsVAE(keras.Model):
         # z -> the decoder's logits, sharing its layers (a keras.Function: no weights of its own to save)
         self._logits = None if self.output_kind == "sigmoid" else keras.Function(decoder.input, last.input)
         names = ("loss", "stats_loss", "kl_loss", "data_loss", "anchor_loss", "binary_loss", "perimeter_loss",
-                 "stats_distance",
-                 "pixel_mse", "binary_share", "prior_stats_distance")
+                 "stats_distance", "pixel_mse", "binary_share", "prior_stats_distance")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.latent_usage = LatentUsage(self.latent_dim)
         # Steps of the current fit (set by _ScheduleClock); a plain tf.Variable, not a weight, so
@@ -972,8 +970,8 @@ class SpatialStatsVAE(keras.Model):
     def console_metrics(self) -> tuple[str, ...]:
         """The metrics ``fit`` shows on the console, in order: ``loss``; the weighted terms whose
         weight is not 0 (``stats_loss``, ``kl_loss``, ``data_loss``, and ``anchor_loss``,
-        ``binary_loss`` and ``perimeter_loss`` when scheduled); ``stats_distance``; ``binary_share`` for an output meant to
-        be binary (a phase output, or a binariness term); their ``val_`` twins and
+        ``binary_loss`` and ``perimeter_loss`` when scheduled); ``stats_distance``; ``binary_share``
+        for an output meant to be binary (a phase output, or a binariness term); their ``val_`` twins and
         ``val_active_units``.  The others (the KL of each latent dimension, ``pixel_mse``,
         ``val_prior_stats_distance``, the learning rate) go to the history only: ``history.csv`` and
         TensorBoard get every metric."""

@@ -1,6 +1,6 @@
-"""Outputs that are phases (issue 22): the binariness term and share, the perimeter term, the binary Concrete,
-straight-through and softmax outputs, the ``upsample`` decoder; each against a NumPy definition, and each through ``.keras``
-and the SavedModel export."""
+"""Outputs that are phases (issue 22): the binariness term and share, the perimeter term, the binary
+Concrete, straight-through and softmax outputs, the ``upsample`` decoder; each against a NumPy definition,
+and each through ``.keras`` and the SavedModel export."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,8 @@ import tensorflow as tf
 
 import keras
 from ssvae_tf.export import export_for_serving
-from ssvae_tf.model import (LinearUpsample, PhaseOutput, PixelShuffle, binariness, binary_share, build_decoder, build_vae,
-                            soft_perimeter)
+from ssvae_tf.model import (LinearUpsample, PhaseOutput, PixelShuffle, binariness, binary_share, build_decoder,
+                            build_vae, soft_perimeter)
 from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.stats.morphology import specific_perimeter
 from ssvae_tf.stats.two_point import StatsOptions
