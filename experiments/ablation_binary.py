@@ -102,6 +102,8 @@ VARIANTS: dict[str, list[str]] = {
     "preset-ours+binary-0.05+anchor-1": ["--preset", "ours", "--binary-weight", "0.05", "--anchor", "1"],
     "preset-ours+binary-0.05+upsample+noise-0.2": ["--preset", "ours", "--binary-weight", "0.05", "--decoder",
                                                    "upsample", *NOISE, "--noise-scale", "0.2"],
+    "preset-ours+binary-0.05+perimeter-1": ["--preset", "ours", "--binary-weight", "0.05", "--perimeter-weight", "1"],
+    "preset-ours+binary-0.05+perimeter-4": ["--preset", "ours", "--binary-weight", "0.05", "--perimeter-weight", "4"],
 }
 #: The variant whose mean statistics error is the ratio's denominator.
 REFERENCE = "baseline"
