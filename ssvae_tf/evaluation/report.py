@@ -15,7 +15,13 @@ from ssvae_tf._io import atomic_write
 from ssvae_tf._checks import check_positive_int
 from ssvae_tf.evaluation import figures
 from ssvae_tf.evaluation.evaluate import Evaluation, evaluate_model
-from ssvae_tf.evaluation.real_volumes import RealComparison, compare_with_volumes, real_volumes_table, volume_shape
+from ssvae_tf.evaluation.real_volumes import (
+    YARDSTICK_PAIRS,
+    RealComparison,
+    compare_with_volumes,
+    real_volumes_table,
+    volume_shape,
+)
 from ssvae_tf.evaluation.runs import EvaluationData, Run, evaluation_data, load_run
 from ssvae_tf.evaluation.slices import NOT_COMPUTED, evaluate_slices_model
 from ssvae_tf.evaluation.summary import (
@@ -153,7 +159,9 @@ def _real_volumes_md(comparison: RealComparison, volumes: str | Path, seed: int)
             f"recorded threshold and median; crops seeded with {seed}), beside a second, disjoint set of real "
             "crops of the same size (real vs real). 3-D statistics error: mean squared difference per lag of "
             "the sets' mean hard autocorrelations of the black phase, every 3-D lag (including those in no "
-            "coordinate plane, which no slice shows). The realism rows (`ssvae_tf.stats.morphology.realism_table`): "
+            f"coordinate plane, which no slice shows); the samples' against each of {YARDSTICK_PAIRS} real sets and "
+            f"real vs real over {YARDSTICK_PAIRS} disjoint pairs of real sets, averaged (one pair's error is a noisy "
+            "draw). The realism rows (`ssvae_tf.stats.morphology.realism_table`): "
             "means over each set and Wasserstein-1 distances between the sets' per-volume values (chord rows: "
             f"pooled chord-length histograms, px). Sampling took {comparison.seconds_per_volume:.3g} s per volume."
             f"\n\n{real_volumes_table(comparison)}\n\nFigure: `real_volumes.png` (orthogonal mid-slices of real "
