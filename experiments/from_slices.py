@@ -83,9 +83,13 @@ VARIANTS = {
     "one-plane+noise+window-8+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8", "--anchor", "0"],
     "one-plane+noise+window-8-floor-0.3+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8",
                                                      "--stats-window-floor", "0.3", "--anchor", "0"],
+    "one-plane+noise+perimeter-4": [*ONE_PLANE, *NOISE, "--perimeter-weight", "4"],
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4": [
         *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
         "--perimeter-weight", "4"],
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy": [
+        *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
+        "--perimeter-weight", "4", "--isotropy", "1"],
     "volume": ["--data", "train_volume.npy"],
 }
 
@@ -121,10 +125,11 @@ def run_reading(run_dir: Path):
     return ReadOptions.from_json(RunDir(run_dir).record()["reading"])
 
 
-def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Two disjoint sets of ``n`` random ``SIDE^3`` crops of the test volume (slices ``TRAIN_SLICES`` on),
-    read as the run in ``run_dir`` read its data (its recorded median and Otsu level): float32
-    ``(n, SIDE, SIDE, SIDE, 1)`` of 0/1 each (:func:`ssvae_tf.evaluation.real_volumes.real_crop_sets`)."""
+def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path):
+    """Disjoint sets of ``n`` random ``SIDE^3`` crops of the test volume (slices ``TRAIN_SLICES`` on), read as
+    the run in ``run_dir`` read its data (its recorded median and Otsu level), 0/1: the
+    :class:`~ssvae_tf.evaluation.real_volumes.RealSets` of
+    :func:`~ssvae_tf.evaluation.real_volumes.real_crop_sets`."""
     from ssvae_tf.evaluation.real_volumes import convert_volumes, real_crop_sets
 
     reading = run_reading(run_dir)
@@ -132,33 +137,31 @@ def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path) -> tuple[np
     return real_crop_sets(test, (SIDE,) * 3, n, seed)
 
 
-def evaluate(run_dir: Path, real: np.ndarray, reference: np.ndarray, seed: int) -> dict:
-    """Prior samples of the model in ``run_dir`` against the ``real`` test crops (and the ``reference``
-    crops, a disjoint real set of the same size, for the yardstick): the samples and the plain-JSON record
-    of :func:`ssvae_tf.evaluation.real_volumes.compare_samples`."""
+def evaluate(run_dir: Path, sets, seed: int) -> dict:
+    """Prior samples of the model in ``run_dir`` against the real test ``sets``: the samples and the plain-JSON
+    record of :func:`ssvae_tf.evaluation.real_volumes.compare_samples`."""
     from ssvae_tf.evaluation.real_volumes import compare_samples
     from ssvae_tf.run_dir import RunDir
 
-    comparison = compare_samples(RunDir(run_dir).load_model(), real, reference, seed)
+    comparison = compare_samples(RunDir(run_dir).load_model(), sets, seed)
     return {"samples": comparison.samples, **comparison.record()}
 
 
-def from_micrographs(run_dir: Path, real: np.ndarray, reference: np.ndarray) -> dict:
-    """The model in ``run_dir`` given the ``reference`` crops' top z-slices, 2-D micrographs of the test volume
-    never trained on (a 3-D model is given the whole crops), against the disjoint ``real`` crops: the task
-    "a volume statistically equivalent to this micrograph".  The reference crops themselves against
-    ``real`` are the yardstick.  A record as :func:`evaluate`'s."""
+def from_micrographs(run_dir: Path, sets) -> dict:
+    """The model in ``run_dir`` given the top z-slices of the real ``sets``' reference crops, 2-D micrographs of
+    the test volume never trained on (a 3-D model is given the whole crops), against the real sets: the task
+    "a volume statistically equivalent to this micrograph".  A record as :func:`evaluate`'s."""
     import time
 
     from ssvae_tf.evaluation.real_volumes import compare_volumes
     from ssvae_tf.run_dir import RunDir
 
     model = RunDir(run_dir).load_model()
-    inputs = reference[:, 0] if model.from_slices else reference
+    inputs = sets.reference[:, 0] if model.from_slices else sets.reference
     started = time.perf_counter()
     volumes = np.asarray(model.predict(inputs, batch_size=16, verbose=0), np.float32)
     seconds = (time.perf_counter() - started) / len(inputs)
-    return {"samples": volumes, **compare_volumes(volumes, real, reference, seconds).record()}
+    return {"samples": volumes, **compare_volumes(volumes, sets, seconds).record()}
 
 
 def micrograph_crops(path: Path, reading, n: int, seed: int) -> np.ndarray:
@@ -188,30 +191,28 @@ def pixel_baseline(data: dict[str, Path], reading, n: int, steps: int, seed: int
     return np.stack(volumes).astype(np.float32), seconds / n
 
 
-def pixel_records(data: dict[str, Path], run_dir: Path, budget: dict, real: np.ndarray, reference: np.ndarray,
-                  seed: int) -> dict[str, dict]:
+def pixel_records(data: dict[str, Path], run_dir: Path, budget: dict, sets, seed: int) -> dict[str, dict]:
     """The pixel baseline from one micrograph for every plane and from one per plane (:func:`pixel_baseline`),
-    each against the first ``budget["n_pixel"]`` real and reference crops: records as :func:`evaluate`'s."""
+    ``budget["n_pixel"]`` volumes each, against the real ``sets`` of that size: records as :func:`evaluate`'s."""
     from ssvae_tf.evaluation.real_volumes import compare_volumes
 
     reading = run_reading(run_dir)
     n = budget["n_pixel"]
-    real, reference = real[:n], reference[:n]
     records = {}
     for label, planes in (("pixel, one plane", ("xy.npy",)), ("pixel, three planes", ("xy.npy", "xz.npy", "yz.npy"))):
         volumes, seconds = pixel_baseline(data, reading, n, budget["pixel_steps"], seed, planes)
-        records[label] = {"samples": volumes, **compare_volumes(volumes, real, reference, seconds).record()}
+        records[label] = {"samples": volumes, **compare_volumes(volumes, sets, seconds).record()}
     return records
 
 
-def equal_size_errors(records: dict[str, dict], real: np.ndarray, n: int) -> str:
-    """A line per model: the 3-D statistics error of its first ``n`` volumes against the first ``n`` real crops,
-    the set size of the pixel baseline's (set means over fewer volumes are noisier: compare at equal size)."""
-    from ssvae_tf.evaluation.real_volumes import statistics_error
-
-    errors = {label: statistics_error(record["samples"][:n], real[:n]) for label, record in records.items()}
-    return (f"3-D statistics error of {n} volumes against {n} real crops (equal sets): "
-            + "; ".join(f"{label} {error:.3g}" for label, error in errors.items()) + "\n")
+def equal_size_errors(records: dict[str, dict], sets) -> str:
+    """A line per model: the 3-D statistics error of its first ``n`` volumes against the real ``sets`` of ``n``
+    crops, the pixel baseline's set size, over their real-vs-real spread (set means over fewer volumes are
+    noisier: compare at equal size)."""
+    n = len(sets.real)
+    ratios = {label: sets.statistics_error(record["samples"][:n]) / sets.spread for label, record in records.items()}
+    return (f"3-D statistics error / real-vs-real of {n} volumes against real sets of {n} crops (equal sets): "
+            + "; ".join(f"{label} {ratio:.3g}" for label, ratio in ratios.items()) + "\n")
 
 
 def report_table(records: dict[str, dict]) -> str:
@@ -266,12 +267,12 @@ def main(argv: list[str] | None = None) -> None:
     from ssvae_tf.evaluation.figures import plot_volume_rows
 
     import_tensorflow_quietly()
-    real, reference = test_crops(volume, budget["n_eval"], args.seed, runs[args.variants[-1]])
-    records = {f"{label}, prior": evaluate(runs[label], real, reference, args.seed) for label in args.variants}
-    records.update({f"{label}, from micrographs": from_micrographs(runs[label], real, reference)
-                    for label in args.variants})
-    records.update(pixel_records(data, runs[args.variants[-1]], budget, real, reference, args.seed))
-    plot_volume_rows({"real test crops": real, **{label: r["samples"] for label, r in records.items()}},
+    sets, pixel_sets = (test_crops(volume, budget[size], args.seed, runs[args.variants[-1]])
+                        for size in ("n_eval", "n_pixel"))
+    records = {f"{label}, prior": evaluate(runs[label], sets, args.seed) for label in args.variants}
+    records.update({f"{label}, from micrographs": from_micrographs(runs[label], sets) for label in args.variants})
+    records.update(pixel_records(data, runs[args.variants[-1]], budget, pixel_sets, args.seed))
+    plot_volume_rows({"real test crops": sets.real, **{label: r["samples"] for label, r in records.items()}},
                      args.out / "volumes.png", f"{title}: real {SIDE}³ test crops and volumes drawn from each "
                      "model's prior (orthogonal mid-slices z, y, x; black = pores)")
     wall = {label: json.loads((runs[label] / "training.json").read_text()).get("fit_seconds_last_session")
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
                                                       "models": summary}, indent=1))
     (args.out / "report.md").write_text(
         f"# 3-D from 2-D slices: {title.lower()}, {SIDE}^3, {budget['epochs']} epochs x {budget['crops_per_epoch']} crops, "
-        f"seed {args.seed}\n\n{report_table(records)}\n{equal_size_errors(records, real, budget['n_pixel'])}\n"
+        f"seed {args.seed}\n\n{report_table(records)}\n{equal_size_errors(records, pixel_sets)}\n"
         f"Training (s, one thread each, two at a time): {wall}\n\n"
         "![volumes](volumes.png)\n")
     print(f"wrote {args.out / 'report.md'} and {args.out / 'volumes.png'}")
