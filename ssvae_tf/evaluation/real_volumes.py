@@ -85,16 +85,13 @@ def _mean_autocorrelation(volumes: np.ndarray) -> np.ndarray:
     return line_statistics(volumes, "hard").astype(np.float64).mean(axis=0)
 
 
-def statistics_error(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean over every lag of the squared difference between the mean hard autocorrelations of the black
-    phase (periodic, every 3-D lag, including those in no coordinate plane) of two sets of volumes
-    ``(n, D, H, W, 1)`` and ``(m, D, H, W, 1)``, unnormalised (the per-volume ``stats_mse`` of sets)."""
-    return float(np.mean(np.square(_mean_autocorrelation(first) - _mean_autocorrelation(second))))
-
-
 @dataclass(frozen=True)
 class RealSets:
     """Real crops to compare ``n`` generated volumes with, and the real-vs-real yardstick at that set size.
+
+    The 3-D statistics error between two sets of volumes is the mean over every lag of the squared
+    difference between their mean hard autocorrelations of the black phase (periodic, every 3-D lag,
+    including those in no coordinate plane), unnormalised: the per-volume ``stats_mse`` of sets.
 
     Attributes:
         real: ``(n, D, H, W, 1)``, the first set of real crops (the realism table's real column, the figures).
@@ -102,8 +99,8 @@ class RealSets:
             micrographs a model from slices is given).
         means: float64 ``(pairs, D, H, W)``, the mean hard autocorrelation of each of ``pairs`` sets of ``n``
             real crops, ``real``'s first.
-        spread: the mean over ``pairs`` disjoint pairs of sets of ``n`` real crops of their
-            :func:`statistics_error`: the expected error between two real sets of that size (the yardstick).
+        spread: the mean over ``pairs`` disjoint pairs of sets of ``n`` real crops of their statistics
+            error: the expected error between two real sets of that size (the yardstick).
     """
 
     real: np.ndarray
@@ -112,7 +109,7 @@ class RealSets:
     spread: float
 
     def statistics_error(self, volumes: np.ndarray) -> float:
-        """:func:`statistics_error` of ``volumes`` ``(n, D, H, W, 1)`` against each real set of :attr:`means`,
+        """The statistics error of ``volumes`` ``(n, D, H, W, 1)`` against each real set of :attr:`means`,
         averaged: the expectation of one set's, with ``pairs`` times less of the real sets' noise."""
         return float(np.mean(np.square(self.means - _mean_autocorrelation(volumes))))
 
