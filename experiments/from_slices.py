@@ -90,6 +90,11 @@ VARIANTS = {
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy": [
         *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
         "--perimeter-weight", "4", "--isotropy", "1"],
+    # the same with each crop's statistics moved towards the batch's mean (a crop's volume fraction varies
+    # more than a volume's)
+    **{f"one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+shrink-{shrink}": [
+        *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
+        "--perimeter-weight", "4", "--isotropy", "1", "--slice-target-shrink", shrink] for shrink in ("0.5", "0.25")},
     "volume": ["--data", "train_volume.npy"],
 }
 

@@ -1132,7 +1132,7 @@ class SpatialStatsVAE(keras.Model):
         if self.from_slices:
             targets = x if plane_targets is None else tf.cast(plane_targets, tf.float32)
             measure = self.stats_options.replace(metric="mse", scale=1.0, window_sigma=None, window_floor=0.0,
-                                                 isotropy=0.0, symmetric_targets=False)
+                                                 isotropy=0.0, symmetric_targets=False, target_shrink=1.0)
             return self.stats_options.slice_distance(targets, x_hat, eps=eps), measure.slice_distance(targets, x_hat)
         if self.output_kind == "softmax":  # the channels are the reconstruction's phase indicators
             options, x_stats = self.stats_options.replace(kind=None), self.stats_options.indicators(x, eps)

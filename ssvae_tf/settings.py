@@ -308,6 +308,11 @@ class TrainConfig:
         "loss", False, "with --from-slices and one micrograph stack (an isotropic material): compare the volume's "
         "planes with each crop's statistics averaged over the square's 8 rotations and reflections; one crop "
         "is anisotropic by chance, and no volume shows the same anisotropic statistics in its three planes")
+    slice_target_shrink: float = _setting(
+        "loss", 1.0, "with --from-slices: move each crop's statistics towards the batch's mean, mean + s (crop - "
+        "mean), before the volume's planes are compared with them (1: the crop's own). A volume copies its "
+        "crop's chance volume fraction, and an N x N crop's varies more than an N^3 crop's; s near the ratio "
+        "of the two variances poses it as a real volume around the crop would (docs/3d-from-2d.md)")
     anchor_aligned: bool = _setting(
         "loss", False, "compare the anchor's blurred images after the best periodic shift (positions free, "
         "arrangement tied to the input)")
@@ -336,6 +341,10 @@ class TrainConfig:
         for name in ("alpha", "beta", "gamma", "isotropy", "stats_window_floor"):
             if not (name == "beta" and self.beta is None):
                 object.__setattr__(self, name, check_positive_real(getattr(self, name), name, allow_zero=True))
+        object.__setattr__(self, "slice_target_shrink",
+                           check_positive_real(self.slice_target_shrink, "slice_target_shrink"))
+        if self.slice_target_shrink > 1:
+            raise ValueError(f"slice_target_shrink must be in (0, 1], got {self.slice_target_shrink}")
         for name in setting_names():  # text such as "no" would count as true
             if isinstance(setting_default(name), bool):
                 object.__setattr__(self, name, check_bool(getattr(self, name), name))
@@ -439,6 +448,9 @@ class TrainConfig:
         if self.isotropy > 0 and not self.from_slices:
             raise ValueError(f"isotropy weighs the off-plane lags of volumes trained from micrographs; expected "
                              f"from_slices=True with isotropy={self.isotropy}")
+        if self.slice_target_shrink != 1.0 and not self.from_slices:
+            raise ValueError(f"slice_target_shrink moves the micrographs' statistics of a model from slices; "
+                             f"expected from_slices=True with slice_target_shrink={self.slice_target_shrink}")
         if self.symmetric_targets and (not self.from_slices or self.plane_data is not None):
             raise ValueError("symmetric_targets averages one micrograph's statistics for all three planes of an "
                              "isotropic material; expected from_slices=True without slices_xz/slices_yz")

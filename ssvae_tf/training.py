@@ -134,8 +134,8 @@ def default_depth(image_shape: tuple[int, ...]) -> int:
 def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
     """The statistics a run's loss compares: the paper's, with the run's correlations, boundary,
     lag cutoff, phases, indicator and its width (``eps`` is in units of the spacing of the
-    phases' grey levels), resolutions, lag window, scale and, from slices, the weight of the isotropy term
-    and the symmetrised targets."""
+    phases' grey levels), resolutions, lag window, scale and, from slices, the weight of the isotropy term,
+    the symmetrised targets and their shrink."""
     full = config.cutoff is None and config.periodic
     return StatsOptions(correlations=config.correlation_pairs, periodic=config.periodic,
                         cutoff="full" if full else config.cutoff, kind=config.indicator,
@@ -143,7 +143,7 @@ def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
                         window_sigma=config.stats_window,
                         window_floor=config.stats_window_floor if config.stats_window is not None else 0.0,
                         levels=config.stats_levels, isotropy=config.isotropy,
-                        symmetric_targets=config.symmetric_targets)
+                        symmetric_targets=config.symmetric_targets, target_shrink=config.slice_target_shrink)
 
 
 def decoded_shape(config: TrainConfig, image_shape: tuple[int, ...]) -> tuple[int, ...]:

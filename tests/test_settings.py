@@ -80,7 +80,8 @@ def test_config_json_stays_one_flat_record_of_every_field():
     # which take their defaults
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
              "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise",
-             "clip_norm", "symmetric_targets", "noise_scale", "stats_window_floor", "perimeter_weight"}
+             "clip_norm", "symmetric_targets", "noise_scale", "stats_window_floor", "perimeter_weight",
+             "slice_target_shrink"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"
@@ -225,6 +226,14 @@ def test_gradients_are_clipped_by_default_only_for_a_decoder_with_noise():
     assert TrainConfig(clip_norm=2.5).gradient_clip_norm == 2.5
     with pytest.raises(ValueError, match="clip_norm must be a finite number >= 0, got -1"):
         TrainConfig(clip_norm=-1)
+
+
+def test_slice_target_shrink_needs_a_model_from_slices_and_a_value_in_zero_to_one():
+    with pytest.raises(ValueError, match="expected from_slices=True with slice_target_shrink=0.5"):
+        TrainConfig(slice_target_shrink=0.5)
+    with pytest.raises(ValueError, match=r"slice_target_shrink must be in \(0, 1\], got 1.5"):
+        TrainConfig(from_slices=True, slice_target_shrink=1.5)
+    assert TrainConfig(from_slices=True, slice_target_shrink=0.5).slice_target_shrink == 0.5
 
 
 def test_symmetric_targets_need_one_micrograph_stack_for_every_plane(tmp_path):

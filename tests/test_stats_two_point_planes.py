@@ -44,10 +44,11 @@ def test_plane_statistics_of_a_volume_of_stacked_slices_equal_the_slice_statisti
 
 
 def numpy_slice_distance(slices: np.ndarray, volumes: np.ndarray, metric: str, eps: float = 0.25,
-                         window: tuple[float, float] | None = None) -> np.ndarray:
+                         window: tuple[float, float] | None = None, shrink: float = 1.0) -> np.ndarray:
     """The mean over the three planes of the metric between each crop's and the volume's plane statistics
     (soft indicator of phase 0, every periodic lag; the difference at lag r times ``floor + (1 - floor)
-    exp(-|r|^2 / (2 sigma^2))`` with ``window = (sigma, floor)``), by the brute-force loop: ``(batch,)``."""
+    exp(-|r|^2 / (2 sigma^2))`` with ``window = (sigma, floor)``; each crop's statistics moved to
+    ``mean + shrink (crop - mean)``, the mean over the batch's crops), by the brute-force loop: ``(batch,)``."""
     crops = slices if slices.ndim == 5 else np.repeat(slices[:, np.newaxis], 3, axis=1)
     side = volumes.shape[1]
     lags = np.arange(-(side // 2), (side + 1) // 2)
@@ -55,15 +56,16 @@ def numpy_slice_distance(slices: np.ndarray, volumes: np.ndarray, metric: str, e
     if window is not None:
         sigma, floor = window
         weight = (floor + (1 - floor) * np.exp(-np.add.outer(lags**2, lags**2) / (2 * sigma**2)))[..., np.newaxis]
+    targets = np.array([[brute_force_stats(numpy_indicators(crop3[axis][np.newaxis], 2, "soft", eps), [(0, 0)],
+                                           True, "full")[0] for axis in range(3)] for crop3 in crops])
+    targets = targets.mean(axis=0) + shrink * (targets - targets.mean(axis=0))
     result = []
-    for crop3, volume in zip(crops, volumes):
+    for target3, volume in zip(targets, volumes):
         m_volume = numpy_indicators(volume[np.newaxis], 2, "soft", eps)[0]
         per_plane = []
         for axis in range(3):
             plane = mean_slice_stats(m_volume, axis, "full")
-            target = brute_force_stats(numpy_indicators(crop3[axis][np.newaxis], 2, "soft", eps), [(0, 0)],
-                                       True, "full")[0]
-            sse = np.sum(((plane[..., :1] - target) * weight) ** 2)
+            sse = np.sum(((plane[..., :1] - target3[axis]) * weight) ** 2)
             per_plane.append(sse)
         sse = np.mean(per_plane)
         result.append({"sse": sse, "mse": sse / plane[..., 0].size, "l2": np.sqrt(sse)}[metric])
@@ -85,6 +87,22 @@ def test_slice_distance_with_a_floored_window_matches_its_definition():
     distance = StatsOptions(window_sigma=1.5, window_floor=0.25).slice_distance(slices, volumes).numpy()
     np.testing.assert_allclose(distance, numpy_slice_distance(slices, volumes, "sse", window=(1.5, 0.25)),
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize("per_plane", [False, True])
+def test_slice_distance_with_shrunk_targets_matches_its_definition(per_plane):
+    volumes = RNG.random((3, 6, 6, 6, 1)).astype(np.float32)
+    slices = RNG.random((3, 3, 6, 6, 1) if per_plane else (3, 6, 6, 1)).astype(np.float32)
+    distance = StatsOptions(target_shrink=0.3).slice_distance(slices, volumes).numpy()
+    np.testing.assert_allclose(distance, numpy_slice_distance(slices, volumes, "sse", shrink=0.3), rtol=1e-4)
+    assert not np.allclose(distance, numpy_slice_distance(slices, volumes, "sse"), rtol=1e-2)
+
+
+def test_target_shrink_must_be_in_zero_to_one():
+    for bad in (0.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match="target_shrink must be"):
+            StatsOptions(target_shrink=bad)
+    assert StatsOptions.from_json(StatsOptions(target_shrink=0.4).to_json()).target_shrink == 0.4
 
 
 def test_slice_distance_is_zero_for_a_volume_of_the_slice_and_its_gradient_reaches_the_volume():

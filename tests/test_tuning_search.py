@@ -122,7 +122,7 @@ TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "base
                 "anchor_until": 0.25, "output": "concrete", "temperature_end": 0.3, "temperature_start": 2.0,
                 "hard_from": 0.25, "binary_weight": 0.1, "binary_start": 0.25, "stats_window": 4.0,
                 "isotropy": 0.5, "decoder_noise": True, "symmetric_targets": True, "noise_scale": 0.2,
-                "stats_window_floor": 0.2, "perimeter_weight": 0.5}
+                "stats_window_floor": 0.2, "perimeter_weight": 0.5, "slice_target_shrink": 0.5}
 #: Settings that matter only beside another one: name -> the other settings its trial needs.
 TRIAL_COMPANIONS = {"temperature_end": {"output": "concrete"}, "temperature_start": {"output": "concrete"},
                     "hard_from": {"output": "straight_through"}, "decoder_noise": {"decoder": "upsample"},
@@ -130,7 +130,8 @@ TRIAL_COMPANIONS = {"temperature_end": {"output": "concrete"}, "temperature_star
                     "stats_window_floor": {"stats_window": 4.0}}
 #: Settings that need a [data] table of their own: name -> its keys (``source``: a tiny stack of micrographs).
 TRIAL_DATA = {"isotropy": {"from_slices": True, "patch_size": 16},
-              "symmetric_targets": {"from_slices": True, "patch_size": 16}}
+              "symmetric_targets": {"from_slices": True, "patch_size": 16},
+              "slice_target_shrink": {"from_slices": True, "patch_size": 16}}
 
 
 def _model_settings(model) -> str:
