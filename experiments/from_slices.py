@@ -66,6 +66,10 @@ QUICK = {"epochs": 1, "crops_per_epoch": 64, "n_eval": 8, "n_pixel": 2, "pixel_s
 #: The flags of the model from one micrograph stack (x-y) and of the one from a stack per plane.
 ONE_PLANE = ["--data", "xy.npy", "--from-slices"]
 THREE_PLANES = ["--data", "xy.npy", "--slices-xz", "xz.npy", "--slices-yz", "yz.npy", "--from-slices"]
+#: One plane, the noise, the floored 8 px window, no anchor and the perimeter term: the recipe the isotropy
+#: term and the shrunk targets are measured on (docs/3d-from-2d.md).
+FLOORED_PERIMETER = [*ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
+                     "--perimeter-weight", "4"]
 #: The models: label -> data flags (paths are relative to the data folder).
 VARIANTS = {
     "three-planes": THREE_PLANES,
@@ -84,17 +88,12 @@ VARIANTS = {
     "one-plane+noise+window-8-floor-0.3+anchor-0": [*ONE_PLANE, *NOISE, "--stats-window", "8",
                                                      "--stats-window-floor", "0.3", "--anchor", "0"],
     "one-plane+noise+perimeter-4": [*ONE_PLANE, *NOISE, "--perimeter-weight", "4"],
-    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4": [
-        *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
-        "--perimeter-weight", "4"],
-    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy": [
-        *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
-        "--perimeter-weight", "4", "--isotropy", "1"],
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4": FLOORED_PERIMETER,
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy": [*FLOORED_PERIMETER, "--isotropy", "1"],
     # the same with each crop's statistics moved towards the batch's mean (a crop's volume fraction varies
     # more than a volume's)
     **{f"one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+shrink-{shrink}": [
-        *ONE_PLANE, *NOISE, "--stats-window", "8", "--stats-window-floor", "0.3", "--anchor", "0",
-        "--perimeter-weight", "4", "--isotropy", "1", "--slice-target-shrink", shrink] for shrink in ("0.5", "0.25")},
+        *FLOORED_PERIMETER, "--isotropy", "1", "--slice-target-shrink", shrink] for shrink in ("0.5", "0.25")},
     "volume": ["--data", "train_volume.npy"],
 }
 

@@ -72,6 +72,13 @@ def check_positive_real(value: object, name: str, allow_zero: bool = False) -> f
     return float(value)
 
 
+def check_share(value: object, name: str) -> float:
+    """Return ``value`` as ``float`` or raise ``ValueError`` unless it is a number in (0, 1]."""
+    if not is_real(value) or not 0 < value <= 1:
+        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    return float(value)
+
+
 def check_bool(value: object, name: str) -> bool:
     """Return ``value`` as ``bool`` or raise ``ValueError`` unless it is a Python or NumPy bool (text such
     as ``"no"`` is refused: it would count as true)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssvae_tf._checks import check_bool, check_median_side, check_positive_int, check_positive_real
+from ssvae_tf._checks import check_bool, check_median_side, check_positive_int, check_positive_real, check_share
 from ssvae_tf._io import read_toml_or_json
 from ssvae_tf.schedules import KL_SCHEDULES, LossSchedule
 
@@ -341,10 +341,7 @@ class TrainConfig:
         for name in ("alpha", "beta", "gamma", "isotropy", "stats_window_floor"):
             if not (name == "beta" and self.beta is None):
                 object.__setattr__(self, name, check_positive_real(getattr(self, name), name, allow_zero=True))
-        object.__setattr__(self, "slice_target_shrink",
-                           check_positive_real(self.slice_target_shrink, "slice_target_shrink"))
-        if self.slice_target_shrink > 1:
-            raise ValueError(f"slice_target_shrink must be in (0, 1], got {self.slice_target_shrink}")
+        object.__setattr__(self, "slice_target_shrink", check_share(self.slice_target_shrink, "slice_target_shrink"))
         for name in setting_names():  # text such as "no" would count as true
             if isinstance(setting_default(name), bool):
                 object.__setattr__(self, name, check_bool(getattr(self, name), name))

@@ -38,7 +38,14 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
-from ssvae_tf._checks import check_bool, check_positive_int, check_positive_real, is_real, options_from_record
+from ssvae_tf._checks import (
+    check_bool,
+    check_positive_int,
+    check_positive_real,
+    check_share,
+    is_real,
+    options_from_record,
+)
 
 Cutoff = Union[int, str, None]
 Correlations = Sequence[Sequence[int]]
@@ -896,9 +903,7 @@ class StatsOptions:
             raise ValueError(f'levels > 1 adds squared differences: it needs metric="sse", got {self.metric!r}')
         check_positive_real(self.isotropy, "isotropy", allow_zero=True)
         object.__setattr__(self, "symmetric_targets", check_bool(self.symmetric_targets, "symmetric_targets"))
-        object.__setattr__(self, "target_shrink", check_positive_real(self.target_shrink, "target_shrink"))
-        if self.target_shrink > 1:
-            raise ValueError(f"target_shrink must be in (0, 1], got {self.target_shrink}")
+        object.__setattr__(self, "target_shrink", check_share(self.target_shrink, "target_shrink"))
 
     def replace(self, **changes) -> "StatsOptions":
         """A copy with ``changes`` (field names), validated again."""
