@@ -305,8 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     records.update({f"{label}, from micrographs": from_micrographs(runs[label], sets) for label in args.variants})
     records.update(pixel_records(data, runs[args.variants[-1]], budget, pixel_sets, args.seed))
     plot_volume_rows({"real test crops": sets.real, **{label: r["samples"] for label, r in records.items()}},
-                     args.out / "volumes.png", f"{title}: real {SIDE}³ test crops and volumes drawn from each "
-                     "model's prior (orthogonal mid-slices z, y, x; black = pores)")
+                     args.out / "volumes.png", f"{title}: real {SIDE}³ test crops, each model's volumes (prior samples; "
+                     "test micrographs decoded) and the pixel baseline's (orthogonal mid-slices z, y, x; black = pores)")
     wall = {label: json.loads((runs[label] / "training.json").read_text()).get("fit_seconds_last_session")
             for label in args.variants}
     summary = {label: {key: value for key, value in record.items() if key != "samples"}

@@ -14,6 +14,7 @@ the zero lag.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -31,6 +32,27 @@ FIGURE_DPI = 150
 #: Label of autocorrelation colour bars and profile axes.
 S2_LABEL = r"$S_2(r)$"
 _STATS_CMAP = "viridis"
+#: Characters per line of a row label beside a figure's images (:func:`wrap_label`).
+LABEL_WIDTH = 28
+
+
+def wrap_label(label: str, width: int = LABEL_WIDTH) -> str:
+    """``label`` broken into lines of at most ``width`` characters after a ``+``, a ``,`` or a space (the
+    space a line ends at is dropped; a longer run without one stays whole), so that a long model label
+    beside a row of images does not squeeze the images.
+
+    >>> print(wrap_label("one-plane+noise+isotropy, from micrographs", 18))
+    one-plane+noise+
+    isotropy, from
+    micrographs
+    """
+    lines, line = [], ""
+    for piece in re.split(r"(?<=[+ ])|(?<=,)(?! )", label):
+        if line and len(line) + len(piece.rstrip(" ")) > width:
+            lines.append(line.rstrip(" "))
+            line = ""
+        line += piece
+    return "\n".join([*lines, line.rstrip(" ")])
 
 
 def save_figure(fig: Figure, path: str | os.PathLike) -> None:

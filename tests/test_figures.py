@@ -14,7 +14,14 @@ from PIL import Image
 
 from ssvae_tf.evaluation import figures as evaluation_figures
 from ssvae_tf.evaluation.evaluate import Evaluation
-from ssvae_tf.figures import FIGURE_DPI, centred_autocorrelation, lag_extent, plot_reconstructions, shared_bins
+from ssvae_tf.figures import (
+    FIGURE_DPI,
+    centred_autocorrelation,
+    lag_extent,
+    plot_reconstructions,
+    shared_bins,
+    wrap_label,
+)
 from ssvae_tf.stats.two_point import StatsOptions
 from ssvae_tf.stats.units import PixelSize
 
@@ -175,6 +182,35 @@ def test_line_counts_with_many_classes_stay_a_bounded_png(tmp_path):
     evaluation_figures.plot_line_counts([evaluation], tmp_path / "counts.png")
     pixels, _ = read_png(tmp_path / "counts.png")
     assert max(pixels.shape[:2]) <= 13 * FIGURE_DPI
+
+
+@pytest.mark.parametrize("label, width, lines", [
+    ("real test crops", 28, ["real test crops"]),
+    ("one-plane+noise+isotropy, from micrographs", 18, ["one-plane+noise+", "isotropy, from", "micrographs"]),
+    ("a,b+c d", 2, ["a,", "b+", "c", "d"]),
+    ("averyveryverylongrunwithoutabreak+b", 10, ["averyveryverylongrunwithoutabreak+", "b"]),
+])
+def test_wrap_label_breaks_after_plus_comma_or_space(label, width, lines):
+    wrapped = wrap_label(label, width)
+    assert wrapped.split("\n") == lines
+    assert wrapped.replace("\n", "").replace(" ", "") == label.replace(" ", "")  # only spaces dropped
+
+
+def test_plot_volume_rows_keeps_slices_large_beside_a_long_label(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(evaluation_figures, "save_figure", lambda fig, path: drawn.append(fig))
+    rng = np.random.default_rng(0)
+    rows = {"real test crops": rng.random((2, 8, 8, 8, 1)),
+            "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+shrink-0.25, from micrographs":
+                rng.random((3, 8, 8, 8, 1))}
+    evaluation_figures.plot_volume_rows(rows, tmp_path / "volumes.png", "title")
+    (fig,) = drawn
+    FigureCanvasAgg(fig).draw()
+    axes = fig.get_axes()
+    assert len(axes) == 2 * 3 * 2  # two rows of the smaller row's two volumes, three slices each
+    widths = [ax.get_position().width * fig.get_figwidth() for ax in axes]
+    assert min(widths) > 0.8  # inches: the label is wrapped, not given the slices' room
+    assert axes[0].get_ylabel() == "real test crops" and "\n" in axes[6].get_ylabel()
 
 
 def test_shared_bins_span_every_finite_value():

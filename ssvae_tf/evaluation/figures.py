@@ -14,7 +14,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ssvae_tf.evaluation.evaluate import Evaluation
-from ssvae_tf.figures import VOLUME_AXES, mid_slices, plot_reconstructions, save_figure, shared_bins, show_image
+from ssvae_tf.figures import (
+    VOLUME_AXES,
+    mid_slices,
+    plot_reconstructions,
+    save_figure,
+    shared_bins,
+    show_image,
+    wrap_label,
+)
 from ssvae_tf.stats.two_point import StatsOptions
 from ssvae_tf.stats.units import PixelSize
 
@@ -59,7 +67,7 @@ def plot_nearest(evaluation: Evaluation, path: str | os.PathLike, n: int = 6) ->
 def plot_volume_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike, title: str, n: int = 3) -> None:
     """Three orthogonal mid-slices (z, y, x; :func:`~ssvae_tf.figures.mid_slices`) of the first ``n``
     volumes of every row (label -> ``(m, D, H, W, 1)`` in [0, 1], e.g. real crops and a model's samples),
-    one labelled row per label, under ``title``: a PNG."""
+    one row per label (:func:`~ssvae_tf.figures.wrap_label`), under ``title``: a PNG."""
     n = min(n, *(len(volumes) for volumes in rows.values()))
     fig = Figure(figsize=(1.3 * 3 * n + 1.8, 1.45 * len(rows) + 0.8), layout="constrained")
     axes = fig.subplots(len(rows), 3 * n, squeeze=False)
@@ -71,8 +79,8 @@ def plot_volume_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike, ti
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if r == 0:
-                    ax.set_title(f"volume {v + 1}, {VOLUME_AXES[k]} = {volumes.shape[1 + k] // 2}", fontsize=7)
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+                    ax.set_title(f"volume {v + 1}\n{VOLUME_AXES[k]} = {volumes.shape[1 + k] // 2}", fontsize=7)
+        axes[r, 0].set_ylabel(wrap_label(label), rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle(title, fontsize=10)
     save_figure(fig, path)
 
