@@ -1290,13 +1290,14 @@ def build_vae(
     temperature: float = 0.1,
     decoded_shape: Sequence[int] | None = None,
     decoder_noise: float = 0.0,
+    decoder_activation: str = "relu",
 ) -> SpatialStatsVAE:
     """Encoder, decoder and :class:`SpatialStatsVAE` in one call (not compiled).
 
     The encoder takes ``image_shape``, the decoder draws ``decoded_shape`` (default: the same); a
     model from slices takes ``(N, N, C)`` micrographs and draws ``(N, N, N, C)`` volumes.
-    ``upsampling``, ``output``, ``temperature`` and ``decoder_noise`` (its ``noise``: the starting scale, 0
-    for none) are the decoder's (:func:`build_decoder`; a softmax output has the statistics' phases),
+    ``upsampling``, ``output``, ``temperature``, ``decoder_noise`` (its ``noise``: the starting scale, 0
+    for none) and ``decoder_activation`` (its ``activation``) are the decoder's (:func:`build_decoder`; a softmax output has the statistics' phases),
     ``padding`` both networks'; ``encoder_input="statistics"`` gives the
     encoder the images' statistics as the loss computes them
     (:class:`StatisticsInput`); the rest as in :class:`SpatialStatsVAE`.
@@ -1309,7 +1310,8 @@ def build_vae(
     encoder = build_encoder(**architecture, statistics_input=statistics_input)
     decoder = build_decoder(**{**architecture, "image_shape": decoded_shape or image_shape}, upsampling=upsampling,
                             output=output, temperature=temperature,
-                            n_phases=StatsOptions.from_json(stats_options).n_phases, noise=decoder_noise)
+                            n_phases=StatsOptions.from_json(stats_options).n_phases, noise=decoder_noise,
+                            activation=decoder_activation)
     return SpatialStatsVAE(encoder, decoder,
                            alpha=alpha, beta=beta, gamma=gamma, data_loss=data_loss, stats_options=stats_options,
                            seed=seed, shift_augment=shift_augment, schedule=schedule)

@@ -56,6 +56,9 @@ NOISY_DECODERS = ("upsample", "subpixel")
 #: relaxed-Bernoulli (binary Concrete) sample, a straight-through hard indicator, or one softmax
 #: channel per phase.
 OUTPUTS = ("sigmoid", "concrete", "straight_through", "softmax")
+#: The decoder's hidden activations: ReLU, or leaky ReLU (slope 0.2 below zero), whose units never stop
+#: passing gradients.
+DECODER_ACTIVATIONS = ("relu", "leaky_relu")
 #: Edge handling of the 3x3 convolutions: zero padding or periodic wrap-around.
 PADDINGS = ("zeros", "circular")
 #: What the encoder sees: the images, or their periodic two-point statistics (the same for every shift).
@@ -260,6 +263,10 @@ class TrainConfig:
     padding: str = _setting(
         "model", "zeros", "edges of the 3x3 convolutions: zeros, or circular (wrap around, periodic like the "
         "statistics)", choices=PADDINGS)
+    decoder_activation: str = _setting(
+        "model", "relu", "the decoder's hidden activations: relu, or leaky_relu (slope 0.2 below zero). Where every "
+        "ReLU of a region is below zero the decoder draws the logits' bias there, a flat grey block no loss term "
+        "can move (docs/3d-from-2d.md)", choices=DECODER_ACTIVATIONS)
     encoder_input: str = _setting(
         "model", "image", "what the encoder sees: the image, or its periodic two-point statistics (the same for "
         "every shift of the image, like the loss)", choices=ENCODER_INPUTS)
@@ -385,8 +392,8 @@ class TrainConfig:
         if self.stats_scale is not None:
             object.__setattr__(self, "stats_scale", check_positive_real(self.stats_scale, "stats_scale"))
         self._check_output()
-        for name in ("data_loss", "indicator", "decoder", "padding", "encoder_input", "kl_schedule", "dims",
-                     "output"):
+        for name in ("data_loss", "indicator", "decoder", "decoder_activation", "padding", "encoder_input",
+                     "kl_schedule", "dims", "output"):
             allowed = setting_choices(name)
             if getattr(self, name) not in allowed + (setting_default(name),):
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

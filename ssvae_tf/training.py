@@ -202,6 +202,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             temperature=config.temperature_end,
             decoded_shape=decoded_shape(config, image_shape),
             decoder_noise=config.decoder_noise_scale,
+            decoder_activation=config.decoder_activation,
         )
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip_norm),
                       jit_compile="auto" if config.jit_compile is None else config.jit_compile)

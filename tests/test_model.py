@@ -355,6 +355,33 @@ def test_noise_injection_adds_one_standard_normal_image_per_call_in_units_of_the
     assert not np.allclose(first, second)  # fresh noise at every call
 
 
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_a_decoder_pushed_below_zero_draws_the_bias_with_relu_and_still_learns_with_leaky_relu(tmp_path, activation):
+    """Every feature map of the decoder pushed below zero: ReLUs output 0 there, so the image is the logits'
+    bias (one grey level) and the loss's gradient reaches no weight but that bias; leaky ReLUs keep both."""
+    import tensorflow as tf
+
+    x = tf.constant((np.random.default_rng(0).random((2, 16, 16, 1)) < 0.4).astype(np.float32))
+    model = build_vae((16, 16, 1), upsampling="upsample", seed=0, decoder_activation=activation, **TINY)
+    expand = model.decoder.get_layer("expand")
+    expand.bias.assign(np.full(expand.bias.shape, -100.0, np.float32))
+    with tf.GradientTape() as tape:
+        loss = model._loss_terms(x, training=False)["loss"]
+    gradients = {weight.path: np.abs(g.numpy()).max()
+                 for weight, g in zip(model.decoder.trainable_weights, tape.gradient(loss, model.decoder.trainable_weights))}
+    z = np.random.default_rng(1).normal(size=(2, TINY["latent_dim"])).astype(np.float32)
+    images = model.decoder(z).numpy()
+    if activation == "relu":
+        assert {path for path, g in gradients.items() if g > 0} == {"to_image/bias"}
+        bias = model.decoder.get_layer("to_image").bias.numpy()[0]
+        np.testing.assert_allclose(images, 1 / (1 + np.exp(-bias)), rtol=1e-6)
+    else:
+        assert min(gradients.values()) > 0 and images.std() > 0
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "model.keras").decoder(z).numpy(), images,
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_a_decoder_with_noise_draws_each_code_differently_and_survives_a_keras_file(tmp_path):
     from ssvae_tf.model import NoiseInjection
 

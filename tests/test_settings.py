@@ -32,6 +32,7 @@ from ssvae_tf.settings import (
         (dict(learning_rate=-1.0), "learning_rate"),
         (dict(indicator="hard"), r"indicator must be one of \('soft', 'linear'\), got 'hard'"),
         (dict(data_loss="l1"), "data_loss must be one of"),
+        (dict(decoder_activation="tanh"), r"decoder_activation must be one of \('relu', 'leaky_relu'\), got 'tanh'"),
         (dict(image_size=8), "image_size must be between 16 and 256"),
         (dict(beta=-0.1), "beta must be a finite number >= 0"),
         (dict(validation_split=1.0), r"validation_split must be in \[0, 1\)"),
@@ -81,7 +82,7 @@ def test_config_json_stays_one_flat_record_of_every_field():
     added = {"output", "temperature_end", "binary_weight", "binary_start", "temperature_start", "hard_from",
              "median", "from_slices", "slices_xz", "slices_yz", "stats_window", "isotropy", "decoder_noise",
              "clip_norm", "symmetric_targets", "noise_scale", "stats_window_floor", "perimeter_weight",
-             "slice_target_shrink"}
+             "slice_target_shrink", "decoder_activation"}
     old_settings = read_settings_file(old_record)
     assert sorted(old_settings) == sorted(set(setting_names()) - added)
     assert TrainConfig.from_mapping(old_settings).output == "sigmoid"

@@ -122,7 +122,8 @@ TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "base
                 "anchor_until": 0.25, "output": "concrete", "temperature_end": 0.3, "temperature_start": 2.0,
                 "hard_from": 0.25, "binary_weight": 0.1, "binary_start": 0.25, "stats_window": 4.0,
                 "isotropy": 0.5, "decoder_noise": True, "symmetric_targets": True, "noise_scale": 0.2,
-                "stats_window_floor": 0.2, "perimeter_weight": 0.5, "slice_target_shrink": 0.5}
+                "stats_window_floor": 0.2, "perimeter_weight": 0.5, "slice_target_shrink": 0.5,
+                "decoder_activation": "leaky_relu"}
 #: Settings that matter only beside another one: name -> the other settings its trial needs.
 TRIAL_COMPANIONS = {"temperature_end": {"output": "concrete"}, "temperature_start": {"output": "concrete"},
                     "hard_from": {"output": "straight_through"}, "decoder_noise": {"decoder": "upsample"},
