@@ -93,6 +93,9 @@ VARIANTS = {
     "one-plane+noise+perimeter-4": [*ONE_PLANE, *NOISE, "--perimeter-weight", "4"],
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4": FLOORED_PERIMETER,
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy": [*FLOORED_PERIMETER, "--isotropy", "1"],
+    # the same with leaky ReLUs in the decoder (grey blocks are regions where every ReLU is below zero)
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+leaky": [
+        *FLOORED_PERIMETER, "--isotropy", "1", "--decoder-activation", "leaky_relu"],
     # the same with each crop's statistics moved towards the batch's mean (a crop's volume fraction varies
     # more than a volume's)
     **{f"one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+shrink-{shrink}": [
