@@ -182,11 +182,11 @@ def redraws(draws: list[np.ndarray], sets) -> dict[str, list[float]]:
     """The 3-D statistics error over the real-vs-real spread and the mean volume fraction (%, black) of each of
     several draws ``(n, D, H, W, 1)`` of one model against the real ``sets``: how much one evaluation's
     numbers move with the draw alone."""
-    from ssvae_tf.stats.phases import black_mask
+    from ssvae_tf.stats.morphology import volume_fraction
 
     draws = [np.asarray(draw, np.float32) for draw in draws]
     return {"statistics_ratio": [sets.statistics_error(draw) / sets.spread for draw in draws],
-            "volume_fraction_pct": [100 * float(np.mean(black_mask(draw))) for draw in draws]}
+            "volume_fraction_pct": [100 * float(volume_fraction(draw).mean()) for draw in draws]}
 
 
 def micrograph_crops(path: Path, reading, n: int, seed: int) -> np.ndarray:
@@ -243,9 +243,11 @@ def equal_size_errors(records: dict[str, dict], sets) -> str:
 def redraw_ranges(records: dict[str, dict]) -> str:
     """A line per model with :func:`redraws`: the range over its draws of the 3-D error ratio and of the
     volume fraction."""
-    ranges = [f"{label} {min(r['statistics_ratio']):.3g}-{max(r['statistics_ratio']):.3g} "
-              f"({min(r['volume_fraction_pct']):.1f}-{max(r['volume_fraction_pct']):.1f} %)"
-              for label, r in ((label, record["redraws"]) for label, record in records.items() if "redraws" in record)]
+    ranges = []
+    for label, record in records.items():
+        if "redraws" in record:
+            ratio, fraction = record["redraws"]["statistics_ratio"], record["redraws"]["volume_fraction_pct"]
+            ranges.append(f"{label} {min(ratio):.3g}-{max(ratio):.3g} ({min(fraction):.1f}-{max(fraction):.1f} %)")
     return (f"3-D statistics error / real-vs-real (volume fraction) over {REDRAWS} draws of each model, the "
             "first in the table: " + "; ".join(ranges) + "\n")
 
@@ -308,8 +310,9 @@ def main(argv: list[str] | None = None) -> None:
     records.update({f"{label}, from micrographs": from_micrographs(runs[label], sets) for label in args.variants})
     records.update(pixel_records(data, runs[args.variants[-1]], budget, pixel_sets, args.seed))
     plot_volume_rows({"real test crops": sets.real, **{label: r["samples"] for label, r in records.items()}},
-                     args.out / "volumes.png", f"{title}: real {SIDE}³ test crops, each model's volumes (prior samples; "
-                     "test micrographs decoded) and the pixel baseline's (orthogonal mid-slices z, y, x; black = pores)")
+                     args.out / "volumes.png",
+                     f"{title}: real {SIDE}³ test crops, each model's volumes (prior samples; test micrographs "
+                     "decoded) and the pixel baseline's (orthogonal mid-slices z, y, x; black = pores)")
     wall = {label: json.loads((runs[label] / "training.json").read_text()).get("fit_seconds_last_session")
             for label in args.variants}
     summary = {label: {key: value for key, value in record.items() if key != "samples"}
@@ -317,9 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "report.json").write_text(json.dumps({"budget": budget, "seed": args.seed, "fit_seconds": wall,
                                                       "models": summary}, indent=1))
     (args.out / "report.md").write_text(
-        f"# 3-D from 2-D slices: {title.lower()}, {SIDE}^3, {budget['epochs']} epochs x {budget['crops_per_epoch']} crops, "
-        f"seed {args.seed}\n\n{report_table(records)}\n{equal_size_errors(records, pixel_sets)}\n"
-        f"{redraw_ranges(records)}\n"
+        f"# 3-D from 2-D slices: {title.lower()}, {SIDE}^3, {budget['epochs']} epochs x "
+        f"{budget['crops_per_epoch']} crops, seed {args.seed}\n\n{report_table(records)}\n"
+        f"{equal_size_errors(records, pixel_sets)}\n{redraw_ranges(records)}\n"
         f"Training (s, one thread each, two at a time): {wall}\n\n"
         "![volumes](volumes.png)\n")
     print(f"wrote {args.out / 'report.md'} and {args.out / 'volumes.png'}")

@@ -1297,8 +1297,8 @@ def build_vae(
     The encoder takes ``image_shape``, the decoder draws ``decoded_shape`` (default: the same); a
     model from slices takes ``(N, N, C)`` micrographs and draws ``(N, N, N, C)`` volumes.
     ``upsampling``, ``output``, ``temperature``, ``decoder_noise`` (its ``noise``: the starting scale, 0
-    for none) and ``decoder_activation`` (its ``activation``) are the decoder's (:func:`build_decoder`; a softmax output has the statistics' phases),
-    ``padding`` both networks'; ``encoder_input="statistics"`` gives the
+    for none) and ``decoder_activation`` (its ``activation``) are the decoder's (:func:`build_decoder`;
+    a softmax output has the statistics' phases), ``padding`` both networks'; ``encoder_input="statistics"`` gives the
     encoder the images' statistics as the loss computes them
     (:class:`StatisticsInput`); the rest as in :class:`SpatialStatsVAE`.
     """

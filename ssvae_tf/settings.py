@@ -392,10 +392,9 @@ class TrainConfig:
         if self.stats_scale is not None:
             object.__setattr__(self, "stats_scale", check_positive_real(self.stats_scale, "stats_scale"))
         self._check_output()
-        for name in ("data_loss", "indicator", "decoder", "decoder_activation", "padding", "encoder_input",
-                     "kl_schedule", "dims", "output"):
+        for name in setting_names():  # every setting with choices; its default (None for some) goes too
             allowed = setting_choices(name)
-            if getattr(self, name) not in allowed + (setting_default(name),):
+            if allowed is not None and getattr(self, name) not in allowed + (setting_default(name),):
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         self.loss_schedule  # checks the schedule's fields
         if self.data not in BUILTIN_DATA and not Path(self.data).exists():

@@ -367,8 +367,8 @@ def test_a_decoder_pushed_below_zero_draws_the_bias_with_relu_and_still_learns_w
     expand.bias.assign(np.full(expand.bias.shape, -100.0, np.float32))
     with tf.GradientTape() as tape:
         loss = model._loss_terms(x, training=False)["loss"]
-    gradients = {weight.path: np.abs(g.numpy()).max()
-                 for weight, g in zip(model.decoder.trainable_weights, tape.gradient(loss, model.decoder.trainable_weights))}
+    weights = model.decoder.trainable_weights
+    gradients = {weight.path: np.abs(g.numpy()).max() for weight, g in zip(weights, tape.gradient(loss, weights))}
     z = np.random.default_rng(1).normal(size=(2, TINY["latent_dim"])).astype(np.float32)
     images = model.decoder(z).numpy()
     if activation == "relu":
@@ -632,7 +632,8 @@ def test_batch_means_are_zero_for_an_empty_replica_batch_and_logs_weigh_images()
     for module in (ssvae_tf.model, ssvae_tf.distribute):
         assert doctest.testmod(module).failed == 0
     model = build_vae((16, 16, 1), latent_dim=2, depth=2, filters=4, hidden_units=8)
-    logs = [model._log({"pixel_mse": keras.ops.convert_to_tensor(value)}, keras.ops.convert_to_tensor(n)) for value, n in ((1.0, 3), (0.0, 1))]
+    logs = [model._log({"pixel_mse": keras.ops.convert_to_tensor(value)}, keras.ops.convert_to_tensor(n))
+            for value, n in ((1.0, 3), (0.0, 1))]
     assert float(logs[-1]["pixel_mse"]) == pytest.approx(0.75)  # (3 x 1 + 1 x 0) / 4 images, not (1 + 0) / 2
 
 

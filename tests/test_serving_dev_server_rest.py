@@ -459,7 +459,10 @@ def timed(call) -> tuple[object, float]:
 def test_idle_connections_leave_both_apis_answering_and_reloading(export_root, tmp_path, open_files):
     """Issue 24: 1 100 idle REST connections exhausted a server's 1 024 files (Werkzeug, a thread each, no
     timeout): REST and gRPC timed out, hot reload stopped.  Now 2 000 idle connections leave both APIs
-    answering within 1 s and a new version loading, and everything answers at once when they close."""
+    answering and a new version loading, and everything answers at once when they close.  The first REST request
+    after the flood waits in the listen queue behind connections the server has not yet accepted (and shed): it
+    gets 5 s (1.3 s seen beside the rest of the suite on 2 cores; the old server never answered within the 10 s
+    timeout); every later request gets 1 s."""
     idle = 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < idle + 500:
@@ -510,7 +513,8 @@ def test_idle_connections_leave_both_apis_answering_and_reloading(export_root, t
             assert "REST: at most 256 connections at once" in (tmp_path / "serve.log").read_text()
         assert (during[0][0], during[2][0], after[0][0]) == (200, 200, 200)
         assert during[1][0] == {1: get_model_status_pb2.ModelVersionStatus.AVAILABLE} and 2 in after[1][0]
-        assert all(seconds < 1.0 for _, seconds in during + after), (during, after)
+        first_rest, *later = during + after
+        assert first_rest[1] < 5.0 and all(seconds < 1.0 for _, seconds in later), (during, after)
     finally:
         for connection in sockets:
             connection.close()
