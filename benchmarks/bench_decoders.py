@@ -10,14 +10,17 @@ from epoch begin to epoch end, so tracing and ``fit`` set-up are excluded) for t
 ``ssvae_tf.training.build_model`` makes from ``TrainConfig`` at ``ssvae train``'s defaults with each
 ``--decoder``: on 64x64 images and on 32x32x32 volumes (two-phase random fields), batch 32.  Each
 model gets a warm-up epoch, then they alternate for several rounds; the table shows medians and the
-ratios to the transposed convolutions (the paper's decoder).  In 3-D also the ``upsample`` decoder as it
-was before issue 23 (every level's channels as in 2-D, the last convolution at full resolution after the
-last linear x2), rebuilt here from public layers, and the ratios to it.
+ratios to the transposed convolutions (the paper's decoder).  In 3-D (where ``ssvae train``'s defaults are
+16 filters and leaky ReLUs in the decoder) also ``upsample`` with the 32 filters and ReLUs of images (the 3-D
+default before 2026-12-07, seventh session), and the whole SS-VAE as it was before issue 23 (32 filters, ReLUs,
+the ``upsample`` decoder with every level's channels as in 2-D and the last convolution at full resolution
+after the last linear x2, rebuilt here from public layers), and the ratios to the latter.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,13 +41,16 @@ import tensorflow as tf  # noqa: E402
 
 from ssvae_tf.data.random_fields import generate_random_fields  # noqa: E402
 from ssvae_tf.model import LinearUpsample, SpatialStatsVAE  # noqa: E402
-from ssvae_tf.settings import DECODERS, TrainConfig  # noqa: E402
+from ssvae_tf.settings import DECODERS, DEFAULT_FILTERS, TrainConfig  # noqa: E402
 from ssvae_tf.training import build_model, default_depth  # noqa: E402
 
 #: The denominator of every ratio.
 REFERENCE = "transpose"
 #: The 3-D default decoder before issue 23: the denominator of the second ratio in 3-D.
 PREVIOUS_3D = "upsample before issue 23"
+#: The 3-D ``upsample`` model with the filters and activations of images, the 3-D default until 16 filters
+#: and leaky ReLUs.
+WIDE_3D = "upsample, 32 filters, ReLU"
 
 
 def volumes_dataset(shape: tuple[int, ...], n: int, seed: int) -> tf.data.Dataset:
@@ -85,9 +91,10 @@ def bench(shape: tuple[int, ...], n: int, seed: int, rounds: int) -> dict[str, f
                                     seed=seed, batch_size=BATCH) for decoder in DECODERS}
     models = {decoder: build_model(config, (*shape, 1), scale=0.2) for decoder, config in configs.items()}
     if len(shape) == 3:
-        config = configs["upsample"]
-        models[PREVIOUS_3D] = with_decoder(models["upsample"], previous_3d_upsample_decoder(config, (*shape, 1)),
-                                           config.learning_rate)
+        wide = replace(configs["upsample"], filters=DEFAULT_FILTERS, decoder_activation="relu")
+        models[WIDE_3D] = build_model(wide, (*shape, 1), scale=0.2)
+        models[PREVIOUS_3D] = with_decoder(build_model(wide, (*shape, 1), scale=0.2),
+                                           previous_3d_upsample_decoder(wide, (*shape, 1)), wide.learning_rate)
     return epoch_medians(models, volumes_dataset(shape, n, seed), n, rounds, "x".join(map(str, shape)))
 
 

@@ -94,6 +94,10 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+perimeter-1": ["--perimeter-weight", "1"],
     "ss-vae+perimeter-4": ["--perimeter-weight", "4"],
     "ss-vae+noise-0.2+perimeter-4": [*NOISE, "--noise-scale", "0.2", "--perimeter-weight", "4"],
+    # leaky ReLUs in the decoder: no region where every unit is below zero draws one flat grey (docs/3d-from-2d.md)
+    "ss-vae+leaky": ["--decoder-activation", "leaky_relu"],
+    "ss-vae+noise-0.2+perimeter-4+leaky": [*NOISE, "--noise-scale", "0.2", "--perimeter-weight", "4",
+                                           "--decoder-activation", "leaky_relu"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],

@@ -24,7 +24,8 @@ per orientation: x-y (130 images of 200 x 200 px, rows y), x-z (200 of 130 x 200
 thresholded Gaussian random field, read at 0.5), whose every orientation has the same statistics: the case
 the issue's targets are set for.
 
-Each model draws ``--n-eval`` volumes from its prior, compared with as many random 32^3 crops of the test
+Each model draws ``--n-eval`` volumes from each prior (the Gaussian mixture ``ssvae train`` fits to the
+training codes, and N(0, I)) and decodes as many test micrographs, compared with random 32^3 crops of the test
 volume (read the same way) on the full 3-D two-point statistics (including the off-plane lags no slice
 shows), the volume fraction, the specific surface and chord lengths per axis, connectivity and
 percolation (:func:`ssvae_tf.stats.morphology.realism_table`), each next to the real-vs-real spread
@@ -96,12 +97,21 @@ VARIANTS = {
     # the same with leaky ReLUs in the decoder (grey blocks are regions where every ReLU is below zero)
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+leaky": [
         *FLOORED_PERIMETER, "--isotropy", "1", "--decoder-activation", "leaky_relu"],
+    # and with half the channels (16 filters), 3.x faster per step (docs/performance.md)
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+leaky+filters-16": [
+        *FLOORED_PERIMETER, "--isotropy", "1", "--decoder-activation", "leaky_relu", "--filters", "16"],
     # the same with each crop's statistics moved towards the batch's mean (a crop's volume fraction varies
     # more than a volume's)
     **{f"one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+shrink-{shrink}": [
         *FLOORED_PERIMETER, "--isotropy", "1", "--slice-target-shrink", shrink] for shrink in ("0.5", "0.25")},
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+shrink-0.25+leaky": [
+        *FLOORED_PERIMETER, "--isotropy", "1", "--slice-target-shrink", "0.25", "--decoder-activation", "leaky_relu"],
     "volume": ["--data", "train_volume.npy"],
 }
+
+
+#: How the report names the samples of each prior (``SpatialStatsVAE.sample``'s ``prior``).
+PRIOR_LABELS = {"fitted": "fitted prior", "standard": "prior N(0, I)"}
 
 
 def material_volume(material: str) -> np.ndarray:
@@ -147,15 +157,17 @@ def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path):
     return real_crop_sets(test, (SIDE,) * 3, n, seed)
 
 
-def evaluate(run_dir: Path, sets, seed: int) -> dict:
-    """Prior samples of the model in ``run_dir`` against the real test ``sets``: the samples and the plain-JSON
-    record of :func:`ssvae_tf.evaluation.real_volumes.compare_samples`, with the :func:`redraws` of other seeds."""
+def evaluate(run_dir: Path, sets, seed: int, prior: str = "fitted") -> dict:
+    """Samples of the model in ``run_dir``'s ``prior`` (the mixture fitted to its training codes, or N(0, I))
+    against the real test ``sets``: the samples and the plain-JSON record of
+    :func:`ssvae_tf.evaluation.real_volumes.compare_samples`, with the :func:`redraws` of other seeds."""
     from ssvae_tf.evaluation.real_volumes import compare_samples
     from ssvae_tf.run_dir import RunDir
 
     model = RunDir(run_dir).load_model()
-    comparison = compare_samples(model, sets, seed)
-    draws = [comparison.samples, *(model.sample(len(sets.real), seed=seed + k) for k in range(1, REDRAWS))]
+    comparison = compare_samples(model, sets, seed, prior)
+    draws = [comparison.samples,
+             *(model.sample(len(sets.real), seed=seed + k, prior=prior) for k in range(1, REDRAWS))]
     return {"samples": comparison.samples, **comparison.record(), "redraws": redraws(draws, sets)}
 
 
@@ -306,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
     import_tensorflow_quietly()
     sets, pixel_sets = (test_crops(volume, budget[size], args.seed, runs[args.variants[-1]])
                         for size in ("n_eval", "n_pixel"))
-    records = {f"{label}, prior": evaluate(runs[label], sets, args.seed) for label in args.variants}
+    records = {f"{label}, {name}": evaluate(runs[label], sets, args.seed, prior)
+               for label in args.variants for prior, name in PRIOR_LABELS.items()}
     records.update({f"{label}, from micrographs": from_micrographs(runs[label], sets) for label in args.variants})
     records.update(pixel_records(data, runs[args.variants[-1]], budget, pixel_sets, args.seed))
     plot_volume_rows({"real test crops": sets.real, **{label: r["samples"] for label, r in records.items()}},

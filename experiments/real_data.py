@@ -85,6 +85,7 @@ class DataSet:
     patch_size: int
     title: str
     crops: str
+    dims: int = 2
 
 
 #: The data sets, by name (the name is also the run folder, ``<runs-dir>/<name>``, and the figure folder,
@@ -93,7 +94,7 @@ DATASETS = {
     "2d": DataSet("nanopores", "slices.npy", lambda volume: volume, 64, "nanopores, 2-D",
                   "64 px crops of the 200 z-slices"),
     "3d": DataSet("nanopores", "volume.npy", lambda volume: volume[np.newaxis], 32, "nanopores, 3-D",
-                  "32^3 crops of the volume"),
+                  "32^3 crops of the volume", dims=3),
     "gold-2d": DataSet("gold", "gold.npy", lambda image: image[np.newaxis, :GOLD_BAR_FIRST_ROW], 64,
                        "nanoporous gold, 2-D", f"64 px crops of the micrograph's first {GOLD_BAR_FIRST_ROW} rows"),
 }
@@ -280,6 +281,7 @@ def _section(name: str, record: dict) -> str:
     ratio_met = record["ratio_ci"][1] <= TARGET_RATIO if record["ratio_ci"] else record["ratio"] <= TARGET_RATIO
     settings = record["settings"]["ss-vae"]
     seconds = record["training_seconds"]
+    filters = TrainConfig(filters=settings["filters"]).model_filters(volumes=dataset.dims == 3)
     per_epoch = (f"{settings['crops_per_epoch']} crops" if settings["crops_per_epoch"]
                  else "`ssvae train`'s default crops (the training pixels once, at least 2048 × 64² pixels and 1024 crops)")
     return (
@@ -287,7 +289,7 @@ def _section(name: str, record: dict) -> str:
         f"Median filter {record['reading'].get('median', 1)} px, then Otsu's threshold "
         f"{record['reading']['threshold']:.3f} (grey level: darker pixels are the black phase 0 "
         f"the loss compares), seed {settings['seed']}, {settings['epochs']} epochs of {per_epoch} per model "
-        f"(batch {settings['batch_size']}, {settings['filters']} filters, {settings['decoder']} decoder); training "
+        f"(batch {settings['batch_size']}, {filters} filters, {settings['decoder']} decoder); training "
         f"{seconds['ss-vae'] / 60:.1f} min (SS-VAE) and {seconds['baseline'] / 60:.1f} min (baseline), "
         f"{record['machine']}, both at once.\n\n"
         f"| target (SS-VAE) | required | measured [95 % CI] | |\n|---|---|---|---|\n"

@@ -57,6 +57,7 @@ from keras import layers
 from ssvae_tf._checks import check_count, check_positive_int, check_positive_real, is_int
 from ssvae_tf._progress import on_terminal
 from ssvae_tf.augment import random_periodic_shift
+from ssvae_tf.latent_prior import PRIORS, GaussianMixture
 from ssvae_tf.schedules import LossSchedule
 from ssvae_tf.settings import (
     DATA_LOSSES,
@@ -836,6 +837,9 @@ class SpatialStatsVAE(keras.Model):
             :class:`~ssvae_tf.schedules.LossSchedule` or a dict of its fields
             (``None``: constant).  ``fit`` tells the model its length; the
             progress is the optimizer's iteration count over it.
+        latent_prior: the density :meth:`sample` draws codes from, a
+            :class:`~ssvae_tf.latent_prior.GaussianMixture` or its JSON (``None``: N(0, I)); ``ssvae train``
+            fits one to the training codes after training (:func:`ssvae_tf.training.fit_latent_prior`).
 
     The decoder's last layer says what its output is (``output_kind``):
     ``"sigmoid"`` or a :class:`PhaseOutput` kind; training draws a phase
@@ -870,6 +874,7 @@ class SpatialStatsVAE(keras.Model):
         seed: int | None = None,
         shift_augment: bool = False,
         schedule: LossSchedule | dict[str, Any] | None = None,
+        latent_prior: GaussianMixture | dict[str, Any] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -908,6 +913,7 @@ class SpatialStatsVAE(keras.Model):
         if self.schedule.anchor > 0 and math.ceil(3 * self.schedule.anchor_sigma) > min(self.image_shape[:-1]):
             raise ValueError(f"anchor_sigma={self.schedule.anchor_sigma} px is too wide for images of "
                              f"{self.image_shape[:-1]} px; expected at most {min(self.image_shape[:-1]) / 3:g}")
+        self.latent_prior = latent_prior
         self.seed_generator = keras.random.SeedGenerator(seed)
         last = decoder.layers[-1]
         #: "sigmoid" or the decoder's PhaseOutput kind
@@ -950,14 +956,38 @@ class SpatialStatsVAE(keras.Model):
         z_mean, _ = self.encode(x, training=training)
         return self.decode(z_mean, training=training)
 
-    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """Decode ``n`` (an integer >= 0) draws of the prior ``z ~ N(0, I)``: float32 ``(n, *decoded_shape)``
-        (volumes for a model from slices); the same ``seed`` draws the same images, the decoder's noise
+    @property
+    def latent_prior(self) -> GaussianMixture | None:
+        """The mixture fitted to the training codes that :meth:`sample` draws from (``None``: not fitted)."""
+        return self._latent_prior
+
+    @latent_prior.setter
+    def latent_prior(self, prior: GaussianMixture | dict[str, Any] | None) -> None:
+        if isinstance(prior, dict):
+            prior = GaussianMixture.from_json(prior)
+        if prior is not None and (not isinstance(prior, GaussianMixture) or prior.means.shape[1] != self.latent_dim):
+            raise ValueError(f"latent_prior must be a GaussianMixture over the {self.latent_dim} latent dimensions, "
+                             f"got {prior!r}")
+        self._latent_prior = prior
+
+    def prior_codes(self, n: int, seed: int | None = None, prior: str = "fitted") -> np.ndarray:
+        """``n`` codes float32 ``(n, latent_dim)`` of ``prior``: ``"fitted"``, the :attr:`latent_prior`
+        (N(0, I) for a model without one), or ``"standard"``, N(0, I), the VAE's own prior; ``seed`` seeds
+        ``numpy.random.default_rng``."""
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+        standard = self.latent_prior is None or prior == "standard"
+        density = GaussianMixture.standard(self.latent_dim) if standard else self.latent_prior
+        return density.sample(n, np.random.default_rng(seed))
+
+    def sample(self, n: int, seed: int | None = None, prior: str = "fitted") -> np.ndarray:
+        """Decode ``n`` (an integer >= 0) :meth:`prior_codes`: float32 ``(n, *decoded_shape)`` (volumes for
+        a model from slices); the same ``seed`` draws the same images, the decoder's noise
         (``decoder_noise``) included."""
         n = check_count(n, "n")
+        z = self.prior_codes(n, seed, prior)
         if n == 0:  # the decoder's layers would drop the batch's shape
             return np.zeros((0, *self.decoded_shape), np.float32)
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
         if seed is not None:
             reseed_noise(self.decoder, seed)
         return np.asarray(self.decode(z))
@@ -1258,6 +1288,7 @@ class SpatialStatsVAE(keras.Model):
             seed=self.seed,
             shift_augment=self.shift_augment,
             schedule=self.schedule.to_json(),
+            latent_prior=None if self.latent_prior is None else self.latent_prior.to_json(),
         )
         return config
 

@@ -43,10 +43,14 @@ from ssvae_tf.distribute import (
     shardable,
     worker_role,
 )
+from ssvae_tf.latent_prior import fit_gaussian_mixture
 from ssvae_tf.model import SpatialStatsVAE, build_vae
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import BUILTIN_DATA, DEFAULT_IMAGE_SIZE, MIN_CROPS_PER_EPOCH, MIN_PIXELS_PER_EPOCH, TrainConfig
 from ssvae_tf.stats.two_point import StatsOptions
+
+#: Training images whose code means the latent prior is fitted to, at most (:func:`fit_latent_prior`).
+PRIOR_CODES = 2048
 
 
 def _check_path_data(config: TrainConfig) -> None:
@@ -178,6 +182,8 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
         TypeError: when ``config`` is not a :class:`~ssvae_tf.settings.TrainConfig`.
     """
     alpha, beta, gamma = check_instance(config, TrainConfig, "config").loss_weights(image_shape[:-1])
+    decoded = decoded_shape(config, image_shape)
+    volumes = len(decoded) == 4
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(mixed_precision_policy() if config.mixed_precision else "float32")
     try:  # layers take the policy when they are made; compile wraps the optimizer for float16's loss scaling
@@ -185,7 +191,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             image_shape,
             latent_dim=config.latent_dim,
             depth=config.depth or default_depth(image_shape),
-            filters=config.filters,
+            filters=config.model_filters(volumes),
             hidden_units=config.hidden_units,
             alpha=alpha,
             beta=beta,
@@ -200,9 +206,9 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             encoder_input=config.encoder_input,
             output=config.output,
             temperature=config.temperature_end,
-            decoded_shape=decoded_shape(config, image_shape),
+            decoded_shape=decoded,
             decoder_noise=config.decoder_noise_scale,
-            decoder_activation=config.decoder_activation,
+            decoder_activation=config.model_decoder_activation(volumes),
         )
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip_norm),
                       jit_compile="auto" if config.jit_compile is None else config.jit_compile)
@@ -236,6 +242,25 @@ def figure_examples(dataset: tf.data.Dataset, volumes: bool = False) -> np.ndarr
     first = next(iter(dataset))
     examples = (first[0] if isinstance(first, (tuple, list)) else first).numpy()
     return examples[:3 if examples.ndim == 5 or volumes else 6]
+
+
+def fit_latent_prior(model: SpatialStatsVAE, dataset: tf.data.Dataset, seed: int,
+                     n_codes: int = PRIOR_CODES) -> int:
+    """Fit ``model.latent_prior``, the Gaussian mixture :meth:`SpatialStatsVAE.sample` draws from, to the
+    code means of the first ``n_codes`` images of ``dataset`` (batches of images, or of ``(images,
+    targets)``; a model from slices' micrographs); returns how many codes it saw (fewer in a small data set).
+    Sampling where the training codes are, not N(0, I) which a sharp model's codes seldom fill
+    (:mod:`ssvae_tf.latent_prior`)."""
+    codes, seen = [], 0
+    for batch in dataset:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        codes.append(np.asarray(model.encode(images)[0], np.float64))
+        seen += len(codes[-1])
+        if seen >= n_codes:
+            break
+    codes = np.concatenate(codes)[:n_codes]
+    model.latent_prior = fit_gaussian_mixture(codes, seed=seed)
+    return len(codes)
 
 
 def run_datasets(config: TrainConfig, data: DataSplit, progress: bool = True
@@ -421,6 +446,7 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
     seconds = time.monotonic() - started
 
     best_epoch = keep_best.restore(model) if keep_best is not None else None
+    codes = fit_latent_prior(model, train_ds, config.seed)
     history = run.read_history()
     run.save_model(model)
     run.write_history(history)
@@ -435,6 +461,9 @@ def _fit(run: RunDir, config: TrainConfig, resuming: bool, verbose: int | str,
         "kept_epoch": epochs_run if best_epoch is None else best_epoch + 1,
         "stopped_early": bool(keep_best is not None and keep_best.stopped),
         "fit_seconds_last_session": round(seconds, 3),
+        "latent_prior": {"components": len(model.latent_prior.weights), "codes": codes,
+                         "note": "the Gaussian mixture ssvae sample draws codes from, fitted to the means of "
+                                 "this many training codes (ssvae_tf.latent_prior)"},
     })
     if chief:
         write_reconstructions(run, model, examples)

@@ -318,6 +318,17 @@ def test_sample_from_a_trained_run(tmp_path):
     record = json.loads((tmp_path / "out" / "sample.json").read_text())
     assert record["n_data_images"] == 22 and np.isfinite(record["distance"]["stats_mse"])
     assert np.load(tmp_path / "out" / "samples.npy").shape == (4, SIDE, SIDE, 1)
+    # the codes come from the mixture fitted to the training codes; --prior standard decodes N(0, I)
+    from ssvae_tf.run_dir import load_model
+
+    model = load_model(tmp_path / "run")
+    assert record["prior"] == "fitted" and model.latent_prior is not None
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "samples.npy"), model.sample(4, seed=0), atol=1e-6)
+    assert main(["sample", "--model", str(tmp_path / "run"), "--n", "4", "--prior", "standard",
+                 "--out", str(tmp_path / "standard"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "standard" / "sample.json").read_text())["prior"] == "standard"
+    np.testing.assert_allclose(np.load(tmp_path / "standard" / "samples.npy"),
+                               model.sample(4, seed=0, prior="standard"), atol=1e-6)
 
 
 def test_every_option_has_help():

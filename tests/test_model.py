@@ -216,6 +216,27 @@ def test_sample_is_seeded():
     assert not np.array_equal(a, c)
 
 
+def test_sample_draws_the_fitted_latent_prior_which_a_saved_model_keeps(tmp_path):
+    from ssvae_tf.latent_prior import GaussianMixture
+
+    model = build_vae((16, 16, 1), seed=0, **TINY)
+    d = TINY["latent_dim"]
+    standard = np.random.default_rng(1).standard_normal((3, d)).astype(np.float32)
+    np.testing.assert_array_equal(model.prior_codes(3, seed=1), standard)  # no fitted prior: N(0, I)
+    far = GaussianMixture(np.array([1.0]), np.full((1, d), 7.0), np.eye(d)[None] * 0.01)
+    model.latent_prior = far
+    np.testing.assert_allclose(model.prior_codes(3, seed=1), 7.0 + 0.01 * standard, rtol=1e-6)
+    np.testing.assert_array_equal(model.prior_codes(3, seed=1, prior="standard"), standard)
+    np.testing.assert_allclose(model.sample(3, seed=1), np.asarray(model.decode(7.0 + 0.01 * standard)), atol=1e-6)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.prior_codes(3, seed=1), model.prior_codes(3, seed=1))
+    with pytest.raises(ValueError, match=r"prior must be one of \('fitted', 'standard'\), got 'normal'"):
+        model.sample(2, prior="normal")
+    with pytest.raises(ValueError, match=f"GaussianMixture over the {d} latent dimensions"):
+        model.latent_prior = GaussianMixture.standard(d + 1)
+
+
 def test_sample_takes_a_count_and_zero_gives_an_empty_stack_of_the_image_shape():
     model = build_vae((16, 16, 1), seed=0, **TINY)
     empty = model.sample(0)

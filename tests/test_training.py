@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from ssvae_tf.data import generate_lines
+from ssvae_tf.latent_prior import GaussianMixture
 from ssvae_tf.run_dir import RunDir
 from ssvae_tf.settings import TrainConfig
 from ssvae_tf.stats.two_point import StatsOptions
@@ -75,6 +76,7 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     record = json.loads((run / "training.json").read_text())
     assert record["replicas"] == 1 and record["dtype_policy"] == "float32" and record["jit_compile"] is False
     assert (record["epochs_run"], record["kept_epoch"], record["stopped_early"]) == (2, 2, False)
+    assert record["latent_prior"]["components"] == 10 and record["latent_prior"]["codes"] > 10
     tags = {folder: summary_tags(run / "logs" / folder) for folder in ("train", "validation", "images")}
     assert {"epoch_loss", "epoch_stats_distance", "epoch_learning_rate"} <= tags["train"]
     assert "epoch_stats_distance" in tags["validation"] and tags["images"] == {"reconstructions"}
@@ -86,6 +88,27 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     assert model.stats_options.scale == pytest.approx(config["stats_options"]["scale"])
     assert model.stats_options.to_json() == config["stats_options"]
     assert RunDir(run).read_history() == json.loads((run / "history.json").read_text())
+    assert model.latent_prior is not None and len(model.latent_prior.weights) == 10
+
+
+def test_the_latent_prior_is_fitted_to_the_code_means_of_the_first_training_images(monkeypatch):
+    from ssvae_tf import training
+
+    model = build_model(TrainConfig(**TINY), (32, 32, 1), scale=0.2)
+    images = np.random.default_rng(0).random((12, 32, 32, 1)).astype(np.float32)
+    fitted = {}
+
+    def recording_fit(codes, seed):
+        fitted["codes"] = codes
+        return GaussianMixture.standard(TINY["latent_dim"])
+
+    monkeypatch.setattr(training, "fit_gaussian_mixture", recording_fit)
+    for dataset in (tf.data.Dataset.from_tensor_slices(images).batch(5),  # images, or (micrographs, targets)
+                    tf.data.Dataset.from_tensor_slices((images, images)).batch(5)):
+        fitted.clear()
+        assert training.fit_latent_prior(model, dataset, seed=0, n_codes=7) == 7
+        np.testing.assert_allclose(fitted["codes"], np.asarray(model.encode(images[:7])[0]), atol=1e-5)
+        assert model.latent_prior is not None
 
 
 def summary_tags(folder) -> set[str]:
@@ -256,6 +279,22 @@ def test_build_model_honours_every_model_setting():
     assert model.encoder.get_layer("statistics").options.scale == 0.25
     baseline = build_model(TrainConfig(**{**TINY, "baseline": True}), (32, 32, 1), scale=0.25)
     assert (baseline.alpha, baseline.gamma) == (0.0, 1.0)
+
+
+def test_volumes_default_to_16_filters_and_leaky_relus_and_images_to_32_and_relus():
+    """The defaults by what the decoder draws (docs/performance.md: 3.x faster per 32^3 step, binary sooner);
+    a setting given is kept either way."""
+    unset = {**TINY, "filters": None}
+    cases = {(32, 32, 1): (TrainConfig(**unset), 32, "relu"),
+             (16, 16, 16, 1): (TrainConfig(**unset, data="microstructure", dims=3), 16, "leaky_relu"),
+             (16, 16, 1): (TrainConfig(**{**unset, "image_size": 16}, from_slices=True), 16, "leaky_relu")}
+    for shape, (config, filters, activation) in cases.items():
+        model = build_model(config, shape, scale=0.25)
+        assert model.encoder.get_layer("down_0").filters == filters
+        assert model.decoder.get_layer("hidden").activation.__name__ == activation
+        given = build_model(dataclasses.replace(config, filters=8, decoder_activation="relu"), shape, scale=0.25)
+        assert given.encoder.get_layer("down_0").filters == 8
+        assert given.decoder.get_layer("hidden").activation.__name__ == "relu"
 
 
 @pytest.mark.slow

@@ -43,6 +43,7 @@ import numpy as np
 
 from ssvae_tf._checks import is_int
 from ssvae_tf.commands.base import Command, add_pixel_size_option, add_setting_options
+from ssvae_tf.latent_prior import PRIORS
 from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, recorded_settings, setting_help, setting_names
 from ssvae_tf.stats.phases import PHASE_THRESHOLD
 from ssvae_tf.stats.units import PixelSize, resolve
@@ -120,11 +121,9 @@ def check_sample_count(n: Any, image_shape: Sequence[int] | None = None) -> int:
     return int(n)
 
 
-def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None) -> np.ndarray:
-    """Decode ``n`` draws ``z ~ N(0, I)`` of ``model``'s prior, in batches.
-
-    The draws are those of ``SpatialStatsVAE.sample(n, seed)``: ``numpy.random.default_rng(seed)``'s
-    standard normals ``(n, latent_dim)``, so the images are the same.
+def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None, prior: str = "fitted") -> np.ndarray:
+    """Decode ``n`` codes of ``model``'s ``prior`` (``SpatialStatsVAE.prior_codes``: the mixture fitted
+    to its training codes, or N(0, I)), in batches: the images of ``SpatialStatsVAE.sample(n, seed, prior)``.
 
     Returns:
         float32 ``(n, *decoded_shape)`` in (0, 1): volumes for a model from slices.
@@ -137,7 +136,7 @@ def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None) ->
     n = check_sample_count(n, model.decoded_shape)
     if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
+    z = model.prior_codes(n, seed, prior)
     step = batch_size or batch_size_for(model.decoded_shape)
     return np.concatenate([np.asarray(model.decode(z[start:start + step]), np.float32)
                            for start in range(0, n, step)])
@@ -306,7 +305,11 @@ def _configure_sample(parser: argparse.ArgumentParser) -> None:
                         help="run directory written by `ssvae train` (its config.json says which data to compare "
                              "with), or the model.keras in one")
     parser.add_argument("--n", type=int, required=True, help="prior samples to decode (1 to 100000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws z ~ N(0, I)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws")
+    parser.add_argument("--prior", choices=PRIORS, default="fitted",
+                        help="the codes decoded: fitted, from the Gaussian mixture `ssvae train` fits to the "
+                             "training codes (N(0, I) for a run trained before it did), or standard, N(0, I), "
+                             "the VAE's prior, which the codes of a sharp model seldom fill (default fitted)")
     parser.add_argument("--out", required=True, help="directory for samples.npy (volumes: also one multi-page "
                                                      "TIFF per sample, samples_000.tif, ...: uint8, a page per "
                                                      "z-slice), samples.png, the radial S2 comparison and "
@@ -362,7 +365,7 @@ def _run_sample(args: argparse.Namespace) -> None:
     if tuple(data.image_shape) != tuple(model.image_shape):
         raise ValueError(f"the data are {_describe_shape(tuple(data.image_shape[:-1]))} but the model makes "
                          f"{_describe_shape(tuple(model.image_shape[:-1]))}; expected the run's data")
-    samples = sample_prior(model, args.n, seed=args.seed)
+    samples = sample_prior(model, args.n, seed=args.seed, prior=args.prior)
     # a model from slices is compared with its micrographs through its volumes' slices: all three planes'
     # for one micrograph stack, the x-y planes' (the --data stack's) when each plane has its own
     compared = (volume_slices(samples, (0,) if config.plane_data else (0, 1, 2)) if model.from_slices
@@ -375,6 +378,7 @@ def _run_sample(args: argparse.Namespace) -> None:
     prior_distance = float(((mean_statistics(compared, model.stats_options) - loss_mean) ** 2).mean())
     record = {
         "model": str(run.path.resolve()), "n": args.n, "seed": args.seed,
+        "prior": args.prior if model.latent_prior is not None else "standard",
         "image_shape": [int(s) for s in model.decoded_shape], "data": config.data,
         "data_description": config.data_description, "n_data_images": data_stats.n_images,
         "distance": distance,

@@ -177,12 +177,12 @@ class RealComparison:
                 "realism": self.realism}
 
 
-def compare_samples(model, sets: RealSets, seed: int = 0) -> RealComparison:
-    """Draw ``len(sets.real)`` volumes from ``model``'s prior (``model.sample``, ``seed``) and compare them
-    with the real ``sets``."""
+def compare_samples(model, sets: RealSets, seed: int = 0, prior: str = "fitted") -> RealComparison:
+    """Draw ``len(sets.real)`` volumes from ``model``'s ``prior`` (``model.sample``, ``seed``: the mixture
+    fitted to its training codes, or N(0, I)) and compare them with the real ``sets``."""
     n = len(sets.real)
     started = time.perf_counter()
-    samples = np.asarray(model.sample(n, seed=seed), np.float32)
+    samples = np.asarray(model.sample(n, seed=seed, prior=prior), np.float32)
     return compare_volumes(samples, sets, (time.perf_counter() - started) / max(n, 1))
 
 
