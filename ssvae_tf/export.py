@@ -6,7 +6,8 @@ TensorFlow Serving SavedModels.
     EXPORT_ROOT/
       models.config            model_config_list of every model in the root
       ssvae_export.json        one record per export: version, model names, image
-                               shape, latent size, alpha/beta/gamma, training data
+                               shape, latent size, alpha/beta/gamma, training data,
+                               the fitted latent prior (GaussianMixture.to_json)
       ssvae_encoder/<version>/ saved_model.pb, variables/, ...
       ssvae_decoder/<version>/ ...
 
@@ -235,6 +236,8 @@ def export_for_serving(
         "beta": model.beta,
         "gamma": model.gamma,
         "data_description": data_description,
+        # the density clients draw codes for the decoder from (the mixture `ssvae train` fitted), where there is one
+        **({} if model.latent_prior is None else {"latent_prior": model.latent_prior.to_json()}),
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     try:

@@ -28,6 +28,8 @@ from ssvae_tf._checks import check_count, check_positive_int
 
 #: The densities a model samples codes from: the mixture fitted to its training codes, or N(0, I).
 PRIORS = ("fitted", "standard")
+#: How figures name the codes of each prior.
+PRIOR_CODES_LABELS = {"fitted": "z from the mixture fitted to the training codes", "standard": "z ~ N(0, I)"}
 #: Components of the mixture ``ssvae train`` fits (Ghosh et al.'s 10).
 DEFAULT_COMPONENTS = 10
 #: Added to every covariance's diagonal, in units of the codes' mean variance: keeps a component of a

@@ -95,6 +95,18 @@ def test_the_record_describes_the_export(exported):
         "version": 1, "encoder_model": "ssvae_encoder", "decoder_model": "ssvae_decoder",
         "image_shape": list(SHAPE), "latent_dim": LATENT, "alpha": 2.0, "beta": 0.5,
         "data_description": "tiny test images"}
+    assert "latent_prior" not in record  # a model without a fitted prior: clients draw N(0, I)
+
+
+def test_the_record_carries_the_fitted_latent_prior_for_clients_to_draw_codes_from(tmp_path):
+    from ssvae_tf.latent_prior import GaussianMixture, fit_gaussian_mixture
+
+    fitted = build_vae(SHAPE, latent_dim=LATENT, depth=2, filters=4, hidden_units=16, seed=0)
+    fitted.latent_prior = fit_gaussian_mixture(np.random.default_rng(0).normal(3.0, 0.5, (40, LATENT)), 2)
+    export_for_serving(fitted, tmp_path)
+    (record,) = json.loads((tmp_path / "ssvae_export.json").read_text())
+    np.testing.assert_array_equal(GaussianMixture.from_json(record["latent_prior"]).sample(5, np.random.default_rng(1)),
+                                  fitted.prior_codes(5, seed=1))
 
 
 @pytest.mark.slow

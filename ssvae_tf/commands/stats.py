@@ -43,7 +43,7 @@ import numpy as np
 
 from ssvae_tf._checks import is_int
 from ssvae_tf.commands.base import Command, add_pixel_size_option, add_setting_options
-from ssvae_tf.latent_prior import PRIORS
+from ssvae_tf.latent_prior import PRIOR_CODES_LABELS, PRIORS
 from ssvae_tf.settings import BUILTIN_DATA, TrainConfig, recorded_settings, setting_help, setting_names
 from ssvae_tf.stats.phases import PHASE_THRESHOLD
 from ssvae_tf.stats.units import PixelSize, resolve
@@ -209,7 +209,7 @@ def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict
     Args:
         samples: float32 ``(n, *spatial, 1)``.
         groups: ``{"data": DataStatistics, "samples": DataStatistics}``, drawn and tabulated together.
-        record: the content of ``sample.json``.
+        record: the content of ``sample.json`` (its ``prior`` names the codes in the figure's title).
     """
     from ssvae_tf._io import write_files, write_json
     from ssvae_tf.commands.design import GRID_MOST, grid_figure
@@ -217,8 +217,9 @@ def write_samples(out: str | Path, samples, groups: dict[str, Any], record: dict
     from ssvae_tf.volume_tiff import volume_tiff_writers
 
     shown = samples[:GRID_MOST]
-    heading = (f"decoded prior samples z ~ N(0, I): {len(shown)} of {len(samples)}" if len(samples) > len(shown)
-               else f"{len(samples)} decoded prior samples z ~ N(0, I)")
+    codes = PRIOR_CODES_LABELS[record["prior"]]
+    heading = (f"decoded prior samples, {codes}: {len(shown)} of {len(samples)}" if len(samples) > len(shown)
+               else f"{len(samples)} decoded prior samples, {codes}")
     npy, *rest = SAMPLE_FILES
     return write_files(out, {npy: lambda tmp: np.save(tmp, samples), **volume_tiff_writers(Path(npy).stem, samples),
                              **dict(zip(rest, (
