@@ -97,7 +97,7 @@ VARIANTS = {
     # the same with leaky ReLUs in the decoder (grey blocks are regions where every ReLU is below zero)
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+leaky": [
         *FLOORED_PERIMETER, "--isotropy", "1", "--decoder-activation", "leaky_relu"],
-    # and with half the channels (16 filters), 3.x faster per step (docs/performance.md)
+    # and with half the channels (16 filters), 3.6x faster per step than issue 23's start (docs/performance.md)
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+leaky+filters-16": [
         *FLOORED_PERIMETER, "--isotropy", "1", "--decoder-activation", "leaky_relu", "--filters", "16"],
     # the same with each crop's statistics moved towards the batch's mean (a crop's volume fraction varies

@@ -282,7 +282,7 @@ def test_build_model_honours_every_model_setting():
 
 
 def test_volumes_default_to_16_filters_and_leaky_relus_and_images_to_32_and_relus():
-    """The defaults by what the decoder draws (docs/performance.md: 3.x faster per 32^3 step, binary sooner);
+    """The defaults by what the decoder draws (docs/performance.md: 3.6x faster per 32^3 step, binary sooner);
     a setting given is kept either way."""
     unset = {**TINY, "filters": None}
     cases = {(32, 32, 1): (TrainConfig(**unset), 32, "relu"),
