@@ -22,7 +22,7 @@ LAYERS = (
                                  "ssvae_tf.paper", "ssvae_tf.export_contract", "ssvae_tf.design.defaults",
                                  "ssvae_tf.stats.phases", "ssvae_tf.stats.units", "serving.contract")),
     ("data", ("ssvae_tf.data",)),
-    ("statistics", ("ssvae_tf.stats",)),
+    ("statistics", ("ssvae_tf.stats", "ssvae_tf.latent_prior")),
     ("settings", ("ssvae_tf.settings", "ssvae_tf.schedules", "ssvae_tf.presets")),
     ("model", ("ssvae_tf.model", "ssvae_tf.augment")),
     ("workflows", ("ssvae_tf.training", "ssvae_tf.callbacks", "ssvae_tf.distribute", "ssvae_tf.run_dir",

@@ -100,7 +100,7 @@ class _FixedSampler:
     def __init__(self, volumes, decoded_shape=(*SHAPE, 1)):
         self.volumes, self.decoded_shape = volumes, decoded_shape
 
-    def sample(self, n, seed=None):
+    def sample(self, n, seed=None, prior="fitted"):
         return self.volumes[:n]
 
 
