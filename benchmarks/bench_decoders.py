@@ -93,8 +93,8 @@ def bench(shape: tuple[int, ...], n: int, seed: int, rounds: int) -> dict[str, f
     if len(shape) == 3:
         wide = replace(configs["upsample"], filters=DEFAULT_FILTERS, decoder_activation="relu")
         models[WIDE_3D] = build_model(wide, (*shape, 1), scale=0.2)
-        models[PREVIOUS_3D] = with_decoder(build_model(wide, (*shape, 1), scale=0.2),
-                                           previous_3d_upsample_decoder(wide, (*shape, 1)), wide.learning_rate)
+        models[PREVIOUS_3D] = with_decoder(models[WIDE_3D], previous_3d_upsample_decoder(wide, (*shape, 1)),
+                                           wide.learning_rate)
     return epoch_medians(models, volumes_dataset(shape, n, seed), n, rounds, "x".join(map(str, shape)))
 
 

@@ -157,31 +157,27 @@ def test_crops(volume: np.ndarray, n: int, seed: int, run_dir: Path):
     return real_crop_sets(test, (SIDE,) * 3, n, seed)
 
 
-def evaluate(run_dir: Path, sets, seed: int, prior: str = "fitted") -> dict:
-    """Samples of the model in ``run_dir``'s ``prior`` (the mixture fitted to its training codes, or N(0, I))
+def evaluate(model, sets, seed: int, prior: str = "fitted") -> dict:
+    """Samples of a trained ``model``'s ``prior`` (the mixture fitted to its training codes, or N(0, I))
     against the real test ``sets``: the samples and the plain-JSON record of
     :func:`ssvae_tf.evaluation.real_volumes.compare_samples`, with the :func:`redraws` of other seeds."""
     from ssvae_tf.evaluation.real_volumes import compare_samples
-    from ssvae_tf.run_dir import RunDir
 
-    model = RunDir(run_dir).load_model()
     comparison = compare_samples(model, sets, seed, prior)
     draws = [comparison.samples,
              *(model.sample(len(sets.real), seed=seed + k, prior=prior) for k in range(1, REDRAWS))]
     return {"samples": comparison.samples, **comparison.record(), "redraws": redraws(draws, sets)}
 
 
-def from_micrographs(run_dir: Path, sets) -> dict:
-    """The model in ``run_dir`` given the top z-slices of the real ``sets``' reference crops, 2-D micrographs of
+def from_micrographs(model, sets) -> dict:
+    """A trained ``model`` given the top z-slices of the real ``sets``' reference crops, 2-D micrographs of
     the test volume never trained on (a 3-D model is given the whole crops), against the real sets: the task
     "a volume statistically equivalent to this micrograph".  A record as :func:`evaluate`'s; the redraws
     decode the same micrographs again (a decoder with noise draws another volume each time)."""
     import time
 
     from ssvae_tf.evaluation.real_volumes import compare_volumes
-    from ssvae_tf.run_dir import RunDir
 
-    model = RunDir(run_dir).load_model()
     inputs = sets.reference[:, 0] if model.from_slices else sets.reference
     started = time.perf_counter()
     volumes = np.asarray(model.predict(inputs, batch_size=16, verbose=0), np.float32)
@@ -314,13 +310,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from ssvae_tf.commands.base import import_tensorflow_quietly
     from ssvae_tf.evaluation.figures import plot_volume_rows
+    from ssvae_tf.run_dir import RunDir
 
     import_tensorflow_quietly()
     sets, pixel_sets = (test_crops(volume, budget[size], args.seed, runs[args.variants[-1]])
                         for size in ("n_eval", "n_pixel"))
-    records = {f"{label}, {name}": evaluate(runs[label], sets, args.seed, prior)
+    models = {label: RunDir(runs[label]).load_model() for label in args.variants}
+    records = {f"{label}, {name}": evaluate(models[label], sets, args.seed, prior)
                for label in args.variants for prior, name in PRIOR_LABELS.items()}
-    records.update({f"{label}, from micrographs": from_micrographs(runs[label], sets) for label in args.variants})
+    records.update({f"{label}, from micrographs": from_micrographs(models[label], sets) for label in args.variants})
     records.update(pixel_records(data, runs[args.variants[-1]], budget, pixel_sets, args.seed))
     plot_volume_rows({"real test crops": sets.real, **{label: r["samples"] for label, r in records.items()}},
                      args.out / "volumes.png",

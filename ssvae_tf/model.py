@@ -54,7 +54,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from ssvae_tf._checks import check_count, check_positive_int, check_positive_real, is_int
+from ssvae_tf._checks import check_positive_int, check_positive_real, is_int
 from ssvae_tf._progress import on_terminal
 from ssvae_tf.augment import random_periodic_shift
 from ssvae_tf.latent_prior import PRIORS, GaussianMixture
@@ -984,9 +984,8 @@ class SpatialStatsVAE(keras.Model):
         """Decode ``n`` (an integer >= 0) :meth:`prior_codes`: float32 ``(n, *decoded_shape)`` (volumes for
         a model from slices); the same ``seed`` draws the same images, the decoder's noise
         (``decoder_noise``) included."""
-        n = check_count(n, "n")
-        z = self.prior_codes(n, seed, prior)
-        if n == 0:  # the decoder's layers would drop the batch's shape
+        z = self.prior_codes(n, seed, prior)  # checks n
+        if len(z) == 0:  # the decoder's layers would drop the batch's shape
             return np.zeros((0, *self.decoded_shape), np.float32)
         if seed is not None:
             reseed_noise(self.decoder, seed)

@@ -235,12 +235,16 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, overwrite: bool) -> bool:
     return False
 
 
+def batch_images(batch):
+    """The images of a run's batch: the batch itself, or the first of a model from slices' ``(images, targets)``."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
 def figure_examples(dataset: tf.data.Dataset, volumes: bool = False) -> np.ndarray:
     """The images a run's figures show: the first of ``dataset``'s first batch (of images, or of
     ``(images, targets)``): 6 images, or 3 when they are, or are decoded as, ``volumes``, whose rows
     are longer."""
-    first = next(iter(dataset))
-    examples = (first[0] if isinstance(first, (tuple, list)) else first).numpy()
+    examples = batch_images(next(iter(dataset))).numpy()
     return examples[:3 if examples.ndim == 5 or volumes else 6]
 
 
@@ -253,8 +257,7 @@ def fit_latent_prior(model: SpatialStatsVAE, dataset: tf.data.Dataset, seed: int
     (:mod:`ssvae_tf.latent_prior`)."""
     codes, seen = [], 0
     for batch in dataset:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        codes.append(np.asarray(model.encode(images)[0], np.float64))
+        codes.append(np.asarray(model.encode(batch_images(batch))[0], np.float64))
         seen += len(codes[-1])
         if seen >= n_codes:
             break
