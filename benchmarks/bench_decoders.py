@@ -41,8 +41,8 @@ import tensorflow as tf  # noqa: E402
 
 from ssvae_tf.data.random_fields import generate_random_fields  # noqa: E402
 from ssvae_tf.model import LinearUpsample, SpatialStatsVAE  # noqa: E402
-from ssvae_tf.settings import DECODERS, DEFAULT_FILTERS, TrainConfig  # noqa: E402
-from ssvae_tf.training import build_model, default_depth  # noqa: E402
+from ssvae_tf.settings import DECODERS, DEFAULT_FILTERS, TrainConfig, default_depth  # noqa: E402
+from ssvae_tf.training import build_model  # noqa: E402
 
 #: The denominator of every ratio.
 REFERENCE = "transpose"

@@ -98,6 +98,9 @@ VARIANTS: dict[str, list[str]] = {
     "ss-vae+leaky": ["--decoder-activation", "leaky_relu"],
     "ss-vae+noise-0.2+perimeter-4+leaky": [*NOISE, "--noise-scale", "0.2", "--perimeter-weight", "4",
                                            "--decoder-activation", "leaky_relu"],
+    "ss-vae+noise-0.2+leaky": [*NOISE, "--noise-scale", "0.2", "--decoder-activation", "leaky_relu"],
+    "baseline+beta-0.001": ["--baseline", "--beta", "0.001"],
+    "baseline+leaky": ["--baseline", "--decoder-activation", "leaky_relu"],
     # the ours preset whole (filters 16, 512 units; its baseline keeps zero padding and sees the images)
     "preset-baseline": ["--preset", "ours", "--baseline"],
     "preset-ours": ["--preset", "ours"],

@@ -272,6 +272,12 @@ def _target_rows(ours: dict, targets: dict) -> str:
     return "\n".join(rows)
 
 
+#: The SS-VAE's settings a section names as trained (their defaults depend on what the model draws).
+MODEL_SETTINGS = ("filters", "decoder", "decoder_activation", "decoder_noise", "noise_scale", "padding",
+                  "perimeter_weight")
+ACTIVATION_NAMES = {"relu": "ReLUs", "leaky_relu": "leaky ReLUs"}
+
+
 def _section(name: str, record: dict) -> str:
     """The numbers of data set ``name`` from its ``results.json`` ``record``."""
     from ssvae_tf.evaluation.summary import format_interval
@@ -281,7 +287,10 @@ def _section(name: str, record: dict) -> str:
     ratio_met = record["ratio_ci"][1] <= TARGET_RATIO if record["ratio_ci"] else record["ratio"] <= TARGET_RATIO
     settings = record["settings"]["ss-vae"]
     seconds = record["training_seconds"]
-    filters = TrainConfig(filters=settings["filters"]).model_filters(volumes=dataset.dims == 3)
+    config = TrainConfig(**{key: settings[key] for key in MODEL_SETTINGS})
+    shape = (*(settings["patch_size"],) * dataset.dims, 1)
+    noise = (f", noise {config.model_noise_scale(shape):g} and {config.model_padding(shape)} padding"
+             if config.model_decoder_noise(shape) else "")
     per_epoch = (f"{settings['crops_per_epoch']} crops" if settings["crops_per_epoch"]
                  else "`ssvae train`'s default crops (the training pixels once, at least 2048 × 64² pixels and 1024 crops)")
     return (
@@ -289,7 +298,9 @@ def _section(name: str, record: dict) -> str:
         f"Median filter {record['reading'].get('median', 1)} px, then Otsu's threshold "
         f"{record['reading']['threshold']:.3f} (grey level: darker pixels are the black phase 0 "
         f"the loss compares), seed {settings['seed']}, {settings['epochs']} epochs of {per_epoch} per model "
-        f"(batch {settings['batch_size']}, {filters} filters, {settings['decoder']} decoder); training "
+        f"(batch {settings['batch_size']}, {config.model_filters(dataset.dims == 3)} filters, {config.decoder} "
+        f"decoder with {ACTIVATION_NAMES[config.model_decoder_activation(dataset.dims == 3)]}{noise}, perimeter "
+        f"weight {config.loss_schedule(dataset.dims == 3).perimeter_weight:g} for the SS-VAE); training "
         f"{seconds['ss-vae'] / 60:.1f} min (SS-VAE) and {seconds['baseline'] / 60:.1f} min (baseline), "
         f"{record['machine']}, both at once.\n\n"
         f"| target (SS-VAE) | required | measured [95 % CI] | |\n|---|---|---|---|\n"

@@ -130,11 +130,6 @@ def statistics_scale(dataset: tf.data.Dataset, stats_options: StatsOptions = Sta
     return largest if largest > 0 else 1.0
 
 
-def default_depth(image_shape: tuple[int, ...]) -> int:
-    """Four halvings, fewer for small images (the smallest feature map is >= 2 px)."""
-    return min(4, int(math.log2(min(image_shape[:-1]))) - 1)
-
-
 def run_stats_options(config: TrainConfig, scale: float = 1.0) -> StatsOptions:
     """The statistics a run's loss compares: the paper's, with the run's correlations, boundary,
     lag cutoff, phases, indicator and its width (``eps`` is in units of the spacing of the
@@ -183,14 +178,14 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
     """
     alpha, beta, gamma = check_instance(config, TrainConfig, "config").loss_weights(image_shape[:-1])
     decoded = decoded_shape(config, image_shape)
-    volumes = len(decoded) == 4
+    volumes = config.draws_volumes(image_shape)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(mixed_precision_policy() if config.mixed_precision else "float32")
     try:  # layers take the policy when they are made; compile wraps the optimizer for float16's loss scaling
         model = build_vae(
             image_shape,
             latent_dim=config.latent_dim,
-            depth=config.depth or default_depth(image_shape),
+            depth=config.model_depth(image_shape),
             filters=config.model_filters(volumes),
             hidden_units=config.hidden_units,
             alpha=alpha,
@@ -201,16 +196,16 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             seed=config.seed,
             shift_augment=config.shift_augment,
             upsampling=config.decoder,
-            padding=config.padding,
-            schedule=config.loss_schedule,
+            padding=config.model_padding(image_shape),
+            schedule=config.loss_schedule(volumes),
             encoder_input=config.encoder_input,
             output=config.output,
             temperature=config.temperature_end,
             decoded_shape=decoded,
-            decoder_noise=config.decoder_noise_scale,
+            decoder_noise=config.model_noise_scale(image_shape),
             decoder_activation=config.model_decoder_activation(volumes),
         )
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip_norm),
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip_norm(image_shape)),
                       jit_compile="auto" if config.jit_compile is None else config.jit_compile)
     finally:
         keras.config.set_dtype_policy(previous_policy)

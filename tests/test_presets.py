@@ -14,7 +14,13 @@ def test_presets():
     assert preset("ours", image_size=32).loss_weights((32, 32))[1] == 0.00025
     assert preset("ours", baseline=True, data="lines-hard").loss_weights((64, 64)) == (0.0, 0.001, 1.0)
     # each model with the padding that suits it (docs/reproduction.md)
-    assert (preset("ours").padding, preset("ours", baseline=True).padding) == ("circular", "zeros")
+    shape = (64, 64, 1)
+    assert (preset("ours").model_padding(shape), preset("ours", baseline=True).model_padding(shape)) == (
+        "circular", "zeros")
+    # as docs/reproduction.md measured them: no decoder noise, no perimeter term, ReLUs
+    for config in (preset("paper"), preset("ours"), preset("ours", baseline=True)):
+        assert not config.model_decoder_noise(shape) and config.loss_schedule(False).perimeter_weight == 0
+        assert config.model_decoder_activation(False) == "relu"
     assert (preset("ours").encoder_input, preset("ours", baseline=True).encoder_input) == ("statistics", "image")
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("mine")

@@ -20,7 +20,7 @@ def test_settings_round_trip_and_record(tmp_path):
     assert record["image_shape"] == [32, 32, 1] and record["n_images"] == 48
     assert record["data_description"] == TINY.data_description
     assert record["loss_weights"] == {"alpha": 1.0, "beta": 0.0025, "gamma": 0.0, "anchor": 1.0,
-                                       "binary_weight": 0.05}  # beta for 32 px
+                                       "binary_weight": 0.05, "perimeter_weight": 4.0}  # beta for 32 px
     assert not run.is_finished and not run.is_unfinished
 
 

@@ -13,6 +13,7 @@ from ssvae_tf.settings import (
     SETTING_GROUPS,
     TrainConfig,
     default_beta,
+    default_depth,
     read_settings_file,
     recorded_settings,
     setting_choices,
@@ -39,7 +40,7 @@ from ssvae_tf.settings import (
         (dict(latent_dim=2**31 - 1), "latent_dim must be at most 4,096, got 2,147,483,647"),
         (dict(batch_size=10**6), "batch_size must be at most 65,536"),
         (dict(early_stopping=0), "early_stopping must be an integer >= 1"),
-        (dict(jit_compile="yes"), "jit_compile must be true, false or unset"),
+        (dict(jit_compile="yes"), "jit_compile must be True or False, got 'yes'"),
         # wrong types are named, not an obscure TypeError (issue 24); text such as "no" is not a bool
         (dict(periodic="no"), r"periodic must be True or False, got 'no'"),
         (dict(mixed_precision=1), r"mixed_precision must be True or False, got 1"),
@@ -155,7 +156,7 @@ def test_label_images_have_their_own_phases_and_indicator_width():
     with pytest.raises(ValueError, match="indicator 'linear' is defined for two phases"):
         TrainConfig(phases=3, indicator="linear")
     # eps is in units of the spacing of the phases' grey levels: the same sharpness for any K
-    assert TrainConfig(phases=5, eps_start=0.4).loss_schedule.eps_start == pytest.approx(0.1)
+    assert TrainConfig(phases=5, eps_start=0.4).loss_schedule(volumes=False).eps_start == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("value, expected", [("otsu", "otsu"), ("0.5", 0.5), (0.25, 0.25), ("0", 0.0)])
@@ -211,22 +212,63 @@ def test_decoder_noise_needs_a_decoder_with_level_convolutions():
     assert TrainConfig(decoder="subpixel", decoder_noise=True).decoder_noise
 
 
+IMAGES, VOLUMES = (64, 64, 1), (32, 32, 32, 1)
+
+
+def test_default_depth_fits_small_images():
+    assert default_depth((64, 64, 1)) == 4
+    assert default_depth((16, 24, 1)) == 3
+    assert TrainConfig(depth=2).model_depth(IMAGES) == 2
+    assert TrainConfig().model_depth(VOLUMES) == 4
+
+
 def test_the_noise_scale_is_the_start_of_the_decoder_noise():
-    assert TrainConfig().decoder_noise_scale == 0.0
-    assert TrainConfig(decoder_noise=True).decoder_noise_scale == DECODER_NOISE_SCALE
-    assert TrainConfig(decoder_noise=True, noise_scale=0.2).decoder_noise_scale == 0.2
-    assert TrainConfig(noise_scale=0.2).decoder_noise_scale == 0.0  # no noise, nothing to start
+    assert TrainConfig().model_noise_scale(IMAGES) == DECODER_NOISE_SCALE["images"]
+    assert TrainConfig(decoder_noise=True).model_noise_scale(VOLUMES) == DECODER_NOISE_SCALE["volumes"]
+    assert TrainConfig(decoder_noise=True, noise_scale=0.3).model_noise_scale(VOLUMES) == 0.3
+    assert TrainConfig(noise_scale=0.3).model_noise_scale(VOLUMES) == 0.0  # no noise, nothing to start
+    assert TrainConfig(decoder_noise=False, noise_scale=0.3).model_noise_scale(IMAGES) == 0.0
     with pytest.raises(ValueError, match="noise_scale must be a finite number > 0, got 0"):
         TrainConfig(decoder_noise=True, noise_scale=0)
 
 
 def test_gradients_are_clipped_by_default_only_for_a_decoder_with_noise():
-    assert TrainConfig().gradient_clip_norm is None
-    assert TrainConfig(decoder_noise=True).gradient_clip_norm == NOISY_DECODER_CLIP_NORM
-    assert TrainConfig(decoder_noise=True, clip_norm=0).gradient_clip_norm is None  # 0: off
-    assert TrainConfig(clip_norm=2.5).gradient_clip_norm == 2.5
+    assert TrainConfig().gradient_clip_norm(IMAGES) == NOISY_DECODER_CLIP_NORM
+    assert TrainConfig().gradient_clip_norm(VOLUMES) is None
+    assert TrainConfig(baseline=True).gradient_clip_norm(IMAGES) is None
+    assert TrainConfig(decoder_noise=True).gradient_clip_norm(VOLUMES) == NOISY_DECODER_CLIP_NORM
+    assert TrainConfig(clip_norm=0).gradient_clip_norm(IMAGES) is None  # 0: off
+    assert TrainConfig(clip_norm=2.5).gradient_clip_norm(VOLUMES) == 2.5
     with pytest.raises(ValueError, match="clip_norm must be a finite number >= 0, got -1"):
         TrainConfig(clip_norm=-1)
+
+
+@pytest.mark.parametrize("settings, shape, expected", [
+    # a statistics VAE that draws images: the 2-D recipe (noise 0.2, circular padding, perimeter 4, leaky ReLUs)
+    ({}, IMAGES, (True, 0.2, "circular", 4.0, "leaky_relu")),
+    ({"decoder": "subpixel"}, IMAGES, (True, 0.2, "circular", 4.0, "leaky_relu")),
+    ({"decoder": "transpose"}, IMAGES, (False, 0.0, "zeros", 4.0, "leaky_relu")),  # no convolution to add it to
+    ({}, (4, 4, 1), (False, 0.0, "zeros", 4.0, "leaky_relu")),  # one level: none coarser than the finest
+    ({"baseline": True}, IMAGES, (False, 0.0, "zeros", 0.0, "relu")),
+    ({}, VOLUMES, (False, 0.0, "zeros", 0.0, "leaky_relu")),  # volumes: neither measured on 3-D crops
+    ({"baseline": True}, VOLUMES, (False, 0.0, "zeros", 0.0, "leaky_relu")),
+    ({"decoder_noise": True}, VOLUMES, (True, 0.5, "circular", 0.0, "leaky_relu")),
+    # what is set wins
+    ({"decoder_noise": False, "perimeter_weight": 0.0, "decoder_activation": "relu"}, IMAGES,
+     (False, 0.0, "zeros", 0.0, "relu")),
+    ({"padding": "zeros", "noise_scale": 0.1, "perimeter_weight": 1.0}, IMAGES, (True, 0.1, "zeros", 1.0, "leaky_relu")),
+])
+def test_a_statistics_vae_that_draws_images_gets_the_2d_recipe_by_default(settings, shape, expected):
+    config = TrainConfig(**settings)
+    volumes = config.draws_volumes(shape)
+    assert (config.model_decoder_noise(shape), config.model_noise_scale(shape), config.model_padding(shape),
+            config.loss_schedule(volumes).perimeter_weight, config.model_decoder_activation(volumes)) == expected
+
+
+def test_the_model_draws_volumes_from_3d_data_or_from_slices():
+    assert not TrainConfig().draws_volumes((64, 64, 1))
+    assert TrainConfig().draws_volumes((32, 32, 32, 1))
+    assert TrainConfig(from_slices=True).draws_volumes((32, 32, 1))
 
 
 def test_slice_target_shrink_needs_a_model_from_slices_and_a_value_in_zero_to_one():
@@ -322,12 +364,12 @@ def test_output_settings_are_checked(settings, message):
 
 
 def test_output_settings_reach_the_schedule_only_for_their_output():
-    assert TrainConfig().loss_schedule == TrainConfig(temperature_start=2.0, hard_from=0.2).loss_schedule
-    schedule = TrainConfig(binary_weight=0.3, binary_start=0.25).loss_schedule
+    assert TrainConfig().loss_schedule(False) == TrainConfig(temperature_start=2.0, hard_from=0.2).loss_schedule(False)
+    schedule = TrainConfig(binary_weight=0.3, binary_start=0.25).loss_schedule(False)
     assert (schedule.binary_weight, schedule.binary_start, schedule.temperature_start, schedule.hard_from) == (
         0.3, 0.25, None, None)
-    assert TrainConfig(output="concrete", temperature_start=2.0).loss_schedule.temperature_start == 2.0
-    assert TrainConfig(output="straight_through", hard_from=0.7).loss_schedule.hard_from == 0.7
+    assert TrainConfig(output="concrete", temperature_start=2.0).loss_schedule(False).temperature_start == 2.0
+    assert TrainConfig(output="straight_through", hard_from=0.7).loss_schedule(False).hard_from == 0.7
     assert {"output", "temperature_end"} <= set(setting_names("model"))
     assert {"binary_weight", "binary_start", "temperature_start", "hard_from"} <= set(setting_names("loss"))
     assert TrainConfig(output="softmax", phases=4).output == "softmax"

@@ -112,18 +112,18 @@ def test_objective_does_not_depend_on_alpha_beta(tiny_data):
     assert logs[0]["val_combined"] == pytest.approx(expected)
 
 
-#: A value other than the default for every field a search may set.
+#: A value other than the default (as resolved for a statistics VAE of images) for every field a search may set.
 TRIAL_VALUES = {"latent_dim": 3, "alpha": 0.5, "beta": 0.01, "gamma": 0.2, "baseline": True, "data_loss": "mse",
                 "learning_rate": 2e-3, "depth": 2, "filters": 8, "hidden_units": 24, "indicator": "linear",
                 "shift_augment": True, "eps": 0.15, "eps_start": 0.3, "stats_levels": 2, "decoder": "resize",
-                "padding": "circular", "kl_schedule": "warmup", "free_bits": 0.5, "anchor": 0.1,
+                "padding": "zeros", "kl_schedule": "warmup", "free_bits": 0.5, "anchor": 0.1,
                 "anchor_aligned": True, "phase": 1, "correlations": "0,0 0,1", "periodic": False, "cutoff": 3,
                 "encoder_input": "statistics", "kl_cycles": 2, "kl_ramp": 0.25, "anchor_sigma": 2.0,
                 "anchor_until": 0.25, "output": "concrete", "temperature_end": 0.3, "temperature_start": 2.0,
                 "hard_from": 0.25, "binary_weight": 0.1, "binary_start": 0.25, "stats_window": 4.0,
-                "isotropy": 0.5, "decoder_noise": True, "symmetric_targets": True, "noise_scale": 0.2,
+                "isotropy": 0.5, "decoder_noise": False, "symmetric_targets": True, "noise_scale": 0.3,
                 "stats_window_floor": 0.2, "perimeter_weight": 0.5, "slice_target_shrink": 0.5,
-                "decoder_activation": "leaky_relu"}
+                "decoder_activation": "relu"}
 #: Settings that matter only beside another one: name -> the other settings its trial needs.
 TRIAL_COMPANIONS = {"temperature_end": {"output": "concrete"}, "temperature_start": {"output": "concrete"},
                     "hard_from": {"output": "straight_through"}, "decoder_noise": {"decoder": "upsample"},

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 import keras_tuner
 
 from ssvae_tf.model import SpatialStatsVAE
-from ssvae_tf.settings import TrainConfig
-from ssvae_tf.training import build_model, default_depth
+from ssvae_tf.settings import TrainConfig, default_depth
+from ssvae_tf.training import build_model
 from tuning.config import SPACE_KEYS, Param
 from tuning.objectives import CombinedObjective
 
