@@ -94,6 +94,8 @@ VARIANTS = {
     "one-plane+noise+perimeter-4": [*ONE_PLANE, *NOISE, "--perimeter-weight", "4"],
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4": FLOORED_PERIMETER,
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy": [*FLOORED_PERIMETER, "--isotropy", "1"],
+    # the lags in no plane weighed twice: seed 0's pores stretched along z with weight 1 (docs/3d-from-2d.md)
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy-2": [*FLOORED_PERIMETER, "--isotropy", "2"],
     # the same with leaky ReLUs in the decoder (grey blocks are regions where every ReLU is below zero)
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+leaky": [
         *FLOORED_PERIMETER, "--isotropy", "1", "--decoder-activation", "leaky_relu"],

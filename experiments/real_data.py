@@ -300,7 +300,7 @@ def _section(name: str, record: dict) -> str:
         f"the loss compares), seed {settings['seed']}, {settings['epochs']} epochs of {per_epoch} per model "
         f"(batch {settings['batch_size']}, {config.model_filters(dataset.dims == 3)} filters, {config.decoder} "
         f"decoder with {ACTIVATION_NAMES[config.model_decoder_activation(dataset.dims == 3)]}{noise}, perimeter "
-        f"weight {config.loss_schedule(dataset.dims == 3).perimeter_weight:g} for the SS-VAE); training "
+        f"weight {config.loss_schedule.perimeter_weight:g} for the SS-VAE); training "
         f"{seconds['ss-vae'] / 60:.1f} min (SS-VAE) and {seconds['baseline'] / 60:.1f} min (baseline), "
         f"{record['machine']}, both at once.\n\n"
         f"| target (SS-VAE) | required | measured [95 % CI] | |\n|---|---|---|---|\n"

@@ -184,8 +184,7 @@ class RunDir:
             "n_images": int(n_images),
             "data_description": config.data_description,
             "loss_weights": {**dict(zip(("alpha", "beta", "gamma"), config.loss_weights(image_shape[:-1]))),
-                             **{name: config.loss_default(name, config.draws_volumes(image_shape))
-                                for name in STATISTICS_VAE_DEFAULTS}},
+                             **{name: config.loss_default(name) for name in STATISTICS_VAE_DEFAULTS}},
             "stats_options": stats_options,
             "reading": reading or {},
         })

@@ -197,7 +197,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             shift_augment=config.shift_augment,
             upsampling=config.decoder,
             padding=config.model_padding(image_shape),
-            schedule=config.loss_schedule(volumes),
+            schedule=config.loss_schedule,
             encoder_input=config.encoder_input,
             output=config.output,
             temperature=config.temperature_end,

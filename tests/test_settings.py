@@ -156,7 +156,7 @@ def test_label_images_have_their_own_phases_and_indicator_width():
     with pytest.raises(ValueError, match="indicator 'linear' is defined for two phases"):
         TrainConfig(phases=3, indicator="linear")
     # eps is in units of the spacing of the phases' grey levels: the same sharpness for any K
-    assert TrainConfig(phases=5, eps_start=0.4).loss_schedule(volumes=False).eps_start == pytest.approx(0.1)
+    assert TrainConfig(phases=5, eps_start=0.4).loss_schedule.eps_start == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("value, expected", [("otsu", "otsu"), ("0.5", 0.5), (0.25, 0.25), ("0", 0.0)])
@@ -250,19 +250,19 @@ def test_gradients_are_clipped_by_default_only_for_a_decoder_with_noise():
     ({"decoder": "transpose"}, IMAGES, (False, 0.0, "zeros", 4.0, "leaky_relu")),  # no convolution to add it to
     ({}, (4, 4, 1), (False, 0.0, "zeros", 4.0, "leaky_relu")),  # one level: none coarser than the finest
     ({"baseline": True}, IMAGES, (False, 0.0, "zeros", 0.0, "relu")),
-    ({}, VOLUMES, (False, 0.0, "zeros", 0.0, "leaky_relu")),  # volumes: neither measured on 3-D crops
+    ({}, VOLUMES, (False, 0.0, "zeros", 4.0, "leaky_relu")),  # volumes: the noise drew grey blobs on 3-D crops
     ({"baseline": True}, VOLUMES, (False, 0.0, "zeros", 0.0, "leaky_relu")),
-    ({"decoder_noise": True}, VOLUMES, (True, 0.5, "circular", 0.0, "leaky_relu")),
+    ({"decoder_noise": True}, VOLUMES, (True, 0.5, "circular", 4.0, "leaky_relu")),
     # what is set wins
     ({"decoder_noise": False, "perimeter_weight": 0.0, "decoder_activation": "relu"}, IMAGES,
      (False, 0.0, "zeros", 0.0, "relu")),
     ({"padding": "zeros", "noise_scale": 0.1, "perimeter_weight": 1.0}, IMAGES, (True, 0.1, "zeros", 1.0, "leaky_relu")),
 ])
-def test_a_statistics_vae_that_draws_images_gets_the_2d_recipe_by_default(settings, shape, expected):
+def test_a_statistics_vae_gets_the_perimeter_term_and_one_of_images_the_decoder_noise_by_default(settings, shape, expected):
     config = TrainConfig(**settings)
     volumes = config.draws_volumes(shape)
     assert (config.model_decoder_noise(shape), config.model_noise_scale(shape), config.model_padding(shape),
-            config.loss_schedule(volumes).perimeter_weight, config.model_decoder_activation(volumes)) == expected
+            config.loss_schedule.perimeter_weight, config.model_decoder_activation(volumes)) == expected
 
 
 def test_the_model_draws_volumes_from_3d_data_or_from_slices():
@@ -364,12 +364,12 @@ def test_output_settings_are_checked(settings, message):
 
 
 def test_output_settings_reach_the_schedule_only_for_their_output():
-    assert TrainConfig().loss_schedule(False) == TrainConfig(temperature_start=2.0, hard_from=0.2).loss_schedule(False)
-    schedule = TrainConfig(binary_weight=0.3, binary_start=0.25).loss_schedule(False)
+    assert TrainConfig().loss_schedule == TrainConfig(temperature_start=2.0, hard_from=0.2).loss_schedule
+    schedule = TrainConfig(binary_weight=0.3, binary_start=0.25).loss_schedule
     assert (schedule.binary_weight, schedule.binary_start, schedule.temperature_start, schedule.hard_from) == (
         0.3, 0.25, None, None)
-    assert TrainConfig(output="concrete", temperature_start=2.0).loss_schedule(False).temperature_start == 2.0
-    assert TrainConfig(output="straight_through", hard_from=0.7).loss_schedule(False).hard_from == 0.7
+    assert TrainConfig(output="concrete", temperature_start=2.0).loss_schedule.temperature_start == 2.0
+    assert TrainConfig(output="straight_through", hard_from=0.7).loss_schedule.hard_from == 0.7
     assert {"output", "temperature_end"} <= set(setting_names("model"))
     assert {"binary_weight", "binary_start", "temperature_start", "hard_from"} <= set(setting_names("loss"))
     assert TrainConfig(output="softmax", phases=4).output == "softmax"
