@@ -96,6 +96,10 @@ VARIANTS = {
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy": [*FLOORED_PERIMETER, "--isotropy", "1"],
     # the lags in no plane weighed twice: seed 0's pores stretched along z with weight 1 (docs/3d-from-2d.md)
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy-2": [*FLOORED_PERIMETER, "--isotropy", "2"],
+    # ... and the crops' statistics pulled towards the batch's mean: the volumes' volume fractions spread twice
+    # as widely as real 32^3 crops' with isotropy 2 (docs/3d-from-2d.md)
+    "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy-2+shrink-0.25": [
+        *FLOORED_PERIMETER, "--isotropy", "2", "--slice-target-shrink", "0.25"],
     # the same with leaky ReLUs in the decoder (grey blocks are regions where every ReLU is below zero)
     "one-plane+noise+window-8-floor-0.3+anchor-0+perimeter-4+isotropy+leaky": [
         *FLOORED_PERIMETER, "--isotropy", "1", "--decoder-activation", "leaky_relu"],

@@ -980,16 +980,19 @@ class SpatialStatsVAE(keras.Model):
         density = GaussianMixture.standard(self.latent_dim) if standard else self.latent_prior
         return density.sample(n, np.random.default_rng(seed))
 
-    def sample(self, n: int, seed: int | None = None, prior: str = "fitted") -> np.ndarray:
-        """Decode ``n`` (an integer >= 0) :meth:`prior_codes`: float32 ``(n, *decoded_shape)`` (volumes for
-        a model from slices); the same ``seed`` draws the same images, the decoder's noise
-        (``decoder_noise``) included."""
+    def sample(self, n: int, seed: int | None = None, prior: str = "fitted",
+               batch_size: int | None = None) -> np.ndarray:
+        """Decode ``n`` (an integer >= 0) :meth:`prior_codes`, ``batch_size`` at a time (default: all at
+        once): float32 ``(n, *decoded_shape)`` (volumes for a model from slices); the same ``seed`` and
+        ``batch_size`` draw the same images, the decoder's noise (``decoder_noise``) included."""
         z = self.prior_codes(n, seed, prior)  # checks n
         if len(z) == 0:  # the decoder's layers would drop the batch's shape
             return np.zeros((0, *self.decoded_shape), np.float32)
         if seed is not None:
             reseed_noise(self.decoder, seed)
-        return np.asarray(self.decode(z))
+        step = len(z) if batch_size is None else check_positive_int(batch_size, "batch_size")
+        return np.concatenate([np.asarray(self.decode(z[start:start + step]), np.float32)
+                               for start in range(0, len(z), step)])
 
     @property
     def metrics(self):

@@ -54,6 +54,13 @@ def test_prior_samples_are_the_models_own_draws_in_batches(model):
             sample_prior(model, n)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         sample_prior(model, 1, seed=-1)
+    noisy = build_vae((SIDE, SIDE, 1), latent_dim=2, depth=2, filters=4, hidden_units=8, seed=0, upsampling="upsample",
+                      decoder_noise=0.5)
+    samples = sample_prior(noisy, 7, seed=3, batch_size=3)  # the noise restarts from the seed, batch by batch
+    np.testing.assert_array_equal(samples, sample_prior(noisy, 7, seed=3, batch_size=3))
+    np.testing.assert_array_equal(samples, noisy.sample(7, seed=3, batch_size=3))
+    np.testing.assert_array_equal(sample_prior(noisy, 2, seed=3), noisy.sample(2, seed=3))  # one batch
+    assert not np.allclose(samples, sample_prior(noisy, 7, seed=4, batch_size=3))
     with pytest.raises(ValueError, match=r"from 1 to 32 of 256x256x256 voxel volumes \(at most 2 GiB\), got 33"):
         check_sample_count(33, (256, 256, 256, 1))
 

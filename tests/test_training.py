@@ -168,7 +168,7 @@ def test_baseline_trains_on_pixels(tmp_path):
     train(TrainConfig(baseline=True, **TINY), tmp_path / "base", verbose=0)
     config = json.loads((tmp_path / "base" / "config.json").read_text())
     assert config["loss_weights"] == {"alpha": 0.0, "beta": 0.0025, "gamma": 1.0, "anchor": 0.0,
-                                       "binary_weight": 0.0}  # beta for 32 px
+                                       "binary_weight": 0.0, "perimeter_weight": 0.0}  # beta for 32 px
     model = keras.models.load_model(tmp_path / "base" / "model.keras")
     assert (model.alpha, model.gamma, model.data_loss) == (0.0, 1.0, "sse")
 

@@ -123,7 +123,9 @@ def check_sample_count(n: Any, image_shape: Sequence[int] | None = None) -> int:
 
 def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None, prior: str = "fitted") -> np.ndarray:
     """Decode ``n`` codes of ``model``'s ``prior`` (``SpatialStatsVAE.prior_codes``: the mixture fitted
-    to its training codes, or N(0, I)), in batches: the images of ``SpatialStatsVAE.sample(n, seed, prior)``.
+    to its training codes, or N(0, I)), in batches of ``batch_size`` (default: what fits
+:func:`~ssvae_tf.stats.two_point.batch_size_for`): ``SpatialStatsVAE.sample(n, seed, prior, batch_size)``, the
+images of ``sample(n, seed, prior)`` when they fit one batch (a decoder with noise draws each batch's in turn).
 
     Returns:
         float32 ``(n, *decoded_shape)`` in (0, 1): volumes for a model from slices.
@@ -136,10 +138,7 @@ def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None, pr
     n = check_sample_count(n, model.decoded_shape)
     if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    z = model.prior_codes(n, seed, prior)
-    step = batch_size or batch_size_for(model.decoded_shape)
-    return np.concatenate([np.asarray(model.decode(z[start:start + step]), np.float32)
-                           for start in range(0, n, step)])
+    return model.sample(n, seed, prior, batch_size=batch_size or batch_size_for(model.decoded_shape))
 
 
 # ------------------------------------------------------------------ files
