@@ -536,10 +536,11 @@ class TrainConfig:
         beta = default_beta(spatial_shape) if self.beta is None else self.beta
         return (0.0, beta, 1.0) if self.baseline else (self.alpha, beta, self.gamma)
 
-    def model_filters(self, volumes: bool) -> int:
-        """The first convolution's filters as trained: ``filters``, or unset :data:`DEFAULT_FILTERS` for a model
-        that draws images and :data:`VOLUME_FILTERS` for one that draws ``volumes``."""
-        return self.filters or (VOLUME_FILTERS if volumes else DEFAULT_FILTERS)
+    def model_filters(self, image_shape: tuple[int, ...]) -> int:
+        """The first convolution's filters as trained on data of ``image_shape``: ``filters``, or unset
+        :data:`DEFAULT_FILTERS` for a model that draws images and :data:`VOLUME_FILTERS` for one that draws
+        volumes (:meth:`draws_volumes`)."""
+        return self.filters or (VOLUME_FILTERS if self.draws_volumes(image_shape) else DEFAULT_FILTERS)
 
     def draws_volumes(self, image_shape: tuple[int, ...]) -> bool:
         """Whether the model of data of ``image_shape`` ``(*spatial, channels)`` draws volumes: 3-D data, or
@@ -552,10 +553,10 @@ class TrainConfig:
         :data:`STATISTICS_VAE_DEFAULTS` are for."""
         return self.alpha > 0 and not self.baseline
 
-    def model_decoder_activation(self, volumes: bool) -> str:
-        """The decoder's activation as trained: ``decoder_activation``, or unset
-        :data:`DEFAULT_DECODER_ACTIVATION`'s for ``volumes``, a statistics VAE or the baseline."""
-        kind = "volumes" if volumes else "statistics" if self.statistics_vae else "baseline"
+    def model_decoder_activation(self, image_shape: tuple[int, ...]) -> str:
+        """The decoder's activation as trained on data of ``image_shape``: ``decoder_activation``, or unset
+        :data:`DEFAULT_DECODER_ACTIVATION`'s for a model that draws volumes, a statistics VAE or the baseline."""
+        kind = "volumes" if self.draws_volumes(image_shape) else "statistics" if self.statistics_vae else "baseline"
         return self.decoder_activation or DEFAULT_DECODER_ACTIVATION[kind]
 
     def model_depth(self, image_shape: tuple[int, ...]) -> int:

@@ -178,7 +178,6 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
     """
     alpha, beta, gamma = check_instance(config, TrainConfig, "config").loss_weights(image_shape[:-1])
     decoded = decoded_shape(config, image_shape)
-    volumes = config.draws_volumes(image_shape)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(mixed_precision_policy() if config.mixed_precision else "float32")
     try:  # layers take the policy when they are made; compile wraps the optimizer for float16's loss scaling
@@ -186,7 +185,7 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             image_shape,
             latent_dim=config.latent_dim,
             depth=config.model_depth(image_shape),
-            filters=config.model_filters(volumes),
+            filters=config.model_filters(image_shape),
             hidden_units=config.hidden_units,
             alpha=alpha,
             beta=beta,
@@ -203,10 +202,10 @@ def build_model(config: TrainConfig, image_shape: tuple[int, ...], scale: float)
             temperature=config.temperature_end,
             decoded_shape=decoded,
             decoder_noise=config.model_noise_scale(image_shape),
-            decoder_activation=config.model_decoder_activation(volumes),
+            decoder_activation=config.model_decoder_activation(image_shape),
         )
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip_norm(image_shape)),
-                      jit_compile="auto" if config.jit_compile is None else config.jit_compile)
+        optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip_norm(image_shape))
+        model.compile(optimizer=optimizer, jit_compile="auto" if config.jit_compile is None else config.jit_compile)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     model.optimizer.build(model.trainable_variables)

@@ -20,7 +20,7 @@ def test_presets():
     # as docs/reproduction.md measured them: no decoder noise, no perimeter term, ReLUs
     for config in (preset("paper"), preset("ours"), preset("ours", baseline=True)):
         assert not config.model_decoder_noise(shape) and config.loss_schedule.perimeter_weight == 0
-        assert config.model_decoder_activation(False) == "relu"
+        assert config.model_decoder_activation(shape) == "relu"
     assert (preset("ours").encoder_input, preset("ours", baseline=True).encoder_input) == ("statistics", "image")
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("mine")

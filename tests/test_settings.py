@@ -260,9 +260,8 @@ def test_gradients_are_clipped_by_default_only_for_a_decoder_with_noise():
 ])
 def test_a_statistics_vae_gets_the_perimeter_term_and_one_of_images_the_decoder_noise_by_default(settings, shape, expected):
     config = TrainConfig(**settings)
-    volumes = config.draws_volumes(shape)
     assert (config.model_decoder_noise(shape), config.model_noise_scale(shape), config.model_padding(shape),
-            config.loss_schedule.perimeter_weight, config.model_decoder_activation(volumes)) == expected
+            config.loss_schedule.perimeter_weight, config.model_decoder_activation(shape)) == expected
 
 
 def test_the_model_draws_volumes_from_3d_data_or_from_slices():

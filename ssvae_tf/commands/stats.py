@@ -124,8 +124,9 @@ def check_sample_count(n: Any, image_shape: Sequence[int] | None = None) -> int:
 def sample_prior(model, n: int, seed: int = 0, batch_size: int | None = None, prior: str = "fitted") -> np.ndarray:
     """Decode ``n`` codes of ``model``'s ``prior`` (``SpatialStatsVAE.prior_codes``: the mixture fitted
     to its training codes, or N(0, I)), in batches of ``batch_size`` (default: what fits
-:func:`~ssvae_tf.stats.two_point.batch_size_for`): ``SpatialStatsVAE.sample(n, seed, prior, batch_size)``, the
-images of ``sample(n, seed, prior)`` when they fit one batch (a decoder with noise draws each batch's in turn).
+    :func:`~ssvae_tf.stats.two_point.batch_size_for`): ``SpatialStatsVAE.sample(n, seed, prior, batch_size)``,
+    the images of ``sample(n, seed, prior)`` when they fit one batch (a decoder with noise draws each batch's
+    noise in turn).
 
     Returns:
         float32 ``(n, *decoded_shape)`` in (0, 1): volumes for a model from slices.
